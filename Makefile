@@ -1,0 +1,32 @@
+# Two commands do all the set-up:  make demo  (the main job)  and  make test  (the test suite).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+EXTRAS := dev,report,dask
+
+.PHONY: demo test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
+	@# rpy2 needs R; without it the R cross-checks are skipped with the reason.
+	@if command -v R >/dev/null 2>&1; then $(PY) -m pip install -q "rpy2==3.5.17"; \
+	  else echo "R not found: R cross-checks will be skipped (see README)"; fi
+	touch $@
+
+demo: $(VENV)/.installed
+	$(VENV)/bin/emstat select data/faithful.csv --k 1:9
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check emstat tests bench
+	$(VENV)/bin/mypy emstat
+
+test: lint
+	$(VENV)/bin/pytest -q --doctest-modules emstat tests
+
+bench: $(VENV)/.installed
+	$(PY) bench/gmm_vs_sklearn.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

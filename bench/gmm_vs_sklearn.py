@@ -1,0 +1,184 @@
+"""Seconds per EM iteration, emstat against scikit-learn, in one run.
+
+Both programs start from the same parameters and run a fixed number of
+iterations with the stopping rule switched off, so the ratio is the cost of
+an iteration.  Then the whole Mclust-equivalent selection on Old Faithful
+(k = 1..9, all 14 models) is timed against R's ``Mclust`` through rpy2 when R
+is available.
+
+    python bench/gmm_vs_sklearn.py            # the full grid (a few minutes)
+    python bench/gmm_vs_sklearn.py --quick    # n = 1e4 and 1e5 only
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+from sklearn.exceptions import ConvergenceWarning as SklearnConvergenceWarning
+from sklearn.mixture import GaussianMixture
+
+import emstat
+from emstat.engine import EMControl, fit_em
+from emstat.mixture import gaussian
+from emstat.mixture.covariance import get_covariance_model
+from emstat.mixture.model import GaussianMixtureModel
+
+SKLEARN_TO_MCLUST = {"full": "VVV", "diag": "VVI", "spherical": "VII"}
+
+
+def make_data(n: int, d: int, k: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=4.0, size=(k, d))
+    labels = rng.integers(k, size=n)
+    return centres[labels] + rng.normal(size=(n, d)), centres
+
+
+def start_params(x: np.ndarray, centres: np.ndarray, cov_type: str) -> gaussian.GaussianParams:
+    k, d = centres.shape
+    spread = np.cov(x.T).reshape(d, d)
+    if cov_type == "diag":
+        spread = np.diag(np.diag(spread))
+    elif cov_type == "spherical":
+        spread = np.eye(d) * np.trace(spread) / d
+    return gaussian.gaussian_params(
+        np.full(k, 1.0 / k),
+        centres.copy(),
+        np.repeat(spread[None], k, axis=0),
+        diagonal=cov_type != "full",
+    )
+
+
+def time_emstat(x: np.ndarray, theta0: gaussian.GaussianParams, cov_type: str, iters: int) -> float:
+    model = GaussianMixtureModel(
+        get_covariance_model(SKLEARN_TO_MCLUST[cov_type], x.shape[1]), theta0.k
+    )
+    centre = x.mean(axis=0)
+    xc = x - centre
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = fit_em(
+            model, xc, theta0=theta0.shifted(-centre), control=EMControl(tol=0, max_iter=iters)
+        )
+    # tol=0 still stops when the log-likelihood is exactly stationary: count what ran.
+    return (time.perf_counter() - started) / max(result.n_iter, 1)
+
+
+def time_sklearn(
+    x: np.ndarray, theta0: gaussian.GaussianParams, cov_type: str, iters: int
+) -> float:
+    prec = np.linalg.inv(theta0.covariances)
+    precisions = {"full": prec, "diag": np.einsum("kii->ki", prec), "spherical": prec[:, 0, 0]}[
+        cov_type
+    ]
+    gm = GaussianMixture(
+        theta0.k,
+        covariance_type=cov_type,
+        tol=0,
+        reg_covar=0,
+        max_iter=iters,
+        n_init=1,
+        weights_init=theta0.weights,
+        means_init=theta0.means,
+        precisions_init=precisions,
+    )
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SklearnConvergenceWarning)
+        gm.fit(x)
+    return (time.perf_counter() - started) / max(gm.n_iter_, 1)
+
+
+def per_iteration_table(
+    ns: list[int], ds: list[int], ks: list[int], cov_types: list[str]
+) -> pd.DataFrame:
+    rows = []
+    for n in ns:
+        iters = 20 if n <= 10**5 else 5
+        for d in ds:
+            for k in ks:
+                x, centres = make_data(n, d, k)
+                for cov_type in cov_types:
+                    theta0 = start_params(x, centres, cov_type)
+                    ours = min(time_emstat(x, theta0, cov_type, iters) for _ in range(2))
+                    theirs = min(time_sklearn(x, theta0, cov_type, iters) for _ in range(2))
+                    rows.append(
+                        {
+                            "n": n,
+                            "d": d,
+                            "k": k,
+                            "covariance": cov_type,
+                            "emstat_ms": 1e3 * ours,
+                            "sklearn_ms": 1e3 * theirs,
+                            "ratio": theirs / ours,
+                        }
+                    )
+                    print(rows[-1], flush=True)
+    return pd.DataFrame(rows)
+
+
+def selection_against_mclust(repeats: int = 3) -> pd.DataFrame:
+    df = emstat.load_dataset("faithful")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = min(
+            _timed(lambda: emstat.select_mixture(df, k=range(1, 10))) for _ in range(repeats)
+        )
+    row = {"task": "Mclust(faithful, G=1:9), 14 models", "emstat_s": ours}
+    try:
+        import rpy2.robjects as ro
+        from rpy2.robjects import pandas2ri
+        from rpy2.robjects.conversion import localconverter
+
+        ro.r("suppressMessages(library(mclust))")
+        with localconverter(ro.default_converter + pandas2ri.converter):
+            ro.globalenv["X"] = df
+        r_time = min(
+            float(ro.r("system.time(Mclust(X, G = 1:9, verbose = FALSE))[['elapsed']]")[0])
+            for _ in range(repeats)
+        )
+        row.update({"R_mclust_s": r_time, "ratio": r_time / ours})
+    except Exception as exc:  # R is optional here: say why it was not timed
+        row.update(
+            {"R_mclust_s": float("nan"), "ratio": float("nan"), "note": f"R not timed: {exc}"}
+        )
+    return pd.DataFrame([row])
+
+
+def _timed(func: object) -> float:
+    started = time.perf_counter()
+    func()  # type: ignore[operator]
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="n = 1e4 and 1e5 only")
+    args = parser.parse_args()
+    ns = [10**4, 10**5] if args.quick else [10**4, 10**5, 10**6]
+    print(
+        f"# {platform.processor() or platform.machine()}, numpy {np.__version__}, "
+        f"emstat {emstat.__version__}"
+    )
+    table = per_iteration_table(ns, [1, 2, 3, 10], [3, 5], ["full", "diag", "spherical"])
+    pd.set_option("display.width", 200)
+    print(table.to_markdown(index=False, floatfmt=".3g") if _has_tabulate() else table.to_string())
+    print()
+    print(selection_against_mclust().to_string(index=False))
+
+
+def _has_tabulate() -> bool:
+    try:
+        import tabulate  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""emstat: statistical models fitted by the EM algorithm, for analysts who work in pandas."""
+
+from __future__ import annotations
+
+from emstat.categorical import CategoricalResult, fit_categorical
+from emstat.datasets import list_datasets, load_dataset
+from emstat.engine import EMControl
+from emstat.errors import (
+    ConvergenceWarning,
+    DegenerateFitError,
+    EmstatError,
+    InputError,
+    OptionalDependencyError,
+    RError,
+)
+from emstat.mixture import MixtureResult, SelectionResult, fit_mixture, load_fit, select_mixture
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CategoricalResult",
+    "ConvergenceWarning",
+    "DegenerateFitError",
+    "EMControl",
+    "EmstatError",
+    "InputError",
+    "MixtureResult",
+    "OptionalDependencyError",
+    "RError",
+    "SelectionResult",
+    "__version__",
+    "fit_categorical",
+    "fit_mixture",
+    "list_datasets",
+    "load_dataset",
+    "load_fit",
+    "select_mixture",
+]

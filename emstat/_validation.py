@@ -1,0 +1,137 @@
+"""Turning what a user passes into clean arrays, or one clear error."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from emstat.errors import InputError
+
+__all__ = ["NumericData", "as_numeric_data", "check_k", "describe_labels"]
+
+
+@dataclass(frozen=True)
+class NumericData:
+    """A float matrix with the labels it came with."""
+
+    values: np.ndarray  # (n, d) float64
+    columns: list[str]
+    index: pd.Index
+
+    @property
+    def n(self) -> int:
+        return int(self.values.shape[0])
+
+    @property
+    def d(self) -> int:
+        return int(self.values.shape[1])
+
+
+def describe_labels(labels: Sequence[Any], limit: int = 5) -> str:
+    """``'a', 'b', 'c' and 4 more`` — for messages that name rows or columns."""
+    shown = ", ".join(
+        repr(label) if isinstance(label, str) else str(label) for label in labels[:limit]
+    )
+    rest = len(labels) - limit
+    return f"{shown} and {rest} more" if rest > 0 else shown
+
+
+def _as_frame(data: Any, columns: Sequence[str] | None) -> pd.DataFrame:
+    if isinstance(data, pd.Series):
+        frame = data.to_frame(name=data.name if data.name is not None else "x")
+    elif isinstance(data, pd.DataFrame):
+        frame = data
+    else:
+        array = np.asarray(data)
+        if array.ndim == 1:
+            array = array[:, None]
+        if array.ndim != 2:
+            raise InputError(f"data must be 1-D or 2-D, got an array with {array.ndim} dimensions")
+        names = [f"x{j + 1}" for j in range(array.shape[1])] if array.shape[1] > 1 else ["x"]
+        frame = pd.DataFrame(array, columns=names)
+    frame = frame.rename(columns=str)
+    if columns is not None:
+        columns = list(columns)
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise InputError(
+                f"no column {describe_labels(missing)} in the data; its columns are "
+                f"{describe_labels(list(frame.columns), 20)}"
+            )
+        frame = frame[columns]
+    return frame
+
+
+def as_numeric_data(
+    data: Any,
+    columns: Sequence[str] | None = None,
+    *,
+    allow_missing: bool = False,
+    expected_columns: Sequence[str] | None = None,
+) -> NumericData:
+    """Validate ``data`` (DataFrame, Series or array) as a finite float matrix.
+
+    Errors name the offending columns and rows: non-numeric columns, NaN or
+    infinite values, no rows.  ``expected_columns`` checks that new data has
+    the columns a fit was made with.
+    """
+    frame = _as_frame(data, columns if columns is not None else expected_columns)
+    if frame.shape[1] == 0:
+        raise InputError("the data have no columns")
+    if frame.shape[0] == 0:
+        raise InputError("the data have no rows")
+    non_numeric = [
+        c
+        for c in frame.columns
+        if not (
+            pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+        )
+    ]
+    if non_numeric:
+        raise InputError(
+            f"column {describe_labels(non_numeric)} is not numeric; choose numeric columns "
+            "with columns=[...] (--columns on the command line)"
+        )
+    values = frame.to_numpy(dtype=float, copy=True)
+    bad = ~np.isfinite(values)
+    if allow_missing:
+        bad &= ~np.isnan(values)
+    if bad.any():
+        rows, cols = np.nonzero(bad)
+        kinds = "NaN/missing or infinite" if not allow_missing else "infinite"
+        raise InputError(
+            f"{kinds} values in column {describe_labels(list(dict.fromkeys(frame.columns[cols])))} "
+            f"at row {describe_labels(list(dict.fromkeys(frame.index[rows])))}; "
+            "drop or impute them first"
+        )
+    return NumericData(values, [str(c) for c in frame.columns], frame.index)
+
+
+def check_k(k: Any, data: NumericData) -> int:
+    """Validate a number of components against the data."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise InputError(f"the number of components k must be a whole number, got {k!r}")
+    k = int(k)
+    if k < 1:
+        raise InputError(f"the number of components k must be at least 1, got {k}")
+    distinct = len(np.unique(data.values, axis=0))
+    if k > distinct:
+        raise InputError(
+            f"k = {k} components need at least {k} distinct rows; the data have {distinct}"
+        )
+    return k
+
+
+def check_not_constant(data: NumericData) -> None:
+    """Refuse columns with one value: every covariance would be singular."""
+    ranges = np.ptp(data.values, axis=0)
+    constant = [c for c, spread in zip(data.columns, ranges, strict=True) if spread == 0]
+    if constant:
+        raise InputError(
+            f"column {describe_labels(constant)} is constant; a Gaussian mixture needs variation "
+            "in every column (drop it)"
+        )

@@ -1,0 +1,725 @@
+"""pandas in, pandas out: fit log-linear models to incomplete categorical data.
+
+What R's ``cat`` package does (``prelim.cat``, ``em.cat``, ``ecm.cat``,
+``da.cat``/``imp.cat``, ``logpost.cat``), from a DataFrame:
+
+- variables are pandas categoricals, strings or integers (floats that hold
+  whole numbers, as ``read_csv`` makes of integer columns with gaps, work
+  too); levels are a categorical's categories (so an unobserved category
+  is still a cell), otherwise the sorted distinct values;
+- an optional count column says how many units each row stands for;
+  rows with count 0 carry no likelihood and are ignored by the fit (cat
+  keeps them and may then stop with "assigns zero prob. to an observed
+  event");
+- ``structural_zeros`` is a list of level tuples (one label per variable,
+  in the order of ``variables``) naming cells that are impossible.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats as scipy_stats
+
+from emstat.categorical import kernels
+from emstat.categorical.kernels import IncompleteTable, PatternCounts
+from emstat.categorical.model import LogLinearModel
+from emstat.engine import EMControl, EMResult, fit_em
+from emstat.errors import DegenerateFitError, InputError
+
+__all__ = [
+    "CAT_CONTROL",
+    "CategoricalResult",
+    "LRTResult",
+    "PreparedData",
+    "fit_categorical",
+    "prepare_data",
+]
+
+#: cat's stopping rule: every cell |old - new| <= 1e-4 |old|, at most 1000 iterations.
+CAT_CONTROL = EMControl(tol=1e-4, criterion="param", max_iter=1000)
+
+# Standard errors need a dense (cells x cells) matrix; beyond this they are NaN.
+_MAX_CELLS_FOR_SE = 4096
+
+MarginSpec = Sequence[str] | str
+
+
+# --------------------------------------------------------------------------- input
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedData:
+    """A DataFrame turned into level codes, counts and the pattern table."""
+
+    variables: tuple[str, ...]
+    levels: tuple[pd.Index, ...]
+    codes: np.ndarray
+    counts: np.ndarray
+    table: IncompleteTable
+    free: np.ndarray
+    frame: pd.DataFrame
+    counts_column: str | None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Levels per variable."""
+        return tuple(len(lv) for lv in self.levels)
+
+    @property
+    def n_units(self) -> float:
+        """Total count."""
+        return float(self.counts.sum())
+
+
+def _column_levels(name: str, column: pd.Series) -> tuple[pd.Index, np.ndarray]:
+    """Levels and codes (-1 where missing) of one variable."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        levels = pd.Index(column.dtype.categories)
+        codes = np.asarray(column.cat.codes, dtype=np.int64)
+        if not (codes >= 0).any():
+            raise InputError(f"column {name!r} has no observed values (all missing)")
+    else:
+        present = column[column.notna()]
+        if present.empty:
+            raise InputError(f"column {name!r} has no observed values (all missing)")
+        if pd.api.types.is_float_dtype(present.dtype) and not np.all(
+            np.isfinite(present.to_numpy(dtype=float))
+        ):
+            raise InputError(f"column {name!r} holds an infinite value")
+        try:
+            levels = pd.Index(sorted(pd.unique(present)))
+        except TypeError as exc:
+            raise InputError(
+                f"column {name!r} mixes types that cannot be ordered ({exc}); "
+                "make it a pandas categorical"
+            ) from exc
+        codes = np.where(
+            column.notna().to_numpy(), levels.get_indexer(column.where(column.notna())), -1
+        )
+        codes = codes.astype(np.int64)
+    if len(levels) < 2:
+        raise InputError(
+            f"column {name!r} has only one level ({levels[0]!r}); a variable needs at least two"
+        )
+    return levels, codes
+
+
+def _validate_counts(frame: pd.DataFrame, counts: str) -> np.ndarray:
+    """Counts as float array: finite, whole, non-negative; errors name the row."""
+    column = frame[counts]
+    if pd.api.types.is_bool_dtype(column.dtype) or not pd.api.types.is_numeric_dtype(column.dtype):
+        raise InputError(f"count column {counts!r} must be numeric, got dtype {column.dtype}")
+    values = column.to_numpy(dtype=float, na_value=np.nan)
+    checks = [
+        (np.isnan(values), "is missing"),
+        (~np.isfinite(values) & ~np.isnan(values), "is infinite"),
+        (values < 0, "is negative"),
+        (np.isfinite(values) & (values != np.round(values)), "is not a whole number"),
+    ]
+    for bad, what in checks:
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise InputError(
+                f"count column {counts!r} {what} at row {frame.index[i]!r} "
+                f"(value {column.iloc[i]!r})"
+            )
+    return values
+
+
+def _pattern_table(
+    codes: np.ndarray, counts: np.ndarray, shape: tuple[int, ...]
+) -> IncompleteTable:
+    """Counts per missingness pattern over the observed axes (cat's order)."""
+    observed = codes >= 0
+    patterns = []
+    for mask in _pattern_order(observed):
+        rows = np.all(observed == mask, axis=1)
+        axes = tuple(int(a) for a in np.flatnonzero(mask))
+        sub_shape = tuple(shape[a] for a in axes)
+        if axes:
+            table = np.zeros(sub_shape)
+            np.add.at(table, tuple(codes[rows][:, a] for a in axes), counts[rows])
+        else:
+            table = np.array(counts[rows].sum())
+        patterns.append(PatternCounts(observed=axes, counts=table))
+    return IncompleteTable(shape=shape, patterns=tuple(patterns))
+
+
+def _pattern_order(observed: np.ndarray) -> list[np.ndarray]:
+    """Distinct patterns, sorted as prelim.cat: by sum_j observed_j 2^j, largest first."""
+    unique = np.unique(observed, axis=0)
+    weights = 2 ** np.arange(observed.shape[1])
+    keys = unique.astype(np.int64) @ weights
+    return [unique[i] for i in np.argsort(-keys, kind="stable")]
+
+
+def _structural_mask(
+    zeros: Sequence[Sequence[Hashable]] | None,
+    variables: tuple[str, ...],
+    levels: tuple[pd.Index, ...],
+) -> np.ndarray:
+    """Boolean mask, False on declared structural zeros."""
+    free = np.ones(tuple(len(lv) for lv in levels), dtype=bool)
+    for cell in zeros or []:
+        if isinstance(cell, str) or len(cell) != len(variables):
+            raise InputError(
+                f"structural zero {cell!r} must give one level for each of {list(variables)}"
+            )
+        index = []
+        for var, lv, label in zip(variables, levels, cell, strict=True):
+            if label not in lv:
+                raise InputError(
+                    f"structural zero {tuple(cell)!r}: {label!r} is not a level of {var!r}"
+                )
+            index.append(lv.get_loc(label))
+        free[tuple(index)] = False
+    if not free.any():
+        raise InputError("every cell is declared a structural zero")
+    return free
+
+
+def _check_structural(data: PreparedData) -> None:
+    """Every unit with a positive count must have a possible cell."""
+    if data.free.all():
+        return
+    for i, (row, n) in enumerate(zip(data.codes, data.counts, strict=True)):
+        index = tuple(int(c) if c >= 0 else slice(None) for c in row)
+        if n > 0 and not np.any(data.free[index]):
+            raise InputError(
+                f"row {data.frame.index[i]!r} falls only on structural zeros; "
+                "remove it or correct structural_zeros"
+            )
+
+
+def prepare_data(
+    frame: pd.DataFrame,
+    counts: str | None = None,
+    variables: Sequence[str] | None = None,
+    structural_zeros: Sequence[Sequence[Hashable]] | None = None,
+) -> PreparedData:
+    """Validate ``frame`` and turn it into level codes, counts and patterns.
+
+    Raises
+    ------
+    InputError
+        On an empty frame, unknown names, unusable counts, or a variable
+        with fewer than two levels; the message names the column and row.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise InputError(f"data must be a pandas DataFrame, got {type(frame).__name__}")
+    if frame.shape[0] == 0:
+        raise InputError("the data frame has no rows")
+    if counts is not None and counts not in frame.columns:
+        raise InputError(f"count column {counts!r} is not in the data frame")
+    if variables is None:
+        variables = [c for c in frame.columns if c != counts]
+    unknown = [v for v in variables if v not in frame.columns]
+    if unknown:
+        raise InputError(f"unknown variable(s) {unknown}; columns are {list(frame.columns)}")
+    if counts is not None and counts in variables:
+        raise InputError(f"{counts!r} is the count column and cannot also be a variable")
+    if len(variables) == 0:
+        raise InputError("there are no variables to tabulate")
+    if len(set(variables)) != len(variables):
+        raise InputError(f"variables repeat a name: {list(variables)}")
+    names = tuple(str(v) for v in variables)
+    pairs = [_column_levels(v, frame[v]) for v in variables]
+    levels = tuple(p[0] for p in pairs)
+    codes = np.column_stack([p[1] for p in pairs])
+    weights = _validate_counts(frame, counts) if counts is not None else np.ones(frame.shape[0])
+    if not weights.sum() > 0:
+        raise InputError(f"count column {counts!r} sums to zero: there are no units")
+    shape = tuple(len(lv) for lv in levels)
+    free = _structural_mask(structural_zeros, names, levels)
+    data = PreparedData(
+        variables=names,
+        levels=levels,
+        codes=codes,
+        counts=weights,
+        table=_pattern_table(codes, weights, shape),
+        free=free,
+        frame=frame,
+        counts_column=counts,
+    )
+    _check_structural(data)
+    return data
+
+
+def _margin_axes(
+    margins: Sequence[MarginSpec] | None, variables: tuple[str, ...]
+) -> tuple[tuple[int, ...], ...]:
+    """Column-name margins to sorted axis tuples; None is saturated."""
+    if margins is None:
+        return (tuple(range(len(variables))),)
+    if isinstance(margins, str):
+        raise InputError(
+            f"margins must be a list of lists of column names, got the string {margins!r}"
+        )
+    if len(margins) == 0:
+        raise InputError("margins is empty; give None for the saturated model")
+    out = []
+    for term in margins:
+        names = [term] if isinstance(term, str) else list(term)
+        if not names:
+            raise InputError("a margin is empty")
+        unknown = [n for n in names if n not in variables]
+        if unknown:
+            raise InputError(f"unknown margin name(s) {unknown}; variables are {list(variables)}")
+        if len(set(names)) != len(names):
+            raise InputError(f"margin {names} repeats a name")
+        out.append(tuple(sorted(variables.index(n) for n in names)))
+    return tuple(out)
+
+
+def _validate_prior(prior: float) -> float:
+    if isinstance(prior, bool) or not isinstance(prior, (int, float, np.integer, np.floating)):
+        raise InputError(f"prior must be a number >= 0, got {prior!r}")
+    if not (math.isfinite(float(prior)) and prior >= 0):
+        raise InputError(f"prior must be a finite number >= 0, got {prior!r}")
+    return float(prior)
+
+
+# --------------------------------------------------------------------------- fit
+
+
+def fit_categorical(
+    data: pd.DataFrame,
+    counts: str | None = None,
+    *,
+    variables: Sequence[str] | None = None,
+    margins: Sequence[MarginSpec] | None = None,
+    prior: float = 1.0,
+    structural_zeros: Sequence[Sequence[Hashable]] | None = None,
+    control: EMControl | None = None,
+) -> CategoricalResult:
+    """Fit a log-linear model to incomplete categorical data by EM/ECM.
+
+    Reproduces R's ``cat``: with ``margins=None`` the saturated multinomial
+    (``em.cat``), otherwise the hierarchical log-linear model with those
+    margins, each M-step one cycle of iterative proportional fitting
+    (``ecm.cat``).  The start is uniform and the default stopping rule is
+    cat's (every cell ``|old - new| <= 1e-4 |old|``, at most 1000 iterations).
+
+    Parameters
+    ----------
+    data
+        One row per unit, or per group of units with ``counts``; missing
+        values (NaN/None/pd.NA) are missing at random.
+    counts
+        Name of a column of non-negative whole counts.
+    variables
+        The categorical columns; default every column except ``counts``.
+    margins
+        Model terms as lists of column names, e.g. ``[["V1"], ["V2"]]`` for
+        independence; a variable in no margin is modelled as uniform.
+    prior
+        Dirichlet hyperparameter per cell: 1 (default) gives the MLE, above
+        1 a posterior mode (cat's ``prior``); values in [0, 1) are allowed,
+        with negative pseudo-counts truncated at zero.
+    structural_zeros
+        Level tuples (in the order of ``variables``) of impossible cells.
+    control
+        Stopping rule; default :data:`CAT_CONTROL`.  Any engine rule works,
+        e.g. ``EMControl(tol=1e-10, criterion="rel")``.
+
+    Returns
+    -------
+    CategoricalResult
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"a": ["x", "y", "x", None], "b": [1, 1, 2, 2]})
+    >>> res = fit_categorical(df)
+    >>> round(float(res.probabilities.sum()), 12)
+    1.0
+    """
+    prior = _validate_prior(prior)
+    prepared = prepare_data(data, counts, variables, structural_zeros)
+    axes = _margin_axes(margins, prepared.variables)
+    model = LogLinearModel(shape=prepared.shape, margins=axes, prior=prior, free=prepared.free)
+    control = control or CAT_CONTROL
+    em = fit_em(
+        model, prepared.table, theta0=model.start(), control=control, n_obs=prepared.n_units
+    )
+    if not em.ok or em.theta is None:
+        raise DegenerateFitError(f"the fit failed: {em.degenerate}")
+    return CategoricalResult(data=prepared, model=model, em=em)
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class LRTResult:
+    """Likelihood-ratio test of a smaller model against a larger one."""
+
+    statistic: float
+    df: int
+    p_value: float
+    null: str
+    alternative: str
+
+    def __str__(self) -> str:
+        return (
+            f"LRT {self.null} vs {self.alternative}: G2 = {self.statistic:.4f}, "
+            f"df = {self.df}, p = {self.p_value:.4g}"
+        )
+
+
+def _describe_margins(margins: Sequence[tuple[int, ...]], variables: tuple[str, ...]) -> str:
+    return "".join("(" + " ".join(variables[a] for a in m) + ")" for m in margins)
+
+
+class CategoricalResult:
+    """A fitted log-linear model for incomplete categorical data.
+
+    Attributes are computed on first use.  Cell order everywhere is that of
+    a ``pd.MultiIndex.from_product`` of the levels (last variable fastest);
+    R's cat arrays are column-major (first variable fastest).
+    """
+
+    def __init__(self, data: PreparedData, model: LogLinearModel, em: EMResult[Any, Any]) -> None:
+        self.data = data
+        self.model = model
+        self.em = em
+        assert em.theta is not None  # checked by fit_categorical
+        self.theta: np.ndarray = model.probabilities(em.theta)
+
+    # ----- basic quantities
+    @property
+    def variables(self) -> tuple[str, ...]:
+        """The variables, in table-axis order."""
+        return self.data.variables
+
+    @property
+    def margins(self) -> list[list[str]]:
+        """The model's margins as lists of column names."""
+        return [[self.variables[a] for a in m] for m in self.model.margins]
+
+    @property
+    def prior(self) -> float:
+        """The Dirichlet hyperparameter."""
+        return self.model.prior
+
+    @cached_property
+    def cell_index(self) -> pd.MultiIndex:
+        """Every cell of the full table."""
+        return pd.MultiIndex.from_product(list(self.data.levels), names=list(self.variables))
+
+    @cached_property
+    def probabilities(self) -> pd.Series:
+        """Estimated cell probabilities over the full table."""
+        return pd.Series(self.theta.reshape(-1), index=self.cell_index, name="probability")
+
+    @cached_property
+    def expected_counts(self) -> pd.Series:
+        """E-step cell counts at the estimate.
+
+        The observed data filled in by their conditional expectations.
+        """
+        expected, _ = kernels.e_step(self.theta, self.data.table)
+        return pd.Series(expected.reshape(-1), index=self.cell_index, name="expected_count")
+
+    @cached_property
+    def fitted_counts(self) -> pd.Series:
+        """``N * probability``: counts the model expects for the N units."""
+        return (self.probabilities * self.data.n_units).rename("fitted_count")
+
+    @cached_property
+    def loglik(self) -> float:
+        """Observed-data log-likelihood, no prior (cat's ``logpost.cat(s, theta)``)."""
+        return kernels.observed_loglik(self.theta, self.data.table)
+
+    @cached_property
+    def logpost(self) -> float:
+        """``loglik + sum (prior - 1) log p`` (cat's ``logpost.cat`` with ``prior``)."""
+        return self.loglik + kernels.prior_penalty(self.theta, self.prior, self.model.free)
+
+    @property
+    def n_iter(self) -> int:
+        """M-steps taken (cat's iteration count)."""
+        return self.em.n_iter
+
+    @property
+    def converged(self) -> bool:
+        """Whether the stopping rule was met."""
+        return self.em.converged
+
+    @property
+    def trace(self) -> np.ndarray:
+        """Log-posterior (log-likelihood when prior = 1) after every E-step."""
+        return self.em.trace
+
+    @cached_property
+    def n_params(self) -> int:
+        """Free parameters of the model (cells minus one when saturated)."""
+        return self.model.n_params()
+
+    @property
+    def n_units(self) -> float:
+        """Total count N."""
+        return self.data.n_units
+
+    @property
+    def aic(self) -> float:
+        """``-2 loglik + 2 n_params`` (smaller is better)."""
+        return -2.0 * self.loglik + 2.0 * self.n_params
+
+    @property
+    def bic(self) -> float:
+        """``-2 loglik + n_params log N`` (smaller is better; mclust's sign is the opposite)."""
+        return -2.0 * self.loglik + self.n_params * math.log(self.n_units)
+
+    @cached_property
+    def patterns(self) -> pd.DataFrame:
+        """Missingness patterns (True = observed) with rows and units, in prelim.cat's order."""
+        observed = self.data.codes >= 0
+        records = []
+        for mask in _pattern_order(observed):
+            rows = np.all(observed == mask, axis=1)
+            record: dict[str, Any] = {v: bool(o) for v, o in zip(self.variables, mask, strict=True)}
+            record["n_rows"] = int(rows.sum())
+            record["count"] = float(self.data.counts[rows].sum())
+            records.append(record)
+        out = pd.DataFrame.from_records(records)
+        out.index = pd.RangeIndex(1, len(out) + 1, name="pattern")
+        return out
+
+    def table(
+        self, values: Literal["probability", "expected", "fitted"] = "probability"
+    ) -> pd.DataFrame:
+        """The table: a crosstab for two variables, a long DataFrame otherwise."""
+        series = {
+            "probability": self.probabilities,
+            "expected": self.expected_counts,
+            "fitted": self.fitted_counts,
+        }.get(values)
+        if series is None:
+            raise InputError(
+                f"values must be 'probability', 'expected' or 'fitted', got {values!r}"
+            )
+        if len(self.variables) == 2:
+            return series.unstack(level=1)
+        return series.reset_index()
+
+    # ----- inference
+    @cached_property
+    def covariance(self) -> pd.DataFrame | None:
+        """Covariance of the cell probabilities (observed information); None if too large."""
+        if self.theta.size > _MAX_CELLS_FOR_SE:
+            return None
+        cov = kernels.cell_covariance(
+            self.theta, self.data.table, self.model.margins, self.model.free, self.prior
+        )
+        return pd.DataFrame(cov, index=self.cell_index, columns=self.cell_index)
+
+    @cached_property
+    def params(self) -> pd.DataFrame:
+        """Tidy estimates with 95% intervals; see :meth:`estimates`."""
+        return self.estimates()
+
+    def estimates(self, conf_level: float = 0.95) -> pd.DataFrame:
+        """Tidy estimates: one row per cell.
+
+        Columns: the variables (the cell's levels), ``parameter``,
+        ``estimate``, ``std_err`` (from the observed information of the
+        observed-data likelihood, plus the log-prior's when prior != 1) and a
+        ``conf_level`` interval ``ci_low``/``ci_high`` computed on the logit
+        scale (so it stays in (0, 1)).  Cells estimated at zero or
+        structural get NaN errors.
+        """
+        if not 0 < conf_level < 1:
+            raise InputError(f"conf_level must be in (0, 1), got {conf_level!r}")
+        p = self.theta.reshape(-1)
+        cov = self.covariance
+        se = (
+            np.full(p.size, np.nan)
+            if cov is None
+            else np.sqrt(np.clip(np.diag(cov.to_numpy()), 0, None))
+        )
+        z = scipy_stats.norm.ppf(0.5 + conf_level / 2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logit = np.log(p / (1 - p))
+            half = z * se / (p * (1 - p))
+            low = 1 / (1 + np.exp(-(logit - half)))
+            high = 1 / (1 + np.exp(-(logit + half)))
+        frame = self.cell_index.to_frame(index=False)
+        frame["parameter"] = "probability"
+        frame["estimate"] = p
+        frame["std_err"] = se
+        frame["ci_low"] = low
+        frame["ci_high"] = high
+        return frame
+
+    def lrt(self, other: CategoricalResult) -> LRTResult:
+        """Likelihood-ratio test between this model and a nested one on the same data.
+
+        ``G2 = 2 (loglik_larger - loglik_smaller)`` on ``n_params`` difference
+        degrees of freedom (chi-square reference).  Both fits must be MLEs
+        (prior = 1).
+        """
+        if not isinstance(other, CategoricalResult):
+            raise InputError(f"lrt needs another CategoricalResult, got {type(other).__name__}")
+        if self.prior != 1.0 or other.prior != 1.0:
+            raise InputError("a likelihood-ratio test needs maximum-likelihood fits (prior = 1)")
+        if not _same_data(self.data, other.data):
+            raise InputError("the two fits are not on the same data (variables, levels, counts)")
+        if _nested(self.model.margins, other.model.margins):
+            small, big = self, other
+        elif _nested(other.model.margins, self.model.margins):
+            small, big = other, self
+        else:
+            raise InputError(
+                f"models {_describe_margins(self.model.margins, self.variables)} and "
+                f"{_describe_margins(other.model.margins, other.variables)} are not nested"
+            )
+        df = big.n_params - small.n_params
+        stat = max(2.0 * (big.loglik - small.loglik), 0.0)
+        p_value = float(scipy_stats.chi2.sf(stat, df)) if df > 0 else 1.0
+        return LRTResult(
+            statistic=stat,
+            df=int(df),
+            p_value=p_value,
+            null=_describe_margins(small.model.margins, self.variables),
+            alternative=_describe_margins(big.model.margins, self.variables),
+        )
+
+    # ----- imputation
+    def impute(
+        self,
+        m: int = 5,
+        seed: int | np.random.SeedSequence | None = 0,
+        *,
+        burn_in: int = 100,
+        spacing: int = 50,
+        prior: float | None = None,
+    ) -> list[pd.DataFrame]:
+        """Multiple imputations by data augmentation (cat's ``da.cat`` + ``imp.cat``).
+
+        One chain from the estimate: an I-step draws the missing cells of
+        every unit given its observed cells and the current table; a P-step
+        draws the table from its posterior given the completed counts and a
+        Dirichlet ``prior`` (default the fit's), by one cycle of Bayesian IPF
+        (an exact Dirichlet draw for the saturated model).  After
+        ``burn_in`` steps an imputation is taken, then one every
+        ``spacing`` steps.
+
+        Rows with a count column stand for that many units; each unit is
+        imputed, and a row whose units get different completions is split
+        into several rows (same index label, counts summing to the
+        original).  Complete rows, and the order of rows, are unchanged;
+        a row with count 0 gets one completion and keeps count 0.  Without
+        a count column every row is one unit and the index is unchanged.
+
+        Returns
+        -------
+        list of DataFrame
+            ``m`` completed copies of the data with the original dtypes.
+        """
+        for name, value, least in (("m", m, 1), ("burn_in", burn_in, 0), ("spacing", spacing, 1)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
+                raise InputError(f"{name} must be a whole number >= {least}, got {value!r}")
+        prior = self.prior if prior is None else _validate_prior(prior)
+        if prior <= 0:
+            raise InputError(
+                f"imputation needs a prior > 0 (a proper Dirichlet posterior), got {prior!r}"
+            )
+        rng = np.random.default_rng(
+            seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        )
+        free = self.model.free
+        theta = self.theta if np.all(self.theta[free] > 0) else free / free.sum()
+
+        def step(theta: np.ndarray) -> np.ndarray:
+            completed = kernels.draw_completed_table(theta, self.data.table, rng)
+            return kernels.bayes_ipf_cycle(completed + prior, theta, self.model.margins, free, rng)
+
+        out = []
+        for i in range(m):
+            for _ in range(burn_in if i == 0 else spacing):
+                theta = step(theta)
+            rows = kernels.draw_row_completions(theta, self.data.codes, self.data.counts, rng)
+            out.append(self._completed_frame(rows))
+        return out
+
+    def _completed_frame(self, rows: list[tuple[np.ndarray, np.ndarray]]) -> pd.DataFrame:
+        frame = self.data.frame
+        positions = np.concatenate([np.full(len(split), i) for i, (_, split) in enumerate(rows)])
+        codes = np.vstack([c for c, _ in rows])
+        out = frame.iloc[positions].copy()
+        for j, (var, lv) in enumerate(zip(self.variables, self.data.levels, strict=True)):
+            dtype = frame[var].dtype
+            if isinstance(dtype, pd.CategoricalDtype):
+                values: Any = pd.Categorical.from_codes(codes[:, j], dtype=dtype)
+            else:
+                values = pd.Series(lv.take(codes[:, j]), index=out.index).astype(dtype)
+            out[var] = values
+        if self.data.counts_column is not None:
+            split = np.concatenate([s for _, s in rows])
+            out[self.data.counts_column] = pd.Series(split, index=out.index).astype(
+                frame[self.data.counts_column].dtype
+            )
+        return out
+
+    # ----- reporting
+    def summary(self) -> str:
+        """A text summary: data, model, convergence, fit and the estimates."""
+        model = (
+            "saturated"
+            if self.model.saturated
+            else _describe_margins(self.model.margins, self.variables)
+        )
+        levels = ", ".join(
+            f"{v} ({len(lv)})" for v, lv in zip(self.variables, self.data.levels, strict=True)
+        )
+        lines = [
+            "Log-linear model for incomplete categorical data (EM/ECM, as R's cat)",
+            f"Variables (levels): {levels}",
+            f"Units: {self.n_units:g} in {len(self.data.codes)} rows, "
+            f"{len(self.patterns)} missingness patterns",
+            f"Model: {model}   prior: {self.prior:g}"
+            + ("  (MLE)" if self.prior == 1 else "  (posterior mode)"),
+            f"Stopping rule: {self.em.control.describe()}",
+            f"Iterations: {self.n_iter}   converged: {self.converged}",
+            f"Log-likelihood: {self.loglik:.6f}   parameters: {self.n_params}",
+            f"AIC: {self.aic:.4f}   BIC: {self.bic:.4f}   (-2 loglik + penalty; smaller is better)",
+        ]
+        if self.prior != 1:
+            lines.append(f"Log-posterior: {self.logpost:.6f}")
+        table = self.params
+        with pd.option_context("display.max_rows", 200, "display.width", 120):
+            lines += ["", table.to_string(index=False, float_format=lambda x: f"{x:.6g}")]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (
+            f"<CategoricalResult {_describe_margins(self.model.margins, self.variables)} "
+            f"loglik={self.loglik:.6g} n_iter={self.n_iter}>"
+        )
+
+
+def _same_data(a: PreparedData, b: PreparedData) -> bool:
+    if a.variables != b.variables or a.shape != b.shape:
+        return False
+    if any(not x.equals(y) for x, y in zip(a.levels, b.levels, strict=True)):
+        return False
+    if not np.array_equal(a.free, b.free):
+        return False
+    pa, pb = a.table.patterns, b.table.patterns
+    return len(pa) == len(pb) and all(
+        x.observed == y.observed and np.array_equal(x.counts, y.counts)
+        for x, y in zip(pa, pb, strict=True)
+    )
+
+
+def _nested(small: Sequence[tuple[int, ...]], big: Sequence[tuple[int, ...]]) -> bool:
+    """Every term of ``small`` lies inside a term of ``big``."""
+    return all(any(set(s) <= set(b) for b in big) for s in small)

@@ -1,0 +1,215 @@
+"""The ``emstat`` command line: thin wrappers over the library."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import pandas as pd
+import typer
+from rich.console import Console
+
+from emstat.errors import ConvergenceWarning, EmstatError, InputError
+
+app = typer.Typer(
+    name="emstat",
+    help="Statistical models fitted by the EM algorithm.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Options shared by several commands, declared once.
+DataPath = Annotated[Path, typer.Argument(help="CSV (or Parquet) file, one row per observation.")]
+KOption = Annotated[str, typer.Option("--k", "-k", help="Components: 3, 1:9 or 1,2,4.")]
+ColumnsOption = Annotated[
+    str | None,
+    typer.Option("--columns", "-c", help="Comma-separated columns to use (default: all numeric)."),
+]
+SeedOption = Annotated[int, typer.Option("--seed", help="Seed of every random choice.")]
+TolOption = Annotated[float, typer.Option("--tol", help="Tolerance of the stopping rule.")]
+CriterionOption = Annotated[
+    str,
+    typer.Option(
+        "--criterion", help="Stopping rule: rel (mclust), abs, per_sample (scikit-learn), param."
+    ),
+]
+MaxIterOption = Annotated[int, typer.Option("--max-iter", help="Most EM iterations.")]
+
+
+def friendly_errors(func: F) -> F:
+    """Show emstat's errors as one line and exit 2, without a traceback."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("default", ConvergenceWarning)
+                return func(*args, **kwargs)
+        except EmstatError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def parse_ks(text: str) -> list[int]:
+    """``"3"`` -> [3]; ``"1:9"`` -> 1..9; ``"1,2,4"`` -> [1, 2, 4]."""
+    try:
+        if ":" in text:
+            lo, hi = (int(part) for part in text.split(":"))
+            ks = list(range(lo, hi + 1))
+        else:
+            ks = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise InputError(f"--k takes 3, 1:9 or 1,2,4; got {text!r}") from None
+    if not ks or min(ks) < 1:
+        raise InputError(f"--k must give numbers of components >= 1; got {text!r}")
+    return ks
+
+
+def parse_list(text: str | None) -> list[str] | None:
+    return None if text is None else [part.strip() for part in text.split(",") if part.strip()]
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a CSV or Parquet file, with one clear error for a missing or empty file."""
+    if not path.is_file():
+        raise InputError(f"no file {str(path)!r}")
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{str(path)!r} is empty") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
+        raise InputError(f"cannot read {str(path)!r}: {exc}") from None
+
+
+@app.command()
+@friendly_errors
+def fit(
+    data: DataPath,
+    k: Annotated[int, typer.Option("--k", "-k", help="Number of components.")],
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Covariance model (VVV, EEE, V, full...).")
+    ] = None,
+    columns: ColumnsOption = None,
+    init: Annotated[
+        str | None, typer.Option("--init", help="hc, quantile, kmeans++ or random.")
+    ] = None,
+    n_init: Annotated[int, typer.Option("--n-init", help="Restarts (random inits).")] = 1,
+    seed: SeedOption = 0,
+    tol: TolOption = 1e-5,
+    criterion: CriterionOption = "rel",
+    max_iter: MaxIterOption = 10_000,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Save the fit as JSON.")] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing --out file.")
+    ] = False,
+) -> None:
+    """Fit one Gaussian mixture and print its summary."""
+    from emstat.mixture import fit_mixture
+
+    if out is not None and out.exists() and not overwrite:
+        raise InputError(f"{str(out)!r} exists; pass --overwrite to replace it")
+    result = fit_mixture(
+        read_table(data),
+        k,
+        model,
+        columns=parse_list(columns),
+        init=init,
+        n_init=n_init,
+        seed=seed,
+        tol=tol,
+        criterion=criterion,
+        max_iter=max_iter,
+    )
+    console.print(result.summary(), highlight=False, soft_wrap=True)
+    if out is not None:
+        result.save(out)
+        console.print(f"saved to {out}", highlight=False)
+
+
+@app.command()
+@friendly_errors
+def select(
+    data: DataPath,
+    k: KOption = "1:9",
+    models: Annotated[
+        str | None,
+        typer.Option("--models", help="Comma-separated covariance models (default: mclust's)."),
+    ] = None,
+    columns: ColumnsOption = None,
+    criterion: Annotated[str, typer.Option("--by", help="Choose by bic, aic or icl.")] = "bic",
+    mclust: Annotated[
+        bool, typer.Option("--mclust", help="Show mclust's sign (larger is better).")
+    ] = False,
+    seed: SeedOption = 0,
+    tol: TolOption = 1e-5,
+    max_iter: MaxIterOption = 10_000,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Save the chosen fit as JSON.")
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing --out file.")
+    ] = False,
+) -> None:
+    """Fit every k and covariance model; print the table and the chosen fit."""
+    from emstat.mixture import select_mixture
+
+    if out is not None and out.exists() and not overwrite:
+        raise InputError(f"{str(out)!r} exists; pass --overwrite to replace it")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        selection = select_mixture(
+            read_table(data),
+            parse_ks(k),
+            parse_list(models),
+            columns=parse_list(columns),
+            criterion=criterion,
+            convention="mclust" if mclust else "smaller",
+            seed=seed,
+            tol=tol,
+            max_iter=max_iter,
+        )
+    console.print(selection.summary(), highlight=False, soft_wrap=True)
+    console.print()
+    console.print(selection.best.summary(), highlight=False, soft_wrap=True)
+    if out is not None:
+        selection.best.save(out)
+        console.print(f"saved to {out}", highlight=False)
+
+
+@app.command()
+@friendly_errors
+def show(fit_json: Annotated[Path, typer.Argument(help="A fit saved with --out.")]) -> None:
+    """Print the summary of a saved fit."""
+    from emstat.mixture import load_fit
+
+    console.print(load_fit(fit_json).summary(), highlight=False, soft_wrap=True)
+
+
+def _register_commands() -> None:
+    from emstat.categorical.cli import catem
+
+    app.command("catem")(friendly_errors(catem))
+
+
+_register_commands()
+
+
+def main() -> None:
+    """Entry point of the ``emstat`` script."""
+    app(prog_name="emstat")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,285 @@
+"""The one EM loop.
+
+Every model emstat fits is a pair of pure functions around additive
+sufficient statistics::
+
+    e_step(theta, chunk) -> (stats, loglik)      # stats add over chunks
+    m_step(stats, previous_theta) -> theta
+
+The engine knows no model: it drives those two functions, applies the
+stopping rule the user chose, records the log-likelihood trace, warns on
+trouble, and runs restarts.  Data are whatever the model's ``e_step``
+accepts, or a :class:`ChunkedData` whose chunks it accepts; the statistics of
+the chunks are summed, so one loop serves arrays in memory, files read chunk
+by chunk and partitions on a cluster.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
+
+import numpy as np
+
+from emstat.errors import ConvergenceWarning, DegenerateFitError, InputError
+
+__all__ = [
+    "CRITERIA",
+    "ChunkedData",
+    "Criterion",
+    "EMControl",
+    "EMModel",
+    "EMResult",
+    "fit_em",
+    "fit_em_restarts",
+]
+
+Criterion = Literal["rel", "abs", "per_sample", "param"]
+CRITERIA: tuple[Criterion, ...] = ("rel", "abs", "per_sample", "param")
+
+# Decreases smaller than this (relative to 1 + |loglik|) are rounding, not a bug.
+_DECREASE_TOLERANCE = math.sqrt(np.finfo(float).eps)
+
+ThetaT = TypeVar("ThetaT")
+StatsT = TypeVar("StatsT")
+
+
+class EMModel(Protocol[ThetaT, StatsT]):
+    """What a model gives the engine."""
+
+    def e_step(self, theta: ThetaT, data: Any) -> tuple[StatsT, float]:
+        """Expected sufficient statistics of ``data`` and its log-likelihood at ``theta``."""
+        ...
+
+    def m_step(self, stats: StatsT, previous: ThetaT | None) -> ThetaT:
+        """Parameters maximising the expected complete-data log-likelihood."""
+        ...
+
+    def parameter_vector(self, theta: ThetaT) -> np.ndarray:
+        """The parameters as one flat vector, for the ``param`` stopping rule."""
+        ...
+
+
+@runtime_checkable
+class ChunkedData(Protocol):
+    """Data too large, or too scattered, to hand to ``e_step`` in one piece.
+
+    ``map_reduce`` applies ``e_step`` to every chunk and returns the summed
+    statistics and log-likelihood; an implementation may run the chunks
+    anywhere (a loop over files, Dask partitions) as long as it adds.
+    """
+
+    def map_reduce(self, e_step: Callable[[Any], tuple[Any, float]]) -> tuple[Any, float]:
+        """Sum ``e_step`` over the chunks."""
+        ...
+
+
+@dataclass(frozen=True)
+class EMControl:
+    """How EM stops.
+
+    Parameters
+    ----------
+    tol
+        Tolerance of the stopping rule.
+    criterion
+        ``"rel"`` (mclust): ``|l_old - l| / (1 + |l|) <= tol``.
+        ``"abs"``: ``|l_old - l| <= tol``.
+        ``"per_sample"`` (scikit-learn): ``|l_old - l| / n <= tol``.
+        ``"param"`` (R's cat): every parameter satisfies
+        ``|old - new| <= tol * |old|``.
+    max_iter
+        The most M-steps to take.
+    """
+
+    tol: float = 1e-5
+    criterion: Criterion = "rel"
+    max_iter: int = 10_000
+
+    def __post_init__(self) -> None:
+        if self.criterion not in CRITERIA:
+            raise InputError(
+                f"unknown convergence criterion {self.criterion!r}; "
+                f"choose one of {', '.join(CRITERIA)}"
+            )
+        if not (isinstance(self.tol, (int, float)) and self.tol >= 0 and math.isfinite(self.tol)):
+            raise InputError(f"tol must be a finite number >= 0, got {self.tol!r}")
+        if not (isinstance(self.max_iter, (int, np.integer)) and self.max_iter >= 1):
+            raise InputError(f"max_iter must be a whole number >= 1, got {self.max_iter!r}")
+
+    def describe(self) -> str:
+        """The stopping rule in words, for summaries and reports."""
+        rules = {
+            "rel": "|l_old - l| / (1 + |l|) <= {tol:g}",
+            "abs": "|l_old - l| <= {tol:g}",
+            "per_sample": "|l_old - l| / n <= {tol:g}",
+            "param": "every parameter |old - new| <= {tol:g} |old|",
+        }
+        return rules[self.criterion].format(tol=self.tol) + f", at most {self.max_iter} iterations"
+
+
+@dataclass(frozen=True)
+class EMResult(Generic[ThetaT, StatsT]):
+    """What one EM run produced.
+
+    ``theta`` is from the last M-step and ``loglik`` is the log-likelihood at
+    ``theta`` (as mclust reports them).  ``trace`` holds the log-likelihood
+    after every E-step.  A degenerate run has ``degenerate`` set to the
+    reason, ``loglik`` NaN and ``theta`` the last parameters that were valid
+    (``None`` when even the first M-step failed).
+    """
+
+    theta: ThetaT | None
+    stats: StatsT | None
+    loglik: float
+    trace: np.ndarray
+    n_iter: int
+    converged: bool
+    stop_reason: str
+    seconds: float
+    control: EMControl
+    degenerate: str | None = None
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        """True when the run ended with valid parameters."""
+        return self.degenerate is None and self.theta is not None
+
+
+def _run_e_step(model: EMModel[ThetaT, StatsT], theta: ThetaT, data: Any) -> tuple[StatsT, float]:
+    if isinstance(data, ChunkedData):
+        return data.map_reduce(lambda chunk: model.e_step(theta, chunk))
+    return model.e_step(theta, data)
+
+
+def _loglik_converged(control: EMControl, old: float, new: float, n_obs: float) -> bool:
+    change = abs(new - old)
+    if control.criterion == "rel":
+        return change / (1.0 + abs(new)) <= control.tol
+    if control.criterion == "abs":
+        return change <= control.tol
+    return change / n_obs <= control.tol  # per_sample
+
+
+def _param_converged(control: EMControl, old: np.ndarray, new: np.ndarray) -> bool:
+    return bool(np.all(np.abs(old - new) <= control.tol * np.abs(old)))
+
+
+def fit_em(
+    model: EMModel[ThetaT, StatsT],
+    data: Any,
+    *,
+    theta0: ThetaT | None = None,
+    stats0: StatsT | None = None,
+    control: EMControl | None = None,
+    n_obs: float | None = None,
+    warn: bool = True,
+) -> EMResult[ThetaT, StatsT]:
+    """Run EM from parameters ``theta0`` or from statistics ``stats0``.
+
+    Starting from statistics (those of an initial partition) makes the first
+    step an M-step, as mclust's ``me`` does; starting from parameters makes it
+    an E-step.  ``n_obs`` is the number of observations, needed only by the
+    ``per_sample`` rule.  ``n_iter`` counts M-steps.
+    """
+    control = control or EMControl()
+    if (theta0 is None) == (stats0 is None):
+        raise InputError("give exactly one of theta0 and stats0 to start EM")
+    if control.criterion == "per_sample" and not n_obs:
+        raise InputError("the per_sample criterion needs the number of observations n_obs")
+    started = time.perf_counter()
+    trace: list[float] = []
+    notes: list[str] = []
+    theta: ThetaT | None = None
+    stats: StatsT | None = None
+    n_iter = 0
+    converged = False
+    stop_reason = ""
+
+    def finish(loglik: float, degenerate: str | None = None) -> EMResult[ThetaT, StatsT]:
+        for note in notes:
+            if warn:
+                warnings.warn(note, ConvergenceWarning, stacklevel=3)
+        return EMResult(
+            theta=theta,
+            stats=stats,
+            loglik=loglik,
+            trace=np.asarray(trace, dtype=float),
+            n_iter=n_iter,
+            converged=converged,
+            stop_reason=stop_reason,
+            seconds=time.perf_counter() - started,
+            control=control,
+            degenerate=degenerate,
+            warnings=tuple(notes),
+        )
+
+    try:
+        if stats0 is not None:
+            theta = model.m_step(stats0, None)
+            n_iter = 1
+        else:
+            theta = theta0
+        assert theta is not None  # narrowed for the type checker; set on both branches
+        loglik_old: float | None = None
+        while True:
+            current, loglik = _run_e_step(model, theta, data)
+            stats = current
+            if not math.isfinite(loglik):
+                raise DegenerateFitError(f"the log-likelihood is {loglik} at iteration {n_iter}")
+            trace.append(loglik)
+            if loglik_old is not None:
+                if loglik < loglik_old - _DECREASE_TOLERANCE * (1.0 + abs(loglik)):
+                    notes.append(
+                        f"the log-likelihood decreased at iteration {n_iter}: "
+                        f"{loglik_old!r} -> {loglik!r}"
+                    )
+                if control.criterion != "param" and _loglik_converged(
+                    control, loglik_old, loglik, n_obs or 1.0
+                ):
+                    converged, stop_reason = True, "converged"
+                    return finish(loglik)
+            if n_iter >= control.max_iter:
+                stop_reason = "max_iter"
+                notes.append(
+                    f"EM stopped at the iteration cap ({control.max_iter}) before meeting "
+                    f"{control.describe().split(',')[0]}"
+                )
+                return finish(loglik)
+            theta_new = model.m_step(current, theta)
+            n_iter += 1
+            if control.criterion == "param" and _param_converged(
+                control, model.parameter_vector(theta), model.parameter_vector(theta_new)
+            ):
+                theta = theta_new
+                current, loglik = _run_e_step(model, theta, data)
+                stats = current
+                trace.append(loglik)
+                converged, stop_reason = True, "converged"
+                return finish(loglik)
+            theta, loglik_old = theta_new, loglik
+    except DegenerateFitError as exc:
+        stop_reason = "degenerate"
+        return finish(math.nan, degenerate=str(exc))
+
+
+def fit_em_restarts(
+    run: Callable[[Any], EMResult[ThetaT, StatsT]],
+    starts: Sequence[Any],
+) -> tuple[EMResult[ThetaT, StatsT], list[EMResult[ThetaT, StatsT]]]:
+    """Run EM once per start; return the best valid run and all of them.
+
+    The best run has the largest log-likelihood among runs that ended with
+    valid parameters; if none did, the first run is returned as the best.
+    """
+    if not starts:
+        raise InputError("at least one start is needed")
+    runs = [run(start) for start in starts]
+    valid = [r for r in runs if r.ok]
+    best = max(valid, key=lambda r: r.loglik) if valid else runs[0]
+    return best, runs

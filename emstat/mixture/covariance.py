@@ -1,0 +1,692 @@
+"""The registry of Gaussian covariance models: mclust's sixteen parametrisations.
+
+Every component covariance is written, after Banfield & Raftery (1993) and
+Celeux & Govaert (1995), as
+
+.. math:: \\Sigma_k = \\lambda_k D_k A_k D_k^T
+
+with volume :math:`\\lambda_k > 0`, shape :math:`A_k` (diagonal, determinant 1)
+and orientation :math:`D_k` (orthogonal).  A model's three-letter mclust name
+says, for volume, shape and orientation in that order, whether the part is
+equal across components (``E``), varying (``V``) or the identity (``I``).  In
+one dimension only the volume remains, and the models are called ``E`` and
+``V``.
+
+The M-step maximises, under the model's constraint,
+
+.. math:: \\sum_k -\\tfrac12 n_k \\log|\\Sigma_k| - \\tfrac12 \\operatorname{tr}(\\Sigma_k^{-1} W_k)
+
+where :math:`n_k` is the sum of the responsibilities of component ``k`` and
+:math:`W_k` its weighted scatter about its own mean.  All sixteen M-steps are
+built from three small pieces that follow the decomposition:
+
+* **diagonal fits** (:func:`_fit_diagonal`): with the orientation fixed, the
+  problem is one of diagonal covariances :math:`\\Lambda_k = \\lambda_k A_k`
+  fitted to the diagonals of :math:`D^T W_k D`; volume and shape letters pick
+  the closed form (``EI``, ``VI``, ``EE``, ``EV``, ``VV``) or the fixed-point
+  iteration for a common shape with varying volumes (``VE``);
+* **varying orientation** (``..V``): :math:`D_k` are the eigenvectors of
+  :math:`W_k` (eigenvalues in decreasing order), which reduces ``EEV``,
+  ``VEV``, ``EVV`` and ``VVV`` to the diagonal fits of the eigenvalues
+  (Celeux & Govaert 1995);
+* **common orientation** (``..E``): ``EEE`` is closed form, ``VEE``
+  alternates volumes and the common shape-and-orientation matrix, and ``EVE``
+  and ``VVE`` alternate the diagonal fit with the majorisation-minimisation
+  (MM) update of the common orientation of Browne & McNicholas (2014).
+
+The iterative M-steps (``VEI``, ``VEE``, ``EVE``, ``VVE``, ``VEV``) run until
+the covariances change by less than :data:`INNER_TOL` (relative), far tighter
+than mclust's ``sqrt(eps)``, so that EM log-likelihoods agree with mclust's
+to about 1e-8 relative.  They warm-start from the previous EM iteration's
+covariances when given (see :meth:`CovarianceModel.m_step`).
+
+Examples
+--------
+>>> import numpy as np
+>>> model = get_covariance_model("VVV", d=2)
+>>> model.n_var_params(k=3, d=2)
+9
+>>> nk = np.array([2.0, 4.0])
+>>> scatter = np.array([np.eye(2), 2.0 * np.eye(2)])
+>>> model.m_step(nk, scatter)[1]
+array([[0.5, 0. ],
+       [0. , 0.5]])
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import warnings
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import numpy as np
+from numpy.typing import NDArray
+
+from emstat.errors import ConvergenceWarning, DegenerateFitError, InputError
+
+__all__ = [
+    "ALIASES",
+    "COVARIANCE_MODELS",
+    "INNER_MAX_ITER",
+    "INNER_TOL",
+    "CovarianceModel",
+    "default_models",
+    "get_covariance_model",
+]
+
+Array = NDArray[np.float64]
+
+#: Relative change of the covariances at which the iterative M-steps stop.
+INNER_TOL = 1e-12
+#: Iteration cap of the iterative M-steps (a :class:`ConvergenceWarning` says when it is hit).
+INNER_MAX_ITER = 100_000
+
+# Values at or below this fraction of the largest scale are treated as zero.
+_EPS = float(np.finfo(float).eps)
+
+_LETTER_WORD = {"E": "equal", "V": "varying"}
+_PART_NAMES = ("volume", "shape", "orientation")
+
+# mclust's order (mclust.options("emModelNames")).
+_MULTIVARIATE_ORDER = (
+    "EII", "VII", "EEI", "VEI", "EVI", "VVI",
+    "EEE", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV",
+)  # fmt: skip
+_UNIVARIATE_ORDER = ("E", "V")
+
+
+# --------------------------------------------------------------------------- #
+# small numerical helpers
+# --------------------------------------------------------------------------- #
+
+
+def _geometric_mean(values: Array) -> Array:
+    """Geometric mean over the last axis of positive values (``|A|^(1/d)`` for diagonals)."""
+    return np.asarray(np.exp(np.mean(np.log(values), axis=-1)), dtype=float)
+
+
+def _unit_determinant(matrix: Array) -> tuple[Array, float]:
+    """Split a positive definite matrix (or positive vector) into ``scale * unit``.
+
+    Returns the matrix divided by ``|matrix|^(1/d)`` and that scale.  A vector
+    is read as the diagonal of a diagonal matrix.
+    """
+    if matrix.ndim == 1:
+        scale = float(_geometric_mean(matrix))
+    else:
+        sign, logdet = np.linalg.slogdet(matrix)
+        scale = math.exp(logdet / matrix.shape[0]) if sign > 0 else 0.0
+    if not scale > 0.0 or not math.isfinite(scale):
+        raise ArithmeticError("not positive definite")
+    return matrix / scale, scale
+
+
+def _trace_solve(scatter: Array, shape: Array) -> Array:
+    """``tr(shape^{-1} W_k)`` for each component (diagonal or full ``shape``)."""
+    if shape.ndim == 1:
+        return np.asarray(np.sum(scatter / shape, axis=-1), dtype=float)
+    inverse = np.linalg.inv(shape)
+    return np.asarray(np.einsum("kij,ji->k", scatter, inverse), dtype=float)
+
+
+def _sorted_eigh(scatter: Array) -> tuple[Array, Array]:
+    """Eigenvalues (decreasing, rounding negatives clipped to 0) and eigenvectors of each W_k."""
+    values, vectors = np.linalg.eigh(scatter)
+    return np.maximum(values[:, ::-1], 0.0), vectors[:, :, ::-1]
+
+
+def _rotate_in(orientation: Array, scatter: Array) -> Array:
+    """Diagonals of ``D^T W_k D`` for a common orientation ``D``."""
+    return np.asarray(
+        np.maximum(np.einsum("ji,kjl,li->ki", orientation, scatter, orientation), 0.0),
+        dtype=float,
+    )
+
+
+def _rotate_out(orientation: Array, diagonals: Array) -> Array:
+    """``D_k diag(Lambda_k) D_k^T`` (``D`` common ``(d, d)`` or per component ``(k, d, d)``)."""
+    if orientation.ndim == 2:
+        orientation = np.broadcast_to(orientation, (*diagonals.shape, diagonals.shape[-1]))
+    sigma = np.einsum("kij,kj,klj->kil", orientation, diagonals, orientation)
+    return _symmetrise(sigma)
+
+
+def _symmetrise(sigma: Array) -> Array:
+    return np.asarray(0.5 * (sigma + np.swapaxes(sigma, -1, -2)), dtype=float)
+
+
+def _embed_diagonal(diagonals: Array) -> Array:
+    k, d = diagonals.shape
+    sigma = np.zeros((k, d, d))
+    idx = np.arange(d)
+    sigma[:, idx, idx] = diagonals
+    return sigma
+
+
+def _relative_change(new: Array, old: Array) -> float:
+    scale = float(np.max(np.abs(new)))
+    if scale == 0.0:
+        return 0.0
+    return float(np.max(np.abs(new - old))) / scale
+
+
+def _degenerate(model: str, component: int | None, what: str) -> DegenerateFitError:
+    where = "" if component is None else f" in component {component + 1}"
+    return DegenerateFitError(
+        f"covariance model {model}: {what}{where}; the component has collapsed or a "
+        "variable is constant within it (try fewer components or a simpler model)"
+    )
+
+
+def _first_degenerate(values: Array, floor: float) -> int | None:
+    """Index of the first component with a value at or below ``floor`` (or None)."""
+    bad = np.flatnonzero(np.any(values.reshape(values.shape[0], -1) <= floor, axis=1))
+    return int(bad[0]) if bad.size else None
+
+
+def _warn_cap(model: str) -> None:
+    # point the warning at the first frame outside this module (the caller of m_step)
+    frame = sys._getframe(0)
+    level = 1
+    while frame.f_back is not None and frame.f_code.co_filename == __file__:
+        frame = frame.f_back
+        level += 1
+    warnings.warn(
+        f"covariance model {model}: the inner M-step iteration hit its cap of "
+        f"{INNER_MAX_ITER} iterations before converging",
+        ConvergenceWarning,
+        stacklevel=level,
+    )
+
+
+# --------------------------------------------------------------------------- #
+# diagonal fits: Lambda_k = lambda_k A_k for a fixed orientation
+# --------------------------------------------------------------------------- #
+
+
+def _fit_common_shape_varying_volume(
+    model: str,
+    nk: Array,
+    scatter: Array,
+    volumes: Array,
+) -> Array:
+    """Volumes ``lambda_k`` and one unit-determinant shape ``C`` (VEI, VEV, VEE).
+
+    Alternates the two closed-form conditional updates of Celeux & Govaert
+    (1995): ``C`` proportional to ``sum_k W_k / lambda_k`` with ``|C| = 1``, and
+    ``lambda_k = tr(C^{-1} W_k) / (d n_k)``.  ``scatter`` holds the diagonals
+    ``(k, d)`` (then ``C`` is diagonal) or full matrices ``(k, d, d)``.
+    Each update increases the objective; it stops when ``lambda_k C`` changes
+    by less than :data:`INNER_TOL`.  Returns ``lambda_k C`` as ``(k, d)``
+    diagonals or ``(k, d, d)`` matrices.
+    """
+    d = scatter.shape[1]
+    floor = _EPS * float(np.max(np.abs(volumes))) if volumes.size else 0.0
+    sigma_old: Array | None = None
+    for _ in range(INNER_MAX_ITER):
+        bad = _first_degenerate(volumes, floor)
+        if bad is not None:
+            raise _degenerate(model, bad, "a zero volume")
+        pooled = np.tensordot(1.0 / volumes, scatter, axes=1)
+        try:
+            shape, _ = _unit_determinant(pooled)
+        except ArithmeticError:
+            raise _degenerate(model, None, "a singular pooled scatter") from None
+        volumes = _trace_solve(scatter, shape) / (d * nk)
+        sigma = np.multiply.outer(volumes, shape)
+        if sigma_old is not None and _relative_change(sigma, sigma_old) <= INNER_TOL:
+            return sigma
+        sigma_old = sigma
+    _warn_cap(model)
+    return sigma
+
+
+def _fit_diagonal(
+    model: str,
+    volume: str,
+    shape: str,
+    nk: Array,
+    diagonals: Array,
+    start_volumes: Array | None = None,
+) -> Array:
+    """Diagonal covariances ``Lambda_k = lambda_k A_k`` fitted to diagonal scatters.
+
+    Parameters
+    ----------
+    model
+        The model's name, for error messages.
+    volume, shape
+        The model's volume and shape letters (``E``, ``V``; shape also ``I``).
+    nk
+        ``(k,)`` component weights.
+    diagonals
+        ``(k, d)`` non-negative diagonal scatters (``diag(D^T W_k D)``, or the
+        eigenvalues of ``W_k``).
+    start_volumes
+        ``(k,)`` starting volumes for the iterative ``VE`` case.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(k, d)`` diagonals of the covariances.
+    """
+    k, d = diagonals.shape
+    n = float(np.sum(nk))
+    if shape == "I":
+        if volume == "E":
+            lam = np.full(k, np.sum(diagonals) / (n * d))
+        else:
+            lam = np.sum(diagonals, axis=1) / (nk * d)
+        return np.repeat(lam[:, None], d, axis=1)
+    if shape == "E":
+        if volume == "E":
+            return np.repeat((np.sum(diagonals, axis=0) / n)[None, :], k, axis=0)
+        if start_volumes is None:
+            start_volumes = np.sum(diagonals, axis=1) / (nk * d)
+        return _fit_common_shape_varying_volume(model, nk, diagonals, start_volumes)
+    # shape == "V"
+    if volume == "V":
+        return np.asarray(diagonals / nk[:, None], dtype=float)
+    floor = _EPS * float(np.max(diagonals)) if diagonals.size else 0.0
+    bad = _first_degenerate(diagonals, floor)
+    if bad is not None:
+        raise _degenerate(model, bad, "a zero variance makes the shape undefined")
+    scales = _geometric_mean(diagonals)  # |diag W_k|^(1/d)
+    common = float(np.sum(scales)) / n
+    return np.asarray(common * diagonals / scales[:, None], dtype=float)
+
+
+# --------------------------------------------------------------------------- #
+# common orientation: the MM update of Browne & McNicholas (2014)
+# --------------------------------------------------------------------------- #
+
+
+def _polar(matrix: Array) -> Array:
+    """The orthogonal factor ``U V^T`` of ``matrix = U S V^T``."""
+    u, _, vt = np.linalg.svd(matrix)
+    return np.asarray(u @ vt, dtype=float)
+
+
+def _mm_orientation(orientation: Array, scatter: Array, precisions: Array) -> Array:
+    """One MM cycle for ``min_D sum_k tr(W_k D B_k D^T)`` over orthogonal ``D``.
+
+    ``B_k = diag(precisions[k])``.  Two majorisations, each linear in ``D`` on
+    the orthogonal group (Browne & McNicholas 2014), are minimised in turn by
+    the polar factor of a ``(d, d)`` matrix:
+
+    * with ``W_k <= alpha_k I`` (largest eigenvalue of ``W_k``):
+      ``D <- polar(sum_k (alpha_k I - W_k) D B_k)``;
+    * with ``B_k <= beta_k I`` (largest precision):
+      ``D <- polar(sum_k W_k D (beta_k I - B_k))``.
+
+    Neither step increases the objective.
+    """
+    alphas = np.linalg.eigvalsh(scatter)[:, -1]
+    betas = np.max(precisions, axis=1)
+    wd = scatter @ orientation  # (k, d, d)
+    first = np.einsum("k,ij,kj->ij", alphas, orientation, precisions) - np.einsum(
+        "kij,kj->ij", wd, precisions
+    )
+    orientation = _polar(first)
+    wd = scatter @ orientation
+    second = np.einsum("kij,k->ij", wd, betas) - np.einsum("kij,kj->ij", wd, precisions)
+    return _polar(second)
+
+
+def _fit_common_orientation(
+    model: str,
+    volume: str,
+    nk: Array,
+    scatter: Array,
+    orientation: Array,
+    shape_only: bool = False,
+) -> Array:
+    """EVE and VVE: alternate the diagonal fit given ``D`` and the MM update of ``D``.
+
+    ``shape_only`` weights the orientation update by the inverse shapes
+    ``A_k^-1`` instead of ``(lambda_k A_k)^-1``, as mclust 6.0 does for VVE.
+    """
+    sigma_old: Array | None = None
+    for _ in range(INNER_MAX_ITER):
+        diagonals = _fit_diagonal(model, volume, "V", nk, _rotate_in(orientation, scatter))
+        floor = _EPS * float(np.max(diagonals))
+        bad = _first_degenerate(diagonals, floor)
+        if bad is not None:
+            raise _degenerate(model, bad, "a zero variance along the common axes")
+        sigma = _rotate_out(orientation, diagonals)
+        if sigma_old is not None and _relative_change(sigma, sigma_old) <= INNER_TOL:
+            return sigma
+        sigma_old = sigma
+        precisions = 1.0 / diagonals
+        if shape_only:
+            precisions *= _geometric_mean(diagonals)[:, None]
+        orientation = _mm_orientation(orientation, scatter, precisions)
+    _warn_cap(model)
+    return sigma
+
+
+def _start_orientation(scatter: Array, previous: Array | None) -> Array:
+    """Starting common orientation: from the previous covariances, else the pooled scatter.
+
+    A generic weighted sum of the previous covariances (which share their
+    eigenvectors) has those eigenvectors with, almost surely, distinct
+    eigenvalues.
+    """
+    if previous is not None:
+        scales = np.einsum("kii->k", previous)
+        if np.all(np.isfinite(previous)) and np.all(scales > 0):
+            weights = (1.0 + 0.6180339887498949 * np.arange(previous.shape[0])) / scales
+            return np.asarray(np.linalg.eigh(np.tensordot(weights, previous, axes=1))[1])
+    return np.asarray(np.linalg.eigh(np.sum(scatter, axis=0))[1])
+
+
+def _previous_volumes(previous: Array | None, k: int) -> Array | None:
+    """``|Sigma_k|^(1/d)`` of usable previous covariances, else None."""
+    if previous is None or previous.shape[0] != k or not np.all(np.isfinite(previous)):
+        return None
+    sign, logdet = np.linalg.slogdet(previous)
+    if np.any(sign <= 0):
+        return None
+    return np.asarray(np.exp(logdet / previous.shape[-1]), dtype=float)
+
+
+# --------------------------------------------------------------------------- #
+# the M-step of every model
+# --------------------------------------------------------------------------- #
+
+
+def _m_step(
+    model: str,
+    letters: str,
+    nk: Array,
+    scatter: Array,
+    previous: Array | None,
+    shape_only_orientation: bool = False,
+) -> Array:
+    volume, shape, orientation = letters[0], letters[1], letters[2]
+    k = nk.shape[0]
+    if orientation == "I":
+        start_volumes = _previous_volumes(previous, k) if volume + shape == "VE" else None
+        return _embed_diagonal(_fit_diagonal(model, volume, shape, nk, scatter, start_volumes))
+    if orientation == "V":
+        values, vectors = _sorted_eigh(scatter)
+        start_volumes = _previous_volumes(previous, k) if volume + shape == "VE" else None
+        diagonals = _fit_diagonal(model, volume, shape, nk, values, start_volumes)
+        return _rotate_out(vectors, diagonals)
+    # common orientation
+    if shape == "E":
+        if volume == "E":
+            return np.repeat((np.sum(scatter, axis=0) / np.sum(nk))[None], k, axis=0)
+        start_volumes = _previous_volumes(previous, k)
+        if start_volumes is None:
+            start_volumes = np.einsum("kii->k", scatter) / (nk * scatter.shape[1])
+        return _symmetrise(_fit_common_shape_varying_volume(model, nk, scatter, start_volumes))
+    start = _start_orientation(scatter, previous)
+    return _fit_common_orientation(model, volume, nk, scatter, start, shape_only_orientation)
+
+
+def _parameter_count(letter: str, per_component: int, k: int) -> int:
+    return {"I": 0, "E": per_component, "V": k * per_component}[letter]
+
+
+def _describe(name: str) -> str:
+    letters = _letters(name)
+    if len(name) == 1:
+        return f"univariate, {_LETTER_WORD[name]} variance"
+    if letters[1:] == "II":
+        kind = "spherical"
+    elif letters[2] == "I":
+        kind = "diagonal"
+    else:
+        kind = "ellipsoidal"
+    parts = [(p, letter) for p, letter in zip(_PART_NAMES, letters, strict=True) if letter != "I"]
+    words: list[str] = []
+    for word in dict.fromkeys(_LETTER_WORD[letter] for _, letter in parts):
+        names = [p for p, letter in parts if _LETTER_WORD[letter] == word]
+        if names:
+            listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+            words.append(f"{word} {listed}")
+    return f"{kind}, " + ", ".join(words)
+
+
+def _letters(name: str) -> str:
+    return f"{name}II" if len(name) == 1 else name
+
+
+# --------------------------------------------------------------------------- #
+# public interface
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True)
+class CovarianceModel:
+    """One of mclust's Gaussian covariance models.
+
+    Parameters
+    ----------
+    name
+        mclust's name: ``E``, ``V`` (one dimension) or ``EII`` … ``VVV``.
+    description
+        Plain words, e.g. ``"ellipsoidal, varying volume, shape and orientation"``.
+    scatter
+        The scatter statistic the M-step needs: ``"diag"`` (the diagonals,
+        ``(k, d)``) for ``E``, ``V`` and the spherical and diagonal models,
+        ``"full"`` (``(k, d, d)``) for the others.
+    mclust_compatible
+        Reproduce mclust 6.0's VVE M-step, whose orientation update weights
+        each scatter by the inverse shape only, leaving out the volumes.  Its
+        fixed point is not the constrained maximum, so emstat's exact M-step
+        (the default) reaches higher likelihoods; this switch exists so that
+        a fit can be checked against R digit for digit.  Other models ignore it.
+    """
+
+    name: str
+    description: str
+    scatter: Literal["full", "diag"]
+    mclust_compatible: bool = False
+
+    def n_var_params(self, k: int, d: int) -> int:
+        """Number of free covariance parameters, exactly mclust's ``nVarParams``.
+
+        Counts the free parameters of volume (``1`` or ``k``), shape (``d - 1``
+        each, equal or per component) and orientation (``d(d-1)/2`` each).
+
+        Parameters
+        ----------
+        k
+            Number of components (at least 1).
+        d
+            Dimension of the data (at least 1).
+
+        Returns
+        -------
+        int
+
+        Examples
+        --------
+        >>> COVARIANCE_MODELS["EVE"].n_var_params(k=3, d=4)
+        16
+        """
+        if int(k) != k or k < 1 or int(d) != d or d < 1:
+            raise InputError(f"n_var_params needs integers k >= 1 and d >= 1, got k={k}, d={d}")
+        k, d = int(k), int(d)
+        letters = _letters(self.name)
+        volume, shape, orientation = letters[0], letters[1], letters[2]
+        return (
+            _parameter_count(volume, 1, k)
+            + _parameter_count(shape, d - 1, k)
+            + _parameter_count(orientation, d * (d - 1) // 2, k)
+        )
+
+    def m_step(
+        self,
+        nk: np.ndarray,
+        scatter: np.ndarray,
+        previous: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Covariances maximising the expected complete-data log-likelihood.
+
+        Maximises ``sum_k -n_k/2 log|Sigma_k| - 1/2 tr(Sigma_k^{-1} W_k)`` under
+        the model's constraint.
+
+        Parameters
+        ----------
+        nk
+            ``(k,)`` sums of the responsibilities, all positive.
+        scatter
+            Weighted scatter of each component about its own mean,
+            ``W_k = sum_i z_ik (x_i - m_k)(x_i - m_k)^T``: ``(k, d, d)`` when
+            :attr:`scatter` is ``"full"``, its diagonals ``(k, d)`` when
+            ``"diag"``.
+        previous
+            ``(k, d, d)`` covariances of the previous EM iteration, or None.
+            The iterative M-steps (``VEI``, ``VEE``, ``VEV``, ``EVE``, ``VVE``)
+            warm-start from it: ``VE*`` from its volumes ``|Sigma_k|^(1/d)``,
+            ``EVE``/``VVE`` from its common orientation.  For ``VE*`` the
+            optimum is the same from any start and the warm start only saves
+            iterations; the orientation problem of ``EVE``/``VVE`` can have
+            several local optima, and starting from the previous orientation
+            keeps EM on one branch (the likelihood cannot then decrease
+            because of the M-step).  Without it they start from volumes
+            ``tr(W_k)/(d n_k)`` and the eigenvectors of ``sum_k W_k``.  The
+            closed-form M-steps ignore it.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(k, d, d)`` symmetric covariances.  A degenerate scatter gives a
+            singular covariance where the model's closed form allows it (a
+            caller detects it by a failed Cholesky factorisation).
+
+        Raises
+        ------
+        InputError
+            If the shapes do not fit or ``nk`` is not positive and finite.
+        DegenerateFitError
+            If the constrained maximum does not exist because of a zero
+            variance (the message names the model and, where it can, the
+            component).
+        """
+        nk_arr, w = self._check(nk, scatter)
+        prev = None if previous is None else np.asarray(previous, dtype=float)
+        if prev is not None and prev.shape != (w.shape[0], w.shape[1], w.shape[1]):
+            raise InputError(
+                f"covariance model {self.name}: previous has shape {prev.shape}, "
+                f"expected {(w.shape[0], w.shape[1], w.shape[1])}"
+            )
+        return _m_step(self.name, _letters(self.name), nk_arr, w, prev, self.mclust_compatible)
+
+    def _check(self, nk: np.ndarray, scatter: np.ndarray) -> tuple[Array, Array]:
+        nk_arr = np.asarray(nk, dtype=float)
+        w = np.asarray(scatter, dtype=float)
+        if nk_arr.ndim != 1 or nk_arr.size == 0:
+            raise InputError(f"covariance model {self.name}: nk must be a non-empty 1-D array")
+        if not np.all(np.isfinite(nk_arr)) or np.any(nk_arr <= 0):
+            raise InputError(f"covariance model {self.name}: nk must be positive and finite")
+        k = nk_arr.size
+        expected_ndim = 2 if self.scatter == "diag" else 3
+        if w.ndim != expected_ndim or w.shape[0] != k or (w.ndim == 3 and w.shape[1] != w.shape[2]):
+            layout = "(k, d)" if self.scatter == "diag" else "(k, d, d)"
+            raise InputError(
+                f"covariance model {self.name}: scatter must have shape {layout} with k={k}, "
+                f"got {w.shape}"
+            )
+        if len(self.name) == 1 and w.shape[1] != 1:
+            raise InputError(f"covariance model {self.name} is for one-dimensional data only")
+        if not np.all(np.isfinite(w)):
+            raise InputError(f"covariance model {self.name}: scatter has non-finite entries")
+        return nk_arr, w
+
+
+def _make(name: str) -> CovarianceModel:
+    letters = _letters(name)
+    kind: Literal["full", "diag"] = "diag" if letters[2] == "I" else "full"
+    return CovarianceModel(name=name, description=_describe(name), scatter=kind)
+
+
+#: Every model, keyed by its mclust name, in mclust's order (``E``, ``V`` first).
+COVARIANCE_MODELS: dict[str, CovarianceModel] = {
+    name: _make(name) for name in (*_UNIVARIATE_ORDER, *_MULTIVARIATE_ORDER)
+}
+
+#: scikit-learn's covariance types and the mclust models they are.
+ALIASES: dict[str, str] = {"spherical": "VII", "diag": "VVI", "tied": "EEE", "full": "VVV"}
+
+
+def get_covariance_model(name: str, d: int, *, mclust_compatible: bool = False) -> CovarianceModel:
+    """Look up a covariance model by mclust name or scikit-learn alias.
+
+    Names are case-sensitive.  For ``d > 1`` the valid names are ``EII`` …
+    ``VVV`` and the aliases; ``E`` and ``V`` are an error.  For ``d == 1``
+    only the volume is left, so ``E`` and ``V`` are valid and every
+    multivariate name or alias is mapped to the one-dimensional model with
+    the same volume letter (``EII``, ``EEE``, ``tied`` … give ``E``;
+    ``VII``, ``VVV``, ``full`` … give ``V``), which is the same model.
+
+    Parameters
+    ----------
+    name
+        mclust name or alias (``spherical``, ``diag``, ``tied``, ``full``).
+    d
+        Dimension of the data.
+
+    Returns
+    -------
+    CovarianceModel
+
+    Raises
+    ------
+    InputError
+        For an unknown name or a name that does not fit ``d``.
+
+    Examples
+    --------
+    >>> get_covariance_model("full", d=3).name
+    'VVV'
+    >>> get_covariance_model("EEE", d=1).name
+    'E'
+    """
+    if isinstance(d, bool) or int(d) != d or d < 1:
+        raise InputError(f"the dimension d must be an integer >= 1, got {d!r}")
+    model = _lookup(name, d)
+    return replace(model, mclust_compatible=True) if mclust_compatible else model
+
+
+def _lookup(name: str, d: int) -> CovarianceModel:
+    canonical = ALIASES.get(name, name)
+    valid = _UNIVARIATE_ORDER if d == 1 else _MULTIVARIATE_ORDER
+    if canonical not in COVARIANCE_MODELS:
+        raise InputError(
+            f"unknown covariance model {name!r}; valid names for d={d}: "
+            f"{', '.join(valid)} (or {', '.join(ALIASES)})"
+        )
+    if d == 1:
+        return COVARIANCE_MODELS[canonical[0]]
+    if canonical in _UNIVARIATE_ORDER:
+        raise InputError(
+            f"covariance model {name!r} is for one-dimensional data; valid names for d={d}: "
+            f"{', '.join(valid)} (or {', '.join(ALIASES)})"
+        )
+    return COVARIANCE_MODELS[canonical]
+
+
+def default_models(d: int, n: int) -> list[str]:
+    """mclust's default set of models for ``n`` observations in ``d`` dimensions.
+
+    ``E`` and ``V`` for ``d == 1``; otherwise all fourteen in mclust's order,
+    or only the six spherical and diagonal ones when ``n <= d``.
+
+    Examples
+    --------
+    >>> default_models(d=2, n=2)
+    ['EII', 'VII', 'EEI', 'VEI', 'EVI', 'VVI']
+    """
+    if int(d) != d or d < 1 or int(n) != n or n < 1:
+        raise InputError(f"default_models needs integers d >= 1 and n >= 1, got d={d}, n={n}")
+    if d == 1:
+        return list(_UNIVARIATE_ORDER)
+    if n <= d:
+        return list(_MULTIVARIATE_ORDER[:6])
+    return list(_MULTIVARIATE_ORDER)

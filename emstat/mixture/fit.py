@@ -1,0 +1,254 @@
+"""``fit_mixture``: pandas in, a :class:`MixtureResult` out."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from emstat._validation import NumericData, as_numeric_data, check_k, check_not_constant
+from emstat.engine import EMControl, EMResult, fit_em, fit_em_restarts
+from emstat.errors import DegenerateFitError, InputError
+from emstat.mixture import gaussian
+from emstat.mixture.covariance import get_covariance_model
+from emstat.mixture.gaussian import GaussianParams, GaussianStats
+from emstat.mixture.init import StartingPartition, labels_to_resp, make_starts
+from emstat.mixture.model import GaussianMixtureModel
+from emstat.mixture.result import MixtureResult
+
+__all__ = ["MixtureFitter", "fit_mixture"]
+
+
+@dataclass
+class MixtureFitter:
+    """Fits mixtures to one data set, sharing the centred data and the hc tree across fits.
+
+    ``select_mixture`` fits every (k, model) pair from the same starting
+    partition, as mclust does; this object computes that partition once.
+    """
+
+    data: NumericData
+    control: EMControl = field(default_factory=EMControl)
+    init: Any = None
+    n_init: int = 1
+    seed: int | None = 0
+    hc_subset: int = 2000
+    mclust_compatible: bool = False
+    _center: np.ndarray = field(init=False, repr=False)
+    _x: np.ndarray = field(init=False, repr=False)
+    _starts: dict[tuple[str, int], StartingPartition] = field(init=False, repr=False)
+    _hc: Any = field(init=False, repr=False, default=None)
+
+    def __post_init__(self) -> None:
+        check_not_constant(self.data)
+        self._center = self.data.values.mean(axis=0)
+        self._x = self.data.values - self._center
+        self._starts = {}
+        if self.init is None:
+            self.init = "quantile" if self.data.d == 1 else "hc"
+
+    # --- starting partitions ----------------------------------------------------
+    def _deterministic_start(self, method: str, k: int) -> StartingPartition:
+        key = (method, k)
+        if key not in self._starts:
+            self._starts[key] = self._compute_start(method, k)
+        return self._starts[key]
+
+    def _compute_start(self, method: str, k: int) -> StartingPartition:
+        from emstat.mixture import hc
+
+        if method == "quantile":
+            if self.data.d != 1:
+                raise InputError("init='quantile' is for 1-D data; use 'hc' or 'kmeans++'")
+            return StartingPartition(
+                labels_to_resp(hc.qclass(self.data.values[:, 0], k), k), "quantile"
+            )
+        if self._hc is None:
+            self._hc = hc.hc_tree(self.data.values, subset=self.hc_subset, seed=self.seed)
+        part = self._hc.partition(k)
+        rows = None if part.rows.size == self.data.n else part.rows
+        return StartingPartition(labels_to_resp(part.labels, k), "hc", rows=rows)
+
+    # --- fitting ----------------------------------------------------------------
+    def fit(self, k: int, model: str) -> MixtureResult:
+        k = check_k(k, self.data)
+        covariance = get_covariance_model(
+            model, self.data.d, mclust_compatible=self.mclust_compatible
+        )
+        em_model = GaussianMixtureModel(covariance, k)
+        rng = np.random.default_rng(self.seed)
+        starts = make_starts(self._x, k, self.init, self.n_init, rng, self._deterministic_start)
+
+        def run(start: StartingPartition) -> EMResult[GaussianParams, GaussianStats]:
+            x_start = self._x if start.rows is None else self._x[start.rows]
+            stats0 = em_model.stats_from_responsibilities(x_start, start.resp)
+            if k == 1:
+                return _closed_form(em_model, self._x, stats0, self.control)
+            return fit_em(
+                em_model,
+                self._x,
+                stats0=stats0,
+                control=self.control,
+                n_obs=self.data.n,
+                warn=len(starts) == 1,
+            )
+
+        best, runs = fit_em_restarts(run, starts)
+        restarts = _restart_table(runs, starts) if len(runs) > 1 else None
+        return self._result(em_model, best, starts[runs.index(best)].method, restarts)
+
+    def _result(
+        self,
+        em_model: GaussianMixtureModel,
+        em: EMResult[GaussianParams, GaussianStats],
+        init: str,
+        restarts: pd.DataFrame | None,
+    ) -> MixtureResult:
+        theta = em.theta if em.ok else None
+        classification_loglik = math.nan
+        if theta is not None:
+            log_resp, _ = gaussian.log_responsibilities(self._x, theta)
+            hard = np.argmax(log_resp, axis=1)
+            classification_loglik = float(log_resp[np.arange(self.data.n), hard].sum())
+        return MixtureResult(
+            model=em_model.covariance.name,
+            k=em_model.k,
+            columns=self.data.columns,
+            n=self.data.n,
+            params_=None if theta is None else theta.shifted(self._center),
+            loglik=em.loglik if theta is not None else math.nan,
+            n_params=em_model.n_params(self.data.d),
+            n_iter=em.n_iter,
+            converged=em.converged,
+            stop_reason=em.stop_reason,
+            trace=em.trace,
+            seconds=em.seconds,
+            control=em.control,
+            init=init,
+            classification_loglik=classification_loglik,
+            degenerate=em.degenerate
+            if em.degenerate is not None or theta is not None
+            else "no valid parameters",
+            restarts=restarts,
+        )
+
+
+def _closed_form(
+    model: GaussianMixtureModel, x: np.ndarray, stats0: GaussianStats, control: EMControl
+) -> EMResult[GaussianParams, GaussianStats]:
+    """One component: the M-step of all rows is the maximum-likelihood estimate."""
+    try:
+        theta = model.m_step(stats0, None)
+    except DegenerateFitError as exc:
+        return EMResult(
+            None, None, math.nan, np.empty(0), 1, False, "degenerate", 0.0, control, str(exc)
+        )
+    stats, loglik = model.e_step(theta, x)
+    return EMResult(theta, stats, loglik, np.array([loglik]), 1, True, "closed form", 0.0, control)
+
+
+def _restart_table(
+    runs: Sequence[EMResult[Any, Any]], starts: Sequence[StartingPartition]
+) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "restart": range(1, len(runs) + 1),
+            "init": [s.method for s in starts],
+            "loglik": [r.loglik for r in runs],
+            "n_iter": [r.n_iter for r in runs],
+            "converged": [r.converged for r in runs],
+            "stop_reason": [r.stop_reason for r in runs],
+            "seconds": [r.seconds for r in runs],
+        }
+    )
+
+
+def make_control(
+    control: EMControl | None, tol: float | None, criterion: str | None, max_iter: int | None
+) -> EMControl:
+    """An :class:`EMControl` from either an object or its fields."""
+    if control is not None and any(v is not None for v in (tol, criterion, max_iter)):
+        raise InputError("give either control= or tol/criterion/max_iter, not both")
+    if control is not None:
+        return control
+    defaults = EMControl()
+    return EMControl(
+        tol=defaults.tol if tol is None else tol,
+        criterion=defaults.criterion if criterion is None else criterion,  # type: ignore[arg-type]
+        max_iter=defaults.max_iter if max_iter is None else max_iter,
+    )
+
+
+def fit_mixture(
+    data: Any,
+    k: int,
+    model: str | None = None,
+    *,
+    columns: Sequence[str] | None = None,
+    init: Any = None,
+    n_init: int = 1,
+    seed: int | None = 0,
+    control: EMControl | None = None,
+    tol: float | None = None,
+    criterion: str | None = None,
+    max_iter: int | None = None,
+    hc_subset: int = 2000,
+    mclust_compatible: bool = False,
+) -> MixtureResult:
+    """Fit a k-component Gaussian mixture by EM.
+
+    Parameters
+    ----------
+    data
+        A DataFrame (numeric columns, or those named in ``columns``), a
+        Series, or an array.
+    k
+        Number of components.
+    model
+        An mclust covariance model (``"E"``, ``"V"`` in 1-D; ``"EII"`` …
+        ``"VVV"``) or scikit-learn's ``"spherical"``, ``"diag"``, ``"tied"``,
+        ``"full"``.  Default ``"V"`` in 1-D and ``"VVV"`` otherwise.
+    init
+        ``"hc"`` (default for d > 1: mclust's hierarchical agglomeration, on
+        a seeded subset of ``hc_subset`` rows when n is larger),
+        ``"quantile"`` (default for d = 1), ``"kmeans++"``, ``"random"``,
+        a vector of labels or an n x k responsibility matrix.
+    n_init
+        Restarts (random inits only); the best log-likelihood is kept and
+        every restart is reported in ``result.restarts``.
+    control, tol, criterion, max_iter
+        The stopping rule (:class:`emstat.EMControl`); mclust's
+        ``|l_old - l| / (1 + |l|) <= 1e-5`` by default.
+    hc_subset
+        Rows the hierarchical start agglomerates at most (mclust's 2,000);
+        larger data use a subset drawn from ``seed`` (R's generator cannot be
+        matched: pass ``init=labels`` to start exactly as R did).
+    mclust_compatible
+        Reproduce mclust 6.0's VVE M-step (see
+        :class:`emstat.mixture.covariance.CovarianceModel`); the default
+        M-step is the exact constrained maximum.
+
+    Examples
+    --------
+    >>> import emstat
+    >>> fit = emstat.fit_mixture(emstat.load_dataset("faithful"), k=3, model="EEE")
+    >>> round(fit.loglik, 4)
+    -1126.3262
+    """
+    numeric = as_numeric_data(data, columns)
+    fitter = MixtureFitter(
+        numeric,
+        control=make_control(control, tol, criterion, max_iter),
+        init=init,
+        n_init=n_init,
+        seed=seed,
+        hc_subset=hc_subset,
+        mclust_compatible=mclust_compatible,
+    )
+    if model is None:
+        model = "V" if numeric.d == 1 else "VVV"
+    return fitter.fit(k, model)

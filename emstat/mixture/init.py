@@ -1,0 +1,147 @@
+"""Initial partitions that start EM.
+
+A start is a responsibility matrix over some rows: hard labels from
+mclust's hierarchical agglomeration (``"hc"``) or quantile classes
+(``"quantile"``), k-means++, random labels, or the user's own labels or
+responsibilities.  EM begins with an M-step from the statistics of that
+partition, as mclust does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from emstat.errors import InputError
+
+__all__ = [
+    "INIT_METHODS",
+    "StartingPartition",
+    "kmeanspp_labels",
+    "make_starts",
+    "random_labels",
+]
+
+INIT_METHODS = ("hc", "quantile", "kmeans++", "random")
+_RANDOM_METHODS = ("kmeans++", "random")
+
+
+@dataclass(frozen=True)
+class StartingPartition:
+    """Responsibilities ``resp`` (m, k) for the rows ``rows`` (all rows when None)."""
+
+    resp: np.ndarray
+    method: str
+    rows: np.ndarray | None = None
+
+    @property
+    def labels(self) -> np.ndarray:
+        return np.argmax(self.resp, axis=1)
+
+
+def labels_to_resp(labels: np.ndarray, k: int) -> np.ndarray:
+    resp = np.zeros((labels.shape[0], k))
+    resp[np.arange(labels.shape[0]), labels] = 1.0
+    return resp
+
+
+def kmeanspp_labels(
+    x: np.ndarray, k: int, rng: np.random.Generator, lloyd_iterations: int = 10
+) -> np.ndarray:
+    """k-means++ seeding (Arthur & Vassilvitskii 2007) refined by a few Lloyd steps."""
+    n = x.shape[0]
+    centres = np.empty((k, x.shape[1]))
+    centres[0] = x[rng.integers(n)]
+    closest = np.sum((x - centres[0]) ** 2, axis=1)
+    for j in range(1, k):
+        total = closest.sum()
+        pick = rng.choice(n, p=closest / total) if total > 0 else rng.integers(n)
+        centres[j] = x[pick]
+        closest = np.minimum(closest, np.sum((x - centres[j]) ** 2, axis=1))
+    labels = np.zeros(n, dtype=int)
+    for _ in range(lloyd_iterations):
+        dist = ((x[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+        labels = np.asarray(np.argmin(dist, axis=1))
+        for j in range(k):
+            members = labels == j
+            if members.any():
+                centres[j] = x[members].mean(axis=0)
+    return _fill_empty(labels, k, rng)
+
+
+def random_labels(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Uniform random labels with every component given at least one row."""
+    return _fill_empty(np.asarray(rng.integers(k, size=x.shape[0])), k, rng)
+
+
+def _fill_empty(labels: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    # An empty component cannot start an M-step: give it a random row of the largest one.
+    labels = labels.copy()
+    for j in range(k):
+        if not np.any(labels == j):
+            largest = np.argmax(np.bincount(labels, minlength=k))
+            labels[rng.choice(np.flatnonzero(labels == largest))] = j
+    return labels
+
+
+def _user_start(init: Any, n: int, k: int) -> StartingPartition:
+    array = np.asarray(init)
+    if array.ndim == 1:
+        if array.shape[0] != n:
+            raise InputError(f"init labels have {array.shape[0]} entries; the data have {n} rows")
+        codes, labels = np.unique(array, return_inverse=True)
+        if codes.shape[0] != k:
+            raise InputError(f"init labels take {codes.shape[0]} distinct values; k = {k}")
+        return StartingPartition(labels_to_resp(labels, k), "user labels")
+    if array.ndim == 2:
+        if array.shape != (n, k):
+            raise InputError(f"an init responsibility matrix must be {n} x {k}, got {array.shape}")
+        resp = array.astype(float)
+        if not np.all(np.isfinite(resp)) or np.any(resp < 0):
+            raise InputError("init responsibilities must be finite and non-negative")
+        sums = resp.sum(axis=1, keepdims=True)
+        if np.any(sums <= 0):
+            raise InputError("every row of the init responsibilities needs a positive sum")
+        return StartingPartition(resp / sums, "user responsibilities")
+    raise InputError("init must be a method name, a vector of labels or an n x k matrix")
+
+
+def make_starts(
+    x: np.ndarray,
+    k: int,
+    init: Any,
+    n_init: int,
+    rng: np.random.Generator,
+    deterministic_start: Callable[[str, int], StartingPartition],
+) -> list[StartingPartition]:
+    """The starting partitions for one fit.
+
+    ``deterministic_start(method, k)`` supplies the ``"hc"`` and
+    ``"quantile"`` partitions, which the caller caches across fits.
+    """
+    if isinstance(n_init, bool) or not isinstance(n_init, (int, np.integer)) or n_init < 1:
+        raise InputError(f"n_init must be a whole number >= 1, got {n_init!r}")
+    if k == 1:
+        return [StartingPartition(np.ones((x.shape[0], 1)), "one component")]
+    if not isinstance(init, str):
+        if n_init > 1:
+            raise InputError(
+                "n_init > 1 needs a random init ('kmeans++' or 'random'), not a fixed partition"
+            )
+        return [_user_start(init, x.shape[0], k)]
+    if init not in INIT_METHODS:
+        raise InputError(
+            f"unknown init {init!r}; choose one of {', '.join(INIT_METHODS)} or pass labels"
+        )
+    if init not in _RANDOM_METHODS:
+        if n_init > 1:
+            raise InputError(
+                f"init={init!r} is deterministic, so restarts would repeat it; use n_init > 1 "
+                "with init='kmeans++' or 'random'"
+            )
+        return [deterministic_start(init, k)]
+    draw = kmeanspp_labels if init == "kmeans++" else random_labels
+    return [StartingPartition(labels_to_resp(draw(x, k, rng), k), init) for _ in range(n_init)]

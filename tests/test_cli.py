@@ -1,0 +1,81 @@
+"""The command line, driven as a user would, through typer's runner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import emstat
+from emstat.cli import app, parse_ks
+from emstat.errors import InputError
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def faithful_csv() -> Path:
+    return emstat.datasets.dataset_path("faithful")
+
+
+def test_fit_saves_a_fit_python_can_load(faithful_csv: Path, tmp_path: Path) -> None:
+    out = tmp_path / "fit.json"
+    result = runner.invoke(
+        app, ["fit", str(faithful_csv), "--k", "3", "--model", "VVV", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    loaded = emstat.load_fit(out)
+    direct = emstat.fit_mixture(emstat.load_dataset("faithful"), k=3, model="VVV")
+    assert loaded.loglik == pytest.approx(direct.loglik, rel=1e-12)
+    assert loaded.bic == pytest.approx(direct.bic, rel=1e-12)
+    assert f"{direct.loglik:.6f}" in result.output
+    shown = runner.invoke(app, ["show", str(out)])
+    assert shown.exit_code == 0 and "model VVV, k = 3" in shown.output
+    again = runner.invoke(app, ["fit", str(faithful_csv), "--k", "3", "--out", str(out)])
+    assert again.exit_code == 2 and "--overwrite" in again.output
+
+
+def test_select_prints_table_and_choice(faithful_csv: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["select", str(faithful_csv), "--k", "1:3", "--columns", "eruptions,waiting", "--mclust"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "best: model EEE with k = 3" in result.output
+    assert "larger is better" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["fit", "missing.csv", "--k", "2"], "no file 'missing.csv'"),
+        (["select", "{data}", "--k", "a:b"], "--k takes"),
+        (["fit", "{data}", "--k", "2", "--model", "XYZ"], "unknown covariance model"),
+        (["fit", "{empty}", "--k", "2"], "is empty"),
+        (["fit", "{strings}", "--k", "2"], "column 'name' is not numeric"),
+    ],
+)
+def test_errors_are_one_line_without_traceback(
+    args: list[str], message: str, faithful_csv: Path, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    strings = tmp_path / "strings.csv"
+    strings.write_text("name,x\na,1\nb,2\nc,3\n")
+    args = [a.format(data=faithful_csv, empty=empty, strings=strings) for a in args]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert message in result.output.replace("\n", " ")
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("text", "ks"), [("3", [3]), ("1:4", [1, 2, 3, 4]), ("1,2,5", [1, 2, 5])])
+def test_parse_ks(text: str, ks: list[int]) -> None:
+    assert parse_ks(text) == ks
+
+
+@pytest.mark.parametrize("text", ["0", "", "x", "3:1:2"])
+def test_parse_ks_rejects(text: str) -> None:
+    with pytest.raises(InputError):
+        parse_ks(text)
