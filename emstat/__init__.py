@@ -12,6 +12,7 @@ from emstat.errors import (
     InputError,
     OptionalDependencyError,
     RError,
+    StdErrorWarning,
 )
 from emstat.mixture import MixtureResult, SelectionResult, fit_mixture, load_fit, select_mixture
 
@@ -28,6 +29,7 @@ __all__ = [
     "OptionalDependencyError",
     "RError",
     "SelectionResult",
+    "StdErrorWarning",
     "__version__",
     "fit_categorical",
     "fit_mixture",

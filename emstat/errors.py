@@ -9,6 +9,7 @@ __all__ = [
     "InputError",
     "OptionalDependencyError",
     "RError",
+    "StdErrorWarning",
 ]
 
 
@@ -30,6 +31,10 @@ class OptionalDependencyError(EmstatError, ImportError):
 
 class RError(EmstatError, RuntimeError):
     """R reported an error during a cross-check; the message is R's."""
+
+
+class StdErrorWarning(UserWarning):
+    """Some standard errors are NaN (not identified), or bootstrap replicates were dropped."""
 
 
 class ConvergenceWarning(UserWarning):

@@ -134,6 +134,8 @@ class MixtureFitter:
             if em.degenerate is not None or theta is not None
             else "no valid parameters",
             restarts=restarts,
+            data_=self.data.values if theta is not None else None,
+            std_error_method="observed information" if theta is not None else None,
         )
 
 

@@ -17,6 +17,7 @@ from emstat.engine import EMControl
 from emstat.errors import InputError
 from emstat.mixture import gaussian
 from emstat.mixture.gaussian import GaussianParams
+from emstat.mixture.stderr import reported_vector
 
 __all__ = ["MixtureResult", "load_fit"]
 
@@ -55,6 +56,8 @@ class MixtureResult:
     degenerate: str | None = None
     restarts: pd.DataFrame | None = field(default=None, repr=False)
     std_errors: np.ndarray | None = field(default=None, repr=False)
+    std_error_method: str | None = None
+    data_: np.ndarray | None = field(default=None, repr=False)  # the rows fitted, for SEs
 
     # --- criteria -----------------------------------------------------------------
     @property
@@ -124,15 +127,45 @@ class MixtureResult:
 
     @cached_property
     def params(self) -> pd.DataFrame:
-        """One row per estimate: component, parameter, estimate, std_err, ci_low, ci_high."""
+        """One row per estimate: component, parameter, estimate, std_err, ci_low, ci_high.
+
+        Standard errors come from the observed information of the fitted data
+        (computed on first use) unless :meth:`bootstrap` supplied others;
+        ``std_error_method`` says which.  95% Wald intervals.
+        """
         theta = self._require_ok()
-        rows = _parameter_rows(theta, self.columns)
-        frame = pd.DataFrame(rows, columns=["component", "parameter", "estimate"])
-        se = self.std_errors if self.std_errors is not None else np.full(len(frame), np.nan)
-        frame["std_err"] = se
+        names = [name for name, _ in parameter_names(self.columns)]
+        frame = pd.DataFrame(
+            {
+                "component": np.repeat(np.arange(1, self.k + 1), 1 + len(names)),
+                "parameter": ["weight", *names] * self.k,
+                "estimate": reported_vector(theta.weights, theta.means, theta.covariances),
+            }
+        )
+        frame["std_err"] = self._std_errors(theta, len(frame))
         frame["ci_low"] = frame["estimate"] - 1.959963984540054 * frame["std_err"]
         frame["ci_high"] = frame["estimate"] + 1.959963984540054 * frame["std_err"]
         return frame
+
+    def _std_errors(self, theta: GaussianParams, size: int) -> np.ndarray:
+        if self.std_errors is not None:
+            return self.std_errors
+        if self.data_ is None:
+            return np.full(size, np.nan)
+        from emstat.mixture.stderr import information_std_errors
+
+        return information_std_errors(self.data_, theta, self.model)
+
+    def bootstrap(
+        self, n_boot: int = 200, seed: int | None = 0, control: EMControl | None = None
+    ) -> MixtureResult:
+        """The same fit with parametric-bootstrap standard errors (``n_boot`` refits)."""
+        from emstat.mixture.stderr import bootstrap_std_errors
+
+        se = bootstrap_std_errors(
+            self._require_ok(), self.model, self.n, n_boot=n_boot, seed=seed, control=control
+        )
+        return replace(self, std_errors=se, std_error_method=f"parametric bootstrap ({n_boot})")
 
     def to_frame(self) -> pd.DataFrame:
         """The estimates as a tidy DataFrame (the same as ``params``)."""
@@ -191,6 +224,7 @@ class MixtureResult:
             f"after {self.n_iter} iterations ({self.seconds:.3f} s)",
             f"BIC {self.bic:.4f}  AIC {self.aic:.4f}  ICL {self.icl:.4f}  "
             "(-2 loglik + penalty: smaller is better)",
+            f"standard errors: {self.std_error_method or 'not available'}; 95% Wald intervals",
             "",
         ]
         table = self.params.copy()
@@ -236,8 +270,14 @@ class MixtureResult:
             if math.isnan(self.classification_loglik)
             else self.classification_loglik,
             "degenerate": self.degenerate,
-            "std_errors": None if self.std_errors is None else self.std_errors.tolist(),
+            "std_errors": self._saved_std_errors(),
+            "std_error_method": self.std_error_method,
         }
+
+    def _saved_std_errors(self) -> list[float | None] | None:
+        if not self.ok:
+            return None
+        return [None if math.isnan(v) else float(v) for v in self.params["std_err"]]
 
     @classmethod
     def from_dict(cls, payload: dict[str, Any]) -> MixtureResult:
@@ -275,7 +315,8 @@ class MixtureResult:
             degenerate=payload["degenerate"],
             std_errors=None
             if payload.get("std_errors") is None
-            else np.asarray(payload["std_errors"], dtype=float),
+            else np.array([math.nan if v is None else v for v in payload["std_errors"]]),
+            std_error_method=payload.get("std_error_method"),
         )
 
     def save(self, path: str | Path) -> Path:
@@ -283,9 +324,6 @@ class MixtureResult:
         path = Path(path)
         path.write_text(json.dumps(self.to_dict(), indent=1))
         return path
-
-    def with_std_errors(self, std_errors: np.ndarray) -> MixtureResult:
-        return replace(self, std_errors=np.asarray(std_errors, dtype=float))
 
 
 def load_fit(path: str | Path) -> MixtureResult:
@@ -312,17 +350,3 @@ def parameter_names(columns: list[str]) -> list[tuple[str, tuple[int, ...]]]:
             b = columns[j]
             names.append((f"var[{a}]" if i == j else f"cov[{a},{b}]", (i, j)))
     return names
-
-
-def _parameter_rows(theta: GaussianParams, columns: list[str]) -> list[tuple[int, str, float]]:
-    rows: list[tuple[int, str, float]] = []
-    for comp in range(theta.k):
-        rows.append((comp + 1, "weight", float(theta.weights[comp])))
-        for name, pos in parameter_names(columns):
-            value = (
-                theta.means[comp, pos[0]]
-                if len(pos) == 1
-                else theta.covariances[comp, pos[0], pos[1]]
-            )
-            rows.append((comp + 1, name, float(value)))
-    return rows

@@ -1,0 +1,794 @@
+"""Standard errors of Gaussian mixture estimates, for every covariance model.
+
+Two estimators of the sampling variability of the rows of
+:attr:`MixtureResult.params <emstat.mixture.result.MixtureResult.params>`
+(per component: the weight, the means, the covariance's upper triangle):
+
+* :func:`information_std_errors`: the observed information of the
+  observed-data log-likelihood ``sum_i log sum_k w_k N(x_i | mu_k, Sigma_k)``
+  and the delta method;
+* :func:`bootstrap_std_errors`: a parametric bootstrap that refits by EM from
+  the fitted parameters and aligns components by the Hungarian assignment
+  (:func:`align_components`).
+
+The information is taken in a **local chart** of the model around the fitted
+parameters, one mechanism for all sixteen covariance models.  Its coordinates
+are exactly the model's free parameters:
+
+* ``k - 1`` weight coordinates ``a``: ``w_j = w_hat_j e^{a_j} / sum_l w_hat_l e^{a_l}``
+  with ``a_k = 0``;
+* ``k d`` mean offsets ``b``: ``mu_k = mu_hat_k + b_k``;
+* the covariance coordinates of ``Sigma_k = lambda_k D_k A_k D_k^T``: a
+  log-volume offset ``v`` (one shared, or one per component), log-shape
+  offsets ``h`` in an orthonormal sum-zero basis ``B`` (``d - 1``, shared or
+  per component, none for spherical models) and an orientation
+  ``D_k = D_hat_k expm(S)`` with ``S`` skew-symmetric (``d(d-1)/2``
+  coordinates, shared or per component, none for diagonal models); the
+  model's three letters decide what is shared.  With ``Lambda_k = lambda_k A_k``
+  the diagonal of ``D_hat_k^T Sigma_hat_k D_hat_k``,
+
+  .. math::
+
+     \\Sigma_k(\\theta) = \\hat\\Sigma_k
+         + \\hat D_k [M_k(\\theta) - \\hat\\Lambda_k] \\hat D_k^T,
+     \\qquad M_k = e^{v} E(s) \\hat\\Lambda_k e^{\\operatorname{diag}(Bh)} E(s)^T,
+
+  so the chart reproduces the fitted parameters exactly at ``theta = 0``.
+
+The Hessian is analytic: per observation
+``d^2 log sum_k e^{l_ik} = sum_k z_ik (d^2 l_ik + d l_ik d l_ik^T) - g_i g_i^T``
+(``g_i = sum_k z_ik d l_ik``), with the first and second derivatives of the
+chart at 0 from second-order jets of ``e^v``, ``E(s)`` and ``Lambda(h)``.
+Tests check it against a numerical Hessian of the chart's log-likelihood.
+
+The delta method maps ``I^{-1}`` through the Jacobian of the reported
+parameters.  A reported parameter fixed by construction (an off-diagonal
+covariance of a diagonal model, the weight of a single component) has
+standard error 0.  A parameter that moves along a direction the data do not
+identify (the observed information is singular there, or the chart is
+degenerate because of tied eigenvalues, e.g. the orientation of a spherical
+component) gets NaN, and so does one along a direction in which the
+information is negative (the parameters are not a local maximum); a
+:class:`StdErrorWarning` says so.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.linalg import expm
+from scipy.optimize import linear_sum_assignment
+
+from emstat.engine import EMControl, fit_em
+from emstat.errors import InputError, StdErrorWarning
+from emstat.mixture import gaussian
+from emstat.mixture.covariance import get_covariance_model
+from emstat.mixture.gaussian import GaussianParams
+from emstat.mixture.model import GaussianMixtureModel
+
+__all__ = [
+    "BOOTSTRAP_CONTROL",
+    "BootstrapReplicates",
+    "StdErrorWarning",
+    "align_components",
+    "bootstrap_replicates",
+    "bootstrap_std_errors",
+    "information_std_errors",
+    "observed_information",
+    "reported_vector",
+]
+
+Array = NDArray[np.float64]
+IntArray = NDArray[np.intp]
+
+#: EM stopping rule of the bootstrap refits (tighter than mclust's default, so
+#: that replicates do not stop near their start and understate the spread).
+BOOTSTRAP_CONTROL = EMControl(tol=1e-8, criterion="rel", max_iter=10_000)
+
+# Parameters whose constraints hold to this relative accuracy are in the model.
+_CONSTRAINT_RTOL = 1e-6
+# Eigenvalues of the scaled information at or below this are treated as zero.
+_NULL_RTOL = 1e-10
+# A reported parameter is affected by a null direction when its scaled
+# gradient has at least this fraction of its norm along it.
+_AFFECTED_RTOL = 1e-7
+# A chart coordinate whose derivative is this small (relative to the
+# covariances it moves) is degenerate: tied eigenvalues.
+_DEGENERATE_RTOL = 1e-9
+
+
+# --------------------------------------------------------------------------- #
+# reported parameters
+# --------------------------------------------------------------------------- #
+
+
+def reported_vector(weights: Array, means: Array, covariances: Array) -> Array:
+    """Parameters in the row order of ``MixtureResult.params``.
+
+    Per component 1..k: the weight, the d means, then the covariance's upper
+    triangle ``i <= j`` in row-major order.
+
+    Examples
+    --------
+    >>> reported_vector(np.array([1.0]), np.array([[0.0, 1.0]]), np.eye(2)[None])
+    array([1., 0., 1., 1., 0., 1.])
+    """
+    d = means.shape[1]
+    iu = np.triu_indices(d)
+    blocks = np.concatenate([weights[:, None], means, covariances[:, iu[0], iu[1]]], axis=1)
+    return np.asarray(blocks.reshape(-1), dtype=float)
+
+
+def _block_size(d: int) -> int:
+    return 1 + d + d * (d + 1) // 2
+
+
+# --------------------------------------------------------------------------- #
+# the chart
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True)
+class _Chart:
+    """A local chart of a covariance model around fitted parameters.
+
+    ``theta`` is laid out as ``[a (k-1) | b (k d) | covariance coordinates]``;
+    component ``k``'s local covariance coordinates ``(v, h..., s...)`` are the
+    global coordinates ``cov_index[k]``.  ``d_m[k, a]`` and ``d2_m[k, a, b]``
+    are the first and second derivatives at 0 of ``M_k`` (the covariance in
+    the frame of ``orientations[k]``) in those local coordinates.
+    """
+
+    weights: Array  # (k,)
+    means: Array  # (k, d)
+    covariances: Array  # (k, d, d)
+    orientations: Array  # (k, d, d)  D_hat_k
+    diagonals: Array  # (k, d)  diag Lambda_hat_k
+    cov_index: IntArray  # (k, q)
+    d_m: Array  # (k, q, d, d)
+    d2_m: Array  # (k, q, q, d, d)
+    has_shape: bool
+    has_orientation: bool
+    n_free: int
+
+    @property
+    def k(self) -> int:
+        return int(self.weights.shape[0])
+
+    @property
+    def d(self) -> int:
+        return int(self.means.shape[1])
+
+
+def _letters(name: str) -> str:
+    return f"{name}II" if len(name) == 1 else name
+
+
+def _sum_zero_basis(d: int) -> Array:
+    """Orthonormal ``(d, d-1)`` basis of the vectors whose entries sum to zero (Helmert)."""
+    basis = np.zeros((d, d - 1))
+    for j in range(1, d):
+        basis[:j, j - 1] = 1.0
+        basis[j, j - 1] = -float(j)
+        basis[:, j - 1] /= math.sqrt(j * (j + 1))
+    return basis
+
+
+def _skew_basis(d: int) -> Array:
+    """``E_ij - E_ji`` for ``i < j`` in row-major order, shape ``(d(d-1)/2, d, d)``."""
+    pairs = [(i, j) for i in range(d) for j in range(i + 1, d)]
+    basis = np.zeros((len(pairs), d, d))
+    for a, (i, j) in enumerate(pairs):
+        basis[a, i, j] = 1.0
+        basis[a, j, i] = -1.0
+    return basis
+
+
+def _decompose(covariances: Array, letters: str, model: str) -> tuple[Array, Array]:
+    """Orientations ``D_hat_k`` and diagonals ``Lambda_hat_k`` consistent with the model.
+
+    Raises :class:`InputError` when the covariances do not satisfy the
+    model's constraints (to :data:`_CONSTRAINT_RTOL`).
+    """
+    k, d, _ = covariances.shape
+    volume, shape, orientation = letters[0], letters[1], letters[2]
+    if orientation == "I":
+        orientations = np.broadcast_to(np.eye(d), (k, d, d)).copy()
+    elif orientation == "V":
+        _, vectors = np.linalg.eigh(covariances)
+        orientations = vectors[:, :, ::-1]  # decreasing eigenvalues, as the M-step orders them
+    else:
+        scales = np.einsum("kii->k", covariances)
+        mix = (1.0 + 0.6180339887498949 * np.arange(k)) / scales
+        _, vectors = np.linalg.eigh(np.tensordot(mix, covariances, axes=1))
+        orientations = np.broadcast_to(vectors[:, ::-1], (k, d, d)).copy()
+    rotated = np.einsum("kji,kjl,klm->kim", orientations, covariances, orientations)
+    diagonals = np.einsum("kii->ki", rotated).copy()
+    scale = np.max(np.abs(diagonals), axis=1)
+    if np.any(diagonals <= 0) or not np.all(np.isfinite(diagonals)):
+        raise InputError(f"covariance model {model}: the covariances are not positive definite")
+    off = np.max(np.abs(rotated - diagonals[:, :, None] * np.eye(d)), axis=(1, 2)) / scale
+    problems = []
+    if np.any(off > _CONSTRAINT_RTOL):
+        problems.append("orientation")
+    volumes = np.exp(np.mean(np.log(diagonals), axis=1))
+    shapes = diagonals / volumes[:, None]
+    if volume == "E" and np.ptp(np.log(volumes)) > _CONSTRAINT_RTOL:
+        problems.append("volume")
+    if shape == "I" and np.max(np.abs(np.log(shapes))) > _CONSTRAINT_RTOL:
+        problems.append("shape")
+    if shape == "E" and np.max(np.ptp(np.log(shapes), axis=0)) > _CONSTRAINT_RTOL:
+        problems.append("shape")
+    if problems:
+        raise InputError(
+            f"the covariances do not satisfy model {model}'s constraints on "
+            f"{' and '.join(problems)}; pass the parameters fitted with that model"
+        )
+    return orientations, diagonals
+
+
+Jet = tuple[Array, Array, Array]  # value (d, d), first (q, d, d), second (q, q, d, d)
+
+
+def _jet_product(left: Jet, right: Jet) -> Jet:
+    """Second-order jet of a matrix product."""
+    a0, a1, a2 = left
+    b0, b1, b2 = right
+    cross = np.einsum("aij,bjk->abik", a1, b1)
+    second = a2 @ b0 + a0 @ b2 + cross + cross.transpose(1, 0, 2, 3)
+    return a0 @ b0, a1 @ b0 + a0 @ b1, second
+
+
+def _local_jets(diagonal: Array, has_shape: bool, has_orientation: bool) -> tuple[Array, Array]:
+    """First and second derivatives at 0 of ``M = e^v E(s) Lambda(h) E(s)^T``.
+
+    Local coordinates are ``(v, h_1..h_{d-1}, s_1..s_{d(d-1)/2})``, the
+    ``h`` and ``s`` present only when the model has free shape and
+    orientation.
+    """
+    d = diagonal.shape[0]
+    n_h = d - 1 if has_shape else 0
+    skew = _skew_basis(d) if has_orientation else np.zeros((0, d, d))
+    q = 1 + n_h + skew.shape[0]
+    eye = np.eye(d)
+    # Lambda(h) = Lambda_hat e^{v + B h}: the scale e^v folded in.
+    directions = np.zeros((q, d))
+    directions[0] = 1.0
+    if n_h:
+        directions[1 : 1 + n_h] = _sum_zero_basis(d).T
+    lam1 = np.zeros((q, d, d))
+    lam2 = np.zeros((q, q, d, d))
+    idx = np.arange(d)
+    lam1[:, idx, idx] = diagonal * directions
+    lam2[:, :, idx, idx] = diagonal * directions[:, None, :] * directions[None, :, :]
+    lam: Jet = (np.diag(diagonal), lam1, lam2)
+    rot1 = np.zeros((q, d, d))
+    rot2 = np.zeros((q, q, d, d))
+    s0 = 1 + n_h
+    if skew.shape[0]:
+        rot1[s0:] = skew
+        prod = np.einsum("aij,bjk->abik", skew, skew)
+        rot2[s0:, s0:] = 0.5 * (prod + prod.transpose(1, 0, 2, 3))
+    rot: Jet = (eye, rot1, rot2)
+    rot_t: Jet = (eye, rot1.transpose(0, 2, 1), rot2.transpose(0, 1, 3, 2))
+    _, first, second = _jet_product(_jet_product(rot, lam), rot_t)
+    return first, second
+
+
+def _build_chart(params: GaussianParams, model: str) -> _Chart:
+    k, d = params.k, params.d
+    name = get_covariance_model(model, d).name
+    letters = _letters(name)
+    covariances = np.asarray(params.covariances, dtype=float)
+    orientations, diagonals = _decompose(covariances, letters, name)
+    volume, shape, orientation = letters[0], letters[1], letters[2]
+    has_shape, has_orientation = shape != "I", orientation != "I"
+    n_h = d - 1 if has_shape else 0
+    n_s = d * (d - 1) // 2 if has_orientation else 0
+    start = (k - 1) + k * d
+    parts = []
+    for letter, size in ((volume, 1), (shape, n_h), (orientation, n_s)):
+        if size == 0 or letter == "I":
+            continue
+        count = size if letter == "E" else k * size
+        block = np.arange(start, start + count)
+        start += count
+        parts.append(np.tile(block, (k, 1)) if letter == "E" else block.reshape(k, size))
+    cov_index = np.concatenate(parts, axis=1).astype(np.intp)
+    jets = [_local_jets(diagonals[j], has_shape, has_orientation) for j in range(k)]
+    d_m = np.stack([j[0] for j in jets])
+    d2_m = np.stack([j[1] for j in jets])
+    n_free = start
+    expected = (k - 1) + k * d + get_covariance_model(name, d).n_var_params(k, d)
+    if n_free != expected:  # pragma: no cover - a bug in the chart, not the user's fault
+        raise RuntimeError(f"chart of {name} has {n_free} coordinates, the model {expected}")
+    return _Chart(
+        weights=np.asarray(params.weights, dtype=float),
+        means=np.asarray(params.means, dtype=float),
+        covariances=covariances,
+        orientations=orientations,
+        diagonals=diagonals,
+        cov_index=cov_index,
+        d_m=d_m,
+        d2_m=d2_m,
+        has_shape=has_shape,
+        has_orientation=has_orientation,
+        n_free=n_free,
+    )
+
+
+def _chart_point(chart: _Chart, theta: Array) -> tuple[Array, Array, Array]:
+    """Weights, means and covariances at chart coordinates ``theta`` (exact at 0)."""
+    k, d = chart.k, chart.d
+    a = np.append(theta[: k - 1], 0.0)
+    log_w = np.log(chart.weights) + a
+    weights = np.exp(log_w - np.max(log_w))
+    weights /= weights.sum()
+    means = chart.means + theta[k - 1 : k - 1 + k * d].reshape(k, d)
+    n_h = d - 1 if chart.has_shape else 0
+    basis = _sum_zero_basis(d) if n_h else np.zeros((d, 0))
+    skew = _skew_basis(d)
+    covariances = np.empty_like(chart.covariances)
+    for j in range(k):
+        local = theta[chart.cov_index[j]]
+        lam = chart.diagonals[j] * np.exp(local[0] + basis @ local[1 : 1 + n_h])
+        rot = np.eye(d)
+        if chart.has_orientation:
+            rot = expm(np.tensordot(local[1 + n_h :], skew, axes=1))
+        moved = rot @ np.diag(lam) @ rot.T - np.diag(chart.diagonals[j])
+        orient = chart.orientations[j]
+        covariances[j] = chart.covariances[j] + orient @ moved @ orient.T
+    return weights, means, covariances
+
+
+def _jacobian(chart: _Chart) -> Array:
+    """Derivatives of the reported parameters with respect to the chart at 0."""
+    k, d = chart.k, chart.d
+    m = _block_size(d)
+    jac = np.zeros((k * m, chart.n_free))
+    w = chart.weights
+    iu = np.triu_indices(d)
+    for j in range(k):
+        row = j * m
+        if k > 1:
+            jac[row, : k - 1] = w[j] * ((np.arange(k - 1) == j) - w[: k - 1])
+        mean_cols = k - 1 + j * d + np.arange(d)
+        jac[row + 1 + np.arange(d), mean_cols] = 1.0
+        orient = chart.orientations[j]
+        d_sigma = orient @ chart.d_m[j] @ orient.T  # (q, d, d)
+        jac[row + 1 + d : row + m, chart.cov_index[j]] = d_sigma[:, iu[0], iu[1]].T
+    return jac
+
+
+# --------------------------------------------------------------------------- #
+# the observed information
+# --------------------------------------------------------------------------- #
+
+
+def _loglik_hessian(x: Array, params: GaussianParams, chart: _Chart) -> tuple[Array, Array]:
+    """Analytic Hessian of the observed-data log-likelihood in chart coordinates at 0.
+
+    Returns the Hessian and, per coordinate, the size of the terms whose
+    difference its diagonal is (to tell an information that vanishes from
+    one that is merely small because the coordinate's unit is small).
+    """
+    n = x.shape[0]
+    k, d, p = chart.k, chart.d, chart.n_free
+    log_resp, _ = gaussian.log_responsibilities(x, params)
+    resp = np.exp(log_resp)
+    hess = np.zeros((p, p))
+    score = np.zeros((n, p))  # g_i = sum_k z_ik dl_ik
+    size = np.zeros(p)
+    w = chart.weights
+    if k > 1:
+        hess[: k - 1, : k - 1] -= n * (np.diag(w[: k - 1]) - np.outer(w[: k - 1], w[: k - 1]))
+        size[: k - 1] += n * w[: k - 1] * (1.0 - w[: k - 1])
+    weight_cols = np.arange(k - 1)
+    for j in range(k):
+        z = resp[:, j]
+        n_j = float(z.sum())
+        orient = chart.orientations[j]
+        prec = params.prec_chol[j] @ params.prec_chol[j].T
+        prec_r = orient.T @ prec @ orient  # precision in the rotated frame
+        resid = (x - chart.means[j]) @ orient  # rotated residuals
+        u = resid @ prec_r  # rotated P r
+        d_m, d2_m = chart.d_m[j], chart.d2_m[j]
+        s = z @ resid
+        scatter = (resid * z[:, None]).T @ resid
+        y = prec_r @ d_m  # (q, d, d): P dM_a
+        # per-observation gradients of l_ij in (weights | means | covariance) coordinates
+        g_cov = 0.5 * (np.einsum("ni,aij,nj->na", u, d_m, u) - np.einsum("aii->a", y))
+        g_mean = u @ orient.T
+        g_weight = np.broadcast_to((np.arange(k - 1) == j) - w[: k - 1], (n, k - 1))
+        grad = np.concatenate([g_weight, g_mean, g_cov], axis=1)
+        cols = np.concatenate([weight_cols, k - 1 + j * d + np.arange(d), chart.cov_index[j]])
+        block = (grad * z[:, None]).T @ grad
+        size[cols] += np.diag(block)
+        # Gaussian second derivatives summed with weights z
+        mm = -n_j * prec
+        mc = -orient @ np.einsum("aij,jl,l->ia", y, prec_r, s)
+        pw = prec_r @ scatter
+        g_mat = 0.5 * (pw @ prec_r - n_j * prec_r)
+        cc = (
+            0.5 * n_j * np.einsum("aij,bji->ab", y, y)
+            - np.einsum("aij,bjk,ki->ab", y, y, pw)
+            + np.einsum("ij,abji->ab", g_mat, d2_m)
+        )
+        o = k - 1
+        block[o : o + d, o : o + d] += mm
+        block[o : o + d, o + d :] += mc
+        block[o + d :, o : o + d] += mc.T
+        block[o + d :, o + d :] += cc
+        size[cols[o:]] += np.abs(np.concatenate([np.diag(mm), np.diag(cc)]))
+        hess[np.ix_(cols, cols)] += block
+        score[:, cols] += grad * z[:, None]
+    hess -= score.T @ score
+    return 0.5 * (hess + hess.T), size
+
+
+def _prepare(x: Any, params: GaussianParams, model: str) -> tuple[Array, GaussianParams, _Chart]:
+    data = np.asarray(x, dtype=float)
+    if data.ndim == 1:
+        data = data[:, None]
+    if data.ndim != 2 or data.shape[1] != params.d:
+        raise InputError(
+            f"x must be an (n, {params.d}) array matching the parameters, got {data.shape}"
+        )
+    if not np.all(np.isfinite(data)):
+        raise InputError("x has missing or infinite values")
+    centre = data.mean(axis=0)
+    centred = params.shifted(-centre)
+    chart = _build_chart(centred, model)
+    return data - centre, centred, chart
+
+
+def observed_information(x: Any, params: GaussianParams, model: str) -> tuple[Array, Array]:
+    """Observed information in the model's local chart, and the reported parameters' Jacobian.
+
+    Parameters
+    ----------
+    x
+        ``(n, d)`` data on the scale of ``params``.
+    params
+        Fitted parameters of covariance model ``model``.
+    model
+        mclust name (or alias) of the covariance model.
+
+    Returns
+    -------
+    information : numpy.ndarray
+        ``(p, p)`` minus the Hessian of the log-likelihood in the chart
+        coordinates (``p`` = the model's number of free parameters).
+    jacobian : numpy.ndarray
+        ``(m, p)`` derivatives of the reported parameters (row order of
+        ``MixtureResult.params``) with respect to the chart.
+    """
+    data, centred, chart = _prepare(x, params, model)
+    hess, _ = _loglik_hessian(data, centred, chart)
+    return -hess, _jacobian(chart)
+
+
+def _degenerate_rows(chart: _Chart, jac: Array) -> Array:
+    """Rows whose covariance moves along a degenerate chart coordinate (tied eigenvalues)."""
+    k, d = chart.k, chart.d
+    m = _block_size(d)
+    bad = np.zeros(jac.shape[0], dtype=bool)
+    if not chart.has_orientation:
+        return bad
+    scale = np.zeros(chart.n_free)
+    for j in range(k):
+        np.maximum.at(scale, chart.cov_index[j], np.max(chart.diagonals[j]))
+    norms = np.linalg.norm(jac, axis=0)
+    cov_cols = np.flatnonzero(scale > 0)
+    dead = cov_cols[norms[cov_cols] <= _DEGENERATE_RTOL * scale[cov_cols]]
+    for j in range(k):
+        if np.isin(chart.cov_index[j], dead).any():
+            bad[j * m + 1 + d : (j + 1) * m] = True
+    return bad
+
+
+def _delta_method(info: Array, jac: Array, size: Array) -> tuple[Array, str | None]:
+    """Standard errors ``sqrt(diag(J I^{-1} J^T))``; NaN where ``I`` is not positive definite.
+
+    ``size`` is the magnitude of the terms of each diagonal entry of
+    ``info``: a coordinate whose information cancels to below
+    :data:`_NULL_RTOL` of it carries none.  The rest is scaled to unit
+    diagonal before its eigenvalues are compared with :data:`_NULL_RTOL`.
+    Returns the standard errors and, when some are NaN, the reason.
+    """
+    diag = np.diag(info)
+    live = diag > _NULL_RTOL * size
+    scale = 1.0 / np.sqrt(diag[live])
+    scaled = info[np.ix_(live, live)] * scale[:, None] * scale[None, :]
+    values, vectors = np.linalg.eigh(scaled)
+    big = float(np.max(np.abs(values))) if values.size else 0.0
+    null = values <= _NULL_RTOL * max(big, 1.0)
+    proj = (jac[:, live] * scale) @ vectors
+    variance = np.sum(proj[:, ~null] ** 2 / values[~null], axis=1)
+    se = np.sqrt(variance)
+    row_norm = np.linalg.norm(jac, axis=1)
+    affected = np.linalg.norm(proj[:, null], axis=1) > _AFFECTED_RTOL * np.linalg.norm(proj, axis=1)
+    dead_cols = ~live
+    affected |= np.linalg.norm(jac[:, dead_cols], axis=1) > _AFFECTED_RTOL * row_norm
+    se[affected] = np.nan
+    reason = None
+    if np.any(affected):
+        if np.any(values < -_NULL_RTOL * max(big, 1.0)) or np.any(diag < -_NULL_RTOL * size):
+            reason = (
+                "the observed information is not positive definite: the parameters are not a "
+                "local maximum of the likelihood (has EM converged?)"
+            )
+        else:
+            reason = "the observed information is singular: some parameters are not identified"
+    return se, reason
+
+
+def information_std_errors(x: Any, params: GaussianParams, model: str) -> Array:
+    """Standard errors from the observed information of the observed-data log-likelihood.
+
+    The Hessian of ``sum_i log sum_k w_k N(x_i | mu_k, Sigma_k)`` is taken
+    analytically in a local chart whose coordinates are the model's free
+    parameters (see the module docstring), and mapped to the reported
+    parameters by the delta method.
+
+    Parameters
+    ----------
+    x
+        ``(n, d)`` data (or a length-n vector when ``d = 1``) on the same
+        scale as ``params``; they are centred internally.
+    params
+        The fitted parameters (``MixtureResult.params_``), which must satisfy
+        the constraints of ``model``.
+    model
+        mclust covariance model name (``E``, ``V``, ``EII`` … ``VVV``) or a
+        scikit-learn alias.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``k (1 + d + d(d+1)/2)`` standard errors in the row order of
+        ``MixtureResult.params``.  Parameters fixed by construction get 0;
+        parameters that the information does not identify, or along a
+        direction where it is negative, get NaN (with a
+        :class:`StdErrorWarning`).
+
+    Raises
+    ------
+    InputError
+        If the data do not match the parameters, or the parameters do not
+        satisfy the model's constraints.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(400, 1))
+    >>> fit = gaussian.gaussian_params(np.ones(1), x.mean(0)[None], np.var(x)[None, None, None])
+    >>> se = information_std_errors(x, fit, "V")
+    >>> bool(np.allclose(se[1:], [np.std(x) / 20, np.var(x) * np.sqrt(2 / 400)]))
+    True
+    """
+    data, centred, chart = _prepare(x, params, model)
+    hess, size = _loglik_hessian(data, centred, chart)
+    jac = _jacobian(chart)
+    se, reason = _delta_method(-hess, jac, size)
+    degenerate = _degenerate_rows(chart, jac)
+    if np.any(degenerate):
+        se[degenerate] = np.nan
+        reason = reason or (
+            "tied eigenvalues of a covariance make its orientation unidentified "
+            "(a spherical-like component)"
+        )
+    if reason is not None:
+        warnings.warn(
+            f"{int(np.sum(np.isnan(se)))} standard errors are NaN: {reason}",
+            StdErrorWarning,
+            stacklevel=2,
+        )
+    return se
+
+
+# --------------------------------------------------------------------------- #
+# the parametric bootstrap
+# --------------------------------------------------------------------------- #
+
+
+def align_components(reference_means: Array, means: Array, metric: Array | None = None) -> IntArray:
+    """The permutation of ``means``'s components that best matches the reference.
+
+    Minimises the total squared distance between matched means (the
+    Hungarian assignment, :func:`scipy.optimize.linear_sum_assignment`),
+    measured in the metric of the ``(d, d)`` covariance ``metric`` when given
+    (Mahalanobis), else Euclidean.
+
+    Parameters
+    ----------
+    reference_means, means
+        ``(k, d)`` arrays (a length-k vector is read as ``d = 1``).
+    metric
+        Optional ``(d, d)`` positive definite covariance, e.g. the pooled
+        within-component covariance ``sum_k w_k Sigma_k``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``perm`` with ``means[perm][j]`` matched to ``reference_means[j]``.
+
+    Examples
+    --------
+    >>> align_components(np.array([0.0, 5.0, 9.0]), np.array([8.7, 0.2, 5.1]))
+    array([1, 2, 0])
+    """
+    ref = np.asarray(reference_means, dtype=float)
+    other = np.asarray(means, dtype=float)
+    ref = ref[:, None] if ref.ndim == 1 else ref
+    other = other[:, None] if other.ndim == 1 else other
+    if ref.shape != other.shape:
+        raise InputError(f"cannot align means of shapes {ref.shape} and {other.shape}")
+    diff = ref[:, None, :] - other[None, :, :]
+    if metric is not None:
+        whiten = np.linalg.cholesky(np.linalg.inv(np.asarray(metric, dtype=float)))
+        diff = diff @ whiten
+    cost = np.einsum("ijd,ijd->ij", diff, diff)
+    rows, cols = linear_sum_assignment(cost)
+    perm = np.empty(ref.shape[0], dtype=np.intp)
+    perm[rows] = cols
+    return perm
+
+
+@dataclass(frozen=True)
+class BootstrapReplicates:
+    """Aligned estimates of the parametric bootstrap replicates that were kept.
+
+    ``estimates`` is ``(n_kept, m)`` in the row order of
+    ``MixtureResult.params``; ``n_dropped`` replicates had degenerate fits
+    and ``n_not_converged`` of the kept ones stopped at the iteration cap.
+    """
+
+    estimates: Array
+    n_boot: int
+    n_dropped: int
+    n_not_converged: int
+
+    @property
+    def std_errors(self) -> Array:
+        """Standard deviations of the kept replicates (``ddof = 1``); NaN if fewer than 2."""
+        if self.estimates.shape[0] < 2:
+            return np.full(self.estimates.shape[1], np.nan)
+        return np.asarray(np.std(self.estimates, axis=0, ddof=1), dtype=float)
+
+
+def _seed_sequence(seed: Any) -> np.random.SeedSequence:
+    if isinstance(seed, np.random.SeedSequence):
+        return seed
+    if isinstance(seed, np.random.Generator):
+        return np.random.SeedSequence(int(seed.integers(2**63)))
+    return np.random.SeedSequence(seed)
+
+
+def _draw(params: GaussianParams, chol: Array, n: int, rng: np.random.Generator) -> Array:
+    p = params.weights / params.weights.sum()
+    counts = rng.multinomial(n, p)
+    labels = np.repeat(np.arange(params.k), counts)
+    noise = rng.standard_normal((n, params.d))
+    return params.means[labels] + np.einsum("nij,nj->ni", chol[labels], noise)
+
+
+def bootstrap_replicates(
+    params: GaussianParams,
+    model: str,
+    n: int,
+    *,
+    n_boot: int = 200,
+    seed: Any = None,
+    control: EMControl | None = None,
+) -> BootstrapReplicates:
+    """Refit the mixture to ``n_boot`` samples of size ``n`` drawn from ``params``.
+
+    Each replicate draws from its own ``SeedSequence(seed).spawn`` stream,
+    runs EM from ``params`` with ``control`` (default
+    :data:`BOOTSTRAP_CONTROL`), and is aligned to ``params`` by
+    :func:`align_components` on the means (Mahalanobis in the pooled
+    covariance).  Degenerate fits are dropped and counted.
+
+    Parameters
+    ----------
+    params
+        Fitted parameters of covariance model ``model``.
+    model
+        mclust covariance model name or alias.
+    n
+        Size of each bootstrap sample (the size of the data fitted).
+    n_boot
+        Number of replicates.
+    seed
+        An int, a :class:`numpy.random.SeedSequence`, a Generator or None.
+    control
+        EM stopping rule of the refits.
+
+    Returns
+    -------
+    BootstrapReplicates
+    """
+    if isinstance(n, bool) or int(n) != n or n < 2:
+        raise InputError(f"n must be a whole number >= 2, got {n!r}")
+    if isinstance(n_boot, bool) or int(n_boot) != n_boot or n_boot < 1:
+        raise InputError(f"n_boot must be a whole number >= 1, got {n_boot!r}")
+    covariance = get_covariance_model(model, params.d)
+    em_model = GaussianMixtureModel(covariance, params.k)
+    control = control or BOOTSTRAP_CONTROL
+    centre = params.weights @ params.means
+    start = params.shifted(-centre)
+    diagonal = covariance.scatter == "diag"
+    start = gaussian.gaussian_params(
+        start.weights, start.means, start.covariances, diagonal=diagonal
+    )
+    chol = np.linalg.cholesky(start.covariances)
+    pooled = np.tensordot(start.weights, start.covariances, axes=1)
+    kept: list[Array] = []
+    not_converged = 0
+    for child in _seed_sequence(seed).spawn(int(n_boot)):
+        rng = np.random.default_rng(child)
+        sample = _draw(start, chol, int(n), rng)
+        fit = fit_em(em_model, sample, theta0=start, control=control, warn=False)
+        if not fit.ok or fit.theta is None:
+            continue
+        theta = fit.theta
+        perm = align_components(start.means, theta.means, pooled)
+        means = theta.means[perm] + centre
+        kept.append(reported_vector(theta.weights[perm], means, theta.covariances[perm]))
+        not_converged += int(not fit.converged)
+    m = params.k * _block_size(params.d)
+    estimates = np.asarray(kept, dtype=float).reshape(len(kept), m)
+    return BootstrapReplicates(estimates, int(n_boot), int(n_boot) - len(kept), not_converged)
+
+
+def bootstrap_std_errors(
+    params: GaussianParams,
+    model: str,
+    n: int,
+    *,
+    n_boot: int = 200,
+    seed: Any = None,
+    control: EMControl | None = None,
+) -> Array:
+    """Parametric bootstrap standard errors of the reported parameters.
+
+    Draws ``n_boot`` samples of size ``n`` from the fitted mixture, refits
+    each by EM starting from ``params``, aligns the components to the fitted
+    ones (Hungarian matching on the means) and returns the standard deviation
+    of each reported parameter over the replicates.  See
+    :func:`bootstrap_replicates` for the replicates themselves.
+
+    Parameters
+    ----------
+    params, model, n, n_boot, seed, control
+        As in :func:`bootstrap_replicates`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Standard errors in the row order of ``MixtureResult.params``.
+        Replicates whose fit is degenerate are dropped, with a
+        :class:`StdErrorWarning` that says how many.
+
+    Examples
+    --------
+    >>> fit = gaussian.gaussian_params(np.ones(1), np.zeros((1, 1)), np.ones((1, 1, 1)))
+    >>> se = bootstrap_std_errors(fit, "V", n=100, n_boot=400, seed=1)
+    >>> bool(abs(se[1] - 0.1) < 0.02)
+    True
+    """
+    reps = bootstrap_replicates(params, model, n, n_boot=n_boot, seed=seed, control=control)
+    if reps.n_dropped:
+        warnings.warn(
+            f"{reps.n_dropped} of {reps.n_boot} bootstrap replicates had degenerate fits "
+            "and were dropped",
+            StdErrorWarning,
+            stacklevel=2,
+        )
+    return reps.std_errors
