@@ -16,10 +16,12 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/emstat select data/faithful.csv --k 1:9
+	$(VENV)/bin/emstat select data/faithful.csv --k 1:9 --report out/faithful.html --pdf --overwrite
+	@echo "the report is in $(CURDIR)/out/ (faithful.html, faithful.pdf, and faithful.qmd to edit)"
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check emstat tests bench
+	$(VENV)/bin/ruff check emstat tests bench reports
+	$(VENV)/bin/ruff format --check emstat tests bench reports
 	$(VENV)/bin/mypy emstat
 
 test: lint

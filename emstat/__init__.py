@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from emstat import crosscheck
 from emstat.categorical import CategoricalResult, fit_categorical
 from emstat.datasets import list_datasets, load_dataset
 from emstat.engine import EMControl
@@ -15,6 +16,8 @@ from emstat.errors import (
     StdErrorWarning,
 )
 from emstat.mixture import MixtureResult, SelectionResult, fit_mixture, load_fit, select_mixture
+from emstat.report import report
+from emstat.simulation import simulate
 
 __version__ = "0.1.0"
 
@@ -31,10 +34,13 @@ __all__ = [
     "SelectionResult",
     "StdErrorWarning",
     "__version__",
+    "crosscheck",
     "fit_categorical",
     "fit_mixture",
     "list_datasets",
     "load_dataset",
     "load_fit",
+    "report",
     "select_mixture",
+    "simulate",
 ]

@@ -111,18 +111,17 @@ def as_numeric_data(
     return NumericData(values, [str(c) for c in frame.columns], frame.index)
 
 
-def check_k(k: Any, data: NumericData) -> int:
-    """Validate a number of components against the data."""
+def check_k(k: Any, rows: np.ndarray, complete: bool = True) -> int:
+    """Validate a number of components against the data (or a sample of it)."""
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
         raise InputError(f"the number of components k must be a whole number, got {k!r}")
     k = int(k)
     if k < 1:
         raise InputError(f"the number of components k must be at least 1, got {k}")
-    distinct = len(np.unique(data.values, axis=0))
+    distinct = len(np.unique(rows, axis=0))
     if k > distinct:
-        raise InputError(
-            f"k = {k} components need at least {k} distinct rows; the data have {distinct}"
-        )
+        where = "the data have" if complete else "a sample of the data has"
+        raise InputError(f"k = {k} components need at least {k} distinct rows; {where} {distinct}")
     return k
 
 

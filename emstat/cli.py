@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from emstat.errors import ConvergenceWarning, EmstatError, InputError
 
@@ -44,6 +45,11 @@ CriterionOption = Annotated[
 MaxIterOption = Annotated[int, typer.Option("--max-iter", help="Most EM iterations.")]
 
 
+def say(text: str) -> None:
+    """Print plain text: no markup, so ``mean[x]`` and ``[1]`` survive."""
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
 def friendly_errors(func: F) -> F:
     """Show emstat's errors as one line and exit 2, without a traceback."""
 
@@ -54,7 +60,8 @@ def friendly_errors(func: F) -> F:
                 warnings.simplefilter("default", ConvergenceWarning)
                 return func(*args, **kwargs)
         except EmstatError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            message = Text("error: ", style="bold red") + Text(str(exc))
+            err_console.print(message, highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
@@ -132,10 +139,10 @@ def fit(
         criterion=criterion,
         max_iter=max_iter,
     )
-    console.print(result.summary(), highlight=False, soft_wrap=True)
+    say(result.summary())
     if out is not None:
         result.save(out)
-        console.print(f"saved to {out}", highlight=False)
+        say(f"saved to {out}")
 
 
 @app.command()
@@ -158,19 +165,30 @@ def select(
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Save the chosen fit as JSON.")
     ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report", help="Write a report: x.html, x.pdf or x.qmd.", rich_help_panel="Report"
+        ),
+    ] = None,
+    pdf: Annotated[
+        bool, typer.Option("--pdf", help="Also render the report as PDF.", rich_help_panel="Report")
+    ] = False,
     overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace an existing --out file.")
+        bool, typer.Option("--overwrite", help="Replace existing --out and --report files.")
     ] = False,
 ) -> None:
     """Fit every k and covariance model; print the table and the chosen fit."""
     from emstat.mixture import select_mixture
 
-    if out is not None and out.exists() and not overwrite:
-        raise InputError(f"{str(out)!r} exists; pass --overwrite to replace it")
+    for target in (out, report):
+        if target is not None and target.exists() and not overwrite:
+            raise InputError(f"{str(target)!r} exists; pass --overwrite to replace it")
+    frame = read_table(data)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         selection = select_mixture(
-            read_table(data),
+            frame,
             parse_ks(k),
             parse_list(models),
             columns=parse_list(columns),
@@ -180,12 +198,19 @@ def select(
             tol=tol,
             max_iter=max_iter,
         )
-    console.print(selection.summary(), highlight=False, soft_wrap=True)
-    console.print()
-    console.print(selection.best.summary(), highlight=False, soft_wrap=True)
+    say(selection.summary())
+    say("")
+    say(selection.best.summary())
     if out is not None:
         selection.best.save(out)
-        console.print(f"saved to {out}", highlight=False)
+        say(f"saved to {out}")
+    if report is not None:
+        from emstat.report.cli import selection_report
+
+        for path in selection_report(
+            selection, frame, report, pdf=pdf, data_name=data.name, seed=seed
+        ):
+            say(f"report: {path}")
 
 
 @app.command()
@@ -194,13 +219,19 @@ def show(fit_json: Annotated[Path, typer.Argument(help="A fit saved with --out."
     """Print the summary of a saved fit."""
     from emstat.mixture import load_fit
 
-    console.print(load_fit(fit_json).summary(), highlight=False, soft_wrap=True)
+    say(load_fit(fit_json).summary())
 
 
 def _register_commands() -> None:
     from emstat.categorical.cli import catem
+    from emstat.crosscheck import crosscheck_app
+    from emstat.report.cli import report as report_command
+    from emstat.simulation.cli import simulate
 
     app.command("catem")(friendly_errors(catem))
+    app.command("simulate")(friendly_errors(simulate))
+    app.command("report")(friendly_errors(report_command))
+    app.add_typer(crosscheck_app, name="crosscheck")
 
 
 _register_commands()

@@ -36,6 +36,7 @@ __all__ = [
     "EMResult",
     "fit_em",
     "fit_em_restarts",
+    "run_e_step",
 ]
 
 Criterion = Literal["rel", "abs", "per_sample", "param"]
@@ -122,7 +123,7 @@ class EMControl:
         return rules[self.criterion].format(tol=self.tol) + f", at most {self.max_iter} iterations"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class EMResult(Generic[ThetaT, StatsT]):
     """What one EM run produced.
 
@@ -151,7 +152,8 @@ class EMResult(Generic[ThetaT, StatsT]):
         return self.degenerate is None and self.theta is not None
 
 
-def _run_e_step(model: EMModel[ThetaT, StatsT], theta: ThetaT, data: Any) -> tuple[StatsT, float]:
+def run_e_step(model: EMModel[ThetaT, StatsT], theta: ThetaT, data: Any) -> tuple[StatsT, float]:
+    """One E-step over ``data``, summing over its chunks when it has them."""
     if isinstance(data, ChunkedData):
         return data.map_reduce(lambda chunk: model.e_step(theta, chunk))
     return model.e_step(theta, data)
@@ -228,7 +230,7 @@ def fit_em(
         assert theta is not None  # narrowed for the type checker; set on both branches
         loglik_old: float | None = None
         while True:
-            current, loglik = _run_e_step(model, theta, data)
+            current, loglik = run_e_step(model, theta, data)
             stats = current
             if not math.isfinite(loglik):
                 raise DegenerateFitError(f"the log-likelihood is {loglik} at iteration {n_iter}")
@@ -257,7 +259,7 @@ def fit_em(
                 control, model.parameter_vector(theta), model.parameter_vector(theta_new)
             ):
                 theta = theta_new
-                current, loglik = _run_e_step(model, theta, data)
+                current, loglik = run_e_step(model, theta, data)
                 stats = current
                 trace.append(loglik)
                 converged, stop_reason = True, "converged"

@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats as scipy_stats
+from scipy import special
 
 from emstat.categorical import kernels
 from emstat.categorical.kernels import IncompleteTable, PatternCounts
@@ -545,7 +545,7 @@ class CategoricalResult:
             if cov is None
             else np.sqrt(np.clip(np.diag(cov.to_numpy()), 0, None))
         )
-        z = scipy_stats.norm.ppf(0.5 + conf_level / 2)
+        z = special.ndtri(0.5 + conf_level / 2)
         with np.errstate(divide="ignore", invalid="ignore"):
             logit = np.log(p / (1 - p))
             half = z * se / (p * (1 - p))
@@ -583,7 +583,7 @@ class CategoricalResult:
             )
         df = big.n_params - small.n_params
         stat = max(2.0 * (big.loglik - small.loglik), 0.0)
-        p_value = float(scipy_stats.chi2.sf(stat, df)) if df > 0 else 1.0
+        p_value = float(special.chdtrc(df, stat)) if df > 0 else 1.0
         return LRTResult(
             statistic=stat,
             df=int(df),

@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from emstat._validation import NumericData, as_numeric_data, check_k, check_not_constant
-from emstat.engine import EMControl, EMResult, fit_em, fit_em_restarts
+from emstat._validation import as_numeric_data, check_k, check_not_constant
+from emstat.engine import ChunkedData, EMControl, EMResult, fit_em, fit_em_restarts, run_e_step
 from emstat.errors import DegenerateFitError, InputError
 from emstat.mixture import gaussian
 from emstat.mixture.covariance import get_covariance_model
@@ -19,8 +19,53 @@ from emstat.mixture.gaussian import GaussianParams, GaussianStats
 from emstat.mixture.init import StartingPartition, labels_to_resp, make_starts
 from emstat.mixture.model import GaussianMixtureModel
 from emstat.mixture.result import MixtureResult
+from emstat.mixture.sources import DEFAULT_CHUNK_ROWS, connected, is_out_of_core, open_source
 
 __all__ = ["MixtureFitter", "fit_mixture"]
+
+
+@dataclass(frozen=True)
+class FitData:
+    """The rows EM runs on, centred once, and the rows its starts come from."""
+
+    columns: list[str]
+    n: int
+    center: np.ndarray
+    x: Any  # centred rows: an ndarray, or a ChunkedData source streamed per E-step
+    sample: np.ndarray  # raw rows the starting partitions use (all rows when in memory)
+    raw: np.ndarray | None  # the raw rows when they are in memory (standard errors need them)
+
+    @property
+    def d(self) -> int:
+        return len(self.columns)
+
+
+def prepare_data(
+    data: Any,
+    columns: Sequence[str] | None = None,
+    *,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    sample_size: int = 2000,
+    seed: int | None = 0,
+    client: Any = None,
+) -> FitData:
+    """Validate and centre in-memory data, or open an out-of-core source."""
+    if client is not None or is_out_of_core(data):
+        source = open_source(
+            data,
+            columns,
+            chunk_rows=chunk_rows,
+            sample_size=sample_size,
+            seed=seed,
+            client=client,
+        )
+        return FitData(source.columns, source.n, source.center, source, source.sample, None)
+    numeric = as_numeric_data(data, columns)
+    check_not_constant(numeric)
+    center = numeric.values.mean(axis=0)
+    return FitData(
+        numeric.columns, numeric.n, center, numeric.values - center, numeric.values, numeric.values
+    )
 
 
 @dataclass
@@ -31,25 +76,24 @@ class MixtureFitter:
     partition, as mclust does; this object computes that partition once.
     """
 
-    data: NumericData
+    data: FitData
     control: EMControl = field(default_factory=EMControl)
     init: Any = None
     n_init: int = 1
     seed: int | None = 0
     hc_subset: int = 2000
     mclust_compatible: bool = False
-    _center: np.ndarray = field(init=False, repr=False)
-    _x: np.ndarray = field(init=False, repr=False)
+    _sample: np.ndarray = field(init=False, repr=False)
     _starts: dict[tuple[str, int], StartingPartition] = field(init=False, repr=False)
     _hc: Any = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
-        check_not_constant(self.data)
-        self._center = self.data.values.mean(axis=0)
-        self._x = self.data.values - self._center
+        self._sample = self.data.sample - self.data.center
         self._starts = {}
         if self.init is None:
             self.init = "quantile" if self.data.d == 1 else "hc"
+        if self.data.raw is None and not isinstance(self.init, str):
+            raise InputError("init labels or responsibilities need data in memory")
 
     # --- starting partitions ----------------------------------------------------
     def _deterministic_start(self, method: str, k: int) -> StartingPartition:
@@ -65,32 +109,34 @@ class MixtureFitter:
             if self.data.d != 1:
                 raise InputError("init='quantile' is for 1-D data; use 'hc' or 'kmeans++'")
             return StartingPartition(
-                labels_to_resp(hc.qclass(self.data.values[:, 0], k), k), "quantile"
+                labels_to_resp(hc.qclass(self.data.sample[:, 0], k), k), "quantile"
             )
         if self._hc is None:
-            self._hc = hc.hc_tree(self.data.values, subset=self.hc_subset, seed=self.seed)
+            self._hc = hc.hc_tree(self.data.sample, subset=self.hc_subset, seed=self.seed)
         part = self._hc.partition(k)
-        rows = None if part.rows.size == self.data.n else part.rows
+        rows = None if part.rows.size == self.data.sample.shape[0] else part.rows
         return StartingPartition(labels_to_resp(part.labels, k), "hc", rows=rows)
 
     # --- fitting ----------------------------------------------------------------
     def fit(self, k: int, model: str) -> MixtureResult:
-        k = check_k(k, self.data)
+        k = check_k(k, self.data.sample, self.data.raw is not None)
         covariance = get_covariance_model(
             model, self.data.d, mclust_compatible=self.mclust_compatible
         )
         em_model = GaussianMixtureModel(covariance, k)
         rng = np.random.default_rng(self.seed)
-        starts = make_starts(self._x, k, self.init, self.n_init, rng, self._deterministic_start)
+        starts = make_starts(
+            self._sample, k, self.init, self.n_init, rng, self._deterministic_start
+        )
 
         def run(start: StartingPartition) -> EMResult[GaussianParams, GaussianStats]:
-            x_start = self._x if start.rows is None else self._x[start.rows]
+            x_start = self._sample if start.rows is None else self._sample[start.rows]
             stats0 = em_model.stats_from_responsibilities(x_start, start.resp)
             if k == 1:
-                return _closed_form(em_model, self._x, stats0, self.control)
+                return _closed_form(em_model, self.data.x, stats0, self.control)
             return fit_em(
                 em_model,
-                self._x,
+                self.data.x,
                 stats0=stats0,
                 control=self.control,
                 n_obs=self.data.n,
@@ -99,7 +145,8 @@ class MixtureFitter:
 
         best, runs = fit_em_restarts(run, starts)
         restarts = _restart_table(runs, starts) if len(runs) > 1 else None
-        return self._result(em_model, best, starts[runs.index(best)].method, restarts)
+        best_start = next(s for s, r in zip(starts, runs, strict=True) if r is best)
+        return self._result(em_model, best, best_start.method, restarts)
 
     def _result(
         self,
@@ -111,15 +158,13 @@ class MixtureFitter:
         theta = em.theta if em.ok else None
         classification_loglik = math.nan
         if theta is not None:
-            log_resp, _ = gaussian.log_responsibilities(self._x, theta)
-            hard = np.argmax(log_resp, axis=1)
-            classification_loglik = float(log_resp[np.arange(self.data.n), hard].sum())
+            classification_loglik = _classification_loglik(self.data.x, theta)
         return MixtureResult(
             model=em_model.covariance.name,
             k=em_model.k,
             columns=self.data.columns,
             n=self.data.n,
-            params_=None if theta is None else theta.shifted(self._center),
+            params_=None if theta is None else theta.shifted(self.data.center),
             loglik=em.loglik if theta is not None else math.nan,
             n_params=em_model.n_params(self.data.d),
             n_iter=em.n_iter,
@@ -134,13 +179,27 @@ class MixtureFitter:
             if em.degenerate is not None or theta is not None
             else "no valid parameters",
             restarts=restarts,
-            data_=self.data.values if theta is not None else None,
-            std_error_method="observed information" if theta is not None else None,
+            data_=self.data.raw if theta is not None else None,
+            std_error_method="observed information"
+            if theta is not None and self.data.raw is not None
+            else None,
         )
 
 
+def _hard_loglik(x: np.ndarray, theta: GaussianParams) -> tuple[float, float]:
+    log_resp, _ = gaussian.log_responsibilities(x, theta)
+    return 0.0, float(log_resp.max(axis=1).sum())
+
+
+def _classification_loglik(x: Any, theta: GaussianParams) -> float:
+    """Σ_i log z_i,c(i) with c(i) the most probable component: ICL's entropy term."""
+    if isinstance(x, ChunkedData):
+        return x.map_reduce(lambda chunk: _hard_loglik(chunk, theta))[1]
+    return _hard_loglik(x, theta)[1]
+
+
 def _closed_form(
-    model: GaussianMixtureModel, x: np.ndarray, stats0: GaussianStats, control: EMControl
+    model: GaussianMixtureModel, x: Any, stats0: GaussianStats, control: EMControl
 ) -> EMResult[GaussianParams, GaussianStats]:
     """One component: the M-step of all rows is the maximum-likelihood estimate."""
     try:
@@ -149,7 +208,7 @@ def _closed_form(
         return EMResult(
             None, None, math.nan, np.empty(0), 1, False, "degenerate", 0.0, control, str(exc)
         )
-    stats, loglik = model.e_step(theta, x)
+    stats, loglik = run_e_step(model, theta, x)
     return EMResult(theta, stats, loglik, np.array([loglik]), 1, True, "closed form", 0.0, control)
 
 
@@ -200,6 +259,8 @@ def fit_mixture(
     max_iter: int | None = None,
     hc_subset: int = 2000,
     mclust_compatible: bool = False,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    client: Any = None,
 ) -> MixtureResult:
     """Fit a k-component Gaussian mixture by EM.
 
@@ -207,7 +268,10 @@ def fit_mixture(
     ----------
     data
         A DataFrame (numeric columns, or those named in ``columns``), a
-        Series, or an array.
+        Series, or an array; or, for data larger than memory, an iterator of
+        DataFrame chunks, a list of Parquet/CSV files, or a Dask DataFrame
+        or array (see :mod:`emstat.mixture.sources`).  Out-of-core data
+        start from a seeded sample of ``hc_subset`` rows.
     k
         Number of components.
     model
@@ -233,6 +297,11 @@ def fit_mixture(
         Reproduce mclust 6.0's VVE M-step (see
         :class:`emstat.mixture.covariance.CovarianceModel`); the default
         M-step is the exact constrained maximum.
+    chunk_rows
+        Rows per chunk when streaming out-of-core data (bounds the memory).
+    client
+        A Dask ``distributed.Client`` or scheduler address: each E-step then
+        maps over the partitions on the cluster.
 
     Examples
     --------
@@ -241,16 +310,32 @@ def fit_mixture(
     >>> round(fit.loglik, 4)
     -1126.3262
     """
-    numeric = as_numeric_data(data, columns)
-    fitter = MixtureFitter(
-        numeric,
-        control=make_control(control, tol, criterion, max_iter),
-        init=init,
-        n_init=n_init,
-        seed=seed,
-        hc_subset=hc_subset,
-        mclust_compatible=mclust_compatible,
-    )
+    with connected(client) as live_client:
+        prepared = prepare_data(
+            data,
+            columns,
+            chunk_rows=chunk_rows,
+            sample_size=hc_subset,
+            seed=seed,
+            client=live_client,
+        )
+        return _fit_prepared(
+            prepared,
+            k,
+            model,
+            make_control(control, tol, criterion, max_iter),
+            init=init,
+            n_init=n_init,
+            seed=seed,
+            hc_subset=hc_subset,
+            mclust_compatible=mclust_compatible,
+        )
+
+
+def _fit_prepared(
+    prepared: FitData, k: int, model: str | None, control: EMControl, **options: Any
+) -> MixtureResult:
+    fitter = MixtureFitter(prepared, control=control, **options)
     if model is None:
-        model = "V" if numeric.d == 1 else "VVV"
+        model = "V" if prepared.d == 1 else "VVV"
     return fitter.fit(k, model)

@@ -38,8 +38,18 @@ _CHUNKS = 64
 def _kernel() -> Callable[..., Any] | None:
     try:
         import numba
+        from numba import types
+        from numba.extending import intrinsic
     except ImportError:
         return None
+
+    @intrinsic
+    def bits_to_float(typingctx: Any, value: Any) -> Any:
+        # Reinterpret an int64 as the float64 with the same bits (2**n from its exponent).
+        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+            return builder.bitcast(args[0], context.get_value_type(types.float64))
+
+        return types.float64(types.int64), codegen
 
     # Reassociation lets LLVM vectorise the reductions over rows; it changes
     # only the order of additions, which is fixed for a given block layout.
@@ -62,7 +72,7 @@ def _kernel() -> Callable[..., Any] | None:
             p = p * r + coef[j]
         # 2**n built from its exponent bits; n lies in [-1022, 0].
         bits = np.int64(n + 1023) << 52
-        return p * _int_bits_to_float(bits)
+        return p * bits_to_float(bits)  # type: ignore[call-arg]
 
     @numba.njit(parallel=True, cache=True, fastmath=fast)
     def kernel(
@@ -169,38 +179,7 @@ def _kernel() -> Callable[..., Any] | None:
                     second[j, e2, c] = second[j, c, e2]
         return nk, sums, second, loglik
 
-    return kernel  # type: ignore[no-any-return]
-
-
-def _int_bits_to_float_py(bits: int) -> float:
-    return float(np.array([bits], dtype=np.int64).view(np.float64)[0])
-
-
-def _make_bits_to_float() -> Callable[[int], float]:
-    try:
-        import numba
-        from numba import types
-        from numba.extending import intrinsic
-    except ImportError:
-        return _int_bits_to_float_py
-
-    @intrinsic  # type: ignore[misc]
-    def bitcast(typingctx: Any, value: Any) -> Any:
-        sig = types.float64(types.int64)
-
-        def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
-            return builder.bitcast(args[0], context.get_value_type(types.float64))
-
-        return sig, codegen
-
-    @numba.njit(inline="always")
-    def bits_to_float(bits: int) -> float:
-        return bitcast(bits)  # type: ignore[no-any-return]
-
-    return bits_to_float  # type: ignore[no-any-return]
-
-
-_int_bits_to_float = _make_bits_to_float()
+    return kernel
 
 
 def available() -> bool:

@@ -17,7 +17,6 @@ from emstat.engine import EMControl
 from emstat.errors import InputError
 from emstat.mixture import gaussian
 from emstat.mixture.gaussian import GaussianParams
-from emstat.mixture.stderr import reported_vector
 
 __all__ = ["MixtureResult", "load_fit"]
 
@@ -350,3 +349,20 @@ def parameter_names(columns: list[str]) -> list[tuple[str, tuple[int, ...]]]:
             b = columns[j]
             names.append((f"var[{a}]" if i == j else f"cov[{a},{b}]", (i, j)))
     return names
+
+
+def reported_vector(weights: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> np.ndarray:
+    """Parameters in the row order of ``MixtureResult.params``.
+
+    Per component 1..k: the weight, the d means, then the covariance's upper
+    triangle ``i <= j`` in row-major order.
+
+    Examples
+    --------
+    >>> reported_vector(np.array([1.0]), np.array([[0.0, 1.0]]), np.eye(2)[None])
+    array([1., 0., 1., 1., 0., 1.])
+    """
+    d = means.shape[1]
+    iu = np.triu_indices(d)
+    blocks = np.concatenate([weights[:, None], means, covariances[:, iu[0], iu[1]]], axis=1)
+    return np.asarray(blocks.reshape(-1), dtype=float)

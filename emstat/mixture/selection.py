@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from emstat._validation import as_numeric_data
 from emstat.engine import EMControl
 from emstat.errors import InputError
 from emstat.mixture.covariance import default_models, get_covariance_model
-from emstat.mixture.fit import MixtureFitter, make_control
+from emstat.mixture.fit import MixtureFitter, make_control, prepare_data
 from emstat.mixture.result import MixtureResult
 
 __all__ = ["SelectionResult", "select_mixture"]
@@ -37,6 +37,16 @@ class SelectionResult:
     convention: Convention
     columns: list[str]
     n: int
+    data: pd.DataFrame | None = field(default=None, repr=False)  # the rows fitted, in memory
+    seed: int | None = None
+
+    def report(self, path: str | Path, **options: Any) -> list[Path]:
+        """Write and render a report (.html, .pdf or .qmd); see :func:`emstat.report.report`."""
+        from emstat.report.api import report
+
+        options.setdefault("data", self.data)
+        options.setdefault("seed", self.seed)
+        return report(self, path, **options)
 
     def table_for(
         self, criterion: str = "bic", convention: Convention | None = None
@@ -75,9 +85,7 @@ class SelectionResult:
     def ranking(self, criterion: str | None = None) -> pd.DataFrame:
         """Fits ordered from best to worst by ``criterion``."""
         criterion = criterion or self.criterion
-        rows = [
-            (k, m, fit.criterion(criterion)) for (k, m), fit in self.fits.items() if fit.ok
-        ]
+        rows = [(k, m, fit.criterion(criterion)) for (k, m), fit in self.fits.items() if fit.ok]
         frame = pd.DataFrame(rows, columns=["k", "model", criterion]).dropna()
         # Information criteria here are "smaller is better"; the log-likelihood is not.
         return frame.sort_values(criterion, ascending=criterion != "loglik", kind="stable")
@@ -152,12 +160,12 @@ def select_mixture(
         raise InputError(f"unknown criterion {criterion!r}; choose bic, aic or icl")
     if convention not in _CONVENTION_TEXT:
         raise InputError(f"unknown convention {convention!r}; choose 'smaller' or 'mclust'")
-    numeric = as_numeric_data(data, columns)
+    prepared = prepare_data(data, columns, sample_size=hc_subset, seed=seed)
     ks = _as_ks(k)
-    names = list(models) if models is not None else default_models(numeric.d, numeric.n)
-    resolved = list(dict.fromkeys(get_covariance_model(m, numeric.d).name for m in names))
+    names = list(models) if models is not None else default_models(prepared.d, prepared.n)
+    resolved = list(dict.fromkeys(get_covariance_model(m, prepared.d).name for m in names))
     fitter = MixtureFitter(
-        numeric,
+        prepared,
         control=make_control(control, tol, None, max_iter),
         init=init,
         seed=seed,
@@ -165,4 +173,9 @@ def select_mixture(
         mclust_compatible=mclust_compatible,
     )
     fits = {(kk, m): fitter.fit(kk, m) for kk in ks for m in resolved}
-    return SelectionResult(fits, ks, resolved, criterion, convention, numeric.columns, numeric.n)
+    frame = None
+    if prepared.raw is not None:
+        frame = pd.DataFrame(prepared.raw, columns=prepared.columns)
+    return SelectionResult(
+        fits, ks, resolved, criterion, convention, prepared.columns, prepared.n, frame, seed
+    )

@@ -70,6 +70,7 @@ from emstat.mixture import gaussian
 from emstat.mixture.covariance import get_covariance_model
 from emstat.mixture.gaussian import GaussianParams
 from emstat.mixture.model import GaussianMixtureModel
+from emstat.mixture.result import reported_vector
 
 __all__ = [
     "BOOTSTRAP_CONTROL",
@@ -105,23 +106,6 @@ _DEGENERATE_RTOL = 1e-9
 # --------------------------------------------------------------------------- #
 # reported parameters
 # --------------------------------------------------------------------------- #
-
-
-def reported_vector(weights: Array, means: Array, covariances: Array) -> Array:
-    """Parameters in the row order of ``MixtureResult.params``.
-
-    Per component 1..k: the weight, the d means, then the covariance's upper
-    triangle ``i <= j`` in row-major order.
-
-    Examples
-    --------
-    >>> reported_vector(np.array([1.0]), np.array([[0.0, 1.0]]), np.eye(2)[None])
-    array([1., 0., 1., 1., 0., 1.])
-    """
-    d = means.shape[1]
-    iu = np.triu_indices(d)
-    blocks = np.concatenate([weights[:, None], means, covariances[:, iu[0], iu[1]]], axis=1)
-    return np.asarray(blocks.reshape(-1), dtype=float)
 
 
 def _block_size(d: int) -> int:

@@ -1,0 +1,337 @@
+"""Data larger than memory: chunks spilled to disk once, or partitions on a Dask cluster.
+
+EM passes over the data once per iteration, so a one-shot iterator of
+chunks (or a list of Parquet/CSV files) is read once, validated, and
+written as raw float64 rows to a spill file; every E-step then streams that
+file in chunks of ``chunk_rows``, so memory stays bounded by the chunk size.
+A seeded reservoir sample of ``sample_size`` rows, drawn in the same pass,
+gives the starting partition (as mclust starts from a subset of 2,000 rows).
+
+A Dask DataFrame or array is not moved: each E-step maps over its
+partitions where they live, and only parameters and statistics travel.
+Both sources implement :class:`emstat.engine.ChunkedData`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from emstat._optional import require
+from emstat._validation import as_numeric_data, describe_labels
+from emstat.errors import InputError
+
+__all__ = [
+    "DEFAULT_CHUNK_ROWS",
+    "DaskSource",
+    "SpillSource",
+    "connected",
+    "is_dask_collection",
+    "is_out_of_core",
+    "open_source",
+]
+
+DEFAULT_CHUNK_ROWS = 1_000_000
+
+
+def is_dask_collection(data: Any) -> bool:
+    return hasattr(data, "__dask_graph__")
+
+
+def _is_file_list(data: Any) -> bool:
+    return (
+        isinstance(data, (list, tuple))
+        and len(data) > 0
+        and all(isinstance(p, (str, os.PathLike)) for p in data)
+    )
+
+
+def is_out_of_core(data: Any) -> bool:
+    """True for data that :func:`open_source` handles: chunk iterators, file lists, Dask."""
+    if isinstance(data, (pd.DataFrame, pd.Series, np.ndarray)):
+        return False
+    return is_dask_collection(data) or _is_file_list(data) or isinstance(data, Iterator)
+
+
+def _read_files(paths: Sequence[str | os.PathLike[str]], chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """DataFrame chunks of Parquet (by record batch) and CSV files, in order."""
+    for raw in paths:
+        path = Path(raw)
+        if not path.is_file():
+            raise InputError(f"no file {str(path)!r}")
+        if path.suffix.lower() in (".parquet", ".pq"):
+            pq = require("pyarrow.parquet", "dask")
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
+                yield batch.to_pandas()
+        else:
+            try:
+                yield from pd.read_csv(path, chunksize=chunk_rows)
+            except pd.errors.EmptyDataError:
+                raise InputError(f"{str(path)!r} is empty") from None
+
+
+@dataclass
+class _Reservoir:
+    """Algorithm R over chunks: a uniform sample of ``size`` rows, reproducible from the seed."""
+
+    size: int
+    rng: np.random.Generator
+    rows: np.ndarray = field(init=False)
+    values: np.ndarray | None = field(init=False, default=None)
+    seen: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        self.rows = np.empty(0, dtype=np.int64)
+
+    def add(self, chunk: np.ndarray) -> None:
+        if self.values is None:
+            self.values = np.empty((self.size, chunk.shape[1]))
+        m = chunk.shape[0]
+        fill = min(max(self.size - self.seen, 0), m)
+        if fill:
+            self.values[self.seen : self.seen + fill] = chunk[:fill]
+            self.rows = np.concatenate([self.rows, self.seen + np.arange(fill)])
+        if fill < m:
+            positions = self.seen + np.arange(fill, m)
+            slots = (self.rng.random(m - fill) * (positions + 1)).astype(np.int64)
+            keep = np.flatnonzero(slots < self.size)
+            for i in keep:  # later rows overwrite earlier ones in order, as in Algorithm R
+                self.values[slots[i]] = chunk[fill + i]
+                self.rows[slots[i]] = positions[i]
+        self.seen += m
+
+    def sample(self) -> tuple[np.ndarray, np.ndarray]:
+        count = min(self.size, self.seen)
+        assert self.values is not None
+        order = np.argsort(self.rows[:count])
+        return self.values[:count][order], self.rows[:count][order]
+
+
+@dataclass
+class SpillSource:
+    """Rows validated once and spilled to a float64 file, streamed in chunks."""
+
+    path: Path
+    columns: list[str]
+    n: int
+    center: np.ndarray
+    sample: np.ndarray
+    sample_rows: np.ndarray
+    chunk_rows: int = DEFAULT_CHUNK_ROWS
+    _tempdir: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
+
+    @property
+    def d(self) -> int:
+        return len(self.columns)
+
+    def chunks(self) -> Iterator[np.ndarray]:
+        """The rows, centred, ``chunk_rows`` at a time."""
+        with self.path.open("rb") as handle:
+            while True:
+                block = np.fromfile(handle, dtype=np.float64, count=self.chunk_rows * self.d)
+                if block.size == 0:
+                    return
+                block = block.reshape(-1, self.d)
+                block -= self.center
+                yield block
+
+    def map_reduce(self, e_step: Callable[[Any], tuple[Any, float]]) -> tuple[Any, float]:
+        total: Any = None
+        loglik = 0.0
+        for chunk in self.chunks():
+            stats, part = e_step(chunk)
+            total = stats if total is None else total + stats
+            loglik += part
+        return total, loglik
+
+
+def spill(
+    chunks: Iterable[Any],
+    columns: Sequence[str] | None = None,
+    *,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    sample_size: int = 2000,
+    seed: int | None = 0,
+    spill_dir: str | os.PathLike[str] | None = None,
+) -> SpillSource:
+    """Validate chunks (DataFrames or arrays) and write them to a spill file."""
+    tmp = tempfile.TemporaryDirectory(prefix="emstat-", dir=spill_dir)
+    path = Path(tmp.name) / "rows.f64"
+    reservoir = _Reservoir(sample_size, np.random.default_rng(seed))
+    names: list[str] | None = None
+    n = 0
+    total = None
+    lo = hi = None
+    with path.open("wb") as handle:
+        for number, raw in enumerate(chunks):
+            if isinstance(raw, pd.DataFrame):
+                raw = raw.reset_index(drop=True)
+                raw.index = raw.index + n  # rows are named by their position in the whole data
+            try:
+                chunk = as_numeric_data(raw, columns)
+            except InputError as exc:
+                raise InputError(f"chunk {number + 1}: {exc}") from None
+            if names is None:
+                names = chunk.columns
+            elif chunk.columns != names:
+                raise InputError(
+                    f"chunk {number + 1} has columns {describe_labels(chunk.columns)}; "
+                    f"the first had {describe_labels(names)}"
+                )
+            values = chunk.values
+            values.tofile(handle)
+            reservoir.add(values)
+            n += values.shape[0]
+            total = values.sum(axis=0) if total is None else total + values.sum(axis=0)
+            lo = values.min(axis=0) if lo is None else np.minimum(lo, values.min(axis=0))
+            hi = values.max(axis=0) if hi is None else np.maximum(hi, values.max(axis=0))
+    if names is None or n == 0 or total is None or lo is None or hi is None:
+        tmp.cleanup()
+        raise InputError("the data have no rows")
+    constant = [c for c, a, b in zip(names, lo, hi, strict=True) if a == b]
+    if constant:
+        tmp.cleanup()
+        raise InputError(f"column {describe_labels(constant)} is constant; drop it")
+    sample, sample_rows = reservoir.sample()
+    return SpillSource(
+        path, names, n, total / n, sample, sample_rows, chunk_rows=chunk_rows, _tempdir=tmp
+    )
+
+
+def _map_parts(fn: Callable[..., Any], parts: list[Any], client: Any, *args: Any) -> list[Any]:
+    """``fn(part, *args)`` for every partition, where it lives; results in partition order."""
+    if client is not None:
+        return list(client.gather(client.map(fn, parts, *args, pure=False)))
+    dask = require("dask", "dask")
+    return list(
+        dask.compute(*[dask.delayed(fn)(p, *a) for p, *a in zip(parts, *args, strict=True)])
+    )
+
+
+def _as_rows(part: Any) -> np.ndarray:
+    rows = np.asarray(part, dtype=np.float64)
+    return rows if rows.ndim == 2 else rows[:, None]
+
+
+def _part_summary(part: Any) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, bool]:
+    rows = _as_rows(part)
+    return (
+        rows.shape[0],
+        rows.sum(axis=0),
+        rows.min(axis=0),
+        rows.max(axis=0),
+        bool(np.isfinite(rows).all()),
+    )
+
+
+def _part_rows(part: Any, local: np.ndarray) -> np.ndarray:
+    return _as_rows(part)[local]
+
+
+@dataclass
+class DaskSource:
+    """Partitions of a Dask collection; E-steps run where they live."""
+
+    parts: list[Any]
+    columns: list[str]
+    n: int
+    center: np.ndarray
+    sample: np.ndarray
+    sample_rows: np.ndarray
+    client: Any = None
+
+    def map_reduce(self, e_step: Callable[[Any], tuple[Any, float]]) -> tuple[Any, float]:
+        center = self.center
+
+        def on_partition(part: Any) -> tuple[Any, float]:
+            return e_step(_as_rows(part) - center)
+
+        total: Any = None
+        loglik = 0.0
+        # Summed in partition order, so the result does not depend on timing.
+        for stats, part in _map_parts(on_partition, self.parts, self.client):
+            total = stats if total is None else total + stats
+            loglik += part
+        return total, loglik
+
+
+def _dask_source(
+    data: Any, columns: Sequence[str] | None, sample_size: int, seed: int | None, client: Any
+) -> DaskSource:
+    if hasattr(data, "columns"):  # a Dask DataFrame
+        frame = data[list(columns)] if columns is not None else data
+        names = [str(c) for c in frame.columns]
+        bad = [str(c) for c, t in frame.dtypes.items() if not pd.api.types.is_numeric_dtype(t)]
+        if bad:
+            raise InputError(f"column {describe_labels(bad)} is not numeric")
+        parts = list(frame.to_delayed())
+    else:
+        array = data if data.ndim == 2 else data[:, None]
+        names = list(columns) if columns else [f"x{j + 1}" for j in range(array.shape[1])]
+        parts = list(array.rechunk({1: array.shape[1]}).to_delayed().ravel())
+    if client is not None:
+        parts = client.compute(parts)  # futures: the partitions stay on the workers
+    summaries = _map_parts(_part_summary, parts, client)
+    sizes = np.array([s[0] for s in summaries])
+    n = int(sizes.sum())
+    if n == 0:
+        raise InputError("the data have no rows")
+    if not all(s[4] for s in summaries):
+        raise InputError("NaN/missing or infinite values in the data; drop or impute them first")
+    lo = np.min([s[2] for s in summaries if s[0]], axis=0)
+    hi = np.max([s[3] for s in summaries if s[0]], axis=0)
+    constant = [c for c, a, b in zip(names, lo, hi, strict=True) if a == b]
+    if constant:
+        raise InputError(f"column {describe_labels(constant)} is constant; drop it")
+    center = np.sum([s[1] for s in summaries if s[0]], axis=0) / n
+    sample_rows = np.sort(
+        np.random.default_rng(seed).choice(n, size=min(sample_size, n), replace=False)
+    )
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
+    owner = np.searchsorted(offsets, sample_rows, side="right") - 1
+    local = [sample_rows[owner == p] - offsets[p] for p in range(len(parts))]
+    sample = np.concatenate(_map_parts(_part_rows, parts, client, local))
+    return DaskSource(parts, names, n, center, sample, sample_rows, client)
+
+
+@contextmanager
+def connected(client: Any) -> Iterator[Any]:
+    """A Dask client: ``client`` itself, or one connected to an address and closed after."""
+    if not isinstance(client, str):
+        yield client
+        return
+    distributed = require("dask.distributed", "dask")
+    with distributed.Client(client) as live:
+        yield live
+
+
+def open_source(
+    data: Any,
+    columns: Sequence[str] | None = None,
+    *,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    sample_size: int = 2000,
+    seed: int | None = 0,
+    client: Any = None,
+    spill_dir: str | os.PathLike[str] | None = None,
+) -> SpillSource | DaskSource:
+    """Open chunks, files or a Dask collection as a source EM can pass over repeatedly."""
+    if is_dask_collection(data):
+        return _dask_source(data, columns, sample_size, seed, client)
+    chunks = _read_files(data, chunk_rows) if _is_file_list(data) else data
+    return spill(
+        chunks,
+        columns,
+        chunk_rows=chunk_rows,
+        sample_size=sample_size,
+        seed=seed,
+        spill_dir=spill_dir,
+    )

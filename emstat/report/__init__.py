@@ -1,0 +1,23 @@
+"""Reports as Quarto documents, rendered to self-contained HTML and to PDF.
+
+emstat computes the tables and figures in Python, writes a ``.qmd`` beside
+its figures, and renders it with ``quarto`` when found, otherwise with pandoc
+and Typst from PyPI (the ``report`` extra).
+"""
+
+from __future__ import annotations
+
+from emstat.report.api import build_document, report, write_report
+from emstat.report.render import RenderError, find_quarto, render_qmd
+from emstat.report.simulation import SimulationResults, load_simulation
+
+__all__ = [
+    "RenderError",
+    "SimulationResults",
+    "build_document",
+    "find_quarto",
+    "load_simulation",
+    "render_qmd",
+    "report",
+    "write_report",
+]

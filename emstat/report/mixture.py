@@ -1,0 +1,423 @@
+"""The Gaussian-mixture report: selection tables, the chosen fit, convergence, classification."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from emstat.errors import InputError
+from emstat.mixture.covariance import default_models
+from emstat.mixture.result import MixtureResult
+from emstat.mixture.selection import SelectionResult
+from emstat.report import figures
+from emstat.report.document import Document, Section
+from emstat.report.markdown import (
+    FigureBlock,
+    bold,
+    callout,
+    code_block,
+    fmt_fixed,
+    fmt_sig,
+    md_escape,
+    paragraph,
+    pipe_table,
+)
+from emstat.report.provenance import reproduce_section
+
+__all__ = [
+    "CONVENTION_TEXT",
+    "best_cell",
+    "criterion_table",
+    "estimates_table",
+    "fit_document",
+    "fit_sections",
+    "restarts_table",
+    "selection_call",
+    "selection_document",
+]
+
+#: The formula and direction of each criterion under each sign convention.
+CONVENTION_TEXT = {
+    ("bic", "smaller"): "BIC = −2 log L + p log n (R's `BIC()`, scikit-learn): smaller is better",
+    ("bic", "mclust"): "BIC = 2 log L − p log n (mclust): larger is better",
+    ("aic", "smaller"): "AIC = −2 log L + 2p: smaller is better",
+    ("aic", "mclust"): "AIC = 2 log L − 2p (mclust's sign): larger is better",
+    ("icl", "smaller"): "ICL = BIC − 2 Σ C log z (C the hard classification): smaller is better",
+    ("icl", "mclust"): "ICL = BIC + 2 Σ C log z (mclust): larger is better",
+}
+
+
+def best_cell(table: pd.DataFrame, convention: str) -> tuple[int, str] | None:
+    """``(k, model)`` of the best value of a rows-k, columns-model table; None if all NaN."""
+    values = table.to_numpy(dtype=float)
+    if np.isnan(values).all():
+        return None
+    flat = np.nanargmax(values) if convention == "mclust" else np.nanargmin(values)
+    row, col = np.unravel_index(flat, values.shape)
+    return int(table.index[int(row)]), str(table.columns[int(col)])
+
+
+def criterion_table(table: pd.DataFrame, mark: tuple[int, str] | None) -> pd.DataFrame:
+    """Rows models, columns k, values to 2 decimals; the ``mark`` cell in bold."""
+    out = pd.DataFrame({"model": [md_escape(m) for m in table.columns]})
+    for k in table.index:
+        cells = []
+        for model in table.columns:
+            text = fmt_fixed(table.loc[k, model], 2)
+            cells.append(bold(text) if mark == (int(k), str(model)) else text)
+        out[f"k = {k}"] = cells
+    return out
+
+
+def estimates_table(params: pd.DataFrame) -> pd.DataFrame:
+    """The tidy estimates to 4 significant digits, with standard errors and 95% intervals."""
+    return pd.DataFrame(
+        {
+            "component": params["component"].astype(str),
+            "parameter": [md_escape(p) for p in params["parameter"]],
+            "estimate": [fmt_sig(v) for v in params["estimate"]],
+            "std. error": [fmt_sig(v, 2) for v in params["std_err"]],
+            "95% interval": [
+                "NA" if pd.isna(lo) else f"{fmt_sig(lo)} to {fmt_sig(hi)}"
+                for lo, hi in zip(params["ci_low"], params["ci_high"], strict=True)
+            ],
+        }
+    )
+
+
+def restarts_table(restarts: pd.DataFrame) -> pd.DataFrame:
+    """One row per restart; the one kept (highest log-likelihood) in bold."""
+    kept = int(np.nanargmax(restarts["loglik"].to_numpy(dtype=float)))
+    rows = []
+    for i, r in enumerate(restarts.itertuples(index=False)):
+        loglik = fmt_fixed(r.loglik, 4)
+        rows.append(
+            {
+                "restart": str(r.restart),
+                "start": md_escape(r.init),
+                "log-likelihood": bold(loglik) if i == kept else loglik,
+                "iterations": str(r.n_iter),
+                "converged": "yes" if r.converged else "no",
+                "stopped by": md_escape(r.stop_reason),
+                "seconds": fmt_fixed(r.seconds, 3),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def selection_call(selection: SelectionResult, seed: int | None, data_name: str) -> str:
+    """Python that re-runs ``selection`` on the same data."""
+    best = selection.best
+    ks = selection.ks
+    k_text = (
+        f"range({ks[0]}, {ks[-1] + 1})"
+        if ks == list(range(ks[0], ks[-1] + 1)) and len(ks) > 1
+        else repr(ks)
+    )
+    args = [f"k={k_text}"]
+    if selection.models != default_models(len(selection.columns), selection.n):
+        args.append(f"models={selection.models!r}")
+    args.append(f"columns={selection.columns!r}")
+    if selection.criterion != "bic":
+        args.append(f"criterion={selection.criterion!r}")
+    if selection.convention != "smaller":
+        args.append(f"convention={selection.convention!r}")
+    if seed is not None:
+        args.append(f"seed={seed}")
+    args += [f"tol={best.control.tol:g}", f"max_iter={best.control.max_iter}"]
+    return (
+        "import emstat, pandas as pd\n"
+        f"df = {data_name}\n"
+        "sel = emstat.select_mixture(\n    df,\n" + "".join(f"    {a},\n" for a in args) + ")"
+    )
+
+
+def _criterion_blocks(selection: SelectionResult) -> list[Any]:
+    blocks: list[Any] = []
+    convention = selection.convention
+    chosen = (selection.best.k, selection.best.model)
+    order = [selection.criterion, *[c for c in ("bic", "icl", "aic") if c != selection.criterion]]
+    for name in order:
+        table = selection.table_for(name, convention)
+        mark = best_cell(table, convention)
+        label = name.upper()
+        note = (
+            f"in bold the chosen fit, model {chosen[1]} with k = {chosen[0]}"
+            if name == selection.criterion
+            else f"in bold the fit {label} would choose"
+        )
+        blocks.append(
+            pipe_table(
+                criterion_table(table, mark),
+                f"{label} of every fit; rows models, columns k; {note}. "
+                f"{CONVENTION_TEXT[(name, convention)]}. NA: the fit was degenerate.",
+                full_width=len(table.index) > 5,
+            )
+        )
+        if name == selection.criterion:
+            ylabel = f"{label} ({'larger' if convention == 'mclust' else 'smaller'} is better)"
+            blocks.append(
+                FigureBlock(
+                    f"{name}-by-k",
+                    figures.criterion_plot(table, ylabel, chosen),
+                    f"{label} against the number of components, one line per covariance "
+                    "model; the circle marks the chosen fit.",
+                    width=90,
+                )
+            )
+    return blocks
+
+
+def _degenerate_note(selection: SelectionResult) -> str | None:
+    table = selection.reasons
+    reasons = [
+        (k, m, str(table.loc[k, m])) for k in table.index for m in table.columns if table.loc[k, m]
+    ]
+    if not reasons:
+        return None
+    shown = "; ".join(f"{m} with k = {k}: {md_escape(r)}" for k, m, r in reasons[:8])
+    more = f" and {len(reasons) - 8} more" if len(reasons) > 8 else ""
+    return f"{len(reasons)} fits were degenerate and have no criterion ({shown}{more})."
+
+
+def fit_sections(
+    fit: MixtureResult, data: pd.DataFrame | None, convention: str = "smaller"
+) -> list[Section]:
+    """Estimates, convergence and classification of one fit."""
+    if not fit.ok:
+        return [Section("Chosen fit", [f"The fit is degenerate: {md_escape(fit.degenerate)}."])]
+    bic = fit.criterion("bic", convention)
+    estimates: list[Any] = [
+        paragraph(
+            f"Model **{fit.model}** with **k = {fit.k}** components on n = {fit.n} rows of "
+            f"{', '.join(md_escape(c) for c in fit.columns)}: log-likelihood "
+            f"{fmt_fixed(fit.loglik, 4)}, {fit.n_params} free parameters, BIC {fmt_fixed(bic, 2)}.",
+            f"Started from the `{fit.init}` partition.",
+        ),
+        pipe_table(
+            estimates_table(fit.params),
+            "Estimates of the chosen fit; standard errors from the observed information "
+            "(NA where not computed), 95% Wald intervals.",
+            align=["r", "l", "r", "r", "r"],
+        ),
+    ]
+    if fit.restarts is not None:
+        estimates.append(
+            pipe_table(
+                restarts_table(fit.restarts),
+                f"The {len(fit.restarts)} restarts; the one kept (highest log-likelihood) in bold.",
+            )
+        )
+    status = (
+        "converged"
+        if fit.converged
+        else f"did **not** converge (stopped by {md_escape(fit.stop_reason)})"
+    )
+    convergence: list[Any] = [
+        paragraph(
+            f"EM {status} after {fit.n_iter} iterations ({fmt_fixed(fit.seconds, 3)} s).",
+            f"Stopping rule: {md_escape(fit.control.describe())}.",
+        ),
+        FigureBlock(
+            "trace",
+            figures.trace_plot(fit.trace, fit.control, fit.n),
+            "Left: log-likelihood after every iteration. Right: the quantity the stopping "
+            "rule compares with its tolerance (dashed line).",
+            width=95,
+        ),
+    ]
+    sections: list[Section] = [
+        Section(f"Chosen fit: model {fit.model}, k = {fit.k}", estimates),
+        Section("Convergence", convergence),
+    ]
+    if data is not None:
+        sections.append(
+            Section("Classification and uncertainty", _classification_blocks(fit, data))
+        )
+    else:
+        sections.append(
+            Section(
+                "Classification and uncertainty",
+                ["The data were not given to the report (pass `data=`), so they are not drawn."],
+            )
+        )
+    return sections
+
+
+def _classification_blocks(fit: MixtureResult, data: pd.DataFrame) -> list[Any]:
+    missing = [c for c in fit.columns if c not in data.columns]
+    if missing:
+        raise InputError(f"the data lack the fit's column(s) {missing}")
+    frame = data[fit.columns].dropna()
+    values = frame.to_numpy(dtype=float)
+    labels = fit.predict(frame).to_numpy()
+    uncertainty = 1.0 - fit.predict_proba(frame).to_numpy().max(axis=1)
+    means = fit.means.to_numpy()
+    covs = np.stack([fit.covariances[j + 1].to_numpy() for j in range(fit.k)])
+    counts = pd.Series(labels).value_counts().reindex(range(1, fit.k + 1), fill_value=0)
+    text = paragraph(
+        "Each observation is assigned to its most probable component "
+        f"({', '.join(f'component {j}: {n}' for j, n in counts.items())} observations).",
+        "Its uncertainty is 1 − max z, one minus its largest posterior probability; "
+        f"the median is {fmt_sig(np.median(uncertainty), 2)}, the largest "
+        f"{fmt_sig(uncertainty.max(), 2)}.",
+    )
+    if fit.d == 1:
+        x = values[:, 0]
+        return [
+            text,
+            FigureBlock(
+                "density",
+                figures.density_plot(
+                    x, fit.columns[0], fit.weights.to_numpy(), means[:, 0], covs[:, 0, 0]
+                ),
+                "The fitted mixture density (black) and its weighted components (dashed) over "
+                "a histogram of the data.",
+                width=85,
+            ),
+            FigureBlock(
+                "uncertainty",
+                figures.uncertainty_1d_plot(x, fit.columns[0], labels, uncertainty),
+                "Classification uncertainty of every observation, coloured by its component.",
+                width=85,
+            ),
+        ]
+    width = 70 if fit.d == 2 else 100
+    shown = "" if fit.d <= 4 else " (the first four variables)"
+    return [
+        text,
+        FigureBlock(
+            "classification",
+            figures.classification_plot(values, fit.columns, labels, means, covs),
+            f"Classification{shown}: points coloured by component, ellipses holding 95% of "
+            "each fitted component, crosses at the means.",
+            width=width,
+        ),
+        FigureBlock(
+            "uncertainty",
+            figures.uncertainty_plot(values, fit.columns, labels, uncertainty, means, covs),
+            f"Uncertainty{shown}: the larger the point, the less certain its classification.",
+            width=width,
+        ),
+    ]
+
+
+def selection_document(
+    selection: SelectionResult,
+    data: pd.DataFrame | None = None,
+    *,
+    data_name: str = "the data",
+    title: str | None = None,
+    command: str | None = None,
+    seed: int | None = None,
+) -> Document:
+    """The whole report of a mixture selection.
+
+    Parameters
+    ----------
+    selection
+        What :func:`emstat.select_mixture` returned.
+    data
+        The data it was fitted to, for the classification plots; default the
+        selection's own ``data`` attribute when it has one.
+    data_name
+        How the data are named in the text (a file name, a data set).
+    title
+        The report's title.
+    command
+        The shell command or code that reproduces the results; default the
+        Python call rebuilt from the selection.
+    seed
+        The seed the selection used, when known.
+    """
+    if data is None:
+        data = getattr(selection, "data", None)
+    if seed is None:
+        seed = getattr(selection, "seed", None)
+    best = selection.best
+    n_fits = len(selection.fits)
+    n_converged = sum(f.converged for f in selection.fits.values())
+    n_ok = sum(f.ok for f in selection.fits.values())
+    code = command or selection_call(selection, seed, f"pd.read_csv(...)  # {data_name}")
+    intro = [
+        paragraph(
+            f"Gaussian mixtures fitted by EM to **{md_escape(data_name)}**: n = {selection.n} "
+            f"observations of {len(selection.columns)} variable(s) "
+            f"({', '.join(md_escape(c) for c in selection.columns)}).",
+            f"Every number of components k in {_ks_text(selection.ks)} was fitted with each of "
+            f"{len(selection.models)} covariance models ({', '.join(selection.models)}): "
+            f"{n_fits} fits, {n_ok} non-degenerate, {n_converged} converged.",
+            f"The fit chosen by {selection.criterion.upper()} is model **{best.model}** with "
+            f"**k = {best.k}**.",
+        ),
+        code_block(code, "python" if command is None else "sh"),
+    ]
+    selection_blocks: list[Any] = [
+        callout(
+            CONVENTION_TEXT[(selection.criterion, selection.convention)]
+            + ". The same sign convention is used in every table and figure of this report.",
+            "Sign convention",
+        ),
+        *_criterion_blocks(selection),
+    ]
+    note = _degenerate_note(selection)
+    if note:
+        selection_blocks.append(note)
+    sections = [
+        Section("Data and call", intro),
+        Section("Model selection", selection_blocks),
+        *fit_sections(best, data, selection.convention),
+        reproduce_section(seed, code, "python" if command is None else "sh"),
+    ]
+    return Document(
+        title=title or f"Gaussian mixture model selection: {data_name}",
+        subtitle=f"{selection.criterion.upper()} chooses {best.model} with k = {best.k}",
+        sections=sections,
+        metadata={"seed": "" if seed is None else str(seed), "command": code},
+    )
+
+
+def fit_document(
+    fit: MixtureResult,
+    data: pd.DataFrame | None = None,
+    *,
+    data_name: str = "the data",
+    title: str | None = None,
+    command: str | None = None,
+    seed: int | None = None,
+) -> Document:
+    """The report of a single mixture fit (no selection)."""
+    code = command or (
+        "import emstat, pandas as pd\n"
+        f"df = pd.read_csv(...)  # {data_name}\n"
+        f"fit = emstat.fit_mixture(df, k={fit.k}, model={fit.model!r}, "
+        f"columns={fit.columns!r}{'' if seed is None else f', seed={seed}'}, "
+        f"tol={fit.control.tol:g}, criterion={fit.control.criterion!r}, "
+        f"max_iter={fit.control.max_iter})"
+    )
+    intro = [
+        paragraph(
+            f"A Gaussian mixture fitted by EM to **{md_escape(data_name)}**: n = {fit.n}, "
+            f"variables {', '.join(md_escape(c) for c in fit.columns)}."
+        ),
+        code_block(code, "python" if command is None else "sh"),
+    ]
+    return Document(
+        title=title or f"Gaussian mixture: {data_name}",
+        subtitle=f"model {fit.model}, k = {fit.k}",
+        sections=[
+            Section("Data and call", intro),
+            *fit_sections(fit, data),
+            reproduce_section(seed, code, "python" if command is None else "sh"),
+        ],
+        metadata={"seed": "" if seed is None else str(seed), "command": code},
+    )
+
+
+def _ks_text(ks: Sequence[int]) -> str:
+    if len(ks) > 2 and list(ks) == list(range(ks[0], ks[-1] + 1)):
+        return f"{ks[0]}, …, {ks[-1]}"
+    return ", ".join(str(k) for k in ks)

@@ -1,0 +1,38 @@
+"""Simulation studies: how estimators behave, replicated reproducibly, resumably, in parallel.
+
+See :func:`simulate` (``emstat.simulate``) and the ``emstat simulate`` command.
+"""
+
+from __future__ import annotations
+
+from emstat.simulation.align import ALIGNMENT, match_components
+from emstat.simulation.design import (
+    Design,
+    FitSettings,
+    Grid,
+    Scenario,
+    TrueMixture,
+    load_design,
+    make_design,
+    mixture_from_formula,
+    mixture_from_mapping,
+)
+from emstat.simulation.formula import parse_formula
+from emstat.simulation.runner import run_study, simulate
+
+__all__ = [
+    "ALIGNMENT",
+    "Design",
+    "FitSettings",
+    "Grid",
+    "Scenario",
+    "TrueMixture",
+    "load_design",
+    "make_design",
+    "match_components",
+    "mixture_from_formula",
+    "mixture_from_mapping",
+    "parse_formula",
+    "run_study",
+    "simulate",
+]

@@ -1,0 +1,378 @@
+"""A simulation design: a true mixture crossed with a grid of scenarios.
+
+A design is pure data (it round-trips through :meth:`Design.to_dict`, which
+``run.json`` records and which decides whether an output directory belongs to
+the same study).  Everything a user types is validated here, with one clear
+:class:`~emstat.errors.InputError` per problem.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from emstat.engine import EMControl
+from emstat.errors import InputError
+from emstat.mixture.covariance import get_covariance_model
+from emstat.simulation.formula import parse_formula
+
+__all__ = [
+    "CRITERIA",
+    "Design",
+    "FitSettings",
+    "Grid",
+    "Scenario",
+    "TrueMixture",
+    "load_design",
+    "mixture_from_formula",
+    "mixture_from_mapping",
+]
+
+#: Criteria whose choice is recorded when a scenario selects k.
+CRITERIA = ("bic", "aic", "icl")
+_WEIGHT_SUM_TOL = 1e-6
+
+
+@dataclass(frozen=True)
+class TrueMixture:
+    """The data-generating Gaussian mixture.
+
+    ``weights`` (k,), ``means`` (k, d), ``covariances`` (k, d, d), and the
+    column names of the data drawn from it.
+    """
+
+    weights: np.ndarray
+    means: np.ndarray
+    covariances: np.ndarray
+    columns: tuple[str, ...]
+
+    @property
+    def k(self) -> int:
+        return int(self.weights.shape[0])
+
+    @property
+    def d(self) -> int:
+        return int(self.means.shape[1])
+
+    def centre(self) -> np.ndarray:
+        """The weighted centre of the means, ``sum_k w_k mu_k``."""
+        return np.asarray(self.weights @ self.means, dtype=float)
+
+    def separated(self, factor: float) -> TrueMixture:
+        """The mixture with every mean's distance from the weighted centre scaled by ``factor``."""
+        centre = self.centre()
+        means = centre + factor * (self.means - centre)
+        return TrueMixture(self.weights, means, self.covariances, self.columns)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "columns": list(self.columns),
+            "weights": self.weights.tolist(),
+            "means": self.means.tolist(),
+            "covariances": self.covariances.tolist(),
+        }
+
+
+def _validate_mixture(
+    weights: Any, means: Any, covariances: Any, columns: Sequence[str] | None
+) -> TrueMixture:
+    try:
+        w = np.asarray(weights, dtype=float)
+        mu = np.asarray(means, dtype=float)
+        cov = np.asarray(covariances, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise InputError(
+            f"mixture: weights, means and covariances must be numbers ({exc})"
+        ) from None
+    if w.ndim != 1 or w.size < 1:
+        raise InputError(f"mixture: weights must be a list of numbers, got shape {w.shape}")
+    k = w.size
+    if mu.ndim == 1 and mu.size == k:
+        mu = mu[:, None]
+    if mu.ndim != 2 or mu.shape[0] != k:
+        raise InputError(f"mixture: means must be {k} rows (one per weight), got shape {mu.shape}")
+    d = mu.shape[1]
+    if d == 1 and cov.ndim == 1 and cov.size == k:
+        cov = cov[:, None, None]
+    if cov.shape != (k, d, d):
+        raise InputError(
+            f"mixture: covariances must be {k} matrices of {d} x {d} "
+            f"(1-D: {k} variances), got shape {cov.shape}"
+        )
+    if not (np.all(np.isfinite(w)) and np.all(np.isfinite(mu)) and np.all(np.isfinite(cov))):
+        raise InputError("mixture: weights, means and covariances must be finite")
+    if np.any(w <= 0):
+        raise InputError(f"mixture: every weight must be positive, got {w.tolist()}")
+    if abs(math.fsum(w.tolist()) - 1.0) > _WEIGHT_SUM_TOL:
+        raise InputError(f"mixture: the weights sum to {math.fsum(w.tolist()):g}, not 1")
+    for j in range(k):
+        if not np.allclose(cov[j], cov[j].T, rtol=1e-10, atol=1e-12):
+            raise InputError(f"mixture: covariance of component {j + 1} is not symmetric")
+        if np.any(np.linalg.eigvalsh(cov[j]) <= 0):
+            what = "variance" if d == 1 else "covariance (not positive definite)"
+            raise InputError(
+                f"mixture: component {j + 1} has a non-positive {what}: {cov[j].tolist()}"
+            )
+    if columns is None:
+        columns = ["x"] if d == 1 else [f"x{j + 1}" for j in range(d)]
+    names = tuple(str(c) for c in columns)
+    if len(names) != d or len(set(names)) != d:
+        raise InputError(f"mixture: need {d} distinct column names, got {list(names)}")
+    return TrueMixture(w, mu, cov, names)
+
+
+def mixture_from_formula(formula: str) -> TrueMixture:
+    """The 1-D mixture of a formula such as ``"0.5*N(-0.8,1) + 0.5*N(0.8,1)"`` (variances)."""
+    terms = parse_formula(formula)
+    return _validate_mixture(
+        [t.weight for t in terms], [t.mean for t in terms], [t.variance for t in terms], None
+    )
+
+
+def mixture_from_mapping(spec: Mapping[str, Any]) -> TrueMixture:
+    """A mixture from ``{"formula": ...}`` or ``{"weights", "means", "covariances"[, "columns"]}``.
+
+    In 1-D ``means`` and ``covariances`` may be flat lists (the covariances
+    are then variances).
+    """
+    if "formula" in spec:
+        extra = set(spec) - {"formula"}
+        if extra:
+            raise InputError(f"mixture: give a formula or weights/means/covariances, not {extra}")
+        return mixture_from_formula(str(spec["formula"]))
+    missing = [key for key in ("weights", "means", "covariances") if key not in spec]
+    if missing:
+        raise InputError(
+            f"mixture: missing {', '.join(missing)} (give weights, means and covariances, "
+            "or a 1-D formula)"
+        )
+    unknown = set(spec) - {"weights", "means", "covariances", "columns"}
+    if unknown:
+        raise InputError(f"mixture: unknown keys {sorted(unknown)}")
+    return _validate_mixture(
+        spec["weights"], spec["means"], spec["covariances"], spec.get("columns")
+    )
+
+
+@dataclass(frozen=True)
+class FitSettings:
+    """How each replicate is fitted: the start and the stopping rule."""
+
+    init: str | None = None
+    tol: float = EMControl().tol
+    criterion: str = EMControl().criterion
+    max_iter: int = EMControl().max_iter
+
+    def control(self) -> EMControl:
+        return EMControl(tol=self.tol, criterion=self.criterion, max_iter=self.max_iter)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Grid:
+    """The factors crossed into scenarios.
+
+    ``select`` switches selection of k on or off; a selecting scenario fits
+    every k in ``select_k`` with every model in ``select_models`` (default:
+    the scenario's model) and records which one each criterion chose.
+    """
+
+    n: tuple[int, ...]
+    separation: tuple[float, ...] = (1.0,)
+    k: tuple[int, ...] = ()
+    model: tuple[str, ...] = ()
+    select: tuple[bool, ...] = (False,)
+    select_k: tuple[int, ...] = ()
+    select_models: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One cell of the grid."""
+
+    scenario: int
+    n: int
+    separation: float
+    k: int
+    model: str
+    select: bool
+
+    def describe(self) -> str:
+        sel = ", selecting k" if self.select else ""
+        return f"n={self.n}, separation={self.separation:g}, k={self.k}, model={self.model}{sel}"
+
+
+@dataclass(frozen=True)
+class Design:
+    """Everything that decides a study's numbers: mixture, grid, replicates, seed, fit."""
+
+    mixture: TrueMixture
+    grid: Grid
+    reps: int
+    seed: int
+    fit: FitSettings = field(default_factory=FitSettings)
+
+    def scenarios(self) -> list[Scenario]:
+        """The grid crossed in a fixed order (n, separation, k, model, select)."""
+        cells = itertools.product(
+            self.grid.n, self.grid.separation, self.grid.k, self.grid.model, self.grid.select
+        )
+        return [Scenario(i, *cell) for i, cell in enumerate(cells)]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready description; two designs are the same study when these are equal."""
+        return {
+            "mixture": self.mixture.to_dict(),
+            "grid": {key: list(value) for key, value in asdict(self.grid).items()},
+            "reps": self.reps,
+            "seed": self.seed,
+            "fit": asdict(self.fit),
+        }
+
+
+# --------------------------------------------------------------------------- #
+# validation of the grid
+# --------------------------------------------------------------------------- #
+
+
+def _as_tuple(value: Any) -> tuple[Any, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        return (value,)
+    return tuple(value)
+
+
+def _ints(name: str, values: Any, minimum: int) -> tuple[int, ...]:
+    out = []
+    for v in _as_tuple(values):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer, float)) or int(v) != v:
+            raise InputError(f"{name} must be whole numbers, got {v!r}")
+        if v < minimum:
+            raise InputError(f"{name} must be >= {minimum}, got {int(v)}")
+        out.append(int(v))
+    return tuple(dict.fromkeys(out))
+
+
+def make_design(
+    mixture: TrueMixture,
+    *,
+    n: Any,
+    reps: int,
+    seed: int = 0,
+    k: Any = None,
+    model: Any = None,
+    separation: Any = None,
+    select: Any = None,
+    select_k: Any = None,
+    select_models: Any = None,
+    fit: FitSettings | Mapping[str, Any] | None = None,
+) -> Design:
+    """Validate the factors of a study and build its :class:`Design`."""
+    if isinstance(reps, bool) or not isinstance(reps, (int, np.integer)) or reps < 1:
+        raise InputError(f"reps must be a whole number >= 1, got {reps!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"seed must be a whole number >= 0, got {seed!r}")
+    ns = _ints("n", n, 1)
+    if not ns:
+        raise InputError("give at least one sample size n")
+    ks = _ints("k", k, 1) or (mixture.k,)
+    seps = tuple(float(s) for s in _as_tuple(separation)) or (1.0,)
+    if any(not math.isfinite(s) or s < 0 for s in seps):
+        raise InputError(f"separations must be finite numbers >= 0, got {list(seps)}")
+    default_model = "V" if mixture.d == 1 else "VVV"
+    models = tuple(str(m) for m in _as_tuple(model)) or (default_model,)
+    sel_ks = _ints("select_k", select_k, 1)
+    selects = tuple(bool(s) for s in _as_tuple(select)) or ((True,) if sel_ks else (False,))
+    if any(selects) and not sel_ks:
+        sel_ks = tuple(range(1, max(*ks, mixture.k) + 2))
+    sel_models = tuple(str(m) for m in _as_tuple(select_models))
+    names = [get_covariance_model(m, mixture.d).name for m in (*models, *sel_models)]
+    models = tuple(dict.fromkeys(names[: len(models)]))
+    sel_models = tuple(dict.fromkeys(names[len(models) :]))
+    largest = max(mixture.k, *ks, *(sel_ks if any(selects) else ()))
+    if min(ns) < largest:
+        raise InputError(
+            f"n = {min(ns)} is smaller than the number of components ({largest}); "
+            "every sample needs at least one point per component"
+        )
+    if fit is None:
+        settings = FitSettings()
+    elif isinstance(fit, FitSettings):
+        settings = fit
+    else:
+        unknown = set(fit) - {"init", "tol", "criterion", "max_iter"}
+        if unknown:
+            raise InputError(
+                f"fit: unknown keys {sorted(unknown)} (init, tol, criterion, max_iter)"
+            )
+        settings = FitSettings(**fit)
+    settings.control()  # validates tol, criterion, max_iter
+    grid = Grid(ns, seps, ks, models, selects, sel_ks, sel_models)
+    return Design(mixture, grid, int(reps), int(seed), settings)
+
+
+# --------------------------------------------------------------------------- #
+# design files
+# --------------------------------------------------------------------------- #
+
+
+def _read_design_file(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise InputError(f"no design file {str(path)!r}")
+    text = path.read_text()
+    if path.suffix.lower() == ".json":
+        try:
+            payload = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"design file {str(path)!r} is not valid JSON: {exc}") from None
+    else:
+        try:
+            import tomllib
+        except ImportError:  # pragma: no cover - Python 3.10
+            raise InputError("reading TOML design files needs Python 3.11 or later") from None
+        try:
+            payload = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise InputError(f"design file {str(path)!r} is not valid TOML: {exc}") from None
+    if not isinstance(payload, dict):
+        raise InputError(f"design file {str(path)!r} must hold a table/object at the top")
+    return payload
+
+
+def load_design(path: str | Path, **overrides: Any) -> Design:
+    """Read a TOML (or ``.json``) design file; non-None ``overrides`` replace its values.
+
+    The file holds a ``[mixture]`` table (a 1-D ``formula``, or ``weights``,
+    ``means``, ``covariances`` and optional ``columns``), a ``[grid]`` table
+    (``n``, ``separation``, ``k``, ``model``, ``select``, ``select_k``,
+    ``select_models``), top-level ``reps`` and ``seed``, and an optional
+    ``[fit]`` table (``init``, ``tol``, ``criterion``, ``max_iter``).
+    """
+    payload = _read_design_file(Path(path))
+    unknown = set(payload) - {"mixture", "grid", "reps", "seed", "fit"}
+    if unknown:
+        raise InputError(
+            f"design file {str(path)!r}: unknown keys {sorted(unknown)} "
+            "(mixture, grid, reps, seed, fit)"
+        )
+    if "mixture" not in payload or not isinstance(payload["mixture"], dict):
+        raise InputError(f"design file {str(path)!r} needs a [mixture] table")
+    grid = payload.get("grid", {})
+    allowed = {"n", "separation", "k", "model", "select", "select_k", "select_models"}
+    if not isinstance(grid, dict) or set(grid) - allowed:
+        raise InputError(f"design file {str(path)!r}: [grid] takes only {sorted(allowed)}")
+    values: dict[str, Any] = {**grid, "reps": payload.get("reps"), "seed": payload.get("seed", 0)}
+    values["fit"] = payload.get("fit")
+    values.update({key: value for key, value in overrides.items() if value is not None})
+    if values.get("n") is None:
+        raise InputError(f"design file {str(path)!r}: give the sample sizes n in [grid] or --n")
+    if values.get("reps") is None:
+        raise InputError(f"design file {str(path)!r}: give reps at the top or --reps")
+    return make_design(mixture_from_mapping(payload["mixture"]), **values)

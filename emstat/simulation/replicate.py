@@ -1,0 +1,241 @@
+"""One replicate: draw a data set, fit it, align the estimates to the truth.
+
+Functions here are pure (inputs in, columns out) and picklable, so the same
+code runs in this process, in a process pool and on a Dask worker.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from emstat.errors import InputError
+from emstat.mixture import fit_mixture, select_mixture
+from emstat.mixture.result import MixtureResult, parameter_names
+from emstat.simulation.align import match_components
+from emstat.simulation.design import CRITERIA, Design, Scenario, TrueMixture
+from emstat.simulation.generate import draw_mixture, replicate_rng
+
+__all__ = [
+    "REPLICATE_COLUMNS",
+    "SELECTION_COLUMNS",
+    "BatchResult",
+    "BatchTask",
+    "run_batch",
+    "run_replicate",
+    "truth_table",
+]
+
+REPLICATE_COLUMNS = (
+    "scenario",
+    "replicate",
+    "component",
+    "parameter",
+    "truth",
+    "estimate",
+    "std_err",
+    "ci_low",
+    "ci_high",
+    "converged",
+    "n_iter",
+    "loglik",
+    "seconds",
+    "error",
+)
+SELECTION_COLUMNS = ("scenario", "replicate", "criterion", "k", "model", "true_k", "error")
+
+
+@dataclass(frozen=True)
+class BatchTask:
+    """Replicates ``replicates`` of one scenario of a design: the unit of work sent to a worker."""
+
+    design: Design
+    scenario: Scenario
+    replicates: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """The rows a batch produced: replicate rows, and selection rows when the scenario selects."""
+
+    scenario: int
+    replicates: tuple[int, ...]
+    rows: pd.DataFrame
+    selection: pd.DataFrame | None
+
+
+def truth_table(mixture: TrueMixture) -> tuple[list[str], np.ndarray]:
+    """Parameter names of one component (in ``MixtureResult.params`` order) and truths (k, p)."""
+    names = parameter_names(list(mixture.columns))
+    truths = np.empty((mixture.k, 1 + len(names)))
+    truths[:, 0] = mixture.weights
+    for col, (_, pos) in enumerate(names, start=1):
+        truths[:, col] = (
+            mixture.means[:, pos[0]] if len(pos) == 1 else mixture.covariances[:, pos[0], pos[1]]
+        )
+    return ["weight", *(name for name, _ in names)], truths
+
+
+def _aligned_rows(
+    fit: MixtureResult, truth: TrueMixture, names: list[str], truths: np.ndarray
+) -> dict[str, np.ndarray]:
+    params = fit.params
+    p = len(names)
+    match = match_components(truth.means, fit.means.to_numpy())
+    unmatched = np.flatnonzero(match < 0)
+    labels = match.copy()
+    labels[unmatched] = truth.k + np.arange(unmatched.size)
+    order = np.argsort(labels, kind="stable")
+    rows = (order[:, None] * p + np.arange(p)[None, :]).reshape(-1)
+    truth_rows = np.full((fit.k, p), np.nan)
+    matched = labels[order] < truth.k
+    truth_rows[matched] = truths[labels[order][matched]]
+    return {
+        "component": np.repeat(labels[order] + 1, p),
+        "parameter": np.tile(np.asarray(names, dtype=object), fit.k),
+        "truth": truth_rows.reshape(-1),
+        "estimate": params["estimate"].to_numpy(dtype=float)[rows],
+        "std_err": params["std_err"].to_numpy(dtype=float)[rows],
+        "ci_low": params["ci_low"].to_numpy(dtype=float)[rows],
+        "ci_high": params["ci_high"].to_numpy(dtype=float)[rows],
+    }
+
+
+def _failed_rows(
+    k: int, truth: TrueMixture, names: list[str], truths: np.ndarray
+) -> dict[str, Any]:
+    p = len(names)
+    truth_rows = np.full((k, p), np.nan)
+    shared = min(k, truth.k)
+    truth_rows[:shared] = truths[:shared]
+    nan = np.full(k * p, np.nan)
+    return {
+        "component": np.repeat(np.arange(1, k + 1), p),
+        "parameter": np.tile(np.asarray(names, dtype=object), k),
+        "truth": truth_rows.reshape(-1),
+        "estimate": nan,
+        "std_err": nan,
+        "ci_low": nan,
+        "ci_high": nan,
+    }
+
+
+def _selection_rows(selection: Any, scenario: Scenario, replicate: int, true_k: int) -> list[tuple]:
+    rows = []
+    for criterion in CRITERIA:
+        try:
+            best = selection.best_for(criterion)
+            rows.append((scenario.scenario, replicate, criterion, best.k, best.model, true_k, ""))
+        except InputError as exc:
+            rows.append((scenario.scenario, replicate, criterion, -1, "", true_k, str(exc)))
+    return rows
+
+
+def run_replicate(
+    design: Design, scenario: Scenario, replicate: int
+) -> tuple[dict[str, Any], list[tuple]]:
+    """Draw, fit and align replicate ``replicate`` of ``scenario``.
+
+    Returns the replicate's columns (one entry per fitted component x
+    parameter) and its selection rows (empty unless the scenario selects).
+    A fit that raises or ends degenerate is recorded with NaN estimates and
+    the reason in ``error``; it does not stop the study.
+    """
+    truth = design.mixture.separated(scenario.separation)
+    names, truths = truth_table(truth)
+    rng, fit_seed = replicate_rng(design.seed, replicate)
+    x, _ = draw_mixture(truth, scenario.n, rng)
+    data = pd.DataFrame(x, columns=list(truth.columns))
+    settings = design.fit
+    control = settings.control()
+    selection_rows: list[tuple] = []
+    started = time.perf_counter()
+    fit: MixtureResult | None = None
+    error = ""
+    try:
+        if scenario.select:
+            models = list(design.grid.select_models) or [scenario.model]
+            selection = select_mixture(
+                data,
+                list(design.grid.select_k),
+                models,
+                init=settings.init,
+                seed=fit_seed,
+                control=control,
+            )
+            selection_rows = _selection_rows(selection, scenario, replicate, truth.k)
+            fit = selection.fits.get((scenario.k, scenario.model))
+        if fit is None:
+            fit = fit_mixture(
+                data, scenario.k, scenario.model, init=settings.init, seed=fit_seed, control=control
+            )
+        if fit.ok:
+            columns = _aligned_rows(fit, truth, names, truths)
+        else:
+            error = f"degenerate: {fit.degenerate}"
+            columns = _failed_rows(scenario.k, truth, names, truths)
+    except Exception as exc:  # a failing replicate is recorded, not fatal
+        error = f"{type(exc).__name__}: {exc}"
+        columns = _failed_rows(scenario.k, truth, names, truths)
+        if scenario.select and not selection_rows:
+            selection_rows = [
+                (scenario.scenario, replicate, c, -1, "", truth.k, error) for c in CRITERIA
+            ]
+    seconds = time.perf_counter() - started
+    size = len(columns["parameter"])
+    ok = fit is not None and fit.ok and not error
+    columns.update(
+        scenario=np.full(size, scenario.scenario),
+        replicate=np.full(size, replicate),
+        converged=np.full(size, bool(ok and fit is not None and fit.converged)),
+        n_iter=np.full(size, fit.n_iter if fit is not None else 0),
+        loglik=np.full(size, fit.loglik if ok and fit is not None else np.nan),
+        seconds=np.full(size, seconds),
+        error=np.full(size, error, dtype=object),
+    )
+    return columns, selection_rows
+
+
+def run_batch(task: BatchTask) -> BatchResult:
+    """Run the replicates of a batch in order; the function workers execute."""
+    parts: list[dict[str, Any]] = []
+    selection: list[tuple] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for replicate in task.replicates:
+            columns, sel = run_replicate(task.design, task.scenario, replicate)
+            parts.append(columns)
+            selection.extend(sel)
+    rows = pd.DataFrame(
+        {name: np.concatenate([part[name] for part in parts]) for name in REPLICATE_COLUMNS}
+    )
+    rows = rows.astype(
+        {
+            "scenario": "int64",
+            "replicate": "int64",
+            "component": "int64",
+            "parameter": "string",
+            "converged": "bool",
+            "n_iter": "int64",
+            "error": "string",
+        }
+    )
+    sel_frame = (
+        pd.DataFrame(selection, columns=list(SELECTION_COLUMNS)).astype(
+            {
+                "k": "int64",
+                "true_k": "int64",
+                "model": "string",
+                "criterion": "string",
+                "error": "string",
+            }
+        )
+        if task.scenario.select
+        else None
+    )
+    return BatchResult(task.scenario.scenario, task.replicates, rows, sel_frame)

@@ -1,0 +1,284 @@
+"""Run a study: plan the batches still missing, execute them, save, summarise.
+
+:func:`simulate` is the library entry point (``emstat.simulate``);
+:func:`run_study` runs a validated :class:`Design` into an output directory
+and is what the command line calls.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from emstat.errors import InputError
+from emstat.simulation.align import ALIGNMENT
+from emstat.simulation.design import (
+    Design,
+    FitSettings,
+    TrueMixture,
+    load_design,
+    make_design,
+    mixture_from_formula,
+    mixture_from_mapping,
+)
+from emstat.simulation.executors import run_tasks
+from emstat.simulation.progress import progress_bar
+from emstat.simulation.replicate import BatchTask
+from emstat.simulation.storage import StudyDir, now, package_versions, write_csv
+from emstat.simulation.summarise import scenario_table, selection_summary, summarise_replicates
+
+__all__ = ["plan_batches", "run_study", "simulate"]
+
+_MAX_BATCH = 50
+_BATCHES_PER_WORKER = 4
+
+
+def default_workers() -> int:
+    """All the CPUs this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def plan_batches(
+    design: Design,
+    done: set[tuple[int, int]],
+    *,
+    workers: int,
+    batch_size: int | None = None,
+) -> list[BatchTask]:
+    """Batches of the replicates not yet done, scenario by scenario, in replicate order.
+
+    Without ``batch_size``, batches hold about a quarter of a worker's share
+    (at most 50 replicates): few enough tasks to amortise overhead, enough to
+    balance the workers and to lose little when a run is interrupted.
+    """
+    missing = {
+        s.scenario: [r for r in range(design.reps) if (s.scenario, r) not in done]
+        for s in design.scenarios()
+    }
+    total = sum(len(v) for v in missing.values())
+    if batch_size is None:
+        batch_size = min(_MAX_BATCH, max(1, math.ceil(total / (_BATCHES_PER_WORKER * workers))))
+    if batch_size < 1:
+        raise InputError(f"batch size must be >= 1, got {batch_size}")
+    tasks = []
+    for scenario in design.scenarios():
+        todo = missing[scenario.scenario]
+        for start in range(0, len(todo), batch_size):
+            tasks.append(BatchTask(design, scenario, tuple(todo[start : start + batch_size])))
+    return tasks
+
+
+def _finish(study: StudyDir, design: Design) -> pd.DataFrame:
+    rows, selection = study.consolidate()
+    scenarios = scenario_table(design.scenarios())
+    summary = summarise_replicates(rows, scenarios)
+    write_csv(study.path / "scenarios.csv", scenarios)
+    write_csv(study.path / "summary.csv", summary)
+    if selection is not None:
+        write_csv(study.path / "selection_summary.csv", selection_summary(selection, scenarios))
+    failed = rows.loc[rows["error"] != "", ["scenario", "replicate"]].drop_duplicates()
+    study.update_manifest(status="complete", finished=now(), failed_replicates=len(failed))
+    study.remove_parts()
+    return summary
+
+
+def run_study(
+    design: Design,
+    out_dir: str | Path,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    batch_size: int | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+    command: str = "",
+) -> pd.DataFrame:
+    """Run (or resume) ``design`` into ``out_dir`` and return the summary.
+
+    A directory holding a finished study of the same design is summarised
+    again without refitting; one holding parts of an interrupted run is
+    completed; one of a different design is refused unless ``overwrite``.
+    """
+    workers = default_workers() if workers is None else workers
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise InputError(f"workers must be a whole number >= 1, got {workers!r}")
+    study = StudyDir(Path(out_dir))
+    spec = design.to_dict()
+    if study.open(spec, overwrite=overwrite):
+        rows, _ = study.read_results()
+        return summarise_replicates(rows, scenario_table(design.scenarios()))
+    previous = study.read_manifest()
+    study.write_manifest(
+        {
+            "command": command,
+            "seed": design.seed,
+            "reps": design.reps,
+            "alignment": ALIGNMENT,
+            "alignment_method": "Hungarian assignment on the squared Euclidean distance "
+            "between fitted and true means (emstat.mixture.stderr.align_components)",
+            "streams": "replicate i of every scenario draws from "
+            "np.random.SeedSequence(seed).spawn(reps)[i]",
+            "variance_convention": "N(mean, variance)",
+            "versions": package_versions(),
+            "design": spec,
+            "status": "running",
+            "started": previous.get("started", now()) if previous else now(),
+            "resumed": now() if previous else None,
+            "executor": f"dask {scheduler}" if scheduler else f"{workers} local process(es)",
+        }
+    )
+    done = study.done()
+    tasks = plan_batches(design, done, workers=workers, batch_size=batch_size)
+    total = design.reps * len(design.scenarios())
+    if tasks:
+        results = run_tasks(tasks, workers=workers, scheduler=scheduler)
+        try:
+            with progress_bar(total, len(done), show=progress) as advance:
+                for result in results:
+                    study.write_part(result)
+                    advance(len(result.replicates))
+        finally:
+            close = getattr(results, "close", None)
+            if close is not None:
+                close()
+    return _finish(study, design)
+
+
+def _as_mixture(mixture: Any) -> TrueMixture:
+    if isinstance(mixture, TrueMixture):
+        return mixture
+    if isinstance(mixture, str):
+        return mixture_from_formula(mixture)
+    if isinstance(mixture, Mapping):
+        return mixture_from_mapping(mixture)
+    raise InputError(
+        "mixture must be a 1-D formula such as '0.5*N(-0.8,1) + 0.5*N(0.8,1)', a mapping "
+        "with weights, means and covariances, or a TrueMixture"
+    )
+
+
+def simulate(
+    mixture: str | Mapping[str, Any] | TrueMixture | None = None,
+    *,
+    design: str | Path | Design | None = None,
+    n: int | Sequence[int] | None = None,
+    reps: int | None = None,
+    k: int | Sequence[int] | None = None,
+    model: str | Sequence[str] | None = None,
+    separation: float | Sequence[float] | None = None,
+    select_k: int | Sequence[int] | None = None,
+    select_models: str | Sequence[str] | None = None,
+    seed: int | None = None,
+    fit: FitSettings | Mapping[str, Any] | None = None,
+    out_dir: str | Path | None = None,
+    workers: int | None = 1,
+    scheduler: str | None = None,
+    batch_size: int | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Study an estimator by simulation: draw, fit, align, summarise.
+
+    Every replicate draws a sample of size ``n`` from the true ``mixture``,
+    fits a ``k``-component mixture with covariance ``model`` (and, when
+    ``select_k`` is given, selects k by BIC, AIC and ICL), aligns the fitted
+    components to the true ones (Hungarian matching on the means), and
+    records every estimate.  Replicate ``i`` draws from stream ``i`` of
+    ``np.random.SeedSequence(seed).spawn(reps)`` in every scenario, so results
+    do not depend on ``workers`` or the cluster.
+
+    Parameters
+    ----------
+    mixture
+        The true mixture: a 1-D formula ``"0.5*N(-0.8,1) + 0.5*N(0.8,1)"``
+        (``N(mean, variance)``: the second number is the **variance**), a
+        mapping with ``weights``, ``means``, ``covariances`` (and ``columns``),
+        or a :class:`TrueMixture`.  Give this or ``design``.
+    design
+        A TOML/JSON design file (see :func:`load_design`) or a
+        :class:`Design`; the other arguments, when given, override its values.
+    n, reps, k, model, separation
+        Sample sizes, replicates per scenario, numbers of components to fit
+        (default: the true number), covariance models (default ``V`` in 1-D,
+        ``VVV`` otherwise) and separations (a factor on every mean's distance
+        from the weighted centre; default 1).  Lists are crossed.
+    select_k, select_models
+        Turn on selection of k among ``select_k`` (with ``select_models``,
+        default the scenario's model); the choices are in
+        ``selection.parquet``.
+    seed
+        The study's seed (default 0), recorded in ``run.json``.
+    fit
+        ``init``, ``tol``, ``criterion``, ``max_iter`` of every fit.
+    out_dir
+        Where ``replicates.parquet``, ``summary.csv``, ``run.json`` … go; an
+        interrupted run resumes there.  Default: a temporary directory,
+        removed afterwards (only the summary is kept).
+    workers, scheduler
+        Local processes (default 1: this process), or the address of a Dask
+        scheduler (``tcp://host:8786``; needs ``emstat[dask]``).
+    batch_size
+        Replicates per task (default: chosen from the work and the workers).
+    overwrite
+        Replace an ``out_dir`` that holds a study of another design.
+    progress
+        Show a progress bar when stderr is a terminal.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per scenario x component x parameter: the scenario's factors,
+        ``truth``, ``reps``, ``n_ok``, ``mean``, ``bias``, ``sd``, ``rmse``,
+        ``coverage`` (95% intervals), ``n_se``, ``converged``, ``mean_iter``,
+        ``aligned_by`` (see :func:`summarise_replicates`).
+
+    Examples
+    --------
+    >>> from emstat.simulation import simulate
+    >>> summary = simulate("0.5*N(-3,1) + 0.5*N(3,1)", n=200, reps=5, seed=1)
+    >>> summary[["component", "parameter", "truth"]].head(3)
+       component parameter  truth
+    0          1    weight    0.5
+    1          1   mean[x]   -3.0
+    2          1    var[x]    1.0
+    """
+    values = dict(
+        n=n, reps=reps, k=k, model=model, separation=separation, select_k=select_k,
+        select_models=select_models, seed=seed, fit=fit,
+    )  # fmt: skip
+    if (mixture is None) == (design is None):
+        raise InputError("give either a mixture or a design")
+    if isinstance(design, Design):
+        built = design
+        if any(v is not None for v in values.values()):
+            raise InputError("with a Design object, set its fields instead of passing arguments")
+    elif design is not None:
+        built = load_design(design, **values)
+    else:
+        if n is None or reps is None:
+            raise InputError("give the sample size n and the number of replicates reps")
+        values["seed"] = 0 if seed is None else seed
+        built = make_design(_as_mixture(mixture), **values)  # type: ignore[arg-type]
+    given = {key: value for key, value in values.items() if value is not None}
+    command = "emstat.simulate(" + ", ".join(
+        [*([repr(mixture)] if isinstance(mixture, str) else []),
+         *([f"design={str(design)!r}"] if isinstance(design, (str, Path)) else []),
+         *(f"{key}={value!r}" for key, value in given.items())]
+    ) + ")"  # fmt: skip
+    options = dict(
+        workers=workers, scheduler=scheduler, batch_size=batch_size, overwrite=overwrite,
+        progress=progress, command=command,
+    )  # fmt: skip
+    if out_dir is None:
+        with tempfile.TemporaryDirectory(prefix="emstat-sim-") as tmp:
+            return run_study(built, Path(tmp) / "study", **options)  # type: ignore[arg-type]
+    return run_study(built, out_dir, **options)  # type: ignore[arg-type]

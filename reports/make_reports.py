@@ -1,0 +1,73 @@
+"""Regenerate the example reports in this folder: faithful, sim and crimes.
+
+    python reports/make_reports.py            # writes reports/*.qmd (+ figures) only
+    python reports/make_reports.py out/ --render   # writes and renders HTML + PDF into out/
+
+Each ``.qmd`` is a Quarto document an analyst can copy and edit; render it
+with ``quarto render faithful.qmd`` or, without Quarto, ``emstat report
+faithful.qmd`` (pandoc and Typst from PyPI).  The simulation example is built
+from a small synthetic study directory (``sim1/``) written by
+``tests/report/_fixtures.py``, or from a real ``emstat simulate`` output
+passed with ``--sim-dir``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def make_reports(out_dir: Path, render: bool = False, sim_dir: Path | None = None) -> list[Path]:
+    """Write faithful.qmd, sim.qmd and crimes.qmd into ``out_dir`` (and render them)."""
+    import emstat
+    from emstat.report import report
+
+    formats = ["html", "pdf"] if render else []
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+
+    faithful = emstat.load_dataset("faithful")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", emstat.ConvergenceWarning)
+        selection = emstat.select_mixture(faithful, k=range(1, 10), seed=0)
+    written += report(
+        selection,
+        out_dir / "faithful.qmd",
+        formats=formats,
+        data=faithful,
+        data_name="Old Faithful (data/faithful.csv)",
+        seed=0,
+        command="emstat select data/faithful.csv --k 1:9 --report faithful.html --pdf",
+    )
+
+    if sim_dir is None:
+        sys.path.insert(0, str(HERE.parent / "tests" / "report"))
+        from _fixtures import make_simulation_dir
+
+        sim_dir = make_simulation_dir(out_dir / "sim1")
+    written += report(sim_dir, out_dir / "sim.qmd", formats=formats, title="Simulation study")
+
+    crimes = emstat.load_dataset("crimes")
+    saturated = emstat.fit_categorical(crimes, counts="N")
+    independence = emstat.fit_categorical(crimes, counts="N", margins=[["V1"], ["V2"]])
+    written += report(
+        (saturated, independence),
+        out_dir / "crimes.qmd",
+        formats=formats,
+        data_name="crimes (data/crimes.csv)",
+    )
+    return written
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out_dir", nargs="?", type=Path, default=HERE)
+    parser.add_argument("--render", action="store_true", help="also render HTML and PDF")
+    parser.add_argument("--sim-dir", type=Path, default=None)
+    args = parser.parse_args()
+    for path in make_reports(args.out_dir, args.render, args.sim_dir):
+        print(path)
