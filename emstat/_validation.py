@@ -66,6 +66,28 @@ def _as_frame(data: Any, columns: Sequence[str] | None) -> pd.DataFrame:
     return frame
 
 
+def _plain_array(
+    data: Any, columns: Sequence[str] | None, expected: Sequence[str] | None
+) -> NumericData | None:
+    """A finite float array passes without a DataFrame round trip (simulations fit thousands).
+
+    Anything else, or any problem, returns None: the DataFrame path then
+    validates and names what is wrong.
+    """
+    if columns is not None or expected is not None or not isinstance(data, np.ndarray):
+        return None
+    if data.dtype.kind not in "fiu" or data.ndim not in (1, 2) or data.size == 0:
+        return None
+    values = np.array(data, dtype=float, ndmin=2, copy=True)
+    if data.ndim == 1:
+        values = values.T
+    if not np.isfinite(values).all():
+        return None
+    d = values.shape[1]
+    names = [f"x{j + 1}" for j in range(d)] if d > 1 else ["x"]
+    return NumericData(values, names, pd.RangeIndex(values.shape[0]))
+
+
 def as_numeric_data(
     data: Any,
     columns: Sequence[str] | None = None,
@@ -79,6 +101,9 @@ def as_numeric_data(
     infinite values, no rows.  ``expected_columns`` checks that new data has
     the columns a fit was made with.
     """
+    fast = _plain_array(data, columns, expected_columns)
+    if fast is not None:
+        return fast
     frame = _as_frame(data, columns if columns is not None else expected_columns)
     if frame.shape[1] == 0:
         raise InputError("the data have no columns")

@@ -25,7 +25,7 @@ from emstat.crosscheck._mclust import (
     verdict,
 )
 from emstat.errors import InputError, OptionalDependencyError
-from emstat.mixture.stderr import align_components
+from emstat.mixture.align import align_components
 
 REFERENCE = Path(__file__).resolve().parent / "reference"
 

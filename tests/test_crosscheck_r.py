@@ -256,3 +256,19 @@ def test_cat_live_crimes_agrees() -> None:
     frame = pd.read_csv(REFERENCE / "cat_crimes.csv")
     assert cat(frame, counts="N").agree
     assert cat(frame, margins=[["V1"], ["V2"]], counts="N").agree
+
+
+def test_singular_tiny_scale_cells_agree_live() -> None:
+    """Data scaled by 2^-17: mclust's absolute sqrt(eps) tests make EVE, VVE, EVV, VEE NA.
+
+    One component is fitted in closed form on both sides, without those tests.
+    """
+    check = _check(pd.read_csv(REFERENCE / "singular_tiny.csv"), k=range(1, 7))
+    table = check.table
+    assert len(table) == 6 * 14
+    assert table["verdict"].isin(["agree", "both singular"]).all(), check.summary()
+    singular = table[table["verdict"] == "both singular"]
+    assert {"EVE", "VVE", "EVV", "VEE"} <= set(singular["model"])
+    assert check.n_disagree == 0
+    assert check.max_bic_rel_diff < 1e-6
+    assert check.emstat_choice == check.r_choice == ("EII", 2)

@@ -162,7 +162,7 @@ def parameter_differences(
     Each argument is a pair (emstat's, R's); components of the second are
     matched to the first by :func:`align_components` on the means.
     """
-    from emstat.mixture.stderr import align_components
+    from emstat.mixture.align import align_components
 
     perm = align_components(means[0], means[1])
     dw = float(np.max(np.abs(weights[0] - weights[1][perm])))

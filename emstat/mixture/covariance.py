@@ -134,7 +134,12 @@ def _trace_solve(scatter: Array, shape: Array) -> Array:
 def _sorted_eigh(scatter: Array) -> tuple[Array, Array]:
     """Eigenvalues (decreasing, rounding negatives clipped to 0) and eigenvectors of each W_k."""
     values, vectors = np.linalg.eigh(scatter)
-    return np.maximum(values[:, ::-1], 0.0), vectors[:, :, ::-1]
+    # A stable sort keeps tied eigenvalues (a zero scatter) in eigh's order, as
+    # mclust does, so the largest shape value goes on the first of them.
+    order = np.argsort(-values, axis=1, kind="stable")
+    values = np.take_along_axis(values, order, axis=1)
+    vectors = np.take_along_axis(vectors, order[:, None, :], axis=2)
+    return np.maximum(values, 0.0), vectors
 
 
 def _rotate_in(orientation: Array, scatter: Array) -> Array:
@@ -405,6 +410,22 @@ def _m_step(
     previous: Array | None,
     shape_only_orientation: bool = False,
 ) -> Array:
+    if model in _SCATTER_TESTED:
+        _check_scatters(model, scatter)
+    sigma = _m_step_unchecked(model, letters, nk, scatter, previous, shape_only_orientation)
+    if model in ("VEE", "EVE", "VVE", "EVV"):
+        _check_fitted(model, nk, scatter, sigma)
+    return sigma
+
+
+def _m_step_unchecked(
+    model: str,
+    letters: str,
+    nk: Array,
+    scatter: Array,
+    previous: Array | None,
+    shape_only_orientation: bool,
+) -> Array:
     volume, shape, orientation = letters[0], letters[1], letters[2]
     k = nk.shape[0]
     if orientation == "I":
@@ -425,6 +446,115 @@ def _m_step(
         return _symmetrise(_fit_common_shape_varying_volume(model, nk, scatter, start_volumes))
     start = _start_orientation(scatter, previous)
     return _fit_common_orientation(model, volume, nk, scatter, start, shape_only_orientation)
+
+
+# --------------------------------------------------------------------------- #
+# mclust's singularity rules for the ellipsoidal models
+# --------------------------------------------------------------------------- #
+
+#: mclust's threshold ``sqrt(eps)`` (emControl()$eps is machine epsilon).
+_RTEPS = math.sqrt(_EPS)
+#: Eigenvalues of a scatter at or below this fraction of its largest are rounding
+#: noise: emstat accumulates second moments about one centre, so an exactly
+#: rank-deficient scatter comes out with eigenvalues of order eps * n_k * |m_k|^2
+#: where mclust, which sums ``(x_i - m_k)(x_i - m_k)^T``, gets (almost) zero.
+_RANK_RTOL = 1e-13
+
+
+def _scatter_eigenvalues(scatter: Array) -> Array:
+    """Eigenvalues (increasing) of each ``W_k``, rounding noise set to 0."""
+    values = np.linalg.eigvalsh(scatter)
+    top = np.max(np.abs(values), axis=1, keepdims=True)
+    return np.asarray(np.where(values <= _RANK_RTOL * top, 0.0, values), dtype=float)
+
+
+#: Models whose scatters get mclust's test before the M-step.  VEE's test (a
+#: Cholesky factorisation of each W_k) is left out for now: on an exactly
+#: rank-deficient W_k its outcome in mclust depends on the last bits, and
+#: emstat's scatter (second moments about one centre) has different last bits.
+_SCATTER_TESTED = ("EVE", "VVE")
+
+
+def _check_scatters(model: str, scatter: Array) -> None:
+    """mclust's test of the scatters before the iterative M-steps VEE, EVE and VVE.
+
+    ``meVEE`` needs the Cholesky factorisation of every ``W_k`` (LAPACK's
+    ``dpotrf``) to succeed; on an exactly rank-deficient scatter that depends
+    on the last bits of the scatter, and emstat applies the same test to its
+    own scatter.  ``meEVE`` and ``meVVE`` need the smallest eigenvalue of every
+    ``W_k`` to be at least ``sqrt(eps)``, an absolute threshold on the scatter
+    (not the covariance ``W_k / n_k``), so data on a small scale are singular
+    for these models too.
+    """
+    if model == "VEE":
+        for k in range(scatter.shape[0]):
+            try:
+                np.linalg.cholesky(scatter[k])
+            except np.linalg.LinAlgError:
+                raise _degenerate(
+                    model, k, "the scatter matrix is not positive definite (mclust's test)"
+                ) from None
+        return
+    values = _scatter_eigenvalues(scatter)
+    for k in range(values.shape[0]):
+        smallest = float(values[k, 0])
+        if smallest < _RTEPS:
+            raise _degenerate(
+                model,
+                k,
+                f"the scatter matrix has an eigenvalue {smallest:.3g} below "
+                f"sqrt(eps) = {_RTEPS:.3g} (mclust's test)",
+            )
+
+
+def _volumes_and_shapes(sigma: Array) -> tuple[Array, Array]:
+    """``lambda_k = |Sigma_k|^(1/d)`` and the unit-determinant shapes (eigenvalues)."""
+    values = np.maximum(np.linalg.eigvalsh(sigma), 0.0)
+    with np.errstate(divide="ignore"):
+        volumes = np.exp(np.mean(np.log(values), axis=1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shapes = values / volumes[:, None]
+    return volumes, shapes
+
+
+def _check_fitted(model: str, nk: Array, scatter: Array, sigma: Array) -> None:
+    """mclust's tests of the fitted volumes and shapes (VEE, EVE, VVE, EVV).
+
+    * VEE: every shape value (eigenvalue of the common unit-determinant ``C``)
+      and every volume ``lambda_k`` above ``sqrt(eps)``;
+    * EVE: every shape value (``A_k``, unit determinant) at least ``sqrt(eps)``;
+    * VVE: the same, and every volume ``lambda_k`` at least ``sqrt(eps)``;
+    * EVV: with ``s_k = |W_k|^(1/d)`` (the scatter's, not the covariance's)
+      and ``A_k = eig(W_k) / s_k``, every shape value and every one of
+      ``lambda = sum_k s_k / n, s_2, ..., s_G`` above ``sqrt(eps)`` (mclust
+      overwrites ``s_1`` by ``lambda`` before the test).
+    """
+    if model == "EVV":
+        values = _scatter_eigenvalues(scatter)
+        with np.errstate(divide="ignore"):
+            scales = np.exp(np.mean(np.log(np.maximum(values, 0.0)), axis=1))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shapes = values / scales[:, None]
+        tested = scales.copy()
+        tested[0] = float(np.sum(scales)) / float(np.sum(nk))
+        for k in range(values.shape[0]):
+            low_shape = not float(np.min(shapes[k])) > _RTEPS
+            if low_shape or not tested[k] > _RTEPS:
+                what = "shape" if low_shape else "volume"
+                raise _degenerate(model, k, f"a {what} at or below sqrt(eps) (mclust's test)")
+        return
+    volumes, shapes = _volumes_and_shapes(sigma)
+    strict = model == "VEE"  # meVEE tests <= sqrt(eps); meEVE and meVVE test < sqrt(eps)
+    for k in range(sigma.shape[0]):
+        smallest = float(np.min(shapes[k]))
+        low_shape_bad = not smallest > _RTEPS if strict else not smallest >= _RTEPS
+        volume_bad = False
+        if model in ("VEE", "VVE"):
+            vol = float(volumes[k])
+            volume_bad = not vol > _RTEPS if strict else not vol >= _RTEPS
+        if low_shape_bad or volume_bad:
+            what = "shape value" if low_shape_bad else "volume"
+            raise _degenerate(model, k, f"a {what} below sqrt(eps) (mclust's test)")
 
 
 def _parameter_count(letter: str, per_component: int, k: int) -> int:
@@ -576,7 +706,19 @@ class CovarianceModel:
                 f"covariance model {self.name}: previous has shape {prev.shape}, "
                 f"expected {(w.shape[0], w.shape[1], w.shape[1])}"
             )
-        return _m_step(self.name, _letters(self.name), nk_arr, w, prev, self.mclust_compatible)
+        return self.m_step_trusted(nk_arr, w, prev)
+
+    def m_step_trusted(
+        self, nk: np.ndarray, scatter: np.ndarray, previous: np.ndarray | None = None
+    ) -> np.ndarray:
+        """:meth:`m_step` without validating its inputs.
+
+        For the EM loop, whose statistics have the right shapes by
+        construction; validation there cost as much as a small M-step.
+        """
+        return _m_step(
+            self.name, _letters(self.name), nk, scatter, previous, self.mclust_compatible
+        )
 
     def _check(self, nk: np.ndarray, scatter: np.ndarray) -> tuple[Array, Array]:
         nk_arr = np.asarray(nk, dtype=float)

@@ -124,6 +124,12 @@ class MixtureFitter:
             model, self.data.d, mclust_compatible=self.mclust_compatible
         )
         em_model = GaussianMixtureModel(covariance, k)
+        # With one component every model is the unconstrained one of its family,
+        # fitted in closed form as mclust's mvn does, without the iterative
+        # M-steps' singularity tests.
+        one_component = GaussianMixtureModel(
+            get_covariance_model(_one_component_equivalent(covariance.name), self.data.d), 1
+        )
         rng = np.random.default_rng(self.seed)
         starts = make_starts(
             self._sample, k, self.init, self.n_init, rng, self._deterministic_start
@@ -133,7 +139,7 @@ class MixtureFitter:
             x_start = self._sample if start.rows is None else self._sample[start.rows]
             stats0 = em_model.stats_from_responsibilities(x_start, start.resp)
             if k == 1:
-                return _closed_form(em_model, self.data.x, stats0, self.control)
+                return _closed_form(one_component, self.data.x, stats0, self.control)
             return fit_em(
                 em_model,
                 self.data.x,
@@ -186,9 +192,20 @@ class MixtureFitter:
         )
 
 
-def _hard_loglik(x: np.ndarray, theta: GaussianParams) -> tuple[float, float]:
-    log_resp, _ = gaussian.log_responsibilities(x, theta)
-    return 0.0, float(log_resp.max(axis=1).sum())
+def _one_component_equivalent(name: str) -> str:
+    """The model a single component of ``name`` is: spherical, diagonal or full."""
+    if len(name) == 1:
+        return "V"
+    return {"I": "VII" if name[1] == "I" else "VVI"}.get(name[2], "VVV")
+
+
+def _hard_loglik(x: np.ndarray, theta: GaussianParams, block: int = 65_536) -> tuple[float, float]:
+    # In blocks: the n x k x d temporaries of a large chunk would dwarf the chunk itself.
+    total = 0.0
+    for start in range(0, x.shape[0], block):
+        log_resp, _ = gaussian.log_responsibilities(x[start : start + block], theta)
+        total += float(log_resp.max(axis=1).sum())
+    return 0.0, total
 
 
 def _classification_loglik(x: Any, theta: GaussianParams) -> float:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
-from scipy.special import logsumexp
 
 from emstat.errors import DegenerateFitError
 from emstat.mixture import fused
@@ -36,8 +35,6 @@ __all__ = [
 ScatterKind = Literal["full", "diag"]
 _EPS = float(np.finfo(float).eps)
 _LOG_2PI = math.log(2.0 * math.pi)
-# Below this many rows the numpy path is as fast and needs no compiled kernel.
-FUSED_MIN_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -99,9 +96,14 @@ class GaussianStats:
         return self.second - self.nk[:, None, None] * np.einsum("ki,kj->kij", means, means)
 
 
-def _chol_singularity(chol_diag: np.ndarray) -> float:
-    """mclust's conditioning measure: min |diag L| / (1 + max |diag L|)."""
-    return float(np.min(np.abs(chol_diag)) / (1.0 + np.max(np.abs(chol_diag))))
+#: Rounding noise of a variance computed from second moments about one centre,
+#: as a multiple of eps * (squared offset of the mean from that centre + variance).
+_ROUNDING_FACTOR = 2.0
+
+
+def _rounding_floor(offset2: np.ndarray, variance: np.ndarray) -> np.ndarray:
+    """Variances at or below this are zero up to rounding (see :func:`gaussian_params`)."""
+    return _ROUNDING_FACTOR * _EPS * (offset2 + variance)
 
 
 def gaussian_params(
@@ -110,37 +112,89 @@ def gaussian_params(
     """Assemble parameters, factorising each covariance.
 
     Raises :class:`DegenerateFitError` when a covariance is singular by
-    mclust's rules: for diagonal models a variance at or below machine
-    epsilon, otherwise ``min|diag chol| / (1 + max|diag chol|) <= sqrt(eps)``
-    in some component.
+    mclust's rules (``mstep``/``me`` return NA for the model):
+
+    * diagonal models (``EII`` ... ``VVI``, ``E``, ``V``): a variance at or
+      below machine epsilon;
+    * the others: ``min|diag L| / (1 + max|diag L|) <= sqrt(eps)`` in some
+      component, ``L`` the Cholesky factor of its covariance (mclust's ``VVV``
+      test; the model-specific tests of ``VEE``, ``EVE``, ``VVE`` and ``EVV``
+      are in :mod:`emstat.mixture.covariance`).
+
+    mclust sums ``z_ik (x_i - m_k)^2`` and gets an exact zero for a variable
+    that is constant within a component (or an exactly rank-deficient
+    scatter); emstat's statistics are second moments about one centre, whose
+    difference leaves rounding noise of order ``eps * |m_k - c|^2``.  So a
+    variance (an eigenvalue of a full covariance) at or below
+    ``2 eps (|m_k - c|^2 + its size)``, with ``c = sum_k w_k m_k``, also
+    counts as zero.
     """
-    k, d = means.shape
-    prec_chol = np.empty_like(covariances)
-    half_log_det = np.empty(k)
-    for j in range(k):
-        sigma = covariances[j]
-        if diagonal:
-            var = np.diag(sigma)
-            if not np.all(np.isfinite(var)) or np.min(var) <= _EPS:
-                raise DegenerateFitError(
-                    f"component {j + 1} has a variance at machine zero ({np.min(var):.3g})"
-                )
-            prec_chol[j] = np.diag(1.0 / np.sqrt(var))
-            half_log_det[j] = -0.5 * float(np.sum(np.log(var)))
-            continue
-        try:
-            chol = np.linalg.cholesky(sigma)
-        except np.linalg.LinAlgError:
-            raise DegenerateFitError(
-                f"component {j + 1}'s covariance is not positive definite"
-            ) from None
-        diag = np.diag(chol)
-        if not np.all(np.isfinite(diag)) or _chol_singularity(diag) <= math.sqrt(_EPS):
-            raise DegenerateFitError(f"component {j + 1}'s covariance is singular")
-        # U = L⁻ᵀ: then Uᵀ Σ U = I and (x - μ) U is whitened.
-        prec_chol[j] = np.linalg.solve(chol, np.eye(d)).T
-        half_log_det[j] = -float(np.sum(np.log(diag)))
+    offsets = means - np.asarray(weights, dtype=float) @ means
+    if diagonal:
+        prec_chol, half_log_det = _diagonal_factors(covariances, offsets)
+    else:
+        prec_chol, half_log_det = _full_factors(covariances, offsets)
     return GaussianParams(weights, means, covariances, prec_chol, half_log_det, diagonal)
+
+
+def _first(bad: np.ndarray) -> int:
+    return int(np.flatnonzero(bad)[0])
+
+
+def _diagonal_factors(
+    covariances: np.ndarray, offsets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    var = covariances.diagonal(axis1=1, axis2=2)
+    # NaN fails every comparison, so this also refuses NaN and infinite variances.
+    ok = (var > _EPS) & (var > _rounding_floor(offsets * offsets, np.abs(var))) & (var < np.inf)
+    if not ok.all():
+        j = _first(np.asarray(~ok.all(axis=1)))
+        raise DegenerateFitError(
+            f"component {j + 1} has a variance at machine zero ({np.min(var[j]):.3g})"
+        )
+    k, d = var.shape
+    prec_chol = np.zeros_like(covariances)
+    prec_chol.reshape(k, d * d)[:, :: d + 1] = 1.0 / np.sqrt(var)
+    return prec_chol, -0.5 * np.log(var).sum(axis=1)
+
+
+def _full_factors(covariances: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # All components in one call each: this runs once per M-step.
+    try:
+        chol = np.linalg.cholesky(covariances)
+    except np.linalg.LinAlgError:
+        failed = [
+            j for j in range(covariances.shape[0]) if not _is_positive_definite(covariances[j])
+        ]
+        j = failed[0] if failed else 0
+        raise DegenerateFitError(
+            f"component {j + 1}'s covariance is not positive definite"
+        ) from None
+    diag = np.abs(np.einsum("kii->ki", chol))
+    ratio = diag.min(axis=1) / (1.0 + diag.max(axis=1))
+    bad = ~np.all(np.isfinite(diag), axis=1) | (ratio <= math.sqrt(_EPS))
+    if bad.any():
+        raise DegenerateFitError(f"component {_first(bad) + 1}'s covariance is singular")
+    smallest = np.linalg.eigvalsh(covariances)[:, 0]
+    floor = _rounding_floor(np.sum(offsets**2, axis=1), np.einsum("kii->k", covariances))
+    bad = smallest <= floor
+    if bad.any():
+        j = _first(bad)
+        raise DegenerateFitError(
+            f"component {j + 1}'s covariance is singular (smallest eigenvalue "
+            f"{smallest[j]:.3g} is rounding noise: the component is rank-deficient)"
+        )
+    # U = L⁻ᵀ: then Uᵀ Σ U = I and (x - μ) U is whitened.
+    prec_chol = np.linalg.inv(chol).transpose(0, 2, 1)
+    return prec_chol, -np.sum(np.log(diag), axis=1)
+
+
+def _is_positive_definite(sigma: np.ndarray) -> bool:
+    try:
+        np.linalg.cholesky(sigma)
+    except np.linalg.LinAlgError:
+        return False
+    return True
 
 
 def component_log_densities(x: np.ndarray, params: GaussianParams) -> np.ndarray:
@@ -160,8 +214,20 @@ def component_log_densities(x: np.ndarray, params: GaussianParams) -> np.ndarray
 def log_responsibilities(x: np.ndarray, params: GaussianParams) -> tuple[np.ndarray, np.ndarray]:
     """Log responsibilities (n, k) and each row's log-likelihood (n,), in the log domain."""
     log_dens = component_log_densities(x, params)
-    row_loglik = logsumexp(log_dens, axis=1)
+    row_loglik = logsumexp_rows(log_dens)
     return log_dens - row_loglik[:, None], row_loglik
+
+
+def logsumexp_rows(a: np.ndarray) -> np.ndarray:
+    """log Σ_j exp(a_ij) for each row, shifted by the row maximum so nothing overflows.
+
+    Plain numpy: scipy's general version costs more than the arithmetic on
+    the small arrays of a small fit.
+    """
+    top = a.max(axis=1)
+    top = np.where(np.isfinite(top), top, 0.0)
+    with np.errstate(divide="ignore"):
+        return top + np.log(np.exp(a - top[:, None]).sum(axis=1))
 
 
 def stats_from_responsibilities(
@@ -182,10 +248,11 @@ def e_step(
 ) -> tuple[GaussianStats, float]:
     """Expected sufficient statistics of ``x`` and its log-likelihood at ``params``.
 
-    Large inputs go through the fused one-pass kernel when numba is present;
-    both paths give the same numbers to rounding.
+    The fused one-pass kernel serves when numba is present (serial for small
+    inputs, parallel for large ones); the numpy path is its reference, and
+    both give the same numbers to rounding.
     """
-    if x.shape[0] >= FUSED_MIN_ROWS and fused.available():
+    if fused.available():
         return fused_e_step(x, params, scatter)
     return numpy_e_step(x, params, scatter)
 

@@ -29,13 +29,13 @@ class GaussianMixtureModel:
         return gaussian.e_step(data, theta, self.covariance.scatter)
 
     def m_step(self, stats: GaussianStats, previous: GaussianParams | None) -> GaussianParams:
-        empty = np.flatnonzero(stats.nk <= _MIN_COMPONENT_WEIGHT)
-        if empty.size:
+        if (stats.nk <= _MIN_COMPONENT_WEIGHT).any():
+            empty = np.flatnonzero(stats.nk <= _MIN_COMPONENT_WEIGHT)
             raise DegenerateFitError(
                 f"component {int(empty[0]) + 1} is empty "
                 f"(total responsibility {stats.nk[empty[0]]:.3g})"
             )
-        covariances = self.covariance.m_step(
+        covariances = self.covariance.m_step_trusted(
             stats.nk, stats.scatter(), None if previous is None else previous.covariances
         )
         return gaussian.gaussian_params(

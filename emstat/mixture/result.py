@@ -21,6 +21,7 @@ from emstat.mixture.gaussian import GaussianParams
 __all__ = ["MixtureResult", "load_fit"]
 
 _FORMAT = "emstat.MixtureResult/1"
+_Z95 = 1.959963984540054  # the 97.5% normal quantile: 95% Wald intervals
 
 
 @dataclass(frozen=True, eq=False)
@@ -134,17 +135,19 @@ class MixtureResult:
         """
         theta = self._require_ok()
         names = [name for name, _ in parameter_names(self.columns)]
-        frame = pd.DataFrame(
+        estimate = reported_vector(theta.weights, theta.means, theta.covariances)
+        std_err = self._std_errors(theta, estimate.shape[0])
+        # One constructor call: adding columns one by one costs more than the fit.
+        return pd.DataFrame(
             {
                 "component": np.repeat(np.arange(1, self.k + 1), 1 + len(names)),
                 "parameter": ["weight", *names] * self.k,
-                "estimate": reported_vector(theta.weights, theta.means, theta.covariances),
+                "estimate": estimate,
+                "std_err": std_err,
+                "ci_low": estimate - _Z95 * std_err,
+                "ci_high": estimate + _Z95 * std_err,
             }
         )
-        frame["std_err"] = self._std_errors(theta, len(frame))
-        frame["ci_low"] = frame["estimate"] - 1.959963984540054 * frame["std_err"]
-        frame["ci_high"] = frame["estimate"] + 1.959963984540054 * frame["std_err"]
-        return frame
 
     def _std_errors(self, theta: GaussianParams, size: int) -> np.ndarray:
         if self.std_errors is not None:

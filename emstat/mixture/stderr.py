@@ -62,11 +62,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from scipy.linalg import expm
-from scipy.optimize import linear_sum_assignment
 
 from emstat.engine import EMControl, fit_em
 from emstat.errors import InputError, StdErrorWarning
 from emstat.mixture import gaussian
+from emstat.mixture.align import align_components
 from emstat.mixture.covariance import get_covariance_model
 from emstat.mixture.gaussian import GaussianParams
 from emstat.mixture.model import GaussianMixtureModel
@@ -579,49 +579,6 @@ def information_std_errors(x: Any, params: GaussianParams, model: str) -> Array:
 # --------------------------------------------------------------------------- #
 # the parametric bootstrap
 # --------------------------------------------------------------------------- #
-
-
-def align_components(reference_means: Array, means: Array, metric: Array | None = None) -> IntArray:
-    """The permutation of ``means``'s components that best matches the reference.
-
-    Minimises the total squared distance between matched means (the
-    Hungarian assignment, :func:`scipy.optimize.linear_sum_assignment`),
-    measured in the metric of the ``(d, d)`` covariance ``metric`` when given
-    (Mahalanobis), else Euclidean.
-
-    Parameters
-    ----------
-    reference_means, means
-        ``(k, d)`` arrays (a length-k vector is read as ``d = 1``).
-    metric
-        Optional ``(d, d)`` positive definite covariance, e.g. the pooled
-        within-component covariance ``sum_k w_k Sigma_k``.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``perm`` with ``means[perm][j]`` matched to ``reference_means[j]``.
-
-    Examples
-    --------
-    >>> align_components(np.array([0.0, 5.0, 9.0]), np.array([8.7, 0.2, 5.1]))
-    array([1, 2, 0])
-    """
-    ref = np.asarray(reference_means, dtype=float)
-    other = np.asarray(means, dtype=float)
-    ref = ref[:, None] if ref.ndim == 1 else ref
-    other = other[:, None] if other.ndim == 1 else other
-    if ref.shape != other.shape:
-        raise InputError(f"cannot align means of shapes {ref.shape} and {other.shape}")
-    diff = ref[:, None, :] - other[None, :, :]
-    if metric is not None:
-        whiten = np.linalg.cholesky(np.linalg.inv(np.asarray(metric, dtype=float)))
-        diff = diff @ whiten
-    cost = np.einsum("ijd,ijd->ij", diff, diff)
-    rows, cols = linear_sum_assignment(cost)
-    perm = np.empty(ref.shape[0], dtype=np.intp)
-    perm[rows] = cols
-    return perm
 
 
 @dataclass(frozen=True)

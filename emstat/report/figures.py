@@ -10,16 +10,16 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.patches import Ellipse
-from scipy import stats
 
 from emstat.engine import EMControl
+
+if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn, not with emstat
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = [
     "classification_plot",
@@ -54,6 +54,9 @@ _PALETTE = [
 
 
 def _figure(width: float, height: float) -> Figure:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(width, height), layout="constrained")
     FigureCanvasAgg(fig)
     return fig
@@ -168,7 +171,10 @@ def _ellipse(ax: Axes, mean: np.ndarray, cov: np.ndarray, colour: str, level: fl
     values, vectors = np.linalg.eigh(cov)
     values = np.clip(values, 0, None)
     angle = math.degrees(math.atan2(vectors[1, -1], vectors[0, -1]))
-    scale = math.sqrt(stats.chi2.ppf(level, 2))
+    from matplotlib.patches import Ellipse
+
+    # The chi-square(2) quantile in closed form: -2 log(1 - level).
+    scale = math.sqrt(-2.0 * math.log1p(-level))
     ax.add_patch(
         Ellipse(
             (float(mean[0]), float(mean[1])),
@@ -252,7 +258,7 @@ def density_plot(
     grid = np.linspace(x.min() - 0.1 * np.ptp(x), x.max() + 0.1 * np.ptp(x), 400)
     parts = np.array(
         [
-            w * stats.norm.pdf(grid, m, math.sqrt(v))
+            w * np.exp(-0.5 * (grid - m) ** 2 / v) / math.sqrt(2.0 * math.pi * v)
             for w, m, v in zip(weights, means, variances, strict=True)
         ]
     )

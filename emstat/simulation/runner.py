@@ -124,7 +124,7 @@ def run_study(
             "reps": design.reps,
             "alignment": ALIGNMENT,
             "alignment_method": "Hungarian assignment on the squared Euclidean distance "
-            "between fitted and true means (emstat.mixture.stderr.align_components)",
+            "between fitted and true means (emstat.mixture.align.match_components)",
             "streams": "replicate i of every scenario draws from "
             "np.random.SeedSequence(seed).spawn(reps)[i]",
             "variance_convention": "N(mean, variance)",

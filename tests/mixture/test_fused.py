@@ -1,0 +1,67 @@
+"""The fused compiled E-step against the numpy reference, on every covariance model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from emstat.mixture import fused, gaussian
+from emstat.mixture.covariance import COVARIANCE_MODELS, get_covariance_model
+from emstat.mixture.fused import PARALLEL_MIN_ROWS
+from emstat.mixture.model import GaussianMixtureModel
+
+pytestmark = pytest.mark.skipif(not fused.available(), reason="numba is not installed")
+
+
+def fitted_params(model: str, d: int, rng: np.random.Generator) -> gaussian.GaussianParams:
+    """Parameters from one M-step of a random partition: they satisfy the model's constraint."""
+    k = 3
+    x = rng.normal(size=(400, d)) * np.linspace(1.0, 3.0, d) + rng.integers(3, size=(400, 1)) * 2.0
+    em_model = GaussianMixtureModel(get_covariance_model(model, d), k)
+    return em_model.m_step(
+        em_model.stats_from_responsibilities(x, rng.dirichlet(np.ones(k), 400)), None
+    )
+
+
+@pytest.mark.parametrize("model", list(COVARIANCE_MODELS))
+@pytest.mark.parametrize("n", [37, 5_000, PARALLEL_MIN_ROWS + 1_234])
+def test_fused_matches_numpy(model: str, n: int) -> None:
+    d = 1 if len(model) == 1 else 3
+    rng = np.random.default_rng(len(model) * 100 + n)
+    params = fitted_params(model, d, rng)
+    # Centred data, as the fitter gives them, with some rows far out in the tails.
+    x = rng.normal(size=(n, d)) * 3.0
+    x[:5] *= 40.0
+    scatter = get_covariance_model(model, d).scatter
+    fused_stats, fused_ll = gaussian.fused_e_step(x, params, scatter)
+    numpy_stats, numpy_ll = gaussian.numpy_e_step(x, params, scatter)
+    assert fused_ll == pytest.approx(numpy_ll, rel=1e-12)
+    np.testing.assert_allclose(fused_stats.nk, numpy_stats.nk, rtol=1e-11)
+    np.testing.assert_allclose(fused_stats.sums, numpy_stats.sums, rtol=1e-10, atol=1e-9)
+    np.testing.assert_allclose(fused_stats.second, numpy_stats.second, rtol=1e-10, atol=1e-9)
+
+
+def test_zero_weight_component_and_far_rows() -> None:
+    params = gaussian.gaussian_params(
+        np.array([0.0, 1.0]), np.array([[0.0], [1.0]]), np.ones((2, 1, 1))
+    )
+    x = np.array([[0.0], [1e3], [-1e3]])
+    fused_stats, fused_ll = gaussian.fused_e_step(x, params, "full")
+    _, numpy_ll = gaussian.numpy_e_step(x, params, "full")
+    assert fused_ll == pytest.approx(numpy_ll, rel=1e-14)
+    np.testing.assert_array_equal(fused_stats.nk, [0.0, 3.0])
+
+
+@pytest.mark.parametrize("value", [0.0, -1e-300, -0.3, -1.0, -20.5, -700.0, -707.9, -708.5, -1e5])
+def test_polynomial_exponential(value: float) -> None:
+    from emstat.mixture._fused_kernels import exp_neg
+
+    assert exp_neg(value) == pytest.approx(np.exp(value), rel=4e-16, abs=1e-307)
+
+
+def test_exponential_over_a_grid() -> None:
+    from emstat.mixture._fused_kernels import exp_neg
+
+    grid = -np.geomspace(1e-12, 700.0, 20_001)
+    ours = np.array([exp_neg(v) for v in grid])
+    np.testing.assert_allclose(ours, np.exp(grid), rtol=5e-16)
