@@ -8,11 +8,11 @@ from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.text import Text
 
+from emstat._io import read_table
 from emstat.errors import ConvergenceWarning, EmstatError, InputError
 
 app = typer.Typer(
@@ -86,20 +86,6 @@ def parse_list(text: str | None) -> list[str] | None:
     return None if text is None else [part.strip() for part in text.split(",") if part.strip()]
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """Read a CSV or Parquet file, with one clear error for a missing or empty file."""
-    if not path.is_file():
-        raise InputError(f"no file {str(path)!r}")
-    try:
-        if path.suffix.lower() in (".parquet", ".pq"):
-            return pd.read_parquet(path)
-        return pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        raise InputError(f"{str(path)!r} is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
-        raise InputError(f"cannot read {str(path)!r}: {exc}") from None
-
-
 @app.command()
 @friendly_errors
 def fit(
@@ -162,6 +148,9 @@ def select(
     seed: SeedOption = 0,
     tol: TolOption = 1e-5,
     max_iter: MaxIterOption = 10_000,
+    workers: Annotated[
+        int, typer.Option("--workers", help="Processes to fit the models on (same results).")
+    ] = 1,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Save the chosen fit as JSON.")
     ] = None,
@@ -197,6 +186,7 @@ def select(
             seed=seed,
             tol=tol,
             max_iter=max_iter,
+            workers=workers,
         )
     say(selection.summary())
     say("")

@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 
+from emstat._io import read_table
 from emstat.categorical.frontend import CAT_CONTROL, fit_categorical
 from emstat.engine import EMControl
 from emstat.errors import EmstatError, InputError
@@ -88,11 +88,9 @@ def catem(
 ) -> None:
     """Fit a log-linear model to incomplete categorical data by EM, as R's cat; print a summary."""
     try:
-        if not data.is_file():
-            raise InputError(f"no such file: {data}")
         if out is not None and out.exists() and not overwrite:
             raise InputError(f"{out} exists; pass --overwrite to replace it")
-        frame = pd.read_csv(data)
+        frame = read_table(data)
         names = [v.strip() for v in variables.split(",")] if variables else None
         result = fit_categorical(
             frame,
@@ -102,7 +100,7 @@ def catem(
             prior=prior,
             control=EMControl(tol=tol, criterion="param", max_iter=max_iter),
         )
-    except (EmstatError, OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+    except EmstatError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None
     typer.echo(result.summary())

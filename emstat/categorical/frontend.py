@@ -106,7 +106,7 @@ def _column_levels(name: str, column: pd.Series) -> tuple[pd.Index, np.ndarray]:
         codes = codes.astype(np.int64)
     if len(levels) < 2:
         raise InputError(
-            f"column {name!r} has only one level ({levels[0]!r}); a variable needs at least two"
+            f"column {name!r} has only one level ({levels[0]}); a variable needs at least two"
         )
     return levels, codes
 

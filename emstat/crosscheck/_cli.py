@@ -91,7 +91,8 @@ def crosscheck_mclust(
     ] = 0,
 ) -> None:
     """Compare emstat's select_mixture with R's Mclust, model by model (mclust_compatible)."""
-    from emstat.cli import parse_ks, parse_list, read_table
+    from emstat._io import read_table
+    from emstat.cli import parse_ks, parse_list
     from emstat.crosscheck._mclust import mclust
 
     check = mclust(
@@ -130,8 +131,9 @@ def crosscheck_cat(
     tol: TolOpt = 1e-6,
 ) -> None:
     """Compare emstat's fit_categorical with R's cat (em.cat, or ecm.cat with --margins)."""
+    from emstat._io import read_table
     from emstat.categorical.cli import parse_margins
-    from emstat.cli import parse_list, read_table
+    from emstat.cli import parse_list
     from emstat.crosscheck._cat import cat
 
     check = cat(

@@ -78,8 +78,12 @@ __all__ = [
 
 Array = NDArray[np.float64]
 
-#: Relative change of the covariances at which the iterative M-steps stop.
-INNER_TOL = 1e-12
+#: Relative change of the covariances at which the iterative M-steps stop:
+#: mclust's ``tol[2]``, sqrt(machine epsilon).  Each M-step is warm-started
+#: from the last, so the EM fixed point is reached to this accuracy anyway;
+#: a tighter inner tolerance changed no BIC on faithful beyond 1e-9 and cost
+#: a third of the selection's time.
+INNER_TOL = float(np.sqrt(np.finfo(float).eps))
 #: Iteration cap of the iterative M-steps (a :class:`ConvergenceWarning` says when it is hit).
 INNER_MAX_ITER = 100_000
 
@@ -428,6 +432,8 @@ def _m_step_unchecked(
 ) -> Array:
     volume, shape, orientation = letters[0], letters[1], letters[2]
     k = nk.shape[0]
+    if letters == "VVV":  # unconstrained: the decomposition below would rebuild W_k / n_k
+        return _symmetrise(scatter / nk[:, None, None])
     if orientation == "I":
         start_volumes = _previous_volumes(previous, k) if volume + shape == "VE" else None
         return _embed_diagonal(_fit_diagonal(model, volume, shape, nk, scatter, start_volumes))

@@ -117,6 +117,11 @@ class MixtureFitter:
         rows = None if part.rows.size == self.data.sample.shape[0] else part.rows
         return StartingPartition(labels_to_resp(part.labels, k), "hc", rows=rows)
 
+    def prime(self, k: int) -> None:
+        """Compute the deterministic start for ``k`` now (before worker processes fork)."""
+        if isinstance(self.init, str) and self.init in ("hc", "quantile") and k > 1:
+            self._deterministic_start(self.init, k)
+
     # --- fitting ----------------------------------------------------------------
     def fit(self, k: int, model: str) -> MixtureResult:
         k = check_k(k, self.data.sample, self.data.raw is not None)
@@ -299,7 +304,10 @@ def fit_mixture(
         ``"hc"`` (default for d > 1: mclust's hierarchical agglomeration, on
         a seeded subset of ``hc_subset`` rows when n is larger),
         ``"quantile"`` (default for d = 1), ``"kmeans++"``, ``"random"``,
-        a vector of labels or an n x k responsibility matrix.
+        a vector of labels or an n x k responsibility matrix, or a pair
+        ``(rows, labels)`` that partitions some rows only: the first M-step
+        then uses those rows, as mclust does with its subset (pass R's subset
+        and ``hclass`` labels to start exactly as R did on large data).
     n_init
         Restarts (random inits only); the best log-likelihood is kept and
         every restart is reported in ``result.restarts``.

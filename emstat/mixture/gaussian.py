@@ -175,17 +175,21 @@ def _full_factors(covariances: np.ndarray, offsets: np.ndarray) -> tuple[np.ndar
     bad = ~np.all(np.isfinite(diag), axis=1) | (ratio <= math.sqrt(_EPS))
     if bad.any():
         raise DegenerateFitError(f"component {_first(bad) + 1}'s covariance is singular")
-    smallest = np.linalg.eigvalsh(covariances)[:, 0]
-    floor = _rounding_floor(np.sum(offsets**2, axis=1), np.einsum("kii->k", covariances))
-    bad = smallest <= floor
-    if bad.any():
-        j = _first(bad)
-        raise DegenerateFitError(
-            f"component {j + 1}'s covariance is singular (smallest eigenvalue "
-            f"{smallest[j]:.3g} is rounding noise: the component is rank-deficient)"
-        )
     # U = L⁻ᵀ: then Uᵀ Σ U = I and (x - μ) U is whitened.
     prec_chol = np.linalg.inv(chol).transpose(0, 2, 1)
+    floor = _rounding_floor(np.sum(offsets**2, axis=1), np.einsum("kii->k", covariances))
+    # λ_min(Σ) >= 1 / ||U||_F²: only components that bound cannot clear need eigenvalues.
+    unclear = 1.0 / np.einsum("kij,kij->k", prec_chol, prec_chol) <= floor
+    if unclear.any():
+        smallest = np.full(floor.shape, np.inf)
+        smallest[unclear] = np.linalg.eigvalsh(covariances[unclear])[:, 0]
+        bad = smallest <= floor
+        if bad.any():
+            j = _first(bad)
+            raise DegenerateFitError(
+                f"component {j + 1}'s covariance is singular (smallest eigenvalue "
+                f"{smallest[j]:.3g} is rounding noise: the component is rank-deficient)"
+            )
     return prec_chol, -np.sum(np.log(diag), axis=1)
 
 

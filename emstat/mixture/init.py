@@ -88,6 +88,8 @@ def _fill_empty(labels: np.ndarray, k: int, rng: np.random.Generator) -> np.ndar
 
 
 def _user_start(init: Any, n: int, k: int) -> StartingPartition:
+    if isinstance(init, tuple) and len(init) == 2:
+        return _user_subset_start(init[0], init[1], n, k)
     array = np.asarray(init)
     if array.ndim == 1:
         if array.shape[0] != n:
@@ -107,6 +109,17 @@ def _user_start(init: Any, n: int, k: int) -> StartingPartition:
             raise InputError("every row of the init responsibilities needs a positive sum")
         return StartingPartition(resp / sums, "user responsibilities")
     raise InputError("init must be a method name, a vector of labels or an n x k matrix")
+
+
+def _user_subset_start(rows: Any, labels: Any, n: int, k: int) -> StartingPartition:
+    """A partition of some rows only, e.g. R's: the first M-step uses those rows, as mclust's."""
+    rows = np.asarray(rows)
+    if rows.ndim != 1 or rows.dtype.kind not in "iu" or rows.size == 0:
+        raise InputError("init=(rows, labels) needs a 1-D array of row positions")
+    if rows.min() < 0 or rows.max() >= n or np.unique(rows).size != rows.size:
+        raise InputError(f"init rows must be distinct positions in 0..{n - 1}")
+    start = _user_start(labels, rows.size, k)
+    return StartingPartition(start.resp, f"{start.method} of {rows.size} rows", rows=rows)
 
 
 def make_starts(

@@ -13,6 +13,7 @@ import pandas as pd
 
 from emstat.engine import EMControl
 from emstat.errors import InputError
+from emstat.mixture._parallel import can_fork, fit_grid
 from emstat.mixture.covariance import default_models, get_covariance_model
 from emstat.mixture.fit import MixtureFitter, make_control, prepare_data
 from emstat.mixture.result import MixtureResult
@@ -138,6 +139,7 @@ def select_mixture(
     max_iter: int | None = None,
     hc_subset: int = 2000,
     mclust_compatible: bool = False,
+    workers: int = 1,
 ) -> SelectionResult:
     """Fit every number of components in ``k`` with every covariance model.
 
@@ -147,7 +149,9 @@ def select_mixture(
     partition.  ``convention="mclust"`` shows mclust's BIC sign.  The VVE
     M-step is the exact constrained maximum; mclust 6.0's differs (its
     orientation update leaves out the volumes), so VVE cells match R only
-    with ``mclust_compatible=True``.
+    with ``mclust_compatible=True``.  ``workers > 1`` fits the models on
+    that many forked processes (where the platform forks), with the same
+    results.
 
     Examples
     --------
@@ -172,7 +176,10 @@ def select_mixture(
         hc_subset=hc_subset,
         mclust_compatible=mclust_compatible,
     )
-    fits = {(kk, m): fitter.fit(kk, m) for kk in ks for m in resolved}
+    if workers > 1 and can_fork():
+        fits = fit_grid(fitter, ks, resolved, workers)
+    else:
+        fits = {(kk, m): fitter.fit(kk, m) for kk in ks for m in resolved}
     frame = None
     if prepared.raw is not None:
         frame = pd.DataFrame(prepared.raw, columns=prepared.columns)

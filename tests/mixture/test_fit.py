@@ -117,3 +117,27 @@ def test_information_criteria_conventions(faithful: pd.DataFrame) -> None:
     assert sel.table_for("aic").loc[3, "EEE"] == pytest.approx(fit.aic)
     assert sel.table_for("icl", "mclust").loc[3, "EEE"] == pytest.approx(-fit.icl)
     assert (sel.best.model, sel.best.k) == ("EEE", 3)
+
+
+def test_a_partition_of_some_rows_starts_like_mclusts_subset() -> None:
+    rng = np.random.default_rng(4)
+    shift = np.array([4.0, 1.0])
+    x = np.vstack([rng.normal(size=(1500, 2)), rng.normal(size=(1500, 2)) + shift])
+    from emstat.mixture import hc
+
+    tree = hc.hc_tree(x, subset=2000, seed=0)
+    assert tree.rows.size == 2000
+    own = emstat.fit_mixture(x, k=2, model="VVV", seed=0)
+    given = emstat.fit_mixture(x, k=2, model="VVV", init=(tree.rows, tree.partition(2).labels))
+    assert given.loglik == own.loglik and given.n_iter == own.n_iter
+    assert given.init == "user labels of 2000 rows"
+    with pytest.raises(emstat.InputError, match="distinct positions"):
+        emstat.fit_mixture(x, k=2, init=(np.array([0, 0, 1]), np.array([0, 1, 1])))
+
+
+def test_selection_on_two_processes_is_identical(faithful: pd.DataFrame) -> None:
+    one = emstat.select_mixture(faithful, k=range(1, 5), models=["EII", "VVE", "VVV"])
+    two = emstat.select_mixture(faithful, k=range(1, 5), models=["EII", "VVE", "VVV"], workers=2)
+    pd.testing.assert_frame_equal(one.table, two.table)
+    assert two.best.params_ is not None and two.best.data_ is not None
+    pd.testing.assert_frame_equal(one.best.params, two.best.params)
