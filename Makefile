@@ -13,6 +13,7 @@ $(VENV)/.installed: pyproject.toml
 	@# rpy2 needs R; without it the R cross-checks are skipped with the reason.
 	@if command -v R >/dev/null 2>&1; then $(PY) -m pip install -q "rpy2==3.5.17"; \
 	  else echo "R not found: R cross-checks will be skipped (see README)"; fi
+	$(PY) -m emstat._warmup
 	touch $@
 
 demo: $(VENV)/.installed

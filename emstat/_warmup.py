@@ -1,0 +1,35 @@
+"""Compile and cache the numba kernels once, so that no later command waits for it.
+
+``make`` runs ``python -m emstat._warmup`` after installing: the first call of
+each kernel compiles it (a few seconds each); later processes load it from
+numba's on-disk cache in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+
+def compile_kernels() -> float:
+    """Run every compiled kernel once; return the seconds it took."""
+    import emstat
+    from emstat.mixture import fused
+
+    started = time.perf_counter()
+    rng = np.random.default_rng(0)
+    small = rng.normal(size=(200, 2)) + np.repeat([[0.0, 0.0], [4.0, 4.0]], 100, axis=0)
+    emstat.fit_mixture(small, k=2, model="VVV")  # hc agglomeration and the serial E-step
+    emstat.fit_mixture(small, k=2, model="VVI")
+    large = rng.normal(size=(fused.PARALLEL_MIN_ROWS + 1, 2))
+    emstat.fit_mixture(large, k=2, model="VVV", init="kmeans++", max_iter=2)  # parallel E-step
+    return time.perf_counter() - started
+
+
+if __name__ == "__main__":
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        print(f"emstat: compiled kernels in {compile_kernels():.1f} s")
