@@ -24,6 +24,7 @@ __all__ = [
     "GaussianStats",
     "ScatterKind",
     "component_log_densities",
+    "draw_mixture",
     "e_step",
     "fused_e_step",
     "gaussian_params",
@@ -286,3 +287,25 @@ def numpy_e_step(
     """The E-step in plain numpy, through the n x k responsibilities."""
     log_resp, row_loglik = log_responsibilities(x, params)
     return stats_from_responsibilities(x, np.exp(log_resp), scatter), float(row_loglik.sum())
+
+
+def draw_mixture(
+    weights: np.ndarray,
+    means: np.ndarray,
+    covariances: np.ndarray,
+    n: int,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw ``n`` rows from a Gaussian mixture; return them and each row's component (0-based).
+
+    Components come first, by the inverse CDF of one uniform per row, then
+    standard normal noise is coloured by each component's Cholesky factor.
+    """
+    cumulative = np.cumsum(weights)
+    labels = np.minimum(
+        np.searchsorted(cumulative / cumulative[-1], rng.random(n), side="right"),
+        weights.shape[0] - 1,
+    )
+    noise = rng.standard_normal((n, means.shape[1]))
+    chol = np.linalg.cholesky(covariances)
+    return means[labels] + np.einsum("nij,nj->ni", chol[labels], noise), labels

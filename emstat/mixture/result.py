@@ -203,10 +203,9 @@ class MixtureResult:
         """Draw ``n`` rows from the fitted mixture, with the component each came from."""
         theta = self._require_ok()
         rng = np.random.default_rng(seed)
-        components = rng.choice(self.k, size=n, p=theta.weights / theta.weights.sum())
-        chol = np.linalg.cholesky(theta.covariances)
-        noise = rng.standard_normal((n, self.d))
-        values = theta.means[components] + np.einsum("nij,nj->ni", chol[components], noise)
+        values, components = gaussian.draw_mixture(
+            theta.weights, theta.means, theta.covariances, n, rng
+        )
         frame = pd.DataFrame(values, columns=self.columns)
         frame["component"] = components + 1
         return frame

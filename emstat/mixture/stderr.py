@@ -611,14 +611,6 @@ def _seed_sequence(seed: Any) -> np.random.SeedSequence:
     return np.random.SeedSequence(seed)
 
 
-def _draw(params: GaussianParams, chol: Array, n: int, rng: np.random.Generator) -> Array:
-    p = params.weights / params.weights.sum()
-    counts = rng.multinomial(n, p)
-    labels = np.repeat(np.arange(params.k), counts)
-    noise = rng.standard_normal((n, params.d))
-    return params.means[labels] + np.einsum("nij,nj->ni", chol[labels], noise)
-
-
 def bootstrap_replicates(
     params: GaussianParams,
     model: str,
@@ -668,13 +660,14 @@ def bootstrap_replicates(
     start = gaussian.gaussian_params(
         start.weights, start.means, start.covariances, diagonal=diagonal
     )
-    chol = np.linalg.cholesky(start.covariances)
     pooled = np.tensordot(start.weights, start.covariances, axes=1)
     kept: list[Array] = []
     not_converged = 0
     for child in _seed_sequence(seed).spawn(int(n_boot)):
         rng = np.random.default_rng(child)
-        sample = _draw(start, chol, int(n), rng)
+        sample, _ = gaussian.draw_mixture(
+            start.weights, start.means, start.covariances, int(n), rng
+        )
         fit = fit_em(em_model, sample, theta0=start, control=control, warn=False)
         if not fit.ok or fit.theta is None:
             continue

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from emstat.mixture import gaussian
 from emstat.simulation.design import TrueMixture
 
 __all__ = ["draw_mixture", "replicate_rng", "replicate_seed_sequence"]
@@ -43,15 +44,6 @@ def draw_mixture(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draw ``n`` rows from ``mixture``; return the (n, d) data and each row's component (0-based).
 
-    Components are drawn first (inverse CDF of one uniform per row), then
-    standard normal noise is coloured by each component's Cholesky factor.
+    See :func:`emstat.mixture.gaussian.draw_mixture`.
     """
-    u = rng.random(n)
-    cumulative = np.cumsum(mixture.weights)
-    labels = np.minimum(
-        np.searchsorted(cumulative / cumulative[-1], u, side="right"), mixture.k - 1
-    )
-    noise = rng.standard_normal((n, mixture.d))
-    chol = np.linalg.cholesky(mixture.covariances)
-    x = mixture.means[labels] + np.einsum("nij,nj->ni", chol[labels], noise)
-    return x, labels
+    return gaussian.draw_mixture(mixture.weights, mixture.means, mixture.covariances, n, rng)
