@@ -21,7 +21,8 @@ def compile_kernels() -> float:
     rng = np.random.default_rng(0)
     small = rng.normal(size=(200, 2)) + np.repeat([[0.0, 0.0], [4.0, 4.0]], 100, axis=0)
     emstat.fit_mixture(small, k=2, model="VVV")  # hc agglomeration and the serial E-step
-    emstat.fit_mixture(small, k=2, model="VVI")
+    for model in ("VVI", "VEI", "VEE", "EVE", "VVE"):  # the iterative M-steps' kernels
+        emstat.fit_mixture(small, k=2, model=model)
     large = rng.normal(size=(fused.PARALLEL_MIN_ROWS + 1, 2))
     emstat.fit_mixture(large, k=2, model="VVV", init="kmeans++", max_iter=2)  # parallel E-step
     return time.perf_counter() - started

@@ -55,10 +55,12 @@ array([[0.5, 0. ],
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 import warnings
 from dataclasses import dataclass, replace
+from types import ModuleType
 from typing import Literal
 
 import numpy as np
@@ -111,30 +113,6 @@ def _geometric_mean(values: Array) -> Array:
     return np.asarray(np.exp(np.mean(np.log(values), axis=-1)), dtype=float)
 
 
-def _unit_determinant(matrix: Array) -> tuple[Array, float]:
-    """Split a positive definite matrix (or positive vector) into ``scale * unit``.
-
-    Returns the matrix divided by ``|matrix|^(1/d)`` and that scale.  A vector
-    is read as the diagonal of a diagonal matrix.
-    """
-    if matrix.ndim == 1:
-        scale = float(_geometric_mean(matrix))
-    else:
-        sign, logdet = np.linalg.slogdet(matrix)
-        scale = math.exp(logdet / matrix.shape[0]) if sign > 0 else 0.0
-    if not scale > 0.0 or not math.isfinite(scale):
-        raise ArithmeticError("not positive definite")
-    return matrix / scale, scale
-
-
-def _trace_solve(scatter: Array, shape: Array) -> Array:
-    """``tr(shape^{-1} W_k)`` for each component (diagonal or full ``shape``)."""
-    if shape.ndim == 1:
-        return np.asarray(np.sum(scatter / shape, axis=-1), dtype=float)
-    inverse = np.linalg.inv(shape)
-    return np.asarray(np.einsum("kij,ji->k", scatter, inverse), dtype=float)
-
-
 def _sorted_eigh(scatter: Array) -> tuple[Array, Array]:
     """Eigenvalues (decreasing, rounding negatives clipped to 0) and eigenvectors of each W_k."""
     values, vectors = np.linalg.eigh(scatter)
@@ -144,14 +122,6 @@ def _sorted_eigh(scatter: Array) -> tuple[Array, Array]:
     values = np.take_along_axis(values, order, axis=1)
     vectors = np.take_along_axis(vectors, order[:, None, :], axis=2)
     return np.maximum(values, 0.0), vectors
-
-
-def _rotate_in(orientation: Array, scatter: Array) -> Array:
-    """Diagonals of ``D^T W_k D`` for a common orientation ``D``."""
-    return np.asarray(
-        np.maximum(np.einsum("ji,kjl,li->ki", orientation, scatter, orientation), 0.0),
-        dtype=float,
-    )
 
 
 def _rotate_out(orientation: Array, diagonals: Array) -> Array:
@@ -174,13 +144,6 @@ def _embed_diagonal(diagonals: Array) -> Array:
     return sigma
 
 
-def _relative_change(new: Array, old: Array) -> float:
-    scale = float(np.max(np.abs(new)))
-    if scale == 0.0:
-        return 0.0
-    return float(np.max(np.abs(new - old))) / scale
-
-
 def _degenerate(model: str, component: int | None, what: str) -> DegenerateFitError:
     where = "" if component is None else f" in component {component + 1}"
     return DegenerateFitError(
@@ -193,6 +156,31 @@ def _first_degenerate(values: Array, floor: float) -> int | None:
     """Index of the first component with a value at or below ``floor`` (or None)."""
     bad = np.flatnonzero(np.any(values.reshape(values.shape[0], -1) <= floor, axis=1))
     return int(bad[0]) if bad.size else None
+
+
+@functools.cache
+def _kernels() -> ModuleType:
+    """The compiled inner loops, imported on first use so that ``import emstat`` stays light."""
+    from emstat.mixture import _covariance_kernels
+
+    return _covariance_kernels
+
+
+def _finish(model: str, sigma: Array, status: int, component: int) -> Array:
+    """Raise the error or warning a kernel's status stands for; else return ``sigma``."""
+    kernels = _kernels()
+    if status == kernels.CONVERGED:
+        return sigma
+    if status == kernels.CAPPED:
+        _warn_cap(model)
+        return sigma
+    what = {
+        kernels.ZERO_VOLUME: "a zero volume",
+        kernels.SINGULAR_POOLED: "a singular pooled scatter",
+        kernels.ZERO_SHAPE_VARIANCE: "a zero variance makes the shape undefined",
+        kernels.ZERO_AXIS_VARIANCE: "a zero variance along the common axes",
+    }[status]
+    raise _degenerate(model, None if component < 0 else component, what)
 
 
 def _warn_cap(model: str) -> None:
@@ -229,27 +217,20 @@ def _fit_common_shape_varying_volume(
     ``(k, d)`` (then ``C`` is diagonal) or full matrices ``(k, d, d)``.
     Each update increases the objective; it stops when ``lambda_k C`` changes
     by less than :data:`INNER_TOL`.  Returns ``lambda_k C`` as ``(k, d)``
-    diagonals or ``(k, d, d)`` matrices.
+    diagonals or ``(k, d, d)`` matrices.  The loop is compiled
+    (:func:`emstat.mixture._covariance_kernels.common_shape_diagonal` and
+    ``common_shape_full``).
     """
-    d = scatter.shape[1]
-    floor = _EPS * float(np.max(np.abs(volumes))) if volumes.size else 0.0
-    sigma_old: Array | None = None
-    for _ in range(INNER_MAX_ITER):
-        bad = _first_degenerate(volumes, floor)
-        if bad is not None:
-            raise _degenerate(model, bad, "a zero volume")
-        pooled = np.tensordot(1.0 / volumes, scatter, axes=1)
-        try:
-            shape, _ = _unit_determinant(pooled)
-        except ArithmeticError:
-            raise _degenerate(model, None, "a singular pooled scatter") from None
-        volumes = _trace_solve(scatter, shape) / (d * nk)
-        sigma = np.multiply.outer(volumes, shape)
-        if sigma_old is not None and _relative_change(sigma, sigma_old) <= INNER_TOL:
-            return sigma
-        sigma_old = sigma
-    _warn_cap(model)
-    return sigma
+    kernels = _kernels()
+    kernel = kernels.common_shape_diagonal if scatter.ndim == 2 else kernels.common_shape_full
+    sigma, status, component = kernel(
+        np.ascontiguousarray(nk, dtype=float),
+        np.ascontiguousarray(scatter, dtype=float),
+        np.array(volumes, dtype=float),  # a copy: the kernel overwrites it
+        INNER_TOL,
+        INNER_MAX_ITER,
+    )
+    return _finish(model, sigma, status, component)
 
 
 def _fit_diagonal(
@@ -312,83 +293,51 @@ def _fit_diagonal(
 # --------------------------------------------------------------------------- #
 
 
-def _polar(matrix: Array) -> Array:
-    """The orthogonal factor ``U V^T`` of ``matrix = U S V^T``."""
-    u, _, vt = np.linalg.svd(matrix)
-    return np.asarray(u @ vt, dtype=float)
+def _fit_common_orientation(
+    model: str,
+    volume: str,
+    nk: Array,
+    scatter: Array,
+    previous: Array | None,
+    shape_only: bool = False,
+) -> Array:
+    """EVE and VVE: alternate the diagonal fit given ``D`` and the MM update of ``D``.
 
+    The start ``D`` is the common orientation of ``previous`` (the previous
+    covariances: the eigenvectors of a generic weighted sum of them, which
+    almost surely has distinct eigenvalues) when they are finite with
+    positive traces, else the eigenvectors of ``sum_k W_k``.
 
-def _mm_orientation(orientation: Array, scatter: Array, precisions: Array) -> Array:
-    """One MM cycle for ``min_D sum_k tr(W_k D B_k D^T)`` over orthogonal ``D``.
-
-    ``B_k = diag(precisions[k])``.  Two majorisations, each linear in ``D`` on
-    the orthogonal group (Browne & McNicholas 2014), are minimised in turn by
-    the polar factor of a ``(d, d)`` matrix:
+    Given ``D``, the diagonals of ``D^T W_k D`` get the ``EV`` or ``VV``
+    diagonal fit (as :func:`_fit_diagonal`).  Given the fitted
+    ``Lambda_k = diag(1 / B_k)``, one MM cycle for
+    ``min_D sum_k tr(W_k D B_k D^T)`` over orthogonal ``D`` minimises in turn
+    two majorisations, each linear in ``D`` on the orthogonal group (Browne &
+    McNicholas 2014), by the polar factor ``U V^T`` of a ``(d, d)`` matrix:
 
     * with ``W_k <= alpha_k I`` (largest eigenvalue of ``W_k``):
       ``D <- polar(sum_k (alpha_k I - W_k) D B_k)``;
     * with ``B_k <= beta_k I`` (largest precision):
       ``D <- polar(sum_k W_k D (beta_k I - B_k))``.
 
-    Neither step increases the objective.
+    Neither step increases the objective.  ``shape_only`` weights the
+    orientation update by the inverse shapes ``A_k^-1`` instead of
+    ``(lambda_k A_k)^-1``, as mclust 6.0 does for VVE.  The loop is compiled
+    (:func:`emstat.mixture._covariance_kernels.common_orientation`).
     """
-    alphas = np.linalg.eigvalsh(scatter)[:, -1]
-    betas = np.max(precisions, axis=1)
-    wd = scatter @ orientation  # (k, d, d)
-    first = np.einsum("k,ij,kj->ij", alphas, orientation, precisions) - np.einsum(
-        "kij,kj->ij", wd, precisions
+    scatter = np.ascontiguousarray(scatter, dtype=float)
+    usable = previous is not None and previous.shape[1:] == scatter.shape[1:]
+    sigma, status, component = _kernels().common_orientation(
+        np.ascontiguousarray(nk, dtype=float),
+        scatter,
+        np.ascontiguousarray(previous, dtype=float) if usable else scatter,
+        usable,
+        volume == "E",
+        shape_only,
+        INNER_TOL,
+        INNER_MAX_ITER,
     )
-    orientation = _polar(first)
-    wd = scatter @ orientation
-    second = np.einsum("kij,k->ij", wd, betas) - np.einsum("kij,kj->ij", wd, precisions)
-    return _polar(second)
-
-
-def _fit_common_orientation(
-    model: str,
-    volume: str,
-    nk: Array,
-    scatter: Array,
-    orientation: Array,
-    shape_only: bool = False,
-) -> Array:
-    """EVE and VVE: alternate the diagonal fit given ``D`` and the MM update of ``D``.
-
-    ``shape_only`` weights the orientation update by the inverse shapes
-    ``A_k^-1`` instead of ``(lambda_k A_k)^-1``, as mclust 6.0 does for VVE.
-    """
-    sigma_old: Array | None = None
-    for _ in range(INNER_MAX_ITER):
-        diagonals = _fit_diagonal(model, volume, "V", nk, _rotate_in(orientation, scatter))
-        floor = _EPS * float(np.max(diagonals))
-        bad = _first_degenerate(diagonals, floor)
-        if bad is not None:
-            raise _degenerate(model, bad, "a zero variance along the common axes")
-        sigma = _rotate_out(orientation, diagonals)
-        if sigma_old is not None and _relative_change(sigma, sigma_old) <= INNER_TOL:
-            return sigma
-        sigma_old = sigma
-        precisions = 1.0 / diagonals
-        if shape_only:
-            precisions *= _geometric_mean(diagonals)[:, None]
-        orientation = _mm_orientation(orientation, scatter, precisions)
-    _warn_cap(model)
-    return sigma
-
-
-def _start_orientation(scatter: Array, previous: Array | None) -> Array:
-    """Starting common orientation: from the previous covariances, else the pooled scatter.
-
-    A generic weighted sum of the previous covariances (which share their
-    eigenvectors) has those eigenvectors with, almost surely, distinct
-    eigenvalues.
-    """
-    if previous is not None:
-        scales = np.einsum("kii->k", previous)
-        if np.all(np.isfinite(previous)) and np.all(scales > 0):
-            weights = (1.0 + 0.6180339887498949 * np.arange(previous.shape[0])) / scales
-            return np.asarray(np.linalg.eigh(np.tensordot(weights, previous, axes=1))[1])
-    return np.asarray(np.linalg.eigh(np.sum(scatter, axis=0))[1])
+    return _finish(model, sigma, status, component)
 
 
 def _previous_volumes(previous: Array | None, k: int) -> Array | None:
@@ -450,8 +399,7 @@ def _m_step_unchecked(
         if start_volumes is None:
             start_volumes = np.einsum("kii->k", scatter) / (nk * scatter.shape[1])
         return _symmetrise(_fit_common_shape_varying_volume(model, nk, scatter, start_volumes))
-    start = _start_orientation(scatter, previous)
-    return _fit_common_orientation(model, volume, nk, scatter, start, shape_only_orientation)
+    return _fit_common_orientation(model, volume, nk, scatter, previous, shape_only_orientation)
 
 
 # --------------------------------------------------------------------------- #
@@ -502,23 +450,23 @@ def _check_scatters(model: str, scatter: Array) -> None:
                 ) from None
         return
     values = _scatter_eigenvalues(scatter)
-    for k in range(values.shape[0]):
+    low = np.flatnonzero(values[:, 0] < _RTEPS)
+    if low.size:
+        k = int(low[0])
         smallest = float(values[k, 0])
-        if smallest < _RTEPS:
-            raise _degenerate(
-                model,
-                k,
-                f"the scatter matrix has an eigenvalue {smallest:.3g} below "
-                f"sqrt(eps) = {_RTEPS:.3g} (mclust's test)",
-            )
+        raise _degenerate(
+            model,
+            k,
+            f"the scatter matrix has an eigenvalue {smallest:.3g} below "
+            f"sqrt(eps) = {_RTEPS:.3g} (mclust's test)",
+        )
 
 
 def _volumes_and_shapes(sigma: Array) -> tuple[Array, Array]:
     """``lambda_k = |Sigma_k|^(1/d)`` and the unit-determinant shapes (eigenvalues)."""
     values = np.maximum(np.linalg.eigvalsh(sigma), 0.0)
-    with np.errstate(divide="ignore"):
-        volumes = np.exp(np.mean(np.log(values), axis=1))
     with np.errstate(divide="ignore", invalid="ignore"):
+        volumes = np.exp(np.mean(np.log(values), axis=1))
         shapes = values / volumes[:, None]
     return volumes, shapes
 
@@ -550,17 +498,19 @@ def _check_fitted(model: str, nk: Array, scatter: Array, sigma: Array) -> None:
                 raise _degenerate(model, k, f"a {what} at or below sqrt(eps) (mclust's test)")
         return
     volumes, shapes = _volumes_and_shapes(sigma)
-    strict = model == "VEE"  # meVEE tests <= sqrt(eps); meEVE and meVVE test < sqrt(eps)
-    for k in range(sigma.shape[0]):
-        smallest = float(np.min(shapes[k]))
-        low_shape_bad = not smallest > _RTEPS if strict else not smallest >= _RTEPS
-        volume_bad = False
-        if model in ("VEE", "VVE"):
-            vol = float(volumes[k])
-            volume_bad = not vol > _RTEPS if strict else not vol >= _RTEPS
-        if low_shape_bad or volume_bad:
-            what = "shape value" if low_shape_bad else "volume"
-            raise _degenerate(model, k, f"a {what} below sqrt(eps) (mclust's test)")
+    smallest = np.min(shapes, axis=1)
+    # meVEE tests <= sqrt(eps); meEVE and meVVE test < sqrt(eps); NaN fails both
+    if model == "VEE":
+        low_shape = ~(smallest > _RTEPS)
+        low_volume = ~(volumes > _RTEPS)
+    else:
+        low_shape = ~(smallest >= _RTEPS)
+        low_volume = ~(volumes >= _RTEPS) if model == "VVE" else np.zeros_like(low_shape)
+    bad = np.flatnonzero(low_shape | low_volume)
+    if bad.size:
+        k = int(bad[0])
+        what = "shape value" if low_shape[k] else "volume"
+        raise _degenerate(model, k, f"a {what} below sqrt(eps) (mclust's test)")
 
 
 def _parameter_count(letter: str, per_component: int, k: int) -> int:

@@ -1,0 +1,346 @@
+"""numba kernels of the iterative M-steps (see :mod:`emstat.mixture.covariance`).
+
+Each inner cycle of ``VEI``, ``VEE``, ``VEV``, ``EVE`` and ``VVE`` works on
+``(k, d, d)`` arrays of a few dozen numbers, so in numpy its cost was the
+overhead of a dozen small calls; compiled, a cycle costs well under a
+microsecond for small ``d``.  Kept in their own module, at top level, so
+that numba's on-disk cache finds them again in a new process and so that
+``import emstat`` does not import numba.
+
+The kernels do not raise for a degenerate fit: they return a status (one of
+the constants below) and the component concerned, and the caller raises the
+error or the warning with the model's name.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+#: The iteration converged.
+CONVERGED = 0
+#: The iteration hit its cap (the last covariances are returned).
+CAPPED = 1
+#: A volume at or below eps times the largest (the component is returned).
+ZERO_VOLUME = 2
+#: The pooled scatter ``sum_k W_k / lambda_k`` is not positive definite.
+SINGULAR_POOLED = 3
+#: A zero rotated variance makes the equal-volume shape undefined (component returned).
+ZERO_SHAPE_VARIANCE = 4
+#: A fitted variance along the common axes at or below eps times the largest.
+ZERO_AXIS_VARIANCE = 5
+
+_EPS = float(np.finfo(np.float64).eps)
+
+
+@numba.njit(cache=True)
+def _relative_change(new: np.ndarray, old: np.ndarray) -> float:
+    """``max|new - old| / max|new|`` over all entries (0 when ``new`` is zero)."""
+    a = new.ravel()
+    b = old.ravel()
+    scale = 0.0
+    diff = 0.0
+    for i in range(a.size):
+        scale = max(scale, abs(a[i]))
+        diff = max(diff, abs(a[i] - b[i]))
+    if scale == 0.0:
+        return 0.0
+    return diff / scale
+
+
+@numba.njit(cache=True)
+def _first_at_or_below(values: np.ndarray, floor: float) -> int:
+    """First row of ``values`` (``(k,)`` or ``(k, d)``) with an entry ``<= floor``, else -1."""
+    rows = values.shape[0]
+    flat = values.reshape(rows, -1)
+    for k in range(rows):
+        for i in range(flat.shape[1]):
+            if flat[k, i] <= floor:
+                return k
+    return -1
+
+
+@numba.njit(cache=True)
+def _volume_floor(volumes: np.ndarray) -> float:
+    top = 0.0
+    for j in range(volumes.size):
+        top = max(top, abs(volumes[j]))
+    return _EPS * top
+
+
+@numba.njit(cache=True)
+def common_shape_diagonal(
+    nk: np.ndarray, diagonals: np.ndarray, volumes: np.ndarray, tol: float, max_iter: int
+) -> tuple[np.ndarray, int, int]:
+    """VEI and VEV: volumes ``lambda_k`` and one diagonal unit-determinant shape ``C``.
+
+    ``diagonals`` ``(k, d)``, ``volumes`` ``(k,)`` the start (overwritten).
+    Returns the ``(k, d)`` diagonals of ``lambda_k C``, a status and a component.
+    """
+    k, d = diagonals.shape
+    floor = _volume_floor(volumes)
+    pooled = np.empty(d)
+    shape = np.empty(d)
+    sigma = np.zeros((k, d))
+    sigma_old = np.zeros((k, d))
+    for it in range(max_iter):
+        bad = _first_at_or_below(volumes, floor)
+        if bad >= 0:
+            return sigma, ZERO_VOLUME, bad
+        pooled[:] = 0.0
+        for j in range(k):
+            inv = 1.0 / volumes[j]
+            for i in range(d):
+                pooled[i] += inv * diagonals[j, i]
+        log_sum = 0.0
+        for i in range(d):
+            log_sum += np.log(pooled[i])
+        scale = np.exp(log_sum / d)
+        if not (scale > 0.0 and np.isfinite(scale)):
+            return sigma, SINGULAR_POOLED, -1
+        for i in range(d):
+            shape[i] = pooled[i] / scale
+        for j in range(k):
+            trace = 0.0
+            for i in range(d):
+                trace += diagonals[j, i] / shape[i]
+            volumes[j] = trace / (d * nk[j])
+            for i in range(d):
+                sigma[j, i] = volumes[j] * shape[i]
+        if it > 0 and _relative_change(sigma, sigma_old) <= tol:
+            return sigma, CONVERGED, -1
+        sigma_old[:, :] = sigma
+    return sigma, CAPPED, -1
+
+
+@numba.njit(cache=True)
+def common_shape_full(
+    nk: np.ndarray, scatter: np.ndarray, volumes: np.ndarray, tol: float, max_iter: int
+) -> tuple[np.ndarray, int, int]:
+    """VEE: volumes ``lambda_k`` and one full unit-determinant shape-and-orientation ``C``.
+
+    ``scatter`` ``(k, d, d)``, ``volumes`` ``(k,)`` the start (overwritten).
+    Returns the ``(k, d, d)`` matrices ``lambda_k C``, a status and a component.
+    """
+    k, d, _ = scatter.shape
+    floor = _volume_floor(volumes)
+    pooled = np.empty((d, d))
+    sigma = np.zeros((k, d, d))
+    sigma_old = np.zeros((k, d, d))
+    for it in range(max_iter):
+        bad = _first_at_or_below(volumes, floor)
+        if bad >= 0:
+            return sigma, ZERO_VOLUME, bad
+        pooled[:, :] = 0.0
+        for j in range(k):
+            inv = 1.0 / volumes[j]
+            for a in range(d):
+                for b in range(d):
+                    pooled[a, b] += inv * scatter[j, a, b]
+        sign, logdet = np.linalg.slogdet(pooled)
+        scale = np.exp(logdet / d) if sign > 0 else 0.0
+        if not (scale > 0.0 and np.isfinite(scale)):
+            return sigma, SINGULAR_POOLED, -1
+        shape = pooled / scale
+        inverse = np.linalg.inv(shape)
+        for j in range(k):
+            trace = 0.0
+            for a in range(d):
+                for b in range(d):
+                    trace += scatter[j, a, b] * inverse[b, a]
+            volumes[j] = trace / (d * nk[j])
+            for a in range(d):
+                for b in range(d):
+                    sigma[j, a, b] = volumes[j] * shape[a, b]
+        if it > 0 and _relative_change(sigma, sigma_old) <= tol:
+            return sigma, CONVERGED, -1
+        sigma_old[:, :, :] = sigma
+    return sigma, CAPPED, -1
+
+
+@numba.njit(cache=True)
+def _polar(matrix: np.ndarray) -> np.ndarray:
+    """The orthogonal factor ``U V^T`` of ``matrix = U S V^T``."""
+    u, _, vt = np.linalg.svd(matrix)
+    return u @ vt
+
+
+@numba.njit(cache=True)
+def _times_scatters(scatter: np.ndarray, orientation: np.ndarray) -> np.ndarray:
+    """``W_k D`` for every component."""
+    k, d, _ = scatter.shape
+    out = np.empty((k, d, d))
+    for j in range(k):
+        out[j] = scatter[j] @ orientation
+    return out
+
+
+@numba.njit(cache=True)
+def _mm_orientation(
+    orientation: np.ndarray, scatter: np.ndarray, precisions: np.ndarray, alphas: np.ndarray
+) -> np.ndarray:
+    """One MM cycle of Browne & McNicholas (2014); see ``covariance._fit_common_orientation``.
+
+    ``alphas`` are the largest eigenvalues of the ``W_k``:
+    ``D <- polar(sum_k (alpha_k I - W_k) D B_k)``, then with ``beta_k`` the
+    largest precision, ``D <- polar(sum_k W_k D (beta_k I - B_k))``.
+    """
+    k, d, _ = scatter.shape
+    wd = _times_scatters(scatter, orientation)
+    lead = np.zeros((d, d))
+    rest = np.zeros((d, d))
+    for j in range(k):
+        for a in range(d):
+            for b in range(d):
+                lead[a, b] += alphas[j] * orientation[a, b] * precisions[j, b]
+                rest[a, b] += wd[j, a, b] * precisions[j, b]
+    orientation = _polar(lead - rest)
+    wd = _times_scatters(scatter, orientation)
+    lead[:, :] = 0.0
+    rest[:, :] = 0.0
+    for j in range(k):
+        beta = precisions[j, 0]
+        for b in range(1, d):
+            beta = max(beta, precisions[j, b])
+        for a in range(d):
+            for b in range(d):
+                lead[a, b] += wd[j, a, b] * beta
+                rest[a, b] += wd[j, a, b] * precisions[j, b]
+    return _polar(lead - rest)
+
+
+@numba.njit(cache=True)
+def _geometric_mean(values: np.ndarray) -> float:
+    total = 0.0
+    for i in range(values.size):
+        total += np.log(values[i])
+    return np.exp(total / values.size)
+
+
+@numba.njit(cache=True)
+def _start_orientation(scatter: np.ndarray, previous: np.ndarray, has_previous: bool) -> np.ndarray:
+    """Starting common orientation: from the previous covariances, else the pooled scatter.
+
+    A generic weighted sum of the previous covariances (which share their
+    eigenvectors) has those eigenvectors with, almost surely, distinct
+    eigenvalues.
+    """
+    k, d, _ = scatter.shape
+    pooled = np.zeros((d, d))
+    usable = has_previous
+    if usable:
+        flat = previous.ravel()
+        for i in range(flat.size):
+            if not np.isfinite(flat[i]):
+                usable = False
+        scales = np.zeros(previous.shape[0])
+        for j in range(previous.shape[0]):
+            for a in range(d):
+                scales[j] += previous[j, a, a]
+            if not scales[j] > 0.0:
+                usable = False
+    if usable:
+        for j in range(previous.shape[0]):
+            weight = (1.0 + 0.6180339887498949 * j) / scales[j]
+            for a in range(d):
+                for b in range(d):
+                    pooled[a, b] += weight * previous[j, a, b]
+    else:
+        for j in range(k):
+            for a in range(d):
+                for b in range(d):
+                    pooled[a, b] += scatter[j, a, b]
+    return np.ascontiguousarray(np.linalg.eigh(pooled)[1])
+
+
+@numba.njit(cache=True)
+def common_orientation(
+    nk: np.ndarray,
+    scatter: np.ndarray,
+    previous: np.ndarray,
+    has_previous: bool,
+    equal_volume: bool,
+    shape_only: bool,
+    tol: float,
+    max_iter: int,
+) -> tuple[np.ndarray, int, int]:
+    """EVE and VVE: alternate the varying-shape diagonal fit given ``D`` and the MM update.
+
+    It starts from the orientation of ``previous`` ``(k, d, d)``, the previous
+    covariances, when ``has_previous`` and they are usable, else from the
+    eigenvectors of ``sum_k W_k``.  ``equal_volume`` selects EVE;
+    ``shape_only`` weights the orientation update by ``A_k^-1`` (mclust 6.0's
+    VVE).  Returns the ``(k, d, d)`` covariances, a status and a component.
+    """
+    k, d, _ = scatter.shape
+    orientation = _start_orientation(scatter, previous, has_previous)
+    n = 0.0
+    for j in range(k):
+        n += nk[j]
+    alphas = np.empty(k)
+    for j in range(k):
+        alphas[j] = np.linalg.eigvalsh(np.ascontiguousarray(scatter[j]))[d - 1]
+    rotated = np.empty((k, d))
+    diagonals = np.empty((k, d))
+    precisions = np.empty((k, d))
+    scales = np.empty(k)
+    sigma = np.zeros((k, d, d))
+    sigma_old = np.zeros((k, d, d))
+    for it in range(max_iter):
+        # diagonals of D^T W_k D
+        wd = _times_scatters(scatter, orientation)
+        for j in range(k):
+            for i in range(d):
+                total = 0.0
+                for a in range(d):
+                    total += orientation[a, i] * wd[j, a, i]
+                rotated[j, i] = max(total, 0.0)
+        if equal_volume:
+            top = 0.0
+            for j in range(k):
+                for i in range(d):
+                    top = max(top, rotated[j, i])
+            bad = _first_at_or_below(rotated, _EPS * top)
+            if bad >= 0:
+                return sigma, ZERO_SHAPE_VARIANCE, bad
+            total = 0.0
+            for j in range(k):
+                scales[j] = _geometric_mean(rotated[j])
+                total += scales[j]
+            common = total / n
+            for j in range(k):
+                for i in range(d):
+                    diagonals[j, i] = common * rotated[j, i] / scales[j]
+        else:
+            for j in range(k):
+                for i in range(d):
+                    diagonals[j, i] = rotated[j, i] / nk[j]
+        top = diagonals[0, 0]
+        for j in range(k):
+            for i in range(d):
+                top = max(top, diagonals[j, i])
+        bad = _first_at_or_below(diagonals, _EPS * top)
+        if bad >= 0:
+            return sigma, ZERO_AXIS_VARIANCE, bad
+        # D diag(Lambda_k) D^T, symmetrised
+        for j in range(k):
+            for a in range(d):
+                for b in range(d):
+                    total = 0.0
+                    for i in range(d):
+                        total += orientation[a, i] * diagonals[j, i] * orientation[b, i]
+                    sigma[j, a, b] = total
+            for a in range(d):
+                for b in range(a + 1, d):
+                    mean = 0.5 * (sigma[j, a, b] + sigma[j, b, a])
+                    sigma[j, a, b] = mean
+                    sigma[j, b, a] = mean
+        if it > 0 and _relative_change(sigma, sigma_old) <= tol:
+            return sigma, CONVERGED, -1
+        sigma_old[:, :, :] = sigma
+        for j in range(k):
+            factor = _geometric_mean(diagonals[j]) if shape_only else 1.0
+            for i in range(d):
+                precisions[j, i] = (1.0 / diagonals[j, i]) * factor
+        orientation = _mm_orientation(orientation, scatter, precisions, alphas)
+    return sigma, CAPPED, -1
