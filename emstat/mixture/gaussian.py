@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Literal
+from functools import cache
+from typing import Any, Literal
 
 import numpy as np
 
@@ -160,7 +161,55 @@ def _diagonal_factors(
 
 
 def _full_factors(covariances: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    # All components in one call each: this runs once per M-step.
+    kernels = _factor_kernels()
+    if kernels is None:
+        return _numpy_full_factors(covariances, offsets)
+    prec_chol, half_log_det, status, j = kernels.full_factors(
+        np.ascontiguousarray(covariances, dtype=np.float64),
+        np.ascontiguousarray(offsets, dtype=np.float64),
+        _ROUNDING_FACTOR * _EPS,
+    )
+    if status == kernels.NOT_POSITIVE_DEFINITE:
+        raise DegenerateFitError(f"component {j + 1}'s covariance is not positive definite")
+    if status == kernels.ILL_CONDITIONED:
+        raise DegenerateFitError(f"component {j + 1}'s covariance is singular")
+    if status == kernels.CHECK_EIGENVALUES:
+        _check_rounding_noise(covariances, offsets, prec_chol)
+    return prec_chol, half_log_det
+
+
+@cache
+def _factor_kernels() -> Any:
+    try:
+        from emstat.mixture import _factor_kernels
+    except ImportError:  # numba missing or broken: numpy serves
+        return None
+    return _factor_kernels
+
+
+def _check_rounding_noise(
+    covariances: np.ndarray, offsets: np.ndarray, prec_chol: np.ndarray
+) -> None:
+    """Refuse a component whose smallest eigenvalue is rounding noise (see gaussian_params)."""
+    floor = _rounding_floor(np.sum(offsets**2, axis=1), np.einsum("kii->k", covariances))
+    # λ_min(Σ) >= 1 / ||U||_F²: only components that bound cannot clear need eigenvalues.
+    unclear = 1.0 / np.einsum("kij,kij->k", prec_chol, prec_chol) <= floor
+    if unclear.any():
+        smallest = np.full(floor.shape, np.inf)
+        smallest[unclear] = np.linalg.eigvalsh(covariances[unclear])[:, 0]
+        bad = smallest <= floor
+        if bad.any():
+            j = _first(bad)
+            raise DegenerateFitError(
+                f"component {j + 1}'s covariance is singular (smallest eigenvalue "
+                f"{smallest[j]:.3g} is rounding noise: the component is rank-deficient)"
+            )
+
+
+def _numpy_full_factors(
+    covariances: np.ndarray, offsets: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The same as the compiled kernel, in batched numpy (its reference in the tests)."""
     try:
         chol = np.linalg.cholesky(covariances)
     except np.linalg.LinAlgError:
@@ -178,19 +227,7 @@ def _full_factors(covariances: np.ndarray, offsets: np.ndarray) -> tuple[np.ndar
         raise DegenerateFitError(f"component {_first(bad) + 1}'s covariance is singular")
     # U = L⁻ᵀ: then Uᵀ Σ U = I and (x - μ) U is whitened.
     prec_chol = np.linalg.inv(chol).transpose(0, 2, 1)
-    floor = _rounding_floor(np.sum(offsets**2, axis=1), np.einsum("kii->k", covariances))
-    # λ_min(Σ) >= 1 / ||U||_F²: only components that bound cannot clear need eigenvalues.
-    unclear = 1.0 / np.einsum("kij,kij->k", prec_chol, prec_chol) <= floor
-    if unclear.any():
-        smallest = np.full(floor.shape, np.inf)
-        smallest[unclear] = np.linalg.eigvalsh(covariances[unclear])[:, 0]
-        bad = smallest <= floor
-        if bad.any():
-            j = _first(bad)
-            raise DegenerateFitError(
-                f"component {j + 1}'s covariance is singular (smallest eigenvalue "
-                f"{smallest[j]:.3g} is rounding noise: the component is rank-deficient)"
-            )
+    _check_rounding_noise(covariances, offsets, prec_chol)
     return prec_chol, -np.sum(np.log(diag), axis=1)
 
 

@@ -96,3 +96,29 @@ def test_statistics_add_over_chunks() -> None:
 def test_singular_covariances_are_degenerate(covariance: np.ndarray, diagonal: bool) -> None:
     with pytest.raises(DegenerateFitError, match="component 1"):
         gaussian.gaussian_params(np.ones(1), np.zeros((1, 2)), covariance, diagonal=diagonal)
+
+
+@pytest.mark.parametrize(("k", "d"), [(1, 1), (3, 2), (4, 5)])
+def test_compiled_factors_match_numpy(k: int, d: int) -> None:
+    rng = np.random.default_rng(k + 10 * d)
+    params = random_params(rng, k, d)
+    offsets = params.means - params.weights @ params.means
+    compiled = gaussian._full_factors(params.covariances, offsets)
+    reference = gaussian._numpy_full_factors(params.covariances, offsets)
+    np.testing.assert_allclose(compiled[0], reference[0], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(compiled[1], reference[1], rtol=1e-13)
+
+
+@pytest.mark.parametrize("factors", ["_full_factors", "_numpy_full_factors"])
+def test_both_factorisations_refuse_what_mclust_refuses(factors: str) -> None:
+    factorise = getattr(gaussian, factors)
+    offsets = np.zeros((2, 2))
+    good = np.eye(2)
+    with pytest.raises(DegenerateFitError, match="component 2's covariance is not positive"):
+        factorise(np.stack([good, [[1.0, 2.0], [2.0, 1.0]]]), offsets)
+    with pytest.raises(DegenerateFitError, match="component 1's covariance is singular"):
+        factorise(np.stack([[[1e6, 0.0], [0.0, 1e-12]], good]), offsets)
+    # Rank-deficient up to rounding, far from the centre: the eigenvalue check catches it.
+    line = np.array([[1.0, 1.0], [1.0, 1.0 + 1e-15]])
+    with pytest.raises(DegenerateFitError, match="rounding noise"):
+        factorise(np.stack([good, line]), np.array([[0.0, 0.0], [1e3, 1e3]]))
