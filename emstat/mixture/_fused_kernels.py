@@ -57,6 +57,329 @@ def exp_neg(x: float) -> float:
     return p * _bits_to_float(np.int64(n + 1023) << 52)  # type: ignore[call-arg]
 
 
+@numba.njit(fastmath=_FAST, inline="always", cache=True)
+def _transpose(x: np.ndarray, lo: int, m: int, xt: np.ndarray) -> None:
+    """Copy rows lo .. lo + m of ``x`` into the columns of ``xt`` (d, m)."""
+    d = x.shape[1]
+    # Literal column indices for small d, so the copy needs no inner loop.
+    if d == 1:
+        for i in range(m):
+            xt[0, i] = x[lo + i, 0]
+    elif d == 2:
+        for i in range(m):
+            xt[0, i] = x[lo + i, 0]
+            xt[1, i] = x[lo + i, 1]
+    elif d == 3:
+        for i in range(m):
+            xt[0, i] = x[lo + i, 0]
+            xt[1, i] = x[lo + i, 1]
+            xt[2, i] = x[lo + i, 2]
+    else:
+        for i in range(m):
+            for c in range(d):
+                xt[c, i] = x[lo + i, c]
+
+
+@numba.njit(fastmath=_FAST, cache=True)
+def _log_density(
+    xt: np.ndarray,
+    m: int,
+    j: int,
+    shift: np.ndarray,
+    prec_chol: np.ndarray,
+    log_const: np.ndarray,
+    diag_prec: bool,
+    out: np.ndarray,
+    y: np.ndarray,
+) -> None:
+    """out[:m] = log weight + log density of component j: one pass for d <= 3."""
+    d = xt.shape[0]
+    lc = log_const[j]
+    if d == 1:
+        u00 = prec_chol[j, 0, 0]
+        s0 = shift[j, 0]
+        for i in range(m):
+            y0 = xt[0, i] * u00 - s0
+            out[i] = lc - 0.5 * (y0 * y0)
+    elif d == 2:
+        u00 = prec_chol[j, 0, 0]
+        u11 = prec_chol[j, 1, 1]
+        u01 = 0.0 if diag_prec else prec_chol[j, 0, 1]
+        s0 = shift[j, 0]
+        s1 = shift[j, 1]
+        for i in range(m):
+            a = xt[0, i]
+            b = xt[1, i]
+            y0 = a * u00 - s0
+            y1 = a * u01 + b * u11 - s1
+            out[i] = lc - 0.5 * (y0 * y0 + y1 * y1)
+    elif d == 3:
+        u00 = prec_chol[j, 0, 0]
+        u11 = prec_chol[j, 1, 1]
+        u22 = prec_chol[j, 2, 2]
+        u01 = 0.0 if diag_prec else prec_chol[j, 0, 1]
+        u02 = 0.0 if diag_prec else prec_chol[j, 0, 2]
+        u12 = 0.0 if diag_prec else prec_chol[j, 1, 2]
+        s0 = shift[j, 0]
+        s1 = shift[j, 1]
+        s2 = shift[j, 2]
+        for i in range(m):
+            a = xt[0, i]
+            b = xt[1, i]
+            c = xt[2, i]
+            y0 = a * u00 - s0
+            y1 = a * u01 + b * u11 - s1
+            y2 = a * u02 + b * u12 + c * u22 - s2
+            out[i] = lc - 0.5 * (y0 * y0 + y1 * y1 + y2 * y2)
+    elif diag_prec:
+        # One pass over the columns: t = x u - shift, maha += t * t.
+        for i in range(m):
+            out[i] = 0.0
+        for c in range(d):
+            u = prec_chol[j, c, c]
+            s = shift[j, c]
+            for i in range(m):
+                t = xt[c, i] * u - s
+                out[i] += t * t
+        for i in range(m):
+            out[i] = lc - 0.5 * out[i]
+    else:
+        # Whitened coordinate c of y = x U - shift, accumulated over rows r <= c.
+        for i in range(m):
+            out[i] = 0.0
+        for c in range(d):
+            u = prec_chol[j, 0, c]
+            s = shift[j, c]
+            if c == 0:
+                for i in range(m):
+                    t = xt[0, i] * u - s
+                    out[i] += t * t
+                continue
+            for i in range(m):
+                y[i] = xt[0, i] * u - s
+            for r in range(1, c):
+                u = prec_chol[j, r, c]
+                for i in range(m):
+                    y[i] += xt[r, i] * u
+            u = prec_chol[j, c, c]
+            for i in range(m):
+                t = y[i] + xt[c, i] * u
+                out[i] += t * t
+        for i in range(m):
+            out[i] = lc - 0.5 * out[i]
+
+
+@numba.njit(fastmath=_FAST, cache=True)
+def _moments(
+    xt: np.ndarray,
+    m: int,
+    resp: np.ndarray,
+    inv_total: np.ndarray,
+    diag_second: bool,
+    nk: np.ndarray,
+    sums: np.ndarray,
+    second: np.ndarray,
+    y: np.ndarray,
+) -> None:
+    """Add the statistics of one component, whose responsibilities are resp * inv_total."""
+    d = xt.shape[0]
+    if d == 1:
+        n0 = 0.0
+        a0 = 0.0
+        q00 = 0.0
+        for i in range(m):
+            r = resp[i] * inv_total[i]
+            ra = r * xt[0, i]
+            n0 += r
+            a0 += ra
+            q00 += ra * xt[0, i]
+        nk[0] += n0
+        sums[0] += a0
+        second[0, 0] += q00
+    elif d == 2:
+        n0 = 0.0
+        a0 = 0.0
+        a1 = 0.0
+        q00 = 0.0
+        q01 = 0.0
+        q11 = 0.0
+        if diag_second:
+            for i in range(m):
+                r = resp[i] * inv_total[i]
+                a = xt[0, i]
+                b = xt[1, i]
+                ra = r * a
+                rb = r * b
+                n0 += r
+                a0 += ra
+                a1 += rb
+                q00 += ra * a
+                q11 += rb * b
+        else:
+            for i in range(m):
+                r = resp[i] * inv_total[i]
+                a = xt[0, i]
+                b = xt[1, i]
+                ra = r * a
+                rb = r * b
+                n0 += r
+                a0 += ra
+                a1 += rb
+                q00 += ra * a
+                q01 += ra * b
+                q11 += rb * b
+            second[0, 1] += q01
+        nk[0] += n0
+        sums[0] += a0
+        sums[1] += a1
+        second[0, 0] += q00
+        second[1, 1] += q11
+    elif d == 3:
+        n0 = 0.0
+        a0 = 0.0
+        a1 = 0.0
+        a2 = 0.0
+        q00 = 0.0
+        q01 = 0.0
+        q02 = 0.0
+        q11 = 0.0
+        q12 = 0.0
+        q22 = 0.0
+        if diag_second:
+            for i in range(m):
+                r = resp[i] * inv_total[i]
+                a = xt[0, i]
+                b = xt[1, i]
+                c = xt[2, i]
+                ra = r * a
+                rb = r * b
+                rc = r * c
+                n0 += r
+                a0 += ra
+                a1 += rb
+                a2 += rc
+                q00 += ra * a
+                q11 += rb * b
+                q22 += rc * c
+        else:
+            for i in range(m):
+                r = resp[i] * inv_total[i]
+                a = xt[0, i]
+                b = xt[1, i]
+                c = xt[2, i]
+                ra = r * a
+                rb = r * b
+                rc = r * c
+                n0 += r
+                a0 += ra
+                a1 += rb
+                a2 += rc
+                q00 += ra * a
+                q01 += ra * b
+                q02 += ra * c
+                q11 += rb * b
+                q12 += rb * c
+                q22 += rc * c
+            second[0, 1] += q01
+            second[0, 2] += q02
+            second[1, 2] += q12
+        nk[0] += n0
+        sums[0] += a0
+        sums[1] += a1
+        sums[2] += a2
+        second[0, 0] += q00
+        second[1, 1] += q11
+        second[2, 2] += q22
+    else:
+        acc = 0.0
+        for i in range(m):
+            r = resp[i] * inv_total[i]
+            resp[i] = r
+            acc += r
+        nk[0] += acc
+        for c in range(d):
+            acc = 0.0
+            for i in range(m):
+                t = resp[i] * xt[c, i]
+                y[i] = t
+                acc += t
+            sums[c] += acc
+            for e2 in range(c, c + 1 if diag_second else d):
+                acc = 0.0
+                for i in range(m):
+                    acc += y[i] * xt[e2, i]
+                second[c, e2] += acc
+
+
+@numba.njit(fastmath=_FAST, error_model="numpy", cache=True)
+def _chunk(
+    x: np.ndarray,
+    first: int,
+    stop: int,
+    block_rows: int,
+    shift_in: np.ndarray,
+    prec_chol_in: np.ndarray,
+    log_const_in: np.ndarray,
+    diag_prec: bool,
+    diag_second: bool,
+    nk: np.ndarray,
+    sums: np.ndarray,
+    second: np.ndarray,
+) -> float:
+    """Statistics of blocks first .. stop, added to nk (k, 1), sums and second; the loglik."""
+    n, d = x.shape
+    k = shift_in.shape[0]
+    # Private copies: the helpers then touch no array another thread shares.
+    shift = shift_in.copy()
+    prec_chol = prec_chol_in.copy()
+    log_const = log_const_in.copy()
+    xt = np.empty((d, block_rows))
+    logp = np.empty((k, block_rows))
+    y = np.empty(block_rows)
+    top = np.empty(block_rows)
+    total = np.empty(block_rows)
+    ll_chunk = 0.0
+    for b in range(first, stop):
+        lo = b * block_rows
+        m = min(n, lo + block_rows) - lo
+        _transpose(x, lo, m, xt)
+        for j in range(k):
+            _log_density(xt, m, j, shift, prec_chol, log_const, diag_prec, logp[j], y)
+        # Log-sum-exp over components; comparisons rather than max(), whose
+        # NaN handling keeps the loop from vectorising.
+        for i in range(m):
+            top[i] = logp[0, i]
+        for j in range(1, k):
+            for i in range(m):
+                v = logp[j, i]
+                t = top[i]
+                top[i] = v if v > t else t
+        for i in range(m):
+            e = exp_neg(logp[0, i] - top[i])
+            logp[0, i] = e
+            total[i] = e
+        for j in range(1, k):
+            for i in range(m):
+                e = exp_neg(logp[j, i] - top[i])
+                logp[j, i] = e
+                total[i] += e
+        ll = 0.0
+        for i in range(m):
+            ll += top[i]
+        for g in range(0, m, _LOG_GROUP):
+            prod = 1.0
+            for i in range(g, min(m, g + _LOG_GROUP)):
+                prod *= total[i]
+            ll += math.log(prod)
+        ll_chunk += ll
+        # Responsibilities and their sufficient statistics.
+        for i in range(m):
+            total[i] = 1.0 / total[i]
+        for j in range(k):
+            _moments(xt, m, logp[j], total, diag_second, nk[j], sums[j], second[j], y)
+    return ll_chunk
+
+
 def _e_step_body(
     x: np.ndarray,
     shift: np.ndarray,
@@ -75,74 +398,26 @@ def _e_step_body(
     second_b = np.zeros((n_chunks, k, d, d))
     ll_b = np.zeros(n_chunks)
     for chunk in numba.prange(n_chunks):
-        xt = np.empty((d, block_rows))
-        logp = np.empty((k, block_rows))
-        y = np.empty(block_rows)
-        maha = np.empty(block_rows)
-        top = np.empty(block_rows)
-        total = np.empty(block_rows)
-        for b in range(chunk * n_blocks // n_chunks, (chunk + 1) * n_blocks // n_chunks):
-            lo = b * block_rows
-            m = min(n, lo + block_rows) - lo
-            for i in range(m):
-                for c in range(d):
-                    xt[c, i] = x[lo + i, c]
-            # Whitened squared distance to each component: y = x U - mu U.
-            for j in range(k):
-                maha[:m] = 0.0
-                for c in range(d):
-                    for i in range(m):
-                        y[i] = -shift[j, c]
-                    for r in range(c if diag_prec else 0, c + 1):
-                        u = prec_chol[j, r, c]
-                        for i in range(m):
-                            y[i] += xt[r, i] * u
-                    for i in range(m):
-                        maha[i] += y[i] * y[i]
-                for i in range(m):
-                    logp[j, i] = log_const[j] - 0.5 * maha[i]
-            # Log-sum-exp over components, row by row.
-            for i in range(m):
-                top[i] = logp[0, i]
-            for j in range(1, k):
-                for i in range(m):
-                    top[i] = max(top[i], logp[j, i])
-            total[:m] = 0.0
-            for j in range(k):
-                for i in range(m):
-                    e = exp_neg(logp[j, i] - top[i])
-                    logp[j, i] = e
-                    total[i] += e
-            ll = 0.0
-            for i in range(m):
-                ll += top[i]
-            for g in range(0, m, _LOG_GROUP):
-                prod = 1.0
-                for i in range(g, min(m, g + _LOG_GROUP)):
-                    prod *= total[i]
-                ll += math.log(prod)
-            ll_b[chunk] += ll
-            # Responsibilities and their sufficient statistics.
-            for i in range(m):
-                total[i] = 1.0 / total[i]
-            for j in range(k):
-                acc = 0.0
-                for i in range(m):
-                    resp = logp[j, i] * total[i]
-                    logp[j, i] = resp
-                    acc += resp
-                nk_b[chunk, j] += acc
-                for c in range(d):
-                    acc = 0.0
-                    for i in range(m):
-                        y[i] = logp[j, i] * xt[c, i]
-                        acc += y[i]
-                    sums_b[chunk, j, c] += acc
-                    for e2 in range(c, c + 1 if diag_second else d):
-                        acc = 0.0
-                        for i in range(m):
-                            acc += y[i] * xt[e2, i]
-                        second_b[chunk, j, c, e2] += acc
+        nk_c = np.zeros((k, 1))
+        sums_c = np.zeros((k, d))
+        second_c = np.zeros((k, d, d))
+        ll_b[chunk] = _chunk(
+            x,
+            chunk * n_blocks // n_chunks,
+            (chunk + 1) * n_blocks // n_chunks,
+            block_rows,
+            shift,
+            prec_chol,
+            log_const,
+            diag_prec,
+            diag_second,
+            nk_c,
+            sums_c,
+            second_c,
+        )
+        nk_b[chunk] = nk_c[:, 0]
+        sums_b[chunk] = sums_c
+        second_b[chunk] = second_c
     nk = np.zeros(k)
     sums = np.zeros((k, d))
     second = np.zeros((k, d, d))
@@ -166,7 +441,9 @@ def _twin(func: Any, name: str) -> Any:
     return copy
 
 
-e_step_parallel = numba.njit(parallel=True, cache=True, fastmath=_FAST)(
+e_step_parallel = numba.njit(parallel=True, cache=True, fastmath=_FAST, error_model="numpy")(
     _twin(_e_step_body, "e_step_parallel")
 )
-e_step_serial = numba.njit(cache=True, fastmath=_FAST)(_twin(_e_step_body, "e_step_serial"))
+e_step_serial = numba.njit(cache=True, fastmath=_FAST, error_model="numpy")(
+    _twin(_e_step_body, "e_step_serial")
+)

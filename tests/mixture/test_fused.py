@@ -65,3 +65,20 @@ def test_exponential_over_a_grid() -> None:
     grid = -np.geomspace(1e-12, 700.0, 20_001)
     ours = np.array([exp_neg(v) for v in grid])
     np.testing.assert_allclose(ours, np.exp(grid), rtol=5e-16)
+
+
+@pytest.mark.parametrize("model", ["VVI", "VEV", "VVV"])
+@pytest.mark.parametrize("d", [2, 3, 4, 10])
+@pytest.mark.parametrize("n", [257, PARALLEL_MIN_ROWS + 77])
+def test_fused_matches_numpy_in_every_dimension(model: str, d: int, n: int) -> None:
+    # The kernel has separate code for d = 1, 2, 3 and a general path beyond.
+    rng = np.random.default_rng(d * 1000 + n)
+    params = fitted_params(model, d, rng)
+    x = rng.normal(size=(n, d)) * 2.0
+    scatter = get_covariance_model(model, d).scatter
+    fused_stats, fused_ll = gaussian.fused_e_step(x, params, scatter)
+    numpy_stats, numpy_ll = gaussian.numpy_e_step(x, params, scatter)
+    assert fused_ll == pytest.approx(numpy_ll, rel=1e-12)
+    np.testing.assert_allclose(fused_stats.nk, numpy_stats.nk, rtol=1e-11)
+    np.testing.assert_allclose(fused_stats.sums, numpy_stats.sums, rtol=1e-10, atol=1e-9)
+    np.testing.assert_allclose(fused_stats.second, numpy_stats.second, rtol=1e-10, atol=1e-9)
