@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,14 +136,17 @@ def as_numeric_data(
     return NumericData(values, [str(c) for c in frame.columns], frame.index)
 
 
-def check_k(k: Any, rows: np.ndarray, complete: bool = True) -> int:
-    """Validate a number of components against the data (or a sample of it)."""
+def check_k(k: Any, distinct_rows: Callable[[], int], complete: bool = True) -> int:
+    """Validate a number of components against the data (or a sample of it).
+
+    ``distinct_rows`` counts the distinct rows; it is called only when k > 1.
+    """
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
         raise InputError(f"the number of components k must be a whole number, got {k!r}")
     k = int(k)
     if k < 1:
         raise InputError(f"the number of components k must be at least 1, got {k}")
-    distinct = len(np.unique(rows, axis=0))
+    distinct = distinct_rows() if k > 1 else 1
     if k > distinct:
         where = "the data have" if complete else "a sample of the data has"
         raise InputError(f"k = {k} components need at least {k} distinct rows; {where} {distinct}")

@@ -7,7 +7,6 @@ raking to that margin is exactly ``em.cat``'s M-step.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -98,10 +97,3 @@ class LogLinearModel:
     def probabilities(self, theta: np.ndarray) -> np.ndarray:
         """``theta`` normalised to sum to one."""
         return theta / theta.sum()
-
-
-def normalise_margins(margins: Sequence[Sequence[int]], ndim: int) -> tuple[Margin, ...]:
-    """Sorted, de-duplicated margins; ``[]`` means saturated."""
-    if not margins:
-        return (tuple(range(ndim)),)
-    return tuple(tuple(sorted(set(m))) for m in margins)

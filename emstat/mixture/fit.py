@@ -86,6 +86,7 @@ class MixtureFitter:
     _sample: np.ndarray = field(init=False, repr=False)
     _starts: dict[tuple[str, int], StartingPartition] = field(init=False, repr=False)
     _hc: Any = field(init=False, repr=False, default=None)
+    _distinct: int | None = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
         self._sample = self.data.sample - self.data.center
@@ -117,6 +118,12 @@ class MixtureFitter:
         rows = None if part.rows.size == self.data.sample.shape[0] else part.rows
         return StartingPartition(labels_to_resp(part.labels, k), "hc", rows=rows)
 
+    def _distinct_rows(self) -> int:
+        # Counted once per data set: selection checks every k against it.
+        if self._distinct is None:
+            self._distinct = len(np.unique(self.data.sample, axis=0))
+        return self._distinct
+
     def prime(self, k: int) -> None:
         """Compute the deterministic start for ``k`` now (before worker processes fork)."""
         if isinstance(self.init, str) and self.init in ("hc", "quantile") and k > 1:
@@ -124,17 +131,11 @@ class MixtureFitter:
 
     # --- fitting ----------------------------------------------------------------
     def fit(self, k: int, model: str) -> MixtureResult:
-        k = check_k(k, self.data.sample, self.data.raw is not None)
+        k = check_k(k, self._distinct_rows, self.data.raw is not None)
         covariance = get_covariance_model(
             model, self.data.d, mclust_compatible=self.mclust_compatible
         )
         em_model = GaussianMixtureModel(covariance, k)
-        # With one component every model is the unconstrained one of its family,
-        # fitted in closed form as mclust's mvn does, without the iterative
-        # M-steps' singularity tests.
-        one_component = GaussianMixtureModel(
-            get_covariance_model(_one_component_equivalent(covariance.name), self.data.d), 1
-        )
         rng = np.random.default_rng(self.seed)
         starts = make_starts(
             self._sample, k, self.init, self.n_init, rng, self._deterministic_start
@@ -144,6 +145,13 @@ class MixtureFitter:
             x_start = self._sample if start.rows is None else self._sample[start.rows]
             stats0 = em_model.stats_from_responsibilities(x_start, start.resp)
             if k == 1:
+                # Every model with one component is the unconstrained one of its
+                # family, fitted in closed form as mclust's mvn does, without the
+                # iterative M-steps' singularity tests.
+                one_component = GaussianMixtureModel(
+                    get_covariance_model(_one_component_equivalent(covariance.name), self.data.d),
+                    1,
+                )
                 return _closed_form(one_component, self.data.x, stats0, self.control)
             return fit_em(
                 em_model,
