@@ -13,7 +13,7 @@ import typer
 from emstat._io import read_table
 from emstat.categorical.frontend import CAT_CONTROL, fit_categorical
 from emstat.engine import EMControl
-from emstat.errors import EmstatError, InputError
+from emstat.errors import InputError
 
 __all__ = ["catem", "parse_margins"]
 
@@ -87,22 +87,19 @@ def catem(
     overwrite: OverwriteOpt = False,
 ) -> None:
     """Fit a log-linear model to incomplete categorical data by EM, as R's cat; print a summary."""
-    try:
-        if out is not None and out.exists() and not overwrite:
-            raise InputError(f"{out} exists; pass --overwrite to replace it")
-        frame = read_table(data)
-        names = [v.strip() for v in variables.split(",")] if variables else None
-        result = fit_categorical(
-            frame,
-            counts,
-            variables=names,
-            margins=parse_margins(margins),
-            prior=prior,
-            control=EMControl(tol=tol, criterion="param", max_iter=max_iter),
-        )
-    except EmstatError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(code=2) from None
+    # Errors reach the user through emstat.cli.friendly_errors, which wraps this command.
+    if out is not None and out.exists() and not overwrite:
+        raise InputError(f"{out} exists; pass --overwrite to replace it")
+    frame = read_table(data)
+    names = [v.strip() for v in variables.split(",")] if variables else None
+    result = fit_categorical(
+        frame,
+        counts,
+        variables=names,
+        margins=parse_margins(margins),
+        prior=prior,
+        control=EMControl(tol=tol, criterion="param", max_iter=max_iter),
+    )
     typer.echo(result.summary())
     if out is not None:
         result.probabilities.reset_index().to_csv(out, index=False)

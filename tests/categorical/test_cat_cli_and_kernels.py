@@ -8,18 +8,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from emstat.categorical import fit_categorical, kernels
-from emstat.categorical.cli import catem, parse_margins
+from emstat.categorical.cli import parse_margins
 from emstat.categorical.kernels import IncompleteTable
+from emstat.cli import app
 
 from ._refdata import REFERENCE, read_reference_json
 
-app = typer.Typer()
-app.command("catem")(catem)
-app.command("noop")(lambda: None)  # two commands, so "catem" is a subcommand as in emstat's app
 runner = CliRunner()
 
 
