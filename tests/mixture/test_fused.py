@@ -23,6 +23,17 @@ def fitted_params(model: str, d: int, rng: np.random.Generator) -> gaussian.Gaus
     )
 
 
+def assert_same_statistics(
+    x: np.ndarray, params: gaussian.GaussianParams, scatter: gaussian.ScatterKind
+) -> None:
+    fused_stats, fused_ll = gaussian.fused_e_step(x, params, scatter)
+    numpy_stats, numpy_ll = gaussian.numpy_e_step(x, params, scatter)
+    assert fused_ll == pytest.approx(numpy_ll, rel=1e-12)
+    np.testing.assert_allclose(fused_stats.nk, numpy_stats.nk, rtol=1e-11)
+    np.testing.assert_allclose(fused_stats.sums, numpy_stats.sums, rtol=1e-10, atol=1e-9)
+    np.testing.assert_allclose(fused_stats.second, numpy_stats.second, rtol=1e-10, atol=1e-9)
+
+
 @pytest.mark.parametrize("model", list(COVARIANCE_MODELS))
 @pytest.mark.parametrize("n", [37, 5_000, PARALLEL_MIN_ROWS + 1_234])
 def test_fused_matches_numpy(model: str, n: int) -> None:
@@ -33,12 +44,7 @@ def test_fused_matches_numpy(model: str, n: int) -> None:
     x = rng.normal(size=(n, d)) * 3.0
     x[:5] *= 40.0
     scatter = get_covariance_model(model, d).scatter
-    fused_stats, fused_ll = gaussian.fused_e_step(x, params, scatter)
-    numpy_stats, numpy_ll = gaussian.numpy_e_step(x, params, scatter)
-    assert fused_ll == pytest.approx(numpy_ll, rel=1e-12)
-    np.testing.assert_allclose(fused_stats.nk, numpy_stats.nk, rtol=1e-11)
-    np.testing.assert_allclose(fused_stats.sums, numpy_stats.sums, rtol=1e-10, atol=1e-9)
-    np.testing.assert_allclose(fused_stats.second, numpy_stats.second, rtol=1e-10, atol=1e-9)
+    assert_same_statistics(x, params, scatter)
 
 
 def test_zero_weight_component_and_far_rows() -> None:
@@ -76,9 +82,4 @@ def test_fused_matches_numpy_in_every_dimension(model: str, d: int, n: int) -> N
     params = fitted_params(model, d, rng)
     x = rng.normal(size=(n, d)) * 2.0
     scatter = get_covariance_model(model, d).scatter
-    fused_stats, fused_ll = gaussian.fused_e_step(x, params, scatter)
-    numpy_stats, numpy_ll = gaussian.numpy_e_step(x, params, scatter)
-    assert fused_ll == pytest.approx(numpy_ll, rel=1e-12)
-    np.testing.assert_allclose(fused_stats.nk, numpy_stats.nk, rtol=1e-11)
-    np.testing.assert_allclose(fused_stats.sums, numpy_stats.sums, rtol=1e-10, atol=1e-9)
-    np.testing.assert_allclose(fused_stats.second, numpy_stats.second, rtol=1e-10, atol=1e-9)
+    assert_same_statistics(x, params, scatter)
