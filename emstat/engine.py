@@ -160,8 +160,8 @@ def run_e_step(model: EMModel[ThetaT, StatsT], theta: ThetaT, data: Any) -> tupl
 def _e_step_for(
     model: EMModel[ThetaT, StatsT], data: Any
 ) -> Callable[[ThetaT], tuple[StatsT, float]]:
-    # Decided once per fit: a Protocol isinstance check costs microseconds per call.
-    if isinstance(data, ChunkedData):
+    # Decided once per fit: a Protocol isinstance check costs microseconds (arrays skip it).
+    if not isinstance(data, np.ndarray) and isinstance(data, ChunkedData):
         return lambda theta: data.map_reduce(lambda chunk: model.e_step(theta, chunk))
     return lambda theta: model.e_step(theta, data)
 

@@ -24,13 +24,17 @@ _FAST = {"reassoc", "contract"}
 _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
 _LOG2E = 1.4426950408889634
+_LOG_2PI = math.log(2.0 * math.pi)
 # 1/j! for the Taylor polynomial of exp on |r| <= ln2/2 (error below 2e-16).
 _COEF = np.array([1.0 / math.factorial(j) for j in range(13)])
 # Rows whose per-row sums are multiplied before one logarithm: each sum lies in
 # [1, k], so the product stays below k**32, far from overflow for k <= 1e9.
 _LOG_GROUP = 32
-# Chunks of blocks handed to threads: a fixed number, more than the cores.
+# Chunks of blocks handed to threads: at most this many, more than the cores...
 _CHUNKS = 64
+# ...and at least this many blocks each: a chunk costs a few microseconds to
+# hand out, which dominated at n = 1e5 when chunks held six blocks.
+_MIN_CHUNK_BLOCKS = 16
 
 
 @intrinsic
@@ -317,28 +321,31 @@ def _chunk(
     first: int,
     stop: int,
     block_rows: int,
-    shift_in: np.ndarray,
-    prec_chol_in: np.ndarray,
-    log_const_in: np.ndarray,
+    shift: np.ndarray,
+    prec_chol: np.ndarray,
+    log_const: np.ndarray,
     diag_prec: bool,
     diag_second: bool,
     nk: np.ndarray,
     sums: np.ndarray,
     second: np.ndarray,
-) -> float:
-    """Statistics of blocks first .. stop, added to nk (k, 1), sums and second; the loglik."""
-    n, d = x.shape
-    k = shift_in.shape[0]
-    # Private copies: the helpers then touch no array another thread shares.
-    shift = shift_in.copy()
-    prec_chol = prec_chol_in.copy()
-    log_const = log_const_in.copy()
-    xt = np.empty((d, block_rows))
-    logp = np.empty((k, block_rows))
-    y = np.empty(block_rows)
-    top = np.empty(block_rows)
-    total = np.empty(block_rows)
+    xt: np.ndarray,
+    logp: np.ndarray,
+    y: np.ndarray,
+    top: np.ndarray,
+    total: np.ndarray,
+) -> tuple[float, float]:
+    """Statistics of blocks first .. stop, added to nk (k, 1), sums and second.
+
+    Returns the log-likelihood of the rows and Σ_i log Σ_k exp(l_ik - max_k l_ik),
+    which is minus their largest log responsibilities (ICL's entropy term).
+
+    ``xt``, ``logp``, ``y``, ``top`` and ``total`` are this chunk's scratch.
+    """
+    n = x.shape[0]
+    k = shift.shape[0]
     ll_chunk = 0.0
+    spread_chunk = 0.0
     for b in range(first, stop):
         lo = b * block_rows
         m = min(n, lo + block_rows) - lo
@@ -366,42 +373,58 @@ def _chunk(
         ll = 0.0
         for i in range(m):
             ll += top[i]
+        spread = 0.0
         for g in range(0, m, _LOG_GROUP):
             prod = 1.0
             for i in range(g, min(m, g + _LOG_GROUP)):
                 prod *= total[i]
-            ll += math.log(prod)
-        ll_chunk += ll
+            spread += math.log(prod)
+        ll_chunk += ll + spread
+        spread_chunk += spread
         # Responsibilities and their sufficient statistics.
         for i in range(m):
             total[i] = 1.0 / total[i]
         for j in range(k):
             _moments(xt, m, logp[j], total, diag_second, nk[j], sums[j], second[j], y)
-    return ll_chunk
+    return ll_chunk, spread_chunk
 
 
 def _e_step_body(
     x: np.ndarray,
-    shift: np.ndarray,
+    weights: np.ndarray,
+    means: np.ndarray,
     prec_chol: np.ndarray,
-    log_const: np.ndarray,
+    half_log_det_prec: np.ndarray,
     diag_prec: bool,
     diag_second: bool,
     block_rows: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, float]:
+    """nk, sums, second moments (k, d, d), their diagonals (k, d), loglik, Σ_i max_k log z_ik."""
     n, d = x.shape
-    k = shift.shape[0]
+    k = means.shape[0]
+    # Whitened means, y = x U - mu U, so the blocks never form x - mu; and
+    # log w_k - ½ log|Σ_k| - (d/2) log 2π (a zero weight gives -inf).
+    shift = np.zeros((k, d))
+    log_const = np.empty(k)
+    for j in range(k):
+        for c in range(d):
+            for r in range(d):
+                shift[j, c] += means[j, r] * prec_chol[j, r, c]
+        log_const[j] = math.log(weights[j]) if weights[j] > 0.0 else -np.inf
+        log_const[j] += half_log_det_prec[j] - 0.5 * d * _LOG_2PI
     n_blocks = (n + block_rows - 1) // block_rows
-    n_chunks = min(n_blocks, _CHUNKS)
-    nk_b = np.zeros((n_chunks, k))
+    n_chunks = max(1, min(n_blocks // _MIN_CHUNK_BLOCKS, _CHUNKS))
+    # Per-chunk statistics and scratch, allocated before the threads start.
+    nk_b = np.zeros((n_chunks, k, 1))
     sums_b = np.zeros((n_chunks, k, d))
     second_b = np.zeros((n_chunks, k, d, d))
     ll_b = np.zeros(n_chunks)
+    spread_b = np.zeros(n_chunks)
+    xt_b = np.empty((n_chunks, d, block_rows))
+    logp_b = np.empty((n_chunks, k, block_rows))
+    work_b = np.empty((n_chunks, 3, block_rows))
     for chunk in numba.prange(n_chunks):
-        nk_c = np.zeros((k, 1))
-        sums_c = np.zeros((k, d))
-        second_c = np.zeros((k, d, d))
-        ll_b[chunk] = _chunk(
+        ll_b[chunk], spread_b[chunk] = _chunk(
             x,
             chunk * n_blocks // n_chunks,
             (chunk + 1) * n_blocks // n_chunks,
@@ -411,27 +434,33 @@ def _e_step_body(
             log_const,
             diag_prec,
             diag_second,
-            nk_c,
-            sums_c,
-            second_c,
+            nk_b[chunk],
+            sums_b[chunk],
+            second_b[chunk],
+            xt_b[chunk],
+            logp_b[chunk],
+            work_b[chunk, 0],
+            work_b[chunk, 1],
+            work_b[chunk, 2],
         )
-        nk_b[chunk] = nk_c[:, 0]
-        sums_b[chunk] = sums_c
-        second_b[chunk] = second_c
     nk = np.zeros(k)
     sums = np.zeros((k, d))
     second = np.zeros((k, d, d))
     loglik = 0.0
+    spread = 0.0
     for b in range(n_chunks):  # in chunk order: the same sums on any number of threads
-        nk += nk_b[b]
+        nk += nk_b[b, :, 0]
         sums += sums_b[b]
         second += second_b[b]
         loglik += ll_b[b]
+        spread += spread_b[b]
+    diagonals = np.empty((k, d))
     for j in range(k):
         for c in range(d):
+            diagonals[j, c] = second[j, c, c]
             for e2 in range(c + 1, d):
                 second[j, e2, c] = second[j, c, e2]
-    return nk, sums, second, loglik
+    return nk, sums, second, diagonals, loglik, -spread
 
 
 def _twin(func: Any, name: str) -> Any:

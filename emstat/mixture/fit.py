@@ -121,7 +121,7 @@ class MixtureFitter:
     def _distinct_rows(self) -> int:
         # Counted once per data set: selection checks every k against it.
         if self._distinct is None:
-            self._distinct = len(np.unique(self.data.sample, axis=0))
+            self._distinct = _count_distinct_rows(self.data.sample)
         return self._distinct
 
     def prime(self, k: int) -> None:
@@ -177,7 +177,13 @@ class MixtureFitter:
         theta = em.theta if em.ok else None
         classification_loglik = math.nan
         if theta is not None:
-            classification_loglik = _classification_loglik(self.data.x, theta)
+            # The last E-step ran at theta and summed it; only a failed run lacks it.
+            from_e_step = em.stats.classification_loglik if em.stats is not None else math.nan
+            classification_loglik = (
+                from_e_step
+                if math.isfinite(from_e_step)
+                else _classification_loglik(self.data.x, theta)
+            )
         return MixtureResult(
             model=em_model.covariance.name,
             k=em_model.k,
@@ -203,6 +209,13 @@ class MixtureFitter:
             if theta is not None and self.data.raw is not None
             else None,
         )
+
+
+def _count_distinct_rows(x: np.ndarray) -> int:
+    if x.shape[1] == 1:  # a sort and a difference: unique(axis=0) builds a structured view
+        values = np.sort(x[:, 0])
+        return int(np.count_nonzero(values[1:] != values[:-1])) + 1 if values.size else 0
+    return len(np.unique(x, axis=0))
 
 
 def _one_component_equivalent(name: str) -> str:

@@ -45,27 +45,32 @@ def available() -> bool:
 
 def fused_e_step(
     x: np.ndarray,
+    weights: np.ndarray,
     means: np.ndarray,
     prec_chol: np.ndarray,
-    log_const: np.ndarray,
+    half_log_det_prec: np.ndarray,
     *,
     diag_prec: bool,
     diag_second: bool,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """nk, sums, second moments (k, d, d) and loglik; ``diag_second`` fills only diagonals."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+    """nk, sums, second moments, loglik and Σ_i max_k log z_ik.
+
+    The second moments are ``(k, d, d)``, or only their diagonals ``(k, d)``
+    when ``diag_second``.
+    """
     kernels = _kernels()
     if kernels is None:
         raise RuntimeError("the fused kernel needs numba (pip install numba)")
     kernel = kernels.e_step_parallel if x.shape[0] >= PARALLEL_MIN_ROWS else kernels.e_step_serial
-    # Whitened means: y = x U - mu U, so the kernel never forms x - mu.
-    shift = np.einsum("kd,kde->ke", means, prec_chol)
-    result: tuple[np.ndarray, np.ndarray, np.ndarray, float] = kernel(
+    nk, sums, second, diagonals, loglik, classification_loglik = kernel(
         np.ascontiguousarray(x, dtype=np.float64),
-        np.ascontiguousarray(shift),
-        np.ascontiguousarray(prec_chol),
-        np.ascontiguousarray(log_const),
+        np.ascontiguousarray(weights, dtype=np.float64),
+        np.ascontiguousarray(means, dtype=np.float64),
+        np.ascontiguousarray(prec_chol, dtype=np.float64),
+        np.ascontiguousarray(half_log_det_prec, dtype=np.float64),
         diag_prec,
         diag_second,
         _BLOCK_ROWS,
     )
-    return result
+    second = diagonals if diag_second else second
+    return nk, sums, second, float(loglik), float(classification_loglik)

@@ -76,15 +76,23 @@ class GaussianStats:
 
     ``nk`` = Σ z_ik, ``sums`` = Σ z_ik x_i and ``second`` = Σ z_ik x_i x_iᵀ
     (or only its diagonal, shape (k, d), when ``second.ndim == 2``), all about
-    the caller's centre.
+    the caller's centre.  An E-step also gives ``classification_loglik`` =
+    Σ_i max_k log z_ik, ICL's entropy term at the E-step's parameters (NaN
+    for the statistics of a given partition).
     """
 
     nk: np.ndarray
     sums: np.ndarray
     second: np.ndarray
+    classification_loglik: float = math.nan
 
     def __add__(self, other: GaussianStats) -> GaussianStats:
-        return GaussianStats(self.nk + other.nk, self.sums + other.sums, self.second + other.second)
+        return GaussianStats(
+            self.nk + other.nk,
+            self.sums + other.sums,
+            self.second + other.second,
+            self.classification_loglik + other.classification_loglik,
+        )
 
     @property
     def means(self) -> np.ndarray:
@@ -100,12 +108,12 @@ class GaussianStats:
 
 #: Rounding noise of a variance computed from second moments about one centre,
 #: as a multiple of eps * (squared offset of the mean from that centre + variance).
-_ROUNDING_FACTOR = 2.0
+ROUNDING_FACTOR = 2.0
 
 
 def _rounding_floor(offset2: np.ndarray, variance: np.ndarray) -> np.ndarray:
     """Variances at or below this are zero up to rounding (see :func:`gaussian_params`)."""
-    return _ROUNDING_FACTOR * _EPS * (offset2 + variance)
+    return ROUNDING_FACTOR * _EPS * (offset2 + variance)
 
 
 def gaussian_params(
@@ -167,7 +175,7 @@ def _full_factors(covariances: np.ndarray, offsets: np.ndarray) -> tuple[np.ndar
     prec_chol, half_log_det, status, j = kernels.full_factors(
         np.ascontiguousarray(covariances, dtype=np.float64),
         np.ascontiguousarray(offsets, dtype=np.float64),
-        _ROUNDING_FACTOR * _EPS,
+        ROUNDING_FACTOR * _EPS,
     )
     if status == kernels.NOT_POSITIVE_DEFINITE:
         raise DegenerateFitError(f"component {j + 1}'s covariance is not positive definite")
@@ -303,19 +311,16 @@ def fused_e_step(
     x: np.ndarray, params: GaussianParams, scatter: ScatterKind
 ) -> tuple[GaussianStats, float]:
     """The E-step by the fused compiled kernel."""
-    with np.errstate(divide="ignore"):
-        log_const = np.log(params.weights) + params.half_log_det_prec - 0.5 * params.d * _LOG_2PI
-    nk, sums, second, loglik = fused.fused_e_step(
+    nk, sums, second, loglik, classification_loglik = fused.fused_e_step(
         x,
+        params.weights,
         params.means,
         params.prec_chol,
-        log_const,
+        params.half_log_det_prec,
         diag_prec=params.diagonal,
         diag_second=scatter == "diag",
     )
-    if scatter == "diag":
-        second = np.einsum("kii->ki", second).copy()
-    return GaussianStats(nk, sums, second), float(loglik)
+    return GaussianStats(nk, sums, second, classification_loglik), loglik
 
 
 def numpy_e_step(
@@ -323,7 +328,10 @@ def numpy_e_step(
 ) -> tuple[GaussianStats, float]:
     """The E-step in plain numpy, through the n x k responsibilities."""
     log_resp, row_loglik = log_responsibilities(x, params)
-    return stats_from_responsibilities(x, np.exp(log_resp), scatter), float(row_loglik.sum())
+    stats = stats_from_responsibilities(x, np.exp(log_resp), scatter)
+    return replace(stats, classification_loglik=float(log_resp.max(axis=1).sum())), float(
+        row_loglik.sum()
+    )
 
 
 def draw_mixture(

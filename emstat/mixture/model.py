@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cache
+from types import ModuleType
 
 import numpy as np
 
@@ -16,6 +18,21 @@ __all__ = ["GaussianMixtureModel"]
 
 # mclust treats a component whose total responsibility is this small as empty.
 _MIN_COMPONENT_WEIGHT = math.sqrt(np.finfo(float).eps)
+_EPS = float(np.finfo(float).eps)
+
+# The closed-form models the compiled M-step serves: name -> (diagonal, equal
+# volume, shape letter); the others take the numpy M-step.
+_CLOSED_FORM: dict[str, tuple[bool, bool, str]] = {
+    "E": (True, True, "I"),
+    "V": (True, False, "I"),
+    "EII": (True, True, "I"),
+    "VII": (True, False, "I"),
+    "EEI": (True, True, "E"),
+    "EVI": (True, True, "V"),
+    "VVI": (True, False, "V"),
+    "EEE": (False, True, "E"),
+    "VVV": (False, False, "V"),
+}
 
 
 @dataclass(frozen=True)
@@ -29,6 +46,15 @@ class GaussianMixtureModel:
         return gaussian.e_step(data, theta, self.covariance.scatter)
 
     def m_step(self, stats: GaussianStats, previous: GaussianParams | None) -> GaussianParams:
+        compiled = _compiled_m_step(self.covariance.name, stats)
+        if compiled is not None:
+            return compiled
+        return self.reference_m_step(stats, previous)
+
+    def reference_m_step(
+        self, stats: GaussianStats, previous: GaussianParams | None
+    ) -> GaussianParams:
+        """The M-step in numpy: every model, and every decision that a fit is degenerate."""
         if (stats.nk <= _MIN_COMPONENT_WEIGHT).any():
             empty = np.flatnonzero(stats.nk <= _MIN_COMPONENT_WEIGHT)
             raise DegenerateFitError(
@@ -60,3 +86,41 @@ class GaussianMixtureModel:
 
     def stats_from_responsibilities(self, x: np.ndarray, resp: np.ndarray) -> GaussianStats:
         return gaussian.stats_from_responsibilities(x, resp, self.covariance.scatter)
+
+
+@cache
+def _mstep_kernels() -> ModuleType | None:
+    try:
+        from emstat.mixture import _mstep_kernels
+    except ImportError:  # numba missing or broken: the numpy M-step serves
+        return None
+    return _mstep_kernels
+
+
+def _compiled_m_step(name: str, stats: GaussianStats) -> GaussianParams | None:
+    """The M-step of a closed-form model in one compiled call, or None.
+
+    None when the model has no compiled M-step, numba is missing, or the
+    kernel doubts the result (an empty or singular component): the numpy
+    M-step then decides, with its messages.
+    """
+    form = _CLOSED_FORM.get(name)
+    kernels = _mstep_kernels()
+    if form is None or kernels is None:
+        return None
+    diagonal, equal_volume, shape = form
+    rounding = gaussian.ROUNDING_FACTOR * _EPS
+    if diagonal:
+        shape_code = {"I": kernels.SHAPE_I, "E": kernels.SHAPE_E, "V": kernels.SHAPE_V}[shape]
+        result = kernels.diagonal_m_step(
+            stats.nk, stats.sums, stats.second, equal_volume, shape_code,
+            _MIN_COMPONENT_WEIGHT, rounding,
+        )  # fmt: skip
+    else:
+        result = kernels.full_m_step(
+            stats.nk, stats.sums, stats.second, equal_volume, _MIN_COMPONENT_WEIGHT, rounding
+        )
+    weights, means, covariances, prec_chol, half_log_det, status = result
+    if status != kernels.OK:
+        return None
+    return GaussianParams(weights, means, covariances, prec_chol, half_log_det, diagonal)

@@ -32,6 +32,9 @@ def assert_same_statistics(
     np.testing.assert_allclose(fused_stats.nk, numpy_stats.nk, rtol=1e-11)
     np.testing.assert_allclose(fused_stats.sums, numpy_stats.sums, rtol=1e-10, atol=1e-9)
     np.testing.assert_allclose(fused_stats.second, numpy_stats.second, rtol=1e-10, atol=1e-9)
+    assert fused_stats.classification_loglik == pytest.approx(
+        numpy_stats.classification_loglik, rel=1e-10, abs=1e-10
+    )
 
 
 @pytest.mark.parametrize("model", list(COVARIANCE_MODELS))

@@ -1,0 +1,188 @@
+"""numba kernels of the closed-form Gaussian M-steps.
+
+On the small data of a simulation study an EM iteration is a few
+microseconds of arithmetic and tens of microseconds of numpy calls on
+(k, d) arrays.  These kernels do a whole M-step of the closed-form models
+(``E``, ``V``, ``EII``, ``VII``, ``EEI``, ``EVI``, ``VVI``, ``EEE``,
+``VVV``) in one call: weights, means, the scatter, the covariances, their
+factors and the singularity tests of
+:func:`emstat.mixture.gaussian.gaussian_params`.
+
+They never decide that a fit is degenerate.  Where a test fails, or is too
+close to call, they answer ``DOUBT`` and the caller reruns the numpy M-step
+(:mod:`emstat.mixture.covariance` and :mod:`emstat.mixture.gaussian`), the
+reference, which then raises its error or returns its parameters.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from emstat.mixture._factor_kernels import OK as FACTORS_OK
+from emstat.mixture._factor_kernels import full_factors
+
+#: Statuses: the parameters are valid; the numpy M-step must decide.
+OK, DOUBT = 0, 1
+#: Shape letters of the diagonal models.
+SHAPE_I, SHAPE_E, SHAPE_V = 0, 1, 2
+
+_EPS = float(np.finfo(np.float64).eps)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _weights_and_means(
+    nk: np.ndarray, sums: np.ndarray, min_weight: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, bool]:
+    """Weights, means, the means' offsets from their weighted centre, n; False if one is empty."""
+    k, d = sums.shape
+    n = 0.0
+    for j in range(k):
+        n += nk[j]
+    weights = np.empty(k)
+    means = np.empty((k, d))
+    centre = np.zeros(d)
+    valid = True
+    for j in range(k):
+        if not nk[j] > min_weight:
+            valid = False
+        weights[j] = nk[j] / n
+        for c in range(d):
+            means[j, c] = sums[j, c] / nk[j]
+    for j in range(k):
+        for c in range(d):
+            centre[c] += weights[j] * means[j, c]
+    offsets = means - centre
+    return weights, means, offsets, n, valid
+
+
+@numba.njit(cache=True, error_model="numpy")
+def diagonal_m_step(
+    nk: np.ndarray,
+    sums: np.ndarray,
+    second: np.ndarray,
+    equal_volume: bool,
+    shape: int,
+    min_weight: float,
+    rounding: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """M-step of a diagonal model from (k, d) second moments about the data's centre.
+
+    Returns weights, means, covariances (k, d, d), precision factors
+    (k, d, d), -½ log|Σ_k| and a status.  ``shape`` is ``SHAPE_I``,
+    ``SHAPE_E`` (only with equal volumes: ``VEI`` is iterative) or
+    ``SHAPE_V``.
+    """
+    k, d = sums.shape
+    weights, means, offsets, n, valid = _weights_and_means(nk, sums, min_weight)
+    covariances = np.zeros((k, d, d))
+    prec_chol = np.zeros((k, d, d))
+    half_log_det = np.zeros(k)
+    if not valid:
+        return weights, means, covariances, prec_chol, half_log_det, DOUBT
+    scatter = np.empty((k, d))
+    for j in range(k):
+        for c in range(d):
+            scatter[j, c] = second[j, c] - nk[j] * (means[j, c] * means[j, c])
+    var = np.empty((k, d))
+    if shape == SHAPE_I:
+        if equal_volume:
+            total = 0.0
+            for j in range(k):
+                for c in range(d):
+                    total += scatter[j, c]
+            var[:] = total / (n * d)
+        else:
+            for j in range(k):
+                total = 0.0
+                for c in range(d):
+                    total += scatter[j, c]
+                var[j, :] = total / (nk[j] * d)
+    elif shape == SHAPE_E:  # EEI: the pooled diagonal
+        for c in range(d):
+            total = 0.0
+            for j in range(k):
+                total += scatter[j, c]
+            var[:, c] = total / n
+    elif not equal_volume:  # VVI
+        for j in range(k):
+            for c in range(d):
+                var[j, c] = scatter[j, c] / nk[j]
+    else:  # EVI: shapes scatter_k / |scatter_k|^(1/d), one volume
+        largest = 0.0
+        for j in range(k):
+            for c in range(d):
+                largest = max(largest, scatter[j, c])
+        scales = np.empty(k)
+        common = 0.0
+        for j in range(k):
+            log_sum = 0.0
+            for c in range(d):
+                if not scatter[j, c] > _EPS * largest:
+                    return weights, means, covariances, prec_chol, half_log_det, DOUBT
+                log_sum += math.log(scatter[j, c])
+            scales[j] = math.exp(log_sum / d)
+            common += scales[j]
+        common /= n
+        for j in range(k):
+            for c in range(d):
+                var[j, c] = common * scatter[j, c] / scales[j]
+    for j in range(k):
+        log_det = 0.0
+        for c in range(d):
+            v = var[j, c]
+            floor = rounding * (offsets[j, c] * offsets[j, c] + abs(v))
+            if not (v > _EPS and v > floor and v < np.inf):
+                return weights, means, covariances, prec_chol, half_log_det, DOUBT
+            covariances[j, c, c] = v
+            prec_chol[j, c, c] = 1.0 / math.sqrt(v)
+            log_det += math.log(v)
+        half_log_det[j] = -0.5 * log_det
+    return weights, means, covariances, prec_chol, half_log_det, OK
+
+
+@numba.njit(cache=True, error_model="numpy")
+def full_m_step(
+    nk: np.ndarray,
+    sums: np.ndarray,
+    second: np.ndarray,
+    equal: bool,
+    min_weight: float,
+    rounding: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """M-step of ``VVV`` (``equal`` False) or ``EEE`` from (k, d, d) second moments."""
+    k, d = sums.shape
+    weights, means, offsets, n, valid = _weights_and_means(nk, sums, min_weight)
+    covariances = np.zeros((k, d, d))
+    if not valid:
+        return weights, means, covariances, covariances, np.zeros(k), DOUBT
+    scatter = np.empty((k, d, d))
+    for j in range(k):
+        for a in range(d):
+            for b in range(d):
+                scatter[j, a, b] = second[j, a, b] - nk[j] * (means[j, a] * means[j, b])
+    if equal:
+        pooled = np.zeros((d, d))
+        for j in range(k):
+            pooled += scatter[j]
+        for j in range(k):
+            covariances[j] = pooled / n
+    else:
+        for j in range(k):
+            for a in range(d):
+                for b in range(d):
+                    # symmetrised as the numpy M-step does
+                    covariances[j, a, b] = 0.5 * (
+                        scatter[j, a, b] / nk[j] + scatter[j, b, a] / nk[j]
+                    )
+    prec_chol, half_log_det, status, _ = full_factors(covariances, offsets, rounding)
+    return (
+        weights,
+        means,
+        covariances,
+        prec_chol,
+        half_log_det,
+        OK if status == FACTORS_OK else DOUBT,
+    )
