@@ -17,6 +17,8 @@ import math
 import platform
 import time
 import warnings
+from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -54,18 +56,38 @@ def start_params(x: np.ndarray, centres: np.ndarray, cov_type: str) -> gaussian.
     )
 
 
+# Idle time before each timed run.  Both programs leave worker threads
+# spinning after a parallel region (numba's OpenMP, scikit-learn's BLAS and
+# OpenMP pools); without a pause, whichever runs second pays for the other's
+# threads on this 2-core machine (up to 2x slower, measured).
+SETTLE_SECONDS = 0.2
+
+
+def best_of(run: Callable[[], float], repeats: int) -> float:
+    """The fastest of ``repeats`` timed runs, each after the machine has settled."""
+    best = math.inf
+    for _ in range(repeats):
+        time.sleep(SETTLE_SECONDS)
+        best = min(best, run())
+    return best
+
+
 def time_emstat(x: np.ndarray, theta0: gaussian.GaussianParams, cov_type: str, iters: int) -> float:
     model = GaussianMixtureModel(
         get_covariance_model(SKLEARN_TO_MCLUST[cov_type], x.shape[1]), theta0.k
     )
     centre = x.mean(axis=0)
-    xc = x - centre
+    return time_model(model, x - centre, theta0.shifted(-centre), iters)
+
+
+def time_model(
+    model: GaussianMixtureModel, xc: np.ndarray, theta0: gaussian.GaussianParams, iters: int
+) -> float:
+    """Seconds per iteration of ``iters`` EM iterations on centred data from ``theta0``."""
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = fit_em(
-            model, xc, theta0=theta0.shifted(-centre), control=EMControl(tol=0, max_iter=iters)
-        )
+        result = fit_em(model, xc, theta0=theta0, control=EMControl(tol=0, max_iter=iters))
     # tol=0 still stops when the log-likelihood is exactly stationary: count what ran.
     return (time.perf_counter() - started) / max(result.n_iter, 1)
 
@@ -129,8 +151,8 @@ def per_iteration_table(
                 x, centres = make_data(n, d, k)
                 for cov_type in cov_types:
                     theta0 = start_params(x, centres, cov_type)
-                    ours = min(time_emstat(x, theta0, cov_type, iters) for _ in range(3))
-                    theirs = min(time_sklearn(x, theta0, cov_type, iters) for _ in range(3))
+                    ours = best_of(partial(time_emstat, x, theta0, cov_type, iters), 3)
+                    theirs = best_of(partial(time_sklearn, x, theta0, cov_type, iters), 3)
                     floor = machine_limit(x, k)
                     rows.append(
                         {
@@ -176,15 +198,9 @@ def every_model_table(n: int, d: int = 3, k: int = 3, iters: int = 10) -> pd.Dat
             xc, np.argmin(((xc[:, None] - (centres - x.mean(axis=0))) ** 2).sum(-1), axis=1)
         )
         theta0 = model.m_step(stats0, None)
-        ours = math.inf
-        for _ in range(2):
-            started = time.perf_counter()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                result = fit_em(model, xc, theta0=theta0, control=EMControl(tol=0, max_iter=iters))
-            ours = min(ours, (time.perf_counter() - started) / max(result.n_iter, 1))
+        ours = best_of(partial(time_model, model, xc, theta0, iters), 3)
         sk_theta = start_params(x, centres, "full" if sk_type == "tied" else sk_type)
-        theirs = min(time_sklearn(x, sk_theta, sk_type, iters) for _ in range(2))
+        theirs = best_of(partial(time_sklearn, x, sk_theta, sk_type, iters), 3)
         rows.append({"model": name, "sklearn_type": sk_type, "emstat_ms": 1e3 * ours,
                      "sklearn_ms": 1e3 * theirs, "vs_sklearn": theirs / ours})  # fmt: skip
         print(rows[-1], flush=True)
@@ -209,12 +225,13 @@ def small_fits(count: int = 1000, seed: int = 1) -> pd.DataFrame:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         emstat.fit_mixture(sets[0], 2, "V")  # loads the cached kernels
-        started = time.perf_counter()
         ours = [emstat.fit_mixture(x, 2, "V") for x in sets]
-        ours_s = (time.perf_counter() - started) / count
-        started = time.perf_counter()
         theirs = [GaussianMixture(2, random_state=0).fit(x) for x in sets]
-        theirs_s = (time.perf_counter() - started) / count
+        ours_s = best_of(lambda: _timed(lambda: [emstat.fit_mixture(x, 2, "V") for x in sets]), 3)
+        theirs_s = best_of(
+            lambda: _timed(lambda: [GaussianMixture(2, random_state=0).fit(x) for x in sets]), 3
+        )
+        ours_s, theirs_s = ours_s / count, theirs_s / count
     return pd.DataFrame(
         [
             {
@@ -233,12 +250,9 @@ def selection_against_mclust(repeats: int = 3) -> pd.DataFrame:
     df = emstat.load_dataset("faithful")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ours = min(
-            _timed(lambda: emstat.select_mixture(df, k=range(1, 10))) for _ in range(repeats)
-        )
-        two = min(
-            _timed(lambda: emstat.select_mixture(df, k=range(1, 10), workers=2))
-            for _ in range(repeats)
+        ours = best_of(lambda: _timed(lambda: emstat.select_mixture(df, k=range(1, 10))), repeats)
+        two = best_of(
+            lambda: _timed(lambda: emstat.select_mixture(df, k=range(1, 10), workers=2)), repeats
         )
     row = {
         "task": "Mclust(faithful, G=1:9), 14 models",

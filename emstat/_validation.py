@@ -88,6 +88,33 @@ def _plain_array(
     return NumericData(values, names, pd.RangeIndex(values.shape[0]))
 
 
+def _plain_frame(
+    data: Any, columns: Sequence[str] | None, expected: Sequence[str] | None
+) -> NumericData | None:
+    """A DataFrame of finite float columns passes with one copy and one finiteness check.
+
+    Anything else, or any problem, returns None, and the general path
+    validates and names what is wrong.
+    """
+    if not isinstance(data, pd.DataFrame) or not data.columns.is_unique:
+        return None
+    wanted = columns if columns is not None else expected
+    frame = data
+    if wanted is not None:
+        wanted = list(wanted)
+        if not all(isinstance(c, str) and c in data.columns for c in wanted):
+            return None
+        frame = data[wanted]
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        return None
+    if not all(dtype.kind == "f" for dtype in frame.dtypes):
+        return None
+    values = frame.to_numpy(dtype=float, copy=True)
+    if not np.isfinite(values).all():
+        return None
+    return NumericData(values, [str(c) for c in frame.columns], frame.index)
+
+
 def as_numeric_data(
     data: Any,
     columns: Sequence[str] | None = None,
@@ -101,7 +128,9 @@ def as_numeric_data(
     infinite values, no rows.  ``expected_columns`` checks that new data has
     the columns a fit was made with.
     """
-    fast = _plain_array(data, columns, expected_columns)
+    fast = _plain_array(data, columns, expected_columns) or _plain_frame(
+        data, columns, expected_columns
+    )
     if fast is not None:
         return fast
     frame = _as_frame(data, columns if columns is not None else expected_columns)

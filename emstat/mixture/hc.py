@@ -60,6 +60,7 @@ clustering. *SIAM J. Sci. Comput.* 20, 270-281.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -751,9 +752,9 @@ def qclass(x: np.ndarray, k: int) -> np.ndarray:
         raise InputError(f"x must be 1-D, got shape {v.shape}")
     if v.size == 0 or not np.all(np.isfinite(v)):
         raise InputError("x must be non-empty and finite")
-    k = _check_k(k, np.unique(v).size, "distinct values")
     xs = np.sort(v)
-    eps = float(np.std(v, ddof=1)) * np.sqrt(_EPS) if v.size > 1 else 0.0
+    k = _check_k(k, 1 + int(np.count_nonzero(xs[1:] != xs[:-1])), "distinct values")
+    eps = _standard_deviation(xs) * math.sqrt(_EPS) if v.size > 1 else 0.0
     m = k
     q = np.empty(0)
     while q.size < k + 1:
@@ -766,15 +767,19 @@ def qclass(x: np.ndarray, k: int) -> np.ndarray:
         q = np.delete(q, drop)
     q[0] = xs[0] - eps
     q[-1] = xs[-1] + eps
-    cl = np.full(v.size, -1, dtype=np.intp)
-    for i in range(k):
-        cl[(v >= q[i]) & (v < q[i + 1])] = i
-    return cl
+    # class i is q_i <= x < q_(i+1); every x lies inside [q_0, q_k)
+    return np.searchsorted(q, v, side="right") - 1
 
 
 def _unique_in_order(q: np.ndarray) -> np.ndarray:
     _, first = np.unique(q, return_index=True)
     return q[np.sort(first)]
+
+
+def _standard_deviation(values: np.ndarray) -> float:
+    """The sample standard deviation (n - 1), without np.std's overhead on small vectors."""
+    deviations = values - values.sum() / values.size
+    return math.sqrt(float(deviations @ deviations) / (values.size - 1))
 
 
 # --------------------------------------------------------------------------
