@@ -32,9 +32,9 @@ _COEF = np.array([1.0 / math.factorial(j) for j in range(13)])
 _LOG_GROUP = 32
 # Chunks of blocks handed to threads: at most this many, more than the cores...
 _CHUNKS = 64
-# ...and at least this many blocks each: a chunk costs a few microseconds to
-# hand out, which dominated at n = 1e5 when chunks held six blocks.
-_MIN_CHUNK_BLOCKS = 16
+# ...and at least this many rows each: a chunk costs a few microseconds to
+# hand out, which dominated at n = 1e5 when chunks held 1,500 rows.
+_MIN_CHUNK_ROWS = 8192
 
 
 @intrinsic
@@ -413,7 +413,7 @@ def _e_step_body(
         log_const[j] = math.log(weights[j]) if weights[j] > 0.0 else -np.inf
         log_const[j] += half_log_det_prec[j] - 0.5 * d * _LOG_2PI
     n_blocks = (n + block_rows - 1) // block_rows
-    n_chunks = max(1, min(n_blocks // _MIN_CHUNK_BLOCKS, _CHUNKS))
+    n_chunks = max(1, min(n_blocks // max(1, _MIN_CHUNK_ROWS // block_rows), _CHUNKS))
     # Per-chunk statistics and scratch, allocated before the threads start.
     nk_b = np.zeros((n_chunks, k, 1))
     sums_b = np.zeros((n_chunks, k, d))

@@ -8,7 +8,7 @@ Cody-Waite range reduction (accurate to about 2 ulp), which vectorises where
 a call to libm would not; the log-likelihood takes one logarithm per 32
 rows, of a product of per-row sums that cannot overflow.
 
-Blocks depend on n only, not on the number of threads, and are summed in
+Blocks depend on n and d only, not on the number of threads, and are summed in
 block order, so the result is the same on any machine.  Kernels are compiled
 by numba and cached on disk; the numpy kernels in
 :mod:`emstat.mixture.gaussian` are the reference they are tested against.
@@ -23,7 +23,10 @@ import numpy as np
 
 __all__ = ["available", "fused_e_step"]
 
-# Rows per block: a block's working set (k + d + 4 rows of doubles) stays in L1/L2.
+# Rows per block: a block's working set (k + d + 4 rows of doubles) stays in
+# L1/L2.  Longer blocks spread the per-block work (one logarithm per 32 rows,
+# loop set-up per component) when d is small; at d = 10 they spill L1 and lose.
+_BLOCK_ROWS_SMALL_D = 512
 _BLOCK_ROWS = 256
 # Below this many rows, starting threads costs more than it saves.
 PARALLEL_MIN_ROWS = 20_000
@@ -70,7 +73,7 @@ def fused_e_step(
         np.ascontiguousarray(half_log_det_prec, dtype=np.float64),
         diag_prec,
         diag_second,
-        _BLOCK_ROWS,
+        _BLOCK_ROWS_SMALL_D if x.shape[1] <= 3 else _BLOCK_ROWS,
     )
     second = diagonals if diag_second else second
     return nk, sums, second, float(loglik), float(classification_loglik)

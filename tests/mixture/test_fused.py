@@ -86,3 +86,23 @@ def test_fused_matches_numpy_in_every_dimension(model: str, d: int, n: int) -> N
     x = rng.normal(size=(n, d)) * 2.0
     scatter = get_covariance_model(model, d).scatter
     assert_same_statistics(x, params, scatter)
+
+
+@pytest.mark.parametrize("d", [1, 3, 5])
+def test_parallel_result_does_not_depend_on_the_number_of_threads(d: int) -> None:
+    import numba
+
+    rng = np.random.default_rng(d)
+    params = fitted_params("VVV", d, rng)
+    x = rng.normal(size=(3 * PARALLEL_MIN_ROWS + 11, d))
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one, one_ll = gaussian.fused_e_step(x, params, "full")
+        numba.set_num_threads(numba.config.NUMBA_NUM_THREADS)
+        many, many_ll = gaussian.fused_e_step(x, params, "full")
+    finally:
+        numba.set_num_threads(before)
+    assert one_ll == many_ll  # bit for bit: chunks are summed in a fixed order
+    np.testing.assert_array_equal(one.second, many.second)
+    assert one.classification_loglik == many.classification_loglik
