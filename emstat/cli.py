@@ -50,14 +50,29 @@ def say(text: str) -> None:
     console.print(text, markup=False, highlight=False, soft_wrap=True)
 
 
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """A warning as one line on stderr, without the source path Python would print."""
+    err_console.print(
+        Text("warning: ", style="bold yellow") + Text(str(message)), highlight=False, soft_wrap=True
+    )
+
+
 def friendly_errors(func: F) -> F:
-    """Show emstat's errors as one line and exit 2, without a traceback."""
+    """Show emstat's errors as one line and exit 2, without a traceback; warnings as one line."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("default", ConvergenceWarning)
+                warnings.showwarning = _show_warning
                 return func(*args, **kwargs)
         except EmstatError as exc:
             message = Text("error: ", style="bold red") + Text(str(exc))

@@ -505,7 +505,8 @@ def _delta_method(info: Array, jac: Array, size: Array) -> tuple[Array, str | No
         if np.any(values < -_NULL_RTOL * max(big, 1.0)) or np.any(diag < -_NULL_RTOL * size):
             reason = (
                 "the observed information is not positive definite: the parameters are not a "
-                "local maximum of the likelihood (has EM converged?)"
+                "local maximum of the likelihood (EM may have stopped early on a flat stretch: "
+                "refit with a smaller tol, e.g. 1e-8)"
             )
         else:
             reason = "the observed information is singular: some parameters are not identified"
