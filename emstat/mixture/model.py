@@ -46,6 +46,12 @@ class GaussianMixtureModel:
         return gaussian.e_step(data, theta, self.covariance.scatter)
 
     def m_step(self, stats: GaussianStats, previous: GaussianParams | None) -> GaussianParams:
+        """One compiled call for the closed-form models; :meth:`reference_m_step` otherwise.
+
+        The compiled M-step never declares a fit degenerate: where it doubts,
+        the reference M-step decides, so both paths give the same parameters
+        (to rounding) and the same errors.
+        """
         compiled = _compiled_m_step(self.covariance.name, stats)
         if compiled is not None:
             return compiled
