@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.text import Text
 
 from emstat._io import read_table
+from emstat._validation import describe_labels
 from emstat.errors import ConvergenceWarning, EmstatError, InputError
 
 app = typer.Typer(
@@ -29,6 +30,13 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 # Options shared by several commands, declared once.
 DataPath = Annotated[Path, typer.Argument(help="CSV (or Parquet) file, one row per observation.")]
+DataPaths = Annotated[
+    list[Path],
+    typer.Argument(
+        help="CSV or Parquet files, one row per observation; several files are streamed "
+        "in chunks, never held in memory together."
+    ),
+]
 KOption = Annotated[str, typer.Option("--k", "-k", help="Components: 3, 1:9 or 1,2,4.")]
 ColumnsOption = Annotated[
     str | None,
@@ -104,7 +112,7 @@ def parse_list(text: str | None) -> list[str] | None:
 @app.command()
 @friendly_errors
 def fit(
-    data: DataPath,
+    data: DataPaths,
     k: Annotated[int, typer.Option("--k", "-k", help="Number of components.")],
     model: Annotated[
         str | None, typer.Option("--model", "-m", help="Covariance model (VVV, EEE, V, full...).")
@@ -122,14 +130,32 @@ def fit(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an existing --out file.")
     ] = False,
+    chunk_rows: Annotated[
+        int | None,
+        typer.Option(
+            "--chunk-rows",
+            help="Stream the files in chunks of this many rows (memory stays bounded by it).",
+            rich_help_panel="Large data",
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            "--scheduler",
+            help="Dask scheduler address: the E-steps run on its workers, over the files' "
+            "partitions (the workers must see the same paths).",
+            rich_help_panel="Large data",
+        ),
+    ] = None,
 ) -> None:
     """Fit one Gaussian mixture and print its summary."""
     from emstat.mixture import fit_mixture
+    from emstat.mixture.sources import DEFAULT_CHUNK_ROWS
 
     if out is not None and out.exists() and not overwrite:
         raise InputError(f"{str(out)!r} exists; pass --overwrite to replace it")
     result = fit_mixture(
-        read_table(data),
+        _fit_input(data, chunk_rows, scheduler),
         k,
         model,
         columns=parse_list(columns),
@@ -139,11 +165,37 @@ def fit(
         tol=tol,
         criterion=criterion,
         max_iter=max_iter,
+        chunk_rows=chunk_rows or DEFAULT_CHUNK_ROWS,
+        client=scheduler,
     )
     say(result.summary())
     if out is not None:
         result.save(out)
         say(f"saved to {out}")
+
+
+def _fit_input(paths: list[Path], chunk_rows: int | None, scheduler: str | None) -> Any:
+    """One file read whole; several files (or --chunk-rows) streamed; Dask with --scheduler."""
+    missing = [str(path) for path in paths if not path.is_file()]
+    if missing:
+        raise InputError(f"no file {describe_labels(missing)}")
+    if chunk_rows is not None and chunk_rows < 1:
+        raise InputError(f"--chunk-rows must be at least 1, got {chunk_rows}")
+    if scheduler is not None:
+        from emstat._optional import require
+
+        dd = require("dask.dataframe", "dask")
+        names = [str(path) for path in paths]
+        parquet = [path.suffix.lower() in (".parquet", ".pq") for path in paths]
+        if any(parquet) and not all(parquet):
+            raise InputError("with --scheduler, give only Parquet files or only CSV files")
+        try:
+            return dd.read_parquet(names) if all(parquet) else dd.read_csv(names)
+        except (ValueError, OSError) as exc:
+            raise InputError(f"cannot read {describe_labels(names)}: {exc}") from None
+    if len(paths) > 1 or chunk_rows is not None:
+        return paths
+    return read_table(paths[0])
 
 
 @app.command()

@@ -89,3 +89,49 @@ def test_parse_ks(text: str, ks: list[int]) -> None:
 def test_parse_ks_rejects(text: str) -> None:
     with pytest.raises(InputError):
         parse_ks(text)
+
+
+def split_faithful(tmp_path: Path, suffix: str) -> list[Path]:
+    frame = emstat.load_dataset("faithful")
+    paths = []
+    for i, part in enumerate((frame.iloc[:100], frame.iloc[100:200], frame.iloc[200:])):
+        path = tmp_path / f"part{i}{suffix}"
+        part.to_parquet(path) if suffix == ".parquet" else part.to_csv(path, index=False)
+        paths.append(path)
+    return paths
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_fit_streams_several_files(tmp_path: Path, suffix: str) -> None:
+    paths = split_faithful(tmp_path, suffix)
+    out = tmp_path / "fit.json"
+    args = ["fit", *map(str, paths), "--k", "2", "--model", "EEE", "--init", "kmeans++"]
+    result = runner.invoke(app, [*args, "--chunk-rows", "50", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    direct = emstat.fit_mixture(emstat.load_dataset("faithful"), 2, "EEE", init="kmeans++")
+    assert emstat.load_fit(out).loglik == pytest.approx(direct.loglik, rel=1e-10)
+
+
+def test_fit_names_missing_files_and_bad_chunk_rows(tmp_path: Path) -> None:
+    paths = split_faithful(tmp_path, ".csv")
+    missing = runner.invoke(app, ["fit", str(paths[0]), "nowhere.csv", "--k", "2"])
+    assert missing.exit_code == 2 and "no file 'nowhere.csv'" in missing.output
+    bad = runner.invoke(app, ["fit", str(paths[0]), "--k", "2", "--chunk-rows", "0"])
+    assert bad.exit_code == 2 and "--chunk-rows must be at least 1" in bad.output
+
+
+def test_fit_on_a_dask_scheduler(tmp_path: Path) -> None:
+    distributed = pytest.importorskip("dask.distributed")
+    paths = split_faithful(tmp_path, ".parquet")
+    out = tmp_path / "fit.json"
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        result = runner.invoke(
+            app,
+            ["fit", *map(str, paths), "--k", "2", "--model", "EEE", "--init", "kmeans++",
+             "--scheduler", cluster.scheduler_address, "--out", str(out)],
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    direct = emstat.fit_mixture(emstat.load_dataset("faithful"), 2, "EEE", init="kmeans++")
+    assert emstat.load_fit(out).loglik == pytest.approx(direct.loglik, rel=1e-10)
