@@ -135,3 +135,24 @@ def test_fit_on_a_dask_scheduler(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     direct = emstat.fit_mixture(emstat.load_dataset("faithful"), 2, "EEE", init="kmeans++")
     assert emstat.load_fit(out).loglik == pytest.approx(direct.loglik, rel=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("nan.csv", "eruptions,waiting\n1.0,\n2.0,3.0\n", "(from '{path}'): NaN/missing"),
+        ("text.csv", "eruptions,waiting\n1.0,a\n2.0,b\n", "(from '{path}'): column 'waiting'"),
+        ("empty.csv", "", "'{path}' is empty"),
+        ("ragged.csv", "eruptions,waiting\n1,2\n3,4,5,6\n", "cannot read '{path}'"),
+        ("broken.parquet", "not parquet", "cannot read '{path}'"),
+    ],
+)
+def test_streamed_files_name_the_bad_one(
+    tmp_path: Path, name: str, content: str, message: str
+) -> None:
+    good = split_faithful(tmp_path, ".csv")[0]
+    bad = tmp_path / name
+    bad.write_text(content)
+    result = runner.invoke(app, ["fit", str(good), str(bad), "--k", "2"])
+    assert result.exit_code == 2
+    assert message.format(path=bad) in result.output.replace("\n", "")

@@ -27,7 +27,7 @@ import pandas as pd
 
 from emstat._optional import require
 from emstat._validation import as_numeric_data, describe_labels
-from emstat.errors import InputError
+from emstat.errors import EmstatError, InputError
 
 __all__ = [
     "DEFAULT_CHUNK_ROWS",
@@ -67,15 +67,24 @@ def _read_files(paths: Sequence[str | os.PathLike[str]], chunk_rows: int) -> Ite
         path = Path(raw)
         if not path.is_file():
             raise InputError(f"no file {str(path)!r}")
-        if path.suffix.lower() in (".parquet", ".pq"):
-            pq = require("pyarrow.parquet", "dask")
-            for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
-                yield batch.to_pandas()
-        else:
-            try:
-                yield from pd.read_csv(path, chunksize=chunk_rows)
-            except pd.errors.EmptyDataError:
-                raise InputError(f"{str(path)!r} is empty") from None
+        try:
+            if path.suffix.lower() in (".parquet", ".pq"):
+                pq = require("pyarrow.parquet", "dask")
+                chunks: Iterable[pd.DataFrame] = (
+                    batch.to_pandas()
+                    for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows)
+                )
+            else:
+                chunks = pd.read_csv(path, chunksize=chunk_rows)
+            for chunk in chunks:
+                chunk.attrs["source"] = str(path)  # so that errors can name the file
+                yield chunk
+        except pd.errors.EmptyDataError:
+            raise InputError(f"{str(path)!r} is empty") from None
+        except EmstatError:
+            raise
+        except (ValueError, OSError) as exc:  # a malformed CSV or Parquet file (ArrowInvalid)
+            raise InputError(f"cannot read {str(path)!r}: {exc}") from None
 
 
 @dataclass
@@ -172,18 +181,21 @@ def spill(
     lo = hi = None
     with path.open("wb") as handle:
         for number, raw in enumerate(chunks):
+            where = f"chunk {number + 1}"
             if isinstance(raw, pd.DataFrame):
+                if "source" in raw.attrs:
+                    where += f" (from {raw.attrs['source']!r})"
                 raw = raw.reset_index(drop=True)
                 raw.index = raw.index + n  # rows are named by their position in the whole data
             try:
                 chunk = as_numeric_data(raw, columns)
             except InputError as exc:
-                raise InputError(f"chunk {number + 1}: {exc}") from None
+                raise InputError(f"{where}: {exc}") from None
             if names is None:
                 names = chunk.columns
             elif chunk.columns != names:
                 raise InputError(
-                    f"chunk {number + 1} has columns {describe_labels(chunk.columns)}; "
+                    f"{where} has columns {describe_labels(chunk.columns)}; "
                     f"the first had {describe_labels(names)}"
                 )
             values = chunk.values
