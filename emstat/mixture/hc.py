@@ -593,7 +593,7 @@ def _compile() -> Callable[[np.ndarray, bool, float, float], np.ndarray] | None:
     """Compile ``_kernel`` with numba, or return None when numba is missing."""
     global _term
     try:
-        import numba  # optional: pip install 'emstat[fast]'
+        import numba  # a dependency; the numpy fallback serves where it fails to import
     except ImportError:
         return None
     _term = numba.njit(cache=True)(_term_scalar)

@@ -77,3 +77,22 @@ def test_models_without_a_closed_form_use_numpy() -> None:
     em_model = model_for("VEV", 2)
     stats = random_stats(em_model, 2, np.random.default_rng(3))
     assert _compiled_m_step("VEV", stats) is None
+
+
+@pytest.mark.parametrize("name", ["VVV", "EEE", "VVI", "EVI"])
+def test_a_fit_without_the_compiled_kernels_is_the_same(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import emstat
+    from emstat.mixture import model as model_module
+
+    data = emstat.load_dataset("faithful")
+    compiled = emstat.fit_mixture(data, k=3, model=name)
+    monkeypatch.setattr(fused, "_kernels", lambda: None)
+    monkeypatch.setattr(model_module, "_mstep_kernels", lambda: None)
+    monkeypatch.setattr(gaussian, "_factor_kernels", lambda: None)
+    plain = emstat.fit_mixture(data, k=3, model=name)
+    assert plain.n_iter == compiled.n_iter
+    assert plain.loglik == pytest.approx(compiled.loglik, rel=1e-10)
+    assert plain.icl == pytest.approx(compiled.icl, rel=1e-10)
+    np.testing.assert_allclose(plain.params_.covariances, compiled.params_.covariances, rtol=1e-8)
