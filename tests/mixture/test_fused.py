@@ -77,7 +77,7 @@ def test_exponential_over_a_grid() -> None:
 
 
 @pytest.mark.parametrize("model", ["VVI", "VEV", "VVV"])
-@pytest.mark.parametrize("d", [2, 3, 4, 10])
+@pytest.mark.parametrize("d", [2, 3, 4, 5, 9, 10])
 @pytest.mark.parametrize("n", [257, PARALLEL_MIN_ROWS + 77])
 def test_fused_matches_numpy_in_every_dimension(model: str, d: int, n: int) -> None:
     # The kernel has separate code for d = 1, 2, 3 and a general path beyond.
