@@ -23,6 +23,8 @@ def compile_kernels() -> float:
     emstat.fit_mixture(small, k=2, model="VVV")  # hc agglomeration and the serial E-step
     for model in ("VVI", "VEI", "VEE", "EVE", "VVE"):  # the iterative M-steps' kernels
         emstat.fit_mixture(small, k=2, model=model)
+    for model in ("VEE", "EVE", "VVE"):  # mclust's own versions, for the R cross-check
+        emstat.fit_mixture(small, k=2, model=model, mclust_compatible=True)
     large = rng.normal(size=(fused.PARALLEL_MIN_ROWS + 1, 2))
     emstat.fit_mixture(large, k=2, model="VVV", init="kmeans++", max_iter=2)  # parallel E-step
     return time.perf_counter() - started

@@ -16,8 +16,8 @@ code 3).
 What is compared
 ----------------
 :func:`mclust` runs :func:`emstat.select_mixture` with
-``mclust_compatible=True`` (mclust 6.0's VVE M-step, which is not the exact
-maximiser emstat uses by default) and ``mclust::Mclust`` with the same G and
+``mclust_compatible=True`` (mclust 6.0's own VEE, EVE and VVE M-steps; VVE's
+is not the exact maximiser emstat uses by default) and ``mclust::Mclust`` with the same G and
 models, and prints one row per (model, k): log-likelihoods, BICs (mclust's
 sign, larger is better), parameter counts, iterations, the largest
 differences in weights, means and covariances after matching components

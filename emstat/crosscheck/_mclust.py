@@ -29,7 +29,7 @@ __all__ = [
 
 #: Said in every output: the cross-check compares the same algorithm.
 MCLUST_SETTINGS = (
-    "emstat with mclust_compatible=True (mclust 6.0's VVE M-step); mclust's stopping rule "
+    "emstat with mclust_compatible=True (mclust 6.0's VEE/EVE/VVE M-steps); mclust's stopping rule "
     "|l_old - l|/(1+|l|) <= 1e-5; BIC = 2 loglik - p log n (larger is better)"
 )
 
@@ -419,8 +419,8 @@ def mclust(
     """Fit every (k, model) with emstat and with R's mclust from the same start; compare.
 
     emstat runs :func:`emstat.select_mixture` with ``mclust_compatible=True``
-    (mclust 6.0's VVE M-step: the same algorithm, not emstat's exact
-    maximiser).  R runs ``Mclust(X, G, modelNames)`` for the BIC table and
+    (mclust 6.0's own VEE, EVE and VVE M-steps: the same algorithm, not
+    emstat's exact maximiser).  R runs ``Mclust(X, G, modelNames)`` for the BIC table and
     the chosen model, plus ``mvn``/``me`` per cell from the same start for
     the log-likelihood, iterations and parameters.
 

@@ -254,13 +254,166 @@ def _start_orientation(scatter: np.ndarray, previous: np.ndarray, has_previous: 
 
 
 @numba.njit(cache=True)
+def mclust_vee(
+    nk: np.ndarray, scatter: np.ndarray, tol: float, max_iter: int
+) -> tuple[np.ndarray, int, int]:
+    """mclust 6.0's VEE M-step (``meVEE``), step for step.
+
+    Volumes start at 1 in every M-step.  Each inner cycle forms the common
+    matrix ``C`` from ``sum_k W_k / lambda_k`` scaled to unit determinant, then
+    ``lambda_k = tr(W_k C^-1) / (d n_k)``, and stops when the target
+    ``n d + d sum_k n_k log(lambda_k)`` changes by at most ``tol``
+    (relative).  Returns the ``(k, d, d)`` covariances ``lambda_k C``, a
+    status and a component.
+    """
+    k, d, _ = scatter.shape
+    n = 0.0
+    for j in range(k):
+        n += nk[j]
+    volumes = np.ones(k)
+    common = np.zeros((d, d))
+    target_old = np.inf
+    status = CAPPED
+    for _ in range(max_iter):
+        common[:, :] = 0.0
+        for j in range(k):
+            common += scatter[j] / volumes[j]
+        values = np.linalg.eigvalsh(common)
+        if not values[0] > 0.0:
+            return np.zeros((k, d, d)), SINGULAR_POOLED, -1
+        common /= _geometric_mean(values)
+        inverse = np.linalg.inv(common)
+        target = n * d
+        for j in range(k):
+            trace = 0.0
+            for a in range(d):
+                for b in range(d):
+                    trace += scatter[j, a, b] * inverse[b, a]
+            volumes[j] = trace / (d * nk[j])
+            if not volumes[j] > 0.0:
+                return np.zeros((k, d, d)), ZERO_VOLUME, j
+            target += d * nk[j] * np.log(volumes[j])
+        change = abs(target - target_old) / (1.0 + abs(target))
+        target_old = target
+        if change <= tol:
+            status = CONVERGED
+            break
+    sigma = np.empty((k, d, d))
+    for j in range(k):
+        for a in range(d):
+            for b in range(d):
+                sigma[j, a, b] = volumes[j] * 0.5 * (common[a, b] + common[b, a])
+    return sigma, status, -1
+
+
+@numba.njit(cache=True)
+def mclust_common_orientation(
+    nk: np.ndarray,
+    scatter: np.ndarray,
+    previous: np.ndarray,
+    has_previous: bool,
+    equal_volume: bool,
+    tol: float,
+    max_iter: int,
+) -> tuple[np.ndarray, int, int]:
+    """mclust 6.0's EVE and VVE M-steps (``meEVE``, ``meVVE``), step for step.
+
+    Their state is the orientation ``D`` and the unit-determinant shapes
+    ``A_k``, carried from the previous M-step (recovered here from the
+    ``previous`` covariances; the identity and ones without them).  Each
+    inner cycle takes the two MM updates of ``D`` weighted by ``A_k^-1`` with
+    the shapes of the last cycle, then the shapes (and VVE's volumes) given
+    ``D``, and stops when the target ``sum_k tr(D^T W_k D A_k^-1)`` changes by
+    at most ``tol`` (relative), as mclust does.  EVE's common volume is then
+    the target over ``n d``.  Returns the ``(k, d, d)`` covariances, a status
+    and a component.
+    """
+    k, d, _ = scatter.shape
+    shapes = np.ones((k, d))
+    usable = has_previous
+    if usable:
+        for value in previous.ravel():
+            if not np.isfinite(value):
+                usable = False
+    if usable:
+        orientation = _start_orientation(scatter, previous, True)
+        for j in range(k):
+            rotated = orientation.T @ previous[j] @ orientation
+            for i in range(d):
+                shapes[j, i] = rotated[i, i]
+            if not np.all(shapes[j] > 0.0):
+                usable = False
+    if usable:
+        for j in range(k):
+            shapes[j] /= _geometric_mean(shapes[j])
+    else:
+        orientation = np.eye(d)
+        shapes[:, :] = 1.0
+    n = 0.0
+    for j in range(k):
+        n += nk[j]
+    alphas = np.empty(k)
+    for j in range(k):
+        alphas[j] = np.linalg.eigvalsh(np.ascontiguousarray(scatter[j]))[d - 1]
+    rotated_diag = np.empty((k, d))
+    precisions = np.empty((k, d))
+    target = 0.0
+    target_old = np.inf
+    status = CAPPED
+    for _ in range(max_iter):
+        for j in range(k):
+            for i in range(d):
+                precisions[j, i] = 1.0 / shapes[j, i]
+        orientation = _mm_orientation(orientation, scatter, precisions, alphas)
+        wd = _times_scatters(scatter, orientation)
+        target = 0.0
+        for j in range(k):
+            for i in range(d):
+                total = 0.0
+                for a in range(d):
+                    total += orientation[a, i] * wd[j, a, i]
+                rotated_diag[j, i] = total
+            if not np.all(rotated_diag[j] > 0.0):
+                return np.zeros((k, d, d)), ZERO_AXIS_VARIANCE, j
+            scale = _geometric_mean(rotated_diag[j])
+            for i in range(d):
+                shapes[j, i] = rotated_diag[j, i] / scale
+                target += rotated_diag[j, i] / shapes[j, i]
+        change = abs(target - target_old) / (1.0 + abs(target))
+        target_old = target
+        if change <= tol:
+            status = CONVERGED
+            break
+    diagonals = np.empty((k, d))
+    for j in range(k):
+        for i in range(d):
+            # EVE: one volume, the target over n d; VVE: each component's own
+            diagonals[j, i] = (
+                target / (n * d) * shapes[j, i] if equal_volume else rotated_diag[j, i] / nk[j]
+            )
+    sigma = np.zeros((k, d, d))
+    for j in range(k):
+        for a in range(d):
+            for b in range(d):
+                total = 0.0
+                for i in range(d):
+                    total += orientation[a, i] * diagonals[j, i] * orientation[b, i]
+                sigma[j, a, b] = total
+        for a in range(d):
+            for b in range(a + 1, d):
+                mean = 0.5 * (sigma[j, a, b] + sigma[j, b, a])
+                sigma[j, a, b] = mean
+                sigma[j, b, a] = mean
+    return sigma, status, -1
+
+
+@numba.njit(cache=True)
 def common_orientation(
     nk: np.ndarray,
     scatter: np.ndarray,
     previous: np.ndarray,
     has_previous: bool,
     equal_volume: bool,
-    shape_only: bool,
     tol: float,
     max_iter: int,
 ) -> tuple[np.ndarray, int, int]:
@@ -268,9 +421,8 @@ def common_orientation(
 
     It starts from the orientation of ``previous`` ``(k, d, d)``, the previous
     covariances, when ``has_previous`` and they are usable, else from the
-    eigenvectors of ``sum_k W_k``.  ``equal_volume`` selects EVE;
-    ``shape_only`` weights the orientation update by ``A_k^-1`` (mclust 6.0's
-    VVE).  Returns the ``(k, d, d)`` covariances, a status and a component.
+    eigenvectors of ``sum_k W_k``.  ``equal_volume`` selects EVE.  Returns the
+    ``(k, d, d)`` covariances, a status and a component.
     """
     k, d, _ = scatter.shape
     orientation = _start_orientation(scatter, previous, has_previous)
@@ -339,8 +491,7 @@ def common_orientation(
             return sigma, CONVERGED, -1
         sigma_old[:, :, :] = sigma
         for j in range(k):
-            factor = _geometric_mean(diagonals[j]) if shape_only else 1.0
             for i in range(d):
-                precisions[j, i] = (1.0 / diagonals[j, i]) * factor
+                precisions[j, i] = 1.0 / diagonals[j, i]
         orientation = _mm_orientation(orientation, scatter, precisions, alphas)
     return sigma, CAPPED, -1

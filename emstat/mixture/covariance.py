@@ -299,7 +299,7 @@ def _fit_common_orientation(
     nk: Array,
     scatter: Array,
     previous: Array | None,
-    shape_only: bool = False,
+    mclust_compatible: bool = False,
 ) -> Array:
     """EVE and VVE: alternate the diagonal fit given ``D`` and the MM update of ``D``.
 
@@ -320,20 +320,46 @@ def _fit_common_orientation(
     * with ``B_k <= beta_k I`` (largest precision):
       ``D <- polar(sum_k W_k D (beta_k I - B_k))``.
 
-    Neither step increases the objective.  ``shape_only`` weights the
-    orientation update by the inverse shapes ``A_k^-1`` instead of
-    ``(lambda_k A_k)^-1``, as mclust 6.0 does for VVE.  The loop is compiled
+    Neither step increases the objective.  The loop is compiled
     (:func:`emstat.mixture._covariance_kernels.common_orientation`).
+
+    ``mclust_compatible`` runs mclust 6.0's own M-steps instead
+    (:func:`emstat.mixture._covariance_kernels.mclust_common_orientation`):
+    their inner loop stops when a target changes by at most sqrt(eps), and
+    VVE's orientation update weights the scatters by the inverse shapes
+    ``A_k^-1`` rather than ``(lambda_k A_k)^-1``, so its fixed point is not
+    the constrained maximum.
     """
     scatter = np.ascontiguousarray(scatter, dtype=float)
     usable = previous is not None and previous.shape[1:] == scatter.shape[1:]
+    if mclust_compatible:
+        sigma, status, component = _kernels().mclust_common_orientation(
+            np.ascontiguousarray(nk, dtype=float),
+            scatter,
+            np.ascontiguousarray(previous, dtype=float) if usable else scatter,
+            usable,
+            volume == "E",
+            INNER_TOL,
+            INNER_MAX_ITER,
+        )
+        return _finish(model, sigma, status, component)
     sigma, status, component = _kernels().common_orientation(
         np.ascontiguousarray(nk, dtype=float),
         scatter,
         np.ascontiguousarray(previous, dtype=float) if usable else scatter,
         usable,
         volume == "E",
-        shape_only,
+        INNER_TOL,
+        INNER_MAX_ITER,
+    )
+    return _finish(model, sigma, status, component)
+
+
+def _mclust_vee(model: str, nk: Array, scatter: Array) -> Array:
+    """mclust 6.0's VEE M-step: volumes restart at 1 and the inner loop stops on its target."""
+    sigma, status, component = _kernels().mclust_vee(
+        np.ascontiguousarray(nk, dtype=float),
+        np.ascontiguousarray(scatter, dtype=float),
         INNER_TOL,
         INNER_MAX_ITER,
     )
@@ -361,11 +387,11 @@ def _m_step(
     nk: Array,
     scatter: Array,
     previous: Array | None,
-    shape_only_orientation: bool = False,
+    mclust_compatible: bool = False,
 ) -> Array:
     if model in _SCATTER_TESTED:
         _check_scatters(model, scatter)
-    sigma = _m_step_unchecked(model, letters, nk, scatter, previous, shape_only_orientation)
+    sigma = _m_step_unchecked(model, letters, nk, scatter, previous, mclust_compatible)
     if model in ("VEE", "EVE", "VVE", "EVV"):
         _check_fitted(model, nk, scatter, sigma)
     return sigma
@@ -377,7 +403,7 @@ def _m_step_unchecked(
     nk: Array,
     scatter: Array,
     previous: Array | None,
-    shape_only_orientation: bool,
+    mclust_compatible: bool,
 ) -> Array:
     volume, shape, orientation = letters[0], letters[1], letters[2]
     k = nk.shape[0]
@@ -395,11 +421,13 @@ def _m_step_unchecked(
     if shape == "E":
         if volume == "E":
             return np.repeat((np.sum(scatter, axis=0) / np.sum(nk))[None], k, axis=0)
+        if mclust_compatible:
+            return _mclust_vee(model, nk, scatter)
         start_volumes = _previous_volumes(previous, k)
         if start_volumes is None:
             start_volumes = np.einsum("kii->k", scatter) / (nk * scatter.shape[1])
         return _symmetrise(_fit_common_shape_varying_volume(model, nk, scatter, start_volumes))
-    return _fit_common_orientation(model, volume, nk, scatter, previous, shape_only_orientation)
+    return _fit_common_orientation(model, volume, nk, scatter, previous, mclust_compatible)
 
 
 # --------------------------------------------------------------------------- #
@@ -561,11 +589,13 @@ class CovarianceModel:
         ``(k, d)``) for ``E``, ``V`` and the spherical and diagonal models,
         ``"full"`` (``(k, d, d)``) for the others.
     mclust_compatible
-        Reproduce mclust 6.0's VVE M-step, whose orientation update weights
-        each scatter by the inverse shape only, leaving out the volumes.  Its
-        fixed point is not the constrained maximum, so emstat's exact M-step
-        (the default) reaches higher likelihoods; this switch exists so that
-        a fit can be checked against R digit for digit.  Other models ignore it.
+        Run mclust 6.0's own iterative M-steps for ``VEE``, ``EVE`` and
+        ``VVE``: their inner loops keep mclust's state and stop on mclust's
+        target, and VVE's orientation update weights each scatter by the
+        inverse shape only, leaving out the volumes.  VVE's fixed point is
+        then not the constrained maximum, so emstat's exact M-step (the
+        default) reaches higher likelihoods; this switch exists so that a fit
+        can be checked against R digit for digit.  Other models ignore it.
     """
 
     name: str

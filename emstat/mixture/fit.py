@@ -340,9 +340,9 @@ def fit_mixture(
         larger data use a subset drawn from ``seed`` (R's generator cannot be
         matched: pass ``init=labels`` to start exactly as R did).
     mclust_compatible
-        Reproduce mclust 6.0's VVE M-step (see
+        Run mclust 6.0's own VEE, EVE and VVE M-steps (see
         :class:`emstat.mixture.covariance.CovarianceModel`); the default
-        M-step is the exact constrained maximum.
+        M-steps iterate to the exact constrained maximum.
     chunk_rows
         Rows per chunk when streaming out-of-core data (bounds the memory).
     client

@@ -146,10 +146,11 @@ def select_mixture(
     Defaults reproduce mclust's ``Mclust(X, G = 1:9)``: all 14 models in
     d > 1 (the 6 spherical and diagonal ones when n <= d), ``E`` and ``V`` in
     1-D, each started from the same hierarchical (``hc``) or quantile
-    partition.  ``convention="mclust"`` shows mclust's BIC sign.  The VVE
-    M-step is the exact constrained maximum; mclust 6.0's differs (its
-    orientation update leaves out the volumes), so VVE cells match R only
-    with ``mclust_compatible=True``.  ``workers > 1`` fits the models on
+    partition.  ``convention="mclust"`` shows mclust's BIC sign.  The
+    iterative M-steps run to the exact constrained maximum; mclust 6.0's stop
+    earlier (and its VVE orientation update leaves out the volumes), so VEE,
+    EVE and VVE cells match R to the last digits only with
+    ``mclust_compatible=True``.  ``workers > 1`` fits the models on
     that many forked processes (where the platform forks), with the same
     results.
 
