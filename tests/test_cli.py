@@ -156,3 +156,22 @@ def test_streamed_files_name_the_bad_one(
     result = runner.invoke(app, ["fit", str(good), str(bad), "--k", "2"])
     assert result.exit_code == 2
     assert message.format(path=bad) in result.output.replace("\n", "")
+
+
+def test_an_unreachable_scheduler_is_one_line(tmp_path: Path) -> None:
+    dask = pytest.importorskip("dask")
+    pytest.importorskip("dask.distributed")
+    path = split_faithful(tmp_path, ".parquet")[0]
+    with dask.config.set({"distributed.comm.timeouts.connect": "1s"}):
+        result = runner.invoke(
+            app, ["fit", str(path), "--k", "2", "--scheduler", "tcp://127.0.0.1:9"]
+        )
+    assert result.exit_code == 2
+    assert "cannot connect to the Dask scheduler at 'tcp://127.0.0.1:9'" in result.output
+
+
+def test_a_streamed_fit_says_why_it_has_no_standard_errors(tmp_path: Path) -> None:
+    paths = split_faithful(tmp_path, ".csv")
+    result = runner.invoke(app, ["fit", *map(str, paths), "--k", "2", "--model", "EEE"])
+    assert result.exit_code == 0, result.output
+    assert "standard errors: not available (the rows were streamed" in result.output

@@ -225,7 +225,9 @@ class MixtureResult:
             f"after {self.n_iter} iterations ({self.seconds:.3f} s)",
             f"BIC {self.bic:.4f}  AIC {self.aic:.4f}  ICL {self.icl:.4f}  "
             "(-2 loglik + penalty: smaller is better)",
-            f"standard errors: {self.std_error_method or 'not available'}; 95% Wald intervals",
+            f"standard errors: {self.std_error_method}; 95% Wald intervals"
+            if self.std_error_method
+            else "standard errors: not available (the rows were streamed, not kept in memory)",
             "",
         ]
         table = self.params.copy()

@@ -321,7 +321,11 @@ def connected(client: Any) -> Iterator[Any]:
         yield client
         return
     distributed = require("dask.distributed", "dask")
-    with distributed.Client(client) as live:
+    try:
+        live = distributed.Client(client)
+    except OSError as exc:  # no scheduler there, or not reachable in time
+        raise InputError(f"cannot connect to the Dask scheduler at {client!r}: {exc}") from None
+    with live:
         yield live
 
 
