@@ -170,8 +170,10 @@ def test_an_unreachable_scheduler_is_one_line(tmp_path: Path) -> None:
     assert "cannot connect to the Dask scheduler at 'tcp://127.0.0.1:9'" in result.output
 
 
-def test_a_streamed_fit_says_why_it_has_no_standard_errors(tmp_path: Path) -> None:
+def test_a_streamed_fit_prints_standard_errors(tmp_path: Path) -> None:
     paths = split_faithful(tmp_path, ".csv")
     result = runner.invoke(app, ["fit", *map(str, paths), "--k", "2", "--model", "EEE"])
     assert result.exit_code == 0, result.output
-    assert "standard errors: not available (the rows were streamed" in result.output
+    assert "standard errors: observed information" in result.output
+    direct = emstat.fit_mixture(emstat.load_dataset("faithful"), 2, "EEE")
+    assert f"{direct.params['std_err'].iloc[1]:.6g}" in result.output

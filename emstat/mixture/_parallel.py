@@ -59,9 +59,9 @@ def fit_grid(
             fits = {key: future.result() for key, future in futures.items()}
     finally:
         _FITTER = None
-    raw = fitter.data.raw
+    rows = fitter.fitted_rows()
     return {
-        (k, m): replace(fits[(k, m)], data_=raw if fits[(k, m)].ok else None)
+        (k, m): replace(fits[(k, m)], data_=rows if fits[(k, m)].ok else None)
         for k in ks
         for m in models
     }

@@ -19,7 +19,13 @@ from emstat.mixture.gaussian import GaussianParams, GaussianStats
 from emstat.mixture.init import StartingPartition, labels_to_resp, make_starts
 from emstat.mixture.model import GaussianMixtureModel
 from emstat.mixture.result import MixtureResult
-from emstat.mixture.sources import DEFAULT_CHUNK_ROWS, connected, is_out_of_core, open_source
+from emstat.mixture.sources import (
+    DEFAULT_CHUNK_ROWS,
+    SpillSource,
+    connected,
+    is_out_of_core,
+    open_source,
+)
 
 __all__ = ["MixtureFitter", "fit_mixture"]
 
@@ -124,6 +130,16 @@ class MixtureFitter:
             self._distinct = _count_distinct_rows(self.data.sample)
         return self._distinct
 
+    def fitted_rows(self) -> Any:
+        """What a result keeps for its standard errors: the rows, or their spill file.
+
+        A Dask collection is not kept: its client may be gone when the
+        standard errors are first asked for.
+        """
+        if self.data.raw is not None:
+            return self.data.raw
+        return self.data.x if isinstance(self.data.x, SpillSource) else None
+
     def prime(self, k: int) -> None:
         """Compute the deterministic start for ``k`` now (before worker processes fork)."""
         if isinstance(self.init, str) and self.init in ("hc", "quantile") and k > 1:
@@ -175,6 +191,7 @@ class MixtureFitter:
         restarts: pd.DataFrame | None,
     ) -> MixtureResult:
         theta = em.theta if em.ok else None
+        rows = self.fitted_rows()
         classification_loglik = math.nan
         if theta is not None:
             # The last E-step ran at theta and summed it; only a failed run lacks it.
@@ -204,9 +221,9 @@ class MixtureFitter:
             if em.degenerate is not None or theta is not None
             else "no valid parameters",
             restarts=restarts,
-            data_=self.data.raw if theta is not None else None,
+            data_=rows if theta is not None else None,
             std_error_method="observed information"
-            if theta is not None and self.data.raw is not None
+            if theta is not None and rows is not None
             else None,
         )
 

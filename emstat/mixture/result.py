@@ -57,7 +57,8 @@ class MixtureResult:
     restarts: pd.DataFrame | None = field(default=None, repr=False)
     std_errors: np.ndarray | None = field(default=None, repr=False)
     std_error_method: str | None = None
-    data_: np.ndarray | None = field(default=None, repr=False)  # the rows fitted, for SEs
+    # the rows fitted, or their out-of-core source, for the standard errors
+    data_: Any = field(default=None, repr=False)
 
     # --- criteria -----------------------------------------------------------------
     @property
@@ -156,7 +157,10 @@ class MixtureResult:
             return np.full(size, np.nan)
         from emstat.mixture.stderr import information_std_errors
 
-        return information_std_errors(self.data_, theta, self.model)
+        if isinstance(self.data_, np.ndarray):
+            return information_std_errors(self.data_, theta, self.model)
+        # an out-of-core source streams chunks centred on its own centre
+        return information_std_errors(self.data_, theta.shifted(-self.data_.center), self.model)
 
     def bootstrap(
         self, n_boot: int = 200, seed: int | None = 0, control: EMControl | None = None
@@ -225,9 +229,7 @@ class MixtureResult:
             f"after {self.n_iter} iterations ({self.seconds:.3f} s)",
             f"BIC {self.bic:.4f}  AIC {self.aic:.4f}  ICL {self.icl:.4f}  "
             "(-2 loglik + penalty: smaller is better)",
-            f"standard errors: {self.std_error_method}; 95% Wald intervals"
-            if self.std_error_method
-            else "standard errors: not available (the rows were streamed, not kept in memory)",
+            f"standard errors: {self.std_error_method or 'not available'}; 95% Wald intervals",
             "",
         ]
         table = self.params.copy()

@@ -63,7 +63,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.linalg import expm
 
-from emstat.engine import EMControl, fit_em
+from emstat.engine import ChunkedData, EMControl, fit_em
 from emstat.errors import InputError, StdErrorWarning
 from emstat.mixture import gaussian
 from emstat.mixture.align import align_components
@@ -415,6 +415,24 @@ def _loglik_hessian(x: Array, params: GaussianParams, chart: _Chart) -> tuple[Ar
     return 0.5 * (hess + hess.T), size
 
 
+def _chunked_loglik_hessian(
+    source: ChunkedData, params: GaussianParams, chart: _Chart
+) -> tuple[Array, Array]:
+    """:func:`_loglik_hessian` summed over the chunks of data too large for memory.
+
+    Every term of the Hessian (the score outer products included) is a sum
+    over rows, so chunks add; ``params`` are in the chunks' (centred) frame.
+    """
+    p = chart.n_free
+
+    def one_chunk(chunk: Any) -> tuple[Array, float]:
+        hess, size = _loglik_hessian(np.asarray(chunk, dtype=float), params, chart)
+        return np.concatenate([hess.ravel(), size]), 0.0
+
+    total, _ = source.map_reduce(one_chunk)
+    return total[: p * p].reshape(p, p), total[p * p :]
+
+
 def _prepare(x: Any, params: GaussianParams, model: str) -> tuple[Array, GaussianParams, _Chart]:
     data = np.asarray(x, dtype=float)
     if data.ndim == 1:
@@ -525,7 +543,10 @@ def information_std_errors(x: Any, params: GaussianParams, model: str) -> Array:
     ----------
     x
         ``(n, d)`` data (or a length-n vector when ``d = 1``) on the same
-        scale as ``params``; they are centred internally.
+        scale as ``params``; they are centred internally.  Or a
+        :class:`emstat.engine.ChunkedData` source of centred chunks (data
+        larger than memory), with ``params`` in the chunks' frame: one pass
+        over the chunks sums the information.
     params
         The fitted parameters (``MixtureResult.params_``), which must satisfy
         the constraints of ``model``.
@@ -557,8 +578,12 @@ def information_std_errors(x: Any, params: GaussianParams, model: str) -> Array:
     >>> bool(np.allclose(se[1:], [np.std(x) / 20, np.var(x) * np.sqrt(2 / 400)]))
     True
     """
-    data, centred, chart = _prepare(x, params, model)
-    hess, size = _loglik_hessian(data, centred, chart)
+    if isinstance(x, ChunkedData):
+        chart = _build_chart(params, model)
+        hess, size = _chunked_loglik_hessian(x, params, chart)
+    else:
+        data, centred, chart = _prepare(x, params, model)
+        hess, size = _loglik_hessian(data, centred, chart)
     jac = _jacobian(chart)
     se, reason = _delta_method(-hess, jac, size)
     degenerate = _degenerate_rows(chart, jac)

@@ -33,13 +33,25 @@ def assert_same_fit(ours: emstat.MixtureResult, reference: emstat.MixtureResult)
     np.testing.assert_allclose(ours.params_.covariances, reference.params_.covariances, rtol=1e-10)
 
 
+@pytest.mark.parametrize("model", ["VVV", "EEE", "VII", "EVE"])
+def test_streamed_fit_has_the_in_memory_standard_errors(faithful: pd.DataFrame, model: str) -> None:
+    # The observed information is a sum over rows: one pass over the spilled chunks.
+    reference = emstat.fit_mixture(faithful, k=2, model=model, tol=1e-10)
+    chunked = emstat.fit_mixture(pieces(faithful, 50), k=2, model=model, chunk_rows=64, tol=1e-10)
+    assert chunked.std_error_method == "observed information"
+    np.testing.assert_allclose(
+        chunked.params["std_err"], reference.params["std_err"], rtol=1e-8, atol=1e-12
+    )
+    assert np.isfinite(chunked.params["std_err"]).all()
+
+
 @pytest.mark.parametrize("model", ["VVV", "EEE", "VII"])
 def test_chunk_iterator_gives_the_in_memory_fit(faithful: pd.DataFrame, model: str) -> None:
     # With n below the sample size, the start uses every row, as in memory.
     reference = emstat.fit_mixture(faithful, k=3, model=model)
     chunked = emstat.fit_mixture(pieces(faithful, 50), k=3, model=model, chunk_rows=64)
     assert_same_fit(chunked, reference)
-    assert chunked.std_error_method is None  # no rows in memory to differentiate
+    assert chunked.std_error_method == "observed information"  # one pass over the spill file
 
 
 def test_parquet_and_csv_files(faithful: pd.DataFrame, tmp_path: Path) -> None:
