@@ -415,6 +415,10 @@ def _loglik_hessian(x: Array, params: GaussianParams, chart: _Chart) -> tuple[Ar
     return 0.5 * (hess + hess.T), size
 
 
+#: Rows per block when summing the information over chunks of out-of-core data.
+_HESSIAN_BLOCK_ROWS = 32_768
+
+
 def _chunked_loglik_hessian(
     source: ChunkedData, params: GaussianParams, chart: _Chart
 ) -> tuple[Array, Array]:
@@ -426,8 +430,13 @@ def _chunked_loglik_hessian(
     p = chart.n_free
 
     def one_chunk(chunk: Any) -> tuple[Array, float]:
-        hess, size = _loglik_hessian(np.asarray(chunk, dtype=float), params, chart)
-        return np.concatenate([hess.ravel(), size]), 0.0
+        rows = np.asarray(chunk, dtype=float)
+        total = np.zeros(p * p + p)
+        # in blocks: the per-row gradients of a whole chunk would dwarf the chunk itself
+        for start in range(0, rows.shape[0], _HESSIAN_BLOCK_ROWS):
+            hess, size = _loglik_hessian(rows[start : start + _HESSIAN_BLOCK_ROWS], params, chart)
+            total += np.concatenate([hess.ravel(), size])
+        return total, 0.0
 
     total, _ = source.map_reduce(one_chunk)
     return total[: p * p].reshape(p, p), total[p * p :]
