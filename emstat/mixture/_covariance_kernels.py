@@ -254,6 +254,51 @@ def _start_orientation(scatter: np.ndarray, previous: np.ndarray, has_previous: 
 
 
 @numba.njit(cache=True)
+def _largest_eigenvalues(scatter: np.ndarray) -> np.ndarray:
+    """``alpha_k``, the largest eigenvalue of each ``W_k`` (the MM majorisation's bound)."""
+    k, d, _ = scatter.shape
+    alphas = np.empty(k)
+    for j in range(k):
+        alphas[j] = np.linalg.eigvalsh(np.ascontiguousarray(scatter[j]))[d - 1]
+    return alphas
+
+
+@numba.njit(cache=True)
+def _rotated_diagonals(scatter: np.ndarray, orientation: np.ndarray) -> np.ndarray:
+    """The diagonals of ``D^T W_k D``, ``(k, d)``."""
+    k, d, _ = scatter.shape
+    wd = _times_scatters(scatter, orientation)
+    out = np.empty((k, d))
+    for j in range(k):
+        for i in range(d):
+            total = 0.0
+            for a in range(d):
+                total += orientation[a, i] * wd[j, a, i]
+            out[j, i] = total
+    return out
+
+
+@numba.njit(cache=True)
+def _rotate_back(orientation: np.ndarray, diagonals: np.ndarray) -> np.ndarray:
+    """``D diag(Lambda_k) D^T`` for every component, symmetrised."""
+    k, d = diagonals.shape
+    sigma = np.empty((k, d, d))
+    for j in range(k):
+        for a in range(d):
+            for b in range(d):
+                total = 0.0
+                for i in range(d):
+                    total += orientation[a, i] * diagonals[j, i] * orientation[b, i]
+                sigma[j, a, b] = total
+        for a in range(d):
+            for b in range(a + 1, d):
+                mean = 0.5 * (sigma[j, a, b] + sigma[j, b, a])
+                sigma[j, a, b] = mean
+                sigma[j, b, a] = mean
+    return sigma
+
+
+@numba.njit(cache=True)
 def mclust_vee(
     nk: np.ndarray, scatter: np.ndarray, tol: float, max_iter: int
 ) -> tuple[np.ndarray, int, int]:
@@ -352,10 +397,8 @@ def mclust_common_orientation(
     n = 0.0
     for j in range(k):
         n += nk[j]
-    alphas = np.empty(k)
-    for j in range(k):
-        alphas[j] = np.linalg.eigvalsh(np.ascontiguousarray(scatter[j]))[d - 1]
-    rotated_diag = np.empty((k, d))
+    alphas = _largest_eigenvalues(scatter)
+    rotated_diag = np.empty((k, d))  # diagonals of D^T W_k D, set by every cycle
     precisions = np.empty((k, d))
     target = 0.0
     target_old = np.inf
@@ -365,14 +408,9 @@ def mclust_common_orientation(
             for i in range(d):
                 precisions[j, i] = 1.0 / shapes[j, i]
         orientation = _mm_orientation(orientation, scatter, precisions, alphas)
-        wd = _times_scatters(scatter, orientation)
+        rotated_diag = _rotated_diagonals(scatter, orientation)
         target = 0.0
         for j in range(k):
-            for i in range(d):
-                total = 0.0
-                for a in range(d):
-                    total += orientation[a, i] * wd[j, a, i]
-                rotated_diag[j, i] = total
             if not np.all(rotated_diag[j] > 0.0):
                 return np.zeros((k, d, d)), ZERO_AXIS_VARIANCE, j
             scale = _geometric_mean(rotated_diag[j])
@@ -391,20 +429,7 @@ def mclust_common_orientation(
             diagonals[j, i] = (
                 target / (n * d) * shapes[j, i] if equal_volume else rotated_diag[j, i] / nk[j]
             )
-    sigma = np.zeros((k, d, d))
-    for j in range(k):
-        for a in range(d):
-            for b in range(d):
-                total = 0.0
-                for i in range(d):
-                    total += orientation[a, i] * diagonals[j, i] * orientation[b, i]
-                sigma[j, a, b] = total
-        for a in range(d):
-            for b in range(a + 1, d):
-                mean = 0.5 * (sigma[j, a, b] + sigma[j, b, a])
-                sigma[j, a, b] = mean
-                sigma[j, b, a] = mean
-    return sigma, status, -1
+    return _rotate_back(orientation, diagonals), status, -1
 
 
 @numba.njit(cache=True)
@@ -429,24 +454,14 @@ def common_orientation(
     n = 0.0
     for j in range(k):
         n += nk[j]
-    alphas = np.empty(k)
-    for j in range(k):
-        alphas[j] = np.linalg.eigvalsh(np.ascontiguousarray(scatter[j]))[d - 1]
-    rotated = np.empty((k, d))
+    alphas = _largest_eigenvalues(scatter)
     diagonals = np.empty((k, d))
     precisions = np.empty((k, d))
     scales = np.empty(k)
     sigma = np.zeros((k, d, d))
     sigma_old = np.zeros((k, d, d))
     for it in range(max_iter):
-        # diagonals of D^T W_k D
-        wd = _times_scatters(scatter, orientation)
-        for j in range(k):
-            for i in range(d):
-                total = 0.0
-                for a in range(d):
-                    total += orientation[a, i] * wd[j, a, i]
-                rotated[j, i] = max(total, 0.0)
+        rotated = np.maximum(_rotated_diagonals(scatter, orientation), 0.0)
         if equal_volume:
             top = 0.0
             for j in range(k):
@@ -474,19 +489,7 @@ def common_orientation(
         bad = _first_at_or_below(diagonals, _EPS * top)
         if bad >= 0:
             return sigma, ZERO_AXIS_VARIANCE, bad
-        # D diag(Lambda_k) D^T, symmetrised
-        for j in range(k):
-            for a in range(d):
-                for b in range(d):
-                    total = 0.0
-                    for i in range(d):
-                        total += orientation[a, i] * diagonals[j, i] * orientation[b, i]
-                    sigma[j, a, b] = total
-            for a in range(d):
-                for b in range(a + 1, d):
-                    mean = 0.5 * (sigma[j, a, b] + sigma[j, b, a])
-                    sigma[j, a, b] = mean
-                    sigma[j, b, a] = mean
+        sigma = _rotate_back(orientation, diagonals)
         if it > 0 and _relative_change(sigma, sigma_old) <= tol:
             return sigma, CONVERGED, -1
         sigma_old[:, :, :] = sigma

@@ -332,18 +332,9 @@ def _fit_common_orientation(
     """
     scatter = np.ascontiguousarray(scatter, dtype=float)
     usable = previous is not None and previous.shape[1:] == scatter.shape[1:]
-    if mclust_compatible:
-        sigma, status, component = _kernels().mclust_common_orientation(
-            np.ascontiguousarray(nk, dtype=float),
-            scatter,
-            np.ascontiguousarray(previous, dtype=float) if usable else scatter,
-            usable,
-            volume == "E",
-            INNER_TOL,
-            INNER_MAX_ITER,
-        )
-        return _finish(model, sigma, status, component)
-    sigma, status, component = _kernels().common_orientation(
+    kernels = _kernels()
+    kernel = kernels.mclust_common_orientation if mclust_compatible else kernels.common_orientation
+    sigma, status, component = kernel(
         np.ascontiguousarray(nk, dtype=float),
         scatter,
         np.ascontiguousarray(previous, dtype=float) if usable else scatter,
