@@ -169,6 +169,14 @@ class MixtureFitter:
                     1,
                 )
                 return _closed_form(one_component, self.data.x, stats0, self.control)
+            if self.mclust_compatible and start.rows is not None:
+                # As Mclust: an M-step on the subset and an E-step on all rows,
+                # then me() from those responsibilities with its state reset.
+                try:
+                    theta = em_model.m_step(stats0, None)
+                except DegenerateFitError as exc:
+                    return _failed(self.control, str(exc))
+                stats0, _ = run_e_step(em_model, theta, self.data.x)
             return fit_em(
                 em_model,
                 self.data.x,
@@ -258,6 +266,11 @@ def _classification_loglik(x: Any, theta: GaussianParams) -> float:
     return _hard_loglik(x, theta)[1]
 
 
+def _failed(control: EMControl, reason: str) -> EMResult[GaussianParams, GaussianStats]:
+    """A run whose first M-step was already degenerate."""
+    return EMResult(None, None, math.nan, np.empty(0), 1, False, "degenerate", 0.0, control, reason)
+
+
 def _closed_form(
     model: GaussianMixtureModel, x: Any, stats0: GaussianStats, control: EMControl
 ) -> EMResult[GaussianParams, GaussianStats]:
@@ -265,9 +278,7 @@ def _closed_form(
     try:
         theta = model.m_step(stats0, None)
     except DegenerateFitError as exc:
-        return EMResult(
-            None, None, math.nan, np.empty(0), 1, False, "degenerate", 0.0, control, str(exc)
-        )
+        return _failed(control, str(exc))
     stats, loglik = run_e_step(model, theta, x)
     return EMResult(theta, stats, loglik, np.array([loglik]), 1, True, "closed form", 0.0, control)
 
