@@ -11,9 +11,8 @@ import numpy as np
 import pandas as pd
 
 from emstat._validation import as_numeric_data, check_k, check_not_constant
-from emstat.engine import ChunkedData, EMControl, EMResult, fit_em, fit_em_restarts, run_e_step
+from emstat.engine import EMControl, EMResult, fit_em, fit_em_restarts, run_e_step
 from emstat.errors import DegenerateFitError, InputError
-from emstat.mixture import gaussian
 from emstat.mixture.covariance import get_covariance_model
 from emstat.mixture.gaussian import GaussianParams, GaussianStats
 from emstat.mixture.init import StartingPartition, labels_to_resp, make_starts
@@ -201,14 +200,9 @@ class MixtureFitter:
         theta = em.theta if em.ok else None
         rows = self.fitted_rows()
         classification_loglik = math.nan
-        if theta is not None:
-            # The last E-step ran at theta and summed it; only a failed run lacks it.
-            from_e_step = em.stats.classification_loglik if em.stats is not None else math.nan
-            classification_loglik = (
-                from_e_step
-                if math.isfinite(from_e_step)
-                else _classification_loglik(self.data.x, theta)
-            )
+        if theta is not None and em.stats is not None:
+            # Every run ends with an E-step at theta, which summed ICL's entropy term.
+            classification_loglik = em.stats.classification_loglik
         return MixtureResult(
             model=em_model.covariance.name,
             k=em_model.k,
@@ -248,22 +242,6 @@ def _one_component_equivalent(name: str) -> str:
     if len(name) == 1:
         return "V"
     return {"I": "VII" if name[1] == "I" else "VVI"}.get(name[2], "VVV")
-
-
-def _hard_loglik(x: np.ndarray, theta: GaussianParams, block: int = 65_536) -> tuple[float, float]:
-    # In blocks: the n x k x d temporaries of a large chunk would dwarf the chunk itself.
-    total = 0.0
-    for start in range(0, x.shape[0], block):
-        log_resp, _ = gaussian.log_responsibilities(x[start : start + block], theta)
-        total += float(log_resp.max(axis=1).sum())
-    return 0.0, total
-
-
-def _classification_loglik(x: Any, theta: GaussianParams) -> float:
-    """Σ_i log z_i,c(i) with c(i) the most probable component: ICL's entropy term."""
-    if isinstance(x, ChunkedData):
-        return x.map_reduce(lambda chunk: _hard_loglik(chunk, theta))[1]
-    return _hard_loglik(x, theta)[1]
 
 
 def _failed(control: EMControl, reason: str) -> EMResult[GaussianParams, GaussianStats]:
