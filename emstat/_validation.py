@@ -11,7 +11,14 @@ import pandas as pd
 
 from emstat.errors import InputError
 
-__all__ = ["NumericData", "as_numeric_data", "check_k", "describe_labels"]
+__all__ = [
+    "NumericData",
+    "as_numeric_data",
+    "check_k",
+    "count_distinct_rows",
+    "count_distinct_sorted",
+    "describe_labels",
+]
 
 
 @dataclass(frozen=True)
@@ -163,6 +170,18 @@ def as_numeric_data(
             "drop or impute them first"
         )
     return NumericData(values, [str(c) for c in frame.columns], frame.index)
+
+
+def count_distinct_sorted(values: np.ndarray) -> int:
+    """Distinct values of a sorted 1-D array: one comparison of neighbours."""
+    return int(np.count_nonzero(values[1:] != values[:-1])) + 1 if values.size else 0
+
+
+def count_distinct_rows(x: np.ndarray) -> int:
+    """Distinct rows of an (n, d) array; a sort for one column, where unique(axis=0) is slow."""
+    if x.shape[1] == 1:
+        return count_distinct_sorted(np.sort(x[:, 0]))
+    return len(np.unique(x, axis=0))
 
 
 def check_k(k: Any, distinct_rows: Callable[[], int], complete: bool = True) -> int:

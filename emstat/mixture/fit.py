@@ -10,7 +10,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from emstat._validation import as_numeric_data, check_k, check_not_constant
+from emstat._validation import (
+    as_numeric_data,
+    check_k,
+    check_not_constant,
+    count_distinct_rows,
+)
 from emstat.engine import EMControl, EMResult, fit_em, fit_em_restarts, run_e_step
 from emstat.errors import DegenerateFitError, InputError
 from emstat.mixture.covariance import get_covariance_model
@@ -126,7 +131,7 @@ class MixtureFitter:
     def _distinct_rows(self) -> int:
         # Counted once per data set: selection checks every k against it.
         if self._distinct is None:
-            self._distinct = _count_distinct_rows(self.data.sample)
+            self._distinct = count_distinct_rows(self.data.sample)
         return self._distinct
 
     def fitted_rows(self) -> Any:
@@ -228,13 +233,6 @@ class MixtureFitter:
             if theta is not None and rows is not None
             else None,
         )
-
-
-def _count_distinct_rows(x: np.ndarray) -> int:
-    if x.shape[1] == 1:  # a sort and a difference: unique(axis=0) builds a structured view
-        values = np.sort(x[:, 0])
-        return int(np.count_nonzero(values[1:] != values[:-1])) + 1 if values.size else 0
-    return len(np.unique(x, axis=0))
 
 
 def _one_component_equivalent(name: str) -> str:

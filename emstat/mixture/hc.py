@@ -68,6 +68,7 @@ from typing import Literal
 
 import numpy as np
 
+from emstat._validation import count_distinct_sorted
 from emstat.errors import InputError
 
 __all__ = [
@@ -753,7 +754,7 @@ def qclass(x: np.ndarray, k: int) -> np.ndarray:
     if v.size == 0 or not np.all(np.isfinite(v)):
         raise InputError("x must be non-empty and finite")
     xs = np.sort(v)
-    k = _check_k(k, 1 + int(np.count_nonzero(xs[1:] != xs[:-1])), "distinct values")
+    k = _check_k(k, count_distinct_sorted(xs), "distinct values")
     eps = _standard_deviation(xs) * math.sqrt(_EPS) if v.size > 1 else 0.0
     m = k
     q = np.empty(0)
