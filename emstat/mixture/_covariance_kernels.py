@@ -114,6 +114,33 @@ def common_shape_diagonal(
 
 
 @numba.njit(cache=True)
+def _common_shape_cycle(
+    nk: np.ndarray, scatter: np.ndarray, volumes: np.ndarray
+) -> tuple[np.ndarray, bool]:
+    """One VEE cycle: ``C`` from ``sum_k W_k / lambda_k`` scaled to unit determinant,
+    then ``lambda_k = tr(W_k C^-1) / (d n_k)`` (``volumes`` updated in place).
+
+    Returns ``C`` and False when the pooled matrix is not positive definite.
+    """
+    k, d, _ = scatter.shape
+    common = np.zeros((d, d))
+    for j in range(k):
+        common += scatter[j] / volumes[j]
+    values = np.linalg.eigvalsh(common)
+    if not (values[0] > 0.0 and np.isfinite(values[d - 1])):
+        return common, False
+    common /= _geometric_mean(values)  # |C|^(1/d) from the eigenvalues, as mclust
+    inverse = np.linalg.inv(common)
+    for j in range(k):
+        trace = 0.0
+        for a in range(d):
+            for b in range(d):
+                trace += scatter[j, a, b] * inverse[b, a]
+        volumes[j] = trace / (d * nk[j])
+    return common, True
+
+
+@numba.njit(cache=True)
 def common_shape_full(
     nk: np.ndarray, scatter: np.ndarray, volumes: np.ndarray, tol: float, max_iter: int
 ) -> tuple[np.ndarray, int, int]:
@@ -124,31 +151,16 @@ def common_shape_full(
     """
     k, d, _ = scatter.shape
     floor = _volume_floor(volumes)
-    pooled = np.empty((d, d))
     sigma = np.zeros((k, d, d))
     sigma_old = np.zeros((k, d, d))
     for it in range(max_iter):
         bad = _first_at_or_below(volumes, floor)
         if bad >= 0:
             return sigma, ZERO_VOLUME, bad
-        pooled[:, :] = 0.0
-        for j in range(k):
-            inv = 1.0 / volumes[j]
-            for a in range(d):
-                for b in range(d):
-                    pooled[a, b] += inv * scatter[j, a, b]
-        sign, logdet = np.linalg.slogdet(pooled)
-        scale = np.exp(logdet / d) if sign > 0 else 0.0
-        if not (scale > 0.0 and np.isfinite(scale)):
+        shape, positive = _common_shape_cycle(nk, scatter, volumes)
+        if not positive:
             return sigma, SINGULAR_POOLED, -1
-        shape = pooled / scale
-        inverse = np.linalg.inv(shape)
         for j in range(k):
-            trace = 0.0
-            for a in range(d):
-                for b in range(d):
-                    trace += scatter[j, a, b] * inverse[b, a]
-            volumes[j] = trace / (d * nk[j])
             for a in range(d):
                 for b in range(d):
                     sigma[j, a, b] = volumes[j] * shape[a, b]
@@ -316,25 +328,15 @@ def mclust_vee(
     for j in range(k):
         n += nk[j]
     volumes = np.ones(k)
-    common = np.zeros((d, d))
+    common = np.eye(d)
     target_old = np.inf
     status = CAPPED
     for _ in range(max_iter):
-        common[:, :] = 0.0
-        for j in range(k):
-            common += scatter[j] / volumes[j]
-        values = np.linalg.eigvalsh(common)
-        if not values[0] > 0.0:
+        common, positive = _common_shape_cycle(nk, scatter, volumes)
+        if not positive:
             return np.zeros((k, d, d)), SINGULAR_POOLED, -1
-        common /= _geometric_mean(values)
-        inverse = np.linalg.inv(common)
         target = n * d
         for j in range(k):
-            trace = 0.0
-            for a in range(d):
-                for b in range(d):
-                    trace += scatter[j, a, b] * inverse[b, a]
-            volumes[j] = trace / (d * nk[j])
             if not volumes[j] > 0.0:
                 return np.zeros((k, d, d)), ZERO_VOLUME, j
             target += d * nk[j] * np.log(volumes[j])
