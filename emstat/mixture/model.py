@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from types import ModuleType
+from typing import Any
 
 import numpy as np
 
@@ -95,12 +96,27 @@ class GaussianMixtureModel:
 
 
 @cache
-def _mstep_kernels() -> ModuleType | None:
+def _compiled_kernel(name: str) -> tuple[Callable[..., Any], tuple[Any, ...], bool, int] | None:
+    """The compiled M-step of model ``name``, its fixed arguments, whether it is
+    diagonal, and its success status; None without one (or without numba).
+
+    Decided once per model, not once per EM iteration.
+    """
+    form = _CLOSED_FORM.get(name)
+    if form is None:
+        return None
     try:
-        from emstat.mixture import _mstep_kernels
+        from emstat.mixture import _mstep_kernels as kernels
     except ImportError:  # numba missing or broken: the numpy M-step serves
         return None
-    return _mstep_kernels
+    diagonal, equal_volume, shape = form
+    rounding = gaussian.ROUNDING_FACTOR * _EPS
+    if diagonal:
+        shape_code = {"I": kernels.SHAPE_I, "E": kernels.SHAPE_E, "V": kernels.SHAPE_V}[shape]
+        diagonal_options = (equal_volume, shape_code, _MIN_COMPONENT_WEIGHT, rounding)
+        return kernels.diagonal_m_step, diagonal_options, True, kernels.OK
+    full_options = (equal_volume, _MIN_COMPONENT_WEIGHT, rounding)
+    return kernels.full_m_step, full_options, False, kernels.OK
 
 
 def _compiled_m_step(name: str, stats: GaussianStats) -> GaussianParams | None:
@@ -110,23 +126,13 @@ def _compiled_m_step(name: str, stats: GaussianStats) -> GaussianParams | None:
     kernel doubts the result (an empty or singular component): the numpy
     M-step then decides, with its messages.
     """
-    form = _CLOSED_FORM.get(name)
-    kernels = _mstep_kernels()
-    if form is None or kernels is None:
+    compiled = _compiled_kernel(name)
+    if compiled is None:
         return None
-    diagonal, equal_volume, shape = form
-    rounding = gaussian.ROUNDING_FACTOR * _EPS
-    if diagonal:
-        shape_code = {"I": kernels.SHAPE_I, "E": kernels.SHAPE_E, "V": kernels.SHAPE_V}[shape]
-        result = kernels.diagonal_m_step(
-            stats.nk, stats.sums, stats.second, equal_volume, shape_code,
-            _MIN_COMPONENT_WEIGHT, rounding,
-        )  # fmt: skip
-    else:
-        result = kernels.full_m_step(
-            stats.nk, stats.sums, stats.second, equal_volume, _MIN_COMPONENT_WEIGHT, rounding
-        )
-    weights, means, covariances, prec_chol, half_log_det, status = result
-    if status != kernels.OK:
+    kernel, options, diagonal, ok = compiled
+    weights, means, covariances, prec_chol, half_log_det, status = kernel(
+        stats.nk, stats.sums, stats.second, *options
+    )
+    if status != ok:
         return None
     return GaussianParams(weights, means, covariances, prec_chol, half_log_det, diagonal)
