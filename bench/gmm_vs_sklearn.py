@@ -65,10 +65,21 @@ SETTLE_SECONDS = 0.2
 
 def best_of(run: Callable[[], float], repeats: int) -> float:
     """The fastest of ``repeats`` timed runs, each after the machine has settled."""
-    best = math.inf
-    for _ in range(repeats):
-        time.sleep(SETTLE_SECONDS)
-        best = min(best, run())
+    return interleaved_best({"run": run}, repeats)["run"]
+
+
+def interleaved_best(runs: dict[str, Callable[[], float]], rounds: int) -> dict[str, float]:
+    """The fastest time of each run over ``rounds`` rounds, each round running them all.
+
+    Taking turns, rather than timing one program's repeats and then the
+    other's, exposes both to the same drift of the machine's speed, so their
+    ratio is fair even when the machine slows down for a while.
+    """
+    best = dict.fromkeys(runs, math.inf)
+    for _ in range(rounds):
+        for name, run in runs.items():
+            time.sleep(SETTLE_SECONDS)
+            best[name] = min(best[name], run())
     return best
 
 
@@ -151,9 +162,15 @@ def per_iteration_table(
                 x, centres = make_data(n, d, k)
                 for cov_type in cov_types:
                     theta0 = start_params(x, centres, cov_type)
-                    ours = best_of(partial(time_emstat, x, theta0, cov_type, iters), 3)
-                    theirs = best_of(partial(time_sklearn, x, theta0, cov_type, iters), 3)
-                    floor = machine_limit(x, k)
+                    best = interleaved_best(
+                        {
+                            "ours": partial(time_emstat, x, theta0, cov_type, iters),
+                            "theirs": partial(time_sklearn, x, theta0, cov_type, iters),
+                            "floor": partial(machine_limit, x, k),
+                        },
+                        rounds=3,
+                    )
+                    ours, theirs, floor = best["ours"], best["theirs"], best["floor"]
                     rows.append(
                         {
                             "n": n,
@@ -198,9 +215,15 @@ def every_model_table(n: int, d: int = 3, k: int = 3, iters: int = 10) -> pd.Dat
             xc, np.argmin(((xc[:, None] - (centres - x.mean(axis=0))) ** 2).sum(-1), axis=1)
         )
         theta0 = model.m_step(stats0, None)
-        ours = best_of(partial(time_model, model, xc, theta0, iters), 3)
         sk_theta = start_params(x, centres, "full" if sk_type == "tied" else sk_type)
-        theirs = best_of(partial(time_sklearn, x, sk_theta, sk_type, iters), 3)
+        best = interleaved_best(
+            {
+                "ours": partial(time_model, model, xc, theta0, iters),
+                "theirs": partial(time_sklearn, x, sk_theta, sk_type, iters),
+            },
+            rounds=3,
+        )
+        ours, theirs = best["ours"], best["theirs"]
         rows.append({"model": name, "sklearn_type": sk_type, "emstat_ms": 1e3 * ours,
                      "sklearn_ms": 1e3 * theirs, "vs_sklearn": theirs / ours})  # fmt: skip
         print(rows[-1], flush=True)
@@ -288,8 +311,13 @@ def _timed(func: object) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="n = 1e4 and 1e5 only")
+    parser.add_argument(
+        "--n", type=float, nargs="+", help="these sizes only (e.g. --n 1e6), and no other tables"
+    )
     args = parser.parse_args()
     ns = [10**4, 10**5] if args.quick else [10**4, 10**5, 10**6]
+    if args.n:
+        ns = [int(n) for n in args.n]
     print(
         f"# {platform.processor() or platform.machine()}, numpy {np.__version__}, "
         f"emstat {emstat.__version__}"
@@ -298,6 +326,8 @@ def main() -> None:
     pd.set_option("display.width", 200)
     print(table.to_markdown(index=False, floatfmt=".3g") if _has_tabulate() else table.to_string())
     print()
+    if args.n:
+        return
     print(every_model_table(10**5 if args.quick else 10**6).to_string(index=False))
     print()
     print(small_fits().to_string(index=False))

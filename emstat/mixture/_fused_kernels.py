@@ -27,9 +27,9 @@ _LOG2E = 1.4426950408889634
 _LOG_2PI = math.log(2.0 * math.pi)
 # 1/j! for the Taylor polynomial of exp on |r| <= ln2/2 (error below 2e-16).
 _COEF = np.array([1.0 / math.factorial(j) for j in range(13)])
-# Rows whose per-row sums are multiplied before one logarithm: each sum lies in
-# [1, k], so the product stays below k**32, far from overflow for k <= 1e9.
-_LOG_GROUP = 32
+# Independent running products (one per SIMD lane), so the multiplications
+# do not wait on one another.
+_LANES = 8
 # Chunks of blocks handed to threads: at most this many, more than the cores...
 _CHUNKS = 64
 # ...and at least this many rows each: a chunk costs a few microseconds to
@@ -108,33 +108,46 @@ def _log_density(
     elif d == 2:
         u00 = prec_chol[j, 0, 0]
         u11 = prec_chol[j, 1, 1]
-        u01 = 0.0 if diag_prec else prec_chol[j, 0, 1]
         s0 = shift[j, 0]
         s1 = shift[j, 1]
-        for i in range(m):
-            a = xt[0, i]
-            b = xt[1, i]
-            y0 = a * u00 - s0
-            y1 = a * u01 + b * u11 - s1
-            out[i] = lc - 0.5 * (y0 * y0 + y1 * y1)
+        if diag_prec:  # no cross terms: three fewer operations a row at d = 3
+            for i in range(m):
+                y0 = xt[0, i] * u00 - s0
+                y1 = xt[1, i] * u11 - s1
+                out[i] = lc - 0.5 * (y0 * y0 + y1 * y1)
+        else:
+            u01 = prec_chol[j, 0, 1]
+            for i in range(m):
+                a = xt[0, i]
+                b = xt[1, i]
+                y0 = a * u00 - s0
+                y1 = a * u01 + b * u11 - s1
+                out[i] = lc - 0.5 * (y0 * y0 + y1 * y1)
     elif d == 3:
         u00 = prec_chol[j, 0, 0]
         u11 = prec_chol[j, 1, 1]
         u22 = prec_chol[j, 2, 2]
-        u01 = 0.0 if diag_prec else prec_chol[j, 0, 1]
-        u02 = 0.0 if diag_prec else prec_chol[j, 0, 2]
-        u12 = 0.0 if diag_prec else prec_chol[j, 1, 2]
         s0 = shift[j, 0]
         s1 = shift[j, 1]
         s2 = shift[j, 2]
-        for i in range(m):
-            a = xt[0, i]
-            b = xt[1, i]
-            c = xt[2, i]
-            y0 = a * u00 - s0
-            y1 = a * u01 + b * u11 - s1
-            y2 = a * u02 + b * u12 + c * u22 - s2
-            out[i] = lc - 0.5 * (y0 * y0 + y1 * y1 + y2 * y2)
+        if diag_prec:
+            for i in range(m):
+                y0 = xt[0, i] * u00 - s0
+                y1 = xt[1, i] * u11 - s1
+                y2 = xt[2, i] * u22 - s2
+                out[i] = lc - 0.5 * (y0 * y0 + y1 * y1 + y2 * y2)
+        else:
+            u01 = prec_chol[j, 0, 1]
+            u02 = prec_chol[j, 0, 2]
+            u12 = prec_chol[j, 1, 2]
+            for i in range(m):
+                a = xt[0, i]
+                b = xt[1, i]
+                c = xt[2, i]
+                y0 = a * u00 - s0
+                y1 = a * u01 + b * u11 - s1
+                y2 = a * u02 + b * u12 + c * u22 - s2
+                out[i] = lc - 0.5 * (y0 * y0 + y1 * y1 + y2 * y2)
     elif diag_prec:
         # t = x u - shift, maha += t * t; four columns a pass, so out is stored a quarter as often.
         for i in range(m):
@@ -373,6 +386,44 @@ def _moments(
                 e2 += 1
 
 
+@numba.njit(fastmath=_FAST, inline="always", cache=True)
+def _multiply_lanes(total: np.ndarray, m: int, lanes: np.ndarray) -> None:
+    """lanes[l] *= the product of total[i] over rows i = l mod 8 (the tail into lane 0)."""
+    p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = 1.0
+    i = 0
+    while i + _LANES <= m:
+        p0 *= total[i]
+        p1 *= total[i + 1]
+        p2 *= total[i + 2]
+        p3 *= total[i + 3]
+        p4 *= total[i + 4]
+        p5 *= total[i + 5]
+        p6 *= total[i + 6]
+        p7 *= total[i + 7]
+        i += _LANES
+    while i < m:
+        p0 *= total[i]
+        i += 1
+    lanes[0] *= p0
+    lanes[1] *= p1
+    lanes[2] *= p2
+    lanes[3] *= p3
+    lanes[4] *= p4
+    lanes[5] *= p5
+    lanes[6] *= p6
+    lanes[7] *= p7
+
+
+@numba.njit(fastmath=_FAST, inline="always", cache=True)
+def _flush_lanes(lanes: np.ndarray) -> float:
+    """Σ log lanes, and the lanes reset to 1."""
+    out = 0.0
+    for lane in range(_LANES):
+        out += math.log(lanes[lane])
+        lanes[lane] = 1.0
+    return out
+
+
 @numba.njit(fastmath=_FAST, error_model="numpy", cache=True)
 def _chunk(
     x: np.ndarray,
@@ -384,6 +435,7 @@ def _chunk(
     log_const: np.ndarray,
     diag_prec: bool,
     diag_second: bool,
+    rows_per_log: int,
     nk: np.ndarray,
     sums: np.ndarray,
     second: np.ndarray,
@@ -398,12 +450,16 @@ def _chunk(
     Returns the log-likelihood of the rows and Σ_i log Σ_k exp(l_ik - max_k l_ik),
     which is minus their largest log responsibilities (ICL's entropy term).
 
-    ``xt``, ``logp``, ``y``, ``top`` and ``total`` are this chunk's scratch.
+    Σ log Σ_k exp(l_ik - max_k l_ik) takes one logarithm per ``rows_per_log``
+    rows of each lane, of the product of their sums.  ``xt``, ``logp``, ``y``,
+    ``top`` and ``total`` are this chunk's scratch.
     """
     n = x.shape[0]
     k = shift.shape[0]
-    ll_chunk = 0.0
-    spread_chunk = 0.0
+    top_sum = 0.0
+    spread = 0.0
+    lanes = np.ones(_LANES)
+    lane_rows = 0  # rows multiplied into the fullest lane since its last logarithm
     for b in range(first, stop):
         lo = b * block_rows
         m = min(n, lo + block_rows) - lo
@@ -428,23 +484,28 @@ def _chunk(
                 e = exp_neg(logp[j, i] - top[i])
                 logp[j, i] = e
                 total[i] += e
-        ll = 0.0
         for i in range(m):
-            ll += top[i]
-        spread = 0.0
-        for g in range(0, m, _LOG_GROUP):
-            prod = 1.0
-            for i in range(g, min(m, g + _LOG_GROUP)):
-                prod *= total[i]
-            spread += math.log(prod)
-        ll_chunk += ll + spread
-        spread_chunk += spread
+            top_sum += top[i]
+        rows_in_lane = m // _LANES + m % _LANES
+        if rows_per_log >= rows_in_lane:
+            if lane_rows + rows_in_lane > rows_per_log:
+                spread += _flush_lanes(lanes)
+                lane_rows = 0
+            _multiply_lanes(total, m, lanes)
+            lane_rows += rows_in_lane
+        else:  # so many components that a block's lane could overflow
+            for g in range(0, m, rows_per_log):
+                prod = 1.0
+                for i in range(g, min(m, g + rows_per_log)):
+                    prod *= total[i]
+                spread += math.log(prod)
         # Responsibilities and their sufficient statistics.
         for i in range(m):
             total[i] = 1.0 / total[i]
         for j in range(k):
             _moments(xt, m, logp[j], total, diag_second, nk[j], sums[j], second[j], y)
-    return ll_chunk, spread_chunk
+    spread += _flush_lanes(lanes)
+    return top_sum + spread, spread
 
 
 def _e_step_body(
@@ -456,8 +517,13 @@ def _e_step_body(
     diag_prec: bool,
     diag_second: bool,
     block_rows: int,
+    rows_per_log: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, float]:
-    """nk, sums, second moments (k, d, d), their diagonals (k, d), loglik, Σ_i max_k log z_ik."""
+    """nk, sums, second moments (k, d, d), their diagonals (k, d), loglik, Σ_i max_k log z_ik.
+
+    ``rows_per_log`` bounds the rows whose per-row sums are multiplied before
+    a logarithm (see :func:`emstat.mixture.fused.rows_per_logarithm`).
+    """
     n, d = x.shape
     k = means.shape[0]
     # Whitened means, y = x U - mu U, so the blocks never form x - mu; and
@@ -492,6 +558,7 @@ def _e_step_body(
             log_const,
             diag_prec,
             diag_second,
+            rows_per_log,
             nk_b[chunk],
             sums_b[chunk],
             second_b[chunk],

@@ -5,8 +5,9 @@ runs over contiguous rows and compiles to SIMD instructions: the whitening
 against each component, the log-sum-exp, the responsibilities and their
 contributions to the statistics.  The exponential is a polynomial with
 Cody-Waite range reduction (accurate to about 2 ulp), which vectorises where
-a call to libm would not; the log-likelihood takes one logarithm per 32
-rows, of a product of per-row sums that cannot overflow.
+a call to libm would not; the log-likelihood multiplies the per-row sums in
+eight independent running products and takes a logarithm only as often as
+their size demands (every 630 rows of a lane when k = 3), never overflowing.
 
 Blocks depend on n and d only, not on the number of threads, and are summed in
 block order, so the result is the same on any machine.  Kernels are compiled
@@ -16,6 +17,7 @@ by numba and cached on disk; the numpy kernels in
 
 from __future__ import annotations
 
+import math
 from functools import cache
 from typing import Any
 
@@ -30,6 +32,9 @@ _BLOCK_ROWS_SMALL_D = 512
 _BLOCK_ROWS = 256
 # Below this many rows, starting threads costs more than it saves.
 PARALLEL_MIN_ROWS = 20_000
+# Bits a product of per-row sums may reach before its logarithm is taken:
+# far below the 1,024 at which a double overflows.
+_PRODUCT_BITS = 1000.0
 
 
 @cache
@@ -44,6 +49,11 @@ def _kernels() -> Any:
 def available() -> bool:
     """True when numba is installed, so the fused kernel can run."""
     return _kernels() is not None
+
+
+def rows_per_logarithm(k: int) -> int:
+    """How many per-row sums, each in [1, k], may be multiplied before a logarithm."""
+    return max(1, int(_PRODUCT_BITS / math.log2(max(k, 2))))
 
 
 def fused_e_step(
@@ -74,6 +84,7 @@ def fused_e_step(
         diag_prec,
         diag_second,
         _BLOCK_ROWS_SMALL_D if x.shape[1] <= 3 else _BLOCK_ROWS,
+        rows_per_logarithm(means.shape[0]),
     )
     second = diagonals if diag_second else second
     return nk, sums, second, float(loglik), float(classification_loglik)

@@ -106,3 +106,54 @@ def test_parallel_result_does_not_depend_on_the_number_of_threads(d: int) -> Non
     assert one_ll == many_ll  # bit for bit: chunks are summed in a fixed order
     np.testing.assert_array_equal(one.second, many.second)
     assert one.classification_loglik == many.classification_loglik
+
+
+@pytest.mark.parametrize("n", [300, PARALLEL_MIN_ROWS + 5])
+def test_identical_components_give_the_single_gaussian(n: int) -> None:
+    # Every row's sum over components is exactly k, the largest it can be, so
+    # the products taken before each logarithm reach their bound (2**996 here).
+    from scipy import stats
+
+    k = 64
+    rng = np.random.default_rng(n)
+    mean = np.array([0.5, -1.0])
+    cov = np.array([[2.0, 0.6], [0.6, 1.0]])
+    params = gaussian.gaussian_params(
+        np.full(k, 1.0 / k), np.repeat(mean[None], k, axis=0), np.repeat(cov[None], k, axis=0)
+    )
+    x = rng.multivariate_normal(mean, cov, size=n)
+    fused_stats, fused_ll = gaussian.fused_e_step(x, params, "full")
+    assert fused_ll == pytest.approx(
+        stats.multivariate_normal(mean, cov).logpdf(x).sum(), rel=1e-12
+    )
+    np.testing.assert_allclose(fused_stats.nk, np.full(k, n / k), rtol=1e-12)
+    # Responsibilities are all 1/k: Σ_i max_k log z_ik is -n log k.
+    assert fused_stats.classification_loglik == pytest.approx(-n * np.log(k), rel=1e-12)
+
+
+@pytest.mark.parametrize("rows_per_log", [1, 3, 100])
+def test_log_likelihood_does_not_depend_on_how_often_logarithms_are_taken(
+    rows_per_log: int,
+) -> None:
+    # Fewer rows per logarithm than a block gives each lane take another path,
+    # the one that keeps products of very many components from overflowing.
+    from emstat.mixture import _fused_kernels as kernels
+
+    rng = np.random.default_rng(rows_per_log)
+    params = fitted_params("VVV", 3, rng)
+    x = rng.normal(size=(5_000, 3)) * 2.0
+    args = (
+        x,
+        params.weights,
+        params.means,
+        params.prec_chol,
+        params.half_log_det_prec,
+        False,
+        False,
+        512,
+    )
+    default = kernels.e_step_serial(*args, fused.rows_per_logarithm(params.k))
+    other = kernels.e_step_serial(*args, rows_per_log)
+    assert other[4] == pytest.approx(default[4], rel=1e-14)
+    assert other[5] == pytest.approx(default[5], rel=1e-13)
+    np.testing.assert_array_equal(other[2], default[2])
