@@ -4,7 +4,7 @@ Each block of rows is copied into a column layout, so that every inner loop
 runs over contiguous rows and compiles to SIMD instructions: the whitening
 against each component, the log-sum-exp, the responsibilities and their
 contributions to the statistics.  The exponential is a polynomial with
-Cody-Waite range reduction (accurate to about 2 ulp), which vectorises where
+Cody-Waite range reduction (within 1 ulp of numpy's), which vectorises where
 a call to libm would not; the log-likelihood multiplies the per-row sums in
 eight independent running products and takes a logarithm only as often as
 their size demands (every 630 rows of a lane when k = 3), never overflowing.

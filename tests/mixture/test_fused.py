@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from decimal import Decimal, localcontext
+
 import numpy as np
 import pytest
 
@@ -66,6 +69,39 @@ def test_polynomial_exponential(value: float) -> None:
     from emstat.mixture._fused_kernels import exp_neg
 
     assert exp_neg(value) == pytest.approx(np.exp(value), rel=4e-16, abs=1e-307)
+
+
+def chebyshev_interpolant_of_exp(degree: int, half_width: float) -> list[float]:
+    """Monomial coefficients of the polynomial through exp at Chebyshev nodes, in 60 digits."""
+    with localcontext() as context:
+        context.prec = 60
+        pi = Decimal("3.14159265358979323846264338327950288419716939937510582097494459")
+
+        def cos(angle: Decimal) -> Decimal:
+            total, term, j = Decimal(1), Decimal(1), 0
+            while abs(term) > Decimal(10) ** -58:
+                j += 2
+                term = -term * angle * angle / (j * (j - 1))
+                total += term
+            return total
+
+        m = degree + 1
+        nodes = [Decimal(half_width) * cos((2 * j + 1) * pi / (2 * m)) for j in range(m)]
+        rows = [[node**p for p in range(m)] + [node.exp()] for node in nodes]
+        for c in range(m):  # Gauss-Jordan on the Vandermonde system
+            pivot = max(range(c, m), key=lambda r: abs(rows[r][c]))
+            rows[c], rows[pivot] = rows[pivot], rows[c]
+            for r in range(m):
+                if r != c:
+                    factor = rows[r][c] / rows[c][c]
+                    rows[r] = [a - factor * b for a, b in zip(rows[r], rows[c], strict=True)]
+        return [float(rows[c][m] / rows[c][c]) for c in range(m)]
+
+
+def test_exponential_coefficients_are_the_chebyshev_interpolant() -> None:
+    from emstat.mixture._fused_kernels import _COEF
+
+    assert list(_COEF) == chebyshev_interpolant_of_exp(11, math.log(2.0) / 2.0)
 
 
 def test_exponential_over_a_grid() -> None:
