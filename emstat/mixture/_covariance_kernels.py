@@ -191,7 +191,7 @@ def _times_scatters(scatter: np.ndarray, orientation: np.ndarray) -> np.ndarray:
 def _mm_orientation(
     orientation: np.ndarray, scatter: np.ndarray, precisions: np.ndarray, alphas: np.ndarray
 ) -> np.ndarray:
-    """One MM cycle of Browne & McNicholas (2014); see ``covariance._fit_common_orientation``.
+    """One MM cycle of Browne & McNicholas (2014), as mclust takes it (``mclust_compatible``).
 
     ``alphas`` are the largest eigenvalues of the ``W_k``:
     ``D <- polar(sum_k (alpha_k I - W_k) D B_k)``, then with ``beta_k`` the
@@ -219,6 +219,60 @@ def _mm_orientation(
                 lead[a, b] += wd[j, a, b] * beta
                 rest[a, b] += wd[j, a, b] * precisions[j, b]
     return _polar(lead - rest)
+
+
+@numba.njit(cache=True)
+def _jacobi_orientation(
+    orientation: np.ndarray, scatter: np.ndarray, precisions: np.ndarray
+) -> np.ndarray:
+    """One sweep of plane rotations of ``D``, each minimising ``sum_k tr(W_k D B_k D^T)``.
+
+    With ``M_i = sum_k b_ki W_k`` the objective is ``sum_i d_i^T M_i d_i`` over
+    the columns ``d_i`` of ``D``.  Turning columns ``p`` and ``q`` by an angle
+    ``t`` changes it by ``A cos 2t + B sin 2t`` plus a constant, which the
+    angle ``atan2(-B, -A) / 2`` minimises exactly (pairwise rotations, as in
+    Flury and Gautschi's algorithm for common principal components).
+    """
+    k, d, _ = scatter.shape
+    weighted = np.zeros((d, d, d))  # M_i
+    for i in range(d):
+        for j in range(k):
+            b = precisions[j, i]
+            for a in range(d):
+                for c in range(d):
+                    weighted[i, a, c] += b * scatter[j, a, c]
+    axes = orientation.copy()
+    for p in range(d - 1):
+        for q in range(p + 1, d):
+            # Quadratic forms of columns p, q in M_p (a_..) and in M_q (b_..).
+            a_pp = a_qq = a_pq = b_pp = b_qq = b_pq = 0.0
+            for a in range(d):
+                pa = axes[a, p]
+                qa = axes[a, q]
+                for c in range(d):
+                    mp = weighted[p, a, c]
+                    mq = weighted[q, a, c]
+                    pc = axes[c, p]
+                    qc = axes[c, q]
+                    a_pp += pa * mp * pc
+                    a_qq += qa * mp * qc
+                    a_pq += pa * mp * qc
+                    b_pp += pa * mq * pc
+                    b_qq += qa * mq * qc
+                    b_pq += pa * mq * qc
+            cos_term = 0.5 * ((a_pp - a_qq) - (b_pp - b_qq))
+            sin_term = a_pq - b_pq
+            if cos_term == 0.0 and sin_term == 0.0:
+                continue
+            angle = 0.5 * np.arctan2(-sin_term, -cos_term)
+            c_t = np.cos(angle)
+            s_t = np.sin(angle)
+            for a in range(d):
+                pa = axes[a, p]
+                qa = axes[a, q]
+                axes[a, p] = c_t * pa + s_t * qa
+                axes[a, q] = c_t * qa - s_t * pa
+    return axes
 
 
 @numba.njit(cache=True)
@@ -444,7 +498,7 @@ def common_orientation(
     tol: float,
     max_iter: int,
 ) -> tuple[np.ndarray, int, int]:
-    """EVE and VVE: alternate the varying-shape diagonal fit given ``D`` and the MM update.
+    """EVE and VVE: alternate the varying-shape diagonal fit given ``D`` and a rotation sweep.
 
     It starts from the orientation of ``previous`` ``(k, d, d)``, the previous
     covariances, when ``has_previous`` and they are usable, else from the
@@ -456,7 +510,6 @@ def common_orientation(
     n = 0.0
     for j in range(k):
         n += nk[j]
-    alphas = _largest_eigenvalues(scatter)
     diagonals = np.empty((k, d))
     precisions = np.empty((k, d))
     scales = np.empty(k)
@@ -498,5 +551,5 @@ def common_orientation(
         for j in range(k):
             for i in range(d):
                 precisions[j, i] = 1.0 / diagonals[j, i]
-        orientation = _mm_orientation(orientation, scatter, precisions, alphas)
+        orientation = _jacobi_orientation(orientation, scatter, precisions)
     return sigma, CAPPED, -1

@@ -31,14 +31,15 @@ built from three small pieces that follow the decomposition:
   (Celeux & Govaert 1995);
 * **common orientation** (``..E``): ``EEE`` is closed form, ``VEE``
   alternates volumes and the common shape-and-orientation matrix, and ``EVE``
-  and ``VVE`` alternate the diagonal fit with the majorisation-minimisation
-  (MM) update of the common orientation of Browne & McNicholas (2014).
+  and ``VVE`` alternate the diagonal fit with a sweep of exact plane
+  rotations of the common orientation (mclust, and ``mclust_compatible``,
+  take the majorisation-minimisation update of Browne & McNicholas 2014).
 
 The iterative M-steps (``VEI``, ``VEE``, ``EVE``, ``VVE``, ``VEV``) run until
-the covariances change by less than :data:`INNER_TOL` (relative), far tighter
-than mclust's ``sqrt(eps)``, so that EM log-likelihoods agree with mclust's
-to about 1e-8 relative.  They warm-start from the previous EM iteration's
-covariances when given (see :meth:`CovarianceModel.m_step`).
+the covariances change by less than :data:`INNER_TOL` (relative), mclust's
+``sqrt(eps)``.  They warm-start from the previous EM iteration's covariances
+when given (see :meth:`CovarianceModel.m_step`), so EM reaches its fixed
+point to that accuracy anyway.
 
 Examples
 --------
@@ -289,7 +290,7 @@ def _fit_diagonal(
 
 
 # --------------------------------------------------------------------------- #
-# common orientation: the MM update of Browne & McNicholas (2014)
+# common orientation: plane rotations (mclust: the MM update of Browne & McNicholas 2014)
 # --------------------------------------------------------------------------- #
 
 
@@ -301,7 +302,7 @@ def _fit_common_orientation(
     previous: Array | None,
     mclust_compatible: bool = False,
 ) -> Array:
-    """EVE and VVE: alternate the diagonal fit given ``D`` and the MM update of ``D``.
+    """EVE and VVE: alternate the diagonal fit given ``D`` and an update of ``D``.
 
     The start ``D`` is the common orientation of ``previous`` (the previous
     covariances: the eigenvectors of a generic weighted sum of them, which
@@ -310,21 +311,21 @@ def _fit_common_orientation(
 
     Given ``D``, the diagonals of ``D^T W_k D`` get the ``EV`` or ``VV``
     diagonal fit (as :func:`_fit_diagonal`).  Given the fitted
-    ``Lambda_k = diag(1 / B_k)``, one MM cycle for
-    ``min_D sum_k tr(W_k D B_k D^T)`` over orthogonal ``D`` minimises in turn
-    two majorisations, each linear in ``D`` on the orthogonal group (Browne &
-    McNicholas 2014), by the polar factor ``U V^T`` of a ``(d, d)`` matrix:
-
-    * with ``W_k <= alpha_k I`` (largest eigenvalue of ``W_k``):
-      ``D <- polar(sum_k (alpha_k I - W_k) D B_k)``;
-    * with ``B_k <= beta_k I`` (largest precision):
-      ``D <- polar(sum_k W_k D (beta_k I - B_k))``.
-
-    Neither step increases the objective.  The loop is compiled
+    ``Lambda_k = diag(1 / B_k)``, one sweep of plane rotations lowers
+    ``sum_k tr(W_k D B_k D^T)`` over orthogonal ``D``: each pair of axes turns
+    by the angle that minimises the objective exactly, a closed form
+    (:func:`emstat.mixture._covariance_kernels._jacobi_orientation`).  No step
+    increases the objective, and the loop is compiled
     (:func:`emstat.mixture._covariance_kernels.common_orientation`).
 
-    ``mclust_compatible`` runs mclust 6.0's own M-steps instead
-    (:func:`emstat.mixture._covariance_kernels.mclust_common_orientation`):
+    The MM update of Browne & McNicholas (2014), which mclust uses, moves
+    ``D`` by a polar factor of a majorisation; when the shapes are nearly
+    round its bound is loose and its steps tiny, so it took hundreds of
+    cycles and stopped short of the maximum at sqrt(eps), where the rotations
+    take a few cycles (``tests/mixture/test_covariance.py``).
+
+    ``mclust_compatible`` runs mclust 6.0's own M-steps instead, MM update
+    included (:func:`emstat.mixture._covariance_kernels.mclust_common_orientation`):
     their inner loop stops when a target changes by at most sqrt(eps), and
     VVE's orientation update weights the scatters by the inverse shapes
     ``A_k^-1`` rather than ``(lambda_k A_k)^-1``, so its fixed point is not

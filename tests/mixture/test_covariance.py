@@ -140,6 +140,28 @@ def test_vve_improves_on_mclust(entry: str) -> None:
     assert objective(nk, scatter, sigma) > objective(nk, scatter, expected) + 1e-3
 
 
+@pytest.mark.parametrize("name", ["EVE", "VVE"])
+def test_common_orientation_with_nearly_round_scatters(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """Nearly round scatters leave the common orientation barely determined.
+
+    A step that improves the orientation only a little at a time then stops
+    early at EM's inner tolerance (sqrt(eps) on the relative change); the
+    exact plane rotations land within 1e-8 of the fixed point even so.
+    """
+    rng = np.random.default_rng(5)
+    nk = np.array([900.0, 900.0, 1200.0])
+    scatter = np.array(
+        [np.cov(rng.normal(size=(int(m), 3)), rowvar=False, bias=True) * m for m in nk]
+    )
+    model = COVARIANCE_MODELS[name]
+    fixed_point = model.m_step(nk, scatter)  # inner tolerance 1e-12 (the fixture)
+    monkeypatch.setattr(covariance, "INNER_TOL", float(np.sqrt(np.finfo(float).eps)))
+    at_em_tolerance = model.m_step(nk, scatter)
+    np.testing.assert_allclose(at_em_tolerance, fixed_point, rtol=0, atol=2e-8)
+
+
 # --------------------------------------------------------------------------- #
 # independent oracles
 # --------------------------------------------------------------------------- #
