@@ -46,8 +46,8 @@ Each stage costs O(m) cost evaluations (the new group against all others)
 plus an O(m) search over per-column minima (a column is rescanned only when
 its minimum was one of the two merged groups), so the whole sequence is
 about O(n^2) time and O(n^2) memory (the n x n cost matrix: 32 MB at
-n = 2000). With numba installed (``pip install 'emstat[fast]'``) the loop is
-compiled: about 0.3 s for n = 2000, d = 3 on one core; without it a
+n = 2000). The loop is compiled by numba (a dependency of emstat): about
+0.35 s for n = 2000, d = 3 on one core; where numba cannot be imported, a
 vectorised numpy version gives the same merges in about 2 s.
 
 References
