@@ -144,7 +144,7 @@ def _log_density(
         u11 = prec_chol[j, 1, 1]
         s0 = shift[j, 0]
         s1 = shift[j, 1]
-        if diag_prec:  # no cross terms: three fewer operations a row at d = 3
+        if diag_prec:  # no cross terms to compute
             for i in range(m):
                 y0 = xt[0, i] * u00 - s0
                 y1 = xt[1, i] * u11 - s1
@@ -482,11 +482,10 @@ def _chunk(
     """Statistics of blocks first .. stop, added to nk (k, 1), sums and second.
 
     Returns the log-likelihood of the rows and Σ_i log Σ_k exp(l_ik - max_k l_ik),
-    which is minus their largest log responsibilities (ICL's entropy term).
-
-    Σ log Σ_k exp(l_ik - max_k l_ik) takes one logarithm per ``rows_per_log``
-    rows of each lane, of the product of their sums.  ``xt``, ``logp``, ``y``,
-    ``top`` and ``total`` are this chunk's scratch.
+    which is minus their largest log responsibilities (ICL's entropy term); the
+    latter takes one logarithm per ``rows_per_log`` rows of each lane, of the
+    product of their sums.  ``xt``, ``logp``, ``y``, ``top`` and ``total`` are
+    this chunk's scratch.
     """
     n = x.shape[0]
     k = shift.shape[0]
