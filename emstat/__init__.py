@@ -15,21 +15,28 @@ from emstat.errors import (
     RError,
     StdErrorWarning,
 )
+from emstat.families import Binomial, Categorical, Normal, Poisson
 from emstat.mixture import MixtureResult, SelectionResult, fit_mixture, load_fit, select_mixture
+from emstat.mixture.family_fit import FamilyMixtureResult
 from emstat.report import report
 from emstat.simulation import simulate
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Binomial",
+    "Categorical",
     "CategoricalResult",
     "ConvergenceWarning",
     "DegenerateFitError",
     "EMControl",
     "EmstatError",
+    "FamilyMixtureResult",
     "InputError",
     "MixtureResult",
+    "Normal",
     "OptionalDependencyError",
+    "Poisson",
     "RError",
     "SelectionResult",
     "StdErrorWarning",

@@ -20,7 +20,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
@@ -29,11 +29,13 @@ from emstat.errors import ConvergenceWarning, DegenerateFitError, InputError
 
 __all__ = [
     "CRITERIA",
+    "Chunk",
     "ChunkedData",
     "Criterion",
     "EMControl",
     "EMModel",
     "EMResult",
+    "add_stats",
     "fit_em",
     "fit_em_restarts",
     "run_e_step",
@@ -63,6 +65,43 @@ class EMModel(Protocol[ThetaT, StatsT]):
     def parameter_vector(self, theta: ThetaT) -> np.ndarray:
         """The parameters as one flat vector, for the ``param`` stopping rule."""
         ...
+
+
+# A model may also define, and the engine then uses:
+#   objective(theta, stats, loglik) -> float: what EM maximises when it is not the
+#       log-likelihood (a log-posterior under a prior, a classification likelihood);
+#       the trace and the stopping rule follow it, BIC keeps the log-likelihood.
+#   monotone: bool = False for algorithms whose objective need not increase
+#       (stochastic EM): a decrease is then no warning.
+
+
+def _objective_of(model: Any) -> Callable[[Any, Any, float], float] | None:
+    return getattr(model, "objective", None)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Rows of a data set with what they carry besides their values.
+
+    ``rows`` are the positions of the rows in the whole data (known labels
+    are looked up by them); ``info`` holds anything else a model needs per
+    chunk (sequence boundaries of hidden Markov chains).
+    """
+
+    values: Any
+    rows: np.ndarray | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def add_stats(a: Any, b: Any) -> Any:
+    """The sum of two statistics: arrays and numbers add, tuples and dataclasses field by field."""
+    if isinstance(a, tuple):
+        return tuple(add_stats(x, y) for x, y in zip(a, b, strict=True))
+    if is_dataclass(a) and not isinstance(a, type):
+        return replace(
+            a, **{f.name: add_stats(getattr(a, f.name), getattr(b, f.name)) for f in fields(a)}
+        )
+    return a + b
 
 
 @runtime_checkable
@@ -128,9 +167,10 @@ class EMResult(Generic[ThetaT, StatsT]):
     """What one EM run produced.
 
     ``theta`` is from the last M-step and ``loglik`` is the log-likelihood at
-    ``theta`` (as mclust reports them).  ``trace`` holds the log-likelihood
-    after every E-step.  A degenerate run has ``degenerate`` set to the
-    reason, ``loglik`` NaN and ``theta`` the last parameters that were valid
+    ``theta`` (as mclust reports them); ``objective`` is what EM maximised
+    there (the log-likelihood unless the model defines another objective).
+    ``trace`` holds the objective after every E-step.  A degenerate run has
+    ``degenerate`` set to the reason, ``loglik`` NaN and ``theta`` the last parameters that were valid
     (``None`` when even the first M-step failed).
     """
 
@@ -145,6 +185,7 @@ class EMResult(Generic[ThetaT, StatsT]):
     control: EMControl
     degenerate: str | None = None
     warnings: tuple[str, ...] = field(default=())
+    objective: float = math.nan
 
     @property
     def ok(self) -> bool:
@@ -210,6 +251,10 @@ def fit_em(
     converged = False
     stop_reason = ""
 
+    objective_of = _objective_of(model)
+    monotone = bool(getattr(model, "monotone", True))
+    objective = math.nan
+
     def finish(loglik: float, degenerate: str | None = None) -> EMResult[ThetaT, StatsT]:
         for note in notes:
             if warn:
@@ -226,6 +271,7 @@ def fit_em(
             control=control,
             degenerate=degenerate,
             warnings=tuple(notes),
+            objective=objective if degenerate is None else math.nan,
         )
 
     e_step = _e_step_for(model, data)
@@ -236,21 +282,24 @@ def fit_em(
         else:
             theta = theta0
         assert theta is not None  # narrowed for the type checker; set on both branches
-        loglik_old: float | None = None
+        objective_old: float | None = None
         while True:
             current, loglik = e_step(theta)
             stats = current
             if not math.isfinite(loglik):
                 raise DegenerateFitError(f"the log-likelihood is {loglik} at iteration {n_iter}")
-            trace.append(loglik)
-            if loglik_old is not None:
-                if loglik < loglik_old - _DECREASE_TOLERANCE * (1.0 + abs(loglik)):
+            objective = loglik if objective_of is None else objective_of(theta, current, loglik)
+            trace.append(objective)
+            if objective_old is not None:
+                if monotone and objective < objective_old - _DECREASE_TOLERANCE * (
+                    1.0 + abs(objective)
+                ):
                     notes.append(
-                        f"the log-likelihood decreased at iteration {n_iter}: "
-                        f"{loglik_old!r} -> {loglik!r}"
+                        f"the {'log-likelihood' if objective_of is None else 'objective'} "
+                        f"decreased at iteration {n_iter}: {objective_old!r} -> {objective!r}"
                     )
                 if control.criterion != "param" and _loglik_converged(
-                    control, loglik_old, loglik, n_obs or 1.0
+                    control, objective_old, objective, n_obs or 1.0
                 ):
                     converged, stop_reason = True, "converged"
                     return finish(loglik)
@@ -269,10 +318,11 @@ def fit_em(
                 theta = theta_new
                 current, loglik = e_step(theta)
                 stats = current
-                trace.append(loglik)
+                objective = loglik if objective_of is None else objective_of(theta, current, loglik)
+                trace.append(objective)
                 converged, stop_reason = True, "converged"
                 return finish(loglik)
-            theta, loglik_old = theta_new, loglik
+            theta, objective_old = theta_new, objective
     except DegenerateFitError as exc:
         stop_reason = "degenerate"
         return finish(math.nan, degenerate=str(exc))

@@ -18,6 +18,7 @@ from emstat._validation import (
 )
 from emstat.engine import EMControl, EMResult, fit_em, fit_em_restarts, run_e_step
 from emstat.errors import DegenerateFitError, InputError
+from emstat.families import is_gaussian
 from emstat.mixture.covariance import get_covariance_model
 from emstat.mixture.gaussian import GaussianParams, GaussianStats
 from emstat.mixture.init import StartingPartition, labels_to_resp, make_starts
@@ -308,8 +309,13 @@ def fit_mixture(
     mclust_compatible: bool = False,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     client: Any = None,
-) -> MixtureResult:
-    """Fit a k-component Gaussian mixture by EM.
+    family: Any = None,
+    weights: Any = None,
+    trials: Any = None,
+    exposure: Any = None,
+    fixed_weights: Any = None,
+) -> Any:
+    """Fit a k-component mixture by EM: Gaussian by default, or any component family.
 
     Parameters
     ----------
@@ -352,6 +358,23 @@ def fit_mixture(
     client
         A Dask ``distributed.Client`` or scheduler address: each E-step then
         maps over the partitions on the cluster.
+    family
+        ``"gaussian"`` (default: multivariate, with ``model``'s covariance
+        structure), ``"poisson"``, ``"binomial"``, ``"categorical"`` (latent
+        classes) or ``"normal"`` for every column in ``columns``; an object
+        such as ``emstat.Binomial(trials="n")``; or a mapping of columns to
+        families for mixed columns under local independence.  Other families
+        than the Gaussian return a :class:`~emstat.mixture.family_fit.FamilyMixtureResult`;
+        their missing values are marginalised (missing at random), and
+        ``init`` may also be a mapping of start parameters by name.
+    weights
+        Case weights (frequency or sampling weights): a column name or one
+        number per row; a weight of 2 counts a row twice.
+    trials, exposure
+        The binomial family's number of trials and the Poisson family's
+        exposure: a column name or a constant.
+    fixed_weights
+        Mixing weights held fixed at these values (k numbers summing to 1).
 
     Examples
     --------
@@ -360,6 +383,25 @@ def fit_mixture(
     >>> round(fit.loglik, 4)
     -1126.3262
     """
+    if not is_gaussian(family) or weights is not None or fixed_weights is not None:
+        return _fit_other_family(
+            data,
+            k,
+            model,
+            family=family,
+            columns=columns,
+            weights=weights,
+            trials=trials,
+            exposure=exposure,
+            fixed_weights=fixed_weights,
+            init=init,
+            n_init=n_init,
+            seed=seed,
+            control=make_control(control, tol, criterion, max_iter),
+            client=client,
+        )
+    if trials is not None or exposure is not None:
+        raise InputError("trials and exposure belong to the binomial and Poisson families")
     with connected(client) as live_client:
         prepared = prepare_data(
             data,
@@ -380,6 +422,24 @@ def fit_mixture(
             hc_subset=hc_subset,
             mclust_compatible=mclust_compatible,
         )
+
+
+def _fit_other_family(data: Any, k: int, model: str | None, **options: Any) -> Any:
+    from emstat.mixture.family_fit import fit_family_mixture
+
+    family = options.pop("family")
+    if is_gaussian(family):
+        raise InputError(
+            "case weights and fixed weights are not available for the Gaussian family yet; "
+            "use family='normal' for one column, or fit without them"
+        )
+    if model is not None:
+        raise InputError(
+            f"model={model!r} is a Gaussian covariance model; the {family!r} family has none"
+        )
+    if options.pop("client") is not None:
+        raise InputError("a Dask client serves the Gaussian family only")
+    return fit_family_mixture(data, k, family, **options)
 
 
 def _fit_prepared(

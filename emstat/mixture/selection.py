@@ -13,6 +13,7 @@ import pandas as pd
 
 from emstat.engine import EMControl
 from emstat.errors import InputError
+from emstat.families import is_gaussian
 from emstat.mixture._parallel import can_fork, fit_grid
 from emstat.mixture.covariance import default_models, get_covariance_model
 from emstat.mixture.fit import MixtureFitter, make_control, prepare_data
@@ -107,7 +108,7 @@ class SelectionResult:
         best = self.best
         table = self.table.to_string(float_format=lambda v: f"{v:.3f}", na_rep="NA")
         return (
-            f"{self.criterion.upper()} of Gaussian mixtures, n = {self.n}, columns "
+            f"{self.criterion.upper()} of {_family_label(self)} mixtures, n = {self.n}, columns "
             f"{', '.join(self.columns)} ({_CONVENTION_TEXT[self.convention]})\n{table}\n\n"
             f"best: model {best.model} with k = {best.k} "
             f"({self.criterion.upper()} {best.criterion(self.criterion, self.convention):.4f})"
@@ -115,6 +116,12 @@ class SelectionResult:
 
     def __str__(self) -> str:
         return self.summary()
+
+
+def _family_label(selection: SelectionResult) -> str:
+    first = next(iter(selection.fits.values()), None)
+    family = getattr(first, "family", None)
+    return "Gaussian" if family is None else family.name.capitalize()
 
 
 def _as_ks(k: int | Iterable[int]) -> list[int]:
@@ -140,6 +147,11 @@ def select_mixture(
     hc_subset: int = 2000,
     mclust_compatible: bool = False,
     workers: int = 1,
+    family: Any = None,
+    weights: Any = None,
+    trials: Any = None,
+    exposure: Any = None,
+    n_init: int = 1,
 ) -> SelectionResult:
     """Fit every number of components in ``k`` with every covariance model.
 
@@ -165,6 +177,24 @@ def select_mixture(
         raise InputError(f"unknown criterion {criterion!r}; choose bic, aic or icl")
     if convention not in _CONVENTION_TEXT:
         raise InputError(f"unknown convention {convention!r}; choose 'smaller' or 'mclust'")
+    if not is_gaussian(family) or weights is not None:
+        if models is not None:
+            raise InputError("models= names Gaussian covariance models; other families have none")
+        return _select_family(
+            data,
+            _as_ks(k),
+            family,
+            columns=columns,
+            criterion=criterion,
+            convention=convention,
+            weights=weights,
+            trials=trials,
+            exposure=exposure,
+            init=init,
+            n_init=n_init,
+            seed=seed,
+            control=make_control(control, tol, None, max_iter),
+        )
     prepared = prepare_data(data, columns, sample_size=hc_subset, seed=seed)
     ks = _as_ks(k)
     names = list(models) if models is not None else default_models(prepared.d, prepared.n)
@@ -186,4 +216,43 @@ def select_mixture(
         frame = pd.DataFrame(prepared.raw, columns=prepared.columns)
     return SelectionResult(
         fits, ks, resolved, criterion, convention, prepared.columns, prepared.n, frame, seed
+    )
+
+
+def _select_family(
+    data: Any,
+    ks: list[int],
+    family: Any,
+    *,
+    columns: Sequence[str] | None,
+    criterion: str,
+    convention: Convention,
+    weights: Any,
+    trials: Any,
+    exposure: Any,
+    init: Any,
+    n_init: int,
+    seed: int | None,
+    control: EMControl,
+) -> SelectionResult:
+    """Every k of one component family; a k the data cannot support is a NaN cell."""
+    from emstat.mixture.family_fit import FamilyFitter, prepare_family_data
+
+    if is_gaussian(family):
+        raise InputError("case weights are not available for the Gaussian family yet")
+    bound, encoded = prepare_family_data(
+        data, family, columns, weights=weights, trials=trials, exposure=exposure
+    )
+    fitter = FamilyFitter(bound, encoded, control, init=init, n_init=n_init, seed=seed)
+    fits = {(kk, bound.name): fitter.fit(kk) for kk in ks}
+    return SelectionResult(
+        fits,  # type: ignore[arg-type]
+        ks,
+        [bound.name],
+        criterion,
+        convention,
+        bound.columns,
+        int(encoded.n),
+        None,
+        seed,
     )

@@ -1,0 +1,296 @@
+"""The contract a component family gives the finite-mixture layer.
+
+A *column family* models one column of the data (a count, a number of
+successes, a category, a measurement) with k sets of parameters, one per
+component.  Every family keeps its parameters as a ``(k, m)`` array in the
+reported parametrisation (a Poisson rate, a binomial probability, a mean
+and a variance, the probabilities of the levels), so that the layers above
+(results, standard errors, alignment, simulation) treat every family alike.
+
+A family states, for one column:
+
+- ``encode(frame)``: validate the column (and its trials or exposure) and
+  turn it into a :class:`ColumnData`; errors name the column, the row and
+  the value;
+- ``log_density(theta, data)``: the ``(n, k)`` log densities, 0 where the
+  value is missing (the column is marginalised: local independence);
+- ``stats(data, resp)``: additive weighted sufficient statistics;
+- ``m_step(stats)``: the parameters maximising the expected complete-data
+  log-likelihood;
+- ``n_free(k)``, ``to_free``/``from_free``: the free parameters, for the
+  observed information;
+- ``start_features(data)``: a numeric view for k-means++ starts;
+- ``sample(theta, labels, extra, rng)``: draws given the components;
+- ``parameter_names`` and ``scales``: the tidy layout and the scale on which
+  Wald intervals stay inside the parameter space.
+
+Several columns are one :class:`ProductFamily` (local independence), which
+satisfies the same contract with tuples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import pandas as pd
+
+from emstat._validation import describe_labels
+from emstat.errors import DegenerateFitError, InputError
+
+__all__ = [
+    "ColumnData",
+    "ColumnFamily",
+    "ProductFamily",
+    "Scale",
+    "column_values",
+    "extra_values",
+]
+
+Scale = Literal["identity", "log", "logit"]
+
+# A component whose total responsibility is this small is empty (as mclust's rule).
+MIN_COMPONENT_WEIGHT = float(np.sqrt(np.finfo(float).eps))
+
+
+@dataclass(frozen=True)
+class ColumnData:
+    """One encoded column: values (NaN where missing) and a per-row extra.
+
+    ``extra`` is the number of trials of a binomial column or the exposure
+    of a Poisson column (None when the family has none).
+    """
+
+    values: np.ndarray
+    extra: np.ndarray | None = None
+
+    @property
+    def observed(self) -> np.ndarray:
+        return ~np.isnan(self.values)
+
+    def take(self, rows: np.ndarray | slice) -> ColumnData:
+        return ColumnData(self.values[rows], None if self.extra is None else self.extra[rows])
+
+
+class ColumnFamily(Protocol):
+    """What one column's family gives the mixture layer (see the module docstring)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def column(self) -> str: ...
+
+    def prepare(self, frame: pd.DataFrame) -> ColumnFamily:
+        """The family with what it learns from the fitted data (levels, centre) fixed."""
+        ...
+
+    def encode(self, frame: pd.DataFrame) -> ColumnData: ...
+
+    def log_density(self, theta: np.ndarray, data: ColumnData) -> np.ndarray: ...
+
+    def stats(self, data: ColumnData, resp: np.ndarray) -> np.ndarray: ...
+
+    def m_step(self, stats: np.ndarray) -> np.ndarray: ...
+
+    def n_free(self, k: int) -> int: ...
+
+    def to_free(self, theta: np.ndarray) -> np.ndarray: ...
+
+    def from_free(self, free: np.ndarray, k: int) -> np.ndarray: ...
+
+    def parameter_names(self) -> list[str]: ...
+
+    def scales(self) -> list[Scale]: ...
+
+    def start_features(self, data: ColumnData) -> np.ndarray: ...
+
+    def sample(
+        self,
+        theta: np.ndarray,
+        labels: np.ndarray,
+        extra: np.ndarray | None,
+        rng: np.random.Generator,
+    ) -> np.ndarray: ...
+
+    def describe(self) -> str: ...
+
+    def to_spec(self) -> dict[str, Any]: ...
+
+
+def column_values(frame: pd.DataFrame, column: str, family: str) -> pd.Series:
+    """The column ``column`` of ``frame``, or an error naming it and the columns there are."""
+    if column not in frame.columns:
+        raise InputError(
+            f"the {family} family names column {column!r}, which is not in the data; its columns "
+            f"are {describe_labels([str(c) for c in frame.columns], 20)}"
+        )
+    values = frame[column]
+    if isinstance(values, pd.DataFrame):
+        raise InputError(f"column {column!r} is named twice in the data")
+    return values
+
+
+def numeric_column(frame: pd.DataFrame, column: str, family: str) -> np.ndarray:
+    """A numeric column as floats (NaN kept); booleans, text and complex values refused."""
+    series = column_values(frame, column, family)
+    if pd.api.types.is_bool_dtype(series) or pd.api.types.is_complex_dtype(series):
+        raise InputError(
+            f"column {column!r} holds {series.dtype} values; a {family} column needs numbers"
+        )
+    if not pd.api.types.is_numeric_dtype(series):
+        converted = pd.to_numeric(series, errors="coerce")
+        bad = converted.isna() & series.notna()
+        if bad.any():
+            row = series.index[np.flatnonzero(bad.to_numpy())[0]]
+            value = series.iloc[int(np.flatnonzero(bad.to_numpy())[0])]
+            raise InputError(f"column {column!r} is not numeric: row {row!r} holds {value!r}")
+        series = converted
+    values = series.to_numpy(dtype=float, na_value=np.nan)
+    infinite = np.isinf(values)
+    if infinite.any():
+        row = series.index[np.flatnonzero(infinite)[0]]
+        raise InputError(f"column {column!r} holds an infinite value at row {row!r}")
+    return values
+
+
+def first_bad_row(frame: pd.DataFrame, mask: np.ndarray) -> Any:
+    return frame.index[int(np.flatnonzero(mask)[0])]
+
+
+def extra_values(
+    frame: pd.DataFrame, spec: str | float | int | None, *, what: str, column: str, family: str
+) -> np.ndarray | None:
+    """Trials or exposure: a column name, a positive constant, or None."""
+    if spec is None:
+        return None
+    n = frame.shape[0]
+    if isinstance(spec, str):
+        values = numeric_column(frame, spec, family)
+        if np.isnan(values).any():
+            row = first_bad_row(frame, np.isnan(values))
+            raise InputError(f"the {what} column {spec!r} is missing at row {row!r}")
+        return values
+    if isinstance(spec, bool) or not isinstance(spec, (int, float, np.integer, np.floating)):
+        raise InputError(
+            f"{what} for column {column!r} must be a column name or a number, got {spec!r}"
+        )
+    return np.full(n, float(spec))
+
+
+def check_nonempty(nk: np.ndarray) -> None:
+    """Refuse an M-step whose component is empty: its parameters are not identified."""
+    empty = np.flatnonzero(nk <= MIN_COMPONENT_WEIGHT)
+    if empty.size:
+        raise DegenerateFitError(
+            f"component {int(empty[0]) + 1} is empty (total responsibility {nk[empty[0]]:.3g})"
+        )
+
+
+def observed_resp(data: ColumnData, resp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Responsibilities of the rows where the column is observed, and their values."""
+    seen = data.observed
+    if seen.all():
+        return resp, data.values
+    return resp[seen], data.values[seen]
+
+
+@dataclass(frozen=True)
+class ProductFamily:
+    """Several columns under local independence: densities multiply, statistics stack."""
+
+    parts: tuple[ColumnFamily, ...]
+
+    @property
+    def name(self) -> str:
+        names = list(dict.fromkeys(part.name for part in self.parts))
+        return names[0] if len(names) == 1 else "mixed"
+
+    @property
+    def columns(self) -> list[str]:
+        return [part.column for part in self.parts]
+
+    def prepare(self, frame: pd.DataFrame) -> ProductFamily:
+        if len(set(self.columns)) != len(self.columns):
+            twice = [c for c in self.columns if self.columns.count(c) > 1]
+            raise InputError(f"column {twice[0]!r} is named twice")
+        return ProductFamily(tuple(part.prepare(frame) for part in self.parts))
+
+    def encode(self, frame: pd.DataFrame) -> tuple[ColumnData, ...]:
+        return tuple(part.encode(frame) for part in self.parts)
+
+    def log_density(self, theta: Sequence[np.ndarray], data: Sequence[ColumnData]) -> np.ndarray:
+        total = self.parts[0].log_density(theta[0], data[0])
+        for part, th, block in zip(self.parts[1:], theta[1:], data[1:], strict=True):
+            total = total + part.log_density(th, block)
+        return total
+
+    def stats(self, data: Sequence[ColumnData], resp: np.ndarray) -> tuple[np.ndarray, ...]:
+        return tuple(part.stats(block, resp) for part, block in zip(self.parts, data, strict=True))
+
+    def m_step(self, stats: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
+        return tuple(part.m_step(s) for part, s in zip(self.parts, stats, strict=True))
+
+    def n_free(self, k: int) -> int:
+        return sum(part.n_free(k) for part in self.parts)
+
+    def to_free(self, theta: Sequence[np.ndarray]) -> np.ndarray:
+        return np.concatenate(
+            [part.to_free(th) for part, th in zip(self.parts, theta, strict=True)]
+        )
+
+    def from_free(self, free: np.ndarray, k: int) -> tuple[np.ndarray, ...]:
+        out = []
+        start = 0
+        for part in self.parts:
+            size = part.n_free(k)
+            out.append(part.from_free(free[start : start + size], k))
+            start += size
+        return tuple(out)
+
+    def rows(self, theta: Sequence[np.ndarray]) -> tuple[list[str], np.ndarray, list[Scale]]:
+        """Parameter names, a (k, m) array of estimates, and each parameter's scale."""
+        names: list[str] = []
+        scales: list[Scale] = []
+        for part in self.parts:
+            names += part.parameter_names()
+            scales += part.scales()
+        values = np.concatenate([np.asarray(th, dtype=float) for th in theta], axis=1)
+        return names, values, scales
+
+    def start_features(self, data: Sequence[ColumnData]) -> np.ndarray:
+        blocks = []
+        for part, block in zip(self.parts, data, strict=True):
+            features = part.start_features(block)
+            # Standardised, so no column's units dominate the k-means++ distances.
+            spread = np.nanstd(features, axis=0)
+            features = (features - np.nanmean(features, axis=0)) / np.where(spread > 0, spread, 1)
+            blocks.append(np.nan_to_num(features, nan=0.0))
+        return np.concatenate(blocks, axis=1)
+
+    def sample(
+        self,
+        theta: Sequence[np.ndarray],
+        labels: np.ndarray,
+        extras: Sequence[np.ndarray | None],
+        rng: np.random.Generator,
+    ) -> dict[str, np.ndarray]:
+        return {
+            part.column: part.sample(th, labels, extra, rng)
+            for part, th, extra in zip(self.parts, theta, extras, strict=True)
+        }
+
+    def extras(self, data: Sequence[ColumnData]) -> list[np.ndarray | None]:
+        return [block.extra for block in data]
+
+    def describe(self) -> str:
+        return "; ".join(part.describe() for part in self.parts)
+
+    def to_spec(self) -> list[dict[str, Any]]:
+        return [part.to_spec() for part in self.parts]
+
+    def align_key(self, theta: Sequence[np.ndarray]) -> np.ndarray:
+        """A number per component that orders components the same way across fits."""
+        return np.asarray(theta[0], dtype=float)[:, 0]

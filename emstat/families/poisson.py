@@ -1,0 +1,115 @@
+"""Poisson components: counts, with an optional exposure per row (rates per unit exposure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import gammaln
+
+from emstat.errors import DegenerateFitError, InputError
+from emstat.families.base import (
+    ColumnData,
+    ColumnFamily,
+    Scale,
+    extra_values,
+    first_bad_row,
+    numeric_column,
+    observed_resp,
+)
+
+__all__ = ["PoissonColumn"]
+
+
+@dataclass(frozen=True)
+class PoissonColumn:
+    """``x ~ Poisson(rate * exposure)`` in each component; ``theta`` is (k, 1) rates."""
+
+    column: str
+    exposure: str | float | None = None
+    name: str = "poisson"
+
+    def prepare(self, frame: pd.DataFrame) -> ColumnFamily:
+        return self
+
+    def encode(self, frame: pd.DataFrame) -> ColumnData:
+        values = numeric_column(frame, self.column, self.name)
+        seen = ~np.isnan(values)
+        bad = seen & ((values < 0) | (values != np.round(values)))
+        if bad.any():
+            row = first_bad_row(frame, bad)
+            raise InputError(
+                f"column {self.column!r} holds {values[int(np.flatnonzero(bad)[0])]:g} at row "
+                f"{row!r}; Poisson counts are whole numbers >= 0"
+            )
+        exposure = extra_values(
+            frame, self.exposure, what="exposure", column=self.column, family=self.name
+        )
+        if exposure is not None:
+            bad = ~(exposure > 0) | ~np.isfinite(exposure)
+            if bad.any():
+                row = first_bad_row(frame, bad)
+                raise InputError(
+                    f"the exposure of column {self.column!r} is "
+                    f"{exposure[int(np.flatnonzero(bad)[0])]!r} at row {row!r}; "
+                    "exposures must be finite and > 0"
+                )
+        return ColumnData(values, exposure)
+
+    def log_density(self, theta: np.ndarray, data: ColumnData) -> np.ndarray:
+        rate = theta[:, 0]
+        x = np.nan_to_num(data.values)[:, None]
+        mean = rate[None, :] if data.extra is None else data.extra[:, None] * rate[None, :]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.where(x > 0, x * np.log(mean), 0.0) - mean - gammaln(x + 1.0)
+        return np.where(data.observed[:, None], out, 0.0)
+
+    def stats(self, data: ColumnData, resp: np.ndarray) -> np.ndarray:
+        r, x = observed_resp(data, resp)
+        exposure = r.sum(axis=0) if data.extra is None else data.extra[data.observed] @ r
+        return np.stack([x @ r, exposure], axis=1)
+
+    def m_step(self, stats: np.ndarray) -> np.ndarray:
+        counts, exposure = stats[:, 0], stats[:, 1]
+        if (exposure <= 0).any():
+            j = int(np.flatnonzero(exposure <= 0)[0])
+            raise DegenerateFitError(f"component {j + 1} has no observed {self.column!r}")
+        return (counts / exposure)[:, None]
+
+    def n_free(self, k: int) -> int:
+        return k
+
+    def to_free(self, theta: np.ndarray) -> np.ndarray:
+        return np.asarray(theta[:, 0], dtype=float)
+
+    def from_free(self, free: np.ndarray, k: int) -> np.ndarray:
+        return np.asarray(free, dtype=float).reshape(k, 1)
+
+    def parameter_names(self) -> list[str]:
+        return [f"rate[{self.column}]"]
+
+    def scales(self) -> list[Scale]:
+        return ["log"]
+
+    def start_features(self, data: ColumnData) -> np.ndarray:
+        rate = data.values if data.extra is None else data.values / data.extra
+        return np.log1p(rate)[:, None]
+
+    def sample(
+        self,
+        theta: np.ndarray,
+        labels: np.ndarray,
+        extra: np.ndarray | None,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
+        mean = theta[labels, 0] if extra is None else theta[labels, 0] * extra
+        return rng.poisson(mean).astype(float)
+
+    def describe(self) -> str:
+        per = "" if self.exposure is None else f" per unit of {self.exposure}"
+        return f"Poisson({self.column}{per})"
+
+    def to_spec(self) -> dict[str, Any]:
+        return {"family": self.name, "column": self.column, "exposure": self.exposure}

@@ -1,0 +1,654 @@
+"""Mixtures of any component family: pandas in, a :class:`FamilyMixtureResult` out.
+
+``fit_mixture(df, k, family="poisson", ...)`` comes here for every family
+but the multivariate Gaussian one.  The data are validated and encoded by
+the family, EM runs on the one engine with the finite-mixture structure,
+and the result speaks pandas again.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from emstat._validation import describe_labels
+from emstat.engine import EMControl, EMResult, fit_em, fit_em_restarts
+from emstat.errors import InputError
+from emstat.families import ProductFamily, family_from_spec, resolve_family
+from emstat.mixture.finite import (
+    FamilyData,
+    FiniteMixture,
+    MixtureStats,
+    MixtureTheta,
+    check_fixed_weights,
+    log_responsibilities,
+    observed_information_std_errors,
+)
+from emstat.mixture.init import StartingPartition, labels_to_resp, make_starts
+from emstat.results import CONVENTION_TEXT, FitCriteria, params_frame
+
+__all__ = ["FamilyMixtureResult", "fit_family_mixture", "load_family_fit"]
+
+FORMAT = "emstat.FamilyMixtureResult/1"
+# Generated starts give this much responsibility to the other components, as
+# flexmix's cluster= start does: a hard start would fix zero probabilities forever.
+_START_SOFTNESS = 0.1
+
+
+def as_frame(data: Any) -> pd.DataFrame:
+    """A DataFrame of the data, or an error saying what data may be."""
+    if isinstance(data, pd.DataFrame):
+        frame = data
+    elif isinstance(data, pd.Series):
+        frame = data.to_frame(name=data.name if data.name is not None else "x")
+    elif isinstance(data, np.ndarray) and data.ndim in (1, 2):
+        array = data[:, None] if data.ndim == 1 else data
+        names = ["x"] if array.shape[1] == 1 else [f"x{j + 1}" for j in range(array.shape[1])]
+        frame = pd.DataFrame(array, columns=names)
+    else:
+        raise InputError(
+            f"data must be a DataFrame, a Series or a 1-D/2-D array, got {type(data).__name__}"
+        )
+    if not frame.columns.is_unique:
+        twice = frame.columns[frame.columns.duplicated()][0]
+        raise InputError(f"column {twice!r} is named twice in the data")
+    if frame.shape[0] == 0:
+        raise InputError("the data have no rows")
+    return frame.rename(columns=str)
+
+
+def case_weights(frame: pd.DataFrame, weights: Any) -> np.ndarray | None:
+    """Frequency or sampling weights per row: a column name or an array; none negative or NaN."""
+    if weights is None:
+        return None
+    if isinstance(weights, str):
+        if weights not in frame.columns:
+            raise InputError(f"no weights column {weights!r} in the data")
+        values = pd.to_numeric(frame[weights], errors="coerce").to_numpy(dtype=float)
+        what = f"weights column {weights!r}"
+    else:
+        if isinstance(weights, pd.Series):
+            weights = weights.reindex(frame.index) if weights.index.equals(frame.index) else weights
+        try:
+            values = np.asarray(weights, dtype=float).reshape(-1)
+        except (TypeError, ValueError):
+            raise InputError("weights must be numbers, one per row") from None
+        what = "weights"
+        if values.shape[0] != frame.shape[0]:
+            raise InputError(
+                f"{what} have {values.shape[0]} entries; the data have {frame.shape[0]} rows"
+            )
+    bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"{what} hold {values[i]!r} at row {frame.index[i]!r}; weights must be finite and >= 0"
+        )
+    if values.sum() <= 0:
+        raise InputError(f"{what} are all zero")
+    return values
+
+
+def _softened(start: StartingPartition) -> StartingPartition:
+    k = start.resp.shape[1]
+    if k == 1 or start.method not in ("kmeans++", "random", "quantile"):
+        return start
+    resp = start.resp * (1.0 - _START_SOFTNESS) + (1.0 - start.resp) * _START_SOFTNESS / (k - 1)
+    return StartingPartition(resp, start.method, start.rows)
+
+
+def _starts(
+    features: np.ndarray, k: int, init: Any, n_init: int, rng: np.random.Generator
+) -> list[StartingPartition]:
+    if init is None:
+        init = "quantile" if features.shape[1] == 1 else "kmeans++"
+    if isinstance(init, str) and init == "hc":
+        raise InputError(
+            "init='hc' is the Gaussian family's start; use 'kmeans++', 'random', 'quantile' "
+            "or your own labels"
+        )
+
+    def deterministic(method: str, kk: int) -> StartingPartition:
+        from emstat.mixture import hc
+
+        if features.shape[1] != 1:
+            raise InputError("init='quantile' is for one column; use 'kmeans++' or 'random'")
+        return StartingPartition(labels_to_resp(hc.qclass(features[:, 0], kk), kk), "quantile")
+
+    return [_softened(s) for s in make_starts(features, k, init, n_init, rng, deterministic)]
+
+
+@dataclass(frozen=True, eq=False)
+class FamilyMixtureResult(FitCriteria):
+    """A fitted mixture of a component family (Poisson, binomial, categorical, normal, mixed).
+
+    Components are numbered 1..k.  ``loglik`` is the observed-data
+    log-likelihood at the estimate (with the binomial coefficients and
+    ``log x!``, as R's densities); ``objective`` is what EM maximised.
+    Criteria: see :class:`emstat.results.FitCriteria`.  A degenerate fit has
+    ``degenerate`` set to the reason and NaN criteria.
+    """
+
+    family: ProductFamily
+    k: int
+    n: float
+    n_rows: int
+    theta: MixtureTheta | None
+    loglik: float
+    objective: float
+    n_params: int
+    n_iter: int
+    converged: bool
+    stop_reason: str
+    trace: np.ndarray
+    seconds: float
+    control: EMControl
+    init: str
+    classification_loglik: float = math.nan
+    degenerate: str | None = None
+    fixed_weights: np.ndarray | None = field(default=None, repr=False)
+    restarts: pd.DataFrame | None = field(default=None, repr=False)
+    std_errors: np.ndarray | None = field(default=None, repr=False)
+    std_error_method: str | None = None
+    data_: FamilyData | None = field(default=None, repr=False)
+
+    @property
+    def model(self) -> str:
+        """The family's name: the variant axis of a selection table."""
+        return self.family.name
+
+    @property
+    def columns(self) -> list[str]:
+        return self.family.columns
+
+    @property
+    def ok(self) -> bool:
+        return self.degenerate is None and self.theta is not None
+
+    @property
+    def _model(self) -> FiniteMixture:
+        return FiniteMixture(self.family, self.k, self.fixed_weights)
+
+    def _require_ok(self) -> MixtureTheta:
+        if self.theta is None or self.degenerate is not None:
+            raise InputError(
+                f"this {self.family.name} fit with k = {self.k} is degenerate: {self.degenerate}"
+            )
+        return self.theta
+
+    @property
+    def _labels(self) -> pd.Index:
+        return pd.Index(range(1, self.k + 1), name="component")
+
+    @property
+    def weights(self) -> pd.Series:
+        return pd.Series(self._require_ok().weights, index=self._labels, name="weight")
+
+    @cached_property
+    def _std_errors_and_reason(self) -> tuple[np.ndarray, str | None]:
+        theta = self._require_ok()
+        if self.std_errors is not None:
+            return self.std_errors, None
+        if self.data_ is None:
+            return np.full(self._model.reported(theta).shape[0], np.nan), "no data kept"
+        return observed_information_std_errors(self._model, theta, self.data_)
+
+    @property
+    def std_error_note(self) -> str | None:
+        """Why the standard errors are NaN, when they are."""
+        return self._std_errors_and_reason[1]
+
+    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
+        """``params`` with Wald intervals at ``level``, on each parameter's ``scale``.
+
+        Weights and probabilities take the logit scale, rates and variances
+        the log scale, so no interval leaves the parameter space.
+        """
+        theta = self._require_ok()
+        names, _, scales = self.family.rows(theta.components)
+        estimate = self._model.reported(theta)
+        std_err, _ = self._std_errors_and_reason
+        return params_frame(
+            self.k,
+            ["weight", *names],
+            estimate,
+            std_err,
+            ["identity" if self.fixed_weights is not None else "logit", *scales],
+            level,
+        )
+
+    @cached_property
+    def params(self) -> pd.DataFrame:
+        """One row per estimate: component, parameter, estimate, std_err, ci_low, ci_high
+        (95% Wald), scale."""
+        return self.conf_int(0.95)
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.params
+
+    # --- predictions ------------------------------------------------------------------
+    def _encode(self, data: Any) -> tuple[FamilyData, pd.Index]:
+        frame = as_frame(data)
+        return FamilyData(self.family.encode(frame)), frame.index
+
+    def predict_proba(self, data: Any) -> pd.DataFrame:
+        """Responsibilities, one column per component, aligned to the data's index."""
+        encoded, index = self._encode(data)
+        log_resp, _ = log_responsibilities(self.family, self._require_ok(), encoded)
+        return pd.DataFrame(np.exp(log_resp), index=index, columns=self._labels)
+
+    def predict(self, data: Any) -> pd.Series:
+        """The most probable component (1..k) of every row, aligned to the data's index."""
+        proba = self.predict_proba(data)
+        return pd.Series(
+            np.argmax(proba.to_numpy(), axis=1) + 1, index=proba.index, name="component"
+        )
+
+    def score_samples(self, data: Any) -> pd.Series:
+        """Each row's log density under the fitted mixture (missing values marginalised)."""
+        encoded, index = self._encode(data)
+        _, row = log_responsibilities(self.family, self._require_ok(), encoded)
+        return pd.Series(row, index=index, name="loglik")
+
+    def sample(self, n: int, seed: int | np.random.Generator | None = None) -> pd.DataFrame:
+        """Draw ``n`` rows, with the component each came from.
+
+        Trials or exposures given as columns are drawn from the fitted rows
+        (with replacement) and returned beside the draws.
+        """
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise InputError(f"the number of rows to sample must be a whole number >= 0, got {n!r}")
+        theta = self._require_ok()
+        rng = np.random.default_rng(seed)
+        labels = rng.choice(self.k, size=int(n), p=theta.weights)
+        extras: list[np.ndarray | None] = []
+        frame: dict[str, np.ndarray] = {}
+        picks = None
+        for part in self.family.parts:
+            source = getattr(part, "trials", None) or getattr(part, "exposure", None)
+            if isinstance(source, str):
+                if self.data_ is None:
+                    raise InputError(f"sampling needs the fitted rows' {source!r} column")
+                if picks is None:
+                    picks = rng.integers(self.data_.n, size=int(n))
+                block = self.data_.blocks[self.family.parts.index(part)]
+                extra = None if block.extra is None else block.extra[picks]
+                frame[source] = np.asarray(extra)
+            elif isinstance(source, (int, float)):
+                extra = np.full(int(n), float(source))
+            else:
+                extra = None
+            extras.append(extra)
+        draws = self.family.sample(theta.components, labels, extras, rng)
+        out = pd.DataFrame({**draws, **{k: v for k, v in frame.items() if k not in draws}})
+        out["component"] = labels + 1
+        return out
+
+    # --- text ---------------------------------------------------------------------
+    def summary(self) -> str:
+        """A plain-text summary of the fit."""
+        head = [
+            f"{self.family.name.capitalize()} mixture: {self.family.describe()}; k = {self.k}, "
+            f"n = {self.n:g}",
+            f"init: {self.init}; stopping rule: {self.control.describe()}",
+        ]
+        if not self.ok:
+            return "\n".join([*head, f"degenerate fit: {self.degenerate}"])
+        status = "converged" if self.converged else f"NOT converged ({self.stop_reason})"
+        note = self.std_error_note
+        head += [
+            f"log-likelihood {self.loglik:.6f}; {self.n_params} parameters; {status} after "
+            f"{self.n_iter} iterations ({self.seconds:.3f} s)",
+            f"BIC {self.bic:.4f}  AIC {self.aic:.4f}  ICL {self.icl:.4f}  ({CONVENTION_TEXT})",
+            f"standard errors: {self.std_error_method or 'observed information'}"
+            + (f" (not available: {note})" if note else "")
+            + "; 95% Wald intervals on the scale shown",
+            "",
+        ]
+        table = self.params.copy()
+        table["component"] = table["component"].astype(str)
+        return "\n".join(head) + table.to_string(index=False, float_format=lambda v: f"{v:.6g}")
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        lines = self.summary().split("\n\n")[0].replace("\n", "<br>")
+        table = (
+            self.params.to_html(index=False, float_format=lambda v: f"{v:.6g}") if self.ok else ""
+        )
+        return f"<p>{lines}</p>{table}"
+
+    # --- persistence --------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        theta = self.theta
+        finite = lambda v: None if v is None or not math.isfinite(v) else float(v)  # noqa: E731
+        return {
+            "format": FORMAT,
+            "family": self.family.to_spec(),
+            "k": self.k,
+            "n": self.n,
+            "n_rows": self.n_rows,
+            "weights": None if theta is None else theta.weights.tolist(),
+            "components": None if theta is None else [c.tolist() for c in theta.components],
+            "fixed_weights": None if self.fixed_weights is None else self.fixed_weights.tolist(),
+            "loglik": finite(self.loglik),
+            "objective": finite(self.objective),
+            "n_params": self.n_params,
+            "n_iter": self.n_iter,
+            "converged": self.converged,
+            "stop_reason": self.stop_reason,
+            "trace": self.trace.tolist(),
+            "seconds": self.seconds,
+            "control": {
+                "tol": self.control.tol,
+                "criterion": self.control.criterion,
+                "max_iter": self.control.max_iter,
+            },
+            "init": self.init,
+            "classification_loglik": finite(self.classification_loglik),
+            "degenerate": self.degenerate,
+            "std_errors": None
+            if not self.ok
+            else [finite(v) for v in self._std_errors_and_reason[0]],
+        }
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fit as JSON; :func:`emstat.load_fit` reads it back."""
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=1))
+        return path
+
+
+def load_family_fit(payload: dict[str, Any]) -> FamilyMixtureResult:
+    """A fit saved by :meth:`FamilyMixtureResult.save`, validated field by field."""
+    if payload.get("format") != FORMAT:
+        raise InputError(
+            f"not a saved emstat family mixture fit (format {payload.get('format')!r})"
+        )
+    try:
+        family = family_from_spec(payload["family"])
+        k = int(payload["k"])
+        theta = None
+        if payload.get("weights") is not None:
+            weights = np.asarray(payload["weights"], dtype=float)
+            components = tuple(np.asarray(c, dtype=float) for c in payload["components"])
+            theta = MixtureTheta(weights, components)
+            _check_saved_theta(family, theta, k)
+        nan_if_none = lambda v: math.nan if v is None else float(v)  # noqa: E731
+        fixed = payload.get("fixed_weights")
+        return FamilyMixtureResult(
+            family=family,
+            k=k,
+            n=float(payload["n"]),
+            n_rows=int(payload["n_rows"]),
+            theta=theta,
+            loglik=nan_if_none(payload["loglik"]),
+            objective=nan_if_none(payload.get("objective")),
+            n_params=int(payload["n_params"]),
+            n_iter=int(payload["n_iter"]),
+            converged=bool(payload["converged"]),
+            stop_reason=str(payload["stop_reason"]),
+            trace=np.asarray(payload["trace"], dtype=float),
+            seconds=float(payload["seconds"]),
+            control=EMControl(**payload["control"]),
+            init=str(payload["init"]),
+            classification_loglik=nan_if_none(payload.get("classification_loglik")),
+            degenerate=payload.get("degenerate"),
+            fixed_weights=None if fixed is None else np.asarray(fixed, dtype=float),
+            std_errors=None
+            if payload.get("std_errors") is None
+            else np.array(
+                [math.nan if v is None else v for v in payload["std_errors"]], dtype=float
+            ),
+            std_error_method=payload.get("std_error_method"),
+        )
+    except KeyError as exc:
+        raise InputError(f"the saved fit has no field {exc.args[0]!r}") from None
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(f"the saved fit is malformed: {exc}") from None
+
+
+def _check_saved_theta(family: ProductFamily, theta: MixtureTheta, k: int) -> None:
+    w = theta.weights
+    if w.shape != (k,) or not np.isfinite(w).all() or (w < 0).any():
+        raise InputError(f"the saved weights {w.tolist()} are not {k} numbers >= 0")
+    if abs(w.sum() - 1.0) > 1e-8:
+        raise InputError(f"the saved weights sum to {w.sum():.6g}, not 1")
+    if len(theta.components) != len(family.parts):
+        raise InputError("the saved parameters do not match the saved family's columns")
+    for part, values in zip(family.parts, theta.components, strict=True):
+        expected = len(part.parameter_names())
+        if values.shape != (k, expected) or not np.isfinite(values).all():
+            raise InputError(f"the saved parameters of column {part.column!r} are malformed")
+        scale = part.scales()
+        logit_cols = [j for j, s in enumerate(scale) if s == "logit"]
+        if logit_cols and ((values[:, logit_cols] < 0) | (values[:, logit_cols] > 1)).any():
+            raise InputError(f"the saved probabilities of column {part.column!r} leave [0, 1]")
+        log_cols = [j for j, s in enumerate(scale) if s == "log"]
+        if log_cols and (values[:, log_cols] < 0).any():
+            raise InputError(f"the saved rates or variances of column {part.column!r} are negative")
+
+
+@dataclass
+class FamilyFitter:
+    """Fits k-component mixtures of one family to one data set (selection reuses it)."""
+
+    family: ProductFamily
+    data: FamilyData
+    control: EMControl
+    init: Any = None
+    n_init: int = 1
+    seed: int | None = 0
+    fixed_weights: Any = None
+
+    def fit(self, k: int) -> FamilyMixtureResult:
+        from emstat._validation import check_k
+
+        k = check_k(k, lambda: _distinct_rows(self.data))
+        fixed = check_fixed_weights(self.fixed_weights, k)
+        model = FiniteMixture(self.family, k, fixed)
+        if isinstance(self.init, Mapping):
+            theta0 = theta_from_mapping(model, self.init)
+            em = fit_em(
+                model,
+                self.data,
+                theta0=theta0,
+                control=self.control,
+                n_obs=self.data.total_weight(),
+            )
+            return self._result(model, em, "given parameters", None)
+        rng = np.random.default_rng(self.seed)
+        features = self.family.start_features(self.data.blocks)
+        starts = _starts(features, k, self.init, self.n_init, rng)
+
+        def run(start: StartingPartition) -> EMResult[MixtureTheta, MixtureStats]:
+            data = self.data if start.rows is None else self.data.take(start.rows)
+            stats0 = model.stats_from_responsibilities(data, start.resp)
+            return fit_em(
+                model,
+                self.data,
+                stats0=stats0,
+                control=self.control,
+                n_obs=self.data.total_weight(),
+                warn=len(starts) == 1,
+            )
+
+        best, runs = fit_em_restarts(run, starts)
+        best_start = next(s for s, r in zip(starts, runs, strict=True) if r is best)
+        restarts = _restart_table(runs, starts) if len(runs) > 1 else None
+        return self._result(model, best, best_start.method, restarts)
+
+    def _result(
+        self,
+        model: FiniteMixture,
+        em: EMResult[MixtureTheta, MixtureStats],
+        init: str,
+        restarts: pd.DataFrame | None,
+    ) -> FamilyMixtureResult:
+        theta = em.theta if em.ok else None
+        classification = (
+            em.stats.classification_loglik
+            if theta is not None and em.stats is not None
+            else math.nan
+        )
+        return FamilyMixtureResult(
+            family=self.family,
+            k=model.k,
+            n=self.data.total_weight(),
+            n_rows=self.data.n,
+            theta=theta,
+            loglik=em.loglik if theta is not None else math.nan,
+            objective=em.loglik if theta is not None else math.nan,
+            n_params=model.n_params(),
+            n_iter=em.n_iter,
+            converged=em.converged,
+            stop_reason=em.stop_reason,
+            trace=em.trace,
+            seconds=em.seconds,
+            control=em.control,
+            init=init,
+            classification_loglik=classification,
+            degenerate=em.degenerate
+            if em.degenerate is not None or theta is not None
+            else "no valid parameters",
+            fixed_weights=model.fixed_weights,
+            restarts=restarts,
+            data_=self.data if theta is not None else None,
+        )
+
+
+def theta_from_mapping(model: FiniteMixture, start: Mapping[str, Any]) -> MixtureTheta:
+    """Start parameters by name, one value per component: ``{"prob[heads]": [0.6, 0.5]}``.
+
+    ``"weight"`` is optional (equal weights, or the fixed ones); every other
+    parameter of the family must be given.
+    """
+    k = model.k
+    names, _, _ = model.family.rows(
+        tuple(np.zeros((k, len(p.parameter_names()))) for p in model.family.parts)
+    )
+    unknown = [key for key in start if key != "weight" and key not in names]
+    if unknown:
+        raise InputError(
+            f"init names {describe_labels(unknown)}, not a parameter of this family; "
+            f"its parameters are {describe_labels(['weight', *names], 20)}"
+        )
+    missing = [name for name in names if name not in start]
+    if missing:
+        raise InputError(f"init gives no start value for {describe_labels(missing)}")
+
+    def values(name: str) -> np.ndarray:
+        try:
+            array = np.asarray(start[name], dtype=float).reshape(-1)
+        except (TypeError, ValueError):
+            raise InputError(f"init[{name!r}] must be {k} numbers") from None
+        if array.shape[0] != k or not np.isfinite(array).all():
+            raise InputError(f"init[{name!r}] must be {k} finite numbers, got {start[name]!r}")
+        return array
+
+    table = np.column_stack([values(name) for name in names])
+    if "weight" in start:
+        weights = check_fixed_weights(values("weight"), k)
+    else:
+        weights = model.fixed_weights if model.fixed_weights is not None else np.full(k, 1.0 / k)
+    components = []
+    col = 0
+    for part in model.family.parts:
+        width = len(part.parameter_names())
+        components.append(table[:, col : col + width])
+        col += width
+    theta = MixtureTheta(np.asarray(weights), tuple(components))
+    if model.fixed_weights is not None and "weight" in start:
+        raise InputError("give the weights either as fixed_weights or in init, not both")
+    return theta
+
+
+def _distinct_rows(data: FamilyData) -> int:
+    stacked = np.column_stack([np.nan_to_num(b.values, nan=-1.5) for b in data.blocks])
+    return len(np.unique(stacked, axis=0))
+
+
+def _restart_table(
+    runs: Sequence[EMResult[Any, Any]], starts: Sequence[StartingPartition]
+) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "restart": range(1, len(runs) + 1),
+            "init": [s.method for s in starts],
+            "loglik": [r.loglik for r in runs],
+            "n_iter": [r.n_iter for r in runs],
+            "converged": [r.converged for r in runs],
+            "stop_reason": [r.stop_reason for r in runs],
+        }
+    )
+
+
+def prepare_family_data(
+    data: Any,
+    family: Any,
+    columns: Sequence[str] | None,
+    *,
+    weights: Any = None,
+    trials: Any = None,
+    exposure: Any = None,
+) -> tuple[ProductFamily, FamilyData]:
+    """Validate and encode the data for ``family``; rows missing every column are refused."""
+    frame = as_frame(data)
+    reserved = [weights] if isinstance(weights, str) else []
+    bound = resolve_family(
+        family, frame, columns, trials=trials, exposure=exposure, reserved=reserved
+    )
+    blocks = bound.encode(frame)
+    empty = np.logical_and.reduce([~block.observed for block in blocks])
+    if empty.any():
+        rows = list(frame.index[empty])
+        raise InputError(f"row {describe_labels(rows)} has every modelled column missing; drop it")
+    return bound, FamilyData(blocks, case_weights(frame, weights))
+
+
+def fit_family_mixture(
+    data: Any,
+    k: int,
+    family: Any,
+    *,
+    columns: Sequence[str] | None = None,
+    weights: Any = None,
+    trials: Any = None,
+    exposure: Any = None,
+    fixed_weights: Any = None,
+    init: Any = None,
+    n_init: int = 1,
+    seed: int | None = 0,
+    control: EMControl | None = None,
+) -> FamilyMixtureResult:
+    """Fit a k-component mixture of ``family`` by EM (see :func:`emstat.fit_mixture`)."""
+    bound, encoded = prepare_family_data(
+        data, family, columns, weights=weights, trials=trials, exposure=exposure
+    )
+    fitter = FamilyFitter(
+        bound,
+        encoded,
+        control or EMControl(),
+        init=init,
+        n_init=n_init,
+        seed=seed,
+        fixed_weights=fixed_weights,
+    )
+    return fitter.fit(k)
+
+
+def with_std_errors(
+    result: FamilyMixtureResult, std_errors: np.ndarray, method: str
+) -> FamilyMixtureResult:
+    return replace(result, std_errors=std_errors, std_error_method=method)

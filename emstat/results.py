@@ -1,0 +1,136 @@
+"""What every fit's result shares: criteria with a stated sign, intervals, and text.
+
+A result class gives ``ok``, ``loglik`` (the observed-data log-likelihood),
+``n_params``, ``n`` (the sample size the penalty uses) and
+``classification_loglik``; this base derives BIC, AIC and ICL from them in
+one convention, and Wald intervals from a tidy ``params`` table whose
+``scale`` column says where each interval is computed so that it stays
+inside the parameter space.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit, logit
+from scipy.stats import norm
+
+from emstat.errors import InputError
+
+__all__ = ["CRITERION_NAMES", "FitCriteria", "wald_intervals"]
+
+CRITERION_NAMES = ("bic", "aic", "icl", "loglik")
+CONVENTION_TEXT = "-2 loglik + penalty: smaller is better"
+
+
+class FitCriteria:
+    """BIC, AIC and ICL in R's ``BIC()`` and scikit-learn's convention (smaller is better).
+
+    ``bic = -2 loglik + p log n``, ``aic = -2 loglik + 2 p`` and
+    ``icl = bic - 2 Σ_i Σ_k C_ik log z_ik``; ``bic_mclust`` and
+    ``icl_mclust`` are mclust's (``2 loglik - p log n``, larger is better).
+    A fit that is not ``ok`` has NaN criteria.
+    """
+
+    loglik: float
+    n_params: int
+    n: float
+    classification_loglik: float
+
+    @property
+    def ok(self) -> bool:
+        """True when the fit ended with valid parameters (a result class says how)."""
+        raise NotImplementedError
+
+    @property
+    def bic(self) -> float:
+        return -2.0 * self.loglik + self.n_params * math.log(self.n) if self.ok else math.nan
+
+    @property
+    def aic(self) -> float:
+        return -2.0 * self.loglik + 2.0 * self.n_params if self.ok else math.nan
+
+    @property
+    def icl(self) -> float:
+        return self.bic - 2.0 * self.classification_loglik if self.ok else math.nan
+
+    @property
+    def bic_mclust(self) -> float:
+        return -self.bic
+
+    @property
+    def icl_mclust(self) -> float:
+        return -self.icl
+
+    def criterion(self, name: str, convention: str = "smaller") -> float:
+        """``bic``, ``aic``, ``icl`` or ``loglik``; ``convention="mclust"`` flips BIC/AIC/ICL."""
+        if name == "loglik":
+            return self.loglik if self.ok else math.nan
+        if name not in ("bic", "aic", "icl"):
+            raise InputError(f"unknown criterion {name!r}; choose bic, aic, icl or loglik")
+        value = float(getattr(self, name))
+        return -value if convention == "mclust" else value
+
+
+_TRANSFORMS: dict[str, tuple[Any, Any, Any]] = {
+    # scale: (forward, inverse, derivative of forward)
+    "identity": (lambda v: v, lambda v: v, lambda v: np.ones_like(v)),
+    "log": (np.log, np.exp, lambda v: 1.0 / v),
+    "logit": (logit, expit, lambda v: 1.0 / (v * (1.0 - v))),
+}
+
+
+def wald_intervals(
+    estimate: np.ndarray, std_err: np.ndarray, scales: list[str] | np.ndarray, level: float = 0.95
+) -> tuple[np.ndarray, np.ndarray]:
+    """Wald intervals computed on each parameter's scale and transformed back.
+
+    On the log scale a positive parameter's interval stays positive; on the
+    logit scale a probability's stays in (0, 1).  The standard error on the
+    transformed scale is the delta method's ``se * |g'(estimate)|``.
+    """
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+        raise InputError(f"the confidence level must be a number between 0 and 1, got {level!r}")
+    z = float(norm.ppf(0.5 + level / 2.0))
+    low = np.full(estimate.shape, np.nan)
+    high = np.full(estimate.shape, np.nan)
+    scales = np.asarray(scales)
+    for scale, (forward, inverse, slope) in _TRANSFORMS.items():
+        rows = scales == scale
+        if not rows.any():
+            continue
+        est, se = estimate[rows], std_err[rows]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            centre = forward(est)
+            half = z * se * np.abs(slope(est))
+            low[rows] = inverse(centre - half)
+            high[rows] = inverse(centre + half)
+    return low, high
+
+
+def params_frame(
+    k: int,
+    names: list[str],
+    estimate: np.ndarray,
+    std_err: np.ndarray,
+    scales: list[str],
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """The tidy table: component, parameter, estimate, std_err, ci_low, ci_high, scale."""
+    per_component = len(names)
+    all_scales = scales * k
+    low, high = wald_intervals(estimate, std_err, all_scales, level)
+    return pd.DataFrame(
+        {
+            "component": np.repeat(np.arange(1, k + 1), per_component),
+            "parameter": names * k,
+            "estimate": estimate,
+            "std_err": std_err,
+            "ci_low": low,
+            "ci_high": high,
+            "scale": all_scales,
+        }
+    )
