@@ -170,8 +170,8 @@ class EMResult(Generic[ThetaT, StatsT]):
     ``theta`` (as mclust reports them); ``objective`` is what EM maximised
     there (the log-likelihood unless the model defines another objective).
     ``trace`` holds the objective after every E-step.  A degenerate run has
-    ``degenerate`` set to the reason, ``loglik`` NaN and ``theta`` the last parameters that were valid
-    (``None`` when even the first M-step failed).
+    ``degenerate`` set to the reason, ``loglik`` NaN and ``theta`` the last
+    parameters that were valid (``None`` when even the first M-step failed).
     """
 
     theta: ThetaT | None

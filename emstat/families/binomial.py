@@ -51,7 +51,7 @@ class BinomialColumn:
         if bad_trials.any():
             i = int(np.flatnonzero(bad_trials)[0])
             raise InputError(
-                f"the number of trials of column {self.column!r} is {trials[i]!r} at row "
+                f"the number of trials of column {self.column!r} is {trials[i]:g} at row "
                 f"{frame.index[i]!r}; trials are whole numbers >= 1"
             )
         seen = ~np.isnan(values)
@@ -59,7 +59,7 @@ class BinomialColumn:
         if bad.any():
             row = first_bad_row(frame, bad)
             raise InputError(
-                f"column {self.column!r} holds {values[int(np.flatnonzero(bad)[0])]!r} at row "
+                f"column {self.column!r} holds {values[int(np.flatnonzero(bad)[0])]:g} at row "
                 f"{row!r}; binomial successes are whole numbers >= 0"
             )
         above = seen & (values > trials)

@@ -125,7 +125,7 @@ class CategoricalColumn:
         rng: np.random.Generator,
     ) -> np.ndarray:
         cumulative = np.cumsum(theta[labels], axis=1)
-        draws = rng.random(labels.shape[0])
+        draws = np.asarray(rng.random(labels.shape[0]))
         codes = np.minimum((draws[:, None] > cumulative).sum(axis=1), theta.shape[1] - 1)
         return np.asarray(self._levels(), dtype=object)[codes]
 

@@ -53,7 +53,7 @@ class PoissonColumn:
                 row = first_bad_row(frame, bad)
                 raise InputError(
                     f"the exposure of column {self.column!r} is "
-                    f"{exposure[int(np.flatnonzero(bad)[0])]!r} at row {row!r}; "
+                    f"{exposure[int(np.flatnonzero(bad)[0])]:g} at row {row!r}; "
                     "exposures must be finite and > 0"
                 )
         return ColumnData(values, exposure)

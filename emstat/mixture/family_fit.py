@@ -90,7 +90,7 @@ def case_weights(frame: pd.DataFrame, weights: Any) -> np.ndarray | None:
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
         raise InputError(
-            f"{what} hold {values[i]!r} at row {frame.index[i]!r}; weights must be finite and >= 0"
+            f"{what} hold {values[i]:g} at row {frame.index[i]!r}; weights must be finite and >= 0"
         )
     if values.sum() <= 0:
         raise InputError(f"{what} are all zero")
@@ -488,6 +488,28 @@ class FamilyFitter:
         best_start = next(s for s, r in zip(starts, runs, strict=True) if r is best)
         restarts = _restart_table(runs, starts) if len(runs) > 1 else None
         return self._result(model, best, best_start.method, restarts)
+
+    def fit_or_note(self, k: int) -> FamilyMixtureResult:
+        """The fit, or, where the data cannot support k components, a result saying so."""
+        try:
+            return self.fit(k)
+        except InputError as exc:
+            if "distinct rows" not in str(exc):
+                raise
+            model = FiniteMixture(self.family, k)
+            failed: EMResult[MixtureTheta, MixtureStats] = EMResult(
+                None,
+                None,
+                math.nan,
+                np.empty(0),
+                0,
+                False,
+                "not estimable",
+                0.0,
+                self.control,
+                str(exc),
+            )
+            return self._result(model, failed, "none", None)
 
     def _result(
         self,

@@ -244,7 +244,7 @@ def _select_family(
         data, family, columns, weights=weights, trials=trials, exposure=exposure
     )
     fitter = FamilyFitter(bound, encoded, control, init=init, n_init=n_init, seed=seed)
-    fits = {(kk, bound.name): fitter.fit(kk) for kk in ks}
+    fits = {(kk, bound.name): fitter.fit_or_note(kk) for kk in ks}
     return SelectionResult(
         fits,  # type: ignore[arg-type]
         ks,
