@@ -69,7 +69,8 @@ def _scipy_log_density(
     """Each row's log density under component 1, from scipy.stats."""
     theta = fit.theta
     assert theta is not None
-    first = {part.column: values[0] for part, values in zip(fit.family.parts, theta.components)}
+    pairs = zip(fit.family.parts, theta.components, strict=True)
+    first = {part.column: values[0] for part, values in pairs}
     total = np.zeros(len(data))
     for column, values in first.items():
         if column == "visits":
@@ -188,7 +189,7 @@ def test_sampling_then_fitting_recovers_the_truth() -> None:
         truth.theta.weights[order_truth],
         atol=0.02,  # type: ignore[union-attr]
     )
-    for a, b in zip(refit.theta.components, truth.theta.components):  # type: ignore[union-attr]
+    for a, b in zip(refit.theta.components, truth.theta.components, strict=True):  # type: ignore[union-attr]
         np.testing.assert_allclose(a[order_refit], b[order_truth], rtol=0.05, atol=0.02)
 
 
