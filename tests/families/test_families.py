@@ -270,3 +270,43 @@ def test_save_and_load_round_trip(tmp_path: object) -> None:
     assert loaded.bic == pytest.approx(fit.bic, rel=1e-15)
     pd.testing.assert_series_equal(loaded.predict(COUNTS), fit.predict(COUNTS))
     assert "<table" in loaded._repr_html_()
+
+
+def test_deaths_of_london_women_as_published() -> None:
+    """Hasselblad (1969): deaths per day of women aged 80+ in the London Times, 1910-1912.
+
+    The two-component Poisson MLE reported there (and in Titterington, Smith
+    and Makov 1985, Table 4.1.1): weight 0.3599, rates 1.2561 and 2.6634.
+    """
+    deaths = emstat.load_dataset("deaths")
+    fit = emstat.fit_mixture(
+        deaths,
+        k=2,
+        family="poisson",
+        columns=["deaths"],
+        weights="days",
+        control=EMControl(tol=1e-14),
+    )
+    assert fit.n == 1096
+    order = np.argsort(fit.theta.components[0][:, 0])  # type: ignore[union-attr]
+    assert fit.theta.weights[order][0] == pytest.approx(0.3599, abs=5e-5)  # type: ignore[union-attr]
+    np.testing.assert_allclose(
+        fit.theta.components[0][order, 0],
+        [1.2561, 2.6634],
+        atol=5e-5,  # type: ignore[union-attr]
+    )
+    # the same answer by direct maximisation of the weighted log-likelihood
+    counts, days = deaths["deaths"].to_numpy(), deaths["days"].to_numpy()
+
+    def negative(v: np.ndarray) -> float:
+        w, a, b = 1 / (1 + math.exp(-v[0])), math.exp(v[1]), math.exp(v[2])
+        mix = w * stats.poisson.pmf(counts, a) + (1 - w) * stats.poisson.pmf(counts, b)
+        return -float(days @ np.log(mix))
+
+    direct = optimize.minimize(
+        negative,
+        [0.0, 0.0, 1.0],
+        method="Nelder-Mead",
+        options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 10_000},
+    )
+    assert -direct.fun == pytest.approx(fit.loglik, abs=1e-8)
