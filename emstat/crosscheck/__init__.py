@@ -36,12 +36,18 @@ fit.
 :func:`cat` runs ``cat::em.cat`` (saturated) or ``cat::ecm.cat`` (with
 ``margins``) on the same data as :func:`emstat.fit_categorical` and compares
 the cell probabilities, the log-likelihood and the iterations.
+
+:func:`flexmix` fits Poisson, binomial and binary latent-class mixtures with
+:func:`emstat.fit_mixture` and R's ``flexmix`` (Debian ``r-cran-flexmix``)
+from the same soft start to a tight tolerance, and compares the
+log-likelihoods, BICs, parameter counts and mixing weights for every k.
 """
 
 from __future__ import annotations
 
 from emstat.crosscheck._cat import CatCheck, cat, cat_inputs, compare_cat, margins_vector
 from emstat.crosscheck._cli import crosscheck_app
+from emstat.crosscheck._flexmix import FlexmixCheck, flexmix
 from emstat.crosscheck._mclust import (
     MCLUST_SETTINGS,
     MclustCheck,
@@ -52,12 +58,14 @@ from emstat.crosscheck._mclust import (
 __all__ = [
     "MCLUST_SETTINGS",
     "CatCheck",
+    "FlexmixCheck",
     "MclustCheck",
     "cat",
     "cat_inputs",
     "compare_cat",
     "compare_mclust",
     "crosscheck_app",
+    "flexmix",
     "margins_vector",
     "mclust",
 ]

@@ -26,6 +26,7 @@ __all__ = [
     "EXIT_MISSING",
     "crosscheck_app",
     "crosscheck_cat",
+    "crosscheck_flexmix",
     "crosscheck_mclust",
 ]
 
@@ -147,3 +148,55 @@ def crosscheck_cat(
     typer.echo(check.summary())
     if not check.agree:
         raise typer.Exit(EXIT_DISAGREE)
+
+
+@crosscheck_app.command("flexmix")
+@one_line_errors
+def crosscheck_flexmix(
+    data: DataArg,
+    family: Annotated[
+        str, typer.Option("--family", help="poisson, binomial or categorical (binary items).")
+    ] = "poisson",
+    k: Annotated[str, typer.Option("--k", "-k", help="Components: 3, 1:4 or 1,2,4.")] = "1:4",
+    columns: Annotated[
+        str | None,
+        typer.Option("--columns", "-c", help="Comma-separated columns (default: all numeric)."),
+    ] = None,
+    trials: Annotated[
+        str | None, typer.Option("--trials", help="Binomial trials: a column or a number.")
+    ] = None,
+    exposure: Annotated[
+        str | None, typer.Option("--exposure", help="Poisson exposure: a column or a number.")
+    ] = None,
+    tol: TolOpt = 1e-8,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the shared soft start.")] = 0,
+) -> None:
+    """Compare emstat's count and latent-class mixtures with R's flexmix, k by k."""
+    from emstat._io import read_table
+    from emstat.cli import parse_ks, parse_list
+    from emstat.crosscheck._flexmix import flexmix
+
+    check = flexmix(
+        read_table(data),
+        parse_ks(k),
+        family,
+        columns=parse_list(columns),
+        trials=_number_or_column(trials),
+        exposure=_number_or_column(exposure),
+        seed=seed,
+        tol=tol,
+    )
+    typer.echo(check.summary())
+    if not check.agree:
+        raise typer.Exit(EXIT_DISAGREE)
+
+
+def _number_or_column(text: str | None) -> str | float | None:
+    """``--trials 10`` is a number of trials; ``--trials n`` names a column."""
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return int(value) if value.is_integer() else value

@@ -252,7 +252,7 @@ def _select_family(
         criterion,
         convention,
         bound.columns,
-        int(round(encoded.total_weight())),
+        round(encoded.total_weight()),
         None,
         seed,
     )

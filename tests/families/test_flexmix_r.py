@@ -127,3 +127,32 @@ def test_latent_classes_of_binary_items_agree_with_flexmix() -> None:
     )
     assert fit.loglik == pytest.approx(r["loglik"], rel=1e-8)
     assert fit.n_params == r["df"]
+
+
+def test_crosscheck_command_agrees_row_by_row(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from emstat.cli import app
+
+    path = Path(str(tmp_path)) / "counts.csv"
+    _data().to_csv(path, index=False)
+    result = CliRunner().invoke(
+        app,
+        [
+            "crosscheck",
+            "flexmix",
+            str(path),
+            "--family",
+            "binomial",
+            "--columns",
+            "heads",
+            "--trials",
+            "trials",
+            "--k",
+            "1:3",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "AGREE" in result.output and result.output.count("agree") == 3
