@@ -310,3 +310,21 @@ def test_deaths_of_london_women_as_published() -> None:
         options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 10_000},
     )
     assert -direct.fun == pytest.approx(fit.loglik, abs=1e-8)
+
+
+@pytest.mark.parametrize(("k", "published"), [(2, -317.2568), (3, -293.705), (4, -289.2858)])
+def test_latent_classes_of_the_carcinoma_ratings_as_published(k: int, published: float) -> None:
+    """Agresti (2002), Tables 13.2-13.3 (poLCA's documentation reproduces them)."""
+    ratings = emstat.load_dataset("carcinoma")
+    fit = emstat.fit_mixture(
+        ratings,
+        k=k,
+        family="categorical",
+        init="random",
+        n_init=20,
+        seed=1,
+        control=EMControl(tol=1e-10),
+    )
+    assert fit.loglik == pytest.approx(published, abs=5e-4)
+    assert fit.n_params == k * 7 + k - 1
+    assert fit.restarts is not None and len(fit.restarts) == 20
