@@ -15,8 +15,8 @@ from emstat.errors import InputError
 from emstat.mixture.result import MixtureResult
 from emstat.mixture.selection import SelectionResult
 from emstat.report.categorical import categorical_document
-from emstat.report.document import Document, figure_dir, write_document
-from emstat.report.files import check_replaceable, remember
+from emstat.report.document import Document, write_document
+from emstat.report.files import check_replaceable, figure_dir, remember
 from emstat.report.mixture import fit_document, selection_document
 from emstat.report.render import FORMATS, Engine, check_engine, render_qmd
 from emstat.report.simulation import SimulationResults, load_simulation, simulation_document
@@ -100,12 +100,13 @@ def _formats(path: Path, formats: Sequence[str] | None) -> list[str]:
     return formats
 
 
-def _check_render_targets(qmd: Path, formats: Sequence[str], overwrite: bool) -> None:
-    """The figures folder is a folder (or absent) and each output may be replaced."""
+def _check_targets(qmd: Path, formats: Sequence[str], overwrite: bool, source: bool) -> None:
+    """The figures folder is a folder (or absent); each output (and the source) may be replaced."""
     folder = qmd.parent / figure_dir(qmd.stem)
     if folder.exists() and not folder.is_dir():
         raise InputError(f"{str(folder)!r} is a file; the report keeps its figures in that folder")
-    check_replaceable(qmd, [qmd.with_suffix(f".{f}") for f in formats], overwrite)
+    outputs = [qmd.with_suffix(f".{f}") for f in formats]
+    check_replaceable(qmd, [qmd, *outputs] if source else outputs, overwrite)
 
 
 def check_report_path(
@@ -136,9 +137,7 @@ def check_report_path(
         raise InputError(
             f"no folder {str(folder)!r} for the report; create it, or pass --mkdir (mkdir=True)"
         )
-    qmd = path.with_suffix(".qmd")
-    check_replaceable(qmd, [qmd], overwrite)
-    _check_render_targets(qmd, formats, overwrite)
+    _check_targets(path.with_suffix(".qmd"), formats, overwrite, source=True)
     return formats
 
 
@@ -172,7 +171,7 @@ def render_report(
     if qmd.suffix.lower() != ".qmd" or not qmd.is_file():
         raise InputError(f"no .qmd file {str(qmd)!r} to render")
     formats = _formats(qmd, formats)
-    _check_render_targets(qmd, formats, overwrite)
+    _check_targets(qmd, formats, overwrite, source=False)
     rendered: list[Path] = []
     for fmt in formats:
         # recorded one by one: a PDF that fails leaves the HTML known as emstat's

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from emstat.report.files import recorded_figures, remember, write_text_atomic
+from emstat.report.files import figure_dir, recorded_figures, remember, write_text_atomic
 from emstat.report.markdown import FigureBlock
 
 __all__ = [
@@ -83,11 +83,6 @@ class Document:
     def figures(self) -> list[FigureBlock]:
         """Every figure, in order of appearance."""
         return [b for s in self.sections for b in s.blocks if isinstance(b, FigureBlock)]
-
-
-def figure_dir(stem: str) -> str:
-    """The folder, beside the ``.qmd``, that holds a report's figures."""
-    return f"{stem}_figures"
 
 
 def yaml_header(doc: Document, stem: str) -> str:

@@ -25,6 +25,7 @@ from emstat.errors import InputError
 __all__ = [
     "RECORD_NAME",
     "check_replaceable",
+    "figure_dir",
     "file_hash",
     "read_record",
     "recorded_figures",
@@ -37,9 +38,13 @@ __all__ = [
 RECORD_NAME = "written.json"
 
 
+def figure_dir(stem: str) -> str:
+    """The folder, beside the ``.qmd``, that holds a report's figures (and its record)."""
+    return f"{stem}_figures"
+
+
 def _figure_folder(qmd: Path) -> Path:
-    # document.figure_dir without importing it: document imports this module
-    return qmd.parent / f"{qmd.stem}_figures"
+    return qmd.parent / figure_dir(qmd.stem)
 
 
 def file_hash(path: Path) -> str:

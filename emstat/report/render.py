@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from emstat._optional import require
 from emstat.errors import EmstatError, InputError
-from emstat.report.files import scratch, staged
+from emstat.report.files import figure_dir, scratch, staged
 
 __all__ = [
     "CALLOUT_FILTER",
@@ -158,7 +158,7 @@ def render_with_pandoc(qmd: Path, fmt: Format) -> Path:
     """Render without Quarto: pandoc for HTML, pandoc -> Typst -> PDF for PDF."""
     pypandoc = require("pypandoc", "report")
     folder = qmd.parent.resolve()
-    headers = folder / f"{qmd.stem}_figures"
+    headers = folder / figure_dir(qmd.stem)
     lua = headers / "callouts.lua"
     headers.mkdir(exist_ok=True)
     lua.write_text(CALLOUT_FILTER)
@@ -177,7 +177,7 @@ def _pandoc_to(
     pypandoc: Any, qmd: Path, fmt: Format, out: Path, folder: Path, common: list[str]
 ) -> None:
     """pandoc (and for PDF, Typst) from ``qmd`` into the file ``out``."""
-    headers = folder / f"{qmd.stem}_figures"
+    headers = folder / figure_dir(qmd.stem)
     if fmt == "html":
         header = headers / "header.html"
         pypandoc.convert_file(
