@@ -7,7 +7,7 @@ and Typst from PyPI (the ``report`` extra).
 
 from __future__ import annotations
 
-from emstat.report.api import build_document, report, write_report
+from emstat.report.api import build_document, check_report_path, render_report, report, write_report
 from emstat.report.render import RenderError, find_quarto, render_qmd
 from emstat.report.simulation import SimulationResults, load_simulation
 
@@ -15,9 +15,11 @@ __all__ = [
     "RenderError",
     "SimulationResults",
     "build_document",
+    "check_report_path",
     "find_quarto",
     "load_simulation",
     "render_qmd",
+    "render_report",
     "report",
     "write_report",
 ]

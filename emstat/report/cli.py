@@ -3,7 +3,9 @@
 ``report`` is a plain function with ``Annotated`` options; register it on the
 package's Typer app with ``app.command("report")(friendly_errors(report))``.
 :func:`selection_report` and :func:`simulation_report` are what ``emstat
-select --report`` and ``emstat simulate --report`` call.
+select --report`` and ``emstat simulate --report`` call; a command that fits
+first calls :func:`check_report` before fitting, so a bad report path costs
+no time.
 """
 
 from __future__ import annotations
@@ -17,15 +19,18 @@ import pandas as pd
 import typer
 
 from emstat.errors import InputError
+from emstat.report.api import check_report_path, render_report, write_report
 from emstat.report.api import report as make_report
-from emstat.report.api import write_report
-from emstat.report.render import render_qmd
+from emstat.report.render import check_engine
 from emstat.report.simulation import load_simulation, simulation_document
 
 __all__ = [
     "EngineOpt",
+    "MkdirOpt",
+    "OverwriteOpt",
     "PdfOpt",
     "ReportOpt",
+    "check_report",
     "command_line",
     "report",
     "selection_report",
@@ -53,6 +58,21 @@ EngineOpt = Annotated[
     ),
 ]
 
+OverwriteOpt = Annotated[
+    bool,
+    typer.Option(
+        "--overwrite",
+        help="Replace report files emstat did not write or that were edited (an edited .qmd).",
+        rich_help_panel="Report",
+    ),
+]
+MkdirOpt = Annotated[
+    bool,
+    typer.Option(
+        "--mkdir", help="Create the report's folder when missing.", rich_help_panel="Report"
+    ),
+]
+
 
 def command_line() -> str:
     """The command being run, quoted for a shell (``emstat ...``)."""
@@ -70,10 +90,11 @@ def _formats(path: Path, pdf: bool) -> list[str]:
     return formats
 
 
-def _check_engine(engine: str) -> Any:
-    if engine not in ("auto", "quarto", "pandoc"):
-        raise InputError(f"--engine takes auto, quarto or pandoc; got {engine!r}")
-    return engine
+def check_report(
+    path: Path, *, pdf: bool = False, overwrite: bool = False, mkdir: bool = False
+) -> None:
+    """Refuse a report path before the fit (see :func:`emstat.report.check_report_path`)."""
+    check_report_path(path, _formats(path, pdf), overwrite=overwrite, mkdir=mkdir)
 
 
 def selection_report(
@@ -86,13 +107,17 @@ def selection_report(
     seed: int | None = None,
     command: str | None = None,
     engine: str = "auto",
+    overwrite: bool = False,
+    mkdir: bool = False,
 ) -> list[Path]:
     """The report ``emstat select --report PATH [--pdf]`` writes; returns the files."""
     return make_report(
         selection,
         path,
         formats=_formats(path, pdf),
-        engine=_check_engine(engine),
+        engine=check_engine(engine, "--engine"),
+        overwrite=overwrite,
+        mkdir=mkdir,
         data=data,
         data_name=data_name or "the data",
         seed=seed,
@@ -100,12 +125,19 @@ def selection_report(
     )
 
 
-def simulation_report(out_dir: Path, *, pdf: bool = True, engine: str = "auto") -> list[Path]:
-    """``OUT_DIR/report.html`` (and ``.pdf``) from a simulation's saved results."""
+def simulation_report(
+    out_dir: Path, *, pdf: bool = True, engine: str = "auto", overwrite: bool = False
+) -> list[Path]:
+    """``OUT_DIR/report.html`` (and ``.pdf``) from a simulation's saved results.
+
+    An edited ``OUT_DIR/report.qmd`` is kept (an InputError) unless ``overwrite``.
+    """
+    path = Path(out_dir) / "report.html"
+    formats = _formats(path, pdf)
+    engine = check_engine(engine, "--engine")
+    check_report_path(path, formats, overwrite=overwrite)
     doc = simulation_document(load_simulation(out_dir))
-    return write_report(
-        doc, Path(out_dir) / "report.html", _formats(Path("x.html"), pdf), _check_engine(engine)
-    )
+    return write_report(doc, path, formats, engine, overwrite=overwrite)
 
 
 def report(
@@ -126,18 +158,25 @@ def report(
         bool, typer.Option("--html/--no-html", help="Render HTML.", rich_help_panel="Report")
     ] = True,
     engine: EngineOpt = "auto",
+    overwrite: OverwriteOpt = False,
+    mkdir: MkdirOpt = False,
 ) -> None:
-    """(Re)render a report: from a simulation's saved results, or an edited .qmd."""
+    """(Re)render a report: from a simulation's saved results, or an edited .qmd.
+
+    From a directory the .qmd is written again, unless it was edited (then
+    pass --overwrite, or give the .qmd itself to render it as it is).
+    """
     formats = [f for f, on in (("html", html), ("pdf", pdf)) if on]
+    engine = check_engine(engine, "--engine")
     if source.is_dir():
         path = out or source / "report.html"
-        written = write_report(
-            simulation_document(load_simulation(source)), path, formats, _check_engine(engine)
-        )
+        check_report_path(path, formats, overwrite=overwrite, mkdir=mkdir)
+        doc = simulation_document(load_simulation(source))
+        written = write_report(doc, path, formats, engine, overwrite=overwrite, mkdir=mkdir)
     elif source.suffix.lower() == ".qmd" and source.is_file():
         if out is not None:
             raise InputError("--out does not apply to a .qmd: its outputs go beside it")
-        written = [source, *render_qmd(source, formats, _check_engine(engine))]
+        written = [source, *render_report(source, formats, engine, overwrite=overwrite)]
     else:
         raise InputError(
             f"{str(source)!r} is neither a simulation output directory nor a .qmd file"

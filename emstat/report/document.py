@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from emstat.report.files import figure_dir, recorded_figures, remember, write_text_atomic
 from emstat.report.markdown import FigureBlock
 
 __all__ = [
@@ -84,11 +85,6 @@ class Document:
         return [b for s in self.sections for b in s.blocks if isinstance(b, FigureBlock)]
 
 
-def figure_dir(stem: str) -> str:
-    """The folder, beside the ``.qmd``, that holds a report's figures."""
-    return f"{stem}_figures"
-
-
 def yaml_header(doc: Document, stem: str) -> str:
     """A Quarto YAML header: self-contained HTML and Typst PDF, nothing executed."""
     lines = [
@@ -137,17 +133,25 @@ def to_qmd(doc: Document, stem: str) -> str:
 def write_document(doc: Document, qmd: Path, dpi: int = 150) -> Path:
     """Write ``qmd``, its figures (PNG) and the header files beside it.
 
+    The folder of ``qmd`` must exist; :func:`emstat.report.write_report`
+    checks first that nothing the user edited is in the way.  Figures emstat
+    wrote before and no longer needs are removed; other files in the figures
+    folder are left alone.  The ``.qmd`` is written under a temporary name
+    and renamed at the end, and recorded (see :mod:`emstat.report.files`).
+
     Returns the path of the ``.qmd``.
     """
     qmd = Path(qmd)
     stem = qmd.stem
     folder = qmd.parent / figure_dir(stem)
-    folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("*.png"):
-        old.unlink()
-    for fig in doc.figures:
-        fig.figure.savefig(folder / f"{fig.name}.png", dpi=dpi, bbox_inches="tight")
-    (folder / "header.html").write_text(HTML_HEADER)
-    (folder / "header.typ").write_text(TYPST_HEADER)
-    qmd.write_text(to_qmd(doc, stem))
+    folder.mkdir(exist_ok=True)
+    names = [f"{fig.name}.png" for fig in doc.figures]
+    for old in set(recorded_figures(qmd)) - set(names):
+        (folder / Path(old).name).unlink(missing_ok=True)
+    for fig, name in zip(doc.figures, names, strict=True):
+        fig.figure.savefig(folder / name, dpi=dpi, bbox_inches="tight")
+    write_text_atomic(folder / "header.html", HTML_HEADER)
+    write_text_atomic(folder / "header.typ", TYPST_HEADER)
+    write_text_atomic(qmd, to_qmd(doc, stem))
+    remember(qmd, [qmd], figures=names)
     return qmd

@@ -15,15 +15,18 @@ import shutil
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from emstat._optional import require
 from emstat.errors import EmstatError, InputError
+from emstat.report.files import figure_dir, scratch, staged
 
 __all__ = [
     "CALLOUT_FILTER",
+    "ENGINES",
     "FORMATS",
     "RenderError",
+    "check_engine",
     "find_quarto",
     "render_qmd",
     "render_with_pandoc",
@@ -34,6 +37,7 @@ __all__ = [
 Format = Literal["html", "pdf"]
 Engine = Literal["auto", "quarto", "pandoc"]
 FORMATS: tuple[str, ...] = ("html", "pdf")
+ENGINES: tuple[str, ...] = ("auto", "quarto", "pandoc")
 
 
 class RenderError(EmstatError, RuntimeError):
@@ -87,6 +91,13 @@ def find_quarto() -> str | None:
     return shutil.which("quarto")
 
 
+def check_engine(engine: object, name: str = "engine") -> Engine:
+    """``engine`` itself when one of :data:`ENGINES`, else an InputError naming the choices."""
+    if engine not in ENGINES:
+        raise InputError(f"{name} takes {', '.join(ENGINES)}; got {engine!r}")
+    return engine  # type: ignore[return-value]
+
+
 def _check_formats(formats: Sequence[str]) -> list[Format]:
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
@@ -115,6 +126,7 @@ def render_qmd(
         The rendered files, in the order of ``formats``.
     """
     qmd = Path(qmd)
+    engine = check_engine(engine)
     if not qmd.is_file():
         raise InputError(f"no file {str(qmd)!r}")
     wanted = _check_formats(formats)
@@ -146,52 +158,63 @@ def render_with_pandoc(qmd: Path, fmt: Format) -> Path:
     """Render without Quarto: pandoc for HTML, pandoc -> Typst -> PDF for PDF."""
     pypandoc = require("pypandoc", "report")
     folder = qmd.parent.resolve()
-    headers = folder / f"{qmd.stem}_figures"
+    headers = folder / figure_dir(qmd.stem)
     lua = headers / "callouts.lua"
     headers.mkdir(exist_ok=True)
     lua.write_text(CALLOUT_FILTER)
     common = [f"--resource-path={folder}", f"--lua-filter={lua}"]
     out = qmd.with_suffix(f".{fmt}")
     try:
-        if fmt == "html":
-            header = headers / "header.html"
-            pypandoc.convert_file(
-                str(qmd),
-                "html5",
-                format="markdown",
-                outputfile=str(out),
-                extra_args=[
-                    *common,
-                    "--standalone",
-                    "--embed-resources",
-                    "--mathml",
-                    "--toc",
-                    "--toc-depth=2",
-                    *([f"--include-in-header={header}"] if header.is_file() else []),
-                ],
-            )
-        else:
-            typ = qmd.with_suffix(".typ")
-            header = headers / "header.typ"
-            pypandoc.convert_file(
-                str(qmd),
-                "typst",
-                format="markdown",
-                outputfile=str(typ),
-                extra_args=[
-                    *common,
-                    "--standalone",
-                    "--variable=papersize:a4",
-                    "--variable=margin.x:2cm",
-                    "--variable=margin.y:2cm",
-                    *([f"--include-in-header={header}"] if header.is_file() else []),
-                ],
-            )
-            _compile_typst(typ, out, folder)
-            typ.unlink()
+        # written under a temporary name, renamed onto ``out`` once complete
+        with staged(out) as partial:
+            _pandoc_to(pypandoc, qmd, fmt, partial, folder, common)
     except (RuntimeError, OSError) as exc:
         raise RenderError(f"rendering {qmd} to {fmt} failed: {exc}") from exc
     return out
+
+
+def _pandoc_to(
+    pypandoc: Any, qmd: Path, fmt: Format, out: Path, folder: Path, common: list[str]
+) -> None:
+    """pandoc (and for PDF, Typst) from ``qmd`` into the file ``out``."""
+    headers = folder / figure_dir(qmd.stem)
+    if fmt == "html":
+        header = headers / "header.html"
+        pypandoc.convert_file(
+            str(qmd),
+            "html5",
+            format="markdown",
+            outputfile=str(out),
+            extra_args=[
+                *common,
+                "--standalone",
+                "--embed-resources",
+                "--mathml",
+                "--toc",
+                "--toc-depth=2",
+                *([f"--include-in-header={header}"] if header.is_file() else []),
+            ],
+        )
+        return
+    header = headers / "header.typ"
+    # the Typst source sits beside the .qmd (figure paths are relative to it)
+    # under a temporary name, so a user's own x.typ is never touched
+    with scratch(qmd.with_suffix(".typ")) as typ:
+        pypandoc.convert_file(
+            str(qmd),
+            "typst",
+            format="markdown",
+            outputfile=str(typ),
+            extra_args=[
+                *common,
+                "--standalone",
+                "--variable=papersize:a4",
+                "--variable=margin.x:2cm",
+                "--variable=margin.y:2cm",
+                *([f"--include-in-header={header}"] if header.is_file() else []),
+            ],
+        )
+        _compile_typst(typ, out, folder)
 
 
 def _compile_typst(typ: Path, pdf: Path, root: Path) -> None:

@@ -16,8 +16,16 @@ from emstat.report.document import Document
 
 from ._fixtures import make_simulation_dir
 
-pytest.importorskip("pypandoc", reason="the report extra (pypandoc-binary) is not installed")
-pytest.importorskip("typst", reason="the report extra (typst) is not installed")
+
+@pytest.fixture(scope="session")
+def renderers() -> None:
+    """Skip a test that renders unless the ``report`` extra (pandoc and Typst) is installed.
+
+    Request it (or ``pytest.mark.usefixtures("renderers")``) in every test
+    that renders; the other report tests run without the extra.
+    """
+    pytest.importorskip("pypandoc", reason="the report extra (pypandoc-binary) is not installed")
+    pytest.importorskip("typst", reason="the report extra (typst) is not installed")
 
 
 @dataclass(frozen=True)
@@ -73,7 +81,7 @@ def faithful() -> tuple[object, object]:
 
 @pytest.fixture(scope="session")
 def faithful_report(
-    faithful: tuple[object, object], tmp_path_factory: pytest.TempPathFactory
+    renderers: None, faithful: tuple[object, object], tmp_path_factory: pytest.TempPathFactory
 ) -> Rendered:
     selection, data = faithful
     out = tmp_path_factory.mktemp("faithful") / "faithful.html"
@@ -86,7 +94,7 @@ def sim_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def sim_report(sim_dir: Path) -> Rendered:
+def sim_report(renderers: None, sim_dir: Path) -> Rendered:
     return _render(sim_dir, sim_dir / "report.html")
 
 
@@ -100,7 +108,7 @@ def crimes_fits() -> tuple[object, object]:
 
 @pytest.fixture(scope="session")
 def crimes_report(
-    crimes_fits: tuple[object, object], tmp_path_factory: pytest.TempPathFactory
+    renderers: None, crimes_fits: tuple[object, object], tmp_path_factory: pytest.TempPathFactory
 ) -> Rendered:
     out = tmp_path_factory.mktemp("crimes") / "crimes.html"
     return _render(crimes_fits, out, data_name="crimes.csv")

@@ -9,6 +9,8 @@ import pytest
 
 from emstat.report import render_qmd
 
+pytestmark = pytest.mark.usefixtures("renderers")
+
 REPORTS = Path(__file__).resolve().parents[2] / "reports"
 
 

@@ -110,14 +110,16 @@ def test_report_rejects_unknown_input(tmp_path) -> None:
 
 
 def _app() -> typer.Typer:
+    """The ``emstat report`` command as the package registers it (errors as one line)."""
+    from emstat.cli import friendly_errors
     from emstat.report.cli import report
 
     app = typer.Typer()
-    app.command()(report)
+    app.command()(friendly_errors(report))
     return app
 
 
-def test_cli_renders_a_simulation_directory_and_an_edited_qmd(sim_dir, tmp_path) -> None:
+def test_cli_renders_a_simulation_directory_and_an_edited_qmd(renderers, sim_dir, tmp_path) -> None:
     import shutil
 
     sim_dir = shutil.copytree(sim_dir, tmp_path / "sim1")
@@ -134,5 +136,10 @@ def test_cli_renders_a_simulation_directory_and_an_edited_qmd(sim_dir, tmp_path)
 
 
 def test_cli_rejects_other_paths(tmp_path) -> None:
-    result = CliRunner().invoke(_app(), [str(tmp_path / "nothing.txt")])
-    assert result.exit_code != 0
+    target = tmp_path / "nothing.txt"
+    result = CliRunner().invoke(_app(), [str(target)])
+    assert result.exit_code == 2, result.output
+    assert result.output.strip() == (
+        f"error: {str(target)!r} is neither a simulation output directory nor a .qmd file"
+    )
+    assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -11,6 +11,8 @@ from emstat.report.markdown import fmt_fixed, fmt_sig
 
 from .conftest import Rendered, pdf_pages, pdf_text
 
+pytestmark = pytest.mark.usefixtures("renderers")
+
 _REMOTE = re.compile(r"""\b(?:src|href)\s*=\s*["']?\s*(?:https?:)?//""", re.IGNORECASE)
 _DATA_IMAGE = re.compile(r"""<img[^>]+src="data:image/png;base64,""")
 
