@@ -10,6 +10,7 @@ weighted centre on the link scale (log rates, logit probabilities, means).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +21,9 @@ from scipy.special import expit, logit
 from emstat.errors import InputError
 from emstat.families import ProductFamily, family_from_spec
 from emstat.families.base import ColumnFamily
+from emstat.simulation.formula import FormulaTerm
 
-__all__ = ["FamilyTruth"]
+__all__ = ["FamilyTruth", "family_truth_from_terms"]
 
 
 def _link(part: ColumnFamily, values: np.ndarray) -> np.ndarray:
@@ -148,3 +150,21 @@ def _spec_of(part: ColumnFamily) -> Any:
     if part.name == "poisson":
         return Poisson(exposure=getattr(part, "exposure", None))
     return Categorical() if part.name == "categorical" else Normal()
+
+
+def family_truth_from_terms(terms: Sequence[FormulaTerm], column: str = "x") -> FamilyTruth:
+    """The mixture of a ``Pois(...)`` or ``Bin(...)`` formula, in one column ``column``."""
+    from emstat.families.binomial import BinomialColumn
+    from emstat.families.poisson import PoissonColumn
+
+    weights = np.array([t.weight for t in terms], dtype=float)
+    kind = terms[0].distribution
+    if kind == "Pois":
+        part: ColumnFamily = PoissonColumn(column)
+        values = np.array([[t.args[0]] for t in terms])
+    elif kind == "Bin":
+        part = BinomialColumn(column, int(terms[0].args[0]))
+        values = np.array([[t.args[1]] for t in terms])
+    else:
+        raise InputError(f"no family truth for {kind}(...) terms")
+    return FamilyTruth(ProductFamily((part,)), weights, (values,))

@@ -2,8 +2,10 @@
 
 ``N(mean, variance)`` is the normal distribution in the N(μ, σ²) notation:
 the second number is the **variance**, not the standard deviation (R's
-``rnorm`` takes the sd; this does not).  Each term is ``weight*N(mean,
-variance)``; the weights must sum to 1.  Leave out every weight for equal
+``rnorm`` takes the sd; this does not).  ``Pois(rate)`` is a Poisson count
+and ``Bin(trials, prob)`` a binomial one (every term the same number of
+trials).  Each term is ``weight*Distribution(...)``, all terms of one
+distribution; the weights must sum to 1.  Leave out every weight for equal
 weights.  Errors show the formula with a caret under the offending character.
 """
 
@@ -18,9 +20,16 @@ from emstat.errors import InputError
 __all__ = ["FORMULA_HELP", "FormulaTerm", "parse_formula"]
 
 FORMULA_HELP = (
-    "terms 'weight*N(mean, variance)' joined by '+', e.g. '0.5*N(-0.8,1) + 0.5*N(0.8,1)'; "
+    "terms 'weight*N(mean, variance)', 'weight*Pois(rate)' or 'weight*Bin(trials, prob)' "
+    "joined by '+', e.g. '0.5*N(-0.8,1) + 0.5*N(0.8,1)' or '0.6*Pois(2) + 0.4*Pois(9)'; "
     "N's second number is the variance (N(mu, sigma^2)), not the sd"
 )
+#: The distributions a formula term may name, and what their numbers are.
+DISTRIBUTIONS: dict[str, tuple[str, ...]] = {
+    "N": ("the mean", "the variance"),
+    "Pois": ("the rate",),
+    "Bin": ("the number of trials", "the probability"),
+}
 
 _NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
 _WEIGHT_SUM_TOL = 1e-6
@@ -28,11 +37,21 @@ _WEIGHT_SUM_TOL = 1e-6
 
 @dataclass(frozen=True)
 class FormulaTerm:
-    """One component: its weight (None when left out), mean and variance."""
+    """One component: its weight (None when left out), distribution and its numbers."""
 
     weight: float | None
-    mean: float
-    variance: float
+    distribution: str
+    args: tuple[float, ...]
+
+    @property
+    def mean(self) -> float:
+        """A normal term's mean."""
+        return self.args[0]
+
+    @property
+    def variance(self) -> float:
+        """A normal term's variance."""
+        return self.args[1]
 
 
 def formula_error(formula: str, position: int, message: str) -> InputError:
@@ -82,25 +101,49 @@ class _Scanner:
         return value, start
 
 
+def _distribution(scan: _Scanner) -> str | None:
+    """The distribution name at the cursor (longest first: Pois before N), or None."""
+    scan.skip()
+    for name in sorted(DISTRIBUTIONS, key=len, reverse=True):
+        if scan.text.startswith(name, scan.pos):
+            return name
+    return None
+
+
+def _check_arg(scan: _Scanner, name: str, index: int, value: float, start: int) -> None:
+    what = DISTRIBUTIONS[name][index]
+    if name == "N" and index == 1 and value <= 0:
+        raise scan.fail(f"variance {value:g} must be positive", start)
+    if name == "Pois" and value <= 0:
+        raise scan.fail(f"rate {value:g} must be positive", start)
+    if name == "Bin" and index == 0 and (value < 1 or value != int(value)):
+        raise scan.fail(f"{what} {value:g} must be a whole number >= 1", start)
+    if name == "Bin" and index == 1 and not 0 < value < 1:
+        raise scan.fail(f"probability {value:g} must be between 0 and 1", start)
+
+
 def _term(scan: _Scanner) -> FormulaTerm:
     weight: float | None = None
-    if scan.peek() != "N":
-        weight, start = scan.number("a weight or N(")
+    if _distribution(scan) is None:
+        weight, start = scan.number("a weight or a distribution such as N(")
         if weight <= 0:
             raise scan.fail(f"weight {weight:g} must be positive", start)
         scan.expect("*")
-    if scan.peek() != "N":
+    name = _distribution(scan)
+    if name is None:
         found = repr(scan.peek()) if scan.peek() else "the end"
-        raise scan.fail(f"expected 'N(', found {found}")
-    scan.pos += 1
+        raise scan.fail(f"expected 'N(', 'Pois(' or 'Bin(', found {found}")
+    scan.pos += len(name)
     scan.expect("(")
-    mean, _ = scan.number("the mean")
-    scan.expect(",")
-    variance, start = scan.number("the variance")
-    if variance <= 0:
-        raise scan.fail(f"variance {variance:g} must be positive", start)
+    args = []
+    for index, what in enumerate(DISTRIBUTIONS[name]):
+        if index:
+            scan.expect(",")
+        value, start = scan.number(what)
+        _check_arg(scan, name, index, value, start)
+        args.append(value)
     scan.expect(")")
-    return FormulaTerm(weight, mean, variance)
+    return FormulaTerm(weight, name, tuple(args))
 
 
 def parse_formula(formula: str) -> list[FormulaTerm]:
@@ -130,6 +173,8 @@ def parse_formula(formula: str) -> list[FormulaTerm]:
     [(0.3, 0.0, 1.0), (0.7, 2.0, 0.5)]
     >>> [t.weight for t in parse_formula("N(0,1) + N(3,1)")]
     [0.5, 0.5]
+    >>> [(t.distribution, t.args) for t in parse_formula("0.6*Pois(2) + 0.4*Pois(9)")]
+    [('Pois', (2.0,)), ('Pois', (9.0,))]
     """
     if not isinstance(formula, str) or not formula.strip():
         raise InputError(f"mixture formula is empty ({FORMULA_HELP})")
@@ -140,6 +185,16 @@ def parse_formula(formula: str) -> list[FormulaTerm]:
         terms.append(_term(scan))
     if scan.peek():
         raise scan.fail(f"expected '+' or the end, found {scan.peek()!r}")
+    kinds = {t.distribution for t in terms}
+    if len(kinds) > 1:
+        raise InputError(
+            f"mixture formula {formula!r}: every term must be of one distribution, "
+            f"got {', '.join(sorted(kinds))}"
+        )
+    if kinds == {"Bin"} and len({t.args[0] for t in terms}) > 1:
+        raise InputError(
+            f"mixture formula {formula!r}: every Bin term needs the same number of trials"
+        )
     given = [t.weight is not None for t in terms]
     if not all(given):
         if any(given):
@@ -147,7 +202,7 @@ def parse_formula(formula: str) -> list[FormulaTerm]:
                 f"mixture formula {formula!r}: give a weight for every term or for none "
                 "(none means equal weights)"
             )
-        return [FormulaTerm(1.0 / len(terms), t.mean, t.variance) for t in terms]
+        return [FormulaTerm(1.0 / len(terms), t.distribution, t.args) for t in terms]
     total = math.fsum(t.weight for t in terms if t.weight is not None)
     if abs(total - 1.0) > _WEIGHT_SUM_TOL:
         raise InputError(f"mixture formula {formula!r}: the weights sum to {total:g}, not 1")

@@ -48,7 +48,7 @@ def _caret_column(message: str) -> int:
         ("0.5*N(0,-1) + 0.5*N(1,1)", 8, "variance -1 must be positive"),
         ("0.5*N(0,0) + 0.5*N(1,1)", 8, "variance 0 must be positive"),
         ("0*N(0,1) + 1*N(1,1)", 0, "weight 0 must be positive"),
-        ("0.5*N(0,1) +", 12, "expected a number (a weight or N()"),
+        ("0.5*N(0,1) +", 12, "expected a number (a weight or a distribution such as N()"),
     ],
 )
 def test_malformed_formula_points_at_the_character(formula: str, position: int, words: str) -> None:

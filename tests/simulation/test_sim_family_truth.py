@@ -1,0 +1,76 @@
+"""Count formulas and the truth of a family mixture: draws, truth table, matching, separation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import emstat
+from emstat.errors import InputError
+from emstat.simulation.family_truth import family_truth_from_terms
+from emstat.simulation.formula import parse_formula
+
+
+@pytest.mark.parametrize(
+    ("formula", "expected"),
+    [
+        ("0.6*Pois(2) + 0.4*Pois(9)", [("Pois", (2.0,), 0.6), ("Pois", (9.0,), 0.4)]),
+        (
+            "0.3*Bin(20,0.15) + 0.5*Bin(20,0.5) + 0.2*Bin(20,0.85)",
+            [("Bin", (20.0, 0.15), 0.3), ("Bin", (20.0, 0.5), 0.5), ("Bin", (20.0, 0.85), 0.2)],
+        ),
+        ("Pois(1) + Pois(4)", [("Pois", (1.0,), 0.5), ("Pois", (4.0,), 0.5)]),
+    ],
+)
+def test_count_formulas_parse(formula: str, expected: list[tuple]) -> None:
+    terms = parse_formula(formula)
+    assert [(t.distribution, t.args, t.weight) for t in terms] == expected
+
+
+@pytest.mark.parametrize(
+    ("formula", "words"),
+    [
+        ("0.5*Pois(0) + 0.5*Pois(2)", "rate 0 must be positive"),
+        ("0.5*Bin(10,1.2) + 0.5*Bin(10,0.5)", "probability 1.2 must be between 0 and 1"),
+        ("0.5*Bin(2.5,0.2) + 0.5*Bin(2.5,0.5)", "trials 2.5 must be a whole number"),
+        ("0.5*Bin(10,0.2) + 0.5*Bin(12,0.5)", "same number of trials"),
+        ("0.5*Pois(2) + 0.5*N(0,1)", "one distribution"),
+        ("0.5*Poisson(2) + 0.5*Pois(3)", "expected '('"),
+    ],
+)
+def test_bad_count_formulas_are_one_clear_error(formula: str, words: str) -> None:
+    with pytest.raises(InputError, match=words.replace("(", r"\(")):
+        parse_formula(formula)
+
+
+def test_draws_follow_the_true_mixture() -> None:
+    truth = family_truth_from_terms(parse_formula("0.3*Bin(20,0.15) + 0.7*Bin(20,0.6)"))
+    data, labels = truth.draw(40_000, np.random.default_rng(1))
+    assert list(data.columns) == ["x"]
+    counts = np.bincount(data["x"].astype(int), minlength=21) / len(data)
+    expected = 0.3 * stats.binom.pmf(np.arange(21), 20, 0.15) + 0.7 * stats.binom.pmf(
+        np.arange(21), 20, 0.6
+    )
+    assert np.max(np.abs(counts - expected)) < 0.01
+    assert abs(np.mean(labels == 0) - 0.3) < 0.01
+
+
+def test_truth_table_is_in_the_order_of_a_fits_params() -> None:
+    truth = family_truth_from_terms(parse_formula("0.6*Pois(2) + 0.4*Pois(9)"))
+    data, _ = truth.draw(3000, np.random.default_rng(2))
+    fit = emstat.fit_mixture(data, k=2, **truth.fit_options())
+    names, truths = truth.truth_table()
+    assert names == list(fit.params["parameter"].iloc[:2])
+    match = truth.match(fit.theta.components)  # type: ignore[union-attr]
+    aligned = np.empty_like(truths)
+    aligned[match] = fit.params["estimate"].to_numpy().reshape(2, 2)
+    np.testing.assert_allclose(aligned, truths, rtol=0.1)
+
+
+def test_separation_scales_log_rates_about_their_centre() -> None:
+    truth = family_truth_from_terms(parse_formula("0.5*Pois(1) + 0.5*Pois(4)"))
+    rates = truth.separated(2.0).components[0][:, 0]
+    centre = 0.5 * (np.log(1) + np.log(4))
+    np.testing.assert_allclose(np.log(rates), centre + 2 * (np.log([1, 4]) - centre))
+    assert truth.separated(1.0) is truth
