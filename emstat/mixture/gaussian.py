@@ -332,7 +332,8 @@ def _whitened(x: np.ndarray, params: GaussianParams) -> np.ndarray:
     k = params.k
     # One BLAS call whitens the data for all components at once.
     u_all = params.prec_chol.transpose(1, 0, 2).reshape(d, k * d)
-    y = (x @ u_all).reshape(n, k, d)
+    with np.errstate(over="ignore"):  # a row that far is refused by log_responsibilities
+        y = (x @ u_all).reshape(n, k, d)
     y -= _whitened_means(params)[None, :, :]
     return y
 
