@@ -24,6 +24,7 @@ __all__ = [
     "GaussianParams",
     "GaussianStats",
     "ScatterKind",
+    "column_scales",
     "component_log_densities",
     "draw_mixture",
     "e_step",
@@ -153,9 +154,9 @@ def gaussian_params(
     * diagonal models (``EII`` ... ``VVI``, ``E``, ``V``): a variance at or
       below machine epsilon (times its column's squared scale, below);
     * the others: ``min|diag L| / (1 + max|diag L|) <= sqrt(eps)`` in some
-      component, ``L`` the Cholesky factor of its covariance (mclust's ``VVV``
-      test; the model-specific tests of ``VEE``, ``EVE``, ``VVE`` and ``EVV``
-      are in :mod:`emstat.mixture.covariance`).
+      component, ``L`` the Cholesky factor of its covariance in the units
+      below (mclust's ``VVV`` test; the model-specific tests of ``VEE``,
+      ``EVE``, ``VVE`` and ``EVV`` are in :mod:`emstat.mixture.covariance`).
 
     Unlike mclust's, these tests are free of the columns' units: each sees
     the covariances in units of the mixture's standard deviation of each
