@@ -4,7 +4,9 @@ For the small (k, d, d) arrays of an M-step, a dozen batched numpy calls
 cost more than the arithmetic; one compiled pass does the Cholesky
 factorisation, mclust's conditioning test, the whitening factor
 ``U = L^-T``, the log-determinant and the rounding-noise bound of
-:func:`emstat.mixture.gaussian.gaussian_params`.
+:func:`emstat.mixture.gaussian.gaussian_params`.  The tests see each
+covariance in the data's units, ``S^-1 Σ_k S^-1`` with ``S`` the mixture's
+standard deviation per column, so they do not depend on the columns' scales.
 """
 
 from __future__ import annotations
@@ -22,9 +24,12 @@ OK, NOT_POSITIVE_DEFINITE, ILL_CONDITIONED, CHECK_EIGENVALUES = 0, 1, 2, 3
 
 @numba.njit(cache=True)
 def full_factors(
-    covariances: np.ndarray, offsets: np.ndarray, rounding: float
+    covariances: np.ndarray, offsets: np.ndarray, scales: np.ndarray, rounding: float
 ) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """``(U, -½ log|Σ_k|, status, component)``; status as above, component -1 when OK."""
+    """``(U, -½ log|Σ_k|, status, component)``; status as above, component -1 when OK.
+
+    ``scales`` (d,) is the mixture's standard deviation of each column.
+    """
     k, d = covariances.shape[0], covariances.shape[1]
     prec_chol = np.zeros((k, d, d))
     half_log_det = np.zeros(k)
@@ -32,6 +37,9 @@ def full_factors(
     inv = np.zeros((d, d))
     root_eps = math.sqrt(np.finfo(np.float64).eps)
     unclear = -1
+    for c in range(d):
+        if not (scales[c] > 0.0 and scales[c] < np.inf):  # also NaN
+            return prec_chol, half_log_det, ILL_CONDITIONED, 0
     for j in range(k):
         chol[:] = 0.0
         for c in range(d):
@@ -48,8 +56,9 @@ def full_factors(
                 chol[i, c] = value / chol[c, c]
         smallest, largest, log_det = np.inf, 0.0, 0.0
         for c in range(d):
-            smallest = min(smallest, chol[c, c])
-            largest = max(largest, chol[c, c])
+            # chol(S⁻¹ Σ S⁻¹) = S⁻¹ L: the test's factor in the data's units
+            smallest = min(smallest, chol[c, c] / scales[c])
+            largest = max(largest, chol[c, c] / scales[c])
             log_det += math.log(chol[c, c])
         if not smallest / (1.0 + largest) > root_eps:  # also inf and NaN
             return prec_chol, half_log_det, ILL_CONDITIONED, j
@@ -63,13 +72,17 @@ def full_factors(
                 inv[i, c] = value / chol[i, i]
         frobenius, trace, offset2 = 0.0, 0.0, 0.0
         for c in range(d):
-            trace += covariances[j, c, c]
-            offset2 += offsets[j, c] * offsets[j, c]
+            unit = 1.0 / scales[c]
+            trace += covariances[j, c, c] * unit * unit
+            scaled_offset = offsets[j, c] * unit
+            offset2 += scaled_offset * scaled_offset
             for i in range(d):
                 prec_chol[j, c, i] = inv[i, c]  # U = L⁻ᵀ
-                frobenius += inv[i, c] * inv[i, c]
+                # S U, the whitening factor of S⁻¹ Σ S⁻¹
+                frobenius += (scales[c] * inv[i, c]) * (scales[c] * inv[i, c])
         half_log_det[j] = -log_det
-        # λ_min(Σ) >= 1 / ||U||_F²: a component this bound clears is not rounding noise.
+        # λ_min(S⁻¹ Σ S⁻¹) >= 1 / ||S U||_F²: a component this bound clears is not
+        # rounding noise.
         if unclear < 0 and 1.0 / frobenius <= rounding * (offset2 + trace):
             unclear = j
     if unclear >= 0:

@@ -59,6 +59,17 @@ def _weights_and_means(
 
 
 @numba.njit(cache=True, error_model="numpy")
+def _column_scales2(weights: np.ndarray, offsets: np.ndarray, variances: np.ndarray) -> np.ndarray:
+    """The mixture's variance of each column (see ``gaussian.column_scales``)."""
+    k, d = offsets.shape
+    unit2 = np.zeros(d)
+    for j in range(k):
+        for c in range(d):
+            unit2[c] += weights[j] * (variances[j, c] + offsets[j, c] * offsets[j, c])
+    return unit2
+
+
+@numba.njit(cache=True, error_model="numpy")
 def diagonal_m_step(
     nk: np.ndarray,
     sums: np.ndarray,
@@ -111,16 +122,16 @@ def diagonal_m_step(
             for c in range(d):
                 var[j, c] = scatter[j, c] / nk[j]
     else:  # EVI: shapes scatter_k / |scatter_k|^(1/d), one volume
-        largest = 0.0
+        largest = np.zeros(d)  # per column: the test is free of the columns' units
         for j in range(k):
             for c in range(d):
-                largest = max(largest, scatter[j, c])
+                largest[c] = max(largest[c], scatter[j, c])
         scales = np.empty(k)
         common = 0.0
         for j in range(k):
             log_sum = 0.0
             for c in range(d):
-                if not scatter[j, c] > _EPS * largest:
+                if not scatter[j, c] > _EPS * largest[c]:
                     return weights, means, covariances, prec_chol, half_log_det, DOUBT
                 log_sum += math.log(scatter[j, c])
             scales[j] = math.exp(log_sum / d)
@@ -129,12 +140,13 @@ def diagonal_m_step(
         for j in range(k):
             for c in range(d):
                 var[j, c] = common * scatter[j, c] / scales[j]
+    unit2 = _column_scales2(weights, offsets, var)
     for j in range(k):
         log_det = 0.0
         for c in range(d):
             v = var[j, c]
             floor = rounding * (offsets[j, c] * offsets[j, c] + abs(v))
-            if not (v > _EPS and v > floor and v < np.inf):
+            if not (v > _EPS * unit2[c] and v > floor and v < np.inf):
                 return weights, means, covariances, prec_chol, half_log_det, DOUBT
             covariances[j, c, c] = v
             prec_chol[j, c, c] = 1.0 / math.sqrt(v)
@@ -177,7 +189,12 @@ def full_m_step(
                     covariances[j, a, b] = 0.5 * (
                         scatter[j, a, b] / nk[j] + scatter[j, b, a] / nk[j]
                     )
-    prec_chol, half_log_det, status, _ = full_factors(covariances, offsets, rounding)
+    variances = np.empty((k, d))
+    for j in range(k):
+        for c in range(d):
+            variances[j, c] = covariances[j, c, c]
+    scales = np.sqrt(_column_scales2(weights, offsets, variances))
+    prec_chol, half_log_det, status, _ = full_factors(covariances, offsets, scales, rounding)
     return (
         weights,
         means,

@@ -153,7 +153,7 @@ def _degenerate(model: str, component: int | None, what: str) -> DegenerateFitEr
     )
 
 
-def _first_degenerate(values: Array, floor: float) -> int | None:
+def _first_degenerate(values: Array, floor: float | Array) -> int | None:
     """Index of the first component with a value at or below ``floor`` (or None)."""
     bad = np.flatnonzero(np.any(values.reshape(values.shape[0], -1) <= floor, axis=1))
     return int(bad[0]) if bad.size else None
@@ -280,7 +280,8 @@ def _fit_diagonal(
     # shape == "V"
     if volume == "V":
         return np.asarray(diagonals / nk[:, None], dtype=float)
-    floor = _EPS * float(np.max(diagonals)) if diagonals.size else 0.0
+    # per column, so that the test does not depend on the columns' units
+    floor = _EPS * np.max(diagonals, axis=0) if diagonals.size else 0.0
     bad = _first_degenerate(diagonals, floor)
     if bad is not None:
         raise _degenerate(model, bad, "a zero variance makes the shape undefined")

@@ -17,13 +17,14 @@ from typing import Any, Literal
 
 import numpy as np
 
-from emstat.errors import DegenerateFitError
+from emstat.errors import DegenerateFitError, InputError
 from emstat.mixture import fused
 
 __all__ = [
     "GaussianParams",
     "GaussianStats",
     "ScatterKind",
+    "column_scales",
     "component_log_densities",
     "draw_mixture",
     "e_step",
@@ -49,6 +50,11 @@ class GaussianParams:
     prec_chol: np.ndarray  # (k, d, d), upper triangular, U Uᵀ = Σ⁻¹
     half_log_det_prec: np.ndarray  # (k,), -½ log|Σ_k|
     diagonal: bool = False  # covariances (and so prec_chol) are diagonal
+    # A point near the data (a fit's centre) and the means about it to full
+    # precision: ``means`` is their rounded sum, which far from 0 loses the
+    # digits that predictions need (data near 1e9 with sd 1e-5).
+    origin: np.ndarray | None = None  # (d,)
+    local_means: np.ndarray | None = None  # (k, d), means - origin
 
     @property
     def k(self) -> int:
@@ -58,9 +64,30 @@ class GaussianParams:
     def d(self) -> int:
         return int(self.means.shape[1])
 
+    @property
+    def center(self) -> np.ndarray:
+        """The origin the means are kept about, or else the mixture's mean."""
+        return self.weights @ self.means if self.origin is None else self.origin
+
     def shifted(self, offset: np.ndarray) -> GaussianParams:
-        """The same mixture with every mean moved by ``offset``."""
-        return replace(self, means=self.means + offset)
+        """The same mixture with every mean moved by ``offset``.
+
+        The means about the origin are kept, so shifting back (by the
+        negated offset) gives the original means exactly.
+        """
+        if self.origin is None or self.local_means is None:
+            origin, local = np.array(offset, dtype=float), self.means
+        else:
+            origin, local = self.origin + offset, self.local_means
+        return replace(self, means=local + origin, origin=origin, local_means=local)
+
+    def about(self, center: np.ndarray) -> GaussianParams:
+        """The mixture of ``x - center``: means ``μ_k - center`` without the rounding of ``μ_k``."""
+        if self.origin is None or self.local_means is None:
+            means = self.means - center
+        else:
+            means = self.local_means + (self.origin - center)
+        return replace(self, means=means, origin=None, local_means=None)
 
     def vector(self) -> np.ndarray:
         """Weights, means and the covariances' upper triangles as one vector."""
@@ -125,11 +152,16 @@ def gaussian_params(
     mclust's rules (``mstep``/``me`` return NA for the model):
 
     * diagonal models (``EII`` ... ``VVI``, ``E``, ``V``): a variance at or
-      below machine epsilon;
+      below machine epsilon (times its column's squared scale, below);
     * the others: ``min|diag L| / (1 + max|diag L|) <= sqrt(eps)`` in some
-      component, ``L`` the Cholesky factor of its covariance (mclust's ``VVV``
-      test; the model-specific tests of ``VEE``, ``EVE``, ``VVE`` and ``EVV``
-      are in :mod:`emstat.mixture.covariance`).
+      component, ``L`` the Cholesky factor of its covariance in the units
+      below (mclust's ``VVV`` test; the model-specific tests of ``VEE``,
+      ``EVE``, ``VVE`` and ``EVV`` are in :mod:`emstat.mixture.covariance`).
+
+    Unlike mclust's, these tests are free of the columns' units: each sees
+    the covariances in units of the mixture's standard deviation of each
+    column (:func:`column_scales`), so columns in 1e-4 and 1e4 are not
+    singular, and a fit in other units is the same fit transformed.
 
     mclust sums ``z_ik (x_i - m_k)^2`` and gets an exact zero for a variable
     that is constant within a component (or an exactly rank-deficient
@@ -139,12 +171,35 @@ def gaussian_params(
     ``2 eps (|m_k - c|^2 + its size)``, with ``c = sum_k w_k m_k``, also
     counts as zero.
     """
-    offsets = means - np.asarray(weights, dtype=float) @ means
+    weights = np.asarray(weights, dtype=float)
+    offsets = means - weights @ means
     if diagonal:
-        prec_chol, half_log_det = _diagonal_factors(covariances, offsets)
+        prec_chol, half_log_det = _diagonal_factors(covariances, offsets, weights)
     else:
-        prec_chol, half_log_det = _full_factors(covariances, offsets)
+        prec_chol, half_log_det = _full_factors(covariances, offsets, weights)
     return GaussianParams(weights, means, covariances, prec_chol, half_log_det, diagonal)
+
+
+def column_scales(
+    covariances: np.ndarray, offsets: np.ndarray, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """The mixture's standard deviation of each column, shape (d,).
+
+    ``sqrt(sum_k w_k (Σ_k,cc + o_kc^2))`` with ``o_k`` the offset of mean k
+    from the mixture's mean (equal weights when ``weights`` is None): the
+    unit in which the singularity tests see each column.
+
+    Examples
+    --------
+    >>> column_scales(np.array([[[4.0, 0.0], [0.0, 1e-8]]]), np.zeros((1, 2))).tolist()
+    [2.0, 0.0001]
+    """
+    k = covariances.shape[0]
+    w = np.full(k, 1.0 / k) if weights is None else np.asarray(weights, dtype=float)
+    with np.errstate(invalid="ignore"):
+        return np.asarray(
+            np.sqrt(w @ (np.einsum("kii->ki", covariances) + offsets * offsets)), dtype=float
+        )
 
 
 def _first(bad: np.ndarray) -> int:
@@ -152,11 +207,16 @@ def _first(bad: np.ndarray) -> int:
 
 
 def _diagonal_factors(
-    covariances: np.ndarray, offsets: np.ndarray
+    covariances: np.ndarray, offsets: np.ndarray, weights: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     var = covariances.diagonal(axis1=1, axis2=2)
+    unit2 = column_scales(covariances, offsets, weights) ** 2
     # NaN fails every comparison, so this also refuses NaN and infinite variances.
-    ok = (var > _EPS) & (var > _rounding_floor(offsets * offsets, np.abs(var))) & (var < np.inf)
+    ok = (
+        (var > _EPS * unit2)
+        & (var > _rounding_floor(offsets * offsets, np.abs(var)))
+        & (var < np.inf)
+    )
     if not ok.all():
         j = _first(np.asarray(~ok.all(axis=1)))
         raise DegenerateFitError(
@@ -168,13 +228,17 @@ def _diagonal_factors(
     return prec_chol, -0.5 * np.log(var).sum(axis=1)
 
 
-def _full_factors(covariances: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _full_factors(
+    covariances: np.ndarray, offsets: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     kernels = _factor_kernels()
     if kernels is None:
-        return _numpy_full_factors(covariances, offsets)
+        return _numpy_full_factors(covariances, offsets, weights)
+    scales = column_scales(covariances, offsets, weights)
     prec_chol, half_log_det, status, j = kernels.full_factors(
         np.ascontiguousarray(covariances, dtype=np.float64),
         np.ascontiguousarray(offsets, dtype=np.float64),
+        scales,
         ROUNDING_FACTOR * _EPS,
     )
     if status == kernels.NOT_POSITIVE_DEFINITE:
@@ -182,7 +246,7 @@ def _full_factors(covariances: np.ndarray, offsets: np.ndarray) -> tuple[np.ndar
     if status == kernels.ILL_CONDITIONED:
         raise DegenerateFitError(f"component {j + 1}'s covariance is singular")
     if status == kernels.CHECK_EIGENVALUES:
-        _check_rounding_noise(covariances, offsets, prec_chol)
+        _check_rounding_noise(covariances, offsets, prec_chol, scales)
     return prec_chol, half_log_det
 
 
@@ -196,9 +260,15 @@ def _factor_kernels() -> Any:
 
 
 def _check_rounding_noise(
-    covariances: np.ndarray, offsets: np.ndarray, prec_chol: np.ndarray
+    covariances: np.ndarray, offsets: np.ndarray, prec_chol: np.ndarray, scales: np.ndarray
 ) -> None:
-    """Refuse a component whose smallest eigenvalue is rounding noise (see gaussian_params)."""
+    """Refuse a component whose smallest eigenvalue is rounding noise (see gaussian_params).
+
+    All in units of ``scales``: the covariances ``S⁻¹ Σ S⁻¹``, their factors ``S U``.
+    """
+    covariances = covariances / np.outer(scales, scales)
+    offsets = offsets / scales
+    prec_chol = prec_chol * scales[:, None]
     floor = _rounding_floor(np.sum(offsets**2, axis=1), np.einsum("kii->k", covariances))
     # λ_min(Σ) >= 1 / ||U||_F²: only components that bound cannot clear need eigenvalues.
     unclear = 1.0 / np.einsum("kij,kij->k", prec_chol, prec_chol) <= floor
@@ -215,9 +285,12 @@ def _check_rounding_noise(
 
 
 def _numpy_full_factors(
-    covariances: np.ndarray, offsets: np.ndarray
+    covariances: np.ndarray, offsets: np.ndarray, weights: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The same as the compiled kernel, in batched numpy (its reference in the tests)."""
+    scales = column_scales(covariances, offsets, weights)
+    if not np.all((scales > 0) & (scales < np.inf)):
+        raise DegenerateFitError("component 1's covariance is singular")
     try:
         chol = np.linalg.cholesky(covariances)
     except np.linalg.LinAlgError:
@@ -229,13 +302,15 @@ def _numpy_full_factors(
             f"component {j + 1}'s covariance is not positive definite"
         ) from None
     diag = np.abs(np.einsum("kii->ki", chol))
-    ratio = diag.min(axis=1) / (1.0 + diag.max(axis=1))
+    # chol(S⁻¹ Σ S⁻¹) = S⁻¹ L: mclust's test in the data's units
+    unit_diag = diag / scales
+    ratio = unit_diag.min(axis=1) / (1.0 + unit_diag.max(axis=1))
     bad = ~np.all(np.isfinite(diag), axis=1) | (ratio <= math.sqrt(_EPS))
     if bad.any():
         raise DegenerateFitError(f"component {_first(bad) + 1}'s covariance is singular")
     # U = L⁻ᵀ: then Uᵀ Σ U = I and (x - μ) U is whitened.
     prec_chol = np.linalg.inv(chol).transpose(0, 2, 1)
-    _check_rounding_noise(covariances, offsets, prec_chol)
+    _check_rounding_noise(covariances, offsets, prec_chol, scales)
     return prec_chol, -np.sum(np.log(diag), axis=1)
 
 
@@ -249,23 +324,95 @@ def _is_positive_definite(sigma: np.ndarray) -> bool:
 
 def component_log_densities(x: np.ndarray, params: GaussianParams) -> np.ndarray:
     """log(π_k) + log N(x_i | μ_k, Σ_k) for every row and component, shape (n, k)."""
+    return _log_densities(_whitened(x, params), params)
+
+
+def _whitened(x: np.ndarray, params: GaussianParams) -> np.ndarray:
+    """``(x_i - μ_k) U_k`` for every row and component, shape (n, k, d)."""
     n, d = x.shape
     k = params.k
     # One BLAS call whitens the data for all components at once.
     u_all = params.prec_chol.transpose(1, 0, 2).reshape(d, k * d)
-    y = (x @ u_all).reshape(n, k, d)
-    y -= np.einsum("kd,kde->ke", params.means, params.prec_chol)[None, :, :]
-    maha = np.einsum("nkd,nkd->nk", y, y)
+    with np.errstate(over="ignore"):  # a row that far is refused by log_responsibilities
+        y = (x @ u_all).reshape(n, k, d)
+    y -= _whitened_means(params)[None, :, :]
+    return y
+
+
+def _whitened_means(params: GaussianParams) -> np.ndarray:
+    return np.einsum("kd,kde->ke", params.means, params.prec_chol)
+
+
+def _log_weights(params: GaussianParams) -> np.ndarray:
     with np.errstate(divide="ignore"):
-        log_w = np.log(params.weights)
-    return log_w + params.half_log_det_prec - 0.5 * (d * _LOG_2PI + maha)
+        return np.log(params.weights) + params.half_log_det_prec
 
 
-def log_responsibilities(x: np.ndarray, params: GaussianParams) -> tuple[np.ndarray, np.ndarray]:
-    """Log responsibilities (n, k) and each row's log-likelihood (n,), in the log domain."""
-    log_dens = component_log_densities(x, params)
+def _log_densities(y: np.ndarray, params: GaussianParams) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        maha = np.einsum("nkd,nkd->nk", y, y)
+    return _log_weights(params) - 0.5 * (y.shape[2] * _LOG_2PI + maha)
+
+
+def log_responsibilities(
+    x: np.ndarray, params: GaussianParams, rows: Any = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Log responsibilities (n, k) and each row's log-likelihood (n,), in the log domain.
+
+    A row so far from every mean that its squared distances overflow (beyond
+    about 1e154 standard deviations) gets its responsibilities from the
+    differences of those distances, computed without overflow, and a
+    log-likelihood of -inf; ``rows`` (the row labels) name a row whose
+    whitened distance itself overflows, which raises :class:`InputError`.
+    """
+    y = _whitened(x, params)
+    log_dens = _log_densities(y, params)
     row_loglik = logsumexp_rows(log_dens)
-    return log_dens - row_loglik[:, None], row_loglik
+    with np.errstate(invalid="ignore"):
+        log_resp = log_dens - row_loglik[:, None]
+    far = np.flatnonzero(~np.isfinite(row_loglik))
+    for i in far:
+        name = i if rows is None else rows[i]
+        log_resp[i], row_loglik[i] = _far_row(x[i], y[i], params, name)
+    return log_resp, row_loglik
+
+
+def _far_row(
+    x: np.ndarray, y: np.ndarray, params: GaussianParams, name: Any
+) -> tuple[np.ndarray, float]:
+    """Log responsibilities and log-likelihood of one row whose distances overflow.
+
+    With ``r`` the component nearest in the whitened metric, the gaps
+    ``|y_k|² - |y_r|² = (y_k - y_r)·(y_k + y_r)`` are formed with
+    ``y_k - y_r = x (U_k - U_r) - (μ_k U_k - μ_r U_r)`` (exact where the
+    components share a covariance) and ``y_k + y_r`` scaled by the row's
+    largest whitened coordinate, so nothing overflows before the gap.
+    """
+    size = float(np.max(np.abs(y)))
+    if not np.isfinite(size):
+        raise InputError(
+            f"row {name} lies too far from every component mean to evaluate "
+            "(its whitened distance overflows)"
+        )
+    unit = y / size
+    r = int(np.argmin(np.einsum("kd,kd->k", unit, unit)))
+    prec = params.prec_chol
+    whitened_means = _whitened_means(params)
+    diff = x @ (prec - prec[r]) - (whitened_means - whitened_means[r])
+    with np.errstate(over="ignore", invalid="ignore"):
+        gap = size * np.einsum("kd,kd->k", diff, unit + unit[r])
+        log_weights = _log_weights(params)
+        relative = log_weights - log_weights[r] - 0.5 * gap
+    relative[r] = 0.0
+    if not np.all(relative < np.inf):  # also NaN
+        raise InputError(
+            f"row {name} lies too far from every component mean to compare the components"
+        )
+    total = float(logsumexp_rows(relative[None, :])[0])
+    with np.errstate(over="ignore"):
+        nearest = size * (size * float(unit[r] @ unit[r]))
+    log_lik = float(log_weights[r]) - 0.5 * (y.shape[1] * _LOG_2PI + nearest) + total
+    return relative - total, log_lik
 
 
 def logsumexp_rows(a: np.ndarray) -> np.ndarray:

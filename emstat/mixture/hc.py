@@ -727,7 +727,8 @@ def qclass(x: np.ndarray, k: int) -> np.ndarray:
     probabilities, ``m = k + 1, k + 2, ...`` until there are at least
     ``k + 1`` distinct ones; if there are more, the points starting the
     shortest gaps are dropped. The end points become ``min(x) - sd(x) *
-    sqrt(eps)`` and ``max(x) + sd(x) * sqrt(eps)``; class ``i`` is
+    sqrt(eps)`` and ``max(x) + sd(x) * sqrt(eps)`` (at least one float
+    beyond, where that step is below the spacing of floats); class ``i`` is
     ``q_i <= x < q_{i+1}``.
 
     Parameters
@@ -766,9 +767,11 @@ def qclass(x: np.ndarray, k: int) -> np.ndarray:
     if q.size > k + 1:
         drop = np.argsort(np.diff(q), kind="stable")[: q.size - k - 1]
         q = np.delete(q, drop)
-    q[0] = xs[0] - eps
-    q[-1] = xs[-1] + eps
-    # class i is q_i <= x < q_(i+1); every x lies inside [q_0, q_k)
+    # Far from the origin sd * sqrt(eps) can be below the spacing of floats there
+    # (data near 1e9 with sd 1e-5): step at least to the next float, so that
+    # every x lies inside [q_0, q_k) and class i is q_i <= x < q_(i+1).
+    q[0] = min(xs[0] - eps, np.nextafter(xs[0], -np.inf))
+    q[-1] = max(xs[-1] + eps, np.nextafter(xs[-1], np.inf))
     return np.searchsorted(q, v, side="right") - 1
 
 

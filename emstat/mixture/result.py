@@ -14,13 +14,15 @@ import pandas as pd
 
 from emstat._validation import as_numeric_data
 from emstat.engine import EMControl
-from emstat.errors import InputError
+from emstat.errors import DegenerateFitError, InputError
 from emstat.mixture import gaussian
 from emstat.mixture.gaussian import GaussianParams
 
 __all__ = ["MixtureResult", "load_fit"]
 
-_FORMAT = "emstat.MixtureResult/1"
+#: Version 2 adds the fit's centre and the means about it (full precision far from 0).
+_FORMAT = "emstat.MixtureResult/2"
+_FORMATS = ("emstat.MixtureResult/1", _FORMAT)
 _Z95 = 1.959963984540054  # the 97.5% normal quantile: 95% Wald intervals
 
 
@@ -178,35 +180,46 @@ class MixtureResult:
         return self.params
 
     # --- predictions --------------------------------------------------------------
-    def _log_resp(self, data: Any) -> tuple[np.ndarray, pd.Index]:
+    def _log_resp(self, data: Any) -> tuple[np.ndarray, np.ndarray, pd.Index]:
+        """Log responsibilities and row log-likelihoods, computed as the fit computed them.
+
+        The data and the means are both taken about the fit's centre (the
+        mixture's mean for a fit saved without one), so far from the origin
+        the predictions keep the digits the fit had.
+        """
         theta = self._require_ok()
         x = as_numeric_data(data, expected_columns=self.columns if _is_frame(data) else None)
         if x.d != self.d:
             raise InputError(f"the fit has {self.d} columns; the data have {x.d}")
-        log_resp, _ = gaussian.log_responsibilities(x.values, theta)
-        return log_resp, x.index
+        center = theta.center
+        log_resp, row_loglik = gaussian.log_responsibilities(
+            x.values - center, theta.about(center), rows=x.index
+        )
+        return log_resp, row_loglik, x.index
 
     def predict_proba(self, data: Any) -> pd.DataFrame:
         """Responsibilities, one column per component, aligned to the data's index."""
-        log_resp, index = self._log_resp(data)
+        log_resp, _, index = self._log_resp(data)
         return pd.DataFrame(np.exp(log_resp), index=index, columns=self._labels)
 
     def predict(self, data: Any) -> pd.Series:
         """The most probable component (1..k) of every row, aligned to the data's index."""
-        log_resp, index = self._log_resp(data)
+        log_resp, _, index = self._log_resp(data)
         return pd.Series(np.argmax(log_resp, axis=1) + 1, index=index, name="component")
 
     def score_samples(self, data: Any) -> pd.Series:
-        """Each row's log density under the fitted mixture."""
-        theta = self._require_ok()
-        x = as_numeric_data(data, expected_columns=self.columns if _is_frame(data) else None)
-        _, row_loglik = gaussian.log_responsibilities(x.values, theta)
-        return pd.Series(row_loglik, index=x.index, name="loglik")
+        """Each row's log density under the fitted mixture (-inf beyond float range)."""
+        _, row_loglik, index = self._log_resp(data)
+        return pd.Series(row_loglik, index=index, name="loglik")
 
     def sample(self, n: int, seed: int | np.random.Generator | None = None) -> pd.DataFrame:
-        """Draw ``n`` rows from the fitted mixture, with the component each came from."""
+        """Draw ``n`` rows from the fitted mixture, with the component each came from.
+
+        ``seed`` is None (fresh entropy), a whole number >= 0 or a numpy
+        ``Generator``.
+        """
         theta = self._require_ok()
-        rng = np.random.default_rng(seed)
+        rng = _sample_generator(n, seed)
         values, components = gaussian.draw_mixture(
             theta.weights, theta.means, theta.covariances, n, rng
         )
@@ -277,6 +290,7 @@ class MixtureResult:
             "degenerate": self.degenerate,
             "std_errors": self._saved_std_errors(),
             "std_error_method": self.std_error_method,
+            **_saved_center(theta),
         }
 
     def _saved_std_errors(self) -> list[float | None] | None:
@@ -285,43 +299,54 @@ class MixtureResult:
         return [None if math.isnan(v) else float(v) for v in self.params["std_err"]]
 
     @classmethod
-    def from_dict(cls, payload: dict[str, Any]) -> MixtureResult:
-        if payload.get("format") != _FORMAT:
-            raise InputError(f"not a saved emstat mixture fit (format {payload.get('format')!r})")
-        theta = None
-        if payload["weights"] is not None:
-            cov = np.asarray(payload["covariances"], dtype=float)
-            diagonal = bool(
-                np.all(cov == np.einsum("kii->ki", cov)[:, :, None] * np.eye(cov.shape[1]))
+    def from_dict(cls, payload: Any) -> MixtureResult:
+        """A fit from :meth:`to_dict`'s payload, each field checked (InputError naming it)."""
+        if not isinstance(payload, dict):
+            raise InputError(
+                f"not a saved emstat mixture fit (a JSON {type(payload).__name__}, not an object)"
             )
-            theta = gaussian.gaussian_params(
-                np.asarray(payload["weights"], dtype=float),
-                np.asarray(payload["means"], dtype=float),
-                cov,
-                diagonal=diagonal,
+        if payload.get("format") not in _FORMATS:
+            raise InputError(
+                f"not a saved emstat mixture fit (format {payload.get('format')!r}; "
+                f"this version reads {', '.join(_FORMATS)})"
             )
-        nan_if_none = lambda v: math.nan if v is None else float(v)  # noqa: E731
+        fields = _SavedFields(payload)
+        columns = fields.columns()
+        k = fields.integer("k", 1)
+        model = fields.model(len(columns))
+        n_params = fields.integer("n_params", 0)
+        expected = _n_params(model, k, len(columns))
+        if n_params != expected:
+            raise InputError(
+                f"n_params is {n_params}; a {model} fit with k = {k} in {len(columns)}-D "
+                f"has {expected}"
+            )
+        theta = fields.params(model, k, len(columns))
+        degenerate = fields.optional_string("degenerate")
+        if theta is None and degenerate is None:
+            raise InputError("weights are null but degenerate does not say why")
+        loglik = fields.number("loglik", nullable=theta is None)
         return cls(
-            model=payload["model"],
-            k=int(payload["k"]),
-            columns=list(payload["columns"]),
-            n=int(payload["n"]),
+            model=model,
+            k=k,
+            columns=columns,
+            n=fields.integer("n", 1),
             params_=theta,
-            loglik=nan_if_none(payload["loglik"]),
-            n_params=int(payload["n_params"]),
-            n_iter=int(payload["n_iter"]),
-            converged=bool(payload["converged"]),
-            stop_reason=str(payload["stop_reason"]),
-            trace=np.asarray(payload["trace"], dtype=float),
-            seconds=float(payload["seconds"]),
-            control=EMControl(**payload["control"]),
-            init=str(payload["init"]),
-            classification_loglik=nan_if_none(payload["classification_loglik"]),
-            degenerate=payload["degenerate"],
-            std_errors=None
-            if payload.get("std_errors") is None
-            else np.array([math.nan if v is None else v for v in payload["std_errors"]]),
-            std_error_method=payload.get("std_error_method"),
+            loglik=loglik,
+            n_params=n_params,
+            n_iter=fields.integer("n_iter", 0),
+            converged=fields.boolean("converged"),
+            stop_reason=fields.string("stop_reason"),
+            trace=fields.array("trace", None, finite=False),
+            seconds=fields.number("seconds"),
+            control=fields.control(),
+            init=fields.string("init"),
+            classification_loglik=fields.number("classification_loglik", nullable=True),
+            degenerate=degenerate,
+            std_errors=fields.std_errors(
+                theta is not None, k * (1 + len(parameter_names(columns)))
+            ),
+            std_error_method=fields.optional_string("std_error_method"),
         )
 
     def save(self, path: str | Path) -> Path:
@@ -332,15 +357,250 @@ class MixtureResult:
 
 
 def load_fit(path: str | Path) -> MixtureResult:
-    """Read a fit saved by :meth:`MixtureResult.save` (or ``emstat fit --out``)."""
+    """Read a fit saved by :meth:`MixtureResult.save` (or ``emstat fit --out``).
+
+    Files of format versions 1 and 2 are read; every field is checked, and
+    a file that is not a valid fit raises :class:`InputError` naming the field.
+    """
     path = Path(path)
     try:
         payload = json.loads(path.read_text())
     except FileNotFoundError:
         raise InputError(f"no file {str(path)!r}") from None
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise InputError(f"{str(path)!r} is not JSON: {exc}") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
     return MixtureResult.from_dict(payload)
+
+
+def _saved_center(theta: GaussianParams | None) -> dict[str, Any]:
+    """The fit's centre and the means about it, when the parameters keep them."""
+    if theta is None or theta.origin is None or theta.local_means is None:
+        return {}
+    return {"center": theta.origin.tolist(), "means_about_center": theta.local_means.tolist()}
+
+
+def _n_params(model: str, k: int, d: int) -> int:
+    from emstat.mixture.covariance import get_covariance_model
+    from emstat.mixture.model import GaussianMixtureModel
+
+    return GaussianMixtureModel(get_covariance_model(model, d), k).n_params(d)
+
+
+def _sample_generator(n: Any, seed: Any) -> np.random.Generator:
+    """Check ``sample``'s arguments; the generator its draws come from."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise InputError(f"sample needs a whole number of rows n >= 0, got {n!r}")
+    if isinstance(seed, np.random.Generator) or seed is None:
+        return np.random.default_rng(seed)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(
+            f"seed must be None, a whole number >= 0 or a numpy Generator, got {seed!r}"
+        )
+    return np.random.default_rng(seed)
+
+
+#: Relative asymmetry a saved covariance may have: rounding of a product, not an edit.
+_SYMMETRY_RTOL = 1e-10
+#: How far saved weights may sum from 1: rounding of nk / n.
+_WEIGHT_SUM_ATOL = 1e-9
+
+
+class _SavedFields:
+    """Typed, checked reads of a saved fit's fields; each error names its field."""
+
+    def __init__(self, payload: dict[str, Any]) -> None:
+        self.payload = payload
+
+    def get(self, key: str) -> Any:
+        if key not in self.payload:
+            raise InputError(f"the saved fit has no {key!r} field")
+        return self.payload[key]
+
+    def integer(self, key: str, minimum: int) -> int:
+        value = self.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise InputError(f"{key} must be a whole number >= {minimum}, got {value!r}")
+        return value
+
+    def boolean(self, key: str) -> bool:
+        value = self.get(key)
+        if not isinstance(value, bool):
+            raise InputError(f"{key} must be true or false, got {value!r}")
+        return value
+
+    def string(self, key: str) -> str:
+        value = self.get(key)
+        if not isinstance(value, str):
+            raise InputError(f"{key} must be a string, got {value!r}")
+        return value
+
+    def optional_string(self, key: str) -> str | None:
+        value = self.payload.get(key)
+        return None if value is None else self.string(key)
+
+    def number(self, key: str, nullable: bool = False) -> float:
+        value = self.get(key)
+        if value is None and nullable:
+            return math.nan
+        return _finite_number(value, key)
+
+    def columns(self) -> list[str]:
+        columns = self.get("columns")
+        if (
+            not isinstance(columns, list)
+            or not columns
+            or not all(isinstance(c, str) for c in columns)
+        ):
+            raise InputError(f"columns must be a non-empty list of names, got {columns!r}")
+        if len(set(columns)) != len(columns):
+            raise InputError(f"columns repeat a name: {columns!r}")
+        return columns
+
+    def model(self, d: int) -> str:
+        from emstat.mixture.covariance import get_covariance_model
+
+        name = self.string("model")
+        try:
+            canonical = get_covariance_model(name, d).name
+        except InputError as exc:
+            raise InputError(f"model: {exc}") from None
+        if canonical != name:
+            raise InputError(
+                f"model {name!r} is not a saved model name (it stands for {canonical})"
+            )
+        return name
+
+    def array(self, key: str, shape: tuple[int, ...] | None, finite: bool = True) -> np.ndarray:
+        """A list (nested to ``shape``; 1-D of any length when None) of numbers."""
+        return _number_array(self.get(key), key, shape, finite=finite)
+
+    def control(self) -> EMControl:
+        control = self.get("control")
+        names = {"tol", "criterion", "max_iter"}
+        if not isinstance(control, dict) or set(control) != names:
+            raise InputError(
+                f"control must be an object with tol, criterion and max_iter, got {control!r}"
+            )
+        if isinstance(control["max_iter"], bool) or isinstance(control["tol"], bool):
+            raise InputError(f"control must hold numbers for tol and max_iter, got {control!r}")
+        try:
+            return EMControl(**control)
+        except InputError as exc:
+            raise InputError(f"control: {exc}") from None
+
+    def std_errors(self, fitted: bool, size: int) -> np.ndarray | None:
+        values = self.payload.get("std_errors")
+        if values is None:
+            return None
+        if not fitted:
+            raise InputError("std_errors are given for a fit without parameters")
+        if not isinstance(values, list) or len(values) != size:
+            raise InputError(f"std_errors must be a list of {size} numbers or nulls")
+        cleaned = [math.nan if v is None else v for v in values]
+        return _number_array(cleaned, "std_errors", (size,), finite=False)
+
+    def params(self, model: str, k: int, d: int) -> GaussianParams | None:
+        from emstat.mixture.covariance import get_covariance_model
+
+        if self.get("weights") is None:
+            for key in ("means", "covariances"):
+                if self.get(key) is not None:
+                    raise InputError(f"{key} are given but weights are null")
+            return None
+        weights = self.array("weights", (k,))
+        if np.any(weights < 0):
+            j = int(np.flatnonzero(weights < 0)[0])
+            raise InputError(f"weights[{j}] is {weights[j]:.6g}; weights must be >= 0")
+        total = float(weights.sum())
+        if abs(total - 1.0) > _WEIGHT_SUM_ATOL:
+            raise InputError(f"weights sum to {total:.6g}, not 1")
+        means = self.array("means", (k, d))
+        covariances = self.array("covariances", (k, d, d))
+        diagonal = get_covariance_model(model, d).scatter == "diag"
+        _check_covariances(covariances, model, diagonal)
+        kept = self.center(k, d, means)
+        try:
+            theta = gaussian.gaussian_params(weights, means, covariances, diagonal=diagonal)
+        except DegenerateFitError as exc:
+            raise InputError(f"covariances: {exc}") from None
+        if kept is None:
+            return theta
+        origin, local = kept
+        return replace(theta, means=local + origin, origin=origin, local_means=local)
+
+    def center(self, k: int, d: int, means: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """Version 2's centre and means about it (both or neither), checked against ``means``."""
+        if self.payload.get("center") is None and self.payload.get("means_about_center") is None:
+            return None
+        origin = self.array("center", (d,))
+        local = self.array("means_about_center", (k, d))
+        scale = np.abs(origin) + np.abs(local)
+        if np.any(np.abs(means - (local + origin)) > 1e-12 * scale + 1e-300):
+            raise InputError("means disagree with center + means_about_center")
+        return origin, local
+
+
+def _finite_number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InputError(f"{name} must be a number, got {value!r}")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise InputError(f"{name} must be finite, got {value!r}")
+    return number
+
+
+def _number_array(
+    value: Any, name: str, shape: tuple[int, ...] | None, *, finite: bool = True
+) -> np.ndarray:
+    """``value`` as a float array of ``shape``, every entry a JSON number (finite if asked)."""
+
+    leaves = 1 if shape is None else len(shape)  # the depth at which numbers sit
+
+    def check(item: Any, depth: int, where: str) -> None:
+        if depth == leaves:
+            if isinstance(item, bool) or not isinstance(item, (int, float)):
+                raise InputError(f"{name}{where} must be a number, got {item!r}")
+            if isinstance(item, int) and abs(item) > 2**1023:
+                raise InputError(f"{name}{where} is out of the range of floats")
+            if finite and not math.isfinite(item):
+                raise InputError(f"{name}{where} must be finite, got {item!r}")
+            return
+        length = None if shape is None else shape[depth]
+        if not isinstance(item, list) or (length is not None and len(item) != length):
+            size = "a list" if length is None else f"a list of {length}"
+            got = f"{len(item)} entries" if isinstance(item, list) else repr(item)
+            raise InputError(f"{name}{where} must be {size}, got {got}")
+        for i, entry in enumerate(item):
+            check(entry, depth + 1, f"{where}[{i}]")
+
+    check(value, 0, "")
+    return np.array(value, dtype=float)
+
+
+def _check_covariances(covariances: np.ndarray, model: str, diagonal: bool) -> None:
+    """Saved covariances are symmetric (diagonal for the diagonal models)."""
+    d = covariances.shape[1]
+    scale = np.sqrt(np.abs(np.einsum("kii->ki", covariances)))
+    bound = _SYMMETRY_RTOL * scale[:, :, None] * scale[:, None, :]
+    asymmetric = np.abs(covariances - covariances.transpose(0, 2, 1)) > bound
+    if asymmetric.any():
+        j, a, b = (int(v[0]) for v in np.nonzero(asymmetric))
+        raise InputError(
+            f"covariances[{j}] is not symmetric ([{a}][{b}] = {covariances[j, a, b]:.6g}, "
+            f"[{b}][{a}] = {covariances[j, b, a]:.6g})"
+        )
+    if diagonal:
+        off = covariances * (1.0 - np.eye(d)) != 0.0
+        if off.any():
+            j = int(np.nonzero(off)[0][0])
+            raise InputError(
+                f"covariances[{j}] has off-diagonal entries, but model {model}'s are diagonal"
+            )
 
 
 def _is_frame(data: Any) -> bool:

@@ -89,13 +89,15 @@ def test_statistics_add_over_chunks() -> None:
     [
         (np.array([[[1.0, 1.0], [1.0, 1.0]]]), False),
         (np.array([[[1.0, 0.0], [0.0, 1e-40]]]), True),
-        (np.array([[[1e6, 0.0], [0.0, 1e-12]]]), False),
+        (np.array([[[1.0, 0.0], [0.0, 1e-17]]]), False),
     ],
     ids=["rank-deficient", "zero-variance", "ill-conditioned"],
 )
 def test_singular_covariances_are_degenerate(covariance: np.ndarray, diagonal: bool) -> None:
+    # Beside a round component: the tests see each column in the mixture's units.
+    covariances = np.concatenate([covariance, np.eye(2)[None]])
     with pytest.raises(DegenerateFitError, match="component 1"):
-        gaussian.gaussian_params(np.ones(1), np.zeros((1, 2)), covariance, diagonal=diagonal)
+        gaussian.gaussian_params(np.full(2, 0.5), np.zeros((2, 2)), covariances, diagonal=diagonal)
 
 
 @pytest.mark.parametrize(("k", "d"), [(1, 1), (3, 2), (4, 5)])
@@ -117,8 +119,8 @@ def test_both_factorisations_refuse_what_mclust_refuses(factors: str) -> None:
     with pytest.raises(DegenerateFitError, match="component 2's covariance is not positive"):
         factorise(np.stack([good, [[1.0, 2.0], [2.0, 1.0]]]), offsets)
     with pytest.raises(DegenerateFitError, match="component 1's covariance is singular"):
-        factorise(np.stack([[[1e6, 0.0], [0.0, 1e-12]], good]), offsets)
+        factorise(np.stack([[[1.0, 0.0], [0.0, 1e-17]], good]), offsets)
     # Rank-deficient up to rounding, far from the centre: the eigenvalue check catches it.
-    line = np.array([[1.0, 1.0], [1.0, 1.0 + 1e-15]])
+    line = np.array([[1.0, 1.0], [1.0, 1.0 + 1e-9]])
     with pytest.raises(DegenerateFitError, match="rounding noise"):
-        factorise(np.stack([good, line]), np.array([[0.0, 0.0], [1e3, 1e3]]))
+        factorise(np.stack([good, line]), np.array([[-1e3, -1e3], [1e3, 1e3]]))
