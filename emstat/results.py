@@ -20,7 +20,7 @@ from scipy.stats import norm
 
 from emstat.errors import InputError
 
-__all__ = ["CRITERION_NAMES", "FitCriteria", "wald_intervals"]
+__all__ = ["CRITERION_NAMES", "FitCriteria", "params_frame", "wald_intervals", "wald_z"]
 
 CRITERION_NAMES = ("bic", "aic", "icl", "loglik")
 CONVENTION_TEXT = "-2 loglik + penalty: smaller is better"
@@ -83,6 +83,13 @@ _TRANSFORMS: dict[str, tuple[Any, Any, Any]] = {
 }
 
 
+def wald_z(level: float) -> float:
+    """The normal quantile of a two-sided Wald interval at ``level``."""
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+        raise InputError(f"the confidence level must be a number between 0 and 1, got {level!r}")
+    return float(norm.ppf(0.5 + level / 2.0))
+
+
 def wald_intervals(
     estimate: np.ndarray, std_err: np.ndarray, scales: list[str] | np.ndarray, level: float = 0.95
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -92,9 +99,7 @@ def wald_intervals(
     logit scale a probability's stays in (0, 1).  The standard error on the
     transformed scale is the delta method's ``se * |g'(estimate)|``.
     """
-    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
-        raise InputError(f"the confidence level must be a number between 0 and 1, got {level!r}")
-    z = float(norm.ppf(0.5 + level / 2.0))
+    z = wald_z(level)
     low = np.full(estimate.shape, np.nan)
     high = np.full(estimate.shape, np.nan)
     scales = np.asarray(scales)

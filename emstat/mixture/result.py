@@ -17,24 +17,25 @@ from emstat.engine import EMControl
 from emstat.errors import DegenerateFitError, InputError
 from emstat.mixture import gaussian
 from emstat.mixture.gaussian import GaussianParams
+from emstat.results import FitCriteria, wald_z
 
 __all__ = ["MixtureResult", "load_fit"]
 
 #: Version 2 adds the fit's centre and the means about it (full precision far from 0).
 _FORMAT = "emstat.MixtureResult/2"
 _FORMATS = ("emstat.MixtureResult/1", _FORMAT)
-_Z95 = 1.959963984540054  # the 97.5% normal quantile: 95% Wald intervals
 
 
 @dataclass(frozen=True, eq=False)
-class MixtureResult:
+class MixtureResult(FitCriteria):
     """A fitted Gaussian mixture.
 
-    Components are numbered 1..k in every output.  Information criteria use
-    the convention of R's ``BIC()`` and scikit-learn, smaller is better:
-    ``bic = -2 loglik + p log n``, ``aic = -2 loglik + 2 p`` and
-    ``icl = bic - 2 Σ_i Σ_k C_ik log z_ik`` (C the hard assignment);
-    ``bic_mclust`` and ``icl_mclust`` are mclust's (larger is better).
+    Components are numbered 1..k in every output.  Information criteria
+    (:class:`emstat.results.FitCriteria`) use the convention of R's
+    ``BIC()`` and scikit-learn, smaller is better: ``bic = -2 loglik + p log
+    n``, ``aic = -2 loglik + 2 p`` and ``icl = bic - 2 Σ_i Σ_k C_ik log
+    z_ik`` (C the hard assignment); ``bic_mclust`` and ``icl_mclust`` are
+    mclust's (larger is better).
 
     A degenerate fit (a collapsed component, a singular covariance) has
     ``degenerate`` set to the reason and NaN criteria.
@@ -70,35 +71,6 @@ class MixtureResult:
     @property
     def ok(self) -> bool:
         return self.degenerate is None and self.params_ is not None
-
-    @property
-    def bic(self) -> float:
-        return -2.0 * self.loglik + self.n_params * math.log(self.n) if self.ok else math.nan
-
-    @property
-    def aic(self) -> float:
-        return -2.0 * self.loglik + 2.0 * self.n_params if self.ok else math.nan
-
-    @property
-    def icl(self) -> float:
-        return self.bic - 2.0 * self.classification_loglik if self.ok else math.nan
-
-    @property
-    def bic_mclust(self) -> float:
-        return -self.bic
-
-    @property
-    def icl_mclust(self) -> float:
-        return -self.icl
-
-    def criterion(self, name: str, convention: str = "smaller") -> float:
-        """``bic``, ``aic``, ``icl`` or ``loglik``; ``convention="mclust"`` flips BIC/AIC/ICL."""
-        if name == "loglik":
-            return self.loglik if self.ok else math.nan
-        if name not in ("bic", "aic", "icl"):
-            raise InputError(f"unknown criterion {name!r}; choose bic, aic, icl or loglik")
-        value = float(getattr(self, name))
-        return -value if convention == "mclust" else value
 
     # --- estimates ----------------------------------------------------------------
     def _require_ok(self) -> GaussianParams:
@@ -136,6 +108,11 @@ class MixtureResult:
         (computed on first use) unless :meth:`bootstrap` supplied others;
         ``std_error_method`` says which.  95% Wald intervals.
         """
+        return self.conf_int(0.95)
+
+    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
+        """``params`` with Wald intervals at ``level`` (estimate ± z·std_err)."""
+        z = wald_z(level)
         theta = self._require_ok()
         names = [name for name, _ in parameter_names(self.columns)]
         estimate = reported_vector(theta.weights, theta.means, theta.covariances)
@@ -147,8 +124,8 @@ class MixtureResult:
                 "parameter": ["weight", *names] * self.k,
                 "estimate": estimate,
                 "std_err": std_err,
-                "ci_low": estimate - _Z95 * std_err,
-                "ci_high": estimate + _Z95 * std_err,
+                "ci_low": estimate - z * std_err,
+                "ci_high": estimate + z * std_err,
             }
         )
 
@@ -357,7 +334,8 @@ class MixtureResult:
 
 
 def load_fit(path: str | Path) -> MixtureResult:
-    """Read a fit saved by :meth:`MixtureResult.save` (or ``emstat fit --out``).
+    """Read a fit saved by :meth:`MixtureResult.save` (or ``emstat fit --out``),
+    or a component family's fit saved by ``FamilyMixtureResult.save``.
 
     Files of format versions 1 and 2 are read; every field is checked, and
     a file that is not a valid fit raises :class:`InputError` naming the field.
@@ -371,6 +349,12 @@ def load_fit(path: str | Path) -> MixtureResult:
         raise InputError(f"{str(path)!r} is not JSON: {exc}") from None
     except OSError as exc:
         raise InputError(f"cannot read {str(path)!r}: {exc.strerror or exc}") from None
+    if isinstance(payload, dict) and str(payload.get("format", "")).startswith(
+        "emstat.FamilyMixtureResult"
+    ):
+        from emstat.mixture.family_fit import load_family_fit
+
+        return load_family_fit(payload)  # type: ignore[return-value]
     return MixtureResult.from_dict(payload)
 
 

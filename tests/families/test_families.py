@@ -259,13 +259,10 @@ def test_select_mixture_chooses_the_true_number_of_components() -> None:
 def test_save_and_load_round_trip(tmp_path: object) -> None:
     from pathlib import Path
 
-    from emstat.mixture.family_fit import load_family_fit
-
     fit = _fit("mixed", 2)
     path = fit.save(Path(str(tmp_path)) / "fit.json")
-    import json
-
-    loaded = load_family_fit(json.loads(path.read_text()))
+    loaded = emstat.load_fit(path)
+    assert isinstance(loaded, emstat.FamilyMixtureResult)
     pd.testing.assert_frame_equal(loaded.params, fit.params)
     assert loaded.bic == pytest.approx(fit.bic, rel=1e-15)
     pd.testing.assert_series_equal(loaded.predict(COUNTS), fit.predict(COUNTS))
@@ -328,3 +325,23 @@ def test_latent_classes_of_the_carcinoma_ratings_as_published(k: int, published:
     assert fit.loglik == pytest.approx(published, abs=5e-4)
     assert fit.n_params == k * 7 + k - 1
     assert fit.restarts is not None and len(fit.restarts) == 20
+
+
+def test_one_results_base_gives_every_fit_the_same_criteria_and_intervals() -> None:
+    gaussian = emstat.fit_mixture(emstat.load_dataset("faithful"), k=2, model="VVV")
+    poisson = _fit("poisson", 2)
+    for fit in (gaussian, poisson):
+        assert fit.bic == pytest.approx(-2 * fit.loglik + fit.n_params * math.log(fit.n))
+        assert fit.criterion("bic", "mclust") == pytest.approx(-fit.bic)
+        assert fit.icl >= fit.bic
+        narrow, wide = fit.conf_int(0.5), fit.conf_int(0.99)
+        assert (narrow["ci_low"] >= wide["ci_low"] - 1e-12).all()
+        assert (narrow["ci_high"] <= wide["ci_high"] + 1e-12).all()
+        pd.testing.assert_frame_equal(fit.conf_int(0.95), fit.params)
+    row = gaussian.params.iloc[1]
+    z90 = stats.norm.ppf(0.95)
+    assert gaussian.conf_int(0.9).iloc[1]["ci_low"] == pytest.approx(
+        row["estimate"] - z90 * row["std_err"], rel=1e-14
+    )
+    with pytest.raises(emstat.InputError, match="between 0 and 1"):
+        poisson.conf_int(95)
