@@ -32,6 +32,8 @@ __all__ = [
     "gaussian_params",
     "log_responsibilities",
     "numpy_e_step",
+    "parameter_names",
+    "reported_vector",
     "stats_from_responsibilities",
 ]
 
@@ -501,3 +503,30 @@ def draw_mixture(
     noise = rng.standard_normal((n, means.shape[1]))
     chol = np.linalg.cholesky(covariances)
     return means[labels] + np.einsum("nij,nj->ni", chol[labels], noise), labels
+
+
+def parameter_names(columns: list[str]) -> list[tuple[str, tuple[int, ...]]]:
+    """Names of one component's parameters, with their position in (mean | covariance)."""
+    names: list[tuple[str, tuple[int, ...]]] = [(f"mean[{c}]", (j,)) for j, c in enumerate(columns)]
+    for i, a in enumerate(columns):
+        for j in range(i, len(columns)):
+            b = columns[j]
+            names.append((f"var[{a}]" if i == j else f"cov[{a},{b}]", (i, j)))
+    return names
+
+
+def reported_vector(weights: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> np.ndarray:
+    """Parameters in the row order of ``MixtureResult.params``.
+
+    Per component 1..k: the weight, the d means, then the covariance's upper
+    triangle ``i <= j`` in row-major order.
+
+    Examples
+    --------
+    >>> reported_vector(np.array([1.0]), np.array([[0.0, 1.0]]), np.eye(2)[None])
+    array([1., 0., 1., 1., 0., 1.])
+    """
+    d = means.shape[1]
+    iu = np.triu_indices(d)
+    blocks = np.concatenate([weights[:, None], means, covariances[:, iu[0], iu[1]]], axis=1)
+    return np.asarray(blocks.reshape(-1), dtype=float)

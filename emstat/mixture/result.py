@@ -16,10 +16,10 @@ from emstat._validation import as_numeric_data
 from emstat.engine import EMControl
 from emstat.errors import DegenerateFitError, InputError
 from emstat.mixture import gaussian
-from emstat.mixture.gaussian import GaussianParams
+from emstat.mixture.gaussian import GaussianParams, parameter_names, reported_vector
 from emstat.results import FitCriteria, wald_z
 
-__all__ = ["MixtureResult", "load_fit"]
+__all__ = ["MixtureResult", "load_fit", "parameter_names", "reported_vector"]
 
 #: Version 2 adds the fit's centre and the means about it (full precision far from 0).
 _FORMAT = "emstat.MixtureResult/2"
@@ -589,30 +589,3 @@ def _check_covariances(covariances: np.ndarray, model: str, diagonal: bool) -> N
 
 def _is_frame(data: Any) -> bool:
     return isinstance(data, pd.DataFrame)
-
-
-def parameter_names(columns: list[str]) -> list[tuple[str, tuple[int, ...]]]:
-    """Names of one component's parameters, with their position in (mean | covariance)."""
-    names: list[tuple[str, tuple[int, ...]]] = [(f"mean[{c}]", (j,)) for j, c in enumerate(columns)]
-    for i, a in enumerate(columns):
-        for j in range(i, len(columns)):
-            b = columns[j]
-            names.append((f"var[{a}]" if i == j else f"cov[{a},{b}]", (i, j)))
-    return names
-
-
-def reported_vector(weights: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> np.ndarray:
-    """Parameters in the row order of ``MixtureResult.params``.
-
-    Per component 1..k: the weight, the d means, then the covariance's upper
-    triangle ``i <= j`` in row-major order.
-
-    Examples
-    --------
-    >>> reported_vector(np.array([1.0]), np.array([[0.0, 1.0]]), np.eye(2)[None])
-    array([1., 0., 1., 1., 0., 1.])
-    """
-    d = means.shape[1]
-    iu = np.triu_indices(d)
-    blocks = np.concatenate([weights[:, None], means, covariances[:, iu[0], iu[1]]], axis=1)
-    return np.asarray(blocks.reshape(-1), dtype=float)

@@ -68,9 +68,8 @@ from emstat.errors import InputError, StdErrorWarning
 from emstat.mixture import gaussian
 from emstat.mixture.align import align_components
 from emstat.mixture.covariance import get_covariance_model
-from emstat.mixture.gaussian import GaussianParams
+from emstat.mixture.gaussian import GaussianParams, reported_vector
 from emstat.mixture.model import GaussianMixtureModel
-from emstat.mixture.result import reported_vector
 
 __all__ = [
     "BOOTSTRAP_CONTROL",
