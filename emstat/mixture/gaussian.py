@@ -24,6 +24,7 @@ __all__ = [
     "GaussianParams",
     "GaussianStats",
     "ScatterKind",
+    "WeightedRows",
     "column_scales",
     "component_log_densities",
     "draw_mixture",
@@ -35,6 +36,7 @@ __all__ = [
     "parameter_names",
     "reported_vector",
     "stats_from_responsibilities",
+    "weighted_e_step",
 ]
 
 ScatterKind = Literal["full", "diag"]
@@ -481,6 +483,29 @@ def numpy_e_step(
     return replace(stats, classification_loglik=float(log_resp.max(axis=1).sum())), float(
         row_loglik.sum()
     )
+
+
+@dataclass(frozen=True)
+class WeightedRows:
+    """Rows (n, d) with a case weight each: a weight of 2 counts a row twice."""
+
+    x: np.ndarray
+    weights: np.ndarray
+
+    def take(self, rows: np.ndarray) -> WeightedRows:
+        return WeightedRows(self.x[rows], self.weights[rows])
+
+
+def weighted_e_step(
+    data: WeightedRows, params: GaussianParams, scatter: ScatterKind
+) -> tuple[GaussianStats, float]:
+    """The E-step of case-weighted rows (mclust's ``me.weighted``): statistics and
+    log-likelihood are the weighted sums, as if each row were repeated its weight's times."""
+    log_resp, row_loglik = log_responsibilities(data.x, params)
+    resp = np.exp(log_resp) * data.weights[:, None]
+    stats = stats_from_responsibilities(data.x, resp, scatter)
+    classification = float(data.weights @ log_resp.max(axis=1))
+    return replace(stats, classification_loglik=classification), float(data.weights @ row_loglik)
 
 
 def draw_mixture(

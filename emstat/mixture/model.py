@@ -43,7 +43,11 @@ class GaussianMixtureModel:
     covariance: CovarianceModel
     k: int
 
-    def e_step(self, theta: GaussianParams, data: np.ndarray) -> tuple[GaussianStats, float]:
+    def e_step(
+        self, theta: GaussianParams, data: np.ndarray | gaussian.WeightedRows
+    ) -> tuple[GaussianStats, float]:
+        if isinstance(data, gaussian.WeightedRows):
+            return gaussian.weighted_e_step(data, theta, self.covariance.scatter)
         return gaussian.e_step(data, theta, self.covariance.scatter)
 
     def m_step(self, stats: GaussianStats, previous: GaussianParams | None) -> GaussianParams:
@@ -91,7 +95,11 @@ class GaussianMixtureModel:
         resp[np.arange(x.shape[0]), labels] = 1.0
         return gaussian.stats_from_responsibilities(x, resp, self.covariance.scatter)
 
-    def stats_from_responsibilities(self, x: np.ndarray, resp: np.ndarray) -> GaussianStats:
+    def stats_from_responsibilities(
+        self, x: np.ndarray | gaussian.WeightedRows, resp: np.ndarray
+    ) -> GaussianStats:
+        if isinstance(x, gaussian.WeightedRows):
+            resp, x = resp * x.weights[:, None], x.x
         return gaussian.stats_from_responsibilities(x, resp, self.covariance.scatter)
 
 
