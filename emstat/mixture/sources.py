@@ -323,7 +323,7 @@ def connected(client: Any) -> Iterator[Any]:
     distributed = require("dask.distributed", "dask")
     try:
         live = distributed.Client(client)
-    except OSError as exc:  # no scheduler there, or not reachable in time
+    except (OSError, ValueError, TypeError) as exc:  # no scheduler there, or not an address
         raise InputError(f"cannot connect to the Dask scheduler at {client!r}: {exc}") from None
     with live:
         yield live
