@@ -21,6 +21,7 @@ __all__ = [
     "check_k_value",
     "check_k_values",
     "check_seed",
+    "check_squares_finite",
     "check_whole",
     "count_distinct_rows",
     "count_distinct_sorted",
@@ -95,7 +96,7 @@ def _as_frame(data: Any, columns: Sequence[str] | None) -> pd.DataFrame:
         array = _as_array(data)
         if array.ndim == 1:
             array = array[:, None]
-        names = [f"x{j + 1}" for j in range(array.shape[1])] if array.shape[1] > 1 else ["x"]
+        names = [f"x{j + 1}" for j in range(array.shape[1])] if array.shape[1] != 1 else ["x"]
         frame = pd.DataFrame(array, columns=names)
     frame = frame.rename(columns=str)
     if columns is not None:
@@ -151,6 +152,8 @@ def _plain_frame(
     frame = data
     if wanted is not None:
         wanted = list(wanted)
+        if len(set(wanted)) < len(wanted):
+            return None
         if not all(isinstance(c, str) and c in data.columns for c in wanted):
             return None
         frame = data[wanted]
@@ -236,14 +239,14 @@ def count_distinct_rows(x: np.ndarray) -> int:
 
 def check_k_value(k: Any) -> int:
     """One number of components: a whole number >= 1 (``2.0`` passes, ``2.5``, ``True`` do not)."""
-    if isinstance(k, (bool, np.bool_, str, bytes)) or not isinstance(k, numbers.Real):
+    whole = isinstance(k, numbers.Integral) or (
+        isinstance(k, numbers.Real) and float(k).is_integer()  # inf and NaN are not
+    )
+    if isinstance(k, (bool, np.bool_)) or not whole:
         raise InputError(f"the number of components k must be a whole number, got {k!r}")
-    if not isinstance(k, numbers.Integral):
-        if not (np.isfinite(k) and float(k).is_integer()):
-            raise InputError(f"the number of components k must be a whole number, got {k!r}")
-    if k < 1:
+    if float(k) < 1:
         raise InputError(f"the number of components k must be at least 1, got {k!r}")
-    return int(k)
+    return int(float(k)) if not isinstance(k, numbers.Integral) else int(k)
 
 
 def check_k_values(k: Any) -> list[int]:
@@ -301,6 +304,25 @@ def check_bool(value: Any, name: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
         raise InputError(f"{name} must be True or False, got {value!r}")
     return bool(value)
+
+
+def check_squares_finite(centred: np.ndarray, columns: Sequence[str]) -> None:
+    """Refuse values so large that EM's sums of squares overflow to infinity.
+
+    Squared distances between rows, summed over every row and column, must be
+    finite: beyond that, variances and k-means++ distances are inf or NaN.
+    """
+    n, d = centred.shape
+    if n == 0 or d == 0:
+        return
+    spread = np.abs(centred).max(axis=0)
+    limit = np.sqrt(np.finfo(float).max / (4.0 * n * d))
+    large = [c for c, s in zip(columns, spread, strict=True) if s > limit]
+    if large:
+        raise InputError(
+            f"column {describe_labels(large)} holds values too large to square "
+            f"(up to {float(spread.max()):.3g} from the mean); rescale it"
+        )
 
 
 def check_not_constant(data: NumericData) -> None:

@@ -17,6 +17,7 @@ from emstat._validation import (
     check_k_value,
     check_not_constant,
     check_seed,
+    check_squares_finite,
     check_whole,
     count_distinct_rows,
     describe_labels,
@@ -79,11 +80,13 @@ def prepare_data(
     numeric = as_numeric_data(data, columns)
     check_not_constant(numeric)
     center = numeric.values.mean(axis=0)
+    centred = numeric.values - center
+    check_squares_finite(centred, numeric.columns)
     return FitData(
         numeric.columns,
         numeric.n,
         center,
-        numeric.values - center,
+        centred,
         numeric.values,
         numeric.values,
         numeric.index,
