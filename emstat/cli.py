@@ -83,7 +83,8 @@ def friendly_errors(func: F) -> F:
                 warnings.showwarning = _show_warning
                 return func(*args, **kwargs)
         except EmstatError as exc:
-            message = Text("error: ", style="bold red") + Text(str(exc))
+            # One line even when a message quotes a library's (pandas ends some with "\n").
+            message = Text("error: ", style="bold red") + Text(" ".join(str(exc).split()))
             err_console.print(message, highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
@@ -282,6 +283,9 @@ def select(
             max_iter=max_iter,
             workers=workers,
         )
+    if not any(fit.ok for fit in selection.fits.values()):
+        reasons = list(dict.fromkeys(fit.degenerate or "" for fit in selection.fits.values()))
+        raise DegenerateFitError(f"every fit was degenerate: {describe_labels(reasons, 3)}")
     say(selection.summary())
     say("")
     say(selection.best.summary())

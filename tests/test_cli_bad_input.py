@@ -203,3 +203,35 @@ def test_every_emstat_error_is_one_line(
 ) -> None:
     filled = [a.format(data=faithful_csv, missing=tmp_path / "none.json") for a in args]
     one_line_error(filled)
+
+
+def test_streamed_files_leave_the_row_index_out(tmp_path: Path) -> None:
+    frame = emstat.load_dataset("faithful")
+    paths = [tmp_path / "p1.csv", tmp_path / "p2.csv"]
+    frame.iloc[:100].to_csv(paths[0])
+    frame.iloc[100:].to_csv(paths[1])
+    with pytest.warns(UserWarning, match="column 1 is a row index and was left out"):
+        streamed = emstat.fit_mixture([str(p) for p in paths], k=2, model="EEE")
+    assert streamed.columns == ["eruptions", "waiting"]
+    direct = emstat.fit_mixture(frame, k=2, model="EEE")
+    assert streamed.loglik == pytest.approx(direct.loglik, rel=1e-9)
+    result = runner.invoke(app, ["fit", *map(str, paths), "--k", "2", "--model", "EEE"])
+    assert result.exit_code == 0, result.output
+    assert f"warning: '{paths[0]}': column 1 is a row index and was left out" in result.output
+
+
+def test_a_quoted_library_message_stays_on_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "ragged.csv"
+    path.write_text("a,b\n1,2\n3,4,5\n6,7\n")
+    result = runner.invoke(app, ["fit", str(path), "--k", "1"])
+    assert result.exit_code == 2
+    assert result.output.startswith("error: cannot read")
+    assert result.output.count("\n") == 1, repr(result.output)  # no blank line after it
+
+
+def test_a_selection_without_a_usable_fit_says_why(tmp_path: Path) -> None:
+    path = tmp_path / "two.csv"
+    pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, 1.0]}).to_csv(path, index=False)
+    output = one_line_error(["select", str(path), "--k", "3:4", "--models", "EII"])
+    assert "every fit was degenerate: 'k = 3 exceeds the 2 distinct rows'" in output
+    assert ".reasons" not in output
