@@ -47,7 +47,8 @@ def read_table_with_notes(path: Path) -> tuple[pd.DataFrame, list[str]]:
     except pd.errors.EmptyDataError:
         raise InputError(f"{str(path)!r} is empty") from None
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError, OSError) as exc:
-        raise InputError(f"cannot read {str(path)!r}: {exc}") from None
+        reason = " ".join(str(exc).split())  # pandas' messages may span lines
+        raise InputError(f"cannot read {str(path)!r}: {reason}") from None
     _check_named_once(list(header.iloc[0]), path)
     frame, dropped = split_row_index(frame, str(path))
     return frame, ["column 1 is a row index and was left out"] if dropped else []

@@ -83,8 +83,8 @@ def friendly_errors(func: F) -> F:
                 warnings.showwarning = _show_warning
                 return func(*args, **kwargs)
         except EmstatError as exc:
-            # One line even when a message quotes a library's (pandas ends some with "\n").
-            message = Text("error: ", style="bold red") + Text(" ".join(str(exc).split()))
+            # No blank line after a message that quotes a library's (pandas ends some with "\n").
+            message = Text("error: ", style="bold red") + Text(str(exc).strip())
             err_console.print(message, highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
