@@ -12,9 +12,15 @@ import pandas as pd
 
 from emstat._validation import (
     as_numeric_data,
+    check_bool,
     check_k,
+    check_k_value,
     check_not_constant,
+    check_seed,
+    check_squares_finite,
+    check_whole,
     count_distinct_rows,
+    describe_labels,
 )
 from emstat.engine import EMControl, EMResult, fit_em, fit_em_restarts, run_e_step
 from emstat.errors import DegenerateFitError, InputError
@@ -44,6 +50,7 @@ class FitData:
     x: Any  # centred rows: an ndarray, or a ChunkedData source streamed per E-step
     sample: np.ndarray  # raw rows the starting partitions use (all rows when in memory)
     raw: np.ndarray | None  # the raw rows when they are in memory (standard errors need them)
+    index: pd.Index | None = None  # the rows' labels when in memory (init labels align to them)
 
     @property
     def d(self) -> int:
@@ -73,9 +80,50 @@ def prepare_data(
     numeric = as_numeric_data(data, columns)
     check_not_constant(numeric)
     center = numeric.values.mean(axis=0)
+    centred = numeric.values - center
+    check_squares_finite(centred, numeric.columns)
     return FitData(
-        numeric.columns, numeric.n, center, numeric.values - center, numeric.values, numeric.values
+        numeric.columns,
+        numeric.n,
+        center,
+        centred,
+        numeric.values,
+        numeric.values,
+        numeric.index,
     )
+
+
+def check_options(
+    *,
+    seed: Any,
+    hc_subset: Any,
+    mclust_compatible: Any,
+    n_init: Any = 1,
+    chunk_rows: Any = DEFAULT_CHUNK_ROWS,
+) -> int | None:
+    """Refuse a bad option before any data are read; returns the seed."""
+    check_whole(n_init, "n_init")
+    check_whole(hc_subset, "hc_subset", minimum=2)
+    check_whole(chunk_rows, "chunk_rows")
+    check_bool(mclust_compatible, "mclust_compatible")
+    return check_seed(seed)
+
+
+def _align_to_rows(init: Any, index: pd.Index | None) -> Any:
+    """Init labels or responsibilities given as pandas objects, put in the data's row order."""
+    if not isinstance(init, (pd.Series, pd.DataFrame)) or index is None:
+        return init
+    if not init.index.equals(index):
+        unmatched = [label for label in init.index if label not in index]
+        unmatched += [label for label in index if label not in init.index]
+        if unmatched or not (init.index.is_unique and index.is_unique):
+            shown = describe_labels(unmatched) if unmatched else "a repeated label"
+            raise InputError(
+                f"the init {type(init).__name__}'s index does not match the data's rows "
+                f"({shown}); pass .to_numpy() to use the labels by position"
+            )
+        init = init.reindex(index)
+    return init.to_numpy()
 
 
 @dataclass
@@ -105,6 +153,7 @@ class MixtureFitter:
             self.init = "quantile" if self.data.d == 1 else "hc"
         if self.data.raw is None and not isinstance(self.init, str):
             raise InputError("init labels or responsibilities need data in memory")
+        self.init = _align_to_rows(self.init, self.data.index)
 
     # --- starting partitions ----------------------------------------------------
     def _deterministic_start(self, method: str, k: int) -> StartingPartition:
@@ -149,7 +198,22 @@ class MixtureFitter:
         if isinstance(self.init, str) and self.init in ("hc", "quantile") and k > 1:
             self._deterministic_start(self.init, k)
 
+    def too_many_components(self, k: int) -> str | None:
+        """Why ``k`` components cannot be estimated here (more than the distinct rows), or None."""
+        if k <= 1 or k <= self._distinct_rows():
+            return None
+        of = "" if self.data.raw is not None else " of a sample of the data"
+        return f"k = {k} exceeds the {self._distinct_rows()} distinct rows{of}"
+
     # --- fitting ----------------------------------------------------------------
+    def not_estimable(self, k: int, model: str, reason: str) -> MixtureResult:
+        """A selection cell that cannot be fitted: NaN criteria and the reason (mclust's NA)."""
+        covariance = get_covariance_model(
+            model, self.data.d, mclust_compatible=self.mclust_compatible
+        )
+        em = _failed(self.control, reason, n_iter=0)
+        return self._result(GaussianMixtureModel(covariance, k), em, "none", None)
+
     def fit(self, k: int, model: str) -> MixtureResult:
         k = check_k(k, self._distinct_rows, self.data.raw is not None)
         covariance = get_covariance_model(
@@ -242,9 +306,13 @@ def _one_component_equivalent(name: str) -> str:
     return {"I": "VII" if name[1] == "I" else "VVI"}.get(name[2], "VVV")
 
 
-def _failed(control: EMControl, reason: str) -> EMResult[GaussianParams, GaussianStats]:
-    """A run whose first M-step was already degenerate."""
-    return EMResult(None, None, math.nan, np.empty(0), 1, False, "degenerate", 0.0, control, reason)
+def _failed(
+    control: EMControl, reason: str, n_iter: int = 1
+) -> EMResult[GaussianParams, GaussianStats]:
+    """A run whose first M-step was already degenerate (or, n_iter = 0, that never ran)."""
+    return EMResult(
+        None, None, math.nan, np.empty(0), n_iter, False, "degenerate", 0.0, control, reason
+    )
 
 
 def _closed_form(
@@ -333,6 +401,10 @@ def fit_mixture(
         ``(rows, labels)`` that partitions some rows only: the first M-step
         then uses those rows, as mclust does with its subset (pass R's subset
         and ``hclass`` labels to start exactly as R did on large data).
+        Labels or responsibilities given as a pandas Series or DataFrame are
+        matched to the data's rows by index (an index that does not match is
+        refused); arrays and lists are taken by position.  Missing labels
+        are refused.
     n_init
         Restarts (random inits only); the best log-likelihood is kept and
         every restart is reported in ``result.restarts``.
@@ -347,6 +419,9 @@ def fit_mixture(
         Run mclust 6.0's own VEE, EVE and VVE M-steps (see
         :class:`emstat.mixture.covariance.CovarianceModel`); the default
         M-steps iterate to the exact constrained maximum.
+    seed
+        A whole number >= 0 (or None) that seeds every random choice: random
+        starts and the hc subset of large data.
     chunk_rows
         Rows per chunk when streaming out-of-core data (bounds the memory).
     client
@@ -360,6 +435,14 @@ def fit_mixture(
     >>> round(fit.loglik, 4)
     -1126.3262
     """
+    k = check_k_value(k)
+    seed = check_options(
+        seed=seed,
+        hc_subset=hc_subset,
+        mclust_compatible=mclust_compatible,
+        n_init=n_init,
+        chunk_rows=chunk_rows,
+    )
     with connected(client) as live_client:
         prepared = prepare_data(
             data,

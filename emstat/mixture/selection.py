@@ -8,14 +8,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 
+from emstat._validation import check_k_values, check_whole
 from emstat.engine import EMControl
 from emstat.errors import InputError
 from emstat.mixture._parallel import can_fork, fit_grid
 from emstat.mixture.covariance import default_models, get_covariance_model
-from emstat.mixture.fit import MixtureFitter, make_control, prepare_data
+from emstat.mixture.fit import MixtureFitter, check_options, make_control, prepare_data
 from emstat.mixture.result import MixtureResult
 
 __all__ = ["SelectionResult", "select_mixture"]
@@ -117,17 +117,10 @@ class SelectionResult:
         return self.summary()
 
 
-def _as_ks(k: int | Iterable[int]) -> list[int]:
-    ks = [k] if isinstance(k, (int, np.integer)) else list(k)
-    if not ks:
-        raise InputError("k must name at least one number of components")
-    return [int(v) for v in ks]
-
-
 def select_mixture(
     data: Any,
     k: int | Iterable[int] = range(1, 10),
-    models: Sequence[str] | None = None,
+    models: str | Sequence[str] | None = None,
     *,
     columns: Sequence[str] | None = None,
     criterion: str = "bic",
@@ -152,7 +145,9 @@ def select_mixture(
     EVE and VVE cells match R to the last digits only with
     ``mclust_compatible=True``.  ``workers > 1`` fits the models on
     that many forked processes (where the platform forks), with the same
-    results.
+    results.  ``models`` is one model name or a list of them.  A number of
+    components larger than the data's distinct rows cannot be estimated: its
+    cells are NaN, with the reason in ``.reasons`` (mclust's NA).
 
     Examples
     --------
@@ -165,8 +160,14 @@ def select_mixture(
         raise InputError(f"unknown criterion {criterion!r}; choose bic, aic or icl")
     if convention not in _CONVENTION_TEXT:
         raise InputError(f"unknown convention {convention!r}; choose 'smaller' or 'mclust'")
+    ks = check_k_values(k)
+    seed = check_options(seed=seed, hc_subset=hc_subset, mclust_compatible=mclust_compatible)
+    workers = check_whole(workers, "workers")
+    if isinstance(models, str):
+        models = [models]
+    if models is not None and len(models) == 0:
+        raise InputError("models names no covariance model; pass None for mclust's defaults")
     prepared = prepare_data(data, columns, sample_size=hc_subset, seed=seed)
-    ks = _as_ks(k)
     names = list(models) if models is not None else default_models(prepared.d, prepared.n)
     resolved = list(dict.fromkeys(get_covariance_model(m, prepared.d).name for m in names))
     fitter = MixtureFitter(
@@ -177,10 +178,17 @@ def select_mixture(
         hc_subset=hc_subset,
         mclust_compatible=mclust_compatible,
     )
+    # Like mclust's NA: a k beyond the distinct rows is a cell without a fit, not an error.
+    reasons = {kk: fitter.too_many_components(kk) for kk in ks}
+    feasible = [kk for kk in ks if reasons[kk] is None]
     if workers > 1 and can_fork():
-        fits = fit_grid(fitter, ks, resolved, workers)
+        fits = fit_grid(fitter, feasible, resolved, workers)
     else:
-        fits = {(kk, m): fitter.fit(kk, m) for kk in ks for m in resolved}
+        fits = {(kk, m): fitter.fit(kk, m) for kk in feasible for m in resolved}
+    for kk, reason in reasons.items():
+        if reason is not None:
+            fits.update({(kk, m): fitter.not_estimable(kk, m, reason) for m in resolved})
+    fits = {(kk, m): fits[(kk, m)] for kk in ks for m in resolved}
     frame = None
     if prepared.raw is not None:
         frame = pd.DataFrame(prepared.raw, columns=prepared.columns)
