@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import numbers
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +16,13 @@ from emstat.errors import InputError
 __all__ = [
     "NumericData",
     "as_numeric_data",
+    "check_bool",
     "check_k",
+    "check_k_value",
+    "check_k_values",
+    "check_seed",
+    "check_squares_finite",
+    "check_whole",
     "count_distinct_rows",
     "count_distinct_sorted",
     "describe_labels",
@@ -47,29 +55,64 @@ def describe_labels(labels: Sequence[Any], limit: int = 5) -> str:
     return f"{shown} and {rest} more" if rest > 0 else shown
 
 
+_WHAT_DATA_MAY_BE = (
+    "data must be a DataFrame, a Series or an array (or, for data larger than memory, "
+    "an iterator of chunks, a list of files or a Dask collection)"
+)
+
+
+def _as_array(data: Any) -> np.ndarray:
+    """``data`` as an array, or an InputError saying what data may be."""
+    if isinstance(data, (str, os.PathLike)):
+        raise InputError(
+            f"{_WHAT_DATA_MAY_BE}, got the path {str(data)!r}; pass a DataFrame; read the file "
+            "with pandas.read_csv"
+        )
+    if isinstance(data, Mapping):
+        raise InputError(f"{_WHAT_DATA_MAY_BE}, got a dict; pass pandas.DataFrame(data)")
+    try:
+        array = np.asarray(data)
+    except (ValueError, TypeError) as exc:  # ragged nested lists
+        raise InputError(f"{_WHAT_DATA_MAY_BE}; it cannot be read as a table: {exc}") from None
+    if array.ndim == 0:
+        raise InputError(f"{_WHAT_DATA_MAY_BE}, got a {type(data).__name__}")
+    if array.ndim > 2:
+        raise InputError(f"data must be 1-D or 2-D, got an array with {array.ndim} dimensions")
+    return array
+
+
+def _check_named_once(names: Sequence[Any], where: str) -> None:
+    twice = list(dict.fromkeys(c for c in pd.Index(names)[pd.Index(names).duplicated()]))
+    if twice:
+        raise InputError(f"column {describe_labels(twice)} is named twice {where}")
+
+
 def _as_frame(data: Any, columns: Sequence[str] | None) -> pd.DataFrame:
     if isinstance(data, pd.Series):
         frame = data.to_frame(name=data.name if data.name is not None else "x")
     elif isinstance(data, pd.DataFrame):
         frame = data
     else:
-        array = np.asarray(data)
+        array = _as_array(data)
         if array.ndim == 1:
             array = array[:, None]
-        if array.ndim != 2:
-            raise InputError(f"data must be 1-D or 2-D, got an array with {array.ndim} dimensions")
-        names = [f"x{j + 1}" for j in range(array.shape[1])] if array.shape[1] > 1 else ["x"]
+        names = [f"x{j + 1}" for j in range(array.shape[1])] if array.shape[1] != 1 else ["x"]
         frame = pd.DataFrame(array, columns=names)
     frame = frame.rename(columns=str)
     if columns is not None:
         columns = list(columns)
+        _check_named_once(columns, "in columns=[...] (--columns)")
         missing = [c for c in columns if c not in frame.columns]
         if missing:
             raise InputError(
                 f"no column {describe_labels(missing)} in the data; its columns are "
                 f"{describe_labels(list(frame.columns), 20)}"
             )
+        wanted = frame.columns.isin(columns)
+        _check_named_once(list(frame.columns[wanted]), "in the data")
         frame = frame[columns]
+    else:
+        _check_named_once(list(frame.columns), "in the data")
     return frame
 
 
@@ -109,6 +152,8 @@ def _plain_frame(
     frame = data
     if wanted is not None:
         wanted = list(wanted)
+        if len(set(wanted)) < len(wanted):
+            return None
         if not all(isinstance(c, str) and c in data.columns for c in wanted):
             return None
         frame = data[wanted]
@@ -157,7 +202,15 @@ def as_numeric_data(
             f"column {describe_labels(non_numeric)} is not numeric; choose numeric columns "
             "with columns=[...] (--columns on the command line)"
         )
-    values = frame.to_numpy(dtype=float, copy=True)
+    complex_columns = [c for c in frame.columns if pd.api.types.is_complex_dtype(frame[c])]
+    if complex_columns:
+        # Casting to float would drop the imaginary part without a word.
+        raise InputError(
+            f"column {describe_labels(complex_columns)} holds complex numbers; a mixture is "
+            "fitted to real values (take .real, .imag or abs() first)"
+        )
+    # Nullable columns (Int64, Float64) hold pd.NA: it becomes NaN, named below.
+    values = frame.to_numpy(dtype=float, copy=True, na_value=np.nan)
     bad = ~np.isfinite(values)
     if allow_missing:
         bad &= ~np.isnan(values)
@@ -184,21 +237,92 @@ def count_distinct_rows(x: np.ndarray) -> int:
     return len(np.unique(x, axis=0))
 
 
+def check_k_value(k: Any) -> int:
+    """One number of components: a whole number >= 1 (``2.0`` passes, ``2.5``, ``True`` do not)."""
+    whole = isinstance(k, numbers.Integral) or (
+        isinstance(k, numbers.Real) and float(k).is_integer()  # inf and NaN are not
+    )
+    if isinstance(k, (bool, np.bool_)) or not whole:
+        raise InputError(f"the number of components k must be a whole number, got {k!r}")
+    if float(k) < 1:
+        raise InputError(f"the number of components k must be at least 1, got {k!r}")
+    return int(float(k)) if not isinstance(k, numbers.Integral) else int(k)
+
+
+def check_k_values(k: Any) -> list[int]:
+    """A number of components, or several (``range(1, 10)``, ``[1, 2, 4]``), each checked once.
+
+    A string is refused rather than read digit by digit, and repeats are fitted once.
+    """
+    if isinstance(k, (str, bytes)):
+        raise InputError(
+            f"the number of components k must be a whole number or a list of them, got {k!r}"
+        )
+    if not isinstance(k, Iterable):
+        return [check_k_value(k)]
+    ks = [check_k_value(v) for v in k]
+    if not ks:
+        raise InputError("k must name at least one number of components, got none")
+    return list(dict.fromkeys(ks))
+
+
 def check_k(k: Any, distinct_rows: Callable[[], int], complete: bool = True) -> int:
     """Validate a number of components against the data (or a sample of it).
 
     ``distinct_rows`` counts the distinct rows; it is called only when k > 1.
     """
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
-        raise InputError(f"the number of components k must be a whole number, got {k!r}")
-    k = int(k)
-    if k < 1:
-        raise InputError(f"the number of components k must be at least 1, got {k}")
+    k = check_k_value(k)
     distinct = distinct_rows() if k > 1 else 1
     if k > distinct:
         where = "the data have" if complete else "a sample of the data has"
         raise InputError(f"k = {k} components need at least {k} distinct rows; {where} {distinct}")
     return k
+
+
+def check_whole(value: Any, name: str, minimum: int = 1) -> int:
+    """An option that counts something (workers, rows, restarts): a whole number >= minimum."""
+    if (
+        isinstance(value, (bool, np.bool_))
+        or not isinstance(value, numbers.Integral)
+        or value < minimum
+    ):
+        raise InputError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_seed(seed: Any) -> int | None:
+    """A seed for ``numpy.random.default_rng``: a whole number >= 0, or None for fresh entropy."""
+    if seed is None:
+        return None
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise InputError(f"seed must be a whole number >= 0 or None, got {seed!r}")
+    return int(seed)
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """A switch: True or False, not a string such as ``"yes"`` (which is truthy)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise InputError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_squares_finite(centred: np.ndarray, columns: Sequence[str]) -> None:
+    """Refuse values so large that EM's sums of squares overflow to infinity.
+
+    Squared distances between rows, summed over every row and column, must be
+    finite: beyond that, variances and k-means++ distances are inf or NaN.
+    """
+    n, d = centred.shape
+    if n == 0 or d == 0:
+        return
+    spread = np.abs(centred).max(axis=0)
+    limit = np.sqrt(np.finfo(float).max / (4.0 * n * d))
+    large = [c for c, s in zip(columns, spread, strict=True) if s > limit]
+    if large:
+        raise InputError(
+            f"column {describe_labels(large)} holds values too large to square "
+            f"(up to {float(spread.max()):.3g} from the mean); rescale it"
+        )
 
 
 def check_not_constant(data: NumericData) -> None:

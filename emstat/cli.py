@@ -14,7 +14,7 @@ from rich.text import Text
 
 from emstat._io import read_table
 from emstat._validation import describe_labels
-from emstat.errors import ConvergenceWarning, EmstatError, InputError
+from emstat.errors import ConvergenceWarning, DegenerateFitError, EmstatError, InputError
 
 app = typer.Typer(
     name="emstat",
@@ -83,7 +83,8 @@ def friendly_errors(func: F) -> F:
                 warnings.showwarning = _show_warning
                 return func(*args, **kwargs)
         except EmstatError as exc:
-            message = Text("error: ", style="bold red") + Text(str(exc))
+            # No blank line after a message that quotes a library's (pandas ends some with "\n").
+            message = Text("error: ", style="bold red") + Text(str(exc).strip())
             err_console.print(message, highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
@@ -105,8 +106,31 @@ def parse_ks(text: str) -> list[int]:
     return ks
 
 
-def parse_list(text: str | None) -> list[str] | None:
-    return None if text is None else [part.strip() for part in text.split(",") if part.strip()]
+def parse_list(text: str | None, option: str | None = None, what: str = "name") -> list[str] | None:
+    """``"a, b"`` -> ["a", "b"]; with ``option``, a list that names nothing is refused."""
+    if text is None:
+        return None
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if option is not None and not names:
+        raise InputError(f"no {what} named in {option}; got {text!r}")
+    return names
+
+
+def check_target(
+    path: Path | None, option: str, overwrite: bool, *, folder_made: bool = False
+) -> None:
+    """Refuse an output path before the work, not after it: a folder, a missing folder, a file.
+
+    ``folder_made``: the writer creates missing folders itself.
+    """
+    if path is None:
+        return
+    if path.is_dir():
+        raise InputError(f"{option} {str(path)!r} is a folder; give a file name inside it")
+    if not folder_made and not path.parent.is_dir():
+        raise InputError(f"{option} {str(path)!r}: there is no folder {str(path.parent)!r}")
+    if path.exists() and not overwrite:
+        raise InputError(f"{str(path)!r} exists; pass --overwrite to replace it")
 
 
 @app.command()
@@ -152,13 +176,12 @@ def fit(
     from emstat.mixture import fit_mixture
     from emstat.mixture.sources import DEFAULT_CHUNK_ROWS
 
-    if out is not None and out.exists() and not overwrite:
-        raise InputError(f"{str(out)!r} exists; pass --overwrite to replace it")
+    check_target(out, "--out", overwrite)
     result = fit_mixture(
         _fit_input(data, chunk_rows, scheduler),
         k,
         model,
-        columns=parse_list(columns),
+        columns=parse_list(columns, "--columns", "column"),
         init=init,
         n_init=n_init,
         seed=seed,
@@ -168,6 +191,11 @@ def fit(
         chunk_rows=chunk_rows or DEFAULT_CHUNK_ROWS,
         client=scheduler,
     )
+    if not result.ok:
+        raise DegenerateFitError(
+            f"the fit is degenerate ({result.degenerate}); nothing was saved. "
+            "Try a smaller --k, another --model or --init"
+        )
     say(result.summary())
     if out is not None:
         result.save(out)
@@ -237,17 +265,17 @@ def select(
     """Fit every k and covariance model; print the table and the chosen fit."""
     from emstat.mixture import select_mixture
 
-    for target in (out, report):
-        if target is not None and target.exists() and not overwrite:
-            raise InputError(f"{str(target)!r} exists; pass --overwrite to replace it")
+    check_target(out, "--out", overwrite)
+    check_target(report, "--report", overwrite, folder_made=True)
+    model_names = parse_list(models, "--models", "model")
     frame = read_table(data)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         selection = select_mixture(
             frame,
             parse_ks(k),
-            parse_list(models),
-            columns=parse_list(columns),
+            model_names,
+            columns=parse_list(columns, "--columns", "column"),
             criterion=criterion,
             convention="mclust" if mclust else "smaller",
             seed=seed,
@@ -255,6 +283,9 @@ def select(
             max_iter=max_iter,
             workers=workers,
         )
+    if not any(fit.ok for fit in selection.fits.values()):
+        reasons = list(dict.fromkeys(fit.degenerate or "" for fit in selection.fits.values()))
+        raise DegenerateFitError(f"every fit was degenerate: {describe_labels(reasons, 3)}")
     say(selection.summary())
     say("")
     say(selection.best.summary())
@@ -276,6 +307,10 @@ def show(fit_json: Annotated[Path, typer.Argument(help="A fit saved with --out."
     """Print the summary of a saved fit."""
     from emstat.mixture import load_fit
 
+    if fit_json.is_dir():
+        raise InputError(
+            f"{str(fit_json)!r} is a folder; give a fit saved with --out (a .json file)"
+        )
     say(load_fit(fit_json).summary())
 
 

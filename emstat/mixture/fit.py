@@ -12,13 +12,20 @@ import pandas as pd
 
 from emstat._validation import (
     as_numeric_data,
+    check_bool,
     check_k,
+    check_k_value,
     check_not_constant,
+    check_seed,
+    check_squares_finite,
+    check_whole,
     count_distinct_rows,
+    describe_labels,
 )
 from emstat.engine import EMControl, EMResult, fit_em, fit_em_restarts, run_e_step
 from emstat.errors import DegenerateFitError, InputError
 from emstat.families import is_gaussian
+from emstat.mixture import gaussian
 from emstat.mixture.covariance import get_covariance_model
 from emstat.mixture.gaussian import GaussianParams, GaussianStats
 from emstat.mixture.init import StartingPartition, labels_to_resp, make_starts
@@ -45,10 +52,26 @@ class FitData:
     x: Any  # centred rows: an ndarray, or a ChunkedData source streamed per E-step
     sample: np.ndarray  # raw rows the starting partitions use (all rows when in memory)
     raw: np.ndarray | None  # the raw rows when they are in memory (standard errors need them)
+    index: pd.Index | None = None  # the rows' labels when in memory (init labels align to them)
+    weights: np.ndarray | None = None  # case weights (None: every row counts once)
 
     @property
     def d(self) -> int:
         return len(self.columns)
+
+    @property
+    def size(self) -> float:
+        """The sample size of the criteria: the rows, or the sum of their case weights."""
+        if self.weights is None:
+            return self.n
+        total = float(self.weights.sum())
+        return int(total) if total.is_integer() else total
+
+    def start_rows(self, x: np.ndarray, rows: np.ndarray | None) -> Any:
+        """Rows a starting partition covers, with their case weights when there are any."""
+        if self.weights is None:
+            return x
+        return gaussian.WeightedRows(x, self.weights if rows is None else self.weights[rows])
 
 
 def prepare_data(
@@ -59,8 +82,15 @@ def prepare_data(
     sample_size: int = 2000,
     seed: int | None = 0,
     client: Any = None,
+    weights: Any = None,
 ) -> FitData:
-    """Validate and centre in-memory data, or open an out-of-core source."""
+    """Validate and centre in-memory data, or open an out-of-core source.
+
+    ``weights`` (a column name or one number per row) are case weights;
+    a weights column is not modelled.
+    """
+    if weights is not None and (client is not None or is_out_of_core(data)):
+        raise InputError("case weights need the data in memory (a DataFrame or an array)")
     if client is not None or is_out_of_core(data):
         source = open_source(
             data,
@@ -71,12 +101,63 @@ def prepare_data(
             client=client,
         )
         return FitData(source.columns, source.n, source.center, source, source.sample, None)
+    row_weights = None
+    if weights is not None:
+        from emstat.mixture.family_fit import as_frame, case_weights
+
+        frame = as_frame(data)
+        row_weights = case_weights(frame, weights)
+        if isinstance(weights, str) and columns is None:
+            columns = [c for c in frame.columns if c != weights]
+        data = frame
     numeric = as_numeric_data(data, columns)
     check_not_constant(numeric)
     center = numeric.values.mean(axis=0)
+    centred = numeric.values - center
+    check_squares_finite(centred, numeric.columns)
     return FitData(
-        numeric.columns, numeric.n, center, numeric.values - center, numeric.values, numeric.values
+        numeric.columns,
+        numeric.n,
+        center,
+        centred if row_weights is None else gaussian.WeightedRows(centred, row_weights),
+        numeric.values,
+        numeric.values,
+        numeric.index,
+        row_weights,
     )
+
+
+def check_options(
+    *,
+    seed: Any,
+    hc_subset: Any,
+    mclust_compatible: Any,
+    n_init: Any = 1,
+    chunk_rows: Any = DEFAULT_CHUNK_ROWS,
+) -> int | None:
+    """Refuse a bad option before any data are read; returns the seed."""
+    check_whole(n_init, "n_init")
+    check_whole(hc_subset, "hc_subset", minimum=2)
+    check_whole(chunk_rows, "chunk_rows")
+    check_bool(mclust_compatible, "mclust_compatible")
+    return check_seed(seed)
+
+
+def _align_to_rows(init: Any, index: pd.Index | None) -> Any:
+    """Init labels or responsibilities given as pandas objects, put in the data's row order."""
+    if not isinstance(init, (pd.Series, pd.DataFrame)) or index is None:
+        return init
+    if not init.index.equals(index):
+        unmatched = [label for label in init.index if label not in index]
+        unmatched += [label for label in index if label not in init.index]
+        if unmatched or not (init.index.is_unique and index.is_unique):
+            shown = describe_labels(unmatched) if unmatched else "a repeated label"
+            raise InputError(
+                f"the init {type(init).__name__}'s index does not match the data's rows "
+                f"({shown}); pass .to_numpy() to use the labels by position"
+            )
+        init = init.reindex(index)
+    return init.to_numpy()
 
 
 @dataclass
@@ -106,6 +187,7 @@ class MixtureFitter:
             self.init = "quantile" if self.data.d == 1 else "hc"
         if self.data.raw is None and not isinstance(self.init, str):
             raise InputError("init labels or responsibilities need data in memory")
+        self.init = _align_to_rows(self.init, self.data.index)
 
     # --- starting partitions ----------------------------------------------------
     def _deterministic_start(self, method: str, k: int) -> StartingPartition:
@@ -141,6 +223,8 @@ class MixtureFitter:
         A Dask collection is not kept: its client may be gone when the
         standard errors are first asked for.
         """
+        if self.data.weights is not None:
+            return None  # the observed information of weighted rows is not computed yet
         if self.data.raw is not None:
             return self.data.raw
         return self.data.x if isinstance(self.data.x, SpillSource) else None
@@ -150,7 +234,22 @@ class MixtureFitter:
         if isinstance(self.init, str) and self.init in ("hc", "quantile") and k > 1:
             self._deterministic_start(self.init, k)
 
+    def too_many_components(self, k: int) -> str | None:
+        """Why ``k`` components cannot be estimated here (more than the distinct rows), or None."""
+        if k <= 1 or k <= self._distinct_rows():
+            return None
+        of = "" if self.data.raw is not None else " of a sample of the data"
+        return f"k = {k} exceeds the {self._distinct_rows()} distinct rows{of}"
+
     # --- fitting ----------------------------------------------------------------
+    def not_estimable(self, k: int, model: str, reason: str) -> MixtureResult:
+        """A selection cell that cannot be fitted: NaN criteria and the reason (mclust's NA)."""
+        covariance = get_covariance_model(
+            model, self.data.d, mclust_compatible=self.mclust_compatible
+        )
+        em = _failed(self.control, reason, n_iter=0)
+        return self._result(GaussianMixtureModel(covariance, k), em, "none", None)
+
     def fit(self, k: int, model: str) -> MixtureResult:
         k = check_k(k, self._distinct_rows, self.data.raw is not None)
         covariance = get_covariance_model(
@@ -164,7 +263,9 @@ class MixtureFitter:
 
         def run(start: StartingPartition) -> EMResult[GaussianParams, GaussianStats]:
             x_start = self._sample if start.rows is None else self._sample[start.rows]
-            stats0 = em_model.stats_from_responsibilities(x_start, start.resp)
+            stats0 = em_model.stats_from_responsibilities(
+                self.data.start_rows(x_start, start.rows), start.resp
+            )
             if k == 1:
                 # Every model with one component is the unconstrained one of its
                 # family, fitted in closed form as mclust's mvn does, without the
@@ -187,7 +288,7 @@ class MixtureFitter:
                 self.data.x,
                 stats0=stats0,
                 control=self.control,
-                n_obs=self.data.n,
+                n_obs=self.data.size,
                 warn=len(starts) == 1,
             )
 
@@ -213,7 +314,7 @@ class MixtureFitter:
             model=em_model.covariance.name,
             k=em_model.k,
             columns=self.data.columns,
-            n=self.data.n,
+            n=self.data.size,
             params_=None if theta is None else theta.shifted(self.data.center),
             loglik=em.loglik if theta is not None else math.nan,
             n_params=em_model.n_params(self.data.d),
@@ -243,9 +344,13 @@ def _one_component_equivalent(name: str) -> str:
     return {"I": "VII" if name[1] == "I" else "VVI"}.get(name[2], "VVV")
 
 
-def _failed(control: EMControl, reason: str) -> EMResult[GaussianParams, GaussianStats]:
-    """A run whose first M-step was already degenerate."""
-    return EMResult(None, None, math.nan, np.empty(0), 1, False, "degenerate", 0.0, control, reason)
+def _failed(
+    control: EMControl, reason: str, n_iter: int = 1
+) -> EMResult[GaussianParams, GaussianStats]:
+    """A run whose first M-step was already degenerate (or, n_iter = 0, that never ran)."""
+    return EMResult(
+        None, None, math.nan, np.empty(0), n_iter, False, "degenerate", 0.0, control, reason
+    )
 
 
 def _closed_form(
@@ -339,6 +444,10 @@ def fit_mixture(
         ``(rows, labels)`` that partitions some rows only: the first M-step
         then uses those rows, as mclust does with its subset (pass R's subset
         and ``hclass`` labels to start exactly as R did on large data).
+        Labels or responsibilities given as a pandas Series or DataFrame are
+        matched to the data's rows by index (an index that does not match is
+        refused); arrays and lists are taken by position.  Missing labels
+        are refused.
     n_init
         Restarts (random inits only); the best log-likelihood is kept and
         every restart is reported in ``result.restarts``.
@@ -353,6 +462,9 @@ def fit_mixture(
         Run mclust 6.0's own VEE, EVE and VVE M-steps (see
         :class:`emstat.mixture.covariance.CovarianceModel`); the default
         M-steps iterate to the exact constrained maximum.
+    seed
+        A whole number >= 0 (or None) that seeds every random choice: random
+        starts and the hc subset of large data.
     chunk_rows
         Rows per chunk when streaming out-of-core data (bounds the memory).
     client
@@ -383,7 +495,15 @@ def fit_mixture(
     >>> round(fit.loglik, 4)
     -1126.3262
     """
-    if not is_gaussian(family) or weights is not None or fixed_weights is not None:
+    k = check_k_value(k)
+    seed = check_options(
+        seed=seed,
+        hc_subset=hc_subset,
+        mclust_compatible=mclust_compatible,
+        n_init=n_init,
+        chunk_rows=chunk_rows,
+    )
+    if not is_gaussian(family):
         return _fit_other_family(
             data,
             k,
@@ -402,6 +522,10 @@ def fit_mixture(
         )
     if trials is not None or exposure is not None:
         raise InputError("trials and exposure belong to the binomial and Poisson families")
+    if fixed_weights is not None:
+        raise InputError(
+            "fixed mixing weights serve the other families; the Gaussian family estimates them"
+        )
     with connected(client) as live_client:
         prepared = prepare_data(
             data,
@@ -410,6 +534,7 @@ def fit_mixture(
             sample_size=hc_subset,
             seed=seed,
             client=live_client,
+            weights=weights,
         )
         return _fit_prepared(
             prepared,
@@ -428,11 +553,6 @@ def _fit_other_family(data: Any, k: int, model: str | None, **options: Any) -> A
     from emstat.mixture.family_fit import fit_family_mixture
 
     family = options.pop("family")
-    if is_gaussian(family):
-        raise InputError(
-            "case weights and fixed weights are not available for the Gaussian family yet; "
-            "use family='normal' for one column, or fit without them"
-        )
     if model is not None:
         raise InputError(
             f"model={model!r} is a Gaussian covariance model; the {family!r} family has none"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from emstat.errors import InputError
 
@@ -94,14 +95,23 @@ def _user_start(init: Any, n: int, k: int) -> StartingPartition:
     if array.ndim == 1:
         if array.shape[0] != n:
             raise InputError(f"init labels have {array.shape[0]} entries; the data have {n} rows")
-        codes, labels = np.unique(array, return_inverse=True)
+        _check_no_missing_labels(array)
+        try:
+            codes, labels = np.unique(array, return_inverse=True)
+        except TypeError:  # labels of mixed types do not sort: number them as they come
+            labels, codes = pd.factorize(array)
         if codes.shape[0] != k:
             raise InputError(f"init labels take {codes.shape[0]} distinct values; k = {k}")
         return StartingPartition(labels_to_resp(labels, k), "user labels")
     if array.ndim == 2:
         if array.shape != (n, k):
             raise InputError(f"an init responsibility matrix must be {n} x {k}, got {array.shape}")
-        resp = array.astype(float)
+        try:
+            resp = np.asarray(array, dtype=float) if not np.iscomplexobj(array) else None
+        except (TypeError, ValueError):
+            resp = None
+        if resp is None:
+            raise InputError("init responsibilities must be real numbers")
         if not np.all(np.isfinite(resp)) or np.any(resp < 0):
             raise InputError("init responsibilities must be finite and non-negative")
         sums = resp.sum(axis=1, keepdims=True)
@@ -109,6 +119,17 @@ def _user_start(init: Any, n: int, k: int) -> StartingPartition:
             raise InputError("every row of the init responsibilities needs a positive sum")
         return StartingPartition(resp / sums, "user responsibilities")
     raise InputError("init must be a method name, a vector of labels or an n x k matrix")
+
+
+def _check_no_missing_labels(labels: np.ndarray) -> None:
+    """A missing label would otherwise be taken as one more class."""
+    missing = np.flatnonzero(pd.isna(labels))
+    if missing.size:
+        more = f" and {missing.size - 1} more" if missing.size > 1 else ""
+        raise InputError(
+            f"init labels are missing (NaN or None) at row {missing[0]} (counting from 0){more}; "
+            "give every row a label"
+        )
 
 
 def _user_subset_start(rows: Any, labels: Any, n: int, k: int) -> StartingPartition:

@@ -44,7 +44,7 @@ class MixtureResult(FitCriteria):
     model: str
     k: int
     columns: list[str]
-    n: int
+    n: float  # the rows fitted, or the sum of their case weights
     params_: GaussianParams | None
     loglik: float
     n_params: int
@@ -148,7 +148,7 @@ class MixtureResult(FitCriteria):
         from emstat.mixture.stderr import bootstrap_std_errors
 
         se = bootstrap_std_errors(
-            self._require_ok(), self.model, self.n, n_boot=n_boot, seed=seed, control=control
+            self._require_ok(), self.model, round(self.n), n_boot=n_boot, seed=seed, control=control
         )
         return replace(self, std_errors=se, std_error_method=f"parametric bootstrap ({n_boot})")
 

@@ -8,15 +8,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 
+from emstat._validation import check_k_values, check_whole
 from emstat.engine import EMControl
 from emstat.errors import InputError
 from emstat.families import is_gaussian
 from emstat.mixture._parallel import can_fork, fit_grid
 from emstat.mixture.covariance import default_models, get_covariance_model
-from emstat.mixture.fit import MixtureFitter, make_control, prepare_data
+from emstat.mixture.fit import MixtureFitter, check_options, make_control, prepare_data
 from emstat.mixture.result import MixtureResult
 
 __all__ = ["SelectionResult", "select_mixture"]
@@ -38,7 +38,7 @@ class SelectionResult:
     criterion: str
     convention: Convention
     columns: list[str]
-    n: int
+    n: float
     data: pd.DataFrame | None = field(default=None, repr=False)  # the rows fitted, in memory
     seed: int | None = None
 
@@ -124,17 +124,10 @@ def _family_label(selection: SelectionResult) -> str:
     return "Gaussian" if family is None else family.name.capitalize()
 
 
-def _as_ks(k: int | Iterable[int]) -> list[int]:
-    ks = [k] if isinstance(k, (int, np.integer)) else list(k)
-    if not ks:
-        raise InputError("k must name at least one number of components")
-    return [int(v) for v in ks]
-
-
 def select_mixture(
     data: Any,
     k: int | Iterable[int] = range(1, 10),
-    models: Sequence[str] | None = None,
+    models: str | Sequence[str] | None = None,
     *,
     columns: Sequence[str] | None = None,
     criterion: str = "bic",
@@ -164,7 +157,9 @@ def select_mixture(
     EVE and VVE cells match R to the last digits only with
     ``mclust_compatible=True``.  ``workers > 1`` fits the models on
     that many forked processes (where the platform forks), with the same
-    results.
+    results.  ``models`` is one model name or a list of them.  A number of
+    components larger than the data's distinct rows cannot be estimated: its
+    cells are NaN, with the reason in ``.reasons`` (mclust's NA).
 
     Examples
     --------
@@ -177,12 +172,15 @@ def select_mixture(
         raise InputError(f"unknown criterion {criterion!r}; choose bic, aic or icl")
     if convention not in _CONVENTION_TEXT:
         raise InputError(f"unknown convention {convention!r}; choose 'smaller' or 'mclust'")
-    if not is_gaussian(family) or weights is not None:
+    ks = check_k_values(k)
+    seed = check_options(seed=seed, hc_subset=hc_subset, mclust_compatible=mclust_compatible)
+    workers = check_whole(workers, "workers")
+    if not is_gaussian(family):
         if models is not None:
             raise InputError("models= names Gaussian covariance models; other families have none")
         return _select_family(
             data,
-            _as_ks(k),
+            ks,
             family,
             columns=columns,
             criterion=criterion,
@@ -195,8 +193,11 @@ def select_mixture(
             seed=seed,
             control=make_control(control, tol, None, max_iter),
         )
-    prepared = prepare_data(data, columns, sample_size=hc_subset, seed=seed)
-    ks = _as_ks(k)
+    if isinstance(models, str):
+        models = [models]
+    if models is not None and len(models) == 0:
+        raise InputError("models names no covariance model; pass None for mclust's defaults")
+    prepared = prepare_data(data, columns, sample_size=hc_subset, seed=seed, weights=weights)
     names = list(models) if models is not None else default_models(prepared.d, prepared.n)
     resolved = list(dict.fromkeys(get_covariance_model(m, prepared.d).name for m in names))
     fitter = MixtureFitter(
@@ -207,15 +208,22 @@ def select_mixture(
         hc_subset=hc_subset,
         mclust_compatible=mclust_compatible,
     )
+    # Like mclust's NA: a k beyond the distinct rows is a cell without a fit, not an error.
+    reasons = {kk: fitter.too_many_components(kk) for kk in ks}
+    feasible = [kk for kk in ks if reasons[kk] is None]
     if workers > 1 and can_fork():
-        fits = fit_grid(fitter, ks, resolved, workers)
+        fits = fit_grid(fitter, feasible, resolved, workers)
     else:
-        fits = {(kk, m): fitter.fit(kk, m) for kk in ks for m in resolved}
+        fits = {(kk, m): fitter.fit(kk, m) for kk in feasible for m in resolved}
+    for kk, reason in reasons.items():
+        if reason is not None:
+            fits.update({(kk, m): fitter.not_estimable(kk, m, reason) for m in resolved})
+    fits = {(kk, m): fits[(kk, m)] for kk in ks for m in resolved}
     frame = None
     if prepared.raw is not None:
         frame = pd.DataFrame(prepared.raw, columns=prepared.columns)
     return SelectionResult(
-        fits, ks, resolved, criterion, convention, prepared.columns, prepared.n, frame, seed
+        fits, ks, resolved, criterion, convention, prepared.columns, prepared.size, frame, seed
     )
 
 
@@ -238,8 +246,6 @@ def _select_family(
     """Every k of one component family; a k the data cannot support is a NaN cell."""
     from emstat.mixture.family_fit import FamilyFitter, prepare_family_data
 
-    if is_gaussian(family):
-        raise InputError("case weights are not available for the Gaussian family yet")
     bound, encoded = prepare_family_data(
         data, family, columns, weights=weights, trials=trials, exposure=exposure
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from emstat._io import split_row_index
 from emstat._optional import require
 from emstat._validation import as_numeric_data, describe_labels
 from emstat.errors import EmstatError, InputError
@@ -75,7 +77,10 @@ def _read_files(paths: Sequence[str | os.PathLike[str]], chunk_rows: int) -> Ite
                     for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows)
                 )
             else:
-                chunks = pd.read_csv(path, chunksize=chunk_rows)
+                chunks = (
+                    _without_row_index(chunk, path, number == 0)
+                    for number, chunk in enumerate(pd.read_csv(path, chunksize=chunk_rows))
+                )
             for chunk in chunks:
                 chunk.attrs["source"] = str(path)  # so that errors can name the file
                 yield chunk
@@ -85,6 +90,16 @@ def _read_files(paths: Sequence[str | os.PathLike[str]], chunk_rows: int) -> Ite
             raise
         except (ValueError, OSError) as exc:  # a malformed CSV or Parquet file (ArrowInvalid)
             raise InputError(f"cannot read {str(path)!r}: {exc}") from None
+
+
+def _without_row_index(chunk: pd.DataFrame, path: Path, first: bool) -> pd.DataFrame:
+    """A CSV chunk without the row names R and pandas write in an unnamed first column."""
+    chunk, dropped = split_row_index(chunk, str(path))
+    if dropped and first:
+        warnings.warn(
+            f"{str(path)!r}: column 1 is a row index and was left out", UserWarning, stacklevel=2
+        )
+    return chunk
 
 
 @dataclass
@@ -323,7 +338,7 @@ def connected(client: Any) -> Iterator[Any]:
     distributed = require("dask.distributed", "dask")
     try:
         live = distributed.Client(client)
-    except OSError as exc:  # no scheduler there, or not reachable in time
+    except (OSError, ValueError, TypeError) as exc:  # no scheduler there, or not an address
         raise InputError(f"cannot connect to the Dask scheduler at {client!r}: {exc}") from None
     with live:
         yield live
