@@ -118,7 +118,7 @@ def selection_call(selection: SelectionResult, seed: int | None, data_name: str)
         else repr(ks)
     )
     args = [f"k={k_text}"]
-    if selection.models != default_models(len(selection.columns), selection.n):
+    if selection.models != default_models(len(selection.columns), round(selection.n)):
         args.append(f"models={selection.models!r}")
     args.append(f"columns={selection.columns!r}")
     if selection.criterion != "bic":

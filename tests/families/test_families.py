@@ -345,3 +345,34 @@ def test_one_results_base_gives_every_fit_the_same_criteria_and_intervals() -> N
     )
     with pytest.raises(emstat.InputError, match="between 0 and 1"):
         poisson.conf_int(95)
+
+
+@pytest.mark.parametrize("model", ["VVV", "EEE", "VEV", "EII"])
+def test_gaussian_case_weights_equal_duplicated_rows(model: str) -> None:
+    """mclust's me.weighted: a weight of 2 counts a row twice, for every covariance model."""
+    faithful = emstat.load_dataset("faithful")
+    weights = np.where(np.arange(len(faithful)) % 3 == 0, 2.0, 1.0)
+    doubled = pd.concat([faithful, faithful[weights == 2]])
+    # The same start for both: each duplicated row starts in its original's class.
+    start = emstat.fit_mixture(faithful, 3, model).predict(faithful).to_numpy()
+    weighted = emstat.fit_mixture(faithful, 3, model, weights=weights, init=start, control=TIGHT)
+    labels = np.concatenate([start, start[weights == 2]])
+    duplicated = emstat.fit_mixture(doubled, 3, model, init=labels, control=TIGHT)
+    assert weighted.n == len(doubled)
+    assert weighted.loglik == pytest.approx(duplicated.loglik, rel=1e-10)
+    assert weighted.bic == pytest.approx(duplicated.bic, rel=1e-10)
+    np.testing.assert_allclose(
+        np.sort(weighted.means.to_numpy(), axis=0),
+        np.sort(duplicated.means.to_numpy(), axis=0),
+        rtol=1e-9,
+    )
+
+
+def test_gaussian_weights_column_is_not_modelled() -> None:
+    faithful = emstat.load_dataset("faithful").assign(w=1.0)
+    fit = emstat.fit_mixture(faithful, 2, "VVV", weights="w")
+    plain = emstat.fit_mixture(faithful[["eruptions", "waiting"]], 2, "VVV")
+    assert fit.columns == ["eruptions", "waiting"]
+    assert fit.loglik == pytest.approx(plain.loglik, rel=1e-12)
+    sel = emstat.select_mixture(faithful, k=[1, 2], models=["VVV"], weights="w")
+    assert sel.best.loglik == pytest.approx(plain.loglik, rel=1e-12)
