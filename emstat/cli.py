@@ -51,6 +51,35 @@ CriterionOption = Annotated[
     ),
 ]
 MaxIterOption = Annotated[int, typer.Option("--max-iter", help="Most EM iterations.")]
+FamilyOption = Annotated[
+    str,
+    typer.Option(
+        "--family",
+        help="gaussian (default), poisson, binomial, categorical (latent classes) or normal; "
+        "or one per column: age=normal,visits=poisson,smoker=categorical.",
+        rich_help_panel="Family",
+    ),
+]
+TrialsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--trials", help="Binomial trials: a column or a number.", rich_help_panel="Family"
+    ),
+]
+ExposureOption = Annotated[
+    str | None,
+    typer.Option(
+        "--exposure", help="Poisson exposure: a column or a number.", rich_help_panel="Family"
+    ),
+]
+WeightsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--weights",
+        help="Column of case weights (a weight of 2 counts a row twice).",
+        rich_help_panel="Family",
+    ),
+]
 
 
 def say(text: str) -> None:
@@ -116,6 +145,42 @@ def parse_list(text: str | None, option: str | None = None, what: str = "name") 
     return names
 
 
+def parse_family(text: str) -> Any:
+    """``"poisson"`` -> "poisson"; ``"age=normal,n=poisson"`` -> columns mapped to families."""
+    if "=" not in text:
+        return text.strip()
+    family: dict[str, str] = {}
+    for part in text.split(","):
+        column, _, name = part.partition("=")
+        if not column.strip() or not name.strip():
+            raise InputError(f"--family takes column=family pairs joined by ','; got {part!r}")
+        family[column.strip()] = name.strip()
+    return family
+
+
+def number_or_column(text: str | None) -> str | float | None:
+    """``--trials 10`` is a number; ``--trials n`` names a column."""
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return int(value) if value.is_integer() else value
+
+
+def family_options(
+    family: str, trials: str | None, exposure: str | None, weights: str | None
+) -> dict[str, Any]:
+    """The family keywords of fit_mixture/select_mixture from the command line's options."""
+    return {
+        "family": parse_family(family),
+        "trials": number_or_column(trials),
+        "exposure": number_or_column(exposure),
+        "weights": weights,
+    }
+
+
 def check_target(
     path: Path | None, option: str, overwrite: bool, *, folder_made: bool = False
 ) -> None:
@@ -171,8 +236,12 @@ def fit(
             rich_help_panel="Large data",
         ),
     ] = None,
+    family: FamilyOption = "gaussian",
+    trials: TrialsOption = None,
+    exposure: ExposureOption = None,
+    weights: WeightsOption = None,
 ) -> None:
-    """Fit one Gaussian mixture and print its summary."""
+    """Fit one mixture (Gaussian, or another family) and print its summary."""
     from emstat.mixture import fit_mixture
     from emstat.mixture.sources import DEFAULT_CHUNK_ROWS
 
@@ -181,6 +250,7 @@ def fit(
         _fit_input(data, chunk_rows, scheduler),
         k,
         model,
+        **family_options(family, trials, exposure, weights),
         columns=parse_list(columns, "--columns", "column"),
         init=init,
         n_init=n_init,
@@ -196,6 +266,7 @@ def fit(
             f"the fit is degenerate ({result.degenerate}); nothing was saved. "
             "Try a smaller --k, another --model or --init"
         )
+
     say(result.summary())
     if out is not None:
         result.save(out)
@@ -261,13 +332,36 @@ def select(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace existing --out and --report files.")
     ] = False,
+    mkdir: Annotated[
+        bool,
+        typer.Option(
+            "--mkdir", help="Create the report's folder if it is missing.", rich_help_panel="Report"
+        ),
+    ] = False,
+    family: FamilyOption = "gaussian",
+    trials: TrialsOption = None,
+    exposure: ExposureOption = None,
+    weights: WeightsOption = None,
+    init: Annotated[
+        str | None, typer.Option("--init", help="hc, quantile, kmeans++ or random.")
+    ] = None,
+    n_init: Annotated[
+        int, typer.Option("--n-init", help="Restarts per k (other families; random inits).")
+    ] = 1,
 ) -> None:
-    """Fit every k and covariance model; print the table and the chosen fit."""
+    """Fit every k (and covariance model); print the table and the chosen fit."""
     from emstat.mixture import select_mixture
+    from emstat.report.cli import check_report
 
     check_target(out, "--out", overwrite)
-    check_target(report, "--report", overwrite, folder_made=True)
+    if report is not None:
+        check_report(report, pdf=pdf, overwrite=overwrite, mkdir=mkdir)
     model_names = parse_list(models, "--models", "model")
+    options = family_options(family, trials, exposure, weights)
+    if init is not None:
+        options["init"] = init
+    if n_init != 1:
+        options["n_init"] = n_init
     frame = read_table(data)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -282,6 +376,7 @@ def select(
             tol=tol,
             max_iter=max_iter,
             workers=workers,
+            **options,
         )
     if not any(fit.ok for fit in selection.fits.values()):
         reasons = list(dict.fromkeys(fit.degenerate or "" for fit in selection.fits.values()))
@@ -296,7 +391,14 @@ def select(
         from emstat.report.cli import selection_report
 
         for path in selection_report(
-            selection, frame, report, pdf=pdf, data_name=data.name, seed=seed
+            selection,
+            frame,
+            report,
+            pdf=pdf,
+            data_name=data.name,
+            seed=seed,
+            overwrite=overwrite,
+            mkdir=mkdir,
         ):
             say(f"report: {path}")
 

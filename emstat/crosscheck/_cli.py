@@ -173,7 +173,7 @@ def crosscheck_flexmix(
 ) -> None:
     """Compare emstat's count and latent-class mixtures with R's flexmix, k by k."""
     from emstat._io import read_table
-    from emstat.cli import parse_ks, parse_list
+    from emstat.cli import number_or_column, parse_ks, parse_list
     from emstat.crosscheck._flexmix import flexmix
 
     check = flexmix(
@@ -181,22 +181,11 @@ def crosscheck_flexmix(
         parse_ks(k),
         family,
         columns=parse_list(columns),
-        trials=_number_or_column(trials),
-        exposure=_number_or_column(exposure),
+        trials=number_or_column(trials),
+        exposure=number_or_column(exposure),
         seed=seed,
         tol=tol,
     )
     typer.echo(check.summary())
     if not check.agree:
         raise typer.Exit(EXIT_DISAGREE)
-
-
-def _number_or_column(text: str | None) -> str | float | None:
-    """``--trials 10`` is a number of trials; ``--trials n`` names a column."""
-    if text is None:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        return text
-    return int(value) if value.is_integer() else value

@@ -612,6 +612,7 @@ def _restart_table(
             "n_iter": [r.n_iter for r in runs],
             "converged": [r.converged for r in runs],
             "stop_reason": [r.stop_reason for r in runs],
+            "seconds": [r.seconds for r in runs],
         }
     )
 

@@ -204,6 +204,7 @@ def select_mixture(
         prepared,
         control=make_control(control, tol, None, max_iter),
         init=init,
+        n_init=n_init,
         seed=seed,
         hc_subset=hc_subset,
         mclust_compatible=mclust_compatible,
