@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.text import Text
 
 from emstat._io import read_table
+from emstat._parsing import number_or_column, parse_family, parse_ks, parse_list
 from emstat._validation import describe_labels
 from emstat.errors import ConvergenceWarning, DegenerateFitError, EmstatError, InputError
 
@@ -118,55 +119,6 @@ def friendly_errors(func: F) -> F:
             raise typer.Exit(2) from None
 
     return wrapper  # type: ignore[return-value]
-
-
-def parse_ks(text: str) -> list[int]:
-    """``"3"`` -> [3]; ``"1:9"`` -> 1..9; ``"1,2,4"`` -> [1, 2, 4]."""
-    try:
-        if ":" in text:
-            lo, hi = (int(part) for part in text.split(":"))
-            ks = list(range(lo, hi + 1))
-        else:
-            ks = [int(part) for part in text.split(",")]
-    except ValueError:
-        raise InputError(f"--k takes 3, 1:9 or 1,2,4; got {text!r}") from None
-    if not ks or min(ks) < 1:
-        raise InputError(f"--k must give numbers of components >= 1; got {text!r}")
-    return ks
-
-
-def parse_list(text: str | None, option: str | None = None, what: str = "name") -> list[str] | None:
-    """``"a, b"`` -> ["a", "b"]; with ``option``, a list that names nothing is refused."""
-    if text is None:
-        return None
-    names = [part.strip() for part in text.split(",") if part.strip()]
-    if option is not None and not names:
-        raise InputError(f"no {what} named in {option}; got {text!r}")
-    return names
-
-
-def parse_family(text: str) -> Any:
-    """``"poisson"`` -> "poisson"; ``"age=normal,n=poisson"`` -> columns mapped to families."""
-    if "=" not in text:
-        return text.strip()
-    family: dict[str, str] = {}
-    for part in text.split(","):
-        column, _, name = part.partition("=")
-        if not column.strip() or not name.strip():
-            raise InputError(f"--family takes column=family pairs joined by ','; got {part!r}")
-        family[column.strip()] = name.strip()
-    return family
-
-
-def number_or_column(text: str | None) -> str | float | None:
-    """``--trials 10`` is a number; ``--trials n`` names a column."""
-    if text is None:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        return text
-    return int(value) if value.is_integer() else value
 
 
 def family_options(
@@ -418,7 +370,7 @@ def show(fit_json: Annotated[Path, typer.Argument(help="A fit saved with --out."
 
 def _register_commands() -> None:
     from emstat.categorical.cli import catem
-    from emstat.crosscheck import crosscheck_app
+    from emstat.crosscheck._cli import crosscheck_app
     from emstat.report.cli import report as report_command
     from emstat.simulation.cli import simulate
 

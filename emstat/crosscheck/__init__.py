@@ -46,7 +46,6 @@ log-likelihoods, BICs, parameter counts and mixing weights for every k.
 from __future__ import annotations
 
 from emstat.crosscheck._cat import CatCheck, cat, cat_inputs, compare_cat, margins_vector
-from emstat.crosscheck._cli import crosscheck_app
 from emstat.crosscheck._flexmix import FlexmixCheck, flexmix
 from emstat.crosscheck._mclust import (
     MCLUST_SETTINGS,
@@ -64,7 +63,6 @@ __all__ = [
     "cat_inputs",
     "compare_cat",
     "compare_mclust",
-    "crosscheck_app",
     "flexmix",
     "margins_vector",
     "mclust",

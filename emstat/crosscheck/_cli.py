@@ -53,8 +53,8 @@ TolOpt = Annotated[
 def one_line_errors(func: F) -> F:
     """emstat's errors as one line: exit 3 for a missing R/rpy2/R package, else 2.
 
-    The same pattern as :func:`emstat.cli.friendly_errors` (not imported, to
-    keep ``emstat.cli`` free to import this module), plus the distinct code.
+    The same pattern as :func:`emstat.cli.friendly_errors`, plus the distinct
+    code (``emstat.cli`` imports this module, so it cannot import that one).
     """
 
     @wraps(func)
@@ -93,7 +93,7 @@ def crosscheck_mclust(
 ) -> None:
     """Compare emstat's select_mixture with R's Mclust, model by model (mclust_compatible)."""
     from emstat._io import read_table
-    from emstat.cli import parse_ks, parse_list
+    from emstat._parsing import parse_ks, parse_list
     from emstat.crosscheck._mclust import mclust
 
     check = mclust(
@@ -133,8 +133,8 @@ def crosscheck_cat(
 ) -> None:
     """Compare emstat's fit_categorical with R's cat (em.cat, or ecm.cat with --margins)."""
     from emstat._io import read_table
+    from emstat._parsing import parse_list
     from emstat.categorical.cli import parse_margins
-    from emstat.cli import parse_list
     from emstat.crosscheck._cat import cat
 
     check = cat(
@@ -173,7 +173,7 @@ def crosscheck_flexmix(
 ) -> None:
     """Compare emstat's count and latent-class mixtures with R's flexmix, k by k."""
     from emstat._io import read_table
-    from emstat.cli import number_or_column, parse_ks, parse_list
+    from emstat._parsing import number_or_column, parse_ks, parse_list
     from emstat.crosscheck._flexmix import flexmix
 
     check = flexmix(
