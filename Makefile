@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
-	$(VENV)/bin/emstat select data/faithful.csv --k 1:9 --report out/faithful.html --pdf --overwrite
+	$(VENV)/bin/emstat select data/faithful.csv --k 1:9 --report out/faithful.html --pdf --overwrite --mkdir
 	@echo "the report is in $(CURDIR)/out/ (faithful.html, faithful.pdf, and faithful.qmd to edit)"
 
 lint: $(VENV)/.installed
