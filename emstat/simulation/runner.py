@@ -92,9 +92,7 @@ def _finish(study: StudyDir, design: Design) -> pd.DataFrame:
     write_csv(study.path / "summary.csv", summary)
     if selection is not None:
         write_csv(study.path / "selection_summary.csv", selection_summary(selection, scenarios))
-    study.update_manifest(
-        status="complete", finished=now(), failed_replicates=len(_failures(rows))
-    )
+    study.update_manifest(status="complete", finished=now(), failed_replicates=len(_failures(rows)))
     study.remove_parts()
     return rows
 
@@ -179,9 +177,9 @@ def _run_locked(
     scenarios = design.scenarios()
     selecting = {s.scenario for s in scenarios if s.select}
     if study.open(spec, overwrite=overwrite):
-        results = study.read_results(bool(selecting))
-        if results is not None:
-            return results[0]
+        finished = study.read_results(bool(selecting))
+        if finished is not None:
+            return finished[0]
     study.begin()
     previous = study.read_manifest()
     study.write_manifest(

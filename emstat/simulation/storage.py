@@ -193,8 +193,10 @@ class StudyDir:
             that holds other files (``--overwrite`` does not change this: it
             replaces only what emstat wrote).
         """
-        if self.path.exists() and not self.path.is_dir():
-            raise InputError(f"--out-dir {str(self.path)!r} is a file, not a directory")
+        existing = next(p for p in (self.path, *self.path.parents) if p.exists() or p == p.parent)
+        if existing.exists() and not existing.is_dir():
+            where = "" if existing == self.path else f" (in {str(self.path)!r})"
+            raise InputError(f"--out-dir {str(existing)!r} is a file, not a directory{where}")
         if not self.path.is_dir() or self.read_manifest() is not None:
             return
         others = self._others()
@@ -215,7 +217,12 @@ class StudyDir:
     def create(self) -> None:
         """Make the directory (and its parents) if it does not exist."""
         self.check()
-        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InputError(
+                f"cannot create --out-dir {str(self.path)!r}: {exc.strerror}"
+            ) from None
 
     def _remove_parts(self) -> None:
         """Remove the part files emstat names (and their temporary and set-aside copies)."""
@@ -305,7 +312,11 @@ class StudyDir:
         write_parquet(self.parts / name, result.rows)
 
     def _set_aside(self, path: Path, exc: Exception, then: str) -> None:
-        """Rename a damaged file ``*.corrupt`` (kept for a look), and say so and what follows."""
+        """Rename a damaged file ``*.corrupt``, and say so and what follows.
+
+        A damaged part stays until the study finishes (then its replicates
+        are saved anew); a damaged final table stays until ``--overwrite``.
+        """
         target = path.with_name(path.name + _CORRUPT)
         os.replace(path, target)
         rel = path.relative_to(self.path)
