@@ -180,8 +180,8 @@ def _run_locked(
         finished = study.read_results(bool(selecting))
         if finished is not None:
             return finished[0]
-    study.begin()
     previous = study.read_manifest()
+    # The manifest first: a directory with anything of emstat's in it names its owner.
     study.write_manifest(
         {
             "command": command,
@@ -202,6 +202,7 @@ def _run_locked(
             "executor": f"dask {scheduler}" if scheduler else f"{workers} local process(es)",
         }
     )
+    study.begin()
     done = study.done(selecting)
     tasks = plan_batches(design, done, workers=workers, batch_size=batch_size)
     total = design.reps * len(scenarios)

@@ -59,6 +59,7 @@ OUTPUT_FILES = (
 )
 _SELECTION_FILES = ("selection.parquet", "selection_summary.csv")
 _PART = re.compile(r"s\d+_r\d+-\d+\.parquet")
+_TMP = re.compile(r"\.(?P<name>.+)\.\d+\.tmp")  # what atomic_write leaves when killed
 _CORRUPT = ".corrupt"
 _AGAIN = "computing its replicates again"
 _PACKAGES = ("emstat", "numpy", "scipy", "pandas", "pyarrow", "numba", "dask", "distributed")
@@ -116,6 +117,29 @@ def atomic_write(path: Path, write: Callable[[Path], Any]) -> None:
     _fsync_dir(path.parent)
 
 
+def _base(name: str) -> str:
+    """The file a temporary or set-aside copy is of."""
+    tmp = _TMP.fullmatch(name)
+    return tmp.group("name") if tmp else name.removesuffix(_CORRUPT)
+
+
+def _is_part(name: str) -> bool:
+    """A part file emstat names, or a temporary or set-aside copy of one."""
+    return _PART.fullmatch(_base(name)) is not None
+
+
+def _is_temporary(name: str) -> bool:
+    """A temporary copy of an output or a part (left when a write was killed)."""
+    return _TMP.fullmatch(name) is not None and (_is_part(name) or _base(name) in OUTPUT_FILES)
+
+
+def _drop_temporary(folder: Path) -> None:
+    """Remove the temporary files a killed write left in ``folder``."""
+    for stale in folder.glob(".*.tmp"):
+        if _is_temporary(stale.name):
+            stale.unlink(missing_ok=True)
+
+
 def write_json(path: Path, payload: dict[str, Any]) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(json.dumps(payload, indent=1)))
 
@@ -139,9 +163,10 @@ def _read_part(path: Path, columns: Iterable[str]) -> pd.DataFrame:
     return frame
 
 
-def _reason(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:160]
+def _reason(exc: Exception, limit: int = 140) -> str:
+    lines = str(exc).strip().splitlines()
+    text = f"{type(exc).__name__}: {lines[0] if lines else ''}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -181,7 +206,9 @@ class StudyDir:
 
     def _others(self) -> list[str]:
         """What the directory holds besides a lock (the lock is emstat's, and may be ours)."""
-        return sorted(p.name for p in self.path.iterdir() if p.name != LOCK_NAME)
+        return sorted(
+            p.name for p in self.path.iterdir() if p.name != LOCK_NAME and not _is_temporary(p.name)
+        )
 
     def check(self) -> None:
         """Refuse, before any work, a path that emstat may not write into.
@@ -230,10 +257,7 @@ class StudyDir:
             if not folder.is_dir():
                 continue
             for entry in folder.iterdir():
-                name = entry.name.removesuffix(_CORRUPT)
-                if entry.is_file() and (
-                    _PART.fullmatch(name) or (name.startswith(".") and name.endswith(".tmp"))
-                ):
+                if entry.is_file() and _is_part(entry.name):
                     entry.unlink(missing_ok=True)
             try:
                 folder.rmdir()
@@ -253,8 +277,7 @@ class StudyDir:
             if isinstance(name, str) and name != MANIFEST and Path(name).name == name:
                 (self.path / name).unlink(missing_ok=True)
                 (self.path / f"{name}{_CORRUPT}").unlink(missing_ok=True)
-        for stale in self.path.glob(".*.tmp"):
-            stale.unlink(missing_ok=True)
+        _drop_temporary(self.path)
         # The manifest goes last: until then the directory is still known to be emstat's.
         self.manifest_path.unlink(missing_ok=True)
 
@@ -287,8 +310,7 @@ class StudyDir:
         """Make the part folders and drop temporary files a killed run left."""
         self.selection_parts.mkdir(parents=True, exist_ok=True)
         for folder in (self.path, self.parts, self.selection_parts):
-            for stale in folder.glob(".*.tmp"):
-                stale.unlink(missing_ok=True)
+            _drop_temporary(folder)
 
     def write_manifest(self, payload: dict[str, Any]) -> None:
         write_json(self.manifest_path, {"format": RUN_FORMAT, **payload})
@@ -403,7 +425,9 @@ class StudyDir:
                 tables.append(pd.read_parquet(path))
             except Exception as exc:  # damaged or missing: rebuild it
                 if path.exists():
-                    self._set_aside(path, exc, "rebuilding it")
+                    kept = any(_is_part(p.name) for p in self.parts.glob("s*.parquet"))
+                    how = "from the saved parts" if kept else "by computing every replicate again"
+                    self._set_aside(path, exc, f"rebuilding it {how}")
                 self.update_manifest(status="running")
                 return None
         return tables[0], (tables[1] if selects else None)

@@ -119,7 +119,10 @@ def test_damaged_finished_results_are_rebuilt(
     out = tmp_path / "o"
     simulate(SEPARATED, out_dir=out, **ARGS)  # type: ignore[arg-type]
     _truncate(out / "replicates.parquet")
-    with pytest.warns(StudyWarning, match="replicates.parquet .* cannot be read .* rebuilding"):
+    with pytest.warns(
+        StudyWarning,
+        match="replicates.parquet .* cannot be read .* rebuilding it by computing every",
+    ):
         simulate(SEPARATED, out_dir=out, **ARGS)  # type: ignore[arg-type]
     _same_as(out, reference)
     assert json.loads((out / "run.json").read_text())["status"] == "complete"
@@ -139,7 +142,7 @@ def test_damaged_results_are_rebuilt_from_parts_left_behind(
     monkeypatch.undo()
     _empty(out / "replicates.parquet")
     seen = _count_replicates(monkeypatch)
-    with pytest.warns(StudyWarning, match="rebuilding it"):
+    with pytest.warns(StudyWarning, match="rebuilding it from the saved parts"):
         simulate(SEPARATED, out_dir=out, **ARGS)  # type: ignore[arg-type]
     assert seen == [], "every replicate is in the parts"
     _same_as(out, reference)

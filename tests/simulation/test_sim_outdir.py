@@ -110,3 +110,19 @@ def test_rerun_with_other_design_over_unfinished_parts_is_refused(
     assert not (out / ".emstat.lock").exists()
     simulate(SEPARATED, n=40, reps=8, seed=2, out_dir=out, overwrite=True)
     assert json.loads((out / "run.json").read_text())["seed"] == 2
+
+
+def test_only_emstat_s_temporary_files_are_tidied(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    out.mkdir()
+    # What a run killed while writing its first manifest leaves: emstat's, so not refused.
+    (out / ".run.json.999.tmp").write_text("{")
+    simulate(SEPARATED, n=40, reps=2, seed=1, out_dir=out)
+    assert not (out / ".run.json.999.tmp").exists()
+    (out / ".notes.tmp").write_text("mine")
+    (out / "parts").mkdir()
+    (out / "parts" / ".draft.tmp").write_text("mine")
+    (out / "parts" / ".s00000_r0000000-0000001.parquet.12.tmp").write_text("half")
+    simulate(SEPARATED, n=40, reps=3, seed=1, out_dir=out, overwrite=True)
+    assert (out / ".notes.tmp").read_text() == "mine"
+    assert sorted(p.name for p in (out / "parts").iterdir()) == [".draft.tmp"]
