@@ -20,6 +20,7 @@ from emstat.simulation.design import (
     load_design,
     make_design,
     mixture_from_formula,
+    share,
     whole_number,
 )
 from emstat.simulation.errors import StudyInterrupted
@@ -221,6 +222,7 @@ def simulate(
         whole_number("--workers", workers, 1)
     if batch_size is not None:
         whole_number("--batch-size", batch_size, 1)
+    share("--max-failed", max_failed)
     values: dict[str, Any] = {
         "n": parse_ints("--n", n),
         "reps": reps,

@@ -34,6 +34,7 @@ __all__ = [
     "load_design",
     "mixture_from_formula",
     "mixture_from_mapping",
+    "share",
     "whole_number",
 ]
 
@@ -284,6 +285,13 @@ def whole_number(name: str, value: Any, minimum: int) -> int:
     if value < minimum:
         raise InputError(f"{name} must be a whole number >= {minimum}, got {int(value)}")
     return int(value)
+
+
+def share(name: str, value: Any) -> float:
+    """``value`` as a float, if it is a share between 0 and 1; else one clear error."""
+    if not _is_number(value) or not 0 <= value <= 1:
+        raise InputError(f"{name} must be a share between 0 and 1, got {value!r}")
+    return float(value)
 
 
 def _ints(name: str, values: Any, minimum: int) -> tuple[int, ...]:

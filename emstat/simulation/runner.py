@@ -29,6 +29,7 @@ from emstat.simulation.design import (
     make_design,
     mixture_from_formula,
     mixture_from_mapping,
+    share,
     whole_number,
 )
 from emstat.simulation.errors import StudyFailedError, StudyInterrupted
@@ -84,7 +85,7 @@ def plan_batches(
     return tasks
 
 
-def _finish(study: StudyDir, design: Design) -> pd.DataFrame:
+def _finish(study: StudyDir, design: Design) -> tuple[pd.DataFrame, pd.DataFrame]:
     rows, selection = study.consolidate()
     scenarios = scenario_table(design.scenarios())
     summary = summarise_replicates(rows, scenarios)
@@ -94,7 +95,7 @@ def _finish(study: StudyDir, design: Design) -> pd.DataFrame:
         write_csv(study.path / "selection_summary.csv", selection_summary(selection, scenarios))
     study.update_manifest(status="complete", finished=now(), failed_replicates=len(_failures(rows)))
     study.remove_parts()
-    return rows
+    return rows, summary
 
 
 def _failures(rows: pd.DataFrame) -> pd.DataFrame:
@@ -147,18 +148,15 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 def _check_options(
     workers: int, batch_size: int | None, scheduler: str | None, max_failed: float
-) -> None:
-    whole_number("workers", workers, 1)
-    if batch_size is not None:
-        whole_number("batch_size", batch_size, 1)
-    if (
-        isinstance(max_failed, bool)
-        or not isinstance(max_failed, (int, float))
-        or not 0 <= max_failed <= 1
-    ):
-        raise InputError(f"max_failed must be a share between 0 and 1, got {max_failed!r}")
+) -> tuple[int, int | None]:
+    """The number of workers and the batch size, checked (as the scheduler and max_failed)."""
+    share("max_failed", max_failed)
     if scheduler:
         check_scheduler(scheduler)
+    return (
+        whole_number("workers", workers, 1),
+        None if batch_size is None else whole_number("batch_size", batch_size, 1),
+    )
 
 
 def _run_locked(
@@ -171,15 +169,16 @@ def _run_locked(
     overwrite: bool,
     progress: bool,
     command: str,
-) -> pd.DataFrame:
-    """The study's replicate rows: read back when finished, else computed (what is missing)."""
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The replicate rows and the summary: read when finished, else computed (what is missing)."""
     spec = design.to_dict()
     scenarios = design.scenarios()
     selecting = {s.scenario for s in scenarios if s.select}
     if study.open(spec, overwrite=overwrite):
         finished = study.read_results(bool(selecting))
         if finished is not None:
-            return finished[0]
+            rows = finished[0]
+            return rows, summarise_replicates(rows, scenario_table(scenarios))
     previous = study.read_manifest()
     # The manifest first: a directory with anything of emstat's in it names its owner.
     study.write_manifest(
@@ -249,20 +248,20 @@ def run_study(
         More than ``max_failed`` (a share) of the replicates failed; every
         output is written all the same.
     """
-    workers = default_workers() if workers is None else workers
-    _check_options(workers, batch_size, scheduler, max_failed)
+    workers, batch_size = _check_options(
+        default_workers() if workers is None else workers, batch_size, scheduler, max_failed
+    )
     study = StudyDir(Path(out_dir))
     study.check()
     with _sigterm_as_interrupt():
         study.create()
         with study_lock(study.path):
-            rows = _run_locked(
+            rows, summary = _run_locked(
                 design, study, workers=workers, scheduler=scheduler, batch_size=batch_size,
                 overwrite=overwrite, progress=progress, command=command,
             )  # fmt: skip
-    scenarios = design.scenarios()
-    check_failures(rows, design.reps * len(scenarios), study.path, max_failed)
-    return summarise_replicates(rows, scenario_table(scenarios))
+    check_failures(rows, design.reps * len(design.scenarios()), study.path, max_failed)
+    return summary
 
 
 def _as_mixture(mixture: Any) -> TrueMixture:

@@ -88,7 +88,7 @@ def test_library_refuses_a_bad_init_before_any_work(tmp_path: Path) -> None:
         (["--workers", "0"], "--workers must be a whole number >= 1, got 0"),
         (["--workers", "-2"], "--workers must be a whole number >= 1, got -2"),
         (["--batch-size", "0"], "--batch-size must be a whole number >= 1, got 0"),
-        (["--max-failed", "1.5"], "max_failed must be a share between 0 and 1"),
+        (["--max-failed", "1.5"], "--max-failed must be a share between 0 and 1, got 1.5"),
         (["--scheduler", "notanaddress"], "--scheduler 'notanaddress' is not a Dask scheduler"),
         (["--scheduler", "tcp://host:port"], "is not a Dask scheduler address"),
     ],
