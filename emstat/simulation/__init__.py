@@ -17,6 +17,7 @@ from emstat.simulation.design import (
     mixture_from_formula,
     mixture_from_mapping,
 )
+from emstat.simulation.errors import StudyFailedError, StudyWarning
 from emstat.simulation.formula import parse_formula
 from emstat.simulation.runner import run_study, simulate
 
@@ -26,6 +27,8 @@ __all__ = [
     "FitSettings",
     "Grid",
     "Scenario",
+    "StudyFailedError",
+    "StudyWarning",
     "TrueMixture",
     "load_design",
     "make_design",

@@ -7,16 +7,25 @@ Register it on the package's Typer app with
 from __future__ import annotations
 
 import shlex
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from emstat.errors import InputError
-from emstat.simulation.design import load_design, make_design, mixture_from_formula
+from emstat.simulation.design import (
+    load_design,
+    make_design,
+    mixture_from_formula,
+    share,
+    whole_number,
+)
+from emstat.simulation.errors import StudyInterrupted
 from emstat.simulation.formula import FORMULA_HELP
-from emstat.simulation.runner import default_workers, run_study
+from emstat.simulation.runner import MAX_FAILED, default_workers, run_study
 
 __all__ = ["parse_floats", "parse_ints", "parse_names", "simulate"]
 
@@ -35,8 +44,11 @@ DesignOpt = Annotated[
     Path | None,
     typer.Option(
         "--design",
-        help="TOML (or .json) design file: [mixture] (formula, or weights/means/covariances), "
-        "[grid], reps, seed, [fit]. Options given here override it.",
+        # escape(): rich would read [mixture] and the other table names as markup.
+        help=escape(
+            "TOML (or .json) design file: [mixture] (formula, or weights/means/covariances), "
+            "[grid], reps, seed, [fit]. Options given here override it."
+        ),
         rich_help_panel=_DESIGN,
     ),
 ]
@@ -121,7 +133,18 @@ BatchOpt = Annotated[
 OverwriteOpt = Annotated[
     bool,
     typer.Option(
-        "--overwrite", help="Replace an --out-dir of another design.", rich_help_panel=_RUN
+        "--overwrite",
+        help="Start over in an --out-dir of an earlier study (removes only the files emstat "
+        "wrote there).",
+        rich_help_panel=_RUN,
+    ),
+]
+MaxFailedOpt = Annotated[
+    float,
+    typer.Option(
+        "--max-failed",
+        help="Exit with an error when more than this share of replicates fail (1: never).",
+        rich_help_panel=_RUN,
     ),
 ]
 QuietOpt = Annotated[
@@ -183,6 +206,7 @@ def simulate(
     scheduler: SchedulerOpt = None,
     batch_size: BatchOpt = None,
     overwrite: OverwriteOpt = False,
+    max_failed: MaxFailedOpt = MAX_FAILED,
     quiet: QuietOpt = False,
     report: Annotated[
         bool,
@@ -194,6 +218,11 @@ def simulate(
     Writes replicates.parquet, summary.csv, run.json (and selection.parquet
     with --select-k) to --out-dir; an interrupted run resumes when rerun.
     """
+    if workers is not None:
+        whole_number("--workers", workers, 1)
+    if batch_size is not None:
+        whole_number("--batch-size", batch_size, 1)
+    share("--max-failed", max_failed)
     values: dict[str, Any] = {
         "n": parse_ints("--n", n),
         "reps": reps,
@@ -226,14 +255,16 @@ def simulate(
             overwrite=overwrite,
             progress=not quiet,
             command=command,
+            max_failed=max_failed,
         )
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         typer.echo(
             f"interrupted: finished batches are saved in {out_dir}; "
             "rerun the same command to resume",
             err=True,
         )
-        raise typer.Exit(130) from None
+        signum = exc.signum if isinstance(exc, StudyInterrupted) else signal.SIGINT
+        raise typer.Exit(128 + signum) from None
     if not quiet:
         shown = summary[
             ["scenario", "component", "parameter", "truth", "mean", "bias", "sd", "rmse",

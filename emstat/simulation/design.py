@@ -21,6 +21,7 @@ import numpy as np
 from emstat.engine import EMControl
 from emstat.errors import InputError
 from emstat.mixture.covariance import get_covariance_model
+from emstat.mixture.init import INIT_METHODS
 from emstat.simulation.formula import parse_formula
 
 __all__ = [
@@ -33,10 +34,13 @@ __all__ = [
     "load_design",
     "mixture_from_formula",
     "mixture_from_mapping",
+    "share",
+    "whole_number",
 ]
 
 #: Criteria whose choice is recorded when a scenario selects k.
 CRITERIA = ("bic", "aic", "icl")
+_FIT_KEYS = ("init", "tol", "criterion", "max_iter")
 _WEIGHT_SUM_TOL = 1e-6
 
 
@@ -170,6 +174,27 @@ class FitSettings:
     criterion: str = EMControl().criterion
     max_iter: int = EMControl().max_iter
 
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """Refuse, before any replicate, a setting every fit would fail on.
+
+        Raises
+        ------
+        InputError
+            An unknown ``init`` method, or a bad ``tol``, ``criterion`` or
+            ``max_iter`` (see :class:`~emstat.engine.EMControl`).
+        """
+        if self.init is not None and self.init not in INIT_METHODS:
+            raise InputError(
+                f"fit: unknown init {self.init!r}; choose one of {', '.join(INIT_METHODS)}"
+            )
+        try:
+            self.control()
+        except InputError as exc:
+            raise InputError(f"fit: {exc}") from None
+
     def control(self) -> EMControl:
         return EMControl(tol=self.tol, criterion=self.criterion, max_iter=self.max_iter)  # type: ignore[arg-type]
 
@@ -249,15 +274,53 @@ def _as_tuple(value: Any) -> tuple[Any, ...]:
     return tuple(value)
 
 
+def _is_number(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
+
+
+def whole_number(name: str, value: Any, minimum: int) -> int:
+    """``value`` as an int, if it is a whole number >= ``minimum``; else one clear error."""
+    if not _is_number(value) or not math.isfinite(value) or int(value) != value:
+        raise InputError(f"{name} must be a whole number >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise InputError(f"{name} must be a whole number >= {minimum}, got {int(value)}")
+    return int(value)
+
+
+def share(name: str, value: Any) -> float:
+    """``value`` as a float, if it is a share between 0 and 1; else one clear error."""
+    if not _is_number(value) or not 0 <= value <= 1:
+        raise InputError(f"{name} must be a share between 0 and 1, got {value!r}")
+    return float(value)
+
+
 def _ints(name: str, values: Any, minimum: int) -> tuple[int, ...]:
+    return tuple(dict.fromkeys(whole_number(name, v, minimum) for v in _as_tuple(values)))
+
+
+def _floats(name: str, values: Any, minimum: float) -> tuple[float, ...]:
     out = []
     for v in _as_tuple(values):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer, float)) or int(v) != v:
-            raise InputError(f"{name} must be whole numbers, got {v!r}")
-        if v < minimum:
-            raise InputError(f"{name} must be >= {minimum}, got {int(v)}")
-        out.append(int(v))
-    return tuple(dict.fromkeys(out))
+        if not _is_number(v) or not math.isfinite(v) or v < minimum:
+            raise InputError(f"{name}: {name}s must be finite numbers >= {minimum:g}, got {v!r}")
+        out.append(float(v))
+    return tuple(out)
+
+
+def _flags(name: str, values: Any) -> tuple[bool, ...]:
+    out = []
+    for v in _as_tuple(values):
+        if not isinstance(v, (bool, np.bool_)):
+            raise InputError(f"{name} must be true or false, got {v!r}")
+        out.append(bool(v))
+    return tuple(out)
+
+
+def _names(name: str, values: Any) -> tuple[str, ...]:
+    for v in _as_tuple(values):
+        if not isinstance(v, str):
+            raise InputError(f"{name} must be names of covariance models, got {v!r}")
+    return tuple(_as_tuple(values))
 
 
 def make_design(
@@ -275,6 +338,8 @@ def make_design(
     fit: FitSettings | Mapping[str, Any] | None = None,
 ) -> Design:
     """Validate the factors of a study and build its :class:`Design`."""
+    if isinstance(reps, float):  # 4.0 from a JSON file is a count; 4.5 is not
+        reps = whole_number("reps", reps, 1)
     if isinstance(reps, bool) or not isinstance(reps, (int, np.integer)) or reps < 1:
         raise InputError(f"reps must be a whole number >= 1, got {reps!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
@@ -283,16 +348,14 @@ def make_design(
     if not ns:
         raise InputError("give at least one sample size n")
     ks = _ints("k", k, 1) or (mixture.k,)
-    seps = tuple(float(s) for s in _as_tuple(separation)) or (1.0,)
-    if any(not math.isfinite(s) or s < 0 for s in seps):
-        raise InputError(f"separations must be finite numbers >= 0, got {list(seps)}")
+    seps = _floats("separation", separation, 0.0) or (1.0,)
     default_model = "V" if mixture.d == 1 else "VVV"
-    models = tuple(str(m) for m in _as_tuple(model)) or (default_model,)
+    models = _names("model", model) or (default_model,)
     sel_ks = _ints("select_k", select_k, 1)
-    selects = tuple(bool(s) for s in _as_tuple(select)) or ((True,) if sel_ks else (False,))
+    selects = _flags("select", select) or ((True,) if sel_ks else (False,))
     if any(selects) and not sel_ks:
         sel_ks = tuple(range(1, max(*ks, mixture.k) + 2))
-    sel_models = tuple(str(m) for m in _as_tuple(select_models))
+    sel_models = _names("select_models", select_models)
     names = [get_covariance_model(m, mixture.d).name for m in (*models, *sel_models)]
     models = tuple(dict.fromkeys(names[: len(models)]))
     sel_models = tuple(dict.fromkeys(names[len(models) :]))
@@ -302,20 +365,23 @@ def make_design(
             f"n = {min(ns)} is smaller than the number of components ({largest}); "
             "every sample needs at least one point per component"
         )
-    if fit is None:
-        settings = FitSettings()
-    elif isinstance(fit, FitSettings):
-        settings = fit
-    else:
-        unknown = set(fit) - {"init", "tol", "criterion", "max_iter"}
-        if unknown:
-            raise InputError(
-                f"fit: unknown keys {sorted(unknown)} (init, tol, criterion, max_iter)"
-            )
-        settings = FitSettings(**fit)
-    settings.control()  # validates tol, criterion, max_iter
+    settings = _fit_settings(fit)
     grid = Grid(ns, seps, ks, models, selects, sel_ks, sel_models)
     return Design(mixture, grid, int(reps), int(seed), settings)
+
+
+def _fit_settings(fit: FitSettings | Mapping[str, Any] | None) -> FitSettings:
+    if fit is None:
+        return FitSettings()
+    if isinstance(fit, FitSettings):
+        fit.check()
+        return fit
+    if not isinstance(fit, Mapping):
+        raise InputError(f"fit must be a table of {', '.join(_FIT_KEYS)}, got {fit!r}")
+    unknown = set(fit) - set(_FIT_KEYS)
+    if unknown:
+        raise InputError(f"fit: unknown keys {sorted(unknown)} ({', '.join(_FIT_KEYS)})")
+    return FitSettings(**fit)
 
 
 # --------------------------------------------------------------------------- #

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import tempfile
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +29,21 @@ from emstat.simulation.design import (
     make_design,
     mixture_from_formula,
     mixture_from_mapping,
+    share,
+    whole_number,
 )
-from emstat.simulation.executors import run_tasks
+from emstat.simulation.errors import StudyFailedError, StudyInterrupted
+from emstat.simulation.executors import check_scheduler, run_tasks
+from emstat.simulation.lock import study_lock
 from emstat.simulation.progress import progress_bar
 from emstat.simulation.replicate import BatchTask
-from emstat.simulation.storage import StudyDir, now, package_versions, write_csv
+from emstat.simulation.storage import StudyDir, now, output_files, package_versions, write_csv
 from emstat.simulation.summarise import scenario_table, selection_summary, summarise_replicates
 
-__all__ = ["plan_batches", "run_study", "simulate"]
+__all__ = ["MAX_FAILED", "check_failures", "plan_batches", "run_study", "simulate"]
 
+#: A study in which more than this share of replicates fail stops with an error.
+MAX_FAILED = 0.5
 _MAX_BATCH = 50
 _BATCHES_PER_WORKER = 4
 
@@ -67,8 +76,7 @@ def plan_batches(
     total = sum(len(v) for v in missing.values())
     if batch_size is None:
         batch_size = min(_MAX_BATCH, max(1, math.ceil(total / (_BATCHES_PER_WORKER * workers))))
-    if batch_size < 1:
-        raise InputError(f"batch size must be >= 1, got {batch_size}")
+    whole_number("batch_size", batch_size, 1)
     tasks = []
     for scenario in design.scenarios():
         todo = missing[scenario.scenario]
@@ -77,7 +85,7 @@ def plan_batches(
     return tasks
 
 
-def _finish(study: StudyDir, design: Design) -> pd.DataFrame:
+def _finish(study: StudyDir, design: Design) -> tuple[pd.DataFrame, pd.DataFrame]:
     rows, selection = study.consolidate()
     scenarios = scenario_table(design.scenarios())
     summary = summarise_replicates(rows, scenarios)
@@ -85,38 +93,94 @@ def _finish(study: StudyDir, design: Design) -> pd.DataFrame:
     write_csv(study.path / "summary.csv", summary)
     if selection is not None:
         write_csv(study.path / "selection_summary.csv", selection_summary(selection, scenarios))
-    failed = rows.loc[rows["error"] != "", ["scenario", "replicate"]].drop_duplicates()
-    study.update_manifest(status="complete", finished=now(), failed_replicates=len(failed))
+    study.update_manifest(status="complete", finished=now(), failed_replicates=len(_failures(rows)))
     study.remove_parts()
-    return summary
+    return rows, summary
 
 
-def run_study(
-    design: Design,
-    out_dir: str | Path,
-    *,
-    workers: int | None = None,
-    scheduler: str | None = None,
-    batch_size: int | None = None,
-    overwrite: bool = False,
-    progress: bool = False,
-    command: str = "",
-) -> pd.DataFrame:
-    """Run (or resume) ``design`` into ``out_dir`` and return the summary.
+def _failures(rows: pd.DataFrame) -> pd.DataFrame:
+    """One row per failed replicate: scenario, replicate, error."""
+    failed = rows.loc[rows["error"] != "", ["scenario", "replicate", "error"]]
+    return failed.drop_duplicates(["scenario", "replicate"])
 
-    A directory holding a finished study of the same design is summarised
-    again without refitting; one holding parts of an interrupted run is
-    completed; one of a different design is refused unless ``overwrite``.
+
+def check_failures(rows: pd.DataFrame, total: int, where: Path, max_failed: float) -> None:
+    """Refuse a study in which more than ``max_failed`` of the replicates failed.
+
+    Raises
+    ------
+    StudyFailedError
+        Naming the count and the most common reasons; the rows stay on disk.
     """
-    workers = default_workers() if workers is None else workers
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise InputError(f"workers must be a whole number >= 1, got {workers!r}")
-    study = StudyDir(Path(out_dir))
+    failed = _failures(rows)
+    if len(failed) <= max_failed * total:
+        return
+    reasons = failed["error"].astype(str).str.slice(0, 120).value_counts().head(3)
+    listed = "; ".join(f"{reason} ({count}x)" for reason, count in reasons.items())
+    raise StudyFailedError(
+        f"{len(failed)} of {total} replicates failed ({len(failed) / total:.0%}); "
+        f"most common reasons: {listed}; the rows and summary are in {str(where)!r}"
+    )
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Handle SIGTERM as Ctrl-C while a study runs: saved batches stay, workers are ended.
+
+    Only from the main thread, and only when nobody else handles SIGTERM.
+    """
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise StudyInterrupted(signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _check_options(
+    workers: int, batch_size: int | None, scheduler: str | None, max_failed: float
+) -> tuple[int, int | None]:
+    """The number of workers and the batch size, checked (as the scheduler and max_failed)."""
+    share("max_failed", max_failed)
+    if scheduler:
+        check_scheduler(scheduler)
+    return (
+        whole_number("workers", workers, 1),
+        None if batch_size is None else whole_number("batch_size", batch_size, 1),
+    )
+
+
+def _run_locked(
+    design: Design,
+    study: StudyDir,
+    *,
+    workers: int,
+    scheduler: str | None,
+    batch_size: int | None,
+    overwrite: bool,
+    progress: bool,
+    command: str,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The replicate rows and the summary: read when finished, else computed (what is missing)."""
     spec = design.to_dict()
+    scenarios = design.scenarios()
+    selecting = {s.scenario for s in scenarios if s.select}
     if study.open(spec, overwrite=overwrite):
-        rows, _ = study.read_results()
-        return summarise_replicates(rows, scenario_table(design.scenarios()))
+        finished = study.read_results(bool(selecting))
+        if finished is not None:
+            rows = finished[0]
+            return rows, summarise_replicates(rows, scenario_table(scenarios))
     previous = study.read_manifest()
+    # The manifest first: a directory with anything of emstat's in it names its owner.
     study.write_manifest(
         {
             "command": command,
@@ -130,15 +194,17 @@ def run_study(
             "variance_convention": "N(mean, variance)",
             "versions": package_versions(),
             "design": spec,
+            "files": output_files(bool(selecting)),
             "status": "running",
             "started": previous.get("started", now()) if previous else now(),
             "resumed": now() if previous else None,
             "executor": f"dask {scheduler}" if scheduler else f"{workers} local process(es)",
         }
     )
-    done = study.done()
+    study.begin()
+    done = study.done(selecting)
     tasks = plan_batches(design, done, workers=workers, batch_size=batch_size)
-    total = design.reps * len(design.scenarios())
+    total = design.reps * len(scenarios)
     if tasks:
         results = run_tasks(tasks, workers=workers, scheduler=scheduler)
         try:
@@ -151,6 +217,51 @@ def run_study(
             if close is not None:
                 close()
     return _finish(study, design)
+
+
+def run_study(
+    design: Design,
+    out_dir: str | Path,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    batch_size: int | None = None,
+    overwrite: bool = False,
+    progress: bool = False,
+    command: str = "",
+    max_failed: float = MAX_FAILED,
+) -> pd.DataFrame:
+    """Run (or resume) ``design`` into ``out_dir`` and return the summary.
+
+    A directory holding a finished study of the same design is summarised
+    again without refitting; one holding parts of an interrupted run is
+    completed; one of a different design is refused unless ``overwrite``;
+    one that emstat did not write is refused.  One run at a time writes a
+    directory (it holds ``.emstat.lock``).  Every option is checked before
+    any work.
+
+    Raises
+    ------
+    InputError
+        A bad option, or an output directory this run may not use.
+    StudyFailedError
+        More than ``max_failed`` (a share) of the replicates failed; every
+        output is written all the same.
+    """
+    workers, batch_size = _check_options(
+        default_workers() if workers is None else workers, batch_size, scheduler, max_failed
+    )
+    study = StudyDir(Path(out_dir))
+    study.check()
+    with _sigterm_as_interrupt():
+        study.create()
+        with study_lock(study.path):
+            rows, summary = _run_locked(
+                design, study, workers=workers, scheduler=scheduler, batch_size=batch_size,
+                overwrite=overwrite, progress=progress, command=command,
+            )  # fmt: skip
+    check_failures(rows, design.reps * len(design.scenarios()), study.path, max_failed)
+    return summary
 
 
 def _as_mixture(mixture: Any) -> TrueMixture:
@@ -185,6 +296,7 @@ def simulate(
     batch_size: int | None = None,
     overwrite: bool = False,
     progress: bool = False,
+    max_failed: float = MAX_FAILED,
 ) -> pd.DataFrame:
     """Study an estimator by simulation: draw, fit, align, summarise.
 
@@ -229,9 +341,13 @@ def simulate(
     batch_size
         Replicates per task (default: chosen from the work and the workers).
     overwrite
-        Replace an ``out_dir`` that holds a study of another design.
+        Replace an ``out_dir`` that holds a study of another design (only the
+        files emstat wrote there are removed).
     progress
         Show a progress bar when stderr is a terminal.
+    max_failed
+        Raise :class:`~emstat.simulation.errors.StudyFailedError` when more
+        than this share of the replicates fail (default 0.5; 1 accepts any).
 
     Returns
     -------
@@ -276,7 +392,7 @@ def simulate(
     ) + ")"  # fmt: skip
     options = dict(
         workers=workers, scheduler=scheduler, batch_size=batch_size, overwrite=overwrite,
-        progress=progress, command=command,
+        progress=progress, command=command, max_failed=max_failed,
     )  # fmt: skip
     if out_dir is None:
         with tempfile.TemporaryDirectory(prefix="emstat-sim-") as tmp:
