@@ -18,12 +18,14 @@ from emstat.simulation.design import (
     mixture_from_mapping,
 )
 from emstat.simulation.errors import StudyFailedError, StudyWarning
+from emstat.simulation.family_truth import FamilyTruth
 from emstat.simulation.formula import parse_formula
 from emstat.simulation.runner import run_study, simulate
 
 __all__ = [
     "ALIGNMENT",
     "Design",
+    "FamilyTruth",
     "FitSettings",
     "Grid",
     "Scenario",

@@ -17,11 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from emstat.engine import EMControl
 from emstat.errors import InputError
+from emstat.mixture import gaussian
+from emstat.mixture.align import match_components
 from emstat.mixture.covariance import get_covariance_model
 from emstat.mixture.init import INIT_METHODS
+from emstat.simulation.align import ALIGNMENT
+from emstat.simulation.family_truth import FamilyTruth, family_truth_from_terms
 from emstat.simulation.formula import parse_formula
 
 __all__ = [
@@ -83,6 +88,53 @@ class TrueMixture:
             "covariances": self.covariances.tolist(),
         }
 
+    # --- what a study asks of its truth (the same for every family) ------------------
+    family_name = "gaussian"
+    alignment = ALIGNMENT
+    alignment_method = (
+        "Hungarian assignment on the squared Euclidean distance between fitted and true "
+        "means (emstat.mixture.align.match_components)"
+    )
+
+    @property
+    def default_model(self) -> str:
+        return "V" if self.d == 1 else "VVV"
+
+    def resolve_models(self, names: Sequence[str]) -> list[str]:
+        """mclust's names of the covariance models ``names`` (aliases resolved)."""
+        return [get_covariance_model(m, self.d).name for m in names]
+
+    def draw(self, n: int, rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
+        """``n`` rows and each row's component (0-based)."""
+        x, labels = gaussian.draw_mixture(self.weights, self.means, self.covariances, n, rng)
+        return pd.DataFrame(x, columns=list(self.columns)), labels
+
+    def truth_table(self) -> tuple[list[str], np.ndarray]:
+        """Parameter names of one component (``params`` order) and the truths (k, p)."""
+        names = gaussian.parameter_names(list(self.columns))
+        truths = np.empty((self.k, 1 + len(names)))
+        truths[:, 0] = self.weights
+        for col, (_, pos) in enumerate(names, start=1):
+            truths[:, col] = (
+                self.means[:, pos[0]] if len(pos) == 1 else self.covariances[:, pos[0], pos[1]]
+            )
+        return ["weight", *(name for name, _ in names)], truths
+
+    def match(self, fit: Any) -> np.ndarray:
+        """For each fitted component, its true component, or -1 (Hungarian on the means)."""
+        return match_components(self.means, fit.means.to_numpy())
+
+    def fit_arguments(self, model: str) -> dict[str, Any]:
+        """What :func:`emstat.fit_mixture` takes besides the data, k, init, seed and control."""
+        return {"model": model}
+
+    def select_arguments(self, models: Sequence[str]) -> dict[str, Any]:
+        return {"models": list(models)}
+
+
+#: What a study draws from: a Gaussian mixture or a mixture of another family.
+Truth = TrueMixture | FamilyTruth
+
 
 def _validate_mixture(
     weights: Any, means: Any, covariances: Any, columns: Sequence[str] | None
@@ -132,15 +184,18 @@ def _validate_mixture(
     return TrueMixture(w, mu, cov, names)
 
 
-def mixture_from_formula(formula: str) -> TrueMixture:
-    """The 1-D mixture of a formula such as ``"0.5*N(-0.8,1) + 0.5*N(0.8,1)"`` (variances)."""
+def mixture_from_formula(formula: str) -> Truth:
+    """The 1-D mixture of a formula: ``"0.5*N(-0.8,1) + 0.5*N(0.8,1)"`` (variances),
+    ``"0.6*Pois(2) + 0.4*Pois(9)"`` or ``"0.3*Bin(20,0.15) + 0.7*Bin(20,0.6)"``."""
     terms = parse_formula(formula)
+    if terms[0].distribution != "N":
+        return family_truth_from_terms(terms)
     return _validate_mixture(
         [t.weight for t in terms], [t.mean for t in terms], [t.variance for t in terms], None
     )
 
 
-def mixture_from_mapping(spec: Mapping[str, Any]) -> TrueMixture:
+def mixture_from_mapping(spec: Mapping[str, Any]) -> Truth:
     """A mixture from ``{"formula": ...}`` or ``{"weights", "means", "covariances"[, "columns"]}``.
 
     In 1-D ``means`` and ``covariances`` may be flat lists (the covariances
@@ -237,7 +292,7 @@ class Scenario:
 class Design:
     """Everything that decides a study's numbers: mixture, grid, replicates, seed, fit."""
 
-    mixture: TrueMixture
+    mixture: Truth
     grid: Grid
     reps: int
     seed: int
@@ -324,7 +379,7 @@ def _names(name: str, values: Any) -> tuple[str, ...]:
 
 
 def make_design(
-    mixture: TrueMixture,
+    mixture: Truth,
     *,
     n: Any,
     reps: int,
@@ -349,14 +404,13 @@ def make_design(
         raise InputError("give at least one sample size n")
     ks = _ints("k", k, 1) or (mixture.k,)
     seps = _floats("separation", separation, 0.0) or (1.0,)
-    default_model = "V" if mixture.d == 1 else "VVV"
-    models = _names("model", model) or (default_model,)
+    models = _names("model", model) or (mixture.default_model,)
     sel_ks = _ints("select_k", select_k, 1)
     selects = _flags("select", select) or ((True,) if sel_ks else (False,))
     if any(selects) and not sel_ks:
         sel_ks = tuple(range(1, max(*ks, mixture.k) + 2))
     sel_models = _names("select_models", select_models)
-    names = [get_covariance_model(m, mixture.d).name for m in (*models, *sel_models)]
+    names = mixture.resolve_models([*models, *sel_models])
     models = tuple(dict.fromkeys(names[: len(models)]))
     sel_models = tuple(dict.fromkeys(names[len(models) :]))
     largest = max(mixture.k, *ks, *(sel_ks if any(selects) else ()))

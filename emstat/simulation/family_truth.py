@@ -55,6 +55,13 @@ class FamilyTruth:
     weights: np.ndarray
     components: tuple[np.ndarray, ...]
 
+    alignment = "hungarian-link-scale"
+    alignment_method = (
+        "Hungarian assignment on the squared Euclidean distance between fitted and true "
+        "parameters on the link scale: log rates, logit probabilities, means "
+        "(emstat.mixture.align.match_components)"
+    )
+
     @property
     def k(self) -> int:
         return int(self.weights.shape[0])
@@ -108,10 +115,28 @@ class FamilyTruth:
         names, values, _ = self.family.rows(self.components)
         return ["weight", *names], np.concatenate([self.weights[:, None], values], axis=1)
 
-    def match(self, fitted: tuple[np.ndarray, ...]) -> np.ndarray:
+    def resolve_models(self, names: Sequence[str]) -> list[str]:
+        """The variant axis: a family without covariance models has only its own name."""
+        for name in names:
+            if name.lower() != self.family.name:
+                raise InputError(
+                    f"model {name!r}: the {self.family.name} family has no covariance models; "
+                    "leave the model out"
+                )
+        return [self.family.name for _ in names]
+
+    def fit_arguments(self, model: str) -> dict[str, Any]:
+        """What :func:`emstat.fit_mixture` takes besides the data, k, init, seed and control."""
+        return self.fit_options()
+
+    def select_arguments(self, models: Sequence[str]) -> dict[str, Any]:
+        return self.fit_options()
+
+    def match(self, fit: Any) -> np.ndarray:
         """For each fitted component, its true component, or -1 (Hungarian, link scale)."""
         from emstat.mixture.align import match_components
 
+        fitted = fit.theta.components
         truth = np.concatenate(
             [_link(p, v) for p, v in zip(self.family.parts, self.components, strict=True)], axis=1
         )

@@ -16,10 +16,8 @@ import pandas as pd
 
 from emstat.errors import InputError
 from emstat.mixture import fit_mixture, select_mixture
-from emstat.mixture.result import MixtureResult, parameter_names
-from emstat.simulation.align import match_components
-from emstat.simulation.design import CRITERIA, Design, Scenario, TrueMixture
-from emstat.simulation.generate import draw_mixture, replicate_rng
+from emstat.simulation.design import CRITERIA, Design, Scenario, Truth
+from emstat.simulation.generate import replicate_rng
 
 __all__ = [
     "REPLICATE_COLUMNS",
@@ -69,24 +67,17 @@ class BatchResult:
     selection: pd.DataFrame | None
 
 
-def truth_table(mixture: TrueMixture) -> tuple[list[str], np.ndarray]:
-    """Parameter names of one component (in ``MixtureResult.params`` order) and truths (k, p)."""
-    names = parameter_names(list(mixture.columns))
-    truths = np.empty((mixture.k, 1 + len(names)))
-    truths[:, 0] = mixture.weights
-    for col, (_, pos) in enumerate(names, start=1):
-        truths[:, col] = (
-            mixture.means[:, pos[0]] if len(pos) == 1 else mixture.covariances[:, pos[0], pos[1]]
-        )
-    return ["weight", *(name for name, _ in names)], truths
+def truth_table(mixture: Truth) -> tuple[list[str], np.ndarray]:
+    """Parameter names of one component (in a fit's ``params`` order) and truths (k, p)."""
+    return mixture.truth_table()
 
 
 def _aligned_rows(
-    fit: MixtureResult, truth: TrueMixture, names: list[str], truths: np.ndarray
+    fit: Any, truth: Truth, names: list[str], truths: np.ndarray
 ) -> dict[str, np.ndarray]:
     params = fit.params
     p = len(names)
-    match = match_components(truth.means, fit.means.to_numpy())
+    match = truth.match(fit)
     unmatched = np.flatnonzero(match < 0)
     labels = match.copy()
     labels[unmatched] = truth.k + np.arange(unmatched.size)
@@ -106,9 +97,7 @@ def _aligned_rows(
     }
 
 
-def _failed_rows(
-    k: int, truth: TrueMixture, names: list[str], truths: np.ndarray
-) -> dict[str, Any]:
+def _failed_rows(k: int, truth: Truth, names: list[str], truths: np.ndarray) -> dict[str, Any]:
     p = len(names)
     truth_rows = np.full((k, p), np.nan)
     shared = min(k, truth.k)
@@ -149,13 +138,12 @@ def run_replicate(
     truth = design.mixture.separated(scenario.separation)
     names, truths = truth_table(truth)
     rng, fit_seed = replicate_rng(design.seed, replicate)
-    x, _ = draw_mixture(truth, scenario.n, rng)
-    data = pd.DataFrame(x, columns=list(truth.columns))
+    data, _ = truth.draw(scenario.n, rng)
     settings = design.fit
     control = settings.control()
     selection_rows: list[tuple] = []
     started = time.perf_counter()
-    fit: MixtureResult | None = None
+    fit: Any = None
     error = ""
     try:
         if scenario.select:
@@ -163,7 +151,7 @@ def run_replicate(
             selection = select_mixture(
                 data,
                 list(design.grid.select_k),
-                models,
+                **truth.select_arguments(models),
                 init=settings.init,
                 seed=fit_seed,
                 control=control,
@@ -172,7 +160,12 @@ def run_replicate(
             fit = selection.fits.get((scenario.k, scenario.model))
         if fit is None:
             fit = fit_mixture(
-                data, scenario.k, scenario.model, init=settings.init, seed=fit_seed, control=control
+                data,
+                scenario.k,
+                **truth.fit_arguments(scenario.model),
+                init=settings.init,
+                seed=fit_seed,
+                control=control,
             )
         if fit.ok:
             columns = _aligned_rows(fit, truth, names, truths)

@@ -20,11 +20,11 @@ from typing import Any
 import pandas as pd
 
 from emstat.errors import InputError
-from emstat.simulation.align import ALIGNMENT
 from emstat.simulation.design import (
     Design,
     FitSettings,
     TrueMixture,
+    Truth,
     load_design,
     make_design,
     mixture_from_formula,
@@ -34,6 +34,7 @@ from emstat.simulation.design import (
 )
 from emstat.simulation.errors import StudyFailedError, StudyInterrupted
 from emstat.simulation.executors import check_scheduler, run_tasks
+from emstat.simulation.family_truth import FamilyTruth
 from emstat.simulation.lock import study_lock
 from emstat.simulation.progress import progress_bar
 from emstat.simulation.replicate import BatchTask
@@ -88,7 +89,7 @@ def plan_batches(
 def _finish(study: StudyDir, design: Design) -> tuple[pd.DataFrame, pd.DataFrame]:
     rows, selection = study.consolidate()
     scenarios = scenario_table(design.scenarios())
-    summary = summarise_replicates(rows, scenarios)
+    summary = summarise_replicates(rows, scenarios, design.mixture.alignment)
     write_csv(study.path / "scenarios.csv", scenarios)
     write_csv(study.path / "summary.csv", summary)
     if selection is not None:
@@ -178,7 +179,9 @@ def _run_locked(
         finished = study.read_results(bool(selecting))
         if finished is not None:
             rows = finished[0]
-            return rows, summarise_replicates(rows, scenario_table(scenarios))
+            return rows, summarise_replicates(
+                rows, scenario_table(scenarios), design.mixture.alignment
+            )
     previous = study.read_manifest()
     # The manifest first: a directory with anything of emstat's in it names its owner.
     study.write_manifest(
@@ -186,9 +189,8 @@ def _run_locked(
             "command": command,
             "seed": design.seed,
             "reps": design.reps,
-            "alignment": ALIGNMENT,
-            "alignment_method": "Hungarian assignment on the squared Euclidean distance "
-            "between fitted and true means (emstat.mixture.align.match_components)",
+            "alignment": design.mixture.alignment,
+            "alignment_method": design.mixture.alignment_method,
             "streams": "replicate i of every scenario draws from "
             "np.random.SeedSequence(seed).spawn(reps)[i]",
             "variance_convention": "N(mean, variance)",
@@ -264,21 +266,22 @@ def run_study(
     return summary
 
 
-def _as_mixture(mixture: Any) -> TrueMixture:
-    if isinstance(mixture, TrueMixture):
+def _as_mixture(mixture: Any) -> Truth:
+    if isinstance(mixture, (TrueMixture, FamilyTruth)):
         return mixture
     if isinstance(mixture, str):
         return mixture_from_formula(mixture)
     if isinstance(mixture, Mapping):
         return mixture_from_mapping(mixture)
     raise InputError(
-        "mixture must be a 1-D formula such as '0.5*N(-0.8,1) + 0.5*N(0.8,1)', a mapping "
-        "with weights, means and covariances, or a TrueMixture"
+        "mixture must be a 1-D formula such as '0.5*N(-0.8,1) + 0.5*N(0.8,1)' or "
+        "'0.6*Pois(2) + 0.4*Pois(9)', a mapping with weights, means and covariances, "
+        "a TrueMixture or a FamilyTruth"
     )
 
 
 def simulate(
-    mixture: str | Mapping[str, Any] | TrueMixture | None = None,
+    mixture: str | Mapping[str, Any] | Truth | None = None,
     *,
     design: str | Path | Design | None = None,
     n: int | Sequence[int] | None = None,
@@ -312,9 +315,11 @@ def simulate(
     ----------
     mixture
         The true mixture: a 1-D formula ``"0.5*N(-0.8,1) + 0.5*N(0.8,1)"``
-        (``N(mean, variance)``: the second number is the **variance**), a
-        mapping with ``weights``, ``means``, ``covariances`` (and ``columns``),
-        or a :class:`TrueMixture`.  Give this or ``design``.
+        (``N(mean, variance)``: the second number is the **variance**),
+        ``"0.6*Pois(2) + 0.4*Pois(9)"`` or ``"0.3*Bin(20,0.15) + 0.7*Bin(20,0.6)"``
+        (fitted with the Poisson or binomial family), a mapping with
+        ``weights``, ``means``, ``covariances`` (and ``columns``), a
+        :class:`TrueMixture` or a :class:`FamilyTruth`.  Give this or ``design``.
     design
         A TOML/JSON design file (see :func:`load_design`) or a
         :class:`Design`; the other arguments, when given, override its values.

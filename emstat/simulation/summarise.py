@@ -27,7 +27,9 @@ def scenario_table(scenarios: list[Scenario]) -> pd.DataFrame:
     )
 
 
-def summarise_replicates(rows: pd.DataFrame, scenarios: pd.DataFrame) -> pd.DataFrame:
+def summarise_replicates(
+    rows: pd.DataFrame, scenarios: pd.DataFrame, alignment: str = ALIGNMENT
+) -> pd.DataFrame:
     """Per scenario x component x parameter: how the estimates behaved against the truth.
 
     Columns: the scenario's factors, ``truth``; ``reps`` (replicates run),
@@ -71,9 +73,9 @@ def summarise_replicates(rows: pd.DataFrame, scenarios: pd.DataFrame) -> pd.Data
     # Parameters in the order of MixtureResult.params (weight, means, covariances).
     out = out.sort_values(["scenario", "component"], kind="stable").reset_index(drop=True)
     out.insert(list(out.columns).index("mean") + 1, "bias", out["mean"] - out["truth"])
-    out["aligned_by"] = ALIGNMENT
+    out["aligned_by"] = alignment
     out = scenarios.merge(out, on="scenario", how="right")
-    out.attrs["alignment"] = ALIGNMENT
+    out.attrs["alignment"] = alignment
     return out
 
 

@@ -62,7 +62,7 @@ def test_truth_table_is_in_the_order_of_a_fits_params() -> None:
     fit = emstat.fit_mixture(data, k=2, **truth.fit_options())
     names, truths = truth.truth_table()
     assert names == list(fit.params["parameter"].iloc[:2])
-    match = truth.match(fit.theta.components)  # type: ignore[union-attr]
+    match = truth.match(fit)
     aligned = np.empty_like(truths)
     aligned[match] = fit.params["estimate"].to_numpy().reshape(2, 2)
     np.testing.assert_allclose(aligned, truths, rtol=0.1)
@@ -74,3 +74,83 @@ def test_separation_scales_log_rates_about_their_centre() -> None:
     centre = 0.5 * (np.log(1) + np.log(4))
     np.testing.assert_allclose(np.log(rates), centre + 2 * (np.log([1, 4]) - centre))
     assert truth.separated(1.0) is truth
+
+
+def test_a_poisson_study_recovers_the_truth_and_covers(tmp_path: object) -> None:
+    """The data-generating truth as the oracle: small bias, ~95% coverage, k = 2 chosen."""
+    from pathlib import Path
+
+    out = Path(str(tmp_path)) / "sim_pois"
+    summary = emstat.simulate(
+        "0.6*Pois(2) + 0.4*Pois(9)",
+        n=500,
+        reps=200,
+        k=2,
+        select_k=[1, 2, 3],
+        seed=3,
+        out_dir=out,
+    )
+    assert set(summary["model"]) == {"poisson"}
+    assert (summary["aligned_by"] == "hungarian-link-scale").all()
+    rates = summary[summary["parameter"] == "rate[x]"].set_index("truth")
+    assert abs(rates.loc[2.0, "bias"]) < 0.05 and abs(rates.loc[9.0, "bias"]) < 0.1
+    assert summary["coverage"].between(0.88, 0.99).all()
+    import pandas as pd
+
+    chosen = pd.read_csv(out / "selection_summary.csv")
+    bic = chosen[(chosen["criterion"] == "bic") & (chosen["k_y"] == 2)]  # k_y: the k chosen
+    assert float(bic["share"].iloc[0]) > 0.9
+
+
+def test_the_binomial_study_of_the_command_line(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from emstat.cli import app
+
+    out = Path(str(tmp_path)) / "sim_bin"
+    result = CliRunner().invoke(
+        app,
+        [
+            "simulate",
+            "--mixture",
+            "0.3*Bin(20,0.15) + 0.5*Bin(20,0.5) + 0.2*Bin(20,0.85)",
+            "--n",
+            "300",
+            "--reps",
+            "40",
+            "--k",
+            "3",
+            "--seed",
+            "1",
+            "--out-dir",
+            str(out),
+            "-q",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    import pandas as pd
+
+    summary = pd.read_csv(out / "summary.csv")
+    probs = summary[summary["parameter"] == "prob[x]"]
+    np.testing.assert_allclose(probs["mean"], [0.15, 0.5, 0.85], atol=0.02)
+    assert (summary["n_ok"] == 40).all()
+    refused = CliRunner().invoke(
+        app,
+        [
+            "simulate",
+            "--mixture",
+            "0.5*Pois(2) + 0.5*Pois(9)",
+            "--n",
+            "50",
+            "--reps",
+            "2",
+            "--model",
+            "VVV",
+            "--out-dir",
+            str(out) + "_x",
+            "-q",
+        ],
+    )
+    assert refused.exit_code == 2 and "no covariance models" in refused.output
