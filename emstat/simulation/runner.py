@@ -36,7 +36,6 @@ from emstat.simulation.errors import StudyFailedError, StudyInterrupted
 from emstat.simulation.executors import check_scheduler, run_tasks
 from emstat.simulation.family_truth import FamilyTruth
 from emstat.simulation.lock import study_lock
-from emstat.simulation.progress import progress_bar
 from emstat.simulation.replicate import BatchTask
 from emstat.simulation.storage import StudyDir, now, output_files, package_versions, write_csv
 from emstat.simulation.summarise import scenario_table, selection_summary, summarise_replicates
@@ -210,6 +209,8 @@ def _run_locked(
     if tasks:
         results = run_tasks(tasks, workers=workers, scheduler=scheduler)
         try:
+            from emstat.simulation.progress import progress_bar  # rich: loaded when used
+
             with progress_bar(total, len(done), show=progress) as advance:
                 for result in results:
                     study.write_part(result)
