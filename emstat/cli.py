@@ -44,14 +44,23 @@ ColumnsOption = Annotated[
     typer.Option("--columns", "-c", help="Comma-separated columns to use (default: all numeric)."),
 ]
 SeedOption = Annotated[int, typer.Option("--seed", help="Seed of every random choice.")]
-TolOption = Annotated[float, typer.Option("--tol", help="Tolerance of the stopping rule.")]
-CriterionOption = Annotated[
-    str,
+TolOption = Annotated[
+    float | None,
     typer.Option(
-        "--criterion", help="Stopping rule: rel (mclust), abs, per_sample (scikit-learn), param."
+        "--tol", help="Tolerance of the stopping rule (Gaussian 1e-5; other families 1e-10)."
     ),
 ]
-MaxIterOption = Annotated[int, typer.Option("--max-iter", help="Most EM iterations.")]
+CriterionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--criterion",
+        help="Stopping rule: rel (mclust, the Gaussian default), abs, per_sample "
+        "(scikit-learn), param, aitken (the other families' default).",
+    ),
+]
+MaxIterOption = Annotated[
+    int | None, typer.Option("--max-iter", help="Most EM iterations (10000; other families 1e5).")
+]
 FamilyOption = Annotated[
     str,
     typer.Option(
@@ -164,9 +173,9 @@ def fit(
     ] = None,
     n_init: Annotated[int, typer.Option("--n-init", help="Restarts (random inits).")] = 1,
     seed: SeedOption = 0,
-    tol: TolOption = 1e-5,
-    criterion: CriterionOption = "rel",
-    max_iter: MaxIterOption = 10_000,
+    tol: TolOption = None,
+    criterion: CriterionOption = None,
+    max_iter: MaxIterOption = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Save the fit as JSON.")] = None,
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an existing --out file.")
@@ -264,8 +273,8 @@ def select(
         bool, typer.Option("--mclust", help="Show mclust's sign (larger is better).")
     ] = False,
     seed: SeedOption = 0,
-    tol: TolOption = 1e-5,
-    max_iter: MaxIterOption = 10_000,
+    tol: TolOption = None,
+    max_iter: MaxIterOption = None,
     workers: Annotated[
         int, typer.Option("--workers", help="Processes to fit the models on (same results).")
     ] = 1,

@@ -41,8 +41,8 @@ __all__ = [
     "run_e_step",
 ]
 
-Criterion = Literal["rel", "abs", "per_sample", "param"]
-CRITERIA: tuple[Criterion, ...] = ("rel", "abs", "per_sample", "param")
+Criterion = Literal["rel", "abs", "per_sample", "param", "aitken"]
+CRITERIA: tuple[Criterion, ...] = ("rel", "abs", "per_sample", "param", "aitken")
 
 # Decreases smaller than this (relative to 1 + |loglik|) are rounding, not a bug.
 _DECREASE_TOLERANCE = math.sqrt(np.finfo(float).eps)
@@ -132,6 +132,11 @@ class EMControl:
         ``"per_sample"`` (scikit-learn): ``|l_old - l| / n <= tol``.
         ``"param"`` (R's cat): every parameter satisfies
         ``|old - new| <= tol * |old|``.
+        ``"aitken"`` (Böhning et al. 1994; McLachlan & Peel 2000, 2.11):
+        Aitken's acceleration predicts the limit ``l_inf = l_1 + (l - l_1) /
+        (1 - a)`` with ``a = (l - l_1) / (l_1 - l_2)`` from the last three
+        values; stop when ``|l_inf - l| / (1 + |l|) <= tol``.  Where EM
+        crawls (a near 1), a small change is not mistaken for convergence.
     max_iter
         The most M-steps to take.
     """
@@ -158,6 +163,7 @@ class EMControl:
             "abs": "|l_old - l| <= {tol:g}",
             "per_sample": "|l_old - l| / n <= {tol:g}",
             "param": "every parameter |old - new| <= {tol:g} |old|",
+            "aitken": "|l_inf - l| / (1 + |l|) <= {tol:g} (Aitken's limit l_inf)",
         }
         return rules[self.criterion].format(tol=self.tol) + f", at most {self.max_iter} iterations"
 
@@ -207,13 +213,33 @@ def _e_step_for(
     return lambda theta: model.e_step(theta, data)
 
 
-def _loglik_converged(control: EMControl, old: float, new: float, n_obs: float) -> bool:
+def _loglik_converged(control: EMControl, trace: Sequence[float], n_obs: float) -> bool:
+    old, new = trace[-2], trace[-1]
     change = abs(new - old)
+    if control.criterion == "aitken":
+        return _aitken_converged(trace, control.tol)
     if control.criterion == "rel":
         return change / (1.0 + abs(new)) <= control.tol
     if control.criterion == "abs":
         return change <= control.tol
     return change / n_obs <= control.tol  # per_sample
+
+
+def _aitken_converged(trace: Sequence[float], tol: float) -> bool:
+    """Aitken's predicted distance to the limit, relative, within ``tol``."""
+    if len(trace) < 3:
+        return False
+    l2, l1, l0 = trace[-3], trace[-2], trace[-1]
+    step, previous = l0 - l1, l1 - l2
+    if step == 0.0:
+        return True
+    if previous == 0.0:
+        return False
+    rate = step / previous
+    if not 0.0 <= rate < 1.0:  # not yet in the linear phase: no prediction
+        return False
+    limit = l1 + step / (1.0 - rate)
+    return abs(limit - l0) / (1.0 + abs(l0)) <= tol
 
 
 def _param_converged(control: EMControl, old: np.ndarray, new: np.ndarray) -> bool:
@@ -298,9 +324,7 @@ def fit_em(
                         f"the {'log-likelihood' if objective_of is None else 'objective'} "
                         f"decreased at iteration {n_iter}: {objective_old!r} -> {objective!r}"
                     )
-                if control.criterion != "param" and _loglik_converged(
-                    control, objective_old, objective, n_obs or 1.0
-                ):
+                if control.criterion != "param" and _loglik_converged(control, trace, n_obs or 1.0):
                     converged, stop_reason = True, "converged"
                     return finish(loglik)
             if n_iter >= control.max_iter:

@@ -180,3 +180,35 @@ def test_no_warning_when_all_is_well() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fit_em(Linkage(), COUNTS, theta0=0.5)
+
+
+class _Geometric:
+    """A model whose log-likelihood after t M-steps is L - c a^t: EM's linear convergence."""
+
+    limit, gap, rate = -100.0, 5.0, 0.99
+
+    def e_step(self, theta: float, data: object) -> tuple[float, float]:
+        return theta, self.limit - self.gap * self.rate**theta
+
+    def m_step(self, stats: float, previous: float | None) -> float:
+        return stats + 1.0
+
+    def parameter_vector(self, theta: float) -> np.ndarray:
+        return np.array([theta])
+
+
+def test_aitken_waits_for_the_predicted_limit_where_the_change_rule_stops_early() -> None:
+    from emstat.engine import EMControl, fit_em
+
+    model = _Geometric()
+    tol = 1e-6
+    scale = tol * (1 + abs(model.limit))
+    aitken = fit_em(model, None, theta0=0.0, control=EMControl(tol=tol, criterion="aitken"))
+    change = fit_em(model, None, theta0=0.0, control=EMControl(tol=tol, criterion="rel"))
+    # Aitken's limit is exact on a geometric sequence: it stops once c a^t <= tol (1 + |L|).
+    expected = math.ceil(math.log(scale / model.gap) / math.log(model.rate))
+    assert aitken.n_iter == pytest.approx(expected, abs=1)
+    assert model.limit - aitken.loglik <= scale * 1.01
+    # The change rule stops when c a^t (1 - a) is that small: 100 times farther away here.
+    assert model.limit - change.loglik > 50 * scale
+    assert "Aitken" in EMControl(criterion="aitken").describe()

@@ -27,6 +27,7 @@ from emstat.errors import DegenerateFitError, InputError
 from emstat.families import is_gaussian
 from emstat.mixture import gaussian
 from emstat.mixture.covariance import get_covariance_model
+from emstat.mixture.family_fit import FAMILY_CONTROL
 from emstat.mixture.gaussian import GaussianParams, GaussianStats
 from emstat.mixture.init import StartingPartition, labels_to_resp, make_starts
 from emstat.mixture.model import GaussianMixtureModel
@@ -382,14 +383,18 @@ def _restart_table(
 
 
 def make_control(
-    control: EMControl | None, tol: float | None, criterion: str | None, max_iter: int | None
+    control: EMControl | None,
+    tol: float | None,
+    criterion: str | None,
+    max_iter: int | None,
+    defaults: EMControl | None = None,
 ) -> EMControl:
-    """An :class:`EMControl` from either an object or its fields."""
+    """An :class:`EMControl` from either an object or its fields (the rest from ``defaults``)."""
     if control is not None and any(v is not None for v in (tol, criterion, max_iter)):
         raise InputError("give either control= or tol/criterion/max_iter, not both")
     if control is not None:
         return control
-    defaults = EMControl()
+    defaults = defaults or EMControl()
     return EMControl(
         tol=defaults.tol if tol is None else tol,
         criterion=defaults.criterion if criterion is None else criterion,  # type: ignore[arg-type]
@@ -452,8 +457,9 @@ def fit_mixture(
         Restarts (random inits only); the best log-likelihood is kept and
         every restart is reported in ``result.restarts``.
     control, tol, criterion, max_iter
-        The stopping rule (:class:`emstat.EMControl`); mclust's
-        ``|l_old - l| / (1 + |l|) <= 1e-5`` by default.
+        The stopping rule (:class:`emstat.EMControl`); for Gaussian mixtures
+        mclust's ``|l_old - l| / (1 + |l|) <= 1e-5`` by default, for the
+        other families Aitken's rule at 1e-10 (their EM often crawls).
     hc_subset
         Rows the hierarchical start agglomerates at most (mclust's 2,000);
         larger data use a subset drawn from ``seed`` (R's generator cannot be
@@ -517,7 +523,7 @@ def fit_mixture(
             init=init,
             n_init=n_init,
             seed=seed,
-            control=make_control(control, tol, criterion, max_iter),
+            control=make_control(control, tol, criterion, max_iter, FAMILY_CONTROL),
             client=client,
         )
     if trials is not None or exposure is not None:

@@ -16,7 +16,13 @@ from emstat.errors import InputError
 from emstat.families import is_gaussian
 from emstat.mixture._parallel import can_fork, fit_grid
 from emstat.mixture.covariance import default_models, get_covariance_model
-from emstat.mixture.fit import MixtureFitter, check_options, make_control, prepare_data
+from emstat.mixture.fit import (
+    FAMILY_CONTROL,
+    MixtureFitter,
+    check_options,
+    make_control,
+    prepare_data,
+)
 from emstat.mixture.result import MixtureResult
 
 __all__ = ["SelectionResult", "select_mixture"]
@@ -191,7 +197,7 @@ def select_mixture(
             init=init,
             n_init=n_init,
             seed=seed,
-            control=make_control(control, tol, None, max_iter),
+            control=make_control(control, tol, None, max_iter, FAMILY_CONTROL),
         )
     if isinstance(models, str):
         models = [models]
