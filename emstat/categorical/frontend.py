@@ -349,14 +349,14 @@ def _resolve_variables(
         raise InputError(f"{counts!r} is the count column and cannot also be a variable")
     if len(variables) == 0:
         raise InputError("there are no variables to tabulate")
-    if len(set(variables)) != len(variables) or len({str(v) for v in variables}) != len(variables):
-        raise InputError(f"variables repeat a name: {list(variables)}")
     used = [*variables, *([counts] if counts is not None else [])]
     repeated = [c for c in dict.fromkeys(frame.columns[frame.columns.duplicated()]) if c in used]
     if repeated:
         raise InputError(
             f"the data frame has more than one column named {repeated[0]!r}; rename them"
         )
+    if len(set(variables)) != len(variables) or len({str(v) for v in variables}) != len(variables):
+        raise InputError(f"variables repeat a name: {list(variables)}")
     return list(variables)
 
 
@@ -398,7 +398,8 @@ def _unit_weights(frame: pd.DataFrame, counts: str | None) -> np.ndarray:
     if counts is None:
         return np.ones(frame.shape[0])
     weights = _validate_counts(frame, counts)
-    total = float(weights.sum())
+    with np.errstate(over="ignore"):  # an infinite total is refused below
+        total = float(weights.sum())
     if not total > 0:
         raise InputError(f"count column {counts!r} sums to zero: there are no units")
     if not total <= _MAX_TOTAL_COUNT:
