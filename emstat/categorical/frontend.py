@@ -7,6 +7,11 @@ What R's ``cat`` package does (``prelim.cat``, ``em.cat``, ``ecm.cat``,
   whole numbers, as ``read_csv`` makes of integer columns with gaps, work
   too); levels are a categorical's categories (so an unobserved category
   is still a cell), otherwise the sorted distinct values;
+- columns that cannot be meant as categorical variables are refused with
+  the reason: continuous values, a row index or id, a stray value among
+  whole-number codes, more levels than the units can fill (``as_category``
+  takes such a column's values as levels all the same); so is a table of
+  more than ``max_cells`` cells, before it is allocated;
 - an optional count column says how many units each row stands for;
   rows with count 0 carry no likelihood and are ignored by the fit (cat
   keeps them and may then stop with "assigns zero prob. to an observed
@@ -190,9 +195,9 @@ def _column_levels(
     present = column[column.notna()]
     if present.empty:
         raise InputError(f"column {name!r} has no observed values (all missing)")
-    if checked:
-        _check_not_identifier(name, present, one_way_table)
     if isinstance(column.dtype, pd.CategoricalDtype):
+        if checked:
+            _check_not_identifier(name, present, one_way_table)
         levels = pd.Index(column.dtype.categories)
         codes = np.asarray(column.cat.codes, dtype=np.int64)
     else:
@@ -202,6 +207,7 @@ def _column_levels(
             raise InputError(f"column {name!r} holds an infinite value")
         if checked:
             _check_numeric_codes(name, present)
+            _check_not_identifier(name, present, one_way_table)
         try:
             levels = pd.Index(sorted(pd.unique(present)))
         except TypeError as exc:

@@ -145,3 +145,10 @@ def test_a_one_way_table_with_counts_has_one_row_per_level() -> None:
 def test_few_rows_with_distinct_values_are_allowed() -> None:
     frame = pd.DataFrame({"a": list("abcdefgh"), "b": [0, 1] * 4})
     assert fit_categorical(frame).theta.shape == (8, 2)
+
+
+def test_distinct_measurements_are_called_continuous_not_an_index() -> None:
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"x": rng.normal(size=30), "b": rng.integers(0, 2, 30)})
+    message = _one_line_error(frame)
+    assert "column 'x' looks continuous: 30 distinct values" in message
