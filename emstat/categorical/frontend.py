@@ -23,6 +23,7 @@ What R's ``cat`` package does (``prelim.cat``, ``em.cat``, ``ecm.cat``,
 from __future__ import annotations
 
 import math
+import shlex
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -97,7 +98,7 @@ class PreparedData:
 
 
 def _as_category_hint(name: str) -> str:
-    return f"pass as_category=[{name!r}] (--as-category {name} on the command line)"
+    return f"pass as_category=[{name!r}] (--as-category {shlex.quote(name)} on the command line)"
 
 
 def _is_whole_number(value: Any) -> bool:
@@ -135,7 +136,13 @@ def _check_numeric_codes(name: str, present: pd.Series) -> None:
         values = present.to_numpy(dtype=float)
         whole = values == np.round(values)
     elif pd.api.types.is_object_dtype(present.dtype) or pd.api.types.is_string_dtype(present.dtype):
-        codes, distinct = pd.factorize(present)
+        try:
+            codes, distinct = pd.factorize(present)
+        except TypeError as exc:
+            raise InputError(
+                f"column {name!r} holds values that cannot be levels ({exc}); "
+                "give it numbers or text"
+            ) from exc
         whole_level = np.fromiter((_is_whole_number(v) for v in distinct), bool, len(distinct))
         whole = whole_level[codes]
         if not 2 * whole.sum() > whole.size:

@@ -152,3 +152,13 @@ def test_distinct_measurements_are_called_continuous_not_an_index() -> None:
     frame = pd.DataFrame({"x": rng.normal(size=30), "b": rng.integers(0, 2, 30)})
     message = _one_line_error(frame)
     assert "column 'x' looks continuous: 30 distinct values" in message
+
+
+def test_values_that_cannot_be_levels_are_named() -> None:
+    frame = pd.DataFrame({"a": pd.Series([[1], [2], [1]], dtype=object), "b": [0, 1, 0]})
+    assert "column 'a' holds values that cannot be levels" in _one_line_error(frame)
+
+
+def test_the_hint_quotes_a_name_with_a_space_for_the_shell() -> None:
+    frame = pd.DataFrame({"row id": range(30), "b": [0, 1] * 15})
+    assert "--as-category 'row id'" in _one_line_error(frame)

@@ -22,7 +22,7 @@ _SCALARS: dict[str, st.SearchStrategy[Any]] = {
     "text": st.sampled_from(["x", "y", "z", None]),
     "mixed": st.one_of(
         st.integers(-2, 2),
-        st.sampled_from(["one", "1", "2.0", "", None, True, np.nan, 1.5]),
+        st.sampled_from(["one", "1", "2.0", "", None, True, np.nan, 1.5, (1,)]),
     ),
     "nan_only": st.just(np.nan),
     "constant": st.just("k"),
