@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from emstat._io import read_table
-from emstat.categorical.frontend import CAT_CONTROL, fit_categorical
+from emstat.categorical.frontend import CAT_CONTROL, MAX_CELLS, fit_categorical
 from emstat.engine import EMControl
 from emstat.errors import InputError
 
@@ -27,6 +27,23 @@ VariablesOpt = Annotated[
     typer.Option(
         "--variables",
         help="Comma-separated categorical columns (default: all but --counts).",
+        rich_help_panel="Data",
+    ),
+]
+AsCategoryOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as-category",
+        help="Comma-separated columns whose distinct values are all levels, as they are "
+        "(skips the checks for continuous-looking, id-like and mistyped columns).",
+        rich_help_panel="Data",
+    ),
+]
+MaxCellsOpt = Annotated[
+    int,
+    typer.Option(
+        "--max-cells",
+        help="Most cells the full table may have.",
         rich_help_panel="Data",
     ),
 ]
@@ -75,6 +92,11 @@ def parse_margins(text: str | None) -> list[list[str]] | None:
     return terms
 
 
+def _name_list(text: str | None) -> list[str] | None:
+    """``"a, b"`` -> ``["a", "b"]``; None/empty -> None."""
+    return [v.strip() for v in text.split(",") if v.strip()] if text else None
+
+
 def catem(
     data: DataArg,
     counts: CountsOpt = None,
@@ -85,13 +107,15 @@ def catem(
     max_iter: MaxIterOpt = CAT_CONTROL.max_iter,
     out: OutOpt = None,
     overwrite: OverwriteOpt = False,
+    as_category: AsCategoryOpt = None,
+    max_cells: MaxCellsOpt = MAX_CELLS,
 ) -> None:
     """Fit a log-linear model to incomplete categorical data by EM, as R's cat; print a summary."""
     # Errors reach the user through emstat.cli.friendly_errors, which wraps this command.
     if out is not None and out.exists() and not overwrite:
         raise InputError(f"{out} exists; pass --overwrite to replace it")
     frame = read_table(data)
-    names = [v.strip() for v in variables.split(",")] if variables else None
+    names = _name_list(variables)
     result = fit_categorical(
         frame,
         counts,
@@ -99,6 +123,8 @@ def catem(
         margins=parse_margins(margins),
         prior=prior,
         control=EMControl(tol=tol, criterion="param", max_iter=max_iter),
+        as_category=_name_list(as_category),
+        max_cells=max_cells,
     )
     typer.echo(result.summary())
     if out is not None:

@@ -7,6 +7,11 @@ What R's ``cat`` package does (``prelim.cat``, ``em.cat``, ``ecm.cat``,
   whole numbers, as ``read_csv`` makes of integer columns with gaps, work
   too); levels are a categorical's categories (so an unobserved category
   is still a cell), otherwise the sorted distinct values;
+- columns that cannot be meant as categorical variables are refused with
+  the reason: continuous values, a row index or id, a stray value among
+  whole-number codes, more levels than the units can fill (``as_category``
+  takes such a column's values as levels all the same); so is a table of
+  more than ``max_cells`` cells, before it is allocated;
 - an optional count column says how many units each row stands for;
   rows with count 0 carry no likelihood and are ignored by the fit (cat
   keeps them and may then stop with "assigns zero prob. to an observed
@@ -18,6 +23,7 @@ What R's ``cat`` package does (``prelim.cat``, ``em.cat``, ``ecm.cat``,
 from __future__ import annotations
 
 import math
+import shlex
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -35,6 +41,7 @@ from emstat.errors import DegenerateFitError, InputError
 
 __all__ = [
     "CAT_CONTROL",
+    "MAX_CELLS",
     "CategoricalResult",
     "LRTResult",
     "PreparedData",
@@ -47,6 +54,18 @@ CAT_CONTROL = EMControl(tol=1e-4, criterion="param", max_iter=1000)
 
 # Standard errors need a dense (cells x cells) matrix; beyond this they are NaN.
 _MAX_CELLS_FOR_SE = 4096
+
+#: Default limit on the number of cells of the full table (``max_cells``).
+MAX_CELLS = 1_000_000
+
+# Counts up to this total keep every sum and log-likelihood finite in float64.
+_MAX_TOTAL_COUNT = 1e300
+
+# A column with more levels than this and than half the units looks continuous.
+_MAX_LEVELS_UNCHECKED = 50
+
+# A column with a distinct value in every row, with more rows than this, is an index or an id.
+_ID_MIN_ROWS = 20
 
 MarginSpec = Sequence[str] | str
 
@@ -78,21 +97,124 @@ class PreparedData:
         return float(self.counts.sum())
 
 
-def _column_levels(name: str, column: pd.Series) -> tuple[pd.Index, np.ndarray]:
-    """Levels and codes (-1 where missing) of one variable."""
+def _as_category_hint(name: str) -> str:
+    return f"pass as_category=[{name!r}] (--as-category {shlex.quote(name)} on the command line)"
+
+
+def _is_whole_number(value: Any) -> bool:
+    """True for an integer, a float holding a whole number, or a string spelling one."""
+    if isinstance(value, (bool, np.bool_)):
+        return False
+    if isinstance(value, (int, np.integer)):
+        return True
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return False
+    if isinstance(value, (float, np.floating)):
+        return math.isfinite(value) and float(value).is_integer()
+    return False
+
+
+def _first_row(present: pd.Series, bad: np.ndarray) -> tuple[Hashable, Any]:
+    """Row label and value of the first row flagged in ``bad``."""
+    i = int(np.flatnonzero(bad)[0])
+    value = present.iloc[i]
+    return present.index[i], value.item() if isinstance(value, np.generic) else value
+
+
+def _check_numeric_codes(name: str, present: pd.Series) -> None:
+    """Refuse a stray value among whole-number codes, and float columns that look continuous.
+
+    A float column with non-integer values is a measurement, not a set of
+    levels; in a text or mixed column where most rows are whole numbers, a
+    value that is not one (1.5, "one") is taken for a typing error rather
+    than made into a new level.
+    """
+    if pd.api.types.is_float_dtype(present.dtype):
+        values = present.to_numpy(dtype=float)
+        whole = values == np.round(values)
+    elif pd.api.types.is_object_dtype(present.dtype) or pd.api.types.is_string_dtype(present.dtype):
+        try:
+            codes, distinct = pd.factorize(present)
+        except TypeError as exc:
+            raise InputError(
+                f"column {name!r} holds values that cannot be levels ({exc}); "
+                "give it numbers or text"
+            ) from exc
+        whole_level = np.fromiter((_is_whole_number(v) for v in distinct), bool, len(distinct))
+        whole = whole_level[codes]
+        if not 2 * whole.sum() > whole.size:
+            return
+    else:
+        return
+    if whole.all():
+        return
+    row, value = _first_row(present, ~whole)
+    if 2 * whole.sum() > whole.size:
+        raise InputError(
+            f"column {name!r} has whole-number levels but holds {value!r} at row {row!r}; "
+            f"correct the value, or {_as_category_hint(name)} to make every value a level"
+        )
+    raise InputError(
+        f"column {name!r} looks continuous: {present.nunique()} distinct values, with "
+        f"non-integer ones such as {value!r} at row {row!r}; cut it into categories first, "
+        f"or {_as_category_hint(name)} to make each value a level"
+    )
+
+
+def _check_not_identifier(name: str, present: pd.Series, one_way_table: bool) -> None:
+    """Refuse a column with a different value in every row (a row index or an id).
+
+    Not for the one variable of a table with counts, where one row per level
+    is how a one-way table is written.
+    """
+    n_rows = len(present)
+    if one_way_table or n_rows <= _ID_MIN_ROWS or present.nunique() != n_rows:
+        return
+    raise InputError(
+        f"column {name!r} has a different value in each of its {n_rows} rows: it looks like a "
+        "row index or an identifier, not a categorical variable; drop it or choose the "
+        f"variables (--variables), or {_as_category_hint(name)} if it is meant"
+    )
+
+
+def _check_level_count(name: str, n_levels: int, n_units: float) -> None:
+    """Refuse a column with more levels than a contingency table can hold for these data."""
+    if n_levels > _MAX_LEVELS_UNCHECKED and n_levels > n_units / 2:
+        raise InputError(
+            f"column {name!r} looks continuous or like an identifier: {n_levels} levels for "
+            f"{n_units:g} units; cut it into fewer categories, or {_as_category_hint(name)} "
+            "if each value is meant as a level"
+        )
+
+
+def _column_levels(
+    name: str, column: pd.Series, *, checked: bool, n_units: float, one_way_table: bool
+) -> tuple[pd.Index, np.ndarray]:
+    """Levels and codes (-1 where missing) of one variable.
+
+    With ``checked``, columns that cannot be categorical variables are
+    refused: a row index or identifier, continuous values, a stray value
+    among whole-number codes, more levels than the data can fill.
+    """
+    present = column[column.notna()]
+    if present.empty:
+        raise InputError(f"column {name!r} has no observed values (all missing)")
     if isinstance(column.dtype, pd.CategoricalDtype):
+        if checked:
+            _check_not_identifier(name, present, one_way_table)
         levels = pd.Index(column.dtype.categories)
         codes = np.asarray(column.cat.codes, dtype=np.int64)
-        if not (codes >= 0).any():
-            raise InputError(f"column {name!r} has no observed values (all missing)")
     else:
-        present = column[column.notna()]
-        if present.empty:
-            raise InputError(f"column {name!r} has no observed values (all missing)")
         if pd.api.types.is_float_dtype(present.dtype) and not np.all(
             np.isfinite(present.to_numpy(dtype=float))
         ):
             raise InputError(f"column {name!r} holds an infinite value")
+        if checked:
+            _check_numeric_codes(name, present)
+            _check_not_identifier(name, present, one_way_table)
         try:
             levels = pd.Index(sorted(pd.unique(present)))
         except TypeError as exc:
@@ -100,10 +222,17 @@ def _column_levels(name: str, column: pd.Series) -> tuple[pd.Index, np.ndarray]:
                 f"column {name!r} mixes types that cannot be ordered ({exc}); "
                 "make it a pandas categorical"
             ) from exc
-        codes = np.where(
-            column.notna().to_numpy(), levels.get_indexer(column.where(column.notna())), -1
-        )
+        if checked:
+            _check_level_count(name, len(levels), n_units)
+        observed = column.notna().to_numpy()
+        codes = np.where(observed, levels.get_indexer(column.where(observed)), -1)
         codes = codes.astype(np.int64)
+        if np.any(observed & (codes < 0)):
+            row, value = _first_row(column, observed & (codes < 0))
+            raise InputError(
+                f"column {name!r} holds {value!r} at row {row!r}, which matches none of its "
+                "levels; make the column a pandas categorical"
+            )
     if len(levels) < 2:
         raise InputError(
             f"column {name!r} has only one level ({levels[0]}); a variable needs at least two"
@@ -133,14 +262,27 @@ def _validate_counts(frame: pd.DataFrame, counts: str) -> np.ndarray:
     return values
 
 
+def _pattern_groups(observed: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Distinct missingness patterns and their rows, in prelim.cat's order.
+
+    prelim.cat sorts patterns by ``sum_j observed_j 2^j``, largest first:
+    descending order of the columns read from the last.  One sort of the
+    rows groups them, so the cost does not grow with rows x patterns.
+    """
+    unique, inverse = np.unique(observed, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    order = np.lexsort(tuple(-unique[:, j].astype(np.int64) for j in range(unique.shape[1])))
+    by_pattern = np.argsort(inverse, kind="stable")
+    bounds = np.concatenate(([0], np.cumsum(np.bincount(inverse, minlength=len(unique)))))
+    return [(unique[u], by_pattern[bounds[u] : bounds[u + 1]]) for u in order]
+
+
 def _pattern_table(
     codes: np.ndarray, counts: np.ndarray, shape: tuple[int, ...]
 ) -> IncompleteTable:
     """Counts per missingness pattern over the observed axes (cat's order)."""
-    observed = codes >= 0
     patterns = []
-    for mask in _pattern_order(observed):
-        rows = np.all(observed == mask, axis=1)
+    for mask, rows in _pattern_groups(codes >= 0):
         axes = tuple(int(a) for a in np.flatnonzero(mask))
         sub_shape = tuple(shape[a] for a in axes)
         if axes:
@@ -152,14 +294,6 @@ def _pattern_table(
     return IncompleteTable(shape=shape, patterns=tuple(patterns))
 
 
-def _pattern_order(observed: np.ndarray) -> list[np.ndarray]:
-    """Distinct patterns, sorted as prelim.cat: by sum_j observed_j 2^j, largest first."""
-    unique = np.unique(observed, axis=0)
-    weights = 2 ** np.arange(observed.shape[1])
-    keys = unique.astype(np.int64) @ weights
-    return [unique[i] for i in np.argsort(-keys, kind="stable")]
-
-
 def _structural_mask(
     zeros: Sequence[Sequence[Hashable]] | None,
     variables: tuple[str, ...],
@@ -167,14 +301,22 @@ def _structural_mask(
 ) -> np.ndarray:
     """Boolean mask, False on declared structural zeros."""
     free = np.ones(tuple(len(lv) for lv in levels), dtype=bool)
+    expected = (
+        f"a list of cells, each a tuple with one level for each of {list(variables)}, "
+        "e.g. [(level, level, ...)]"
+    )
+    if zeros is not None and not _is_name_list(zeros):
+        raise InputError(f"structural_zeros must be {expected}; got {zeros!r}")
     for cell in zeros or []:
-        if isinstance(cell, str) or len(cell) != len(variables):
+        if not _is_name_list(cell):
+            raise InputError(f"structural_zeros must be {expected}; got the cell {cell!r}")
+        if len(cell) != len(variables):
             raise InputError(
-                f"structural zero {cell!r} must give one level for each of {list(variables)}"
+                f"structural zero {tuple(cell)!r} must give one level for each of {list(variables)}"
             )
         index = []
         for var, lv, label in zip(variables, levels, cell, strict=True):
-            if label not in lv:
+            if not isinstance(label, Hashable) or label not in lv:
                 raise InputError(
                     f"structural zero {tuple(cell)!r}: {label!r} is not a level of {var!r}"
                 )
@@ -198,28 +340,21 @@ def _check_structural(data: PreparedData) -> None:
             )
 
 
-def prepare_data(
-    frame: pd.DataFrame,
-    counts: str | None = None,
-    variables: Sequence[str] | None = None,
-    structural_zeros: Sequence[Sequence[Hashable]] | None = None,
-) -> PreparedData:
-    """Validate ``frame`` and turn it into level codes, counts and patterns.
+def _is_name_list(value: Any) -> bool:
+    """A list or tuple (or other non-text sequence) of column names."""
+    return isinstance(value, Sequence | pd.Index | np.ndarray) and not isinstance(value, str)
 
-    Raises
-    ------
-    InputError
-        On an empty frame, unknown names, unusable counts, or a variable
-        with fewer than two levels; the message names the column and row.
-    """
-    if not isinstance(frame, pd.DataFrame):
-        raise InputError(f"data must be a pandas DataFrame, got {type(frame).__name__}")
-    if frame.shape[0] == 0:
-        raise InputError("the data frame has no rows")
+
+def _resolve_variables(
+    frame: pd.DataFrame, counts: str | None, variables: Sequence[str] | None
+) -> list[Hashable]:
+    """The variables' column names, checked against the frame and the count column."""
     if counts is not None and counts not in frame.columns:
         raise InputError(f"count column {counts!r} is not in the data frame")
     if variables is None:
         variables = [c for c in frame.columns if c != counts]
+    elif not _is_name_list(variables):
+        raise InputError(f"variables must be a list of column names, got {variables!r}")
     unknown = [v for v in variables if v not in frame.columns]
     if unknown:
         raise InputError(f"unknown variable(s) {unknown}; columns are {list(frame.columns)}")
@@ -227,15 +362,109 @@ def prepare_data(
         raise InputError(f"{counts!r} is the count column and cannot also be a variable")
     if len(variables) == 0:
         raise InputError("there are no variables to tabulate")
-    if len(set(variables)) != len(variables):
+    used = [*variables, *([counts] if counts is not None else [])]
+    repeated = [c for c in dict.fromkeys(frame.columns[frame.columns.duplicated()]) if c in used]
+    if repeated:
+        raise InputError(
+            f"the data frame has more than one column named {repeated[0]!r}; rename them"
+        )
+    if len(set(variables)) != len(variables) or len({str(v) for v in variables}) != len(variables):
         raise InputError(f"variables repeat a name: {list(variables)}")
-    names = tuple(str(v) for v in variables)
-    pairs = [_column_levels(v, frame[v]) for v in variables]
-    levels = tuple(p[0] for p in pairs)
-    codes = np.column_stack([p[1] for p in pairs])
-    weights = _validate_counts(frame, counts) if counts is not None else np.ones(frame.shape[0])
-    if not weights.sum() > 0:
+    return list(variables)
+
+
+def _resolve_as_category(
+    as_category: Sequence[str] | None, variables: Sequence[Hashable]
+) -> set[Hashable]:
+    """The variables whose values are taken as levels without the plausibility checks."""
+    if as_category is None:
+        return set()
+    if not _is_name_list(as_category):
+        raise InputError(f"as_category must be a list of column names, got {as_category!r}")
+    unknown = [v for v in as_category if v not in variables]
+    if unknown:
+        raise InputError(
+            f"as_category names {unknown}, which are not variables; variables are {list(variables)}"
+        )
+    return set(as_category)
+
+
+def _validate_max_cells(max_cells: int) -> int:
+    if isinstance(max_cells, bool) or not isinstance(max_cells, (int, np.integer)) or max_cells < 1:
+        raise InputError(f"max_cells must be a whole number >= 1, got {max_cells!r}")
+    return int(max_cells)
+
+
+def _check_n_cells(names: Sequence[str], levels: Sequence[pd.Index], max_cells: int) -> None:
+    """Refuse a table larger than ``max_cells`` before anything of its size is allocated."""
+    n_cells = math.prod(len(lv) for lv in levels)
+    if n_cells > max_cells:
+        sizes = " x ".join(f"{v} {len(lv)}" for v, lv in zip(names, levels, strict=True))
+        raise InputError(
+            f"the table has {n_cells:,} cells ({sizes} levels), beyond the limit of "
+            f"{max_cells:,}; use fewer variables or levels, or raise max_cells (--max-cells)"
+        )
+
+
+def _unit_weights(frame: pd.DataFrame, counts: str | None) -> np.ndarray:
+    """Units per row: the validated count column, or one per row."""
+    if counts is None:
+        return np.ones(frame.shape[0])
+    weights = _validate_counts(frame, counts)
+    with np.errstate(over="ignore"):  # an infinite total is refused below
+        total = float(weights.sum())
+    if not total > 0:
         raise InputError(f"count column {counts!r} sums to zero: there are no units")
+    if not total <= _MAX_TOTAL_COUNT:
+        raise InputError(
+            f"count column {counts!r} sums to {total:g}, beyond {_MAX_TOTAL_COUNT:g} "
+            "(log-likelihoods would overflow); rescale the counts"
+        )
+    return weights
+
+
+def prepare_data(
+    frame: pd.DataFrame,
+    counts: str | None = None,
+    variables: Sequence[str] | None = None,
+    structural_zeros: Sequence[Sequence[Hashable]] | None = None,
+    *,
+    as_category: Sequence[str] | None = None,
+    max_cells: int = MAX_CELLS,
+) -> PreparedData:
+    """Validate ``frame`` and turn it into level codes, counts and patterns.
+
+    Raises
+    ------
+    InputError
+        On an empty frame, unknown or repeated names, unusable counts, a
+        variable with fewer than two levels, a column that cannot be a
+        categorical variable (see :func:`fit_categorical`), or a table of
+        more than ``max_cells`` cells; the message names the column and row.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise InputError(f"data must be a pandas DataFrame, got {type(frame).__name__}")
+    if frame.shape[0] == 0:
+        raise InputError("the data frame has no rows")
+    max_cells = _validate_max_cells(max_cells)
+    columns = _resolve_variables(frame, counts, variables)
+    as_given = _resolve_as_category(as_category, columns)
+    weights = _unit_weights(frame, counts)
+    names = tuple(str(v) for v in columns)
+    one_way = counts is not None and len(columns) == 1
+    pairs = [
+        _column_levels(
+            str(v),
+            frame[v],
+            checked=v not in as_given,
+            n_units=float(weights.sum()),
+            one_way_table=one_way,
+        )
+        for v in columns
+    ]
+    levels = tuple(p[0] for p in pairs)
+    _check_n_cells(names, levels, max_cells)
+    codes = np.column_stack([p[1] for p in pairs])
     shape = tuple(len(lv) for lv in levels)
     free = _structural_mask(structural_zeros, names, levels)
     data = PreparedData(
@@ -258,14 +487,17 @@ def _margin_axes(
     """Column-name margins to sorted axis tuples; None is saturated."""
     if margins is None:
         return (tuple(range(len(variables))),)
+    expected = 'a list of lists of column names, e.g. [["a", "b"], ["c"]]'
     if isinstance(margins, str):
-        raise InputError(
-            f"margins must be a list of lists of column names, got the string {margins!r}"
-        )
+        raise InputError(f"margins must be {expected}, got the string {margins!r}")
+    if not _is_name_list(margins):
+        raise InputError(f"margins must be {expected}, got {margins!r}")
     if len(margins) == 0:
         raise InputError("margins is empty; give None for the saturated model")
     out = []
-    for term in margins:
+    for i, term in enumerate(margins, start=1):
+        if not (isinstance(term, str) or _is_name_list(term)):
+            raise InputError(f"margins must be {expected}; margin {i} is {term!r}")
         names = [term] if isinstance(term, str) else list(term)
         if not names:
             raise InputError("a margin is empty")
@@ -298,6 +530,8 @@ def fit_categorical(
     prior: float = 1.0,
     structural_zeros: Sequence[Sequence[Hashable]] | None = None,
     control: EMControl | None = None,
+    as_category: Sequence[str] | None = None,
+    max_cells: int = MAX_CELLS,
 ) -> CategoricalResult:
     """Fit a log-linear model to incomplete categorical data by EM/ECM.
 
@@ -328,6 +562,18 @@ def fit_categorical(
     control
         Stopping rule; default :data:`CAT_CONTROL`.  Any engine rule works,
         e.g. ``EMControl(tol=1e-10, criterion="rel")``.
+    as_category
+        Variables whose distinct values are all levels, as they are.  Other
+        columns that are not pandas categoricals are refused when they
+        cannot be meant as categorical variables: a different value in each
+        of more than 20 rows (a row index or an id; allowed for the one
+        variable of a table with counts), a float column with non-integer
+        values, a text column of mostly whole numbers with a value that is
+        not one (``"one"`` among ``1`` and ``2``), or more than 50 levels
+        and more than half as many levels as units.
+    max_cells
+        Most cells the full table may have (default :data:`MAX_CELLS`); a
+        larger table is refused before anything of its size is allocated.
 
     Returns
     -------
@@ -342,9 +588,12 @@ def fit_categorical(
     1.0
     """
     prior = _validate_prior(prior)
-    prepared = prepare_data(data, counts, variables, structural_zeros)
+    prepared = prepare_data(
+        data, counts, variables, structural_zeros, as_category=as_category, max_cells=max_cells
+    )
     axes = _margin_axes(margins, prepared.variables)
     model = LogLinearModel(shape=prepared.shape, margins=axes, prior=prior, free=prepared.free)
+    model.n_params()  # refuses, before fitting, a model whose parameters cannot be counted
     control = control or CAT_CONTROL
     em = fit_em(
         model, prepared.table, theta0=model.start(), control=control, n_obs=prepared.n_units
@@ -481,12 +730,10 @@ class CategoricalResult:
     @cached_property
     def patterns(self) -> pd.DataFrame:
         """Missingness patterns (True = observed) with rows and units, in prelim.cat's order."""
-        observed = self.data.codes >= 0
         records = []
-        for mask in _pattern_order(observed):
-            rows = np.all(observed == mask, axis=1)
+        for mask, rows in _pattern_groups(self.data.codes >= 0):
             record: dict[str, Any] = {v: bool(o) for v, o in zip(self.variables, mask, strict=True)}
-            record["n_rows"] = int(rows.sum())
+            record["n_rows"] = int(rows.size)
             record["count"] = float(self.data.counts[rows].sum())
             records.append(record)
         out = pd.DataFrame.from_records(records)

@@ -8,12 +8,14 @@ Nothing here knows pandas.
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from emstat.errors import DegenerateFitError
+from emstat.errors import DegenerateFitError, InputError
 
 __all__ = [
     "IncompleteTable",
@@ -25,6 +27,7 @@ __all__ = [
     "e_step",
     "ipf_cycle",
     "loglinear_basis",
+    "n_loglinear_params",
     "observed_loglik",
     "prior_penalty",
 ]
@@ -134,17 +137,21 @@ def _other_axes(margin: Margin, ndim: int) -> tuple[int, ...]:
 
 
 def ipf_cycle(
-    table: np.ndarray, fit: np.ndarray, margins: Sequence[Margin], eps: float
+    table: np.ndarray, fit: np.ndarray, margins: Sequence[Margin], zero_share: float
 ) -> np.ndarray:
     """One cycle of iterative proportional fitting, as cat's ``ipf``.
 
     ``fit`` is raked to each margin of ``table`` in turn.  Within a margin
-    cell whose fitted total is non-zero, cells with ``fit < eps`` are set to
-    zero and the others scaled by ``table total / fitted total``; margin cells
-    with fitted total zero are left alone.
+    cell whose fitted total is non-zero, cells below ``zero_share`` times the
+    average fitted cell are set to zero and the others scaled by ``table
+    total / fitted total``; margin cells with fitted total zero are left
+    alone.  cat takes the average over ``table``; once raked, ``fit`` has
+    the same total, and measuring against ``fit`` itself keeps the rule
+    free of scale (a start of ones is not zeroed when cells hold 1e7 units).
     """
     fit = np.array(fit, dtype=float, copy=True)
     for margin in margins:
+        eps = zero_share * float(fit.sum()) / fit.size
         rest = _other_axes(margin, fit.ndim)
         sumt = table.sum(axis=rest, keepdims=True) if rest else table
         sumf = fit.sum(axis=rest, keepdims=True) if rest else fit.copy()
@@ -314,6 +321,56 @@ def loglinear_basis(
     u, s, _ = np.linalg.svd(design, full_matrices=False)
     rank = int(np.sum(s > s.max() * max(design.shape) * np.finfo(float).eps)) if s.size else 0
     return u[:, :rank]
+
+
+# Counting parameters with structural zeros needs a dense (free cells x margin
+# cells) design and its SVD; beyond this many entries it would run for minutes.
+MAX_DESIGN_ENTRIES = 1 << 22
+
+
+def _maximal_margins(margins: Sequence[Margin]) -> list[Margin]:
+    """The margins not contained in another (the others add no parameters)."""
+    unique = list(dict.fromkeys(tuple(sorted(m)) for m in margins))
+    return [m for m in unique if not any(set(m) < set(o) for o in unique)]
+
+
+def _hierarchical_terms(margins: Sequence[Margin]) -> set[Margin]:
+    """Every non-empty subset of every margin: the model's interaction terms."""
+    terms: set[Margin] = set()
+    for margin in _maximal_margins(margins):
+        for size in range(1, len(margin) + 1):
+            terms.update(itertools.combinations(margin, size))
+    return terms
+
+
+def n_loglinear_params(shape: tuple[int, ...], margins: Sequence[Margin], free: np.ndarray) -> int:
+    """Free parameters of a hierarchical log-linear model, less the constant.
+
+    The rank of :func:`loglinear_basis` over the free cells, without forming
+    it where a closed form exists: the saturated model has one parameter per
+    free cell less one, and with no structural zeros each interaction term
+    ``S`` brings ``prod_{a in S} (levels_a - 1)``.  Only structural zeros in
+    a smaller model need the dense rank.
+
+    Raises
+    ------
+    InputError
+        When that dense design would exceed :data:`MAX_DESIGN_ENTRIES`.
+    """
+    n_free = int(free.sum())
+    if any(len(m) == len(shape) for m in margins):
+        return max(n_free - 1, 0)
+    if n_free == free.size:
+        return sum(math.prod(shape[a] - 1 for a in term) for term in _hierarchical_terms(margins))
+    kept = _maximal_margins(margins)
+    width = sum(math.prod(shape[a] for a in m) for m in kept)
+    if n_free * width > MAX_DESIGN_ENTRIES:
+        raise InputError(
+            f"counting the parameters of this model with structural zeros needs a "
+            f"{n_free:,} x {width:,} matrix, beyond the limit of {MAX_DESIGN_ENTRIES:,} entries; "
+            "use smaller margins or fewer levels"
+        )
+    return int(loglinear_basis(shape, kept, np.flatnonzero(free.reshape(-1))).shape[1])
 
 
 def _pattern_indicators(

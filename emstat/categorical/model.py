@@ -8,6 +8,7 @@ raking to that margin is exactly ``em.cat``'s M-step.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -72,15 +73,14 @@ class LogLinearModel:
     def m_step(self, stats: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
         """One IPF cycle raking ``previous`` to the margins of counts + prior - 1.
 
-        As cat: fitted cells below ``1e-7 * total / ncells`` are zeroed inside
-        the cycle; for the saturated model, cells below ``1e-7`` times the
+        As cat: fitted cells below ``1e-7`` times the average cell are zeroed
+        inside the cycle; for the saturated model, cells below ``1e-7`` times the
         total over the number of free cells are zeroed after the step, as
         em.cat does after normalising.
         """
         table = np.where(self.free, np.maximum(stats + (self.prior - 1.0), 0.0), 0.0)
         fit = self.start() if previous is None else previous
-        eps = ZERO_THRESHOLD * float(table.sum()) / table.size
-        new = kernels.ipf_cycle(table, fit, self.margins, eps)
+        new = kernels.ipf_cycle(table, fit, self.margins, ZERO_THRESHOLD)
         if self.saturated:
             new = np.where(new < ZERO_THRESHOLD * new.sum() / self.n_free_cells, 0.0, new)
         return new
@@ -91,8 +91,12 @@ class LogLinearModel:
 
     def n_params(self) -> int:
         """Free parameters: the rank of the model's margins over the free cells, less one."""
-        cells = np.flatnonzero(self.free.reshape(-1))
-        return int(kernels.loglinear_basis(self.shape, self.margins, cells).shape[1])
+        return self._n_params
+
+    @cached_property
+    def _n_params(self) -> int:
+        # Kept: with structural zeros in a smaller model the count takes an SVD.
+        return kernels.n_loglinear_params(self.shape, self.margins, self.free)
 
     def probabilities(self, theta: np.ndarray) -> np.ndarray:
         """``theta`` normalised to sum to one."""

@@ -71,7 +71,7 @@ def test_parse_margins() -> None:
 def test_ipf_cycle_rakes_to_each_margin_in_turn() -> None:
     table = np.array([[10.0, 20.0], [30.0, 40.0]])
     fit = np.ones((2, 2))
-    got = kernels.ipf_cycle(table, fit, [(0,), (1,)], eps=1e-12)
+    got = kernels.ipf_cycle(table, fit, [(0,), (1,)], zero_share=1e-12)
     # by hand: rows to (30, 70) -> [[15, 15], [35, 35]]; columns to (40, 60) -> x (40/50, 60/50)
     np.testing.assert_allclose(got, [[12.0, 18.0], [28.0, 42.0]])
 
