@@ -105,7 +105,7 @@ def test_out_onto_a_folder(command: str, faithful_csv: Path, tmp_path: Path) -> 
 
 def test_report_onto_a_folder(faithful_csv: Path, tmp_path: Path) -> None:
     output = one_line_error(["select", str(faithful_csv), "--k", "2", "--report", str(tmp_path)])
-    assert f"--report '{tmp_path}' is a folder" in output
+    assert f"'{tmp_path}' is a folder; a report path is a file" in output
 
 
 def test_show_a_folder(tmp_path: Path) -> None:
