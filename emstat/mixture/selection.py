@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
@@ -36,7 +35,11 @@ _CONVENTION_TEXT = {
 
 @dataclass(frozen=True, eq=False)
 class SelectionResult:
-    """Every fit of a selection, its tables, and the chosen one."""
+    """Every fit of a selection, its tables, and the chosen one.
+
+    ``emstat.report(selection, "x.html")`` writes its report (the report layer
+    knows the selection; the selection does not import reports).
+    """
 
     fits: dict[tuple[int, str], MixtureResult]
     ks: list[int]
@@ -47,14 +50,6 @@ class SelectionResult:
     n: float
     data: pd.DataFrame | None = field(default=None, repr=False)  # the rows fitted, in memory
     seed: int | None = None
-
-    def report(self, path: str | Path, **options: Any) -> list[Path]:
-        """Write and render a report (.html, .pdf or .qmd); see :func:`emstat.report.report`."""
-        from emstat.report.api import report
-
-        options.setdefault("data", self.data)
-        options.setdefault("seed", self.seed)
-        return report(self, path, **options)
 
     def table_for(
         self, criterion: str = "bic", convention: Convention | None = None
