@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -80,8 +80,13 @@ def case_weights(frame: pd.DataFrame, weights: Any) -> np.ndarray | None:
         values = pd.to_numeric(frame[weights], errors="coerce").to_numpy(dtype=float)
         what = f"weights column {weights!r}"
     else:
-        if isinstance(weights, pd.Series):
-            weights = weights.reindex(frame.index) if weights.index.equals(frame.index) else weights
+        if isinstance(weights, pd.Series) and not weights.index.equals(frame.index):
+            if not weights.index.sort_values().equals(frame.index.sort_values()):
+                raise InputError(
+                    "the weights' index does not match the data's; pass weights.to_numpy() "
+                    "to match them by position"
+                )
+            weights = weights.reindex(frame.index)
         try:
             values = np.asarray(weights, dtype=float).reshape(-1)
         except (TypeError, ValueError):
@@ -277,14 +282,14 @@ class FamilyMixtureResult(FitCriteria):
         extras: list[np.ndarray | None] = []
         frame: dict[str, np.ndarray] = {}
         picks = None
-        for part in self.family.parts:
+        for position, part in enumerate(self.family.parts):
             source = getattr(part, "trials", None) or getattr(part, "exposure", None)
             if isinstance(source, str):
                 if self.data_ is None:
                     raise InputError(f"sampling needs the fitted rows' {source!r} column")
                 if picks is None:
                     picks = rng.integers(self.data_.n, size=int(n))
-                block = self.data_.blocks[self.family.parts.index(part)]
+                block = self.data_.blocks[position]
                 extra = None if block.extra is None else block.extra[picks]
                 frame[source] = np.asarray(extra)
             elif isinstance(source, (int, float)):
@@ -674,9 +679,3 @@ def fit_family_mixture(
         fixed_weights=fixed_weights,
     )
     return fitter.fit(k)
-
-
-def with_std_errors(
-    result: FamilyMixtureResult, std_errors: np.ndarray, method: str
-) -> FamilyMixtureResult:
-    return replace(result, std_errors=std_errors, std_error_method=method)

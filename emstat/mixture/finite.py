@@ -11,7 +11,6 @@ chunks of rows may be summed in any order.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -249,7 +248,3 @@ def _on_boundary(model: FiniteMixture, theta: MixtureTheta) -> str | None:
         if scale == "log" and (column <= 0).any():
             return "a rate or variance is estimated at 0 (on the boundary)"
     return None
-
-
-def stack_rows(arrays: Sequence[np.ndarray]) -> np.ndarray:
-    return np.concatenate([np.asarray(a, dtype=float).reshape(-1) for a in arrays])
