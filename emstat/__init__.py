@@ -15,7 +15,7 @@ from emstat.errors import (
     RError,
     StdErrorWarning,
 )
-from emstat.families import Binomial, Categorical, Normal, Poisson
+from emstat.families import Binomial, Categorical, Multinomial, Normal, Poisson
 from emstat.mixture import MixtureResult, SelectionResult, fit_mixture, load_fit, select_mixture
 from emstat.mixture.family_fit import FamilyMixtureResult
 from emstat.report import report
@@ -34,6 +34,7 @@ __all__ = [
     "FamilyMixtureResult",
     "InputError",
     "MixtureResult",
+    "Multinomial",
     "Normal",
     "OptionalDependencyError",
     "Poisson",

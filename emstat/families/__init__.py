@@ -8,8 +8,9 @@ columns under local independence::
 
     family={"age": "normal", "visits": "poisson", "smoker": "categorical"}
 
-``"gaussian"`` (the default) is the multivariate Gaussian family with
-mclust's covariance models.
+``"multinomial"`` models several count columns together (each row a vector
+of counts, as mixtools' ``multmixEM``).  ``"gaussian"`` (the default) is the
+multivariate Gaussian family with mclust's covariance models.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from emstat.errors import InputError
 from emstat.families.base import ColumnData, ColumnFamily, ProductFamily
 from emstat.families.binomial import BinomialColumn
 from emstat.families.categorical import CategoricalColumn
+from emstat.families.multinomial import MultinomialColumns
 from emstat.families.normal import NormalColumn
 from emstat.families.poisson import PoissonColumn
 
@@ -34,6 +36,7 @@ __all__ = [
     "Categorical",
     "ColumnData",
     "ColumnFamily",
+    "Multinomial",
     "Normal",
     "Poisson",
     "ProductFamily",
@@ -81,6 +84,20 @@ class Categorical:
 
 
 @dataclass(frozen=True)
+class Multinomial:
+    """Counts of several categories per row, one column each (mixtools' ``multmixEM``)."""
+
+    def bind(self, column: str) -> ColumnFamily:
+        raise InputError(
+            "the multinomial family models several count columns together: "
+            "family='multinomial', columns=[...]"
+        )
+
+    def extra_columns(self) -> list[str]:
+        return []
+
+
+@dataclass(frozen=True)
 class Normal:
     """A univariate normal per column (mixed columns, latent profiles)."""
 
@@ -91,12 +108,13 @@ class Normal:
         return []
 
 
-FamilySpec = Poisson | Binomial | Categorical | Normal
+FamilySpec = Poisson | Binomial | Categorical | Normal | Multinomial
 _BY_NAME: dict[str, type[FamilySpec]] = {
     "poisson": Poisson,
     "binomial": Binomial,
     "categorical": Categorical,
     "normal": Normal,
+    "multinomial": Multinomial,
 }
 FAMILY_NAMES: tuple[str, ...] = ("gaussian", *_BY_NAME)
 
@@ -107,7 +125,7 @@ def is_gaussian(family: Any) -> bool:
 
 
 def _spec(family: Any, *, trials: Any = None, exposure: Any = None) -> FamilySpec:
-    if isinstance(family, (Poisson, Binomial, Categorical, Normal)):
+    if isinstance(family, (Poisson, Binomial, Categorical, Normal, Multinomial)):
         return family
     if not isinstance(family, str):
         raise InputError(
@@ -174,6 +192,8 @@ def resolve_family(
             )
     if not chosen:
         raise InputError("the data have no column to model")
+    if isinstance(spec, Multinomial):
+        return ProductFamily((MultinomialColumns(tuple(chosen)),)).prepare(frame)
     return ProductFamily(tuple(spec.bind(c) for c in chosen)).prepare(frame)
 
 
@@ -191,6 +211,11 @@ def family_from_spec(entries: Sequence[Mapping[str, Any]]) -> ProductFamily:
             parts.append(BinomialColumn(column, entry.get("trials")))
         elif name == "normal":
             parts.append(NormalColumn(column, float(entry["center"]), float(entry["scale"])))
+        elif name == "multinomial":
+            names = entry.get("columns")
+            if not isinstance(names, list) or len(names) < 2:
+                raise InputError(f"the saved multinomial part {column!r} has no columns")
+            parts.append(MultinomialColumns(tuple(str(c) for c in names)))
         elif name == "categorical":
             levels = entry.get("levels")
             if not isinstance(levels, list) or len(levels) < 2:

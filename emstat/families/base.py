@@ -68,7 +68,9 @@ class ColumnData:
 
     @property
     def observed(self) -> np.ndarray:
-        return ~np.isnan(self.values)
+        """Rows where the column is observed (a row of several counts: all of them)."""
+        missing = np.isnan(self.values)
+        return ~(missing.any(axis=1) if missing.ndim == 2 else missing)
 
     def take(self, rows: np.ndarray | slice) -> ColumnData:
         return ColumnData(self.values[rows], None if self.extra is None else self.extra[rows])
@@ -180,6 +182,11 @@ def extra_values(
     return np.full(n, float(spec))
 
 
+def part_columns(part: ColumnFamily) -> list[str]:
+    """The data columns a part models: its one column, or a multinomial part's several."""
+    return list(getattr(part, "columns", (part.column,)))
+
+
 def check_nonempty(nk: np.ndarray) -> None:
     """Refuse an M-step whose component is empty: its parameters are not identified."""
     empty = np.flatnonzero(nk <= MIN_COMPONENT_WEIGHT)
@@ -210,7 +217,11 @@ class ProductFamily:
 
     @property
     def columns(self) -> list[str]:
-        return [part.column for part in self.parts]
+        """The data columns modelled (a multinomial part models several)."""
+        out: list[str] = []
+        for part in self.parts:
+            out += part_columns(part)
+        return out
 
     def prepare(self, frame: pd.DataFrame) -> ProductFamily:
         if len(set(self.columns)) != len(self.columns):
@@ -277,10 +288,14 @@ class ProductFamily:
         extras: Sequence[np.ndarray | None],
         rng: np.random.Generator,
     ) -> dict[str, np.ndarray]:
-        return {
-            part.column: part.sample(th, labels, extra, rng)
-            for part, th, extra in zip(self.parts, theta, extras, strict=True)
-        }
+        out: dict[str, np.ndarray] = {}
+        for part, th, extra in zip(self.parts, theta, extras, strict=True):
+            draws = part.sample(th, labels, extra, rng)
+            if draws.ndim == 2:  # a part over several columns
+                out.update(zip(part_columns(part), draws.T, strict=True))
+            else:
+                out[part.column] = draws
+        return out
 
     def extras(self, data: Sequence[ColumnData]) -> list[np.ndarray | None]:
         return [block.extra for block in data]

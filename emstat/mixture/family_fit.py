@@ -271,8 +271,9 @@ class FamilyMixtureResult(FitCriteria):
     def sample(self, n: int, seed: int | np.random.Generator | None = None) -> pd.DataFrame:
         """Draw ``n`` rows, with the component each came from.
 
-        Trials or exposures given as columns are drawn from the fitted rows
-        (with replacement) and returned beside the draws.
+        Trials or exposures given as columns (and a multinomial row's total)
+        are drawn from the fitted rows (with replacement); trials and
+        exposures are returned beside the draws.
         """
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
             raise InputError(f"the number of rows to sample must be a whole number >= 0, got {n!r}")
@@ -294,6 +295,11 @@ class FamilyMixtureResult(FitCriteria):
                 frame[source] = np.asarray(extra)
             elif isinstance(source, (int, float)):
                 extra = np.full(int(n), float(source))
+            elif self.data_ is not None and self.data_.blocks[position].extra is not None:
+                totals = self.data_.blocks[position].extra  # a multinomial row's total
+                if picks is None:
+                    picks = rng.integers(self.data_.n, size=int(n))
+                extra = None if totals is None else totals[picks]
             else:
                 extra = None
             extras.append(extra)
