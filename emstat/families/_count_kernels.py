@@ -134,7 +134,6 @@ def _chunk(
     x: np.ndarray,
     extra: np.ndarray,
     case_weights: np.ndarray,
-    row_constant: np.ndarray,
     has_extra: bool,
     failures: bool,
     weighted: bool,
@@ -154,8 +153,8 @@ def _chunk(
 ) -> tuple[float, float, int]:
     """Blocks first .. stop: their statistics added to ``sums`` (k, 3) = Σ wz, Σ wzx, Σ wzy.
 
-    Returns Σ w (max_j l_ij + log Σ_j exp(l_ij - max)) (plus Σ w c with case
-    weights), Σ w log Σ_j exp(l_ij - max) (minus ICL's term), and the first
+    Returns Σ w (max_j l_ij + log Σ_j exp(l_ij - max)) (the log-likelihood but
+    for Σ w c), Σ w log Σ_j exp(l_ij - max) (minus ICL's term), and the first
     row whose density is 0 in every component (-1 when none; the chunk stops there).
     """
     n = x.shape[0]
@@ -209,7 +208,7 @@ def _chunk(
         if weighted:
             for i in range(m):
                 w = case_weights[lo + i]
-                top_sum += w * (top[i] + row_constant[lo + i])
+                top_sum += w * top[i]
                 spread += w * log_at_least_one(total[i])
                 total[i] = w / total[i]
         else:
@@ -252,7 +251,6 @@ def _e_step_body(
     x: np.ndarray,
     extra: np.ndarray,
     case_weights: np.ndarray,
-    row_constant: np.ndarray,
     has_extra: bool,
     failures: bool,
     weighted: bool,
@@ -262,7 +260,7 @@ def _e_step_body(
     finite: np.ndarray,
     rows_per_log: int,
 ) -> tuple[np.ndarray, float, float, int]:
-    """sums (k, 3): Σ wz, Σ wzx, Σ wzy; the log-likelihood without Σ c when unweighted;
+    """sums (k, 3): Σ wz, Σ wzx, Σ wzy; the log-likelihood but for Σ w c;
     Σ w log z_i,argmax; the first row of zero density (-1 when none)."""
     n = x.shape[0]
     k = log_w.shape[0]
@@ -280,7 +278,6 @@ def _e_step_body(
             x,
             extra,
             case_weights,
-            row_constant,
             has_extra,
             failures,
             weighted,
@@ -325,7 +322,7 @@ def count_e_step(
     x: np.ndarray,
     extra: np.ndarray | None,
     case_weights: np.ndarray | None,
-    row_constant: tuple[np.ndarray, float],
+    row_constant: float,
     weights: np.ndarray,
     a: np.ndarray,
     b: np.ndarray,
@@ -334,7 +331,7 @@ def count_e_step(
 ) -> tuple[np.ndarray, float, float, int]:
     """The fused E-step of one count column (see the module docstring).
 
-    ``row_constant`` is the per-row constant c (0 where missing) and its sum;
+    ``row_constant`` is Σ w c, the rows' constants c weighted by the case weights;
     ``weights`` are the mixing weights, ``a`` and ``b`` the components'
     coefficients of x and y.  Returns ``sums`` (k, 3) = Σ wz, Σ wzx, Σ wzy,
     the log-likelihood, Σ w log z_i,argmax and the first row of zero density
@@ -345,12 +342,10 @@ def count_e_step(
     finite = np.isfinite(a) & np.isfinite(b)
     with np.errstate(divide="ignore"):
         log_weights = np.log(weights)
-    constant, constant_sum = row_constant
     sums, loglik, classification, bad = kernel(
         _f64(x),
         _NONE if extra is None else _f64(extra),
         _NONE if case_weights is None else _f64(case_weights),
-        _f64(constant) if weighted else _NONE,
         extra is not None,
         failures,
         weighted,
@@ -360,9 +355,7 @@ def count_e_step(
         finite,
         rows_per_logarithm(log_weights.shape[0]),
     )
-    if not weighted:
-        loglik += constant_sum
-    return sums, float(loglik), float(classification), int(bad)
+    return sums, float(loglik + row_constant), float(classification), int(bad)
 
 
 def _f64(values: Any) -> np.ndarray:

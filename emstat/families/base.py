@@ -214,6 +214,24 @@ def count_kernels() -> Any:
     return _count_kernels
 
 
+def weighted_row_constant(
+    data: ColumnData,
+    case_weights: np.ndarray | None,
+    row_constant: Callable[[ColumnData], tuple[np.ndarray, float]],
+) -> float:
+    """Σ_i w_i c_i, computed once per data set and set of case weights (held, so that
+    no other array can take their identity)."""
+    key = f"{row_constant.__module__}.{row_constant.__qualname__}"
+    constant, total = data.derived(key, row_constant)
+    if case_weights is None:
+        return float(total)
+    held, weighted = data._derived.get(f"{key}|weighted", (None, 0.0))
+    if held is not case_weights:
+        weighted = float(case_weights @ constant)
+        data._derived[f"{key}|weighted"] = (case_weights, weighted)
+    return float(weighted)
+
+
 def fused_count_e_step(
     data: ColumnData,
     case_weights: np.ndarray | None,
@@ -229,12 +247,12 @@ def fused_count_e_step(
 
     Returns Σ w z, Σ w z x, Σ w z y, the log-likelihood and Σ w log z_i,argmax,
     or None without numba.  ``row_constant(data)`` gives c per row (0 where
-    missing) and its sum; it runs once per data set.
+    missing) and its sum; it runs once per data set (see :func:`weighted_row_constant`).
     """
     kernels = count_kernels()
     if kernels is None:
         return None
-    constant = data.derived(f"{row_constant.__module__}.{row_constant.__qualname__}", row_constant)
+    constant = weighted_row_constant(data, case_weights, row_constant)
     sums, loglik, classification, bad = kernels.count_e_step(
         data.values, data.extra, case_weights, constant, weights, a, b, failures=failures
     )

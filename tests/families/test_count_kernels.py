@@ -256,3 +256,12 @@ def test_vectorised_logarithm_over_the_range_of_row_sums() -> None:
     theirs = np.log(grid[::97])
     assert log_at_least_one(1.0) == 0.0
     np.testing.assert_allclose(ours, theirs, rtol=2.3e-16, atol=0.0)
+
+
+def test_new_case_weights_on_the_same_column_are_not_served_stale_constants() -> None:
+    data = count_data("binomial", 500, extra=True, weighted=True, missing=True, seed=6)
+    model, theta = model_and_theta("binomial", 2, 6)
+    column = data.blocks
+    for weights in (data.case_weights, np.ones(500), np.linspace(0.0, 2.0, 500), None):
+        reweighted = FamilyData(column, weights)
+        assert_same(model.e_step(theta, reweighted), model.numpy_e_step(theta, reweighted))
