@@ -115,6 +115,18 @@ def time_emstat(case: Case, stats0: MixtureStats) -> float:
     return (time.perf_counter() - started) / max(result.n_iter, 1)
 
 
+def on_one_thread(run: Callable[[], float]) -> float:
+    """``run()`` with numba's parallel kernels on one thread (the floor's one core)."""
+    import numba
+
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        return run()
+    finally:
+        numba.set_num_threads(before)
+
+
 def machine_floor(case: Case, repeats: int = 5) -> float:
     """Seconds to read the E-step's data once and take n x k exponentials by numpy, one core."""
     arrays = case.arrays()
@@ -138,7 +150,11 @@ def floor_table(ns: list[int], names: list[str], rounds: int) -> pd.DataFrame:
             stats0 = case.model.stats_from_responsibilities(case.data, case.post)
             time_emstat(case, stats0)  # compiles or loads the kernels
             best = interleaved_best(
-                {"ours": partial(time_emstat, case, stats0), "floor": partial(machine_floor, case)},
+                {
+                    "ours": partial(time_emstat, case, stats0),
+                    "one_thread": partial(on_one_thread, partial(time_emstat, case, stats0)),
+                    "floor": partial(machine_floor, case),
+                },
                 rounds,
             )
             rows.append(
@@ -146,8 +162,11 @@ def floor_table(ns: list[int], names: list[str], rounds: int) -> pd.DataFrame:
                     "n": f"{n:.0e}".replace("+0", ""),
                     "case": name,
                     "emstat_ms": 1e3 * best["ours"],
+                    "one_thread_ms": 1e3 * best["one_thread"],
                     "floor_ms": 1e3 * best["floor"],
                     "vs_floor": best["ours"] / best["floor"],
+                    "one_thread_vs_floor": best["one_thread"] / best["floor"],
+                    "load": os.getloadavg()[0],
                 }
             )
             print(rows[-1], flush=True)
@@ -160,8 +179,9 @@ FLEXMIX = {
 }
 
 
-def time_flexmix(case: Case) -> tuple[float, int]:
-    """flexmix's total seconds over its iterations, from the same posterior (one run)."""
+def time_flexmix(case: Case, runs: list[tuple[int, float]]) -> float:
+    """flexmix's total seconds over its iterations, from the posterior ``post`` on the
+    data ``df`` in R's global environment; its iterations and log-likelihood go to ``runs``."""
     import rpy2.robjects as ro
 
     formula, model = FLEXMIX[case.name]
@@ -171,12 +191,13 @@ def time_flexmix(case: Case) -> tuple[float, int]:
           started <- proc.time()[["elapsed"]]
           m <- flexmix({formula}, data = df, k = ncol(post), cluster = post, model = {model},
                        control = list(iter.max = 20, minprior = 0, tolerance = 0, verbose = 0))
-          c(proc.time()[["elapsed"]] - started, m@iter)
+          c(proc.time()[["elapsed"]] - started, m@iter, as.numeric(logLik(m)))
         }})
         """
     )
-    seconds, iterations = (float(v) for v in fitted)
-    return seconds / max(iterations, 1.0), int(iterations)
+    seconds, count, loglik = (float(v) for v in fitted)
+    runs.append((int(count), loglik))
+    return seconds / max(count, 1.0)
 
 
 def flexmix_table(n: int, rounds: int) -> pd.DataFrame:
@@ -196,22 +217,24 @@ def flexmix_table(n: int, rounds: int) -> pd.DataFrame:
         ro.globalenv["df"] = _r.to_r_dataframe(frame)
         ro.globalenv["post"] = _r.to_r_matrix(case.post)
         stats0 = case.model.stats_from_responsibilities(case.data, case.post)
-        iterations: list[int] = []
-
-        def theirs(case: Case = case) -> float:
-            per_iteration, count = time_flexmix(case)
-            iterations.append(count)
-            return per_iteration
-
-        time_emstat(case, stats0)
+        runs: list[tuple[int, float]] = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ours = fit_em(case.model, case.data, stats0=stats0, control=FIXED_ITERATIONS)
         best = interleaved_best(
-            {"ours": partial(time_emstat, case, stats0), "theirs": theirs}, rounds
+            {
+                "ours": partial(time_emstat, case, stats0),
+                "theirs": partial(time_flexmix, case, runs),
+            },
+            rounds,
         )
         rows.append(
             {
                 "n": f"{n:.0e}".replace("+0", ""),
                 "family": name,
-                "flexmix_iter": iterations[-1],
+                "emstat_iter": ours.n_iter,
+                "flexmix_iter": runs[-1][0],
+                "loglik_diff": ours.loglik - runs[-1][1],
                 "emstat_ms": 1e3 * best["ours"],
                 "flexmix_ms": 1e3 * best["theirs"],
                 "vs_flexmix": best["theirs"] / best["ours"],
@@ -222,10 +245,23 @@ def flexmix_table(n: int, rounds: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def markdown(table: pd.DataFrame) -> str:
+    """A Markdown table, numbers to 3 significant digits (without the tabulate package)."""
+
+    def cell(value: object) -> str:
+        return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---:|" * table.shape[1]]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(False)]
+    return "\n".join(lines)
+
+
 def main() -> None:
+    """Print the tables (part (b) needs R with flexmix and rpy2)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--no-r", action="store_true", help="part (a) only")
     parser.add_argument("--rounds", type=int, default=5, help="timing rounds (best kept)")
+    parser.add_argument("--only-r", action="store_true", help="part (b) only")
     args = parser.parse_args()
     import numba
 
@@ -235,11 +271,11 @@ def main() -> None:
         f"load average {os.getloadavg()[0]:.2f}"
     )
     names = ["poisson", "poisson+exposure", "poisson+weights", "binomial", "binomial+weights"]
-    table = floor_table([10**5, 10**6], names, args.rounds)
-    print(table.to_markdown(index=False, floatfmt=".3g"))
-    print()
+    if not args.only_r:
+        print(markdown(floor_table([10**5, 10**6], names, args.rounds)))
+        print()
     if not args.no_r:
-        print(flexmix_table(10**5, max(3, args.rounds)).to_markdown(index=False, floatfmt=".3g"))
+        print(markdown(flexmix_table(10**5, max(3, args.rounds))))
     print(f"# load average after: {os.getloadavg()[0]:.2f}")
 
 
