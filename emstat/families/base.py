@@ -22,7 +22,10 @@ A family states, for one column:
 - ``start_features(data)``: a numeric view for k-means++ starts;
 - ``sample(theta, labels, extra, rng)``: draws given the components;
 - ``parameter_names`` and ``scales``: the tidy layout and the scale on which
-  Wald intervals stay inside the parameter space.
+  Wald intervals stay inside the parameter space;
+- optionally ``fused_e_step(weights, theta, data, case_weights)``: the whole
+  E-step of a one-column mixture in one compiled pass (Poisson, binomial),
+  or None; the numpy E-step of the mixture layer is its reference.
 
 Several columns are one :class:`ProductFamily` (local independence), which
 satisfies the same contract with tuples.
