@@ -22,7 +22,10 @@ A family states, for one column:
 - ``start_features(data)``: a numeric view for k-means++ starts;
 - ``sample(theta, labels, extra, rng)``: draws given the components;
 - ``parameter_names`` and ``scales``: the tidy layout and the scale on which
-  Wald intervals stay inside the parameter space.
+  Wald intervals stay inside the parameter space;
+- optionally ``fused_e_step(weights, theta, data, case_weights)``: the whole
+  E-step of a one-column mixture in one compiled pass (Poisson, binomial),
+  or None; the numpy E-step of the mixture layer is its reference.
 
 Several columns are one :class:`ProductFamily` (local independence), which
 satisfies the same contract with tuples.
@@ -30,9 +33,10 @@ satisfies the same contract with tuples.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Literal, NamedTuple, Protocol
 
 import numpy as np
 import pandas as pd
@@ -43,6 +47,7 @@ from emstat.errors import DegenerateFitError, InputError
 __all__ = [
     "ColumnData",
     "ColumnFamily",
+    "FusedEStep",
     "ProductFamily",
     "Scale",
     "column_values",
@@ -65,12 +70,20 @@ class ColumnData:
 
     values: np.ndarray
     extra: np.ndarray | None = None
+    # What a family derives from the data once (row constants of its log density).
+    _derived: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def observed(self) -> np.ndarray:
         """Rows where the column is observed (a row of several counts: all of them)."""
         missing = np.isnan(self.values)
         return ~(missing.any(axis=1) if missing.ndim == 2 else missing)
+
+    def derived(self, key: str, compute: Callable[[ColumnData], Any]) -> Any:
+        """``compute(self)``, computed on the first call only (the data do not change)."""
+        if key not in self._derived:
+            self._derived[key] = compute(self)
+        return self._derived[key]
 
     def take(self, rows: np.ndarray | slice) -> ColumnData:
         return ColumnData(self.values[rows], None if self.extra is None else self.extra[rows])
@@ -187,6 +200,77 @@ def part_columns(part: ColumnFamily) -> list[str]:
     return list(getattr(part, "columns", (part.column,)))
 
 
+class FusedEStep(NamedTuple):
+    """What a compiled E-step returns: the component totals Σ w z, the family's
+    statistics, the log-likelihood and Σ w log z_i,argmax (ICL's term)."""
+
+    nk: np.ndarray
+    stats: tuple[np.ndarray, ...]
+    loglik: float
+    classification_loglik: float
+
+
+def zero_density_error(row: int) -> DegenerateFitError:
+    return DegenerateFitError(f"row {row} has zero density under every component")
+
+
+@cache
+def count_kernels() -> Any:
+    """The compiled E-step of one count column, or None without numba."""
+    try:
+        from emstat.families import _count_kernels
+    except ImportError:  # numba missing or broken: the numpy E-step serves
+        return None
+    return _count_kernels
+
+
+def weighted_row_constant(
+    data: ColumnData,
+    case_weights: np.ndarray | None,
+    row_constant: Callable[[ColumnData], tuple[np.ndarray, float]],
+) -> float:
+    """Σ_i w_i c_i, computed once per data set and set of case weights (held, so that
+    no other array can take their identity)."""
+    key = f"{row_constant.__module__}.{row_constant.__qualname__}"
+    constant, total = data.derived(key, row_constant)
+    if case_weights is None:
+        return float(total)
+    held, weighted = data._derived.get(f"{key}|weighted", (None, 0.0))
+    if held is not case_weights:
+        weighted = float(case_weights @ constant)
+        data._derived[f"{key}|weighted"] = (case_weights, weighted)
+    return float(weighted)
+
+
+def fused_count_e_step(
+    data: ColumnData,
+    case_weights: np.ndarray | None,
+    weights: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    *,
+    failures: bool,
+    row_constant: Callable[[ColumnData], tuple[np.ndarray, float]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float] | None:
+    """The compiled E-step of a count column whose log density is
+    ``x a_j + y b_j + c``, y the exposure (failures ``n - x`` when ``failures``).
+
+    Returns Σ w z, Σ w z x, Σ w z y, the log-likelihood and Σ w log z_i,argmax,
+    or None without numba.  ``row_constant(data)`` gives c per row (0 where
+    missing) and its sum; it runs once per data set (see :func:`weighted_row_constant`).
+    """
+    kernels = count_kernels()
+    if kernels is None:
+        return None
+    constant = weighted_row_constant(data, case_weights, row_constant)
+    sums, loglik, classification, bad = kernels.count_e_step(
+        data.values, data.extra, case_weights, constant, weights, a, b, failures=failures
+    )
+    if bad >= 0:
+        raise zero_density_error(bad)
+    return sums[:, 0], sums[:, 1], sums[:, 2], loglik, classification
+
+
 def check_nonempty(nk: np.ndarray) -> None:
     """Refuse an M-step whose component is empty: its parameters are not identified."""
     empty = np.flatnonzero(nk <= MIN_COMPONENT_WEIGHT)
@@ -240,6 +324,29 @@ class ProductFamily:
 
     def stats(self, data: Sequence[ColumnData], resp: np.ndarray) -> tuple[np.ndarray, ...]:
         return tuple(part.stats(block, resp) for part, block in zip(self.parts, data, strict=True))
+
+    def fused_e_step(
+        self,
+        weights: np.ndarray,
+        theta: Sequence[np.ndarray],
+        data: Sequence[ColumnData],
+        case_weights: np.ndarray | None,
+    ) -> FusedEStep | None:
+        """The whole E-step in one compiled pass, or None where there is none.
+
+        A single column whose family offers ``fused_e_step`` (Poisson,
+        binomial) has one; several columns take the numpy E-step.
+        """
+        if len(self.parts) != 1:
+            return None
+        fused = getattr(self.parts[0], "fused_e_step", None)
+        if fused is None:
+            return None
+        result = fused(weights, theta[0], data[0], case_weights)
+        if result is None:
+            return None
+        nk, stats, loglik, classification = result
+        return FusedEStep(nk, (stats,), loglik, classification)
 
     def m_step(self, stats: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
         return tuple(part.m_step(s) for part, s in zip(self.parts, stats, strict=True))

@@ -16,6 +16,7 @@ from emstat.families.base import (
     Scale,
     extra_values,
     first_bad_row,
+    fused_count_e_step,
     numeric_column,
 )
 
@@ -85,6 +86,26 @@ class BinomialColumn:
         trials = data.extra[seen] if data.extra is not None else np.ones(int(seen.sum()))
         return np.stack([data.values[seen] @ r, trials @ r], axis=1)
 
+    def fused_e_step(
+        self,
+        weights: np.ndarray,
+        theta: np.ndarray,
+        data: ColumnData,
+        case_weights: np.ndarray | None,
+    ) -> tuple[np.ndarray, np.ndarray, float, float] | None:
+        """Σ w z, :meth:`stats`, the log-likelihood and Σ w log z_i,argmax in one
+        compiled pass (None without numba); ``log f = x log p + (n - x) log(1 - p) + c``."""
+        p = np.asarray(theta[:, 0], dtype=float)
+        with np.errstate(divide="ignore"):
+            log_p, log_q = np.log(p), np.log1p(-p)
+        fused = fused_count_e_step(
+            data, case_weights, weights, log_p, log_q, failures=True, row_constant=row_constant
+        )
+        if fused is None:
+            return None
+        nk, successes, failures, loglik, classification = fused
+        return nk, np.stack([successes, successes + failures], axis=1), loglik, classification
+
     def m_step(self, stats: np.ndarray) -> np.ndarray:
         successes, trials = stats[:, 0], stats[:, 1]
         if (trials <= 0).any():
@@ -126,3 +147,13 @@ class BinomialColumn:
 
     def to_spec(self) -> dict[str, Any]:
         return {"family": self.name, "column": self.column, "trials": self.trials}
+
+
+def row_constant(data: ColumnData) -> tuple[np.ndarray, float]:
+    """The binomial coefficient ``log C(n, x)`` per row (0 where missing), and its sum."""
+    seen = data.observed
+    x = np.where(seen, data.values, 0.0)
+    n = data.extra if data.extra is not None else np.ones_like(x)
+    constant = gammaln(n + 1.0) - gammaln(x + 1.0) - gammaln(n - x + 1.0)
+    constant = np.where(seen, constant, 0.0)
+    return constant, float(constant.sum())

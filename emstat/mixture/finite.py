@@ -18,7 +18,7 @@ import numpy as np
 
 from emstat.engine import Chunk, add_stats
 from emstat.errors import DegenerateFitError, InputError
-from emstat.families.base import ColumnData, ProductFamily, check_nonempty
+from emstat.families.base import ColumnData, ProductFamily, check_nonempty, zero_density_error
 
 __all__ = [
     "FamilyData",
@@ -121,10 +121,21 @@ class FiniteMixture:
         return self._e_step(theta, rows)
 
     def _e_step(self, theta: MixtureTheta, data: FamilyData) -> tuple[MixtureStats, float]:
+        # One compiled pass where the family has one (a single count column).
+        fused = self.family.fused_e_step(
+            theta.weights, theta.components, data.blocks, data.case_weights
+        )
+        if fused is not None:
+            stats = MixtureStats(fused.nk, fused.stats, fused.classification_loglik)
+            return stats, fused.loglik
+        return self.numpy_e_step(theta, data)
+
+    def numpy_e_step(self, theta: MixtureTheta, data: FamilyData) -> tuple[MixtureStats, float]:
+        """The E-step from the (n, k) log responsibilities: any family; the compiled
+        passes' reference."""
         log_resp, row = log_responsibilities(self.family, theta, data)
         if not np.isfinite(row).all():
-            i = int(np.flatnonzero(~np.isfinite(row))[0])
-            raise DegenerateFitError(f"row {i} has zero density under every component")
+            raise zero_density_error(int(np.flatnonzero(~np.isfinite(row))[0]))
         resp = np.exp(log_resp)
         best = log_resp[np.arange(data.n), np.argmax(log_resp, axis=1)]
         if data.case_weights is not None:
