@@ -593,7 +593,7 @@ def family_selection_document(
     """
     if seed is None:
         seed = selection.seed
-    best = selection.best
+    best = _chosen(selection)
     rows = _rows(best, data)
     ks = selection.ks
     k_text = (
@@ -630,6 +630,14 @@ def family_selection_document(
         ],
         metadata={"seed": "" if seed is None else str(seed), "command": code},
     )
+
+
+def _chosen(selection: SelectionResult) -> FamilyMixtureResult:
+    """The chosen fit of a selection of a component family."""
+    best: Any = selection.best
+    if not isinstance(best, FamilyMixtureResult):
+        raise InputError(f"the selection's chosen fit is a {type(best).__name__}, not a family fit")
+    return best
 
 
 def _is_family_selection(selection: SelectionResult) -> bool:
