@@ -56,10 +56,12 @@ def _check_options(
 def build_document(result: Any, **options: Any) -> Document:
     """The :class:`~emstat.report.document.Document` for any result emstat makes.
 
-    ``result`` is a :class:`SelectionResult`, a :class:`MixtureResult`, a
+    ``result`` is a :class:`SelectionResult` (Gaussian or of a component
+    family), a :class:`MixtureResult` or a ``FamilyMixtureResult``, a
     :class:`CategoricalResult` (or a pair of them, compared by a
     likelihood-ratio test), a simulation summary DataFrame, or the path of a
-    simulation output directory.  ``options`` go to the builder (``data``,
+    simulation output directory: whatever a report module registered with
+    :func:`~emstat.report.registry.register_report`.  ``options`` go to the builder (``data``,
     ``data_name``, ``title``, ``command``, ``seed``, ``other``); one it does
     not take is an InputError that lists those it does.
     """
@@ -223,8 +225,9 @@ def report(
     Parameters
     ----------
     result
-        A :class:`SelectionResult` (from :func:`emstat.select_mixture`), a
-        :class:`MixtureResult`, a :class:`CategoricalResult` or a pair of
+        A :class:`SelectionResult` (from :func:`emstat.select_mixture`, of
+        any family), a :class:`MixtureResult` or a ``FamilyMixtureResult``
+        (from :func:`emstat.fit_mixture`), a :class:`CategoricalResult` or a pair of
         them (adds a likelihood-ratio test), a simulation summary DataFrame
         or a simulation output directory.
     path

@@ -15,6 +15,7 @@ import emstat
 from emstat.families.base import ColumnData
 from emstat.mixture.family_fit import FamilyMixtureResult, load_family_fit
 from emstat.report import build_document, report
+from emstat.report.document import Document, Section
 from emstat.report.family import count_frequencies, level_shares
 from emstat.report.markdown import fmt_fixed, fmt_sig
 from emstat.report.registry import _REGISTRY, register_report
@@ -237,9 +238,7 @@ def test_a_new_result_type_is_reported_once_registered(tmp_path: Path) -> None:
     with pytest.raises(emstat.InputError, match=r"report\(\) takes a selection.*got Custom"):
         report(Custom(), tmp_path / "c.qmd")
 
-    def custom_document(result: Custom, *, title: str = "custom") -> emstat.report.Document:
-        from emstat.report.document import Document, Section
-
+    def custom_document(result: Custom, *, title: str = "custom") -> Document:
         return Document(title=title, sections=[Section("Only", ["text"])])
 
     register_report(Custom, custom_document, "a custom result")
