@@ -20,10 +20,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from emstat.engine import EMControl
 from emstat.errors import InputError
 from emstat.families.base import ColumnData, ColumnFamily
 from emstat.mixture.family_fit import FamilyMixtureResult, as_frame
-from emstat.mixture.finite import FamilyData
+from emstat.mixture.finite import FamilyData, MixtureTheta
 from emstat.mixture.selection import SelectionResult
 from emstat.report import figures
 from emstat.report.document import Document, Section
@@ -106,6 +107,13 @@ def _rows(fit: FamilyMixtureResult, data: pd.DataFrame | None) -> FamilyData | N
             f"total weight {fit.n:g}; pass the rows it was fitted to (without case weights)"
         )
     return encoded
+
+
+def _theta(fit: FamilyMixtureResult) -> MixtureTheta:
+    """The estimates of a fit that has them (a degenerate fit has no figures)."""
+    if fit.theta is None or not fit.ok:
+        raise InputError(f"the fit with k = {fit.k} is degenerate: {fit.degenerate}")
+    return fit.theta
 
 
 def _case_weights(rows: FamilyData) -> np.ndarray:
@@ -274,7 +282,7 @@ def count_frequencies(
 def _count_figure(fit: FamilyMixtureResult, j: int, rows: FamilyData, name: str) -> FigureBlock:
     part = fit.family.parts[j]
     block = rows.blocks[j]
-    theta = fit._require_ok()
+    theta = _theta(fit)
     values = block.values[block.observed]
     counts = np.arange(0, int(values.max()) + 1)
     observed, expected = count_frequencies(
@@ -310,7 +318,7 @@ def _extra_name(part: ColumnFamily) -> str:
 def _normal_figure(fit: FamilyMixtureResult, j: int, rows: FamilyData, name: str) -> FigureBlock:
     part = fit.family.parts[j]
     block = rows.blocks[j]
-    theta = fit._require_ok()
+    theta = _theta(fit)
     seen = block.observed
     weighted = rows.case_weights is not None
     return FigureBlock(
@@ -340,7 +348,7 @@ def level_shares(block: ColumnData, case_weights: np.ndarray, n_levels: int) -> 
 def _categorical_figure(
     fit: FamilyMixtureResult, columns: list[int], rows: FamilyData, name: str
 ) -> FigureBlock:
-    theta = fit._require_ok()
+    theta = _theta(fit)
     panels = []
     for j in columns:
         part = fit.family.parts[j]
@@ -414,14 +422,15 @@ def family_fit_sections(
 
 
 def _family_arguments(fit: FamilyMixtureResult) -> list[str]:
-    """``family=``, ``columns=`` (and trials or exposure) that rebuild the fit's family."""
+    """``family=``, ``columns=``, trials and exposure: what rebuilds the fit's family."""
     parts = fit.family.parts
     names = [p.name for p in parts]
     if len(set(names)) > 1:
-        return ["family=" + repr({p.column: p.name for p in parts})]
-    args = [f"family={names[0]!r}", f"columns={fit.columns!r}"]
+        args = ["family=" + repr({p.column: p.name for p in parts})]
+    else:
+        args = [f"family={names[0]!r}", f"columns={fit.columns!r}"]
     for what in ("trials", "exposure"):
-        source = getattr(parts[0], what, None)
+        source = next((getattr(p, what) for p in parts if getattr(p, what, None) is not None), None)
         if source is not None:
             args.append(f"{what}={source!r}")
     return args
@@ -440,6 +449,8 @@ def _call(
         lines.append(f"n_init={len(fit.restarts)},")
     lines += [f"{key}={value!r}," for key, value in extra.items() if value is not None]
     lines.append(f"tol={fit.control.tol:g},")
+    if fit.control.max_iter != EMControl().max_iter:
+        lines.append(f"max_iter={fit.control.max_iter},")
     name = "fit" if function == "fit_mixture" else "sel"
     return (
         "import emstat, pandas as pd\n"

@@ -284,3 +284,33 @@ def test_carcinoma_renders_to_html_and_pdf(carcinoma_report: Rendered) -> None:
     assert "Sign convention" in html
     text = pdf_text(carcinoma_report.pdf)
     assert "Choice of k" in text and "Fit to the data" in text
+
+
+def test_the_reproducing_call_fits_the_same_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(6)
+    trials = rng.integers(5, 15, 200)
+    frame = pd.DataFrame(
+        {
+            "y": np.r_[rng.normal(0, 1, 100), rng.normal(4, 1, 100)],
+            "s": rng.binomial(trials, np.repeat([0.2, 0.7], 100)),
+            "n": trials,
+        }
+    )
+    fit = emstat.fit_mixture(
+        frame, k=2, family={"y": "normal", "s": "binomial"}, trials="n", max_iter=500
+    )
+    code = build_document(fit).metadata["command"]
+    assert "trials='n'" in code and "max_iter=500" in code
+    monkeypatch.setattr(pd, "read_csv", lambda *args, **kwargs: frame)
+    scope: dict[str, object] = {}
+    exec(code, scope)
+    assert scope["fit"].loglik == pytest.approx(fit.loglik, abs=1e-9)
+
+
+def test_restarts_without_timings_have_no_seconds_column(carcinoma_selection) -> None:
+    from emstat.report.mixture import restarts_table
+
+    out = restarts_table(carcinoma_selection.best.restarts)
+    assert list(out.columns) == [
+        "restart", "start", "log-likelihood", "iterations", "converged", "stopped by"
+    ]  # fmt: skip
