@@ -1,4 +1,4 @@
-"""Regenerate the example reports in this folder: faithful, sim and crimes.
+"""Regenerate the example reports in this folder: faithful, sim, crimes and deaths.
 
     python reports/make_reports.py            # writes reports/*.qmd (+ figures) only
     python reports/make_reports.py out/ --render   # writes and renders HTML + PDF into out/
@@ -22,7 +22,11 @@ HERE = Path(__file__).resolve().parent
 
 
 def make_reports(out_dir: Path, render: bool = False, sim_dir: Path | None = None) -> list[Path]:
-    """Write faithful.qmd, sim.qmd and crimes.qmd into ``out_dir`` (and render them)."""
+    """Write faithful.qmd, sim.qmd, crimes.qmd and deaths.qmd into ``out_dir`` (and render them).
+
+    Each replaces the file of the same name (``overwrite=True``): these are
+    the examples kept in the repository, regenerated on purpose.
+    """
     import emstat
     from emstat.report import report
 
@@ -38,6 +42,7 @@ def make_reports(out_dir: Path, render: bool = False, sim_dir: Path | None = Non
         selection,
         out_dir / "faithful.qmd",
         formats=formats,
+        overwrite=True,
         data=faithful,
         data_name="Old Faithful (data/faithful.csv)",
         seed=0,
@@ -49,7 +54,9 @@ def make_reports(out_dir: Path, render: bool = False, sim_dir: Path | None = Non
         from _fixtures import make_simulation_dir
 
         sim_dir = make_simulation_dir(out_dir / "sim1")
-    written += report(sim_dir, out_dir / "sim.qmd", formats=formats, title="Simulation study")
+    written += report(
+        sim_dir, out_dir / "sim.qmd", formats=formats, overwrite=True, title="Simulation study"
+    )
 
     crimes = emstat.load_dataset("crimes")
     saturated = emstat.fit_categorical(crimes, counts="N")
@@ -58,7 +65,21 @@ def make_reports(out_dir: Path, render: bool = False, sim_dir: Path | None = Non
         (saturated, independence),
         out_dir / "crimes.qmd",
         formats=formats,
+        overwrite=True,
         data_name="crimes (data/crimes.csv)",
+    )
+
+    # EM crawls on these data: the default tolerance stops about 2 log-likelihood units short
+    deaths = emstat.load_dataset("deaths")
+    fit = emstat.fit_mixture(
+        deaths, k=2, family="poisson", columns=["deaths"], weights="days", tol=1e-10
+    )
+    written += report(
+        fit,
+        out_dir / "deaths.qmd",
+        formats=formats,
+        overwrite=True,
+        data_name="deaths (data/deaths.csv)",
     )
     return written
 

@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from emstat._validation import describe_labels
-from emstat.categorical.frontend import CategoricalResult
 from emstat.errors import InputError
-from emstat.mixture.result import MixtureResult
-from emstat.mixture.selection import SelectionResult
-from emstat.report.categorical import categorical_document
+
+# imported for their registrations: each module registers the results it reports on
+from emstat.report import categorical, family, mixture, simulation  # noqa: F401
 from emstat.report.document import Document, write_document
 from emstat.report.files import check_replaceable, figure_dir, remember
-from emstat.report.mixture import fit_document, selection_document
+from emstat.report.registry import Builder, find_report
 from emstat.report.render import FORMATS, Engine, check_engine, render_qmd
-from emstat.report.simulation import SimulationResults, load_simulation, simulation_document
 
 __all__ = ["build_document", "check_report_path", "render_report", "report", "write_report"]
 
@@ -27,33 +23,16 @@ _SUFFIXES = (".html", ".pdf", ".qmd")
 #: Keywords of :func:`report` itself; the rest go to the document's builder.
 _REPORT_OPTIONS = ("formats", "engine", "overwrite", "mkdir")
 
-Builder = Callable[..., Document]
-
 
 def _builder(result: Any) -> tuple[Builder, tuple[Any, ...], str]:
-    """The document builder for ``result``, its positional arguments, and what ``result`` is."""
-    if isinstance(result, SelectionResult):
-        return selection_document, (result,), "a mixture selection"
-    if isinstance(result, MixtureResult):
-        return fit_document, (result,), "a mixture fit"
-    if isinstance(result, CategoricalResult):
-        return categorical_document, (result,), "a categorical fit"
-    if (
-        isinstance(result, (tuple, list))
-        and len(result) == 2
-        and all(isinstance(r, CategoricalResult) for r in result)
-    ):
-        return categorical_document, (result[0], result[1]), "two categorical fits"
-    if isinstance(result, SimulationResults):
-        return simulation_document, (result,), "a simulation study"
-    if isinstance(result, pd.DataFrame):
-        return simulation_document, (SimulationResults.from_summary(result),), "a simulation study"
-    if isinstance(result, (str, Path)) and Path(result).is_dir():
-        return simulation_document, (load_simulation(result),), "a simulation study"
-    raise InputError(
-        "report() takes a selection, a mixture or categorical fit (or two), a simulation "
-        f"summary or a simulation output directory; got {type(result).__name__}"
-    )
+    """The registered builder for ``result``, its positional arguments, and what ``result`` is."""
+    found = find_report(result)
+    if found is None:
+        raise InputError(
+            "report() takes a selection, a mixture or categorical fit (or two), a simulation "
+            f"summary or a simulation output directory; got {type(result).__name__}"
+        )
+    return found
 
 
 def _check_options(
@@ -77,10 +56,12 @@ def _check_options(
 def build_document(result: Any, **options: Any) -> Document:
     """The :class:`~emstat.report.document.Document` for any result emstat makes.
 
-    ``result`` is a :class:`SelectionResult`, a :class:`MixtureResult`, a
+    ``result`` is a :class:`SelectionResult` (Gaussian or of a component
+    family), a :class:`MixtureResult` or a ``FamilyMixtureResult``, a
     :class:`CategoricalResult` (or a pair of them, compared by a
     likelihood-ratio test), a simulation summary DataFrame, or the path of a
-    simulation output directory.  ``options`` go to the builder (``data``,
+    simulation output directory: whatever a report module registered with
+    :func:`~emstat.report.registry.register_report`.  ``options`` go to the builder (``data``,
     ``data_name``, ``title``, ``command``, ``seed``, ``other``); one it does
     not take is an InputError that lists those it does.
     """
@@ -244,8 +225,9 @@ def report(
     Parameters
     ----------
     result
-        A :class:`SelectionResult` (from :func:`emstat.select_mixture`), a
-        :class:`MixtureResult`, a :class:`CategoricalResult` or a pair of
+        A :class:`SelectionResult` (from :func:`emstat.select_mixture`, of
+        any family), a :class:`MixtureResult` or a ``FamilyMixtureResult``
+        (from :func:`emstat.fit_mixture`), a :class:`CategoricalResult` or a pair of
         them (adds a likelihood-ratio test), a simulation summary DataFrame
         or a simulation output directory.
     path

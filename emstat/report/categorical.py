@@ -19,6 +19,7 @@ from emstat.report.markdown import (
     pipe_table,
 )
 from emstat.report.provenance import reproduce_section
+from emstat.report.registry import register_report
 
 __all__ = [
     "categorical_document",
@@ -227,3 +228,19 @@ def _margins(result: CategoricalResult | None) -> str:
     if result is None or result.model.saturated:
         return "None"
     return repr(result.margins)
+
+
+def _is_pair(result: Any) -> bool:
+    """Two categorical fits, to be compared by a likelihood-ratio test."""
+    return len(result) == 2 and all(isinstance(r, CategoricalResult) for r in result)
+
+
+register_report(CategoricalResult, categorical_document, "a categorical fit")
+for _pair in (tuple, list):
+    register_report(
+        _pair,
+        categorical_document,
+        "two categorical fits",
+        when=_is_pair,
+        arguments=lambda pair: (pair[0], pair[1]),
+    )

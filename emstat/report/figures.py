@@ -24,11 +24,13 @@ if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn, not with ems
 __all__ = [
     "classification_plot",
     "convergence_plot",
+    "count_frequency_plot",
     "coverage_plot",
     "criterion_plot",
     "density_plot",
     "estimates_plot",
     "k_choice_plot",
+    "level_probability_plot",
     "trace_plot",
     "uncertainty_1d_plot",
     "uncertainty_plot",
@@ -250,11 +252,23 @@ def density_plot(
     weights: np.ndarray,
     means: np.ndarray,
     variances: np.ndarray,
+    case_weights: np.ndarray | None = None,
 ) -> Figure:
-    """One variable: the mixture density and its weighted components over a histogram."""
+    """One variable: the mixture density and its weighted components over a histogram.
+
+    ``case_weights`` (one per value of ``x``) weight the histogram.
+    """
     fig = _figure(6.5, 3.6)
     ax = fig.add_subplot()
-    ax.hist(x, bins="fd", density=True, color="#cccccc", edgecolor="white", label="data")
+    ax.hist(
+        x,
+        bins="fd",
+        density=True,
+        weights=case_weights,
+        color="#cccccc",
+        edgecolor="white",
+        label="data",
+    )
     grid = np.linspace(x.min() - 0.1 * np.ptp(x), x.max() + 0.1 * np.ptp(x), 400)
     parts = np.array(
         [
@@ -270,6 +284,104 @@ def density_plot(
     ax.set_xlabel(column)
     ax.set_ylabel("density")
     ax.legend(fontsize=8, frameon=False)
+    return fig
+
+
+def count_frequency_plot(
+    counts: np.ndarray,
+    observed: np.ndarray,
+    expected: np.ndarray,
+    column: str,
+    ylabel: str = "rows",
+) -> Figure:
+    """Observed frequency of each count (bars) against a mixture's expected frequencies.
+
+    ``expected`` is ``(len(counts), k)``: each component's expected frequency,
+    already multiplied by its weight; the mixture's is their sum (black line).
+    """
+    fig = _figure(6.5, 3.6)
+    ax = fig.add_subplot()
+    ax.bar(counts, observed, width=0.8, color="#cccccc", edgecolor="white", label="observed")
+    for j in range(expected.shape[1]):
+        ax.plot(
+            counts,
+            expected[:, j],
+            color=_colour(j),
+            linestyle="--",
+            marker=_MARKERS[j % len(_MARKERS)],
+            markersize=4,
+            linewidth=1.1,
+            label=f"component {j + 1}",
+        )
+    ax.plot(
+        counts,
+        expected.sum(axis=1),
+        color="black",
+        marker="o",
+        markersize=4,
+        linewidth=1.6,
+        label="mixture",
+    )
+    step = max(1, math.ceil(len(counts) / 20))
+    ax.set_xticks(counts[::step])
+    ax.set_xlabel(column)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3, axis="y")
+    handles, labels = ax.get_legend_handles_labels()
+    first = labels.index("observed")  # the bars first, as drawn
+    order = [first, *(i for i in range(len(labels)) if i != first)]
+    ax.legend([handles[i] for i in order], [labels[i] for i in order], fontsize=8, frameon=False)
+    return fig
+
+
+def level_probability_plot(
+    panels: Sequence[tuple[str, Sequence[str], np.ndarray, np.ndarray | None]],
+) -> Figure:
+    """The probability of each level in each component: grouped bars, a panel per column.
+
+    Each panel is ``(column, levels, probabilities, observed_share)``:
+    ``probabilities`` is ``(k, L)``; ``observed_share`` (length L, or None)
+    marks the share of each level in the data.
+    """
+    cols = min(3, len(panels))
+    rows = math.ceil(len(panels) / cols)
+    widest = max(len(levels) for _, levels, _, _ in panels)
+    side = max(2.6, min(4.5, 1.2 + 0.25 * panels[0][2].shape[0] * widest))
+    fig = _figure(side * cols, 2.5 * rows + 0.4)
+    axes = list(fig.subplots(rows, cols, squeeze=False, sharey=True).ravel())
+    for ax in axes[len(panels) :]:
+        ax.set_visible(False)
+    for ax, (column, levels, probabilities, share) in zip(axes, panels, strict=False):
+        k, n_levels = probabilities.shape
+        positions = np.arange(n_levels)
+        width = 0.8 / k
+        for j in range(k):
+            ax.bar(
+                positions + (j - (k - 1) / 2) * width,
+                probabilities[j],
+                width=width,
+                color=_colour(j),
+                label=f"component {j + 1}",
+            )
+        if share is not None:
+            ax.scatter(
+                positions, share, marker="D", color="black", s=18, zorder=3, label="observed"
+            )
+        ax.set_xticks(positions, [str(level) for level in levels], fontsize=8)
+        ax.set_ylim(0, 1.05)
+        ax.set_title(str(column), fontsize=9)
+        ax.grid(alpha=0.3, axis="y")
+    for ax in axes[::cols]:
+        ax.set_ylabel("probability")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(
+        handles,
+        labels,
+        loc="outside lower center",
+        ncols=min(len(labels), 6),
+        fontsize=8,
+        frameon=False,
+    )
     return fig
 
 

@@ -26,11 +26,13 @@ from emstat.report.markdown import (
     pipe_table,
 )
 from emstat.report.provenance import reproduce_section
+from emstat.report.registry import register_report
 
 __all__ = [
     "CONVENTION_TEXT",
     "best_cell",
     "criterion_table",
+    "degenerate_note",
     "estimates_table",
     "fit_document",
     "fit_sections",
@@ -89,7 +91,7 @@ def estimates_table(params: pd.DataFrame) -> pd.DataFrame:
 
 
 def restarts_table(restarts: pd.DataFrame) -> pd.DataFrame:
-    """One row per restart; the one kept (highest log-likelihood) in bold."""
+    """One row per restart; the one kept (highest log-likelihood) in bold; seconds when timed."""
     kept = int(np.nanargmax(restarts["loglik"].to_numpy(dtype=float)))
     rows = []
     for i, r in enumerate(restarts.itertuples(index=False)):
@@ -102,7 +104,7 @@ def restarts_table(restarts: pd.DataFrame) -> pd.DataFrame:
                 "iterations": str(r.n_iter),
                 "converged": "yes" if r.converged else "no",
                 "stopped by": md_escape(r.stop_reason),
-                "seconds": fmt_fixed(r.seconds, 3),
+                **({"seconds": fmt_fixed(r.seconds, 3)} if hasattr(r, "seconds") else {}),
             }
         )
     return pd.DataFrame(rows)
@@ -171,7 +173,8 @@ def _criterion_blocks(selection: SelectionResult) -> list[Any]:
     return blocks
 
 
-def _degenerate_note(selection: SelectionResult) -> str | None:
+def degenerate_note(selection: SelectionResult) -> str | None:
+    """One sentence naming every fit of ``selection`` that was degenerate, and why."""
     table = selection.reasons
     reasons = [
         (k, m, str(table.loc[k, m])) for k in table.index for m in table.columns if table.loc[k, m]
@@ -363,7 +366,7 @@ def selection_document(
         ),
         *_criterion_blocks(selection),
     ]
-    note = _degenerate_note(selection)
+    note = degenerate_note(selection)
     if note:
         selection_blocks.append(note)
     sections = [
@@ -421,3 +424,7 @@ def _ks_text(ks: Sequence[int]) -> str:
     if len(ks) > 2 and list(ks) == list(range(ks[0], ks[-1] + 1)):
         return f"{ks[0]}, …, {ks[-1]}"
     return ", ".join(str(k) for k in ks)
+
+
+register_report(SelectionResult, selection_document, "a mixture selection")
+register_report(MixtureResult, fit_document, "a mixture fit")

@@ -31,6 +31,7 @@ from emstat.report.markdown import (
     pipe_table,
 )
 from emstat.report.provenance import reproduce_section
+from emstat.report.registry import register_report
 
 __all__ = [
     "SimulationResults",
@@ -373,4 +374,25 @@ def simulation_document(results: SimulationResults, *, title: str | None = None)
         + (f", {n_reps} replicates each" if n_reps else ""),
         sections=sections,
         metadata={"seed": "" if seed is None else str(seed), "command": command},
+    )
+
+
+def _is_directory(path: str | Path) -> bool:
+    return Path(path).is_dir()
+
+
+register_report(SimulationResults, simulation_document, "a simulation study")
+register_report(
+    pd.DataFrame,
+    simulation_document,
+    "a simulation study",
+    arguments=lambda summary: (SimulationResults.from_summary(summary),),
+)
+for _path in (str, Path):
+    register_report(
+        _path,
+        simulation_document,
+        "a simulation study",
+        when=_is_directory,
+        arguments=lambda path: (load_simulation(path),),
     )

@@ -112,3 +112,20 @@ def crimes_report(
 ) -> Rendered:
     out = tmp_path_factory.mktemp("crimes") / "crimes.html"
     return _render(crimes_fits, out, data_name="crimes.csv")
+
+
+@pytest.fixture(scope="session")
+def deaths_report(renderers: None, tmp_path_factory: pytest.TempPathFactory) -> Rendered:
+    deaths = emstat.load_dataset("deaths")
+    fit = emstat.fit_mixture(deaths, k=2, family="poisson", columns=["deaths"], weights="days")
+    return _render(fit, tmp_path_factory.mktemp("deaths") / "deaths.html", data_name="deaths")
+
+
+@pytest.fixture(scope="session")
+def carcinoma_report(renderers: None, tmp_path_factory: pytest.TempPathFactory) -> Rendered:
+    carcinoma = emstat.load_dataset("carcinoma")
+    selection = emstat.select_mixture(
+        carcinoma, k=range(1, 5), family="categorical", init="random", n_init=10
+    )
+    out = tmp_path_factory.mktemp("carcinoma") / "carcinoma.html"
+    return _render(selection, out, data_name="carcinoma")

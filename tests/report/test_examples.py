@@ -14,7 +14,7 @@ pytestmark = pytest.mark.usefixtures("renderers")
 REPORTS = Path(__file__).resolve().parents[2] / "reports"
 
 
-@pytest.mark.parametrize("name", ["faithful", "sim", "crimes"])
+@pytest.mark.parametrize("name", ["faithful", "sim", "crimes", "deaths"])
 def test_example_renders(name: str, tmp_path: Path) -> None:
     source = REPORTS / f"{name}.qmd"
     if not source.is_file():

@@ -24,7 +24,9 @@ def _pdf_tokens(text: str) -> set[str]:
 # ------------------------------------------------------------------ common to every report
 
 
-@pytest.mark.parametrize("name", ["faithful_report", "sim_report", "crimes_report"])
+@pytest.mark.parametrize(
+    "name", ["faithful_report", "sim_report", "crimes_report", "deaths_report", "carcinoma_report"]
+)
 def test_html_is_self_contained(name: str, request: pytest.FixtureRequest) -> None:
     rendered: Rendered = request.getfixturevalue(name)
     html = rendered.html_text
@@ -48,7 +50,9 @@ def test_pdf_is_a_pdf_of_the_expected_length(
     assert pdf_pages(rendered.pdf) == pages
 
 
-@pytest.mark.parametrize("name", ["faithful_report", "sim_report", "crimes_report"])
+@pytest.mark.parametrize(
+    "name", ["faithful_report", "sim_report", "crimes_report", "deaths_report", "carcinoma_report"]
+)
 def test_reports_end_with_versions_seed_and_command(
     name: str, request: pytest.FixtureRequest
 ) -> None:
