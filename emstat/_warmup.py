@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pandas as pd
 
 
 def compile_kernels() -> float:
@@ -27,6 +28,20 @@ def compile_kernels() -> float:
         emstat.fit_mixture(small, k=2, model=model, mclust_compatible=True)
     large = rng.normal(size=(fused.PARALLEL_MIN_ROWS + 1, 2))
     emstat.fit_mixture(large, k=2, model="VVV", init="kmeans++", max_iter=2)  # parallel E-step
+    # The count families' compiled E-steps: serial and parallel, with and without weights.
+    for n in (100, fused.PARALLEL_MIN_ROWS + 1):
+        counts = pd.DataFrame({"x": rng.binomial(10, 0.3, size=n), "t": np.full(n, 10)})
+        weights = np.ones(n)
+        for options in ({}, {"weights": weights}):
+            emstat.fit_mixture(counts, k=2, family="poisson", columns=["x"], max_iter=2, **options)
+            emstat.fit_mixture(
+                counts,
+                k=2,
+                family=emstat.Binomial(trials="t"),
+                columns=["x"],
+                max_iter=2,
+                **options,
+            )
     return time.perf_counter() - started
 
 

@@ -36,6 +36,7 @@ __all__ = [
     "EMModel",
     "EMResult",
     "add_stats",
+    "aitken_distance",
     "fit_em",
     "fit_em_restarts",
     "run_e_step",
@@ -225,21 +226,29 @@ def _loglik_converged(control: EMControl, trace: Sequence[float], n_obs: float) 
     return change / n_obs <= control.tol  # per_sample
 
 
+def aitken_distance(l2: float, l1: float, l0: float) -> float:
+    """Aitken's predicted distance from ``l0`` to the limit, relative to ``1 + |l0|``.
+
+    NaN before EM's linear phase (a rate outside [0, 1)), when no limit is
+    predicted; 0 when the last step is 0.
+    """
+    step, previous = l0 - l1, l1 - l2
+    if step == 0.0:
+        return 0.0
+    if previous == 0.0:
+        return math.nan
+    rate = step / previous
+    if not 0.0 <= rate < 1.0:
+        return math.nan
+    limit = l1 + step / (1.0 - rate)
+    return abs(limit - l0) / (1.0 + abs(l0))
+
+
 def _aitken_converged(trace: Sequence[float], tol: float) -> bool:
     """Aitken's predicted distance to the limit, relative, within ``tol``."""
     if len(trace) < 3:
         return False
-    l2, l1, l0 = trace[-3], trace[-2], trace[-1]
-    step, previous = l0 - l1, l1 - l2
-    if step == 0.0:
-        return True
-    if previous == 0.0:
-        return False
-    rate = step / previous
-    if not 0.0 <= rate < 1.0:  # not yet in the linear phase: no prediction
-        return False
-    limit = l1 + step / (1.0 - rate)
-    return abs(limit - l0) / (1.0 + abs(l0)) <= tol
+    return aitken_distance(trace[-3], trace[-2], trace[-1]) <= tol  # NaN: not yet
 
 
 def _param_converged(control: EMControl, old: np.ndarray, new: np.ndarray) -> bool:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from emstat.engine import EMControl
+from emstat.engine import EMControl, aitken_distance
 
 if TYPE_CHECKING:  # matplotlib is imported when a figure is drawn, not with emstat
     from matplotlib.axes import Axes
@@ -115,6 +115,10 @@ def stopping_statistic(trace: np.ndarray, control: EMControl, n: float | None) -
     if control.criterion == "param" or trace.size < 2:
         return None
     change = np.abs(np.diff(trace))
+    if control.criterion == "aitken":
+        return np.array(
+            [math.nan] + [aitken_distance(*trace[i - 2 : i + 1]) for i in range(2, trace.size)]
+        )
     if control.criterion == "rel":
         return change / (1.0 + np.abs(trace[1:]))
     if control.criterion == "per_sample":
@@ -148,7 +152,12 @@ def trace_plot(
         )
         ax.set_xlabel("iteration")
         ax.set_ylabel(
-            {"rel": "|Δℓ| / (1 + |ℓ|)", "abs": "|Δℓ|", "per_sample": "|Δℓ| / n"}[control.criterion]
+            {
+                "rel": "|Δℓ| / (1 + |ℓ|)",
+                "abs": "|Δℓ|",
+                "per_sample": "|Δℓ| / n",
+                "aitken": "|ℓ∞ - ℓ| / (1 + |ℓ|)",
+            }[control.criterion]
         )
         ax.grid(alpha=0.3)
     return fig
