@@ -15,6 +15,7 @@ as dicts of numpy arrays and scalars (:func:`to_python`).
 from __future__ import annotations
 
 import functools
+import os
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -108,6 +109,10 @@ def r_session() -> Any:
         When rpy2 is not installed or R cannot be started; the message names
         the extra (``pip install 'emstat[r]'``).
     """
+    # Starting R sets LD_LIBRARY_PATH to R's and the system's library folders; child
+    # processes (worker pools, Dask nannies) would then load the system's libssl
+    # beside Python's own and fail to import ssl.  R is loaded by then: restore it.
+    library_path = os.environ.get("LD_LIBRARY_PATH")
     try:
         robjects = require("rpy2.robjects", EXTRA)
     except OptionalDependencyError:
@@ -117,6 +122,11 @@ def r_session() -> Any:
             f"R could not be started through rpy2 ({type(exc).__name__}: {exc}); "
             f"install R >= 4.2 and pip install 'emstat[r]'"
         ) from exc
+    finally:
+        if library_path is None:
+            os.environ.pop("LD_LIBRARY_PATH", None)
+        else:
+            os.environ["LD_LIBRARY_PATH"] = library_path
     robjects.r(_R_HELPERS)
     return robjects
 
