@@ -15,8 +15,8 @@ as dicts of numpy arrays and scalars (:func:`to_python`).
 from __future__ import annotations
 
 import functools
-import os
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any

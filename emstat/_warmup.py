@@ -8,6 +8,7 @@ numba's on-disk cache in a fraction of a second.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -31,8 +32,8 @@ def compile_kernels() -> float:
     # The count families' compiled E-steps: serial and parallel, with and without weights.
     for n in (100, fused.PARALLEL_MIN_ROWS + 1):
         counts = pd.DataFrame({"x": rng.binomial(10, 0.3, size=n), "t": np.full(n, 10)})
-        weights = np.ones(n)
-        for options in ({}, {"weights": weights}):
+        unweighted: dict[str, Any] = {}
+        for options in (unweighted, {"weights": np.ones(n)}):
             emstat.fit_mixture(counts, k=2, family="poisson", columns=["x"], max_iter=2, **options)
             emstat.fit_mixture(
                 counts,
