@@ -11,6 +11,7 @@ inside the parameter space.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,14 @@ from scipy.stats import norm
 
 from emstat.errors import InputError
 
-__all__ = ["CRITERION_NAMES", "FitCriteria", "params_frame", "wald_intervals", "wald_z"]
+__all__ = [
+    "CRITERION_NAMES",
+    "FitCriteria",
+    "params_frame",
+    "restart_table",
+    "wald_intervals",
+    "wald_z",
+]
 
 CRITERION_NAMES = ("bic", "aic", "icl", "loglik")
 CONVENTION_TEXT = "-2 loglik + penalty: smaller is better"
@@ -65,6 +73,29 @@ class FitCriteria:
     def icl_mclust(self) -> float:
         return -self.icl
 
+    summary: Any  # a result class gives ``summary() -> str`` and a ``params`` table
+    params: Any
+
+    def params_text(self) -> str:
+        """The ``params`` table as fixed-width text, for summaries."""
+        table = self.params.copy()
+        table["component"] = table["component"].astype(str)
+        return str(table.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
+
+    def __str__(self) -> str:
+        return str(self.summary())
+
+    def _repr_html_(self) -> str:
+        lines = self.summary().split("\n\n")[0].replace("\n", "<br>")
+        table = (
+            self.params.to_html(index=False, float_format=lambda v: f"{v:.6g}") if self.ok else ""
+        )
+        return f"<p>{lines}</p>{table}"
+
+    def to_frame(self) -> pd.DataFrame:
+        """The estimates as a tidy DataFrame (the same as ``params``)."""
+        return self.params
+
     def criterion(self, name: str, convention: str = "smaller") -> float:
         """``bic``, ``aic``, ``icl`` or ``loglik``; ``convention="mclust"`` flips BIC/AIC/ICL."""
         if name == "loglik":
@@ -81,6 +112,21 @@ _TRANSFORMS: dict[str, tuple[Any, Any, Any]] = {
     "log": (np.log, np.exp, lambda v: 1.0 / v),
     "logit": (logit, expit, lambda v: 1.0 / (v * (1.0 - v))),
 }
+
+
+def restart_table(runs: Sequence[Any], methods: Sequence[str]) -> pd.DataFrame:
+    """One row per start of a fit: its start, final log-likelihood, iterations, status."""
+    return pd.DataFrame(
+        {
+            "restart": range(1, len(runs) + 1),
+            "init": list(methods),
+            "loglik": [r.loglik for r in runs],
+            "n_iter": [r.n_iter for r in runs],
+            "converged": [r.converged for r in runs],
+            "stop_reason": [r.stop_reason for r in runs],
+            "seconds": [r.seconds for r in runs],
+        }
+    )
 
 
 def wald_z(level: float) -> float:

@@ -195,6 +195,38 @@ def extra_values(
     return np.full(n, float(spec))
 
 
+class OneParameterColumn:
+    """The free parametrisation of a family with one parameter per component (a rate,
+    a probability): the (k, 1) parameters are their own free values."""
+
+    def n_free(self, k: int) -> int:
+        return k
+
+    def to_free(self, theta: np.ndarray) -> np.ndarray:
+        return np.asarray(theta[:, 0], dtype=float)
+
+    def from_free(self, free: np.ndarray, k: int) -> np.ndarray:
+        return np.asarray(free, dtype=float).reshape(k, 1)
+
+
+class SimplexColumns:
+    """The free parametrisation of probabilities over ``width()`` categories per
+    component: all but the last, which is 1 minus their sum."""
+
+    def width(self) -> int:
+        raise NotImplementedError
+
+    def n_free(self, k: int) -> int:
+        return k * (self.width() - 1)
+
+    def to_free(self, theta: np.ndarray) -> np.ndarray:
+        return np.asarray(theta[:, :-1], dtype=float).reshape(-1)
+
+    def from_free(self, free: np.ndarray, k: int) -> np.ndarray:
+        head = np.asarray(free, dtype=float).reshape(k, self.width() - 1)
+        return np.concatenate([head, 1.0 - head.sum(axis=1, keepdims=True)], axis=1)
+
+
 def part_columns(part: ColumnFamily) -> list[str]:
     """The data columns a part models: its one column, or a multinomial part's several."""
     return list(getattr(part, "columns", (part.column,)))

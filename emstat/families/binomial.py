@@ -13,6 +13,7 @@ from emstat.errors import DegenerateFitError, InputError
 from emstat.families.base import (
     ColumnData,
     ColumnFamily,
+    OneParameterColumn,
     Scale,
     extra_values,
     first_bad_row,
@@ -24,7 +25,7 @@ __all__ = ["BinomialColumn"]
 
 
 @dataclass(frozen=True)
-class BinomialColumn:
+class BinomialColumn(OneParameterColumn):
     """``x ~ Binomial(trials, p)`` in each component; ``theta`` is (k, 1) probabilities.
 
     The log density includes the binomial coefficient, as R's ``dbinom`` and
@@ -112,15 +113,6 @@ class BinomialColumn:
             j = int(np.flatnonzero(trials <= 0)[0])
             raise DegenerateFitError(f"component {j + 1} has no observed {self.column!r}")
         return np.clip(successes / trials, 0.0, 1.0)[:, None]
-
-    def n_free(self, k: int) -> int:
-        return k
-
-    def to_free(self, theta: np.ndarray) -> np.ndarray:
-        return np.asarray(theta[:, 0], dtype=float)
-
-    def from_free(self, free: np.ndarray, k: int) -> np.ndarray:
-        return np.asarray(free, dtype=float).reshape(k, 1)
 
     def parameter_names(self) -> list[str]:
         return [f"prob[{self.column}]"]

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from emstat.errors import DegenerateFitError, InputError
-from emstat.families.base import ColumnData, ColumnFamily, Scale, column_values
+from emstat.families.base import ColumnData, ColumnFamily, Scale, SimplexColumns, column_values
 
 __all__ = ["CategoricalColumn"]
 
@@ -22,7 +22,7 @@ MAX_LEVELS = 100
 
 
 @dataclass(frozen=True)
-class CategoricalColumn:
+class CategoricalColumn(SimplexColumns):
     """Level probabilities per component; ``theta`` is (k, L), rows summing to 1."""
 
     column: str
@@ -94,15 +94,8 @@ class CategoricalColumn:
             raise DegenerateFitError(f"component {j + 1} has no observed {self.column!r}")
         return stats / totals[:, None]
 
-    def n_free(self, k: int) -> int:
-        return k * (len(self._levels()) - 1)
-
-    def to_free(self, theta: np.ndarray) -> np.ndarray:
-        return np.asarray(theta[:, :-1], dtype=float).reshape(-1)
-
-    def from_free(self, free: np.ndarray, k: int) -> np.ndarray:
-        head = np.asarray(free, dtype=float).reshape(k, len(self._levels()) - 1)
-        return np.concatenate([head, 1.0 - head.sum(axis=1, keepdims=True)], axis=1)
+    def width(self) -> int:
+        return len(self._levels())
 
     def parameter_names(self) -> list[str]:
         return [f"prob[{self.column}={level}]" for level in self._levels()]

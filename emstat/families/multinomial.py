@@ -15,7 +15,7 @@ import pandas as pd
 from scipy.special import gammaln
 
 from emstat.errors import DegenerateFitError, InputError
-from emstat.families.base import ColumnData, ColumnFamily, Scale, numeric_column
+from emstat.families.base import ColumnData, ColumnFamily, Scale, SimplexColumns, numeric_column
 
 __all__ = ["MultinomialColumns"]
 
@@ -24,7 +24,7 @@ _LOG_ZERO = -np.inf
 
 
 @dataclass(frozen=True)
-class MultinomialColumns:
+class MultinomialColumns(SimplexColumns):
     """Category probabilities per component over ``columns``; ``theta`` is (k, L)."""
 
     columns: tuple[str, ...]
@@ -85,15 +85,8 @@ class MultinomialColumns:
             raise DegenerateFitError(f"component {j + 1} has no counts in {list(self.columns)}")
         return stats / totals[:, None]
 
-    def n_free(self, k: int) -> int:
-        return k * (len(self.columns) - 1)
-
-    def to_free(self, theta: np.ndarray) -> np.ndarray:
-        return np.asarray(theta[:, :-1], dtype=float).reshape(-1)
-
-    def from_free(self, free: np.ndarray, k: int) -> np.ndarray:
-        head = np.asarray(free, dtype=float).reshape(k, len(self.columns) - 1)
-        return np.concatenate([head, 1.0 - head.sum(axis=1, keepdims=True)], axis=1)
+    def width(self) -> int:
+        return len(self.columns)
 
     def parameter_names(self) -> list[str]:
         return [f"prob[{c}]" for c in self.columns]

@@ -13,6 +13,7 @@ from emstat.errors import DegenerateFitError, InputError
 from emstat.families.base import (
     ColumnData,
     ColumnFamily,
+    OneParameterColumn,
     Scale,
     extra_values,
     first_bad_row,
@@ -25,7 +26,7 @@ __all__ = ["PoissonColumn"]
 
 
 @dataclass(frozen=True)
-class PoissonColumn:
+class PoissonColumn(OneParameterColumn):
     """``x ~ Poisson(rate * exposure)`` in each component; ``theta`` is (k, 1) rates."""
 
     column: str
@@ -98,15 +99,6 @@ class PoissonColumn:
             j = int(np.flatnonzero(exposure <= 0)[0])
             raise DegenerateFitError(f"component {j + 1} has no observed {self.column!r}")
         return (counts / exposure)[:, None]
-
-    def n_free(self, k: int) -> int:
-        return k
-
-    def to_free(self, theta: np.ndarray) -> np.ndarray:
-        return np.asarray(theta[:, 0], dtype=float)
-
-    def from_free(self, free: np.ndarray, k: int) -> np.ndarray:
-        return np.asarray(free, dtype=float).reshape(k, 1)
 
     def parameter_names(self) -> list[str]:
         return [f"rate[{self.column}]"]

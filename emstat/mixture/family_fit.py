@@ -33,7 +33,7 @@ from emstat.mixture.finite import (
     observed_information_std_errors,
 )
 from emstat.mixture.init import StartingPartition, labels_to_resp, make_starts
-from emstat.results import CONVENTION_TEXT, FitCriteria, params_frame
+from emstat.results import CONVENTION_TEXT, FitCriteria, params_frame, restart_table
 
 __all__ = ["FAMILY_CONTROL", "FamilyMixtureResult", "fit_family_mixture", "load_family_fit"]
 
@@ -241,9 +241,6 @@ class FamilyMixtureResult(FitCriteria):
         (95% Wald), scale."""
         return self.conf_int(0.95)
 
-    def to_frame(self) -> pd.DataFrame:
-        return self.params
-
     # --- predictions ------------------------------------------------------------------
     def _encode(self, data: Any) -> tuple[FamilyData, pd.Index]:
         frame = as_frame(data)
@@ -329,19 +326,7 @@ class FamilyMixtureResult(FitCriteria):
             + "; 95% Wald intervals on the scale shown",
             "",
         ]
-        table = self.params.copy()
-        table["component"] = table["component"].astype(str)
-        return "\n".join(head) + table.to_string(index=False, float_format=lambda v: f"{v:.6g}")
-
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        lines = self.summary().split("\n\n")[0].replace("\n", "<br>")
-        table = (
-            self.params.to_html(index=False, float_format=lambda v: f"{v:.6g}") if self.ok else ""
-        )
-        return f"<p>{lines}</p>{table}"
+        return "\n".join(head) + self.params_text()
 
     # --- persistence --------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -502,7 +487,7 @@ class FamilyFitter:
 
         best, runs = fit_em_restarts(run, starts)
         best_start = next(s for s, r in zip(starts, runs, strict=True) if r is best)
-        restarts = _restart_table(runs, starts) if len(runs) > 1 else None
+        restarts = restart_table(runs, [s.method for s in starts]) if len(runs) > 1 else None
         return self._result(model, best, best_start.method, restarts)
 
     def fit_or_note(self, k: int) -> FamilyMixtureResult:
@@ -615,22 +600,6 @@ def theta_from_mapping(model: FiniteMixture, start: Mapping[str, Any]) -> Mixtur
 def _distinct_rows(data: FamilyData) -> int:
     stacked = np.column_stack([np.nan_to_num(b.values, nan=-1.5) for b in data.blocks])
     return len(np.unique(stacked, axis=0))
-
-
-def _restart_table(
-    runs: Sequence[EMResult[Any, Any]], starts: Sequence[StartingPartition]
-) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "restart": range(1, len(runs) + 1),
-            "init": [s.method for s in starts],
-            "loglik": [r.loglik for r in runs],
-            "n_iter": [r.n_iter for r in runs],
-            "converged": [r.converged for r in runs],
-            "stop_reason": [r.stop_reason for r in runs],
-            "seconds": [r.seconds for r in runs],
-        }
-    )
 
 
 def prepare_family_data(

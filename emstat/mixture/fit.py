@@ -39,6 +39,7 @@ from emstat.mixture.sources import (
     is_out_of_core,
     open_source,
 )
+from emstat.results import restart_table
 
 __all__ = ["MixtureFitter", "fit_mixture"]
 
@@ -294,7 +295,7 @@ class MixtureFitter:
             )
 
         best, runs = fit_em_restarts(run, starts)
-        restarts = _restart_table(runs, starts) if len(runs) > 1 else None
+        restarts = restart_table(runs, [s.method for s in starts]) if len(runs) > 1 else None
         best_start = next(s for s, r in zip(starts, runs, strict=True) if r is best)
         return self._result(em_model, best, best_start.method, restarts)
 
@@ -364,22 +365,6 @@ def _closed_form(
         return _failed(control, str(exc))
     stats, loglik = run_e_step(model, theta, x)
     return EMResult(theta, stats, loglik, np.array([loglik]), 1, True, "closed form", 0.0, control)
-
-
-def _restart_table(
-    runs: Sequence[EMResult[Any, Any]], starts: Sequence[StartingPartition]
-) -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "restart": range(1, len(runs) + 1),
-            "init": [s.method for s in starts],
-            "loglik": [r.loglik for r in runs],
-            "n_iter": [r.n_iter for r in runs],
-            "converged": [r.converged for r in runs],
-            "stop_reason": [r.stop_reason for r in runs],
-            "seconds": [r.seconds for r in runs],
-        }
-    )
 
 
 def make_control(

@@ -152,10 +152,6 @@ class MixtureResult(FitCriteria):
         )
         return replace(self, std_errors=se, std_error_method=f"parametric bootstrap ({n_boot})")
 
-    def to_frame(self) -> pd.DataFrame:
-        """The estimates as a tidy DataFrame (the same as ``params``)."""
-        return self.params
-
     # --- predictions --------------------------------------------------------------
     def _log_resp(self, data: Any) -> tuple[np.ndarray, np.ndarray, pd.Index]:
         """Log responsibilities and row log-likelihoods, computed as the fit computed them.
@@ -222,19 +218,7 @@ class MixtureResult(FitCriteria):
             f"standard errors: {self.std_error_method or 'not available'}; 95% Wald intervals",
             "",
         ]
-        table = self.params.copy()
-        table["component"] = table["component"].astype(str)
-        return "\n".join(head) + table.to_string(index=False, float_format=lambda v: f"{v:.6g}")
-
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        lines = self.summary().split("\n\n")[0].replace("\n", "<br>")
-        table = (
-            self.params.to_html(index=False, float_format=lambda v: f"{v:.6g}") if self.ok else ""
-        )
-        return f"<p>{lines}</p>{table}"
+        return "\n".join(head) + self.params_text()
 
     # --- persistence --------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
