@@ -97,7 +97,8 @@ class _Scanner:
         self.pos = match.end()
         value = float(match.group())
         if not math.isfinite(value):
-            raise self.fail(f"the {what} must be finite", start)
+            noun = what if what.startswith("the ") else "the weight"
+            raise self.fail(f"{noun} must be finite", start)
         return value, start
 
 

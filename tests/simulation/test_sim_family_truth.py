@@ -37,11 +37,14 @@ def test_count_formulas_parse(formula: str, expected: list[tuple]) -> None:
         ("0.5*Bin(10,0.2) + 0.5*Bin(12,0.5)", "same number of trials"),
         ("0.5*Pois(2) + 0.5*N(0,1)", "one distribution"),
         ("0.5*Poisson(2) + 0.5*Pois(3)", "expected '('"),
+        ("0.5*N(1e999,1) + 0.5*N(0,1)", "at character 7"),
+        ("1e999*Pois(2)", "the weight must be finite"),
     ],
 )
 def test_bad_count_formulas_are_one_clear_error(formula: str, words: str) -> None:
-    with pytest.raises(InputError, match=words.replace("(", r"\(")):
+    with pytest.raises(InputError, match=words.replace("(", r"\(")) as caught:
         parse_formula(formula)
+    assert "the the" not in str(caught.value)
 
 
 def test_draws_follow_the_true_mixture() -> None:
