@@ -225,8 +225,8 @@ class MixtureFitter:
         A Dask collection is not kept: its client may be gone when the
         standard errors are first asked for.
         """
-        if self.data.weights is not None:
-            return None  # the observed information of weighted rows is not computed yet
+        if self.data.weights is not None and self.data.raw is not None:
+            return gaussian.WeightedRows(self.data.raw, self.data.weights)
         if self.data.raw is not None:
             return self.data.raw
         return self.data.x if isinstance(self.data.x, SpillSource) else None

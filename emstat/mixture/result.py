@@ -138,6 +138,10 @@ class MixtureResult(FitCriteria):
 
         if isinstance(self.data_, np.ndarray):
             return information_std_errors(self.data_, theta, self.model)
+        if isinstance(self.data_, gaussian.WeightedRows):
+            return information_std_errors(
+                self.data_.x, theta, self.model, case_weights=self.data_.weights
+            )
         # an out-of-core source streams chunks centred on its own centre
         return information_std_errors(self.data_, theta.shifted(-self.data_.center), self.model)
 

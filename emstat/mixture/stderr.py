@@ -353,19 +353,25 @@ def _jacobian(chart: _Chart) -> Array:
 # --------------------------------------------------------------------------- #
 
 
-def _loglik_hessian(x: Array, params: GaussianParams, chart: _Chart) -> tuple[Array, Array]:
+def _loglik_hessian(
+    x: Array, params: GaussianParams, chart: _Chart, case_weights: Array | None = None
+) -> tuple[Array, Array]:
     """Analytic Hessian of the observed-data log-likelihood in chart coordinates at 0.
 
     Returns the Hessian and, per coordinate, the size of the terms whose
     difference its diagonal is (to tell an information that vanishes from
     one that is merely small because the coordinate's unit is small).
+    With ``case_weights`` the log-likelihood is ``Σ_i c_i l_i``: every sum
+    over rows is weighted, as if row i were repeated c_i times.
     """
-    n = x.shape[0]
+    rows = np.ones(x.shape[0]) if case_weights is None else case_weights
+    n = float(rows.sum())
     k, d, p = chart.k, chart.d, chart.n_free
     log_resp, _ = gaussian.log_responsibilities(x, params)
     resp = np.exp(log_resp)
+    weighted_resp = resp * rows[:, None]
     hess = np.zeros((p, p))
-    score = np.zeros((n, p))  # g_i = sum_k z_ik dl_ik
+    score = np.zeros((x.shape[0], p))  # g_i = sum_k z_ik dl_ik
     size = np.zeros(p)
     w = chart.weights
     if k > 1:
@@ -373,7 +379,7 @@ def _loglik_hessian(x: Array, params: GaussianParams, chart: _Chart) -> tuple[Ar
         size[: k - 1] += n * w[: k - 1] * (1.0 - w[: k - 1])
     weight_cols = np.arange(k - 1)
     for j in range(k):
-        z = resp[:, j]
+        z = weighted_resp[:, j]  # c_i z_ij: the row sums below are weighted
         n_j = float(z.sum())
         orient = chart.orientations[j]
         prec = params.prec_chol[j] @ params.prec_chol[j].T
@@ -387,7 +393,7 @@ def _loglik_hessian(x: Array, params: GaussianParams, chart: _Chart) -> tuple[Ar
         # per-observation gradients of l_ij in (weights | means | covariance) coordinates
         g_cov = 0.5 * (np.einsum("ni,aij,nj->na", u, d_m, u) - np.einsum("aii->a", y))
         g_mean = u @ orient.T
-        g_weight = np.broadcast_to((np.arange(k - 1) == j) - w[: k - 1], (n, k - 1))
+        g_weight = np.broadcast_to((np.arange(k - 1) == j) - w[: k - 1], (x.shape[0], k - 1))
         grad = np.concatenate([g_weight, g_mean, g_cov], axis=1)
         cols = np.concatenate([weight_cols, k - 1 + j * d + np.arange(d), chart.cov_index[j]])
         block = (grad * z[:, None]).T @ grad
@@ -409,8 +415,8 @@ def _loglik_hessian(x: Array, params: GaussianParams, chart: _Chart) -> tuple[Ar
         block[o + d :, o + d :] += cc
         size[cols[o:]] += np.abs(np.concatenate([np.diag(mm), np.diag(cc)]))
         hess[np.ix_(cols, cols)] += block
-        score[:, cols] += grad * z[:, None]
-    hess -= score.T @ score
+        score[:, cols] += grad * resp[:, [j]]
+    hess -= (score * rows[:, None]).T @ score
     return 0.5 * (hess + hess.T), size
 
 
@@ -539,7 +545,9 @@ def _delta_method(info: Array, jac: Array, size: Array) -> tuple[Array, str | No
     return se, reason
 
 
-def information_std_errors(x: Any, params: GaussianParams, model: str) -> Array:
+def information_std_errors(
+    x: Any, params: GaussianParams, model: str, case_weights: Array | None = None
+) -> Array:
     """Standard errors from the observed information of the observed-data log-likelihood.
 
     The Hessian of ``sum_i log sum_k w_k N(x_i | mu_k, Sigma_k)`` is taken
@@ -561,6 +569,9 @@ def information_std_errors(x: Any, params: GaussianParams, model: str) -> Array:
     model
         mclust covariance model name (``E``, ``V``, ``EII`` … ``VVV``) or a
         scikit-learn alias.
+    case_weights
+        Frequency weights of the rows (in memory only): the information of
+        the weighted log-likelihood, as if each row were repeated.
 
     Returns
     -------
@@ -591,7 +602,7 @@ def information_std_errors(x: Any, params: GaussianParams, model: str) -> Array:
         hess, size = _chunked_loglik_hessian(x, params, chart)
     else:
         data, centred, chart = _prepare(x, params, model)
-        hess, size = _loglik_hessian(data, centred, chart)
+        hess, size = _loglik_hessian(data, centred, chart, case_weights)
     jac = _jacobian(chart)
     se, reason = _delta_method(-hess, jac, size)
     degenerate = _degenerate_rows(chart, jac)

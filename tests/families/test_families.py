@@ -360,6 +360,10 @@ def test_gaussian_case_weights_equal_duplicated_rows(model: str) -> None:
     duplicated = emstat.fit_mixture(doubled, 3, model, init=labels, control=TIGHT)
     assert weighted.n == len(doubled)
     assert weighted.loglik == pytest.approx(duplicated.loglik, rel=1e-10)
+    # the observed information of the weighted log-likelihood is the duplicated rows'
+    np.testing.assert_allclose(
+        weighted.params["std_err"], duplicated.params["std_err"], rtol=1e-6, atol=1e-12
+    )
     assert weighted.bic == pytest.approx(duplicated.bic, rel=1e-10)
     np.testing.assert_allclose(
         np.sort(weighted.means.to_numpy(), axis=0),
