@@ -296,9 +296,11 @@ def select(
     mkdir: Annotated[
         bool,
         typer.Option(
-            "--mkdir", help="Create the report's folder if it is missing.", rich_help_panel="Report"
+            "--mkdir/--no-mkdir",
+            help="Create the report's folder if it is missing (--no-mkdir: refuse instead).",
+            rich_help_panel="Report",
         ),
-    ] = False,
+    ] = True,
     family: FamilyOption = "gaussian",
     trials: TrialsOption = None,
     exposure: ExposureOption = None,
