@@ -1,4 +1,5 @@
-"""Live agreement with R's flexmix (Debian r-cran-flexmix) through rpy2, from the same start.
+"""Live agreement with R's flexmix and mixtools (Debian r-cran-flexmix, r-cran-mixtools) through
+rpy2, from the same start.
 
 flexmix stops early by default (relative change 1e-6, 200 iterations), so
 both run to a tight tolerance from the same soft start (the same posterior
@@ -156,3 +157,47 @@ def test_crosscheck_command_agrees_row_by_row(tmp_path: object) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "AGREE" in result.output and result.output.count("agree") == 3
+
+
+def test_multinomial_mixture_agrees_with_mixtools_multmixem() -> None:
+    """mixtools' multmixEM (Debian r-cran-mixtools) on rows of counts, both run to convergence."""
+    if not _r.r_has_package("mixtools"):
+        pytest.skip("R package mixtools is not installed (apt-get install r-cran-mixtools)")
+    import rpy2.robjects as ro
+
+    rng = np.random.default_rng(5)
+    n = 250
+    z = rng.random(n) < 0.4
+    totals = rng.integers(10, 30, size=n)
+    probs = np.where(z[:, None], [0.1, 0.2, 0.3, 0.4], [0.4, 0.3, 0.2, 0.1])
+    counts = np.array([rng.multinomial(t, p) for t, p in zip(totals, probs, strict=True)])
+    frame = pd.DataFrame(counts, columns=["a", "b", "c", "d"])
+    ro.globalenv["y"] = _r.to_r_matrix(counts.astype(float))
+    r_fit = _r.to_python(
+        ro.r(
+            """
+            suppressPackageStartupMessages(library(mixtools))
+            set.seed(1)
+            invisible(capture.output(m <- multmixEM(
+                y, lambda = c(0.5, 0.5), theta = rbind(c(.2, .2, .3, .3), c(.3, .3, .2, .2)),
+                k = 2, epsilon = 1e-12, maxit = 100000)))
+            list(loglik = m$loglik, lambda = m$lambda, theta = m$theta)
+            """
+        )
+    )
+    start = {
+        "weight": [0.5, 0.5],
+        "prob[a]": [0.2, 0.3],
+        "prob[b]": [0.2, 0.3],
+        "prob[c]": [0.3, 0.2],
+        "prob[d]": [0.3, 0.2],
+    }
+    fit = emstat.fit_mixture(frame, k=2, family="multinomial", init=start, control=TIGHT)
+    # multmixEM's log-likelihood includes the multinomial coefficients, as emstat's does
+    assert fit.loglik == pytest.approx(float(r_fit["loglik"]), rel=1e-8)
+    assert fit.theta is not None
+    ours = fit.theta.components[0][np.argsort(fit.theta.components[0][:, 0])]
+    theirs = np.asarray(r_fit["theta"])[np.argsort(np.asarray(r_fit["theta"])[:, 0])]
+    np.testing.assert_allclose(ours, theirs, atol=1e-6)
+    np.testing.assert_allclose(np.sort(fit.theta.weights), np.sort(r_fit["lambda"]), atol=1e-6)
+    assert fit.n_params == 2 * 3 + 1
