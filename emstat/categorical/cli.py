@@ -13,7 +13,7 @@ import typer
 from emstat._io import read_table
 from emstat.categorical.frontend import CAT_CONTROL, MAX_CELLS, fit_categorical
 from emstat.engine import EMControl
-from emstat.errors import InputError
+from emstat.errors import DegenerateFitError, InputError
 
 __all__ = ["catem", "parse_margins"]
 
@@ -73,7 +73,10 @@ MaxIterOpt = Annotated[
 OutOpt = Annotated[
     Path | None,
     typer.Option(
-        "--out", help="Write the cell probabilities to this CSV.", rich_help_panel="Output"
+        "--out",
+        help="Save the fit to this .json file (emstat show reads it), "
+        "or write the cell probabilities to this CSV.",
+        rich_help_panel="Output",
     ),
 ]
 OverwriteOpt = Annotated[
@@ -112,6 +115,8 @@ def catem(
 ) -> None:
     """Fit a log-linear model to incomplete categorical data by EM, as R's cat; print a summary."""
     # Errors reach the user through emstat.cli.friendly_errors, which wraps this command.
+    if out is not None and out.is_dir():
+        raise InputError(f"--out {str(out)!r} is a folder; give a file name inside it")
     if out is not None and out.exists() and not overwrite:
         raise InputError(f"{out} exists; pass --overwrite to replace it")
     frame = read_table(data)
@@ -126,7 +131,14 @@ def catem(
         as_category=_name_list(as_category),
         max_cells=max_cells,
     )
+    if not result.ok:
+        raise DegenerateFitError(f"the fit is degenerate: {result.degenerate}")
     typer.echo(result.summary())
-    if out is not None:
+    if out is None:
+        return
+    if out.suffix.lower() == ".json":
+        result.save(out)
+        typer.echo(f"fit written to {out} (emstat show {out} prints it again)")
+    else:
         result.probabilities.reset_index().to_csv(out, index=False)
         typer.echo(f"probabilities written to {out}")

@@ -22,11 +22,14 @@ What R's ``cat`` package does (``prelim.cat``, ``em.cat``, ``ecm.cat``,
 
 from __future__ import annotations
 
+import html
+import json
 import math
 import shlex
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -37,7 +40,8 @@ from emstat.categorical import kernels
 from emstat.categorical.kernels import IncompleteTable, PatternCounts
 from emstat.categorical.model import LogLinearModel
 from emstat.engine import EMControl, EMResult, fit_em
-from emstat.errors import DegenerateFitError, InputError
+from emstat.errors import InputError
+from emstat.results import CONVENTION_TEXT, FitCriteria, wald_z
 
 __all__ = [
     "CAT_CONTROL",
@@ -598,8 +602,7 @@ def fit_categorical(
     em = fit_em(
         model, prepared.table, theta0=model.start(), control=control, n_obs=prepared.n_units
     )
-    if not em.ok or em.theta is None:
-        raise DegenerateFitError(f"the fit failed: {em.degenerate}")
+    # A failed fit is a result with ``degenerate`` set, as every fit's is.
     return CategoricalResult(data=prepared, model=model, em=em)
 
 
@@ -627,26 +630,143 @@ def _describe_margins(margins: Sequence[tuple[int, ...]], variables: tuple[str, 
     return "".join("(" + " ".join(variables[a] for a in m) + ")" for m in margins)
 
 
-class CategoricalResult:
+@dataclass(frozen=True, eq=False)
+class FitRecord:
+    """What a fit keeps of its data: enough for the summary, the criteria and the table.
+
+    ``std_errors`` are the cell probabilities' standard errors when they are
+    known without the data (a fit read back by :func:`emstat.load_fit`);
+    None while they are still to be computed from the data.
+    """
+
+    variables: tuple[str, ...]
+    levels: tuple[pd.Index, ...]
+    n_units: float
+    n_rows: int
+    n_patterns: int
+    loglik: float
+    logpost: float
+    std_errors: np.ndarray | None = None
+
+
+class CategoricalResult(FitCriteria):
     """A fitted log-linear model for incomplete categorical data.
 
     Attributes are computed on first use.  Cell order everywhere is that of
     a ``pd.MultiIndex.from_product`` of the levels (last variable fastest);
     R's cat arrays are column-major (first variable fastest).
+
+    Criteria (:class:`emstat.results.FitCriteria`) are smaller-is-better:
+    ``bic = -2 loglik + n_params log N`` with N the number of units,
+    ``aic = -2 loglik + 2 n_params``; there are no latent classes, so the
+    ICL equals the BIC.  A fit that failed (EM reached a table that gives
+    observed units zero probability) has ``degenerate`` set to the reason,
+    ``ok`` False and NaN criteria; what needs the estimate raises
+    :class:`InputError` naming the reason.  A fit read back by
+    :func:`emstat.load_fit` has no data: what needs it (``impute``, ``lrt``,
+    ``expected_counts``, ``patterns``) raises :class:`InputError`.
     """
 
+    #: Σ_i Σ_k C_ik log z_ik: no latent classes, so the ICL is the BIC.
+    classification_loglik = 0.0
+
     def __init__(self, data: PreparedData, model: LogLinearModel, em: EMResult[Any, Any]) -> None:
-        self.data = data
+        theta = None
+        if em.degenerate is None and em.theta is not None:
+            theta = model.probabilities(em.theta)
+        loglik = logpost = math.nan
+        if theta is not None:
+            loglik = kernels.observed_loglik(theta, data.table)
+            logpost = loglik + kernels.prior_penalty(theta, model.prior, model.free)
+        record = FitRecord(
+            variables=data.variables,
+            levels=data.levels,
+            n_units=data.n_units,
+            n_rows=len(data.codes),
+            n_patterns=len(data.table.patterns),
+            loglik=loglik,
+            logpost=logpost,
+        )
+        self._set(data, model, em, theta, record)
+
+    @classmethod
+    def restored(
+        cls, model: LogLinearModel, em: EMResult[Any, Any], record: FitRecord
+    ) -> CategoricalResult:
+        """A fit without its data, from a saved record (``em.theta`` the cell probabilities)."""
+        result = cls.__new__(cls)
+        result._set(None, model, em, em.theta, record)
+        return result
+
+    def _set(
+        self,
+        data: PreparedData | None,
+        model: LogLinearModel,
+        em: EMResult[Any, Any],
+        theta: np.ndarray | None,
+        record: FitRecord,
+    ) -> None:
+        self._data = data
         self.model = model
         self.em = em
-        assert em.theta is not None  # checked by fit_categorical
-        self.theta: np.ndarray = model.probabilities(em.theta)
+        self.record = record
+        self._theta = theta
+        self.degenerate: str | None = (
+            None if theta is not None else em.degenerate or "EM ended without an estimate"
+        )
+        self.loglik = record.loglik
+        self.logpost = record.logpost
+        self.n_params = model.n_params()
+        self.n = record.n_units
+
+    # ----- state
+    @property
+    def ok(self) -> bool:
+        """True when the fit ended with an estimate (``degenerate`` is None)."""
+        return self.degenerate is None and self._theta is not None
+
+    def _require_ok(self) -> np.ndarray:
+        if self._theta is None or self.degenerate is not None:
+            raise InputError(
+                f"this categorical fit {self._model_text()} is degenerate: {self.degenerate}"
+            )
+        return self._theta
+
+    def _require_data(self, what: str) -> PreparedData:
+        if self._data is None:
+            raise InputError(
+                f"{what} needs the data, and a saved fit has no data; "
+                "fit the model again with fit_categorical"
+            )
+        return self._data
+
+    def _model_text(self) -> str:
+        return (
+            "(saturated)"
+            if self.model.saturated
+            else _describe_margins(self.model.margins, self.variables)
+        )
+
+    @property
+    def data(self) -> PreparedData:
+        """The prepared data (a saved fit has none: InputError)."""
+        return self._require_data("the data")
+
+    @property
+    def has_data(self) -> bool:
+        """False for a fit read back by :func:`emstat.load_fit`."""
+        return self._data is not None
+
+    @property
+    def theta(self) -> np.ndarray:
+        """Cell probabilities as an array of the table's shape."""
+        return self._require_ok()
 
     # ----- basic quantities
     @property
     def variables(self) -> tuple[str, ...]:
         """The variables, in table-axis order."""
-        return self.data.variables
+        return self.record.variables
 
     @property
     def margins(self) -> list[list[str]]:
@@ -661,7 +781,7 @@ class CategoricalResult:
     @cached_property
     def cell_index(self) -> pd.MultiIndex:
         """Every cell of the full table."""
-        return pd.MultiIndex.from_product(list(self.data.levels), names=list(self.variables))
+        return pd.MultiIndex.from_product(list(self.record.levels), names=list(self.variables))
 
     @cached_property
     def probabilities(self) -> pd.Series:
@@ -674,23 +794,14 @@ class CategoricalResult:
 
         The observed data filled in by their conditional expectations.
         """
-        expected, _ = kernels.e_step(self.theta, self.data.table)
+        data = self._require_data("expected_counts")
+        expected, _ = kernels.e_step(self.theta, data.table)
         return pd.Series(expected.reshape(-1), index=self.cell_index, name="expected_count")
 
     @cached_property
     def fitted_counts(self) -> pd.Series:
         """``N * probability``: counts the model expects for the N units."""
-        return (self.probabilities * self.data.n_units).rename("fitted_count")
-
-    @cached_property
-    def loglik(self) -> float:
-        """Observed-data log-likelihood, no prior (cat's ``logpost.cat(s, theta)``)."""
-        return kernels.observed_loglik(self.theta, self.data.table)
-
-    @cached_property
-    def logpost(self) -> float:
-        """``loglik + sum (prior - 1) log p`` (cat's ``logpost.cat`` with ``prior``)."""
-        return self.loglik + kernels.prior_penalty(self.theta, self.prior, self.model.free)
+        return (self.probabilities * self.n_units).rename("fitted_count")
 
     @property
     def n_iter(self) -> int:
@@ -703,38 +814,29 @@ class CategoricalResult:
         return self.em.converged
 
     @property
+    def stop_reason(self) -> str:
+        """Why EM stopped: converged, max_iter or degenerate."""
+        return self.em.stop_reason
+
+    @property
     def trace(self) -> np.ndarray:
         """Log-posterior (log-likelihood when prior = 1) after every E-step."""
         return self.em.trace
 
-    @cached_property
-    def n_params(self) -> int:
-        """Free parameters of the model (cells minus one when saturated)."""
-        return self.model.n_params()
-
     @property
     def n_units(self) -> float:
         """Total count N."""
-        return self.data.n_units
-
-    @property
-    def aic(self) -> float:
-        """``-2 loglik + 2 n_params`` (smaller is better)."""
-        return -2.0 * self.loglik + 2.0 * self.n_params
-
-    @property
-    def bic(self) -> float:
-        """``-2 loglik + n_params log N`` (smaller is better; mclust's sign is the opposite)."""
-        return -2.0 * self.loglik + self.n_params * math.log(self.n_units)
+        return self.n
 
     @cached_property
     def patterns(self) -> pd.DataFrame:
         """Missingness patterns (True = observed) with rows and units, in prelim.cat's order."""
+        data = self._require_data("patterns")
         records = []
-        for mask, rows in _pattern_groups(self.data.codes >= 0):
+        for mask, rows in _pattern_groups(data.codes >= 0):
             record: dict[str, Any] = {v: bool(o) for v, o in zip(self.variables, mask, strict=True)}
             record["n_rows"] = int(rows.size)
-            record["count"] = float(self.data.counts[rows].sum())
+            record["count"] = float(data.counts[rows].sum())
             records.append(record)
         out = pd.DataFrame.from_records(records)
         out.index = pd.RangeIndex(1, len(out) + 1, name="pattern")
@@ -744,15 +846,15 @@ class CategoricalResult:
         self, values: Literal["probability", "expected", "fitted"] = "probability"
     ) -> pd.DataFrame:
         """The table: a crosstab for two variables, a long DataFrame otherwise."""
-        series = {
-            "probability": self.probabilities,
-            "expected": self.expected_counts,
-            "fitted": self.fitted_counts,
-        }.get(values)
-        if series is None:
+        if values not in ("probability", "expected", "fitted"):
             raise InputError(
                 f"values must be 'probability', 'expected' or 'fitted', got {values!r}"
             )
+        series = {
+            "probability": lambda: self.probabilities,
+            "expected": lambda: self.expected_counts,
+            "fitted": lambda: self.fitted_counts,
+        }[values]()
         if len(self.variables) == 2:
             return series.unstack(level=1)
         return series.reset_index()
@@ -761,17 +863,42 @@ class CategoricalResult:
     @cached_property
     def covariance(self) -> pd.DataFrame | None:
         """Covariance of the cell probabilities (observed information); None if too large."""
-        if self.theta.size > _MAX_CELLS_FOR_SE:
+        theta = self.theta
+        data = self._require_data("covariance")
+        if theta.size > _MAX_CELLS_FOR_SE:
             return None
         cov = kernels.cell_covariance(
-            self.theta, self.data.table, self.model.margins, self.model.free, self.prior
+            theta, data.table, self.model.margins, self.model.free, self.prior
         )
         return pd.DataFrame(cov, index=self.cell_index, columns=self.cell_index)
 
     @cached_property
+    def std_errors(self) -> np.ndarray:
+        """Standard errors of the cell probabilities (NaN where not available)."""
+        theta = self.theta
+        if self.record.std_errors is not None:
+            return self.record.std_errors
+        cov = self.covariance
+        if cov is None:
+            return np.full(theta.size, np.nan)
+        return np.sqrt(np.clip(np.diag(cov.to_numpy()), 0, None))
+
+    @cached_property
     def params(self) -> pd.DataFrame:
-        """Tidy estimates with 95% intervals; see :meth:`estimates`."""
-        return self.estimates()
+        """Tidy estimates with 95% intervals on the logit scale; see :meth:`conf_int`."""
+        return self.conf_int(0.95)
+
+    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
+        """:meth:`estimates` at ``level``, with a ``scale`` column ("logit") saying where
+        each interval is computed, as every fit's ``conf_int`` has."""
+        wald_z(level)  # the one check, with the one message, of every fit's conf_int
+        frame = self.estimates(level)
+        frame["scale"] = "logit"
+        return frame
+
+    def to_frame(self) -> pd.DataFrame:
+        """The tidy parameter table (``params``)."""
+        return self.params
 
     def estimates(self, conf_level: float = 0.95) -> pd.DataFrame:
         """Tidy estimates: one row per cell.
@@ -786,12 +913,7 @@ class CategoricalResult:
         if not 0 < conf_level < 1:
             raise InputError(f"conf_level must be in (0, 1), got {conf_level!r}")
         p = self.theta.reshape(-1)
-        cov = self.covariance
-        se = (
-            np.full(p.size, np.nan)
-            if cov is None
-            else np.sqrt(np.clip(np.diag(cov.to_numpy()), 0, None))
-        )
+        se = self.std_errors
         z = special.ndtri(0.5 + conf_level / 2)
         with np.errstate(divide="ignore", invalid="ignore"):
             logit = np.log(p / (1 - p))
@@ -815,9 +937,12 @@ class CategoricalResult:
         """
         if not isinstance(other, CategoricalResult):
             raise InputError(f"lrt needs another CategoricalResult, got {type(other).__name__}")
+        mine, theirs = self._require_data("lrt"), other._require_data("lrt")
+        self._require_ok()
+        other._require_ok()
         if self.prior != 1.0 or other.prior != 1.0:
             raise InputError("a likelihood-ratio test needs maximum-likelihood fits (prior = 1)")
-        if not _same_data(self.data, other.data):
+        if not _same_data(mine, theirs):
             raise InputError("the two fits are not on the same data (variables, levels, counts)")
         if _nested(self.model.margins, other.model.margins):
             small, big = self, other
@@ -871,6 +996,8 @@ class CategoricalResult:
         list of DataFrame
             ``m`` completed copies of the data with the original dtypes.
         """
+        data = self._require_data("impute")
+        estimate = self.theta
         for name, value, least in (("m", m, 1), ("burn_in", burn_in, 0), ("spacing", spacing, 1)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < least:
                 raise InputError(f"{name} must be a whole number >= {least}, got {value!r}")
@@ -883,17 +1010,17 @@ class CategoricalResult:
             seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         )
         free = self.model.free
-        theta = self.theta if np.all(self.theta[free] > 0) else free / free.sum()
+        theta = estimate if np.all(estimate[free] > 0) else free / free.sum()
 
         def step(theta: np.ndarray) -> np.ndarray:
-            completed = kernels.draw_completed_table(theta, self.data.table, rng)
+            completed = kernels.draw_completed_table(theta, data.table, rng)
             return kernels.bayes_ipf_cycle(completed + prior, theta, self.model.margins, free, rng)
 
         out = []
         for i in range(m):
             for _ in range(burn_in if i == 0 else spacing):
                 theta = step(theta)
-            rows = kernels.draw_row_completions(theta, self.data.codes, self.data.counts, rng)
+            rows = kernels.draw_row_completions(theta, data.codes, data.counts, rng)
             out.append(self._completed_frame(rows))
         return out
 
@@ -917,27 +1044,34 @@ class CategoricalResult:
         return out
 
     # ----- reporting
-    def summary(self) -> str:
-        """A text summary: data, model, convergence, fit and the estimates."""
+    def _summary_head(self) -> list[str]:
         model = (
             "saturated"
             if self.model.saturated
             else _describe_margins(self.model.margins, self.variables)
         )
         levels = ", ".join(
-            f"{v} ({len(lv)})" for v, lv in zip(self.variables, self.data.levels, strict=True)
+            f"{v} ({len(lv)})" for v, lv in zip(self.variables, self.record.levels, strict=True)
         )
-        lines = [
+        return [
             "Log-linear model for incomplete categorical data (EM/ECM, as R's cat)",
             f"Variables (levels): {levels}",
-            f"Units: {self.n_units:g} in {len(self.data.codes)} rows, "
-            f"{len(self.patterns)} missingness patterns",
+            f"Units: {self.n_units:g} in {self.record.n_rows} rows, "
+            f"{self.record.n_patterns} missingness patterns",
             f"Model: {model}   prior: {self.prior:g}"
             + ("  (MLE)" if self.prior == 1 else "  (posterior mode)"),
             f"Stopping rule: {self.em.control.describe()}",
             f"Iterations: {self.n_iter}   converged: {self.converged}",
+        ]
+
+    def summary(self) -> str:
+        """A text summary: data, model, convergence, fit and the estimates."""
+        lines = self._summary_head()
+        if not self.ok:
+            return "\n".join([*lines, f"degenerate fit: {self.degenerate}"])
+        lines += [
             f"Log-likelihood: {self.loglik:.6f}   parameters: {self.n_params}",
-            f"AIC: {self.aic:.4f}   BIC: {self.bic:.4f}   (-2 loglik + penalty; smaller is better)",
+            f"AIC: {self.aic:.4f}   BIC: {self.bic:.4f}   ({CONVENTION_TEXT})",
         ]
         if self.prior != 1:
             lines.append(f"Log-posterior: {self.logpost:.6f}")
@@ -946,11 +1080,36 @@ class CategoricalResult:
             lines += ["", table.to_string(index=False, float_format=lambda x: f"{x:.6g}")]
         return "\n".join(lines)
 
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        head = "<br>".join(
+            html.escape(line) for line in self.summary().split("\n\n")[0].split("\n")
+        )
+        table = (
+            self.params.to_html(index=False, float_format=lambda v: f"{v:.6g}") if self.ok else ""
+        )
+        return f"<p>{head}</p>{table}"
+
     def __repr__(self) -> str:
         return (
             f"<CategoricalResult {_describe_margins(self.model.margins, self.variables)} "
             f"loglik={self.loglik:.6g} n_iter={self.n_iter}>"
         )
+
+    # ----- persistence
+    def to_dict(self) -> dict[str, Any]:
+        """The fit as a JSON-ready payload (format ``emstat.CategoricalResult/1``)."""
+        from emstat.categorical.saved import fit_to_dict
+
+        return fit_to_dict(self)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fit as JSON; :func:`emstat.load_fit` reads it back (without the data)."""
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=1))
+        return path
 
 
 def _same_data(a: PreparedData, b: PreparedData) -> bool:

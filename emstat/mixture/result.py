@@ -323,7 +323,8 @@ class MixtureResult(FitCriteria):
 
 def load_fit(path: str | Path) -> MixtureResult:
     """Read a fit saved by :meth:`MixtureResult.save` (or ``emstat fit --out``),
-    or a component family's fit saved by ``FamilyMixtureResult.save``.
+    a component family's fit saved by ``FamilyMixtureResult.save``, or a
+    log-linear fit saved by ``CategoricalResult.save`` (read without its data).
 
     Files of format versions 1 and 2 are read; every field is checked, and
     a file that is not a valid fit raises :class:`InputError` naming the field.
@@ -343,6 +344,12 @@ def load_fit(path: str | Path) -> MixtureResult:
         from emstat.mixture.family_fit import load_family_fit
 
         return load_family_fit(payload)  # type: ignore[return-value]
+    if isinstance(payload, dict) and str(payload.get("format", "")).startswith(
+        "emstat.CategoricalResult"
+    ):
+        from emstat.categorical.saved import fit_from_dict
+
+        return fit_from_dict(payload)  # type: ignore[return-value]
     return MixtureResult.from_dict(payload)
 
 

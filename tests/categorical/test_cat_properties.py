@@ -91,6 +91,10 @@ def test_malformed_frames_give_a_fit_or_an_emstat_error(
         except EmstatError as exc:
             assert str(exc) and "\n" not in str(exc)
             return
+        if not res.ok:  # a failed fit is a result that says why
+            assert res.degenerate and "\n" not in res.degenerate
+            assert np.isnan(res.bic) and f"degenerate fit: {res.degenerate}" in res.summary()
+            return
         theta = res.theta
         assert np.all(np.isfinite(theta)) and np.all(theta >= 0)
         assert abs(float(theta.sum()) - 1.0) < 1e-9
