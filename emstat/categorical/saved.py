@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import numpy as np
 import pandas as pd
 
+from emstat._saved import SavedFields, number_array
 from emstat.engine import EMResult
 from emstat.errors import InputError
 
@@ -134,9 +135,8 @@ def _levels(value: Any, variables: tuple[str, ...]) -> tuple[pd.Index, ...]:
 
 
 def _probabilities(value: Any, n_cells: int, free: np.ndarray) -> np.ndarray:
-    from emstat.mixture.result import _number_array
 
-    theta = _number_array(value, "probabilities", (n_cells,))
+    theta = number_array(value, "probabilities", (n_cells,))
     if np.any(theta < 0):
         i = int(np.flatnonzero(theta < 0)[0])
         raise InputError(f"probabilities[{i}] is {theta[i]:.6g}; probabilities must be >= 0")
@@ -152,9 +152,8 @@ def _probabilities(value: Any, n_cells: int, free: np.ndarray) -> np.ndarray:
 def _std_errors(value: Any, n_cells: int) -> np.ndarray:
     if not isinstance(value, list) or len(value) != n_cells:
         raise InputError(f"std_errors must be a list of {n_cells} numbers or nulls")
-    from emstat.mixture.result import _number_array
 
-    se = _number_array(
+    se = number_array(
         [math.nan if v is None else v for v in value], "std_errors", (n_cells,), finite=False
     )
     if np.any(se < 0) or np.any(np.isinf(se)):
@@ -174,7 +173,6 @@ def fit_from_dict(payload: Any) -> CategoricalResult:
         _validate_prior,
     )
     from emstat.categorical.model import LogLinearModel
-    from emstat.mixture.result import _SavedFields
 
     if not isinstance(payload, dict):
         raise InputError(
@@ -185,7 +183,7 @@ def fit_from_dict(payload: Any) -> CategoricalResult:
             f"not a saved categorical fit this version reads (format {payload.get('format')!r}; "
             f"this version reads {FORMAT})"
         )
-    fields = _SavedFields(payload)
+    fields = SavedFields(payload)
     variables = _variables(fields.get("variables"))
     levels = _levels(fields.get("levels"), variables)
     _in_field("levels", lambda: _check_n_cells(variables, levels, MAX_CELLS))
