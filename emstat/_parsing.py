@@ -46,6 +46,8 @@ def parse_family(text: str) -> Any:
         column, _, name = part.partition("=")
         if not column.strip() or not name.strip():
             raise InputError(f"--family takes column=family pairs joined by ','; got {part!r}")
+        if column.strip() in family:
+            raise InputError(f"--family names column {column.strip()!r} twice")
         family[column.strip()] = name.strip()
     return family
 

@@ -11,6 +11,7 @@ inside the parameter space.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from typing import Any
 
@@ -102,6 +103,8 @@ class FitCriteria:
             return self.loglik if self.ok else math.nan
         if name not in ("bic", "aic", "icl"):
             raise InputError(f"unknown criterion {name!r}; choose bic, aic, icl or loglik")
+        if convention not in ("smaller", "mclust"):
+            raise InputError(f"unknown convention {convention!r}; choose 'smaller' or 'mclust'")
         value = float(getattr(self, name))
         return -value if convention == "mclust" else value
 
@@ -131,7 +134,7 @@ def restart_table(runs: Sequence[Any], methods: Sequence[str]) -> pd.DataFrame:
 
 def wald_z(level: float) -> float:
     """The normal quantile of a two-sided Wald interval at ``level``."""
-    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+    if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 < level < 1:
         raise InputError(f"the confidence level must be a number between 0 and 1, got {level!r}")
     return float(norm.ppf(0.5 + level / 2.0))
 

@@ -152,6 +152,25 @@ def _default_columns(frame: pd.DataFrame, spec: FamilySpec, reserved: Sequence[s
     return numeric
 
 
+def _check_options_apply(specs: Sequence[FamilySpec], trials: Any, exposure: Any) -> None:
+    """trials= and exposure= belong to the binomial and Poisson families: refuse them elsewhere."""
+    if trials is not None and not any(isinstance(s, Binomial) for s in specs):
+        raise InputError("trials= belongs to the binomial family; this fit has no binomial column")
+    if exposure is not None and not any(isinstance(s, Poisson) for s in specs):
+        raise InputError("exposure= belongs to the Poisson family; this fit has no Poisson column")
+
+
+def _check_not_modelled(family: ProductFamily, reserved: Sequence[str]) -> None:
+    """A column of weights, trials or exposures is not also a modelled column."""
+    extras = [getattr(p, "trials", None) or getattr(p, "exposure", None) for p in family.parts]
+    named = [*reserved, *(e for e in extras if isinstance(e, str))]
+    twice = [c for c in family.columns if c in named]
+    if twice:
+        raise InputError(
+            f"column {twice[0]!r} is both modelled and used as weights, trials or exposure"
+        )
+
+
 def resolve_family(
     family: Any,
     frame: pd.DataFrame,
@@ -165,18 +184,38 @@ def resolve_family(
 
     ``reserved`` columns (case weights) are never modelled.
     """
+    bound = _bind_family(
+        family, frame, columns, trials=trials, exposure=exposure, reserved=reserved
+    )
+    _check_not_modelled(bound, reserved)
+    return bound
+
+
+def _bind_family(
+    family: Any,
+    frame: pd.DataFrame,
+    columns: Sequence[str] | None,
+    *,
+    trials: Any,
+    exposure: Any,
+    reserved: Sequence[str],
+) -> ProductFamily:
     frame = frame.rename(columns=str)
+    if isinstance(family, ProductFamily):  # already bound (a simulation's truth, a saved fit)
+        if trials is not None or exposure is not None:
+            raise InputError("a bound family carries its own trials and exposure")
+        return family.prepare(frame)
     if isinstance(family, Mapping):
         if columns is not None:
             raise InputError("give the columns either as the family mapping's keys or as columns=")
         if not family:
             raise InputError("the family mapping names no column")
-        parts = []
-        for column, entry in family.items():
-            spec = _spec(entry, trials=trials, exposure=exposure)
-            parts.append(spec.bind(str(column)))
+        specs = [_spec(entry, trials=trials, exposure=exposure) for entry in family.values()]
+        _check_options_apply(specs, trials, exposure)
+        parts = [spec.bind(str(column)) for column, spec in zip(family, specs, strict=True)]
         return ProductFamily(tuple(parts)).prepare(frame)
     spec = _spec(family, trials=trials, exposure=exposure)
+    _check_options_apply([spec], trials, exposure)
     used = [*reserved, *spec.extra_columns()]
     if columns is None:
         chosen = _default_columns(frame, spec, used)
@@ -197,8 +236,20 @@ def resolve_family(
     return ProductFamily(tuple(spec.bind(c) for c in chosen)).prepare(frame)
 
 
-def family_from_spec(entries: Sequence[Mapping[str, Any]]) -> ProductFamily:
+def _saved_extra(entry: Mapping[str, Any], key: str) -> str | float | None:
+    """A saved trials or exposure: a column name, a positive number, or null."""
+    value = entry.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise InputError(f"the saved {key} of column {entry.get('column')!r} is {value!r}")
+    return value
+
+
+def family_from_spec(entries: Any) -> ProductFamily:
     """The family a saved fit describes (the inverse of ``ProductFamily.to_spec``)."""
+    if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
+        raise InputError(f"the saved family must be a list of column entries, got {entries!r}")
     parts: list[ColumnFamily] = []
     for entry in entries:
         name = entry.get("family")
@@ -206,9 +257,14 @@ def family_from_spec(entries: Sequence[Mapping[str, Any]]) -> ProductFamily:
         if not isinstance(column, str):
             raise InputError(f"a saved family entry has no column name: {dict(entry)!r}")
         if name == "poisson":
-            parts.append(PoissonColumn(column, entry.get("exposure")))
+            parts.append(PoissonColumn(column, _saved_extra(entry, "exposure")))
         elif name == "binomial":
-            parts.append(BinomialColumn(column, entry.get("trials")))
+            trials = _saved_extra(entry, "trials")
+            if isinstance(trials, float):
+                if not trials.is_integer():
+                    raise InputError(f"the saved trials of column {column!r} is {trials!r}")
+                trials = int(trials)
+            parts.append(BinomialColumn(column, trials))
         elif name == "normal":
             parts.append(NormalColumn(column, float(entry["center"]), float(entry["scale"])))
         elif name == "multinomial":

@@ -304,8 +304,11 @@ def fused_count_e_step(
 
 
 def check_nonempty(nk: np.ndarray) -> None:
-    """Refuse an M-step whose component is empty: its parameters are not identified."""
-    empty = np.flatnonzero(nk <= MIN_COMPONENT_WEIGHT)
+    """Refuse an M-step whose component is empty: its parameters are not identified.
+
+    Relative to the total, so that case weights of any scale judge alike.
+    """
+    empty = np.flatnonzero(nk <= MIN_COMPONENT_WEIGHT * nk.sum())
     if empty.size:
         raise DegenerateFitError(
             f"component {int(empty[0]) + 1} is empty (total responsibility {nk[empty[0]]:.3g})"
@@ -444,7 +447,3 @@ class ProductFamily:
 
     def to_spec(self) -> list[dict[str, Any]]:
         return [part.to_spec() for part in self.parts]
-
-    def align_key(self, theta: Sequence[np.ndarray]) -> np.ndarray:
-        """A number per component that orders components the same way across fits."""
-        return np.asarray(theta[0], dtype=float)[:, 0]

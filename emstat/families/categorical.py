@@ -35,12 +35,18 @@ class CategoricalColumn(SimplexColumns):
         series = column_values(frame, self.column, self.name)
         seen = series.dropna()
         if isinstance(series.dtype, pd.CategoricalDtype):
-            levels = tuple(series.cat.categories)
+            # categories never observed are not estimable: no parameters for them
+            used = set(seen.unique())
+            levels = tuple(c for c in series.cat.categories if c in used)
         else:
-            try:
-                levels = tuple(sorted(seen.unique()))
-            except TypeError:  # mixed types: keep the order of appearance
-                levels = tuple(seen.unique())
+            kinds = {type(v).__name__ for v in seen.unique() if not isinstance(v, str)}
+            if kinds and any(isinstance(v, str) for v in seen.unique()):
+                text = next(v for v in seen if isinstance(v, str))
+                raise InputError(
+                    f"column {self.column!r} mixes text ({text!r}) with numbers; "
+                    "give one kind of level per column"
+                )
+            levels = tuple(sorted(seen.unique()))
         if len(levels) < 2:
             raise InputError(
                 f"column {self.column!r} has {len(levels)} level; "

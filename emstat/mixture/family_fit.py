@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from emstat._saved import SavedFields, number_array
 from emstat._validation import describe_labels
 from emstat.engine import EMControl, EMResult, fit_em, fit_em_restarts
 from emstat.errors import InputError
@@ -71,13 +72,22 @@ def as_frame(data: Any) -> pd.DataFrame:
 
 
 def case_weights(frame: pd.DataFrame, weights: Any) -> np.ndarray | None:
-    """Frequency or sampling weights per row: a column name or an array; none negative or NaN."""
+    """Frequency weights per row (a weight of 2 counts a row twice): a column name or one
+    number per row; none negative, NaN or infinite.  A copy: the caller's array may change."""
     if weights is None:
         return None
     if isinstance(weights, str):
         if weights not in frame.columns:
             raise InputError(f"no weights column {weights!r} in the data")
-        values = pd.to_numeric(frame[weights], errors="coerce").to_numpy(dtype=float)
+        column = frame[weights]
+        values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+        text = np.isnan(values) & column.notna().to_numpy()
+        if text.any():
+            i = int(np.flatnonzero(text)[0])
+            raise InputError(
+                f"weights column {weights!r} holds {column.iloc[i]!r} at row {frame.index[i]!r}; "
+                "weights are numbers"
+            )
         what = f"weights column {weights!r}"
     else:
         if isinstance(weights, pd.Series) and not weights.index.equals(frame.index):
@@ -88,9 +98,13 @@ def case_weights(frame: pd.DataFrame, weights: Any) -> np.ndarray | None:
                 )
             weights = weights.reindex(frame.index)
         try:
-            values = np.asarray(weights, dtype=float).reshape(-1)
+            values = np.array(weights, dtype=float)
         except (TypeError, ValueError):
             raise InputError("weights must be numbers, one per row") from None
+        if values.ndim == 2 and values.shape[-1] == 1:
+            values = values.reshape(-1)
+        if values.ndim != 1:
+            raise InputError(f"weights must be one number per row, got shape {values.shape}")
         what = "weights"
         if values.shape[0] != frame.shape[0]:
             raise InputError(
@@ -99,8 +113,10 @@ def case_weights(frame: pd.DataFrame, weights: Any) -> np.ndarray | None:
     bad = ~np.isfinite(values) | (values < 0)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
+        verb = "hold" if what == "weights" else "holds"
         raise InputError(
-            f"{what} hold {values[i]:g} at row {frame.index[i]!r}; weights must be finite and >= 0"
+            f"{what} {verb} {values[i]:g} at row {frame.index[i]!r}; "
+            "weights must be finite and >= 0"
         )
     if values.sum() <= 0:
         raise InputError(f"{what} are all zero")
@@ -231,7 +247,8 @@ class FamilyMixtureResult(FitCriteria):
             ["weight", *names],
             estimate,
             std_err,
-            ["identity" if self.fixed_weights is not None else "logit", *scales],
+            # a weight fixed by the user or by k = 1 has no interval to compute
+            ["identity" if self.fixed_weights is not None or self.k == 1 else "logit", *scales],
             level,
         )
 
@@ -369,55 +386,64 @@ class FamilyMixtureResult(FitCriteria):
         return path
 
 
-def load_family_fit(payload: dict[str, Any]) -> FamilyMixtureResult:
-    """A fit saved by :meth:`FamilyMixtureResult.save`, validated field by field."""
-    if payload.get("format") != FORMAT:
-        raise InputError(
-            f"not a saved emstat family mixture fit (format {payload.get('format')!r})"
-        )
-    try:
-        family = family_from_spec(payload["family"])
-        k = int(payload["k"])
-        theta = None
-        if payload.get("weights") is not None:
-            weights = np.asarray(payload["weights"], dtype=float)
-            components = tuple(np.asarray(c, dtype=float) for c in payload["components"])
-            theta = MixtureTheta(weights, components)
-            _check_saved_theta(family, theta, k)
-        nan_if_none = lambda v: math.nan if v is None else float(v)  # noqa: E731
-        fixed = payload.get("fixed_weights")
-        return FamilyMixtureResult(
-            family=family,
-            k=k,
-            n=float(payload["n"]),
-            n_rows=int(payload["n_rows"]),
-            theta=theta,
-            loglik=nan_if_none(payload["loglik"]),
-            objective=nan_if_none(payload.get("objective")),
-            n_params=int(payload["n_params"]),
-            n_iter=int(payload["n_iter"]),
-            converged=bool(payload["converged"]),
-            stop_reason=str(payload["stop_reason"]),
-            trace=np.asarray(payload["trace"], dtype=float),
-            seconds=float(payload["seconds"]),
-            control=EMControl(**payload["control"]),
-            init=str(payload["init"]),
-            classification_loglik=nan_if_none(payload.get("classification_loglik")),
-            degenerate=payload.get("degenerate"),
-            fixed_weights=None if fixed is None else np.asarray(fixed, dtype=float),
-            std_errors=None
-            if payload.get("std_errors") is None
-            else np.array(
-                [math.nan if v is None else v for v in payload["std_errors"]], dtype=float
+def load_family_fit(payload: Any) -> FamilyMixtureResult:
+    """A fit saved by :meth:`FamilyMixtureResult.save`, checked field by field.
+
+    Every problem is one :class:`InputError` naming the field.
+    """
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        found = payload.get("format") if isinstance(payload, dict) else None
+        raise InputError(f"not a saved emstat family mixture fit (format {found!r})")
+    fields = SavedFields(payload)
+    family = family_from_spec(fields.get("family"))
+    k = fields.integer("k", 1)
+    fixed = None
+    if payload.get("fixed_weights") is not None:
+        fixed = check_fixed_weights(fields.array("fixed_weights", (k,)), k)
+    model = FiniteMixture(family, k, fixed)
+    n_params = fields.integer("n_params", 0)
+    if n_params != model.n_params():
+        raise InputError(f"n_params is {n_params}; this family with k = {k} has {model.n_params()}")
+    n = fields.number("n")
+    if n <= 0:
+        raise InputError(f"n must be > 0, got {n!r}")
+    theta = None
+    if payload.get("weights") is not None:
+        components = fields.get("components")
+        if not isinstance(components, list) or len(components) != len(family.parts):
+            raise InputError("components must hold one table of parameters per column part")
+        theta = MixtureTheta(
+            fields.array("weights", (k,)),
+            tuple(
+                number_array(table, f"components[{j}]", (k, len(part.parameter_names())))
+                for j, (part, table) in enumerate(zip(family.parts, components, strict=True))
             ),
-            std_error_method=payload.get("std_error_method"),
         )
-    except KeyError as exc:
-        raise InputError(f"the saved fit has no field {exc.args[0]!r}") from None
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, InputError):
-            raise
-        raise InputError(f"the saved fit is malformed: {exc}") from None
+        _check_saved_theta(family, theta, k)
+    size = model.reported(theta).shape[0] if theta is not None else 0
+    degenerate = fields.optional_string("degenerate")
+    return FamilyMixtureResult(
+        family=family,
+        k=k,
+        n=n,
+        n_rows=fields.integer("n_rows", 1),
+        theta=theta,
+        loglik=fields.number("loglik", nullable=True),
+        objective=fields.number("objective", nullable=True),
+        n_params=n_params,
+        n_iter=fields.integer("n_iter", 0),
+        converged=fields.boolean("converged"),
+        stop_reason=fields.string("stop_reason"),
+        trace=fields.array("trace", None, finite=False),
+        seconds=fields.number("seconds"),
+        control=fields.control(),
+        init=fields.string("init"),
+        classification_loglik=fields.number("classification_loglik", nullable=True),
+        degenerate=degenerate,
+        fixed_weights=fixed,
+        std_errors=fields.std_errors(theta is not None, size),
+        std_error_method=fields.optional_string("std_error_method"),
+    )
 
 
 def _check_saved_theta(family: ProductFamily, theta: MixtureTheta, k: int) -> None:
@@ -532,7 +558,7 @@ class FamilyFitter:
             n_rows=self.data.n,
             theta=theta,
             loglik=em.loglik if theta is not None else math.nan,
-            objective=em.loglik if theta is not None else math.nan,
+            objective=em.objective if theta is not None else math.nan,
             n_params=model.n_params(),
             n_iter=em.n_iter,
             converged=em.converged,
@@ -558,7 +584,7 @@ def theta_from_mapping(model: FiniteMixture, start: Mapping[str, Any]) -> Mixtur
     parameter of the family must be given.
     """
     k = model.k
-    names, _, _ = model.family.rows(
+    names, _, scales = model.family.rows(
         tuple(np.zeros((k, len(p.parameter_names()))) for p in model.family.parts)
     )
     unknown = [key for key in start if key != "weight" and key not in names]
@@ -581,6 +607,15 @@ def theta_from_mapping(model: FiniteMixture, start: Mapping[str, Any]) -> Mixtur
         return array
 
     table = np.column_stack([values(name) for name in names])
+    for j, (name, scale) in enumerate(zip(names, scales, strict=True)):
+        column = table[:, j]
+        if (scale == "logit" and ((column < 0) | (column > 1)).any()) or (
+            scale == "log" and (column <= 0).any()
+        ):
+            space = "probabilities in [0, 1]" if scale == "logit" else "numbers > 0"
+            raise InputError(f"init[{name!r}] must be {space}, got {column.tolist()}")
+    if model.fixed_weights is not None and "weight" in start:
+        raise InputError("give the weights either as fixed_weights or in init, not both")
     if "weight" in start:
         weights = check_fixed_weights(values("weight"), k)
     else:
@@ -591,14 +626,13 @@ def theta_from_mapping(model: FiniteMixture, start: Mapping[str, Any]) -> Mixtur
         width = len(part.parameter_names())
         components.append(table[:, col : col + width])
         col += width
-    theta = MixtureTheta(np.asarray(weights), tuple(components))
-    if model.fixed_weights is not None and "weight" in start:
-        raise InputError("give the weights either as fixed_weights or in init, not both")
-    return theta
+    return MixtureTheta(np.asarray(weights), tuple(components))
 
 
 def _distinct_rows(data: FamilyData) -> int:
-    stacked = np.column_stack([np.nan_to_num(b.values, nan=-1.5) for b in data.blocks])
+    stacked = np.column_stack(
+        [np.nan_to_num(b.values, nan=-1.5).reshape(data.n, -1) for b in data.blocks]
+    )
     return len(np.unique(stacked, axis=0))
 
 
@@ -611,9 +645,15 @@ def prepare_family_data(
     trials: Any = None,
     exposure: Any = None,
 ) -> tuple[ProductFamily, FamilyData]:
-    """Validate and encode the data for ``family``; rows missing every column are refused."""
+    """Validate and encode the data for ``family``; rows missing every column are refused.
+
+    Rows of weight 0 carry no information and are left out (of the starts too).
+    """
     frame = as_frame(data)
     reserved = [weights] if isinstance(weights, str) else []
+    row_weights = case_weights(frame, weights)
+    if row_weights is not None and (row_weights == 0).any():
+        frame, row_weights = frame[row_weights > 0], row_weights[row_weights > 0]
     bound = resolve_family(
         family, frame, columns, trials=trials, exposure=exposure, reserved=reserved
     )
@@ -622,7 +662,7 @@ def prepare_family_data(
     if empty.any():
         rows = list(frame.index[empty])
         raise InputError(f"row {describe_labels(rows)} has every modelled column missing; drop it")
-    return bound, FamilyData(blocks, case_weights(frame, weights))
+    return bound, FamilyData(blocks, row_weights)
 
 
 def fit_family_mixture(

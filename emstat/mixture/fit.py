@@ -109,8 +109,14 @@ def prepare_data(
 
         frame = as_frame(data)
         row_weights = case_weights(frame, weights)
-        if isinstance(weights, str) and columns is None:
-            columns = [c for c in frame.columns if c != weights]
+        if isinstance(weights, str):
+            if columns is None:
+                columns = [c for c in frame.columns if c != weights]
+            elif weights in columns:
+                raise InputError(f"column {weights!r} is both modelled and used as weights")
+        if row_weights is not None and (row_weights == 0).any():
+            # rows of weight 0 carry no information: left out, of the starts too
+            frame, row_weights = frame[row_weights > 0], row_weights[row_weights > 0]
         data = frame
     numeric = as_numeric_data(data, columns)
     check_not_constant(numeric)

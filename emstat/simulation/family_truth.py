@@ -85,7 +85,7 @@ class FamilyTruth:
 
     def fit_options(self) -> dict[str, Any]:
         """What :func:`emstat.fit_mixture` needs besides the data to fit this family."""
-        return {"family": {part.column: _spec_of(part) for part in self.family.parts}}
+        return {"family": self.family}
 
     def separated(self, factor: float) -> FamilyTruth:
         if factor == 1.0:
@@ -165,16 +165,6 @@ class FamilyTruth:
 def _constant_extra(part: ColumnFamily, n: int) -> np.ndarray | None:
     value = getattr(part, "trials", None) or getattr(part, "exposure", None)
     return None if value is None else np.full(n, float(value))
-
-
-def _spec_of(part: ColumnFamily) -> Any:
-    from emstat.families import Binomial, Categorical, Normal, Poisson
-
-    if part.name == "binomial":
-        return Binomial(trials=getattr(part, "trials", None))
-    if part.name == "poisson":
-        return Poisson(exposure=getattr(part, "exposure", None))
-    return Categorical() if part.name == "categorical" else Normal()
 
 
 def family_truth_from_terms(terms: Sequence[FormulaTerm], column: str = "x") -> FamilyTruth:

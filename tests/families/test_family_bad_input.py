@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -119,3 +121,84 @@ def test_too_many_components_for_the_distinct_rows_is_a_nan_cell_in_a_selection(
     assert np.isnan(sel.table.loc[4, "poisson"])
     assert "distinct" in sel.reasons.loc[4, "poisson"]
     assert np.isfinite(sel.table.loc[[1, 2, 3], "poisson"]).all()
+
+
+COUNTS = pd.DataFrame({"x": np.r_[np.arange(50) % 4, 6 + np.arange(50) % 5], "w": 1.0})
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"family": "poisson", "trials": 20}, "trials= belongs to the binomial family"),
+        ({"family": "binomial", "trials": 20, "exposure": "w"}, "exposure= belongs to the Poisson"),
+        ({"family": {"x": "poisson"}, "trials": 20}, "trials= belongs to the binomial family"),
+        ({"family": "poisson", "weights": np.ones((100, 2))}, "one number per row"),
+        ({"family": "poisson", "columns": ["x", "w"], "weights": "w"}, "both modelled and used"),
+        ({"family": emstat.Poisson(exposure="x"), "columns": ["x"]}, "both modelled and used"),
+        ({"family": "poisson", "columns": ["x"], "init": {"rate[x]": [-1, 3]}}, "numbers > 0"),
+        ({"family": "poisson", "columns": ["x"], "weights": np.full(100, np.inf)}, "inf at row 0"),
+    ],
+)
+def test_options_that_do_not_apply_or_do_not_fit_are_refused(options: dict, message: str) -> None:
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        emstat.fit_mixture(COUNTS, k=2, **options)
+
+
+def test_text_in_a_weights_column_is_named() -> None:
+    data = COUNTS.assign(w=["a"] * 100)
+    with pytest.raises(InputError, match="weights column 'w' holds 'a' at row 0"):
+        emstat.fit_mixture(data, k=2, family="poisson", columns=["x"], weights="w")
+
+
+def test_rows_of_weight_zero_are_left_out_even_of_the_starts() -> None:
+    weights = np.r_[np.zeros(50), np.ones(50)]
+    weighted = emstat.fit_mixture(COUNTS, k=2, family="poisson", columns=["x"], weights=weights)
+    alone = emstat.fit_mixture(COUNTS.iloc[50:], k=2, family="poisson", columns=["x"])
+    assert weighted.n == 50 and weighted.n_rows == 50
+    assert weighted.loglik == pytest.approx(alone.loglik, rel=1e-12)
+    gaussian = emstat.fit_mixture(COUNTS[["x"]].astype(float), k=2, model="V", weights=weights)
+    plain = emstat.fit_mixture(COUNTS[["x"]].iloc[50:].astype(float), k=2, model="V")
+    assert gaussian.loglik == pytest.approx(plain.loglik, rel=1e-12)
+
+
+def test_the_scale_of_the_weights_does_not_decide_emptiness() -> None:
+    # the same 300 iterations for both (a stopping rule on 1 + |loglik| sees the scale)
+    steps = emstat.EMControl(tol=0.0, criterion="abs", max_iter=300)
+    options = {"k": 2, "family": "poisson", "columns": ["x"], "control": steps}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", emstat.ConvergenceWarning)
+        tiny = emstat.fit_mixture(COUNTS, weights=np.full(100, 1e-300), **options)
+        unit = emstat.fit_mixture(COUNTS, weights="w", **options)
+    assert tiny.ok
+    np.testing.assert_allclose(tiny.params["estimate"], unit.params["estimate"], rtol=1e-6)
+
+
+def test_categorical_levels_mixing_text_and_numbers_are_refused() -> None:
+    data = pd.DataFrame({"a": [1, "1", 2, 2, 1, 2] * 5})
+    with pytest.raises(InputError, match="mixes text"):
+        emstat.fit_mixture(data, k=2, family="categorical")
+
+
+def test_categories_never_observed_have_no_parameters() -> None:
+    data = pd.DataFrame({"a": pd.Categorical(["x", "y"] * 20, categories=["x", "y", "z"])})
+    fit = emstat.fit_mixture(data, k=1, family="categorical")
+    assert fit.n_params == 1
+    assert list(fit.params["parameter"]) == ["weight", "prob[a=x]", "prob[a=y]"]
+
+
+def test_duplicate_columns_in_a_family_option() -> None:
+    from emstat._parsing import parse_family
+
+    with pytest.raises(InputError, match="names column 'v' twice"):
+        parse_family("v=poisson,v=normal")
+
+
+def test_criteria_options_are_checked() -> None:
+    fit = emstat.fit_mixture(COUNTS, k=2, family="poisson", columns=["x"])
+    with pytest.raises(InputError, match="unknown convention 'larger'"):
+        fit.criterion("bic", "larger")
+    assert fit.conf_int(np.float32(0.9)).shape == fit.params.shape
+    assert fit.objective == fit.loglik
+    one = emstat.fit_mixture(COUNTS, k=1, family="poisson", columns=["x"])
+    weight = one.params.iloc[0]
+    assert (weight["scale"], weight["ci_low"], weight["ci_high"]) == ("identity", 1.0, 1.0)
