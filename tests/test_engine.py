@@ -212,3 +212,45 @@ def test_aitken_waits_for_the_predicted_limit_where_the_change_rule_stops_early(
     # The change rule stops when c a^t (1 - a) is that small: 100 times farther away here.
     assert model.limit - change.loglik > 50 * scale
     assert "Aitken" in EMControl(criterion="aitken").describe()
+
+
+class _Penalised(_Geometric):
+    """The geometric model with an objective: the log-likelihood plus a log-prior of theta."""
+
+    def objective(self, theta: float, stats: float, loglik: float) -> float:
+        return loglik - 0.01 * theta
+
+
+class _Wandering(_Geometric):
+    """A model whose log-likelihood goes down and up: it declares itself not monotone."""
+
+    monotone = False
+
+    def e_step(self, theta: float, data: object) -> tuple[float, float]:
+        return theta, -100.0 + (1.0 if theta % 2 else -1.0) / (1.0 + theta)
+
+
+def test_the_trace_and_stopping_rule_follow_the_objective() -> None:
+    from emstat.engine import EMControl, fit_em
+
+    model = _Penalised()
+    result = fit_em(model, None, theta0=0.0, control=EMControl(tol=1e-8, max_iter=50))
+    theta = float(result.theta)  # type: ignore[arg-type]
+    assert result.loglik == pytest.approx(model.limit - model.gap * model.rate**theta)
+    assert result.objective == pytest.approx(result.loglik - 0.01 * theta)
+    assert result.trace[-1] == pytest.approx(result.objective)
+    assert result.trace[0] == pytest.approx(model.limit - model.gap)  # theta 0: no penalty
+
+
+def test_a_model_that_need_not_be_monotone_is_not_warned_about() -> None:
+    import warnings
+
+    from emstat.engine import EMControl, fit_em
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a decrease warning would fail the test
+        result = fit_em(_Wandering(), None, theta0=0.0, control=EMControl(tol=1e-3, max_iter=40))
+    assert np.any(np.diff(result.trace) < 0)
+    with pytest.warns(ConvergenceWarning, match="decreased"):
+        monotone = type("Monotone", (_Wandering,), {"monotone": True})()
+        fit_em(monotone, None, theta0=0.0, control=EMControl(tol=1e-3, max_iter=40))

@@ -97,7 +97,7 @@ def test_a_poisson_study_recovers_the_truth_and_covers(tmp_path: object) -> None
     assert (summary["aligned_by"] == "hungarian-link-scale").all()
     rates = summary[summary["parameter"] == "rate[x]"].set_index("truth")
     assert abs(rates.loc[2.0, "bias"]) < 0.05 and abs(rates.loc[9.0, "bias"]) < 0.1
-    assert summary["coverage"].between(0.88, 0.99).all()
+    assert summary["coverage"].between(0.90, 0.99).all()  # 200 reps: sd of a share ~0.015
     import pandas as pd
 
     chosen = pd.read_csv(out / "selection_summary.csv")
