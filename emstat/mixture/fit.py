@@ -477,8 +477,10 @@ def fit_mixture(
         their missing values are marginalised (missing at random), and
         ``init`` may also be a mapping of start parameters by name.
     weights
-        Case weights (frequency or sampling weights): a column name or one
-        number per row; a weight of 2 counts a row twice.
+        Frequency weights: a column name or one number per row; a weight
+        of 2 counts a row twice, rows of weight 0 are left out, and the
+        criteria's n is the sum of the weights (sampling weights, which
+        need a sandwich variance, are not offered).
     trials, exposure
         The binomial family's number of trials and the Poisson family's
         exposure: a column name or a constant.
