@@ -25,8 +25,10 @@ from emstat.errors import InputError
 __all__ = [
     "CRITERION_NAMES",
     "FitCriteria",
+    "MixtureCriteria",
     "params_frame",
     "restart_table",
+    "run_fields",
     "wald_intervals",
     "wald_z",
 ]
@@ -109,12 +111,45 @@ class FitCriteria:
         return -value if convention == "mclust" else value
 
 
+class MixtureCriteria(FitCriteria):
+    """What a mixture's result adds: components numbered 1..k and their weights."""
+
+    k: int
+
+    def _require_ok(self) -> Any:
+        """The fitted parameters, or an InputError saying why there are none."""
+        raise NotImplementedError
+
+    @property
+    def _labels(self) -> pd.Index:
+        return pd.Index(range(1, self.k + 1), name="component")
+
+    @property
+    def weights(self) -> pd.Series:
+        """The mixing weights, one per component."""
+        return pd.Series(self._require_ok().weights, index=self._labels, name="weight")
+
+
 _TRANSFORMS: dict[str, tuple[Any, Any, Any]] = {
     # scale: (forward, inverse, derivative of forward)
     "identity": (lambda v: v, lambda v: v, lambda v: np.ones_like(v)),
     "log": (np.log, np.exp, lambda v: 1.0 / v),
     "logit": (logit, expit, lambda v: 1.0 / (v * (1.0 - v))),
 }
+
+
+def run_fields(em: Any, ok: bool) -> dict[str, Any]:
+    """The fields every result takes from its EM run (``ok``: it ended with parameters)."""
+    return {
+        "loglik": em.loglik if ok else math.nan,
+        "n_iter": em.n_iter,
+        "converged": em.converged,
+        "stop_reason": em.stop_reason,
+        "trace": em.trace,
+        "seconds": em.seconds,
+        "control": em.control,
+        "degenerate": em.degenerate if em.degenerate is not None or ok else "no valid parameters",
+    }
 
 
 def restart_table(runs: Sequence[Any], methods: Sequence[str]) -> pd.DataFrame:

@@ -34,7 +34,7 @@ from emstat.mixture.finite import (
     observed_information_std_errors,
 )
 from emstat.mixture.init import StartingPartition, labels_to_resp, make_starts
-from emstat.results import CONVENTION_TEXT, FitCriteria, params_frame, restart_table
+from emstat.results import CONVENTION_TEXT, MixtureCriteria, params_frame, restart_table, run_fields
 
 __all__ = ["FAMILY_CONTROL", "FamilyMixtureResult", "fit_family_mixture", "load_family_fit"]
 
@@ -153,7 +153,7 @@ def _starts(
 
 
 @dataclass(frozen=True, eq=False)
-class FamilyMixtureResult(FitCriteria):
+class FamilyMixtureResult(MixtureCriteria):
     """A fitted mixture of a component family (Poisson, binomial, categorical, normal, mixed).
 
     Components are numbered 1..k.  ``loglik`` is the observed-data
@@ -209,14 +209,6 @@ class FamilyMixtureResult(FitCriteria):
                 f"this {self.family.name} fit with k = {self.k} is degenerate: {self.degenerate}"
             )
         return self.theta
-
-    @property
-    def _labels(self) -> pd.Index:
-        return pd.Index(range(1, self.k + 1), name="component")
-
-    @property
-    def weights(self) -> pd.Series:
-        return pd.Series(self._require_ok().weights, index=self._labels, name="weight")
 
     @cached_property
     def _std_errors_and_reason(self) -> tuple[np.ndarray, str | None]:
@@ -557,20 +549,11 @@ class FamilyFitter:
             n=self.data.total_weight(),
             n_rows=self.data.n,
             theta=theta,
-            loglik=em.loglik if theta is not None else math.nan,
             objective=em.objective if theta is not None else math.nan,
             n_params=model.n_params(),
-            n_iter=em.n_iter,
-            converged=em.converged,
-            stop_reason=em.stop_reason,
-            trace=em.trace,
-            seconds=em.seconds,
-            control=em.control,
             init=init,
             classification_loglik=classification,
-            degenerate=em.degenerate
-            if em.degenerate is not None or theta is not None
-            else "no valid parameters",
+            **run_fields(em, theta is not None),
             fixed_weights=model.fixed_weights,
             restarts=restarts,
             data_=self.data if theta is not None else None,

@@ -39,7 +39,7 @@ from emstat.mixture.sources import (
     is_out_of_core,
     open_source,
 )
-from emstat.results import restart_table
+from emstat.results import restart_table, run_fields
 
 __all__ = ["MixtureFitter", "fit_mixture"]
 
@@ -324,19 +324,10 @@ class MixtureFitter:
             columns=self.data.columns,
             n=self.data.size,
             params_=None if theta is None else theta.shifted(self.data.center),
-            loglik=em.loglik if theta is not None else math.nan,
             n_params=em_model.n_params(self.data.d),
-            n_iter=em.n_iter,
-            converged=em.converged,
-            stop_reason=em.stop_reason,
-            trace=em.trace,
-            seconds=em.seconds,
-            control=em.control,
             init=init,
             classification_loglik=classification_loglik,
-            degenerate=em.degenerate
-            if em.degenerate is not None or theta is not None
-            else "no valid parameters",
+            **run_fields(em, theta is not None),
             restarts=restarts,
             data_=rows if theta is not None else None,
             std_error_method="observed information"

@@ -18,7 +18,7 @@ from emstat.engine import EMControl
 from emstat.errors import DegenerateFitError, InputError
 from emstat.mixture import gaussian
 from emstat.mixture.gaussian import GaussianParams, parameter_names, reported_vector
-from emstat.results import FitCriteria, wald_z
+from emstat.results import MixtureCriteria, wald_z
 
 __all__ = ["MixtureResult", "load_fit", "parameter_names", "reported_vector"]
 
@@ -28,7 +28,7 @@ _FORMATS = ("emstat.MixtureResult/1", _FORMAT)
 
 
 @dataclass(frozen=True, eq=False)
-class MixtureResult(FitCriteria):
+class MixtureResult(MixtureCriteria):
     """A fitted Gaussian mixture.
 
     Components are numbered 1..k in every output.  Information criteria
@@ -80,14 +80,6 @@ class MixtureResult(FitCriteria):
                 f"this {self.model} fit with k = {self.k} is degenerate: {self.degenerate}"
             )
         return self.params_
-
-    @property
-    def _labels(self) -> pd.Index:
-        return pd.Index(range(1, self.k + 1), name="component")
-
-    @property
-    def weights(self) -> pd.Series:
-        return pd.Series(self._require_ok().weights, index=self._labels, name="weight")
 
     @property
     def means(self) -> pd.DataFrame:
