@@ -74,6 +74,16 @@ class SavedFields:
         except InputError as exc:
             raise InputError(f"control: {exc}") from None
 
+    def run(self) -> dict[str, Any]:
+        """How the fit's EM run ended (written by :func:`emstat.results.run_payload`)."""
+        return {
+            "n_iter": self.integer("n_iter", 0),
+            "converged": self.boolean("converged"),
+            "stop_reason": self.string("stop_reason"),
+            "trace": self.array("trace", None, finite=False),
+            "control": self.control(),
+        }
+
     def std_errors(self, fitted: bool, size: int) -> np.ndarray | None:
         values = self.payload.get("std_errors")
         if values is None:

@@ -29,6 +29,7 @@ __all__ = [
     "params_frame",
     "restart_table",
     "run_fields",
+    "run_payload",
     "wald_intervals",
     "wald_z",
 ]
@@ -149,6 +150,21 @@ def run_fields(em: Any, ok: bool) -> dict[str, Any]:
         "seconds": em.seconds,
         "control": em.control,
         "degenerate": em.degenerate if em.degenerate is not None or ok else "no valid parameters",
+    }
+
+
+def run_payload(result: Any) -> dict[str, Any]:
+    """How a fit's EM run ended, as its saved file holds it (:meth:`SavedFields.run` reads it)."""
+    return {
+        "n_iter": result.n_iter,
+        "converged": result.converged,
+        "stop_reason": result.stop_reason,
+        "trace": result.trace.tolist(),
+        "control": {
+            "tol": result.control.tol,
+            "criterion": result.control.criterion,
+            "max_iter": result.control.max_iter,
+        },
     }
 
 

@@ -20,6 +20,7 @@ import pandas as pd
 from emstat._saved import SavedFields, number_array
 from emstat.engine import EMResult
 from emstat.errors import InputError
+from emstat.results import run_payload
 
 if TYPE_CHECKING:
     from emstat.categorical.frontend import CategoricalResult
@@ -64,7 +65,6 @@ def fit_to_dict(result: CategoricalResult) -> dict[str, Any]:
     ]
     zero_cells = np.argwhere(~result.model.free)
     structural = [[levels[j][int(i)] for j, i in enumerate(cell)] for cell in zero_cells]
-    control = result.em.control
     return {
         "format": FORMAT,
         "variables": list(record.variables),
@@ -79,15 +79,7 @@ def fit_to_dict(result: CategoricalResult) -> dict[str, Any]:
         "n_units": result.n_units,
         "n_rows": record.n_rows,
         "n_patterns": record.n_patterns,
-        "n_iter": result.n_iter,
-        "converged": result.converged,
-        "stop_reason": result.stop_reason,
-        "trace": result.trace.tolist(),
-        "control": {
-            "tol": control.tol,
-            "criterion": control.criterion,
-            "max_iter": control.max_iter,
-        },
+        **run_payload(result.em),
         "degenerate": result.degenerate,
         "std_errors": [_finite_or_none(v) for v in result.std_errors] if result.ok else None,
     }
@@ -235,12 +227,8 @@ def fit_from_dict(payload: Any) -> CategoricalResult:
         theta=theta,
         stats=None,
         loglik=record.loglik,
-        trace=fields.array("trace", None, finite=False),
-        n_iter=fields.integer("n_iter", 0),
-        converged=fields.boolean("converged"),
-        stop_reason=fields.string("stop_reason"),
         seconds=math.nan,
-        control=fields.control(),
+        **fields.run(),
         degenerate=degenerate,
     )
     return CategoricalResult.restored(model, em, record)

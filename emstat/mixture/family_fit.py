@@ -34,7 +34,14 @@ from emstat.mixture.finite import (
     observed_information_std_errors,
 )
 from emstat.mixture.init import StartingPartition, labels_to_resp, make_starts
-from emstat.results import CONVENTION_TEXT, MixtureCriteria, params_frame, restart_table, run_fields
+from emstat.results import (
+    CONVENTION_TEXT,
+    MixtureCriteria,
+    params_frame,
+    restart_table,
+    run_fields,
+    run_payload,
+)
 
 __all__ = ["FAMILY_CONTROL", "FamilyMixtureResult", "fit_family_mixture", "load_family_fit"]
 
@@ -353,16 +360,8 @@ class FamilyMixtureResult(MixtureCriteria):
             "loglik": finite(self.loglik),
             "objective": finite(self.objective),
             "n_params": self.n_params,
-            "n_iter": self.n_iter,
-            "converged": self.converged,
-            "stop_reason": self.stop_reason,
-            "trace": self.trace.tolist(),
+            **run_payload(self),
             "seconds": self.seconds,
-            "control": {
-                "tol": self.control.tol,
-                "criterion": self.control.criterion,
-                "max_iter": self.control.max_iter,
-            },
             "init": self.init,
             "classification_loglik": finite(self.classification_loglik),
             "degenerate": self.degenerate,
@@ -423,12 +422,8 @@ def load_family_fit(payload: Any) -> FamilyMixtureResult:
         loglik=fields.number("loglik", nullable=True),
         objective=fields.number("objective", nullable=True),
         n_params=n_params,
-        n_iter=fields.integer("n_iter", 0),
-        converged=fields.boolean("converged"),
-        stop_reason=fields.string("stop_reason"),
-        trace=fields.array("trace", None, finite=False),
+        **fields.run(),
         seconds=fields.number("seconds"),
-        control=fields.control(),
         init=fields.string("init"),
         classification_loglik=fields.number("classification_loglik", nullable=True),
         degenerate=degenerate,

@@ -18,7 +18,7 @@ from emstat.engine import EMControl
 from emstat.errors import DegenerateFitError, InputError
 from emstat.mixture import gaussian
 from emstat.mixture.gaussian import GaussianParams, parameter_names, reported_vector
-from emstat.results import MixtureCriteria, wald_z
+from emstat.results import MixtureCriteria, run_payload, wald_z
 
 __all__ = ["MixtureResult", "load_fit", "parameter_names", "reported_vector"]
 
@@ -231,16 +231,8 @@ class MixtureResult(MixtureCriteria):
             "covariances": None if theta is None else theta.covariances.tolist(),
             "loglik": None if math.isnan(self.loglik) else self.loglik,
             "n_params": self.n_params,
-            "n_iter": self.n_iter,
-            "converged": self.converged,
-            "stop_reason": self.stop_reason,
-            "trace": self.trace.tolist(),
+            **run_payload(self),
             "seconds": self.seconds,
-            "control": {
-                "tol": self.control.tol,
-                "criterion": self.control.criterion,
-                "max_iter": self.control.max_iter,
-            },
             "init": self.init,
             "classification_loglik": None
             if math.isnan(self.classification_loglik)
@@ -288,16 +280,12 @@ class MixtureResult(MixtureCriteria):
             model=model,
             k=k,
             columns=columns,
-            n=fields.integer("n", 1),
+            n=_sample_size(fields),
             params_=theta,
             loglik=loglik,
             n_params=n_params,
-            n_iter=fields.integer("n_iter", 0),
-            converged=fields.boolean("converged"),
-            stop_reason=fields.string("stop_reason"),
-            trace=fields.array("trace", None, finite=False),
+            **fields.run(),
             seconds=fields.number("seconds"),
-            control=fields.control(),
             init=fields.string("init"),
             classification_loglik=fields.number("classification_loglik", nullable=True),
             degenerate=degenerate,
@@ -344,6 +332,16 @@ def load_fit(path: str | Path) -> MixtureResult:
 
         return fit_from_dict(payload)  # type: ignore[return-value]
     return MixtureResult.from_dict(payload)
+
+
+def _sample_size(fields: SavedFields) -> float:
+    """The saved n: the rows, or a weighted fit's sum of weights (not always whole)."""
+    value = fields.get("n")
+    if isinstance(value, float) and math.isfinite(value) and not value.is_integer():
+        if value <= 0:
+            raise InputError(f"n must be > 0, got {value!r}")
+        return value
+    return fields.integer("n", 1)
 
 
 def _saved_center(theta: GaussianParams | None) -> dict[str, Any]:

@@ -380,3 +380,17 @@ def test_gaussian_weights_column_is_not_modelled() -> None:
     assert fit.loglik == pytest.approx(plain.loglik, rel=1e-12)
     sel = emstat.select_mixture(faithful, k=[1, 2], models=["VVV"], weights="w")
     assert sel.best.loglik == pytest.approx(plain.loglik, rel=1e-12)
+
+
+def test_a_fit_with_fractional_weights_round_trips(tmp_path: object) -> None:
+    from pathlib import Path
+
+    faithful = emstat.load_dataset("faithful")
+    fit = emstat.fit_mixture(faithful, 2, "VVV", weights=np.full(len(faithful), 1.5))
+    assert fit.n == 408
+    half = emstat.fit_mixture(faithful, 2, "VVV", weights=np.full(len(faithful), 0.75))
+    path = half.save(Path(str(tmp_path)) / "half.json")
+    loaded = emstat.load_fit(path)
+    assert loaded.n == pytest.approx(204.0) and loaded.bic == pytest.approx(half.bic, rel=1e-14)
+    odd = emstat.fit_mixture(faithful, 2, "VVV", weights=np.r_[np.full(271, 1.0), 0.5])
+    assert emstat.load_fit(odd.save(Path(str(tmp_path)) / "odd.json")).n == 271.5
