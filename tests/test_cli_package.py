@@ -329,3 +329,24 @@ def test_shell_completion_completes_commands_and_choices() -> None:
 
     assert complete("emstat se", 1) == ["select"]
     assert complete("emstat select data.csv --format ", 4) == ["table", "csv", "json"]
+
+
+# --- one numba policy -------------------------------------------------------------
+def test_a_fit_needs_numba_and_never_falls_back_to_numpy() -> None:
+    # numba is a dependency: without it a fit fails loudly, for every covariance model,
+    # rather than running numpy's loops (the tests' oracles) many times slower.
+    code = (
+        "import sys\n"
+        "sys.modules['numba'] = None\n"
+        "import emstat\n"
+        "data = emstat.load_dataset('faithful')\n"
+        "for model in ('VVV', 'EII', 'VEV'):\n"
+        "    try:\n"
+        "        emstat.fit_mixture(data, 2, model, init='quantile')\n"
+        "    except ImportError as exc:\n"
+        "        print(model, 'numba' in str(exc))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.split() == ["VVV", "True", "EII", "True", "VEV", "True"]
