@@ -36,14 +36,46 @@ if TYPE_CHECKING:
     import typer
 
     from emstat._parsing import number_or_column, parse_family, parse_ks, parse_list
-    from emstat.cli.errors import friendly_errors
-    from emstat.cli.options import check_target, family_options
-    from emstat.cli.output import say
+    from emstat.cli.errors import err_console, friendly_errors
+    from emstat.cli.options import (
+        ColumnsOption,
+        CriterionOption,
+        DataPath,
+        DataPaths,
+        ExposureOption,
+        FamilyOption,
+        FormatOption,
+        KOption,
+        MaxIterOption,
+        SeedOption,
+        TolOption,
+        TrialsOption,
+        WeightsOption,
+        check_target,
+        family_options,
+    )
+    from emstat.cli.output import console, emit_table, say
 
 __all__ = [
     "COMMANDS",
+    "ColumnsOption",
+    "CriterionOption",
+    "DataPath",
+    "DataPaths",
+    "ExposureOption",
+    "FamilyOption",
+    "FormatOption",
+    "KOption",
+    "MaxIterOption",
+    "SeedOption",
+    "TolOption",
+    "TrialsOption",
+    "WeightsOption",
     "app",
     "check_target",
+    "console",
+    "emit_table",
+    "err_console",
     "family_options",
     "friendly_errors",
     "main",
@@ -68,14 +100,30 @@ COMMANDS: dict[str, str] = {
 # Names other modules import from ``emstat.cli``, loaded when asked for.
 _EXPORTS: dict[str, str] = {
     "app": "emstat.cli._app",
+    "err_console": "emstat.cli.errors",
     "friendly_errors": "emstat.cli.errors",
+    "console": "emstat.cli.output",
+    "emit_table": "emstat.cli.output",
     "say": "emstat.cli.output",
-    "check_target": "emstat.cli.options",
-    "family_options": "emstat.cli.options",
+    "number_or_column": "emstat._parsing",
+    "parse_family": "emstat._parsing",
     "parse_ks": "emstat._parsing",
     "parse_list": "emstat._parsing",
-    "parse_family": "emstat._parsing",
-    "number_or_column": "emstat._parsing",
+    "ColumnsOption": "emstat.cli.options",
+    "CriterionOption": "emstat.cli.options",
+    "DataPath": "emstat.cli.options",
+    "DataPaths": "emstat.cli.options",
+    "ExposureOption": "emstat.cli.options",
+    "FamilyOption": "emstat.cli.options",
+    "FormatOption": "emstat.cli.options",
+    "KOption": "emstat.cli.options",
+    "MaxIterOption": "emstat.cli.options",
+    "SeedOption": "emstat.cli.options",
+    "TolOption": "emstat.cli.options",
+    "TrialsOption": "emstat.cli.options",
+    "WeightsOption": "emstat.cli.options",
+    "check_target": "emstat.cli.options",
+    "family_options": "emstat.cli.options",
 }
 
 if TYPE_CHECKING:
