@@ -59,6 +59,12 @@ def test_help_loads_typer_but_no_numerical_stack() -> None:
     assert not loaded & {"numpy", "pandas", "scipy", "numba", "matplotlib"}
 
 
+def test_the_library_progress_bar_loads_rich_but_not_typer() -> None:
+    # simulate(progress=True) draws with emstat.cli.progress; it needs no typer app.
+    loaded = loaded_modules("import emstat.cli.progress")
+    assert "rich" in loaded and "typer" not in loaded
+
+
 def test_a_public_name_loads_what_it_needs() -> None:
     loaded = loaded_modules("from emstat import fit_mixture")
     assert "pandas" in loaded
