@@ -30,7 +30,7 @@ test: lint
 
 # The API reference, from the docstrings; any warning fails the build.
 docs: $(VENV)/.installed
-	$(VENV)/bin/sphinx-build -q -W --keep-going -b html docs docs/_build/html
+	$(VENV)/bin/sphinx-build -q -E -W --keep-going -b html docs docs/_build/html
 	@echo "the API reference is in $(CURDIR)/docs/_build/html/index.html"
 
 bench: $(VENV)/.installed
