@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["fit_html", "selection_html", "text_html"]
+__all__ = ["fit_facts", "fit_html", "selection_html", "text_html"]
 
 _STYLE = 'class="dataframe emstat" border="0"'
 

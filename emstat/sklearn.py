@@ -176,9 +176,10 @@ class _EMMixture(DensityMixin, BaseEstimator):
         return float(np.mean(self.score_samples(X)))
 
     def _criterion(self, X: Any, penalty_per_param: float | None) -> float:
-        loglik = float(np.sum(self.score_samples(X)))
-        n = self._checked(X).shape[0]
-        per_param = math.log(n) if penalty_per_param is None else penalty_per_param
+        """``-2 loglik(X) + p * penalty``; the penalty per parameter is ``log n`` when None."""
+        frame = self._checked(X)
+        loglik = float(self.result_.score_samples(frame).sum())
+        per_param = math.log(frame.shape[0]) if penalty_per_param is None else penalty_per_param
         return -2.0 * loglik + self.result_.n_params * per_param
 
     def bic(self, X: Any) -> float:
