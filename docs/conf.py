@@ -20,6 +20,7 @@ FOREIGN_BASES = [
     "_MetadataRequester",
     "DensityMixin",
     "BaseException",
+    "ImportError",
     "Protocol",
     "tuple",
 ]
