@@ -336,7 +336,9 @@ class MixtureModel(_EMMixture):
     Missing values are allowed (NaN): each is left out of its column's
     density, as emstat's families do.  The data must suit the family (whole
     counts for the Poisson family), or :meth:`fit` raises a ``ValueError``
-    naming the column and row.
+    naming the column and row.  As in scikit-learn, the columns are numbers:
+    give categories as codes (or use :func:`emstat.fit_mixture` on the
+    DataFrame).
 
     Examples
     --------
