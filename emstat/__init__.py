@@ -19,6 +19,7 @@ from emstat.families import Binomial, Categorical, Multinomial, Normal, Poisson
 from emstat.mixture import MixtureResult, SelectionResult, fit_mixture, load_fit, select_mixture
 from emstat.mixture.family_fit import FamilyMixtureResult
 from emstat.report import report
+from emstat.segment import SegmentationResult, segment_image
 from emstat.simulation import simulate
 
 __version__ = "0.1.0"
@@ -39,6 +40,7 @@ __all__ = [
     "OptionalDependencyError",
     "Poisson",
     "RError",
+    "SegmentationResult",
     "SelectionResult",
     "StdErrorWarning",
     "__version__",
@@ -49,6 +51,7 @@ __all__ = [
     "load_dataset",
     "load_fit",
     "report",
+    "segment_image",
     "select_mixture",
     "simulate",
 ]

@@ -383,11 +383,13 @@ def _register_commands() -> None:
     from emstat.categorical.cli import catem
     from emstat.crosscheck._cli import crosscheck_app
     from emstat.report.cli import report as report_command
+    from emstat.segment.cli import segment
     from emstat.simulation.cli import simulate
 
     app.command("catem")(friendly_errors(catem))
     app.command("simulate")(friendly_errors(simulate))
     app.command("report")(friendly_errors(report_command))
+    app.command("segment")(friendly_errors(segment))
     app.add_typer(crosscheck_app, name="crosscheck")
 
 

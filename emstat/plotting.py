@@ -42,11 +42,13 @@ if TYPE_CHECKING:
     from emstat.mixture.finite import FamilyData
     from emstat.mixture.result import MixtureResult
     from emstat.mixture.selection import SelectionResult
+    from emstat.segment.result import SegmentationResult
 
 __all__ = [
     "CATEGORICAL_KINDS",
     "FAMILY_KINDS",
     "MIXTURE_KINDS",
+    "SEGMENT_KINDS",
     "SELECTION_KINDS",
     "CountView",
     "MixtureView",
@@ -54,6 +56,7 @@ __all__ = [
     "count_view",
     "draw_family_density",
     "draw_mixture",
+    "draw_segmentation",
     "draw_selection",
     "family_kinds",
     "family_rows",
@@ -64,6 +67,7 @@ __all__ = [
     "plot_family",
     "plot_mixture",
     "plot_run",
+    "plot_segmentation",
     "plot_selection",
 ]
 
@@ -75,6 +79,8 @@ FAMILY_KINDS = ("frequency", "density", "levels", "trace", "stopping")
 SELECTION_KINDS = ("criterion", "criteria")
 #: What ``CategoricalResult.plot`` draws.
 CATEGORICAL_KINDS = ("trace", "stopping")
+#: What ``SegmentationResult.plot`` draws.
+SEGMENT_KINDS = ("segmentation", "uncertainty", "sizes", "trace", "stopping")
 
 
 # --------------------------------------------------------------------------- Axes
@@ -637,3 +643,48 @@ def plot_categorical(result: Any, kind: str = "trace", ax: Any = None) -> Axes:
     check_kind(kind, kinds, "a categorical fit")
     ylabel = "log-likelihood" if result.prior == 1 else "log-posterior"
     return plot_run(result, kind, ax, n=result.n_units, ylabel=ylabel, control=control)
+
+
+# --------------------------------------------------------------------------- images
+
+
+def draw_segmentation(result: SegmentationResult, kind: str, axes: Sequence[Axes]) -> list[Axes]:
+    """Draw ``"segmentation"`` (two Axes: image, segments), ``"uncertainty"`` or ``"sizes"``."""
+    if kind == "segmentation":
+        return [
+            figures.image_plot(axes[0], result.picture.rgb, "image"),
+            figures.image_plot(
+                axes[1], result.segmented_image(), f"{result.k} segments, mean colours"
+            ),
+        ]
+    if kind == "uncertainty":
+        ax = axes[0]
+        shown = ax.imshow(result.uncertainty, cmap="magma", vmin=0.0, interpolation="nearest")
+        ax.set_axis_off()
+        ax.set_title("uncertainty 1 − max z", fontsize=9)
+        figure = ax.get_figure()
+        if figure is not None:
+            figure.colorbar(shown, ax=ax, shrink=0.8)
+        return [ax]
+    return [figures.segment_sizes_plot(axes[0], result.pixels, result.colours)]
+
+
+def plot_segmentation(
+    result: SegmentationResult, kind: str = "segmentation", ax: Any = None
+) -> Any:
+    """The figures of an image segmentation (``SegmentationResult.plot``).
+
+    ``"segmentation"``: the image beside its segmentation (two Axes);
+    ``"uncertainty"``: each pixel's ``1 - max z``; ``"sizes"``: each
+    segment's share of the pixels, in its mean colour; ``"trace"`` and
+    ``"stopping"``: the EM run of the fit.
+    """
+    kinds = SEGMENT_KINDS[:3] + _run_kinds(result.fit.trace, result.fit.control, result.fit.n)
+    check_kind(kind, kinds, "an image segmentation")
+    if kind in ("trace", "stopping"):
+        return plot_run(result.fit, kind, ax, n=result.fit.n)
+    height, width = result.shape
+    aspect = height / max(width, 1)
+    n_panels = 2 if kind == "segmentation" else 1
+    size = (5.0, 5.0 * aspect + 0.4) if kind != "sizes" else (5.0, 3.2)
+    return returned(draw_segmentation(result, kind, axes_for(ax, n_panels, *size)))

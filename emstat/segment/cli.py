@@ -1,0 +1,102 @@
+"""The ``emstat segment`` command: a thin wrapper over :func:`emstat.segment_image`.
+
+Register it on the package's Typer app with
+``app.command("segment")(friendly_errors(segment))``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from emstat._parsing import parse_ks, parse_list
+from emstat.report.cli import MkdirOpt, OverwriteOpt, ReportOpt, check_report, command_line
+from emstat.segment.image import FEATURES
+
+__all__ = ["default_out", "segment"]
+
+
+def default_out(image: Path) -> Path:
+    """The segmented image's default path: ``<stem>_segmented.png`` beside the input."""
+    return image.with_name(f"{image.stem}_segmented.png")
+
+
+def segment(
+    image: Annotated[
+        Path, typer.Argument(help="A colour photograph (PNG, JPEG, TIFF...: any Pillow reads).")
+    ],
+    k: KOption = "2",
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model", "-m", help="Covariance model, or several comma-separated (VVV, EEE...)."
+        ),
+    ] = "VVV",
+    features: Annotated[
+        str,
+        typer.Option(
+            "--features",
+            help="What a pixel is: " + "; ".join(f"{n}: {t}" for n, t in FEATURES.items()) + ".",
+        ),
+    ] = "rgb",
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help="The segmented image (default IMAGE_segmented.png beside the image); the "
+            "label image goes beside it as OUT_labels.png.",
+        ),
+    ] = None,
+    seed: SeedOption = 0,
+    report: ReportOpt = None,
+    pdf: Annotated[
+        bool, typer.Option("--pdf", help="Also render the report as PDF.", rich_help_panel="Report")
+    ] = False,
+    overwrite: OverwriteOpt = False,
+    mkdir: MkdirOpt = False,
+) -> None:
+    """Segment a photograph: a Gaussian mixture over its pixels, each in its segment's colour."""
+    from emstat.report.api import report as make_report
+    from emstat.segment.fit import segment_image
+    from emstat.segment.result import check_outputs, labels_path
+
+    target = out or default_out(image)
+    check_outputs([target, labels_path(target)], overwrite)
+    formats: list[str] = []
+    if report is not None:
+        check_report(report, pdf=pdf, overwrite=overwrite, mkdir=mkdir)
+        suffix = report.suffix.lower().lstrip(".")
+        formats = [f for f in dict.fromkeys([suffix, "pdf" if pdf else suffix]) if f != "qmd"]
+    ks = parse_ks(k)
+    models = parse_list(model, "--model", "model") or ["VVV"]
+    result = segment_image(
+        image,
+        k=ks if len(ks) > 1 else ks[0],
+        model=models if len(models) > 1 else models[0],
+        features=features,
+        seed=seed,
+    )
+    say(result.summary())
+    segmented, labels = result.save(target, overwrite=overwrite)
+    say(f"segmented image: {segmented}")
+    say(f"label image: {labels}")
+    if report is not None:
+        for path in make_report(
+            result,
+            report,
+            formats=formats,
+            overwrite=overwrite,
+            mkdir=mkdir,
+            data_name=image.name,
+            seed=seed,
+            command=command_line(),
+        ):
+            say(f"report: {path}")
+
+
+# Imported last: emstat.cli registers this command as it loads, so each module may be
+# imported first; the annotations above are read when the app runs.
+from emstat.cli import KOption, SeedOption, say  # noqa: E402
