@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
     from emstat.families.base import ColumnData, ColumnFamily
     from emstat.mixture.family_fit import FamilyMixtureResult
-    from emstat.mixture.finite import FamilyData
+    from emstat.mixture.finite import FamilyData, MixtureTheta
     from emstat.mixture.result import MixtureResult
     from emstat.mixture.selection import SelectionResult
     from emstat.segment.result import SegmentationResult
@@ -171,6 +171,15 @@ def plot_run(
 # --------------------------------------------------------------------------- Gaussian mixtures
 
 
+def _check_ok(fit: Any) -> None:
+    """A degenerate fit has no estimates to draw: one InputError with its reason."""
+    if not fit.ok:
+        raise InputError(
+            f"the {fit.model} fit with k = {fit.k} is degenerate ({fit.degenerate}); "
+            "it has nothing to draw but its trace"
+        )
+
+
 @dataclass(frozen=True, eq=False)
 class MixtureView:
     """What the figures of a Gaussian fit draw: its rows, their classification, the estimates."""
@@ -221,7 +230,7 @@ def mixture_view(fit: MixtureResult, data: Any = None) -> MixtureView:
 
     A DataFrame gives the fit's columns, rows with a missing value left out.
     """
-    fit._require_ok()
+    _check_ok(fit)
     weights = None
     if data is None:
         values, weights = _fitted_rows(fit)
@@ -366,7 +375,8 @@ def draw_selection(
         name = criterion or selection.criterion
         table = selection.table_for(name, convention)  # type: ignore[arg-type]
         ylabel = f"{name.upper()} ({sign} is better)"
-        return figures.criterion_plot(ax, table, ylabel, (best.k, best.model))
+        top = best if name == selection.criterion else selection.best_for(name)
+        return figures.criterion_plot(ax, table, ylabel, (top.k, top.model))
     model = selection.models[0]
     table = pd.DataFrame(
         {
@@ -431,6 +441,13 @@ def family_rows(fit: FamilyMixtureResult, data: Any = None) -> FamilyData | None
             f"total weight {fit.n:g}; pass the rows it was fitted to (without case weights)"
         )
     return encoded
+
+
+def _estimates(fit: FamilyMixtureResult) -> MixtureTheta:
+    _check_ok(fit)
+    if fit.theta is None:  # a fit without a degeneracy always has estimates
+        raise InputError(f"the fit with k = {fit.k} has no estimates")
+    return fit.theta
 
 
 def _case_weights(rows: FamilyData) -> np.ndarray:
@@ -502,7 +519,7 @@ class CountView:
 def count_view(fit: FamilyMixtureResult, j: int, rows: FamilyData) -> CountView:
     """The frequencies of counts 0..max of count column ``j``."""
     part, block = fit.family.parts[j], rows.blocks[j]
-    theta = fit._require_ok()
+    theta = _estimates(fit)
     values = block.values[block.observed]
     counts = np.arange(0, int(values.max()) + 1)
     observed, expected = count_frequencies(
@@ -514,7 +531,7 @@ def count_view(fit: FamilyMixtureResult, j: int, rows: FamilyData) -> CountView:
 def draw_family_density(ax: Axes, fit: FamilyMixtureResult, j: int, rows: FamilyData) -> Axes:
     """Normal column ``j``: the mixture density and its components over a histogram."""
     part, block = fit.family.parts[j], rows.blocks[j]
-    theta = fit._require_ok()
+    theta = _estimates(fit)
     seen = block.observed
     return figures.density_plot(
         ax,
@@ -535,7 +552,7 @@ def level_panels(
     fit: FamilyMixtureResult, columns: Sequence[int], rows: FamilyData
 ) -> list[tuple[str, list[str], np.ndarray, np.ndarray]]:
     """Categorical columns ``columns``: (column, levels, probabilities (k, L), observed share)."""
-    theta = fit._require_ok()
+    theta = _estimates(fit)
     panels = []
     for j in columns:
         part = fit.family.parts[j]

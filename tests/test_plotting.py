@@ -210,6 +210,9 @@ def test_selection_curves_are_the_table(faithful: pd.DataFrame) -> None:
         assert circle.get_ydata()[0] == table.loc[sel.best.k, sel.best.model]
     icl = sel.plot(criterion="icl")
     np.testing.assert_array_equal(icl.lines[0].get_ydata(), sel.table_for("icl")["EII"])
+    top = sel.best_for("icl")  # the circle marks the fit the plotted criterion prefers
+    circle = next(line for line in icl.lines if line.get_label() == "_chosen")
+    assert circle.get_ydata()[0] == sel.table_for("icl").loc[top.k, top.model]
     with pytest.raises(emstat.InputError, match="choose criterion, criteria"):
         sel.plot("heatmap")
 
@@ -301,3 +304,13 @@ def test_categorical_trace() -> None:
     assert ax.get_ylabel() == "log-likelihood"
     with pytest.raises(emstat.InputError, match="unknown plot kind 'levels' for a categorical"):
         result.plot("levels")
+
+
+def test_a_degenerate_fit_says_so() -> None:
+    x = np.vstack([np.zeros((5, 2)), np.ones((5, 2)) + [[0.0, 1e-9]] * 5])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = emstat.fit_mixture(x, k=2, model="VVV")
+    assert not fit.ok
+    with pytest.raises(emstat.InputError, match="degenerate"):
+        fit.plot("classification")
