@@ -197,6 +197,14 @@ def segment_image(
         ``fit``, ``selection`` (when k or model name several),
         ``segmented_image()`` and ``save()``.
 
+    Notes
+    -----
+    In memory, EM starts from the principal-axis quantiles (see
+    :func:`principal_axis_labels`): ``fit_mixture``'s default start, an hc
+    tree on a seeded subset of 2,000 rows, and its count of distinct rows
+    over every pixel cost more than EM on an image.  The chunked path
+    starts from hc on a seeded sample of ``hc_subset`` pixels.
+
     Examples
     --------
     >>> import emstat
