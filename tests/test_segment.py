@@ -86,7 +86,11 @@ def test_two_colour_image_is_recovered_exactly(features: str) -> None:
     assert 0 <= seg.uncertainty.min() and seg.uncertainty.max() < 1e-3
 
 
-def test_the_chunked_path_recovers_the_regions_too() -> None:
+def test_the_chunked_path_recovers_the_regions_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    import emstat.segment.fit
+
+    # chunks of 11 rows of 90 pixels: the labels are put together from six chunks
+    monkeypatch.setattr(emstat.segment.fit, "_CHUNK_PIXELS", 1000)
     rgb, disc = two_colour_image(seed=3)
     seg = emstat.segment_image(rgb, k=2, max_pixels_in_memory=1000)
     assert seg.chunked and seg.fit.init == "hc"
