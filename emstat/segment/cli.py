@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from emstat._parsing import parse_ks, parse_list
-from emstat.report.cli import MkdirOpt, OverwriteOpt, ReportOpt, check_report, command_line
+from emstat.report.cli import MkdirOpt, ReportOpt, check_report, command_line
 from emstat.segment.image import FEATURES
 
 __all__ = ["default_out", "segment"]
@@ -55,7 +55,12 @@ def segment(
     pdf: Annotated[
         bool, typer.Option("--pdf", help="Also render the report as PDF.", rich_help_panel="Report")
     ] = False,
-    overwrite: OverwriteOpt = False,
+    overwrite: Annotated[
+        bool,
+        typer.Option(
+            "--overwrite", help="Replace existing --out images and report files (an edited .qmd)."
+        ),
+    ] = False,
     mkdir: MkdirOpt = False,
 ) -> None:
     """Segment a photograph: a Gaussian mixture over its pixels, each in its segment's colour."""
