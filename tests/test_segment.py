@@ -131,6 +131,11 @@ def test_the_bundled_photograph_has_two_sizeable_segments(
     # the darker segment (the saucer, the cup's shadow) and the lighter one (wood, crema)
     assert np.ptp(coffee.colours.astype(int).sum(axis=1)) > 150
     assert list(coffee.segments["pixels"]) == list(coffee.pixels)
+    # classified colour by colour, as every pixel would be one by one
+    pixels = rgb.reshape(-1, 3).astype(float)
+    proba = coffee.fit.predict_proba(pixels).to_numpy()
+    np.testing.assert_array_equal(coffee.labels.ravel(), proba.argmax(axis=1) + 1)
+    np.testing.assert_allclose(coffee.uncertainty.ravel(), 1 - proba.max(axis=1), atol=1e-7)
 
 
 def test_save_writes_both_images_and_keeps_existing_files(

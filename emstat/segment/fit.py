@@ -36,6 +36,7 @@ from emstat.mixture.selection import SelectionResult
 from emstat.segment.image import (
     Picture,
     check_features,
+    colour_codes,
     count_colours,
     feature_chunks,
     features,
@@ -136,20 +137,35 @@ def _classify(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Labels (1..k, int32) and uncertainty (float32) of every pixel, H x W."""
     height, width = picture.shape
-    labels = np.empty(picture.n_pixels, dtype=np.int32)
-    uncertainty = np.empty(picture.n_pixels, dtype=np.float32)
+    if prepared.raw is not None and feature_space != "rgb+xy":
+        # A pixel's features are its colour's: classify each distinct colour once.
+        _, first, inverse = np.unique(
+            colour_codes(picture.rgb), return_index=True, return_inverse=True
+        )
+        labels, uncertainty = _labels_of(fit, prepared.raw[first])
+        return (
+            labels[inverse].reshape(height, width),
+            uncertainty[inverse].reshape(height, width),
+        )
+    blocks: Iterable[Any]
     if prepared.raw is not None:
-        blocks: Iterable[Any] = [prepared.raw]
+        blocks = [prepared.raw]
     else:
         blocks = feature_chunks(picture, feature_space, _CHUNK_PIXELS)
-    start = 0
-    for block in blocks:
-        proba = fit.predict_proba(block).to_numpy()
-        stop = start + proba.shape[0]
-        labels[start:stop] = np.argmax(proba, axis=1) + 1
-        uncertainty[start:stop] = 1.0 - proba.max(axis=1)
-        start = stop
-    return labels.reshape(height, width), uncertainty.reshape(height, width)
+    parts = [_labels_of(fit, block) for block in blocks]
+    return (
+        np.concatenate([p[0] for p in parts]).reshape(height, width),
+        np.concatenate([p[1] for p in parts]).reshape(height, width),
+    )
+
+
+def _labels_of(fit: MixtureResult, rows: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The most probable component (1..k, int32) and ``1 - max z`` (float32) of ``rows``."""
+    proba = fit.predict_proba(rows).to_numpy()
+    return (
+        (np.argmax(proba, axis=1) + 1).astype(np.int32),
+        (1.0 - proba.max(axis=1)).astype(np.float32),
+    )
 
 
 def segment_image(
