@@ -354,7 +354,7 @@ def density_contour_plot(
     """
     drawn = list(axes)[: len(pairs(values.shape[1], max_vars))]
     for ax, (a, b) in zip(drawn, pairs(values.shape[1], max_vars), strict=True):
-        ax.scatter(values[:, a], values[:, b], s=4, color="#999999", alpha=0.4, linewidths=0)
+        ax.scatter(values[:, a], values[:, b], s=7, color="#666666", alpha=0.5, linewidths=0)
         gx, gy, density = _pair_density(values[:, [a, b]], weights, means, covariances, (a, b))
         ax.contour(gx, gy, density, levels=levels, cmap="viridis", linewidths=1.0)
         ax.set_xlabel(columns[a])
