@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from emstat.mixture import MixtureResult, SelectionResult, fit_mixture, load_fit, select_mixture
     from emstat.mixture.family_fit import FamilyMixtureResult
     from emstat.report import report
+    from emstat.segment import SegmentationResult, segment_image
     from emstat.simulation import simulate
 
 __version__ = "0.1.0"
@@ -63,6 +64,8 @@ _LAZY: dict[str, str] = {
     "load_fit": "emstat.mixture",
     "report": "emstat.report",
     "select_mixture": "emstat.mixture",
+    "segment_image": "emstat.segment",
+    "SegmentationResult": "emstat.segment",
     "simulate": "emstat.simulation",
 }
 
@@ -82,6 +85,7 @@ __all__ = [
     "OptionalDependencyError",
     "Poisson",
     "RError",
+    "SegmentationResult",
     "SelectionResult",
     "StdErrorWarning",
     "__version__",
@@ -92,6 +96,7 @@ __all__ = [
     "load_dataset",
     "load_fit",
     "report",
+    "segment_image",
     "select_mixture",
     "simulate",
 ]

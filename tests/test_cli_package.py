@@ -333,7 +333,8 @@ def test_shell_completion_completes_commands_and_choices() -> None:
         assert result.exit_code == 0, result.output
         return result.stdout.split()
 
-    assert complete("emstat se", 1) == ["select"]
+    assert complete("emstat se", 1) == ["select", "segment"]
+    assert complete("emstat sel", 1) == ["select"]
     assert complete("emstat select data.csv --format ", 4) == ["table", "csv", "json"]
 
 

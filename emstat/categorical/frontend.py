@@ -1067,6 +1067,15 @@ class CategoricalResult(FitCriteria):
             f"Iterations: {self.n_iter}   converged: {self.converged}",
         ]
 
+    def plot(self, kind: str = "trace", ax: Any = None) -> Any:
+        """Draw the EM run: ``"trace"`` (log-likelihood per iteration) or ``"stopping"``.
+
+        Returns the Axes; see :func:`emstat.plotting.plot_categorical`.
+        """
+        from emstat.plotting import plot_categorical
+
+        return plot_categorical(self, kind, ax)
+
     def summary(self) -> str:
         """A text summary: data, model, convergence, fit and the estimates."""
         lines = self._summary_head()

@@ -94,6 +94,7 @@ COMMANDS: dict[str, str] = {
     "catem": "emstat.cli.catem:catem",
     "simulate": "emstat.cli.simulate:simulate",
     "report": "emstat.cli.report:report",
+    "segment": "emstat.cli.segment:segment",
     "crosscheck": "emstat.cli.crosscheck:crosscheck_app",
 }
 

@@ -322,6 +322,16 @@ class FamilyMixtureResult(MixtureCriteria):
         return out
 
     # --- text ---------------------------------------------------------------------
+    def plot(self, kind: str | None = None, ax: Any = None, **options: Any) -> Any:
+        """Draw the fit: ``"frequency"`` (counts), ``"density"`` (normal), ``"levels"``
+        (categorical), ``"trace"`` or ``"stopping"``, on ``ax``.
+
+        Returns the Axes; options and details: :func:`emstat.plotting.plot_family`.
+        """
+        from emstat.plotting import plot_family
+
+        return plot_family(self, kind, ax, **options)
+
     def summary(self) -> str:
         """A plain-text summary of the fit."""
         head = [

@@ -197,6 +197,18 @@ class MixtureResult(MixtureCriteria):
         frame["component"] = components + 1
         return frame
 
+    # --- figures ------------------------------------------------------------------
+    def plot(self, kind: str = "classification", ax: Any = None, **options: Any) -> Any:
+        """Draw the fit: ``"classification"``, ``"uncertainty"``, ``"density"``, ``"trace"``
+        or ``"stopping"``, on ``ax`` (an Axes, or one per pair of variables).
+
+        Returns the Axes (an array of them for several pairs); options and
+        details: :func:`emstat.plotting.plot_mixture`.
+        """
+        from emstat.plotting import plot_mixture
+
+        return plot_mixture(self, kind, ax, **options)
+
     # --- text ---------------------------------------------------------------------
     def summary(self) -> str:
         """A plain-text summary of the fit."""

@@ -106,6 +106,15 @@ class SelectionResult:
         """The fit the selection criterion prefers."""
         return self.best_for(self.criterion)
 
+    def plot(self, kind: str = "criterion", ax: Any = None, **options: Any) -> Any:
+        """The criterion against k, a line per model (mclust's ``plot(Mclust, what = "BIC")``).
+
+        Returns the Axes; options and details: :func:`emstat.plotting.plot_selection`.
+        """
+        from emstat.plotting import plot_selection
+
+        return plot_selection(self, kind, ax, **options)
+
     def summary(self) -> str:
         best = self.best
         table = self.table.to_string(float_format=lambda v: f"{v:.3f}", na_rep="NA")

@@ -197,7 +197,7 @@ def categorical_document(
                 ),
                 FigureBlock(
                     "trace",
-                    figures.trace_plot(
+                    figures.trace_figure(
                         result.trace,
                         result.em.control,
                         result.n_units,

@@ -12,7 +12,6 @@ the BIC, AIC and ICL of every k, the chosen one, and the criteria against k.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -20,12 +19,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from emstat import plotting
 from emstat.engine import EMControl
 from emstat.errors import InputError
-from emstat.families.base import ColumnData, ColumnFamily
-from emstat.mixture.family_fit import FamilyMixtureResult, as_frame
-from emstat.mixture.finite import FamilyData, MixtureTheta
+from emstat.families.base import ColumnFamily
+from emstat.mixture.family_fit import FamilyMixtureResult
+from emstat.mixture.finite import FamilyData
 from emstat.mixture.selection import SelectionResult
+from emstat.plotting import count_frequencies, level_shares
 from emstat.report import figures
 from emstat.report.document import Document, Section
 from emstat.report.markdown import (
@@ -92,32 +93,6 @@ def _extra_source(part: ColumnFamily) -> str:
 
 
 # --------------------------------------------------------------------------- data
-
-
-def _rows(fit: FamilyMixtureResult, data: pd.DataFrame | None) -> FamilyData | None:
-    """The rows fitted: those the fit kept, else ``data`` encoded by the fit's family."""
-    if fit.data_ is not None:
-        return fit.data_
-    if data is None:
-        return None
-    encoded = FamilyData(fit.family.encode(as_frame(data)))
-    if encoded.n != fit.n_rows or not math.isclose(encoded.total_weight(), fit.n):
-        raise InputError(
-            f"the data have {encoded.n} rows, but the fit was made from {fit.n_rows} rows of "
-            f"total weight {fit.n:g}; pass the rows it was fitted to (without case weights)"
-        )
-    return encoded
-
-
-def _theta(fit: FamilyMixtureResult) -> MixtureTheta:
-    """The estimates of a fit that has them (a degenerate fit has no figures)."""
-    if fit.theta is None or not fit.ok:
-        raise InputError(f"the fit with k = {fit.k} is degenerate: {fit.degenerate}")
-    return fit.theta
-
-
-def _case_weights(rows: FamilyData) -> np.ndarray:
-    return np.ones(rows.n) if rows.case_weights is None else rows.case_weights
 
 
 def data_table(fit: FamilyMixtureResult, rows: FamilyData) -> pd.DataFrame:
@@ -232,7 +207,7 @@ def _convergence_blocks(fit: FamilyMixtureResult) -> list[Any]:
         ),
         FigureBlock(
             "trace",
-            figures.trace_plot(fit.trace, fit.control, fit.n),
+            figures.trace_figure(fit.trace, fit.control, fit.n),
             "Left: log-likelihood after every iteration. Right: the quantity the stopping "
             "rule compares with its tolerance (dashed line).",
             width=95,
@@ -243,64 +218,19 @@ def _convergence_blocks(fit: FamilyMixtureResult) -> list[Any]:
 # --------------------------------------------------------------------------- figures
 
 
-def count_frequencies(
-    part: ColumnFamily,
-    theta: np.ndarray,
-    weights: np.ndarray,
-    block: ColumnData,
-    case_weights: np.ndarray,
-    counts: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Observed and expected frequency of every count of one count column.
-
-    The expected frequency of count ``c`` in component ``j`` is
-    ``weights[j] * sum_i w_i f_j(c | row i)``, over the rows where the column
-    is observed, each row with its own trials or exposure and case weight
-    ``w_i``; the mixture's is the sum over components.
-
-    Returns
-    -------
-    observed : ndarray, shape (len(counts),)
-        Total case weight of the rows holding each count.
-    expected : ndarray, shape (len(counts), k)
-        Each component's expected frequency, times its weight.
-    """
-    seen = block.observed
-    rows = block.take(seen)
-    w = case_weights[seen]
-    observed = np.array([w[rows.values == c].sum() for c in counts], dtype=float)
-    expected = np.empty((len(counts), len(weights)))
-    for i, c in enumerate(counts):
-        at = ColumnData(np.full(rows.values.shape, float(c)), rows.extra)
-        log_f = part.log_density(theta, at)
-        # a count beyond a row's trials has density 0 (log -inf, or NaN from gammaln)
-        density = np.where(np.isfinite(log_f), np.exp(np.where(np.isfinite(log_f), log_f, 0)), 0)
-        expected[i] = weights * (w @ density)
-    return observed, expected
-
-
 def _count_figure(fit: FamilyMixtureResult, j: int, rows: FamilyData, name: str) -> FigureBlock:
     part = fit.family.parts[j]
     block = rows.blocks[j]
-    theta = _theta(fit)
-    values = block.values[block.observed]
-    counts = np.arange(0, int(values.max()) + 1)
-    observed, expected = count_frequencies(
-        part, theta.components[j], theta.weights, block, _case_weights(rows), counts
-    )
+    view = plotting.count_view(fit, j, rows)
+    fig = figures.new_figure(6.5, 3.6)
+    view.draw(fig.add_subplot())
+    observed, expected, counts = view.observed, view.expected, view.counts
     beyond = float(observed.sum() - expected.sum())
-    weighted = rows.case_weights is not None
     return FigureBlock(
         name,
-        figures.count_frequency_plot(
-            counts,
-            observed,
-            expected,
-            part.column,
-            "frequency (case weights)" if weighted else "rows",
-        ),
+        fig,
         f"{md_escape(part.column)}: observed frequency of each count (bars"
-        + (", rows weighted by their case weights" if weighted else "")
+        + (", rows weighted by their case weights" if view.weighted else "")
         + "), the frequency the fitted mixture expects (black: the sum over rows of the "
         "mixture's probability of the count"
         + (f", each row with its own {_extra_name(part)}" if block.extra is not None else "")
@@ -317,56 +247,34 @@ def _extra_name(part: ColumnFamily) -> str:
 
 def _normal_figure(fit: FamilyMixtureResult, j: int, rows: FamilyData, name: str) -> FigureBlock:
     part = fit.family.parts[j]
-    block = rows.blocks[j]
-    theta = _theta(fit)
-    seen = block.observed
-    weighted = rows.case_weights is not None
+    fig = figures.new_figure(6.5, 3.6)
+    plotting.draw_family_density(fig.add_subplot(), fit, j, rows)
     return FigureBlock(
         name,
-        figures.density_plot(
-            block.values[seen],
-            part.column,
-            theta.weights,
-            theta.components[j][:, 0],
-            theta.components[j][:, 1],
-            _case_weights(rows)[seen] if weighted else None,
-        ),
+        fig,
         f"{md_escape(part.column)}: the fitted mixture density (black) and its weighted "
         "components (dashed) over a histogram of the observed values"
-        + (" (weighted by the case weights)." if weighted else "."),
+        + (" (weighted by the case weights)." if rows.case_weights is not None else "."),
         width=80,
     )
-
-
-def level_shares(block: ColumnData, case_weights: np.ndarray, n_levels: int) -> np.ndarray:
-    """The share of each level among the observed cells of a categorical column (weighted)."""
-    seen = block.observed
-    w = case_weights[seen]
-    return np.bincount(block.values[seen].astype(int), weights=w, minlength=n_levels) / w.sum()
 
 
 def _categorical_figure(
     fit: FamilyMixtureResult, columns: list[int], rows: FamilyData, name: str
 ) -> FigureBlock:
-    theta = _theta(fit)
-    panels = []
-    for j in columns:
-        part = fit.family.parts[j]
-        levels = list(getattr(part, "levels", None) or [])
-        share = level_shares(rows.blocks[j], _case_weights(rows), len(levels))
-        panels.append((part.column, [_level_text(v) for v in levels], theta.components[j], share))
+    panels = plotting.level_panels(fit, columns, rows)
+    widest = max(len(levels) for _, levels, _, _ in panels)
+    side = max(2.6, min(4.5, 1.2 + 0.25 * fit.k * widest))
+    fig, axes = figures.panel_grid(len(panels), side, 2.5, sharey=True, extra_height=0.4)
+    figures.level_probability_plot(axes, panels)
     shown = ", ".join(md_escape(fit.family.parts[j].column) for j in columns)
     return FigureBlock(
         name,
-        figures.level_probability_plot(panels),
+        fig,
         f"{shown}: probability of each level in each component (bars) and the observed "
         "share of each level (diamonds), a panel per column.",
         width=min(95, 35 * min(3, len(columns)) + 10),
     )
-
-
-def _level_text(level: Any) -> str:
-    return str(int(level)) if isinstance(level, float) and level.is_integer() else str(level)
 
 
 #: The figure of a column, by its family's name.
@@ -481,7 +389,7 @@ def family_fit_document(
         How the data are named, the title, the command that reproduces the
         fit (default: the Python call rebuilt from the fit) and its seed.
     """
-    rows = _rows(fit, data)
+    rows = plotting.family_rows(fit, data)
     code = command or _call(fit, "fit_mixture", f"k={fit.k}", data_name, seed=seed)
     language = "python" if command is None else "sh"
     label = family_label(fit)
@@ -534,6 +442,12 @@ def _best_index(values: np.ndarray, convention: str) -> int | None:
     return int(np.nanargmax(values) if convention == "mclust" else np.nanargmin(values))
 
 
+def _criteria_figure(selection: SelectionResult) -> Any:
+    fig = figures.new_figure(7.0, 4.2)
+    plotting.draw_selection(selection, "criteria", fig.add_subplot())
+    return fig
+
+
 def _selection_blocks(selection: SelectionResult) -> list[Any]:
     convention = selection.convention
     model = selection.models[0]
@@ -545,9 +459,6 @@ def _selection_blocks(selection: SelectionResult) -> list[Any]:
         index = _best_index(values, convention)
         if index is not None:
             choices.append(f"{name.upper()} k = {selection.ks[index]}")
-    table = pd.DataFrame(
-        {name.upper(): selection.table_for(name, convention)[model] for name in _CRITERIA}
-    )
     sign = "larger" if convention == "mclust" else "smaller"
     blocks: list[Any] = [
         callout(
@@ -568,9 +479,7 @@ def _selection_blocks(selection: SelectionResult) -> list[Any]:
         ),
         FigureBlock(
             "criteria-by-k",
-            figures.criterion_plot(
-                table, f"criterion ({sign} is better)", (best.k, criterion.upper())
-            ),
+            _criteria_figure(selection),
             f"BIC, AIC and ICL against the number of components; the circle marks the k "
             f"{criterion.upper()} chooses.",
             width=85,
@@ -605,7 +514,7 @@ def family_selection_document(
     if seed is None:
         seed = selection.seed
     best = _chosen(selection)
-    rows = _rows(best, data)
+    rows = plotting.family_rows(best, data)
     ks = selection.ks
     k_text = (
         f"k=range({ks[0]}, {ks[-1] + 1})"

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from emstat.errors import InputError
+from emstat import plotting
 from emstat.mixture.covariance import default_models
 from emstat.mixture.result import MixtureResult
 from emstat.mixture.selection import SelectionResult
@@ -160,11 +160,12 @@ def _criterion_blocks(selection: SelectionResult) -> list[Any]:
             )
         )
         if name == selection.criterion:
-            ylabel = f"{label} ({'larger' if convention == 'mclust' else 'smaller'} is better)"
+            fig = figures.new_figure(7.0, 4.2)
+            plotting.draw_selection(selection, "criterion", fig.add_subplot(), name, convention)
             blocks.append(
                 FigureBlock(
                     f"{name}-by-k",
-                    figures.criterion_plot(table, ylabel, chosen),
+                    fig,
                     f"{label} against the number of components, one line per covariance "
                     "model; the circle marks the chosen fit.",
                     width=90,
@@ -226,7 +227,7 @@ def fit_sections(
         ),
         FigureBlock(
             "trace",
-            figures.trace_plot(fit.trace, fit.control, fit.n),
+            figures.trace_figure(fit.trace, fit.control, fit.n),
             "Left: log-likelihood after every iteration. Right: the quantity the stopping "
             "rule compares with its tolerance (dashed line).",
             width=95,
@@ -251,15 +252,8 @@ def fit_sections(
 
 
 def _classification_blocks(fit: MixtureResult, data: pd.DataFrame) -> list[Any]:
-    missing = [c for c in fit.columns if c not in data.columns]
-    if missing:
-        raise InputError(f"the data lack the fit's column(s) {missing}")
-    frame = data[fit.columns].dropna()
-    values = frame.to_numpy(dtype=float)
-    labels = fit.predict(frame).to_numpy()
-    uncertainty = 1.0 - fit.predict_proba(frame).to_numpy().max(axis=1)
-    means = fit.means.to_numpy()
-    covs = np.stack([fit.covariances[j + 1].to_numpy() for j in range(fit.k)])
+    view = plotting.mixture_view(fit, data)
+    labels, uncertainty = view.labels, view.uncertainty
     counts = pd.Series(labels).value_counts().reindex(range(1, fit.k + 1), fill_value=0)
     text = paragraph(
         "Each observation is assigned to its most probable component "
@@ -269,21 +263,18 @@ def _classification_blocks(fit: MixtureResult, data: pd.DataFrame) -> list[Any]:
         f"{fmt_sig(uncertainty.max(), 2)}.",
     )
     if fit.d == 1:
-        x = values[:, 0]
         return [
             text,
             FigureBlock(
                 "density",
-                figures.density_plot(
-                    x, fit.columns[0], fit.weights.to_numpy(), means[:, 0], covs[:, 0, 0]
-                ),
+                _drawn(view, "density", figures.new_figure(6.5, 3.6)),
                 "The fitted mixture density (black) and its weighted components (dashed) over "
                 "a histogram of the data.",
                 width=85,
             ),
             FigureBlock(
                 "uncertainty",
-                figures.uncertainty_1d_plot(x, fit.columns[0], labels, uncertainty),
+                _drawn(view, "uncertainty", figures.new_figure(6.5, 2.8)),
                 "Classification uncertainty of every observation, coloured by its component.",
                 width=85,
             ),
@@ -294,18 +285,28 @@ def _classification_blocks(fit: MixtureResult, data: pd.DataFrame) -> list[Any]:
         text,
         FigureBlock(
             "classification",
-            figures.classification_plot(values, fit.columns, labels, means, covs),
+            _drawn(view, "classification"),
             f"Classification{shown}: points coloured by component, ellipses holding 95% of "
             "each fitted component, crosses at the means.",
             width=width,
         ),
         FigureBlock(
             "uncertainty",
-            figures.uncertainty_plot(values, fit.columns, labels, uncertainty, means, covs),
+            _drawn(view, "uncertainty"),
             f"Uncertainty{shown}: the larger the point, the less certain its classification.",
             width=width,
         ),
     ]
+
+
+def _drawn(view: plotting.MixtureView, kind: str, fig: Any = None) -> Any:
+    """A Figure of ``kind``: ``fig``'s one Axes, or a grid of a panel per pair of variables."""
+    if fig is None:
+        fig, axes = figures.pair_grid(plotting.mixture_panels(view.fit.d))
+    else:
+        axes = [fig.add_subplot()]
+    plotting.draw_mixture(view, kind, axes)
+    return fig
 
 
 def selection_document(

@@ -295,7 +295,7 @@ def simulation_document(results: SimulationResults, *, title: str | None = None)
         ),
         FigureBlock(
             "coverage",
-            figures.coverage_plot(summary, n_reps),
+            _coverage_figure(summary, n_reps),
             "Coverage of the 95% intervals per parameter." + mc_text,
             width=95,
         ),
@@ -304,7 +304,7 @@ def simulation_document(results: SimulationResults, *, title: str | None = None)
         accuracy.append(
             FigureBlock(
                 "estimates",
-                figures.estimates_plot(results.replicates),
+                _estimates_figure(results.replicates),
                 "Every replicate's estimates against the true values; the line is y = x.",
                 width=_panel_width(summary),
             )
@@ -325,7 +325,7 @@ def simulation_document(results: SimulationResults, *, title: str | None = None)
                     ),
                     FigureBlock(
                         "k-chosen",
-                        figures.k_choice_plot(choices),
+                        _k_choice_figure(choices),
                         "How often each criterion chose each number of components.",
                         width=_panel_width(summary),
                     ),
@@ -340,7 +340,7 @@ def simulation_document(results: SimulationResults, *, title: str | None = None)
         conv_blocks.append(
             FigureBlock(
                 "iterations",
-                figures.convergence_plot(results.replicates),
+                _convergence_figure(results.replicates),
                 "EM iterations per replicate, by scenario.",
                 width=80,
             )
@@ -379,6 +379,40 @@ def simulation_document(results: SimulationResults, *, title: str | None = None)
 
 def _is_directory(path: str | Path) -> bool:
     return Path(path).is_dir()
+
+
+# --------------------------------------------------------------------------- figures
+
+
+def _coverage_figure(summary: pd.DataFrame, n_reps: int | None) -> Any:
+    rows = len(figures.coverage_labels(summary))
+    fig = figures.new_figure(7.0, max(2.8, 0.22 * rows + 1.2))
+    figures.coverage_plot(fig.add_subplot(), summary, n_reps)
+    return fig
+
+
+def _scenario_grid(scenarios: list[Any], height: float) -> tuple[Any, list[Any]]:
+    return figures.panel_grid(len(scenarios), 3.3, height)
+
+
+def _estimates_figure(replicates: pd.DataFrame, max_panels: int = 6) -> Any:
+    scenarios = list(dict.fromkeys(replicates["scenario"]))[:max_panels]
+    fig, axes = _scenario_grid(scenarios, 3.1)
+    figures.estimates_plot(axes, replicates)
+    return fig
+
+
+def _k_choice_figure(choices: pd.DataFrame) -> Any:
+    fig, axes = _scenario_grid(list(dict.fromkeys(choices["scenario"])), 2.9)
+    figures.k_choice_plot(axes, choices)
+    return fig
+
+
+def _convergence_figure(replicates: pd.DataFrame) -> Any:
+    scenarios = replicates.drop_duplicates(["scenario", "replicate"])["scenario"].nunique()
+    fig = figures.new_figure(6.5, max(2.4, 0.45 * scenarios + 1.2))
+    figures.convergence_plot(fig.add_subplot(), replicates)
+    return fig
 
 
 register_report(SimulationResults, simulation_document, "a simulation study")
