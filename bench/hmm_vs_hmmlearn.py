@@ -161,8 +161,8 @@ def emstat_seconds(frame: pd.DataFrame, iterations: int) -> float:
             init={
                 "start": START,
                 "transitions": START_TRANSITIONS,
-                "means": START_MEANS[:, None],
-                "variances": START_VARIANCES,
+                "mean[x]": START_MEANS,
+                "var[x]": START_VARIANCES,
             },
             tol=0.0,
             criterion="abs",
