@@ -16,6 +16,7 @@ from emstat.errors import (
     StdErrorWarning,
 )
 from emstat.families import Binomial, Categorical, Multinomial, Normal, Poisson
+from emstat.hmm import HMMResult, HMMSelection, fit_hmm, select_hmm
 from emstat.mixture import MixtureResult, SelectionResult, fit_mixture, load_fit, select_mixture
 from emstat.mixture.family_fit import FamilyMixtureResult
 from emstat.report import report
@@ -32,6 +33,8 @@ __all__ = [
     "EMControl",
     "EmstatError",
     "FamilyMixtureResult",
+    "HMMResult",
+    "HMMSelection",
     "InputError",
     "MixtureResult",
     "Multinomial",
@@ -44,11 +47,13 @@ __all__ = [
     "__version__",
     "crosscheck",
     "fit_categorical",
+    "fit_hmm",
     "fit_mixture",
     "list_datasets",
     "load_dataset",
     "load_fit",
     "report",
+    "select_hmm",
     "select_mixture",
     "simulate",
 ]
