@@ -382,12 +382,14 @@ def show(fit_json: Annotated[Path, typer.Argument(help="A fit saved with --out."
 def _register_commands() -> None:
     from emstat.categorical.cli import catem
     from emstat.crosscheck._cli import crosscheck_app
+    from emstat.hmm.cli import hmm
     from emstat.report.cli import report as report_command
     from emstat.simulation.cli import simulate
 
     app.command("catem")(friendly_errors(catem))
     app.command("simulate")(friendly_errors(simulate))
     app.command("report")(friendly_errors(report_command))
+    app.command("hmm")(friendly_errors(hmm))
     app.add_typer(crosscheck_app, name="crosscheck")
 
 

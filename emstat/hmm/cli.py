@@ -13,20 +13,6 @@ from typing import Annotated, Any
 
 import typer
 
-from emstat.cli import (
-    ColumnsOption,
-    CriterionOption,
-    DataPath,
-    ExposureOption,
-    FamilyOption,
-    KOption,
-    MaxIterOption,
-    SeedOption,
-    TolOption,
-    TrialsOption,
-    check_target,
-    say,
-)
 from emstat.errors import ConvergenceWarning, DegenerateFitError, InputError
 
 __all__ = ["hmm", "hmm_options"]
@@ -60,11 +46,11 @@ ModelsOption = Annotated[
 ]
 NInitOption = Annotated[
     int,
-    typer.Option("--n-init", help="Starts per k and model; the best is kept.", rich_help_panel=_HMM),
+    typer.Option(
+        "--n-init", help="Starts per k and model; the best is kept.", rich_help_panel=_HMM
+    ),
 ]
-ByOption = Annotated[
-    str, typer.Option("--by", help="Choose k (and the model) by bic, aic or icl.")
-]
+ByOption = Annotated[str, typer.Option("--by", help="Choose k (and the model) by bic, aic or icl.")]
 ReportPath = Annotated[
     Path | None,
     typer.Option(
@@ -74,9 +60,7 @@ ReportPath = Annotated[
 PdfFlag = Annotated[
     bool, typer.Option("--pdf", help="Also render the report as PDF.", rich_help_panel=_REPORT)
 ]
-SavePath = Annotated[
-    Path | None, typer.Option("--save", "-o", help="Save the chosen fit as JSON.")
-]
+SavePath = Annotated[Path | None, typer.Option("--save", "-o", help="Save the chosen fit as JSON.")]
 OverwriteFlag = Annotated[
     bool, typer.Option("--overwrite", help="Replace existing --save and --report files.")
 ]
@@ -121,14 +105,13 @@ def hmm_options(
         "n_init": n_init,
         "seed": seed,
     }
-    extras = {
-        "trials": number_or_column(trials),
-        "exposure": number_or_column(exposure),
-        "tol": tol,
-        "criterion": criterion,
-        "max_iter": max_iter,
-    }
+    extras = {"trials": number_or_column(trials), "exposure": number_or_column(exposure)}
     options.update({key: value for key, value in extras.items() if value is not None})
+    if tol is not None or criterion is not None or max_iter is not None:
+        from emstat.hmm import HMM_CONTROL
+        from emstat.mixture.fit import make_control
+
+        options["control"] = make_control(None, tol, criterion, max_iter, HMM_CONTROL)
     return options
 
 
@@ -209,3 +192,22 @@ def selection_text(selection: Any) -> str:
         return str(summary())
     table = selection.table
     return table.to_string(index=False, float_format=lambda v: f"{v:.4f}")
+
+
+# Last, not first: emstat.cli registers this command when it is imported, and the
+# option types it shares are defined by then; imported first, the two would wait on
+# each other (``python -m emstat.cli``).  Annotations are strings until typer reads them.
+from emstat.cli import (  # noqa: E402
+    ColumnsOption,
+    CriterionOption,
+    DataPath,
+    ExposureOption,
+    FamilyOption,
+    KOption,
+    MaxIterOption,
+    SeedOption,
+    TolOption,
+    TrialsOption,
+    check_target,
+    say,
+)

@@ -201,8 +201,10 @@ def _state_path_figure(fit: HMMResult, data: pd.DataFrame) -> FigureBlock:
         part, time, label = _steps(fit, data[ids == sid])
         if len(part) > MAX_STEPS_SHOWN:
             part, time, truncated = part.iloc[:MAX_STEPS_SHOWN], time[:MAX_STEPS_SHOWN], True
-        title = None if len(shown) == 1 and getattr(fit, "sequence", None) is None else (
-            f"{fit.sequence} {sid}"
+        title = (
+            None
+            if len(shown) == 1 and getattr(fit, "sequence", None) is None
+            else (f"{fit.sequence} {sid}")
         )
         hmm_figures.state_path_plot(
             time,
@@ -280,10 +282,7 @@ def _count_probabilities(
     if trials is None:
         raise InputError("a binomial column's figure needs its trials")
     return np.array(
-        [
-            stats.binom.pmf(counts[None, :], trials[:, None], p).mean(axis=0)
-            for p in values["prob"]
-        ]
+        [stats.binom.pmf(counts[None, :], trials[:, None], p).mean(axis=0) for p in values["prob"]]
     )
 
 
@@ -353,9 +352,7 @@ def _transition_figure(fit: HMMResult) -> FigureBlock:
 
 
 def _estimate_blocks(fit: HMMResult) -> list[Any]:
-    criteria = ", ".join(
-        f"{name.upper()} {fmt_fixed(getattr(fit, name), 2)}" for name in _CRITERIA
-    )
+    criteria = ", ".join(f"{name.upper()} {fmt_fixed(getattr(fit, name), 2)}" for name in _CRITERIA)
     note = getattr(fit, "std_error_note", None)
     method = getattr(fit, "std_error_method", None) or "observed information"
     blocks: list[Any] = [
