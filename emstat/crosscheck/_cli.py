@@ -1,11 +1,11 @@
-"""``emstat crosscheck mclust|cat``: the cross-checks from the shell.
+"""``emstat crosscheck mclust|cat|flexmix|hmmlearn``: the cross-checks from the shell.
 
 Register on the package's app with
 ``app.add_typer(crosscheck_app, name="crosscheck")``.
 
 Exit codes: 0 every row agrees; 1 some row disagrees beyond ``--tol``;
-2 unusable input or an error in R (one line, R's message); 3 R, rpy2 or the
-R package is missing (one line naming what to install).
+2 unusable input or an error in R (one line, R's message); 3 R, rpy2, the
+R package or hmmlearn is missing (one line naming what to install).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ __all__ = [
     "crosscheck_app",
     "crosscheck_cat",
     "crosscheck_flexmix",
+    "crosscheck_hmmlearn",
     "crosscheck_mclust",
 ]
 
@@ -38,7 +39,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 crosscheck_app = typer.Typer(
     name="crosscheck",
-    help="Run emstat and R (mclust, cat) on the same data and compare, row by row.",
+    help="Run emstat and R (mclust, cat, flexmix) or hmmlearn on the same data and compare, "
+    "row by row.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -185,6 +187,49 @@ def crosscheck_flexmix(
         exposure=number_or_column(exposure),
         seed=seed,
         tol=tol,
+    )
+    typer.echo(check.summary())
+    if not check.agree:
+        raise typer.Exit(EXIT_DISAGREE)
+
+
+@crosscheck_app.command("hmmlearn")
+@one_line_errors
+def crosscheck_hmmlearn(
+    data: DataArg,
+    k: Annotated[int, typer.Option("--k", "-k", help="Number of hidden states.")] = 2,
+    columns: Annotated[
+        str | None,
+        typer.Option("--columns", "-c", help="Comma-separated columns (default: all numeric)."),
+    ] = None,
+    sequence: Annotated[
+        str | None,
+        typer.Option(
+            "--sequence", help="Column of sequence ids (the rows of a sequence together)."
+        ),
+    ] = None,
+    covariance: Annotated[
+        str, typer.Option("--covariance", help="hmmlearn's covariance type: full or diag.")
+    ] = "full",
+    tol: TolOpt = 1e-6,
+    fit_tol: Annotated[
+        float,
+        typer.Option("--fit-tol", help="Both stop when the log-likelihood rises by less."),
+    ] = 1e-10,
+) -> None:
+    """Compare emstat's fit_hmm with hmmlearn's GaussianHMM from the same start."""
+    from emstat._io import read_table
+    from emstat._parsing import parse_list
+    from emstat.crosscheck._hmmlearn import hmmlearn
+
+    check = hmmlearn(
+        read_table(data),
+        k,
+        columns=parse_list(columns),
+        covariance_type=covariance,
+        sequence=sequence,
+        tol=tol,
+        fit_tol=fit_tol,
     )
     typer.echo(check.summary())
     if not check.agree:

@@ -20,7 +20,6 @@ matched states.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -40,8 +39,6 @@ __all__ = ["SEQUENCE_COLUMN", "STEP_COLUMN", "HMMTruth", "hmm_truth_from_mapping
 SEQUENCE_COLUMN = "sequence"
 STEP_COLUMN = "step"
 _SUM_TOL = 1e-6
-#: The normal quantile of a 95% Wald interval.
-_Z95 = 1.959963984540054
 
 
 def _probabilities(name: str, values: Any, shape: tuple[int, ...]) -> np.ndarray:
@@ -273,24 +270,29 @@ class HMMTruth:
         return fit_hmm(data, k, **self.fit_arguments(model), **options)
 
     def aligned_rows(self, fit: Any, names: list[str], truths: np.ndarray) -> dict[str, np.ndarray]:
-        """The fit's estimates (and Wald intervals) as replicate rows, states matched to truth."""
-        estimates, errors = fitted_table(fit, names)
-        k = estimates.shape[0]
+        """The fit's estimates and Wald intervals as replicate rows, states matched to truth.
+
+        Fitted state ``a`` matched to true state ``i`` is reported as
+        component ``i``; its transition to fitted state ``b`` matched to
+        true state ``j`` as ``to j``, compared with the true ``i -> j``.
+        Unmatched fitted states (more than the truth has) come last, with
+        NaN truths.
+        """
+        table = fitted_table(fit, names)
+        k = table["estimate"].shape[0]
         match = match_components(
             self.match_features(truths[:, 1 + self.k :]),
-            self.match_features(estimates[:, 1 + k :]),
+            self.match_features(table["estimate"][:, 1 + k :]),
         )
         labels = match.copy()
         unmatched = np.flatnonzero(match < 0)
         labels[unmatched] = self.k + np.arange(unmatched.size)
         order = np.argsort(labels, kind="stable")  # fitted states in the order of the truth
-        # columns "to j": fitted target order[c] is the c-th of the aligned states
-        n_emit = estimates.shape[1] - 1 - k
+        n_emit = table["estimate"].shape[1] - 1 - k
+        # row r is fitted state order[r]; column "to c" its move to fitted state order[c]
         columns = np.concatenate([[0], 1 + order, np.arange(1 + k, 1 + k + n_emit)])
-        est = estimates[order][:, columns]
-        err = errors[order][:, columns]
         aligned = labels[order]
-        truth_rows = np.full(est.shape, np.nan)
+        truth_rows = np.full((k, columns.size), np.nan)
         for row, true_from in enumerate(aligned):
             if true_from >= self.k:
                 continue
@@ -300,17 +302,14 @@ class HMMTruth:
                     truth_rows[row, 1 + c] = truths[true_from, 1 + true_to]
             truth_rows[row, 1 + k :] = truths[true_from, 1 + self.k :]
         names_k = ["start", *[f"to {j + 1}" for j in range(k)], *names[1 + self.k :]]
-        low, high = wald_interval(est, err, names_k)
-        p = len(names_k)
-        return {
-            "component": np.repeat(aligned + 1, p),
+        out = {
+            "component": np.repeat(aligned + 1, len(names_k)),
             "parameter": np.tile(np.asarray(names_k, dtype=object), k),
             "truth": truth_rows.reshape(-1),
-            "estimate": est.reshape(-1),
-            "std_err": err.reshape(-1),
-            "ci_low": low.reshape(-1),
-            "ci_high": high.reshape(-1),
         }
+        for field in _FIELDS:
+            out[field] = table[field][order][:, columns].reshape(-1)
+        return out
 
     def failed_rows(self, k: int, names: list[str], truths: np.ndarray) -> dict[str, np.ndarray]:
         """NaN estimates for a replicate whose fit failed (the truth of the first states)."""
@@ -379,56 +378,32 @@ def _family_argument(family: ProductFamily) -> Any:
 _TO = re.compile(r"^to (\d+)$")
 
 
-def wald_interval(
-    estimates: np.ndarray, errors: np.ndarray, names: Sequence[str]
-) -> tuple[np.ndarray, np.ndarray]:
-    """95% Wald intervals ``estimate ± 1.96 se``, probabilities kept inside [0, 1]."""
-    low = estimates - _Z95 * errors
-    high = estimates + _Z95 * errors
-    bounded = np.array(
-        [n == "start" or bool(_TO.match(n)) or n.startswith("prob[") for n in names], dtype=bool
-    )
-    low[:, bounded] = np.clip(low[:, bounded], 0.0, 1.0)
-    high[:, bounded] = np.clip(high[:, bounded], 0.0, 1.0)
-    return low, high
+_FIELDS = ("estimate", "std_err", "ci_low", "ci_high")
 
 
-def fitted_table(fit: Any, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """The fit's estimates and standard errors, (k, 1 + k + p_emit) each, in truth order.
+def fitted_table(fit: Any, names: Sequence[str]) -> dict[str, np.ndarray]:
+    """The fit's estimates, standard errors and 95% intervals, (k, 1 + k + p_emit) each.
 
-    Reads the fit's tidy ``params`` (state, parameter, estimate, std_error):
-    start, the transition row and the emission parameters of each state.
-    A parameter without a standard error is NaN there.
+    Read from the fit's tidy ``params`` (``start``, ``to[j]``, the emission
+    parameters of each state; the intervals are its Wald intervals, on each
+    parameter's scale); the columns are start, to 1..k, then ``names``'
+    emission parameters.  What the fit does not report (a start per
+    sequence) is NaN.
     """
     params = fit.params
     k = int(fit.k)
     emission_names = [n for n in names if n != "start" and not _TO.match(n)]
-    columns = ["start", *[f"to {j + 1}" for j in range(k)], *emission_names]
-    estimates = np.full((k, len(columns)), np.nan)
-    errors = np.full((k, len(columns)), np.nan)
+    columns = ["start", *[f"to[{j + 1}]" for j in range(k)], *emission_names]
     position = {name: c for c, name in enumerate(columns)}
-    error_column = "std_error" if "std_error" in params else "std_err"
-    for row in params.itertuples(index=False):
-        state = int(row.state) - 1
-        name = _canonical_name(str(row.parameter), k)
-        c = position.get(name)
-        if c is None or not 0 <= state < k:
+    out = {field: np.full((k, len(columns)), np.nan) for field in _FIELDS}
+    states = params["state"].to_numpy(dtype=int) - 1
+    where = [position.get(str(name), -1) for name in params["parameter"]]
+    for row, (state, c) in enumerate(zip(states, where, strict=True)):
+        if c < 0 or not 0 <= state < k:
             continue
-        estimates[state, c] = float(row.estimate)
-        value = getattr(row, error_column, math.nan)
-        errors[state, c] = math.nan if value is None else float(value)
-    return estimates, errors
-
-
-def _canonical_name(name: str, k: int) -> str:
-    """A params row's parameter name in the study's words (``to j``, ``start``)."""
-    for pattern in (r"^(?:trans|transition)\[?\s*(?:\d+\s*->\s*)?(\d+)\]?$", r"^to\[?(\d+)\]?$"):
-        found = re.match(pattern, name)
-        if found:
-            return f"to {int(found.group(1))}"
-    if name in ("start", "startprob", "initial"):
-        return "start"
-    return name
+        for field in _FIELDS:
+            out[field][state, c] = float(params[field].iloc[row])
+    return out
 
 
 # --------------------------------------------------------------------------- design tables
