@@ -422,14 +422,18 @@ def make_design(
         )
     if isinstance(mixture, HMMTruth) and any(selects):
         raise InputError("HMM studies do not select k yet; leave select and select_k out")
-    settings = _fit_settings(fit)
+    settings = _fit_settings(fit, getattr(mixture, "fit_defaults", dict)())
     grid = Grid(ns, seps, ks, models, selects, sel_ks, sel_models)
     return Design(mixture, grid, int(reps), int(seed), settings)
 
 
-def _fit_settings(fit: FitSettings | Mapping[str, Any] | None) -> FitSettings:
+def _fit_settings(
+    fit: FitSettings | Mapping[str, Any] | None, defaults: Mapping[str, Any] | None = None
+) -> FitSettings:
+    """The fit settings given, over the truth's ``defaults`` (an HMM's stopping rule)."""
+    defaults = dict(defaults or {})
     if fit is None:
-        return FitSettings()
+        return FitSettings(**defaults)
     if isinstance(fit, FitSettings):
         fit.check()
         return fit
@@ -438,7 +442,7 @@ def _fit_settings(fit: FitSettings | Mapping[str, Any] | None) -> FitSettings:
     unknown = set(fit) - set(_FIT_KEYS)
     if unknown:
         raise InputError(f"fit: unknown keys {sorted(unknown)} ({', '.join(_FIT_KEYS)})")
-    return FitSettings(**fit)
+    return FitSettings(**{**defaults, **fit})
 
 
 # --------------------------------------------------------------------------- #

@@ -254,6 +254,13 @@ class HMMTruth:
                     arguments[what] = value
         return arguments
 
+    def fit_defaults(self) -> dict[str, Any]:
+        """The stopping rule of :func:`emstat.fit_hmm` (a design's ``[fit]`` overrides it)."""
+        from emstat.hmm import HMM_CONTROL
+
+        control = HMM_CONTROL
+        return {"tol": control.tol, "criterion": control.criterion, "max_iter": control.max_iter}
+
     def select_arguments(self, models: Sequence[str]) -> dict[str, Any]:
         raise InputError("HMM studies do not select k yet; leave select and select_k out")
 
