@@ -64,8 +64,16 @@ def test_crosscheck_many_sequences_agree(data: pd.DataFrame) -> None:
 
 def test_crosscheck_command_says_agree(tmp_path: Path) -> None:
     result = runner.invoke(
-        app, ["crosscheck", "hmmlearn", str(REFERENCE / "hmm_gaussian.csv"), "--k", "2",
-              "--columns", "x"]  # fmt: skip
+        app,
+        [
+            "crosscheck",
+            "hmmlearn",
+            str(REFERENCE / "hmm_gaussian.csv"),
+            "--k",
+            "2",
+            "--columns",
+            "x",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "AGREE" in result.output and "100.00% of the steps" in result.output
@@ -74,8 +82,20 @@ def test_crosscheck_command_says_agree(tmp_path: Path) -> None:
 
 def test_crosscheck_says_differ_when_the_tolerance_is_impossible() -> None:
     result = runner.invoke(
-        app, ["crosscheck", "hmmlearn", str(REFERENCE / "hmm_gaussian.csv"), "--k", "2",
-              "--columns", "x", "--tol", "0", "--fit-tol", "1e-3"]  # fmt: skip
+        app,
+        [
+            "crosscheck",
+            "hmmlearn",
+            str(REFERENCE / "hmm_gaussian.csv"),
+            "--k",
+            "2",
+            "--columns",
+            "x",
+            "--tol",
+            "0",
+            "--fit-tol",
+            "1e-3",
+        ],
     )
     assert result.exit_code == 1, result.output
     assert "DIFFER" in result.output

@@ -83,8 +83,18 @@ def test_hmm_report_holds_the_fit(
     report = tmp_path / "out" / "casino.html"
     result = runner.invoke(
         app,
-        ["hmm", str(casino_csv), "--k", "1:2", *CASINO, "--by", "aic", "--report", str(report),
-         "--pdf"],  # fmt: skip
+        [
+            "hmm",
+            str(casino_csv),
+            "--k",
+            "1:2",
+            *CASINO,
+            "--by",
+            "aic",
+            "--report",
+            str(report),
+            "--pdf",
+        ],
     )
     assert result.exit_code == 0, result.output
     for suffix in (".qmd", ".html", ".pdf"):

@@ -215,8 +215,16 @@ def test_simulate_command_runs_an_hmm_design_and_its_report(tmp_path: Path) -> N
     out = tmp_path / "sim_hmm"
     result = CliRunner().invoke(
         app,
-        ["simulate", "--design", str(_design(tmp_path, 4)), "--out-dir", str(out), "-j", "1",
-         "--report"],  # fmt: skip
+        [
+            "simulate",
+            "--design",
+            str(_design(tmp_path, 4)),
+            "--out-dir",
+            str(out),
+            "-j",
+            "1",
+            "--report",
+        ],
     )
     assert result.exit_code == 0, result.output
     assert "to 1" in result.output and "mean[x]" in result.output
