@@ -281,15 +281,15 @@ def hmmlearn(
                 our_cov[i, a, b] = params[name].iloc[i] if name in params else 0.0
     their_means = np.asarray(theirs_fit.means_, dtype=float)
     perm = np.argsort(match_components(our_means, their_means), kind="stable")
-    theirs = {
-        "loglik": float(theirs_fit.score(x, lengths)),
+    theirs: dict[str, np.ndarray] = {
+        "loglik": np.asarray(theirs_fit.score(x, lengths), dtype=float),
         "start": np.asarray(theirs_fit.startprob_)[perm],
         "trans": np.asarray(theirs_fit.transmat_)[np.ix_(perm, perm)],
         "means": their_means[perm],
         "cov": np.asarray(theirs_fit.covars_, dtype=float)[perm],
     }
-    ours = {
-        "loglik": ours_fit.loglik,
+    ours: dict[str, np.ndarray] = {
+        "loglik": np.asarray(ours_fit.loglik, dtype=float),
         "start": np.asarray(ours_fit.start, dtype=float),
         "trans": ours_fit.transitions.to_numpy(dtype=float),
         "means": our_means,

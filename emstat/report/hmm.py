@@ -185,8 +185,7 @@ def _numeric(series: pd.Series) -> np.ndarray:
 
 
 def _state_path_figure(fit: HMMResult, data: pd.DataFrame) -> FigureBlock:
-    states = fit.viterbi(data)
-    states = pd.Series(np.asarray(states).reshape(-1), index=data.index)
+    states = pd.Series(np.asarray(fit.viterbi(data)).reshape(-1), index=data.index)
     ids = _sequence_ids(fit, data)
     shown = list(dict.fromkeys(ids))[:MAX_SEQUENCES_SHOWN]
     column = fit.columns[0]
@@ -247,17 +246,16 @@ def emission_panels(fit: HMMResult) -> list[tuple[str, str, dict[str, np.ndarray
     k = fit.k
     found: dict[str, dict[str, np.ndarray]] = {}
     kinds: dict[str, str] = {}
-    for row in params.itertuples(index=False):
-        match = _PARAM.match(str(row.parameter))
-        if match is None:
+    states = params["state"].to_numpy(dtype=int) - 1
+    estimates = params["estimate"].to_numpy(dtype=float)
+    for name, state, estimate in zip(params["parameter"], states, estimates, strict=True):
+        match = _PARAM.match(str(name))
+        if match is None or not 0 <= state < k:
             continue
         column, what, level = match["column"], match["what"], match["level"]
-        state = int(row.state) - 1
-        if not 0 <= state < k:
-            continue
         key = what if level is None else level
         values = found.setdefault(column, {}).setdefault(key, np.full(k, np.nan))
-        values[state] = float(row.estimate)
+        values[state] = estimate
         if what == "rate":
             kinds[column] = "poisson"
         elif what == "prob":

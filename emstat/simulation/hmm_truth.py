@@ -276,6 +276,18 @@ class HMMTruth:
             options["init"] = init
         return fit_hmm(data, k, **self.fit_arguments(model), **options)
 
+    def match(self, fit: Any) -> np.ndarray:
+        """For each fitted state, its true state, or -1 (Hungarian on the emissions)."""
+        names, truths = self.truth_table()
+        return self._match(fitted_table(fit, names)["estimate"], truths)
+
+    def _match(self, estimates: np.ndarray, truths: np.ndarray) -> np.ndarray:
+        k = estimates.shape[0]
+        return match_components(
+            self.match_features(truths[:, 1 + self.k :]),
+            self.match_features(estimates[:, 1 + k :]),
+        )
+
     def aligned_rows(self, fit: Any, names: list[str], truths: np.ndarray) -> dict[str, np.ndarray]:
         """The fit's estimates and Wald intervals as replicate rows, states matched to truth.
 
@@ -287,10 +299,7 @@ class HMMTruth:
         """
         table = fitted_table(fit, names)
         k = table["estimate"].shape[0]
-        match = match_components(
-            self.match_features(truths[:, 1 + self.k :]),
-            self.match_features(table["estimate"][:, 1 + k :]),
-        )
+        match = self._match(table["estimate"], truths)
         labels = match.copy()
         unmatched = np.flatnonzero(match < 0)
         labels[unmatched] = self.k + np.arange(unmatched.size)
