@@ -296,6 +296,31 @@ class GaussianEmission(Emission):
             )
         return stats
 
+    def fused_e_step(
+        self,
+        theta: GaussianParams,
+        data: GaussianRows,
+        offsets: np.ndarray,
+        starts: np.ndarray,
+        trans: np.ndarray,
+    ) -> tuple[GaussianStats, np.ndarray, np.ndarray, float, int] | None:
+        """The whole E-step in one compiled pass each way, for diagonal covariances
+        (every model whose orientation is ``I``); None for the others.
+
+        Returns the statistics, the expected transitions, the posterior of each
+        sequence's first row, the log-likelihood and the first row of zero
+        likelihood (or -1).
+        """
+        if not theta.diagonal:
+            return None
+        from emstat.hmm import kernels
+
+        variances = np.einsum("kii->ki", theta.covariances)
+        nk, sums, second, xi, first, loglik, bad = kernels.gaussian_diagonal_e_step(
+            data.x, offsets, starts, trans, theta.means, variances
+        )
+        return GaussianStats(nk, sums, second), xi, first, loglik, bad
+
     def m_step(self, stats: GaussianStats, previous: GaussianParams | None) -> GaussianParams:
         check_nonempty(stats.nk)
         return GaussianMixtureModel(self.covariance, stats.nk.shape[0]).m_step(stats, previous)

@@ -29,12 +29,22 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["chunk_bounds", "forward_backward", "forward_loglik", "viterbi"]
+from emstat.mixture._fused_kernels import _FAST, exp_neg
+
+__all__ = [
+    "chunk_bounds",
+    "forward_backward",
+    "forward_loglik",
+    "gaussian_diagonal_e_step",
+    "viterbi",
+]
 
 # Below this many rows in all, one thread does the work: starting threads costs more.
 PARALLEL_MIN_ROWS = 50_000
 # At most this many chunks of sequences (tasks of the parallel loop).
 _MAX_CHUNKS = 64
+# Rows per task of the parallel pass over the emission densities.
+_BLOCK_ROWS = 2048
 
 
 def chunk_bounds(offsets: np.ndarray) -> np.ndarray:
@@ -53,109 +63,332 @@ def chunk_bounds(offsets: np.ndarray) -> np.ndarray:
     return np.unique(np.concatenate([[0], cuts, [n_seq]])).astype(np.int64)
 
 
+@numba.njit(fastmath=_FAST, cache=True)
+def _scale_rows(log_b: np.ndarray, dens: np.ndarray, top: np.ndarray, lo: int, hi: int) -> None:
+    """``dens = exp(log_b - top)`` with ``top`` each row's largest log density
+    (0 and 0 for a row no state can emit: the forward pass then flags it)."""
+    k = log_b.shape[1]
+    for t in range(lo, hi):
+        m = log_b[t, 0]
+        for j in range(1, k):
+            m = max(m, log_b[t, j])
+        if not m > -math.inf:
+            top[t] = 0.0
+            for j in range(k):
+                dens[t, j] = 0.0
+            continue
+        top[t] = m
+        for j in range(k):
+            dens[t, j] = exp_neg(log_b[t, j] - m)
+
+
+@numba.njit(fastmath=_FAST, cache=True)
+def _gaussian_rows(
+    x: np.ndarray,
+    means: np.ndarray,
+    precision: np.ndarray,
+    log_norm: np.ndarray,
+    dens: np.ndarray,
+    top: np.ndarray,
+    lo: int,
+    hi: int,
+) -> None:
+    """The scaled densities of diagonal Gaussian emissions, missing coordinates marginalised.
+
+    State by state over the block's rows, so that the loops over rows vectorise.
+    """
+    k, d = means.shape
+    m = hi - lo
+    logs = np.zeros((k, m))
+    for j in range(k):
+        row = logs[j]
+        for c in range(d):
+            mu = means[j, c]
+            p = precision[j, c]
+            constant = log_norm[j, c]
+            for i in range(m):
+                v = x[lo + i, c]
+                z = (v - mu) * p
+                term = constant - 0.5 * z * z
+                row[i] += term if v == v else 0.0  # NaN: the coordinate is marginalised
+    best = np.empty(m)
+    for i in range(m):
+        best[i] = logs[0, i]
+    for j in range(1, k):
+        for i in range(m):
+            best[i] = max(best[i], logs[j, i])
+    for i in range(m):
+        top[lo + i] = best[i]
+    for j in range(k):
+        row = logs[j]
+        for i in range(m):
+            row[i] = exp_neg(row[i] - best[i])
+    for i in range(m):
+        for j in range(k):
+            dens[lo + i, j] = logs[j, i]
+
+
+@numba.njit(cache=True)
+def _scale_blocks(log_b: np.ndarray, dens: np.ndarray, top: np.ndarray) -> None:
+    n = log_b.shape[0]
+    for b in numba.prange((n + _BLOCK_ROWS - 1) // _BLOCK_ROWS):
+        _scale_rows(log_b, dens, top, b * _BLOCK_ROWS, min(n, (b + 1) * _BLOCK_ROWS))
+
+
+@numba.njit(cache=True)
+def _gaussian_blocks(
+    x: np.ndarray,
+    means: np.ndarray,
+    precision: np.ndarray,
+    log_norm: np.ndarray,
+    dens: np.ndarray,
+    top: np.ndarray,
+) -> None:
+    n = x.shape[0]
+    for b in numba.prange((n + _BLOCK_ROWS - 1) // _BLOCK_ROWS):
+        lo, hi = b * _BLOCK_ROWS, min(n, (b + 1) * _BLOCK_ROWS)
+        _gaussian_rows(x, means, precision, log_norm, dens, top, lo, hi)
+
+
+_scale_parallel = numba.njit(parallel=True, cache=True)(_scale_blocks.py_func)
+_gaussian_parallel = numba.njit(parallel=True, cache=True)(_gaussian_blocks.py_func)
+
+
 @numba.njit(cache=True)
 def _forward_backward_sequence(
-    log_b: np.ndarray,
+    dens: np.ndarray,
     lo: int,
     hi: int,
     start: np.ndarray,
     trans: np.ndarray,
-    gamma: np.ndarray,
-    dens: np.ndarray,
+    alpha: np.ndarray,
+    scales: np.ndarray,
     xi: np.ndarray,
+    gamma: np.ndarray,
+    x: np.ndarray,
+    means: np.ndarray,
+    variances: np.ndarray,
+    moments: np.ndarray,
+    first: np.ndarray,
 ) -> tuple[float, int]:
-    """One sequence, rows ``lo:hi``: writes ``gamma[lo:hi]``, adds to ``xi``.
+    """One sequence, rows ``lo:hi``, of scaled densities ``dens``.
 
-    Returns its log-likelihood and -1, or the first row of zero likelihood.
-    ``dens`` is workspace of the shape of ``log_b``.
+    Adds its expected transitions to ``xi`` and writes its first row's
+    posterior to ``first``.  With ``gamma`` of T rows the posteriors are
+    written there; otherwise (diagonal Gaussian emissions, ``x`` of T rows)
+    Σγ, Σγx and Σγx² of the observed rows are added to ``moments`` (k, 1 + 2d)
+    on the way back, a missing coordinate by its moments given the state.
+    Returns the sum of the log scales and -1, or the first row of zero likelihood.
     """
-    k = log_b.shape[1]
-    loglik = 0.0
-    scales = np.empty(hi - lo)
-    # forward: gamma holds the scaled forward vectors
+    k = dens.shape[1]
+    # alpha holds u_t = (a_{t-1} A) * b_t and scales[t] = 1 / sum(u_t), so that
+    # a_t = u_t * scales[t]: the division of step t overlaps step t + 1's products.
+    log_scales = 0.0
+    product = 1.0  # of the totals since the last logarithm: one log per many steps
+    previous = 1.0
     for t in range(lo, hi):
-        top = log_b[t, 0]
-        for j in range(1, k):
-            if log_b[t, j] > top:
-                top = log_b[t, j]
-        if not top > -math.inf:
-            return loglik, t
-        for j in range(k):
-            dens[t, j] = math.exp(log_b[t, j] - top)
         total = 0.0
         if t == lo:
             for j in range(k):
                 value = start[j] * dens[t, j]
-                gamma[t, j] = value
+                alpha[t, j] = value
                 total += value
         else:
             for j in range(k):
                 acc = 0.0
                 for i in range(k):
-                    acc += gamma[t - 1, i] * trans[i, j]
-                value = acc * dens[t, j]
-                gamma[t, j] = value
+                    acc += alpha[t - 1, i] * trans[i, j]
+                value = acc * dens[t, j] * previous
+                alpha[t, j] = value
                 total += value
         if not total > 0.0:
-            return loglik, t
-        inverse = 1.0 / total
-        for j in range(k):
-            gamma[t, j] *= inverse
-        scales[t - lo] = total
-        loglik += top + math.log(total)
-    # backward: beta formed on the way, gamma = alpha * beta
+            return log_scales + math.log(product), t
+        previous = 1.0 / total
+        scales[t] = previous
+        if total < 1e-30:
+            log_scales += math.log(total)
+        else:
+            product *= total
+            if product < 1e-250:
+                log_scales += math.log(product)
+                product = 1.0
+    log_scales += math.log(product)
+    write_gamma = gamma.shape[0] > 0
+    d = x.shape[1]
+    width = moments.shape[1]
+    # local sums: the compiler keeps them apart from the arrays read in the loop
+    local = np.zeros((k, width))
+    local_xi = np.zeros((k, k))
     beta = np.ones(k)
     weighted = np.empty(k)
-    for t in range(hi - 2, lo - 1, -1):
-        inverse = 1.0 / scales[t + 1 - lo]
+    g = np.empty(k)
+    for t in range(hi - 1, lo - 1, -1):
+        scale = scales[t]
         for j in range(k):
-            weighted[j] = dens[t + 1, j] * beta[j] * inverse
+            g[j] = alpha[t, j] * scale * beta[j]
+        if write_gamma:
+            for j in range(k):
+                gamma[t, j] = g[j]
+        else:
+            observed = 0
+            for c in range(d):
+                observed += x[t, c] == x[t, c]
+            if observed == d:
+                for j in range(k):
+                    local[j, 0] += g[j]
+                    for c in range(d):
+                        gv = g[j] * x[t, c]
+                        local[j, 1 + c] += gv
+                        local[j, 1 + d + c] += gv * x[t, c]
+            elif observed > 0:
+                for j in range(k):
+                    local[j, 0] += g[j]
+                    for c in range(d):
+                        v = x[t, c]
+                        if not v == v:  # missing: its moments given the state
+                            v = means[j, c]
+                            local[j, 1 + d + c] += g[j] * variances[j, c]
+                        local[j, 1 + c] += g[j] * v
+                        local[j, 1 + d + c] += g[j] * v * v
+        if t == lo:
+            for j in range(k):
+                first[j] = g[j]
+            break
+        for j in range(k):
+            weighted[j] = dens[t, j] * beta[j] * scale
+        before = scales[t - 1]
         for i in range(k):
-            alpha = gamma[t, i]
+            a = alpha[t - 1, i] * before
             acc = 0.0
             for j in range(k):
                 step = trans[i, j] * weighted[j]
-                xi[i, j] += alpha * step
+                local_xi[i, j] += a * step
                 acc += step
             beta[i] = acc
-        for i in range(k):
-            gamma[t, i] *= beta[i]
-    return loglik, -1
+    for i in range(k):
+        for j in range(k):
+            xi[i, j] += local_xi[i, j]
+        for c in range(width):
+            moments[i, c] += local[i, c]
+    return log_scales, -1
 
 
 @numba.njit(cache=True)
 def _forward_backward_chunks(
-    log_b: np.ndarray,
+    dens: np.ndarray,
     offsets: np.ndarray,
     bounds: np.ndarray,
     starts: np.ndarray,
     trans: np.ndarray,
+    alpha: np.ndarray,
+    scales: np.ndarray,
+    xi: np.ndarray,
     gamma: np.ndarray,
-    dens: np.ndarray,
-    xi_chunks: np.ndarray,
-    loglik_chunks: np.ndarray,
-    bad_chunks: np.ndarray,
+    x: np.ndarray,
+    means: np.ndarray,
+    variances: np.ndarray,
+    moments: np.ndarray,
+    first: np.ndarray,
+    log_scales: np.ndarray,
+    bad: np.ndarray,
 ) -> None:
-    n_chunks = bounds.shape[0] - 1
-    for c in numba.prange(n_chunks):
+    for c in numba.prange(bounds.shape[0] - 1):
         total = 0.0
         for s in range(bounds[c], bounds[c + 1]):
-            ll, bad = _forward_backward_sequence(
-                log_b, offsets[s], offsets[s + 1], starts[s], trans, gamma, dens, xi_chunks[c]
+            part, row = _forward_backward_sequence(
+                dens,
+                offsets[s],
+                offsets[s + 1],
+                starts[s],
+                trans,
+                alpha,
+                scales,
+                xi[c],
+                gamma,
+                x,
+                means,
+                variances,
+                moments[c],
+                first[s],
             )
-            if bad >= 0:
-                bad_chunks[c] = bad
+            if row >= 0:
+                bad[c] = row
                 break
-            total += ll
-        loglik_chunks[c] = total
+            total += part
+        log_scales[c] = total
 
 
 _forward_backward_parallel = numba.njit(parallel=True, cache=True)(_forward_backward_chunks.py_func)
 
 
+def _run(
+    dens: np.ndarray,
+    top: np.ndarray,
+    offsets: np.ndarray,
+    starts: np.ndarray,
+    trans: np.ndarray,
+    gamma: np.ndarray,
+    x: np.ndarray,
+    means: np.ndarray,
+    variances: np.ndarray,
+    moment_width: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, int]:
+    """Forward-backward over every sequence: xi, the first rows' posteriors, the moments,
+    the log-likelihood and the first bad row."""
+    n, k = dens.shape
+    offsets = np.asarray(offsets, dtype=np.int64)
+    bounds = chunk_bounds(offsets)
+    n_chunks = bounds.shape[0] - 1
+    xi = np.zeros((n_chunks, k, k))
+    moments = np.zeros((n_chunks, k, moment_width))
+    first = np.zeros((offsets.shape[0] - 1, k))
+    log_scales = np.zeros(n_chunks)
+    bad = np.full(n_chunks, -1, dtype=np.int64)
+    kernel = _forward_backward_parallel if n_chunks > 1 else _forward_backward_chunks
+    kernel(
+        dens,
+        offsets,
+        bounds,
+        np.ascontiguousarray(starts, dtype=np.float64),
+        np.ascontiguousarray(trans, dtype=np.float64),
+        np.empty((n, k)),
+        np.empty(n),
+        xi,
+        gamma,
+        x,
+        means,
+        variances,
+        moments,
+        first,
+        log_scales,
+        bad,
+    )
+    failed = bad[bad >= 0]
+    loglik = float(log_scales.sum() + top.sum())
+    return (
+        xi.sum(axis=0),
+        first,
+        moments.sum(axis=0),
+        loglik,
+        int(failed.min()) if failed.size else -1,
+    )
+
+
+def _scaled(log_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    log_b = np.ascontiguousarray(log_b, dtype=np.float64)
+    dens = np.empty_like(log_b)
+    top = np.empty(log_b.shape[0])
+    kernel = _scale_parallel if log_b.shape[0] >= PARALLEL_MIN_ROWS else _scale_blocks
+    kernel(log_b, dens, top)
+    return dens, top
+
+
+_NO_ROWS = np.empty((0, 1))
+
+
 def forward_backward(
     log_b: np.ndarray, offsets: np.ndarray, starts: np.ndarray, trans: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, float, int]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, int]:
     """Posterior state probabilities and expected transitions of every sequence.
 
     Parameters
@@ -171,35 +404,50 @@ def forward_backward(
 
     Returns
     -------
-    gamma, xi, loglik, bad
-        ``gamma`` (T, k), ``xi`` (k, k) summed over sequences, the
-        log-likelihood, and the first row of zero likelihood (or -1).
+    gamma, xi, first, loglik, bad
+        ``gamma`` (T, k), ``xi`` (k, k) summed over sequences, the posterior
+        of each sequence's first row (n_seq, k), the log-likelihood, and the
+        first row of zero likelihood (or -1).
     """
-    log_b = np.ascontiguousarray(log_b, dtype=np.float64)
-    k = log_b.shape[1]
-    bounds = chunk_bounds(offsets)
-    n_chunks = bounds.shape[0] - 1
-    gamma = np.empty_like(log_b)
-    dens = np.empty_like(log_b)
-    xi_chunks = np.zeros((n_chunks, k, k))
-    loglik_chunks = np.zeros(n_chunks)
-    bad_chunks = np.full(n_chunks, -1, dtype=np.int64)
-    kernel = _forward_backward_parallel if n_chunks > 1 else _forward_backward_chunks
-    kernel(
-        log_b,
-        np.asarray(offsets, dtype=np.int64),
-        bounds,
-        np.ascontiguousarray(starts, dtype=np.float64),
-        np.ascontiguousarray(trans, dtype=np.float64),
-        gamma,
-        dens,
-        xi_chunks,
-        loglik_chunks,
-        bad_chunks,
+    dens, top = _scaled(log_b)
+    gamma = np.empty_like(dens)
+    xi, first, _, loglik, bad = _run(
+        dens, top, offsets, starts, trans, gamma, _NO_ROWS, _NO_ROWS, _NO_ROWS, 1
     )
-    failed = bad_chunks[bad_chunks >= 0]
-    bad = int(failed.min()) if failed.size else -1
-    return gamma, xi_chunks.sum(axis=0), float(loglik_chunks.sum()), bad
+    return gamma, xi, first, loglik, bad
+
+
+def gaussian_diagonal_e_step(
+    x: np.ndarray,
+    offsets: np.ndarray,
+    starts: np.ndarray,
+    trans: np.ndarray,
+    means: np.ndarray,
+    variances: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, int]:
+    """Baum-Welch's E-step with diagonal Gaussian emissions, no (T, k) posterior formed.
+
+    ``x`` (T, d) with NaN where missing; ``means`` and ``variances`` (k, d).
+    Returns the occupancy of the observed rows Σγ (k,), Σγx and Σγx² (k, d)
+    (a missing coordinate by its moments given the state), the expected
+    transitions (k, k), the posterior of each sequence's first row
+    (n_seq, k), the log-likelihood and the first row of zero likelihood (or -1).
+    """
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    n, d = x.shape
+    k = means.shape[0]
+    means = np.ascontiguousarray(means, dtype=np.float64)
+    variances = np.ascontiguousarray(variances, dtype=np.float64)
+    precision = 1.0 / np.sqrt(variances)
+    log_norm = -0.5 * math.log(2.0 * math.pi) + np.log(precision)
+    dens = np.empty((n, k))
+    top = np.empty(n)
+    kernel = _gaussian_parallel if n >= PARALLEL_MIN_ROWS else _gaussian_blocks
+    kernel(x, means, precision, log_norm, dens, top)
+    xi, first, moments, loglik, bad = _run(
+        dens, top, offsets, starts, trans, np.empty((0, k)), x, means, variances, 1 + 2 * d
+    )
+    return moments[:, 0], moments[:, 1 : 1 + d], moments[:, 1 + d :], xi, first, loglik, bad
 
 
 @numba.njit(cache=True)

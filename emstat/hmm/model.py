@@ -191,6 +191,9 @@ class HMMModel:
     start_constraint: Constraint
     trans_constraint: Constraint
     per_sequence: bool = False
+    # Use the emission's one-pass compiled E-step where it has one (tests turn it off
+    # to compare it with the general path).
+    fused: bool = True
 
     def starts_of(self, theta: HMMTheta, data: HMMData) -> np.ndarray:
         """The start distribution of each sequence of ``data``, (n_seq, k)."""
@@ -201,7 +204,7 @@ class HMMModel:
     def posterior(self, theta: HMMTheta, data: HMMData) -> tuple[np.ndarray, np.ndarray, float]:
         """gamma (T, k), expected transitions (k, k) and the log-likelihood."""
         log_b = self.emission.log_density(theta.emission, data.emissions)
-        gamma, xi, loglik, bad = kernels.forward_backward(
+        gamma, xi, _, loglik, bad = kernels.forward_backward(
             log_b, data.offsets, self.starts_of(theta, data), theta.trans
         )
         if bad >= 0:
@@ -210,17 +213,36 @@ class HMMModel:
 
     def e_step(self, theta: HMMTheta, data: HMMData | Chunk) -> tuple[HMMStats, float]:
         rows: HMMData = data.values if isinstance(data, Chunk) else data
+        fused = self._fused_e_step(theta, rows)
+        if fused is not None:
+            return fused
         gamma, xi, loglik = self.posterior(theta, rows)
-        first = gamma[rows.offsets[:-1]]
-        if self.per_sequence:
-            start = np.zeros((rows.n_sequences, self.k))
-            start[rows.sequences] = first
-        else:
-            start = first.sum(axis=0)
+        start = self._start_stats(gamma[rows.offsets[:-1]], rows)
         seen = self.emission.observed(rows.emissions)
         nk = gamma[seen].sum(axis=0) if not seen.all() else gamma.sum(axis=0)
         stats = HMMStats(nk, start, xi, self.emission.stats(theta.emission, rows.emissions, gamma))
         return stats, loglik
+
+    def _start_stats(self, first: np.ndarray, rows: HMMData) -> np.ndarray:
+        if not self.per_sequence:
+            return first.sum(axis=0)
+        start = np.zeros((rows.n_sequences, self.k))
+        start[rows.sequences] = first
+        return start
+
+    def _fused_e_step(self, theta: HMMTheta, rows: HMMData) -> tuple[HMMStats, float] | None:
+        fused = getattr(self.emission, "fused_e_step", None) if self.fused else None
+        if fused is None:
+            return None
+        result = fused(
+            theta.emission, rows.emissions, rows.offsets, self.starts_of(theta, rows), theta.trans
+        )
+        if result is None:
+            return None
+        stats, xi, first, loglik, bad = result
+        if bad >= 0:
+            raise DegenerateFitError(f"row {bad} has zero probability under every state path")
+        return HMMStats(stats.nk, self._start_stats(first, rows), xi, stats), loglik
 
     def m_step(self, stats: HMMStats, previous: HMMTheta | None) -> HMMTheta:
         check_nonempty(stats.nk)
@@ -264,13 +286,12 @@ class HMMModel:
         ``H = log p(x) - E[log p(s, x)]``, with the expectation from one E-step.
         """
         log_b = self.emission.log_density(theta.emission, data.emissions)
-        gamma, xi, loglik, bad = kernels.forward_backward(
+        gamma, xi, first, loglik, bad = kernels.forward_backward(
             log_b, data.offsets, self.starts_of(theta, data), theta.trans
         )
         if bad >= 0:
             return math.nan
         starts = self.starts_of(theta, data)
-        first = gamma[data.offsets[:-1]]
         emitted = float(np.where(gamma > 0, gamma * log_b, 0.0).sum())
         expected = _xlogy(first, starts) + _xlogy(xi, theta.trans) + emitted
         return float(max(loglik - expected, 0.0))
