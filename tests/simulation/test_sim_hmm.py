@@ -234,8 +234,9 @@ def test_simulate_command_runs_an_hmm_design_and_its_report(tmp_path: Path) -> N
     from emstat.report.markdown import fmt_sig
 
     assert fmt_sig(float(bias.iloc[0]), 3) in html
-    assert "a component is a hidden state" in html
-    assert "Each data set holds 2 sequence(s) of n = 150 steps each." in html
+    words = " ".join(html.split())  # pandoc wraps lines
+    assert "a component is a hidden state" in words
+    assert "Each data set holds 2 sequence(s) of n = 150 steps each." in words
     assert (out / "report.pdf").stat().st_size > 1000
 
 
