@@ -271,3 +271,33 @@ def test_killed_hmm_study_resumes_to_the_uninterrupted_result(tmp_path: Path) ->
     whole = tmp_path / "whole"
     simulate(design=design, out_dir=whole, workers=1)
     pd.testing.assert_frame_equal(read_replicates(out), read_replicates(whole))
+
+
+def test_a_poisson_hmm_study_recovers_its_rates(tmp_path: Path) -> None:
+    path = tmp_path / "poisson.toml"
+    path.write_text(
+        """
+reps = 8
+seed = 5
+
+[hmm]
+start = [1.0, 0.0]
+transitions = [[0.95, 0.05], [0.1, 0.9]]
+sequences = 3
+
+[[hmm.emissions]]
+family = "poisson"
+column = "count"
+parameters = [2.0, 9.0]
+
+[grid]
+n = [200]
+"""
+    )
+    summary = simulate(design=path).set_index(["component", "parameter"])
+    assert set(summary.index.get_level_values("parameter")) == {"start", "to 1", "to 2",
+                                                                "rate[count]"}  # fmt: skip
+    assert summary["n_ok"].min() == 8 and summary["converged"].min() == 1.0
+    for state, rate in [(1, 2.0), (2, 9.0)]:
+        row = summary.loc[(state, "rate[count]")]
+        assert row["truth"] == rate and abs(row["bias"]) < 0.1 * rate
