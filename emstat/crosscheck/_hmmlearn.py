@@ -125,7 +125,7 @@ class HmmlearnCheck:
             f"{text}\n"
             f"Viterbi paths: {self.viterbi_agreement:.2%} of the steps in the same state\n"
             f"iterations: emstat {self.iterations[0]}, hmmlearn {self.iterations[1]} "
-            "(hmmlearn's count includes the E-step at the start)\n"
+            "(E- and M-step passes; hmmlearn's history[0] is the log-likelihood at the start)\n"
             f"{versions}; tolerance {self.tol:g}: {status}"
         )
 
