@@ -132,6 +132,10 @@ class FamilyEmission(Emission):
         return self.family.name
 
     def encode(self, frame: pd.DataFrame) -> tuple[ColumnData, ...]:
+        for part in self.family.parts:
+            levels = getattr(part, "levels", None)
+            if levels is not None and part.column in frame.columns:
+                _check_levels(frame, part.column, list(levels))
         return self.family.encode(frame)
 
     def observed(self, data: tuple[ColumnData, ...]) -> np.ndarray:
@@ -199,6 +203,20 @@ class FamilyEmission(Emission):
         return {"kind": "family", "family": self.family.to_spec()}
 
 
+def _check_levels(frame: pd.DataFrame, column: str, levels: list[Any]) -> None:
+    """Refuse a categorical value that the fit never saw: its probabilities are unknown."""
+    values = frame[column]
+    unseen = values.notna().to_numpy() & ~values.isin(levels).to_numpy()
+    if unseen.any():
+        i = int(np.flatnonzero(unseen)[0])
+        plain = lambda v: v.item() if isinstance(v, np.generic) else v  # noqa: E731
+        raise InputError(
+            f"column {column!r} holds {plain(values.iloc[i])!r} at row "
+            f"{plain(frame.index[i])!r}, a level never seen in fitting; its levels are "
+            f"{describe_labels([plain(v) for v in levels], 20)}"
+        )
+
+
 # --------------------------------------------------------------------------- #
 # Gaussian
 # --------------------------------------------------------------------------- #
@@ -249,10 +267,10 @@ class GaussianEmission(Emission):
     """
 
     covariance: CovarianceModel
-    columns: list[str]  # type: ignore[misc]
+    columns: list[str]
     center: np.ndarray
 
-    name = "gaussian"  # type: ignore[assignment]
+    name = "gaussian"
 
     @property
     def model(self) -> str:
@@ -279,7 +297,8 @@ class GaussianEmission(Emission):
         if data.complete.size:
             out[data.complete] = _complete_log_density(data.x[data.complete], theta)
         for pattern, rows in data.partial.items():
-            out[rows] = _marginal_log_density(data.x[np.ix_(rows, pattern)], theta, pattern)
+            seen = np.asarray(pattern, dtype=np.intp)
+            out[rows] = _marginal_log_density(data.x[np.ix_(rows, seen)], theta, pattern)
         return out
 
     def stats(self, theta: GaussianParams | None, data: GaussianRows, gamma: np.ndarray) -> Any:
