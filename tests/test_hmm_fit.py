@@ -446,3 +446,41 @@ def test_unsorted_index_is_refused_naming_the_row():
         emstat.fit_hmm(frame, 2)
     fit = emstat.fit_hmm(frame.sort_index(), 2)
     assert fit.n_rows == 4
+
+
+def test_standard_errors_do_not_depend_on_the_parametrisation():
+    """Observed information in log-ratios (emstat) against one in the probabilities
+    themselves, with a plain numpy forward pass as the likelihood."""
+    from statsmodels.tools.numdiff import approx_hess3
+
+    rng = np.random.default_rng(11)
+    states = simulate_states(rng, 400, TRANS)
+    counts = rng.poisson(np.array([2.0, 7.0])[states])
+    frame = pd.DataFrame({"n": counts})
+    fit = emstat.fit_hmm(frame, 2, family="poisson", start=[0.5, 0.5])
+
+    def loglik(v):
+        a01, a10, r1, r2 = v
+        trans = np.array([[1 - a01, a01], [a10, 1 - a10]])
+        log_b = poisson.logpmf(counts[:, None], [r1, r2])
+        alpha = 0.5 * np.exp(log_b[0])
+        total = np.log(alpha.sum())
+        alpha /= alpha.sum()
+        for t in range(1, counts.size):
+            alpha = (alpha @ trans) * np.exp(log_b[t])
+            total += np.log(alpha.sum())
+            alpha /= alpha.sum()
+        return total
+
+    a = fit.transitions.to_numpy()
+    rates = fit.emission_params["rate[n]"].to_numpy()
+    v = np.array([a[0, 1], a[1, 0], *rates])
+    assert loglik(v) == pytest.approx(fit.loglik, rel=1e-12)
+    se = np.sqrt(np.diag(np.linalg.inv(-approx_hess3(v, loglik))))
+    table = fit.params.set_index(["state", "parameter"])["std_err"]
+    assert table[(1, "to[2]")] == pytest.approx(se[0], rel=1e-3)
+    assert table[(1, "to[1]")] == pytest.approx(se[0], rel=1e-3)
+    assert table[(2, "to[1]")] == pytest.approx(se[1], rel=1e-3)
+    assert table[(1, "rate[n]")] == pytest.approx(se[2], rel=1e-3)
+    assert table[(2, "rate[n]")] == pytest.approx(se[3], rel=1e-3)
+    assert table[(1, "start")] == 0.0
