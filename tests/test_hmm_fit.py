@@ -300,21 +300,49 @@ def test_fixed_values_stay_fixed(gaussian_frame):
 
 
 def test_sample_then_refit_recovers_the_truth():
-    rng = np.random.default_rng(8)
-    states = simulate_states(rng, 300, TRANS)
-    truth_frame = pd.DataFrame({"x": np.array([-1.0, 2.0])[states] + rng.normal(size=300)})
-    base = emstat.fit_hmm(truth_frame, 2)
-    drawn = base.sample(20_000, seed=1)
-    assert list(drawn.columns) == ["x", "state"]
-    refit = emstat.fit_hmm(drawn[["x"]], 2)
-    np.testing.assert_allclose(refit.transitions.to_numpy(), base.transitions.to_numpy(), atol=0.03)
-    np.testing.assert_allclose(
-        refit.emission_params.to_numpy(), base.emission_params.to_numpy(), atol=0.06
+    truth = emstat.hmm.hmm_from_params(
+        {"transitions": TRANS, "start": [0.5, 0.5], "mean[x]": [-1.0, 2.0], "var[x]": [1.0, 0.5]}
     )
-    # most states are decoded right
-    assert np.mean(refit.viterbi(drawn[["x"]]) == drawn["state"].to_numpy()) > 0.9
-    several = base.sample(30, seed=2, lengths=[10, 20])
+    drawn = truth.sample(20_000, seed=1)
+    assert list(drawn.columns) == ["x", "state"]
+    # the chain's own statistics: the stationary share of state 1 is 2/3
+    assert np.mean(drawn["state"] == 1) == pytest.approx(2 / 3, abs=0.03)
+    refit = emstat.fit_hmm(drawn[["x"]], 2)
+    order = np.argsort(refit.emission_params["mean[x]"].to_numpy())
+    np.testing.assert_allclose(refit.transitions.to_numpy()[np.ix_(order, order)], TRANS, atol=0.02)
+    np.testing.assert_allclose(
+        refit.emission_params.to_numpy()[order], [[-1.0, 1.0], [2.0, 0.5]], atol=0.05
+    )
+    # the truth's parameters lie inside the 95% intervals (a loose, seeded check)
+    table = refit.params
+    inside = (table["ci_low"] <= table["estimate"]) & (table["estimate"] <= table["ci_high"])
+    assert inside[table["std_err"].notna()].all()
+    states = refit.viterbi(drawn[["x"]])
+    assert np.mean(order[states - 1] == drawn["state"].to_numpy() - 1) > 0.9
+    several = truth.sample(30, seed=2, lengths=[10, 20])
     assert several["sequence"].tolist() == [1] * 10 + [2] * 20
+
+
+def test_model_from_params_of_a_family():
+    frame = pd.DataFrame({"face": [1, 2, 3, 4, 5, 6]})
+    truth = emstat.hmm.hmm_from_params(
+        {
+            "transitions": [[0.95, 0.05], [0.1, 0.9]],
+            "start": [1.0, 0.0],
+            **{f"prob[face={v}]": [1 / 6, 0.1 if v < 6 else 0.5] for v in range(1, 7)},
+        },
+        family="categorical",
+        data=frame,
+    )
+    drawn = truth.sample(500, seed=3)
+    assert set(drawn["face"]) <= set(range(1, 7)) and drawn["state"].iloc[0] == 1
+    assert truth.score(drawn[["face"]]) < 0
+    with pytest.raises(InputError, match=r"params\['rate\[n\]'\] must be numbers > 0"):
+        emstat.hmm.hmm_from_params(
+            {"transitions": [[1.0]], "start": [1.0], "rate[n]": [-1.0]},
+            family="poisson",
+            columns=["n"],
+        )
 
 
 def test_predict_is_the_posterior_argmax(gaussian_frame):

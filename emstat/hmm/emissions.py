@@ -86,6 +86,10 @@ class Emission:
         """Parameter names, ``(k, m)`` estimates in the data's units, and their scales."""
         raise NotImplementedError
 
+    def parameter_names(self) -> tuple[list[str], list[Scale]]:
+        """The names of one state's parameters, as :meth:`rows` lays them out, and their scales."""
+        raise NotImplementedError
+
     def vector(self, theta: Any) -> np.ndarray:
         return self.rows(theta)[1].reshape(-1)
 
@@ -167,6 +171,14 @@ class FamilyEmission(Emission):
 
     def rows(self, theta: Any) -> tuple[list[str], np.ndarray, list[Scale]]:
         return self.family.rows(theta)
+
+    def parameter_names(self) -> tuple[list[str], list[Scale]]:
+        names: list[str] = []
+        scales: list[Scale] = []
+        for part in self.family.parts:
+            names += part.parameter_names()
+            scales += part.scales()
+        return names, scales
 
     def start_features(self, data: tuple[ColumnData, ...]) -> np.ndarray:
         return self.family.start_features(data)
@@ -377,6 +389,13 @@ class GaussianEmission(Emission):
                 values[:, j] = theta.covariances[:, where[0], where[1]]
                 scales.append("log" if name.startswith("var[") else "identity")
         return [name for name, _ in names], values, scales
+
+    def parameter_names(self) -> tuple[list[str], list[Scale]]:
+        names = [name for name, _ in gaussian.parameter_names(self.columns)]
+        scales: list[Scale] = [
+            "identity" if not name.startswith("var[") else "log" for name in names
+        ]
+        return names, scales
 
     def start_features(self, data: GaussianRows) -> np.ndarray:
         spread = np.nanstd(data.x, axis=0)

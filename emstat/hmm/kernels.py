@@ -505,7 +505,7 @@ def _run(
     the log-likelihood and the first bad row."""
     n, k = dens.shape
     offsets = np.asarray(offsets, dtype=np.int64)
-    if offsets.shape[0] == 2 and n >= PARALLEL_MIN_ROWS and numba.config.NUMBA_NUM_THREADS > 1:
+    if offsets.shape[0] == 2 and n >= PARALLEL_MIN_ROWS and numba.get_num_threads() > 1:
         return _run_single(dens, top, starts, trans, gamma, x, means, variances, moment_width)
     bounds = chunk_bounds(offsets)
     n_chunks = bounds.shape[0] - 1
