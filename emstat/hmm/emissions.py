@@ -334,6 +334,7 @@ class GaussianEmission(Emission):
         offsets: np.ndarray,
         starts: np.ndarray,
         trans: np.ndarray,
+        work: dict[str, np.ndarray] | None = None,
     ) -> tuple[GaussianStats, np.ndarray, np.ndarray, float, int] | None:
         """The whole E-step in one compiled pass each way, for diagonal covariances
         (every model whose orientation is ``I``); None for the others.
@@ -348,7 +349,7 @@ class GaussianEmission(Emission):
 
         variances = np.einsum("kii->ki", theta.covariances)
         nk, sums, second, xi, first, loglik, bad = kernels.gaussian_diagonal_e_step(
-            data.x, offsets, starts, trans, theta.means, variances
+            data.x, offsets, starts, trans, theta.means, variances, work
         )
         return GaussianStats(nk, sums, second), xi, first, loglik, bad
 

@@ -489,6 +489,20 @@ def _forward_backward_chunks(
 _forward_backward_parallel = numba.njit(parallel=True, cache=True)(_forward_backward_chunks.py_func)
 
 
+Workspace = dict[str, np.ndarray]
+
+
+def _buffer(work: Workspace | None, name: str, shape: tuple[int, ...]) -> np.ndarray:
+    """A scratch array of ``shape``, kept in ``work`` between E-steps: a fresh one of
+    tens of megabytes costs page faults every iteration."""
+    if work is None:
+        return np.empty(shape)
+    held = work.get(name)
+    if held is None or held.shape != shape:
+        held = work[name] = np.empty(shape)
+    return held
+
+
 def _run(
     dens: np.ndarray,
     top: np.ndarray,
@@ -500,13 +514,14 @@ def _run(
     means: np.ndarray,
     variances: np.ndarray,
     moment_width: int,
+    work: Workspace | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, int]:
     """Forward-backward over every sequence: xi, the first rows' posteriors, the moments,
     the log-likelihood and the first bad row."""
     n, k = dens.shape
     offsets = np.asarray(offsets, dtype=np.int64)
     if offsets.shape[0] == 2 and n >= PARALLEL_MIN_ROWS and numba.get_num_threads() > 1:
-        return _run_single(dens, top, starts, trans, gamma, x, means, variances, moment_width)
+        return _run_single(dens, top, starts, trans, gamma, x, means, variances, moment_width, work)
     bounds = chunk_bounds(offsets)
     n_chunks = bounds.shape[0] - 1
     xi = np.zeros((n_chunks, k, k))
@@ -521,8 +536,8 @@ def _run(
         bounds,
         np.ascontiguousarray(starts, dtype=np.float64),
         np.ascontiguousarray(trans, dtype=np.float64),
-        np.empty((n, k)),
-        np.empty(n),
+        _buffer(work, "alpha", (n, k)),
+        _buffer(work, "scales", (n,)),
         xi,
         gamma,
         x,
@@ -554,6 +569,7 @@ def _run_single(
     means: np.ndarray,
     variances: np.ndarray,
     moment_width: int,
+    work: Workspace | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, int]:
     """:func:`_run` for one long sequence, on two threads (see :func:`_single_sequence`)."""
     n, k = dens.shape
@@ -561,16 +577,16 @@ def _run_single(
     xi = np.zeros((n_blocks, k, k))
     moments = np.zeros((n_blocks, k, moment_width))
     result = np.array([0.0, -1.0, -1.0])
-    alpha = np.empty((n, k))
-    beta = np.empty((n, k))
+    alpha = _buffer(work, "alpha", (n, k))
+    beta = _buffer(work, "beta", (n, k))
     _single_sequence(
         dens,
         np.ascontiguousarray(starts[0], dtype=np.float64),
         np.ascontiguousarray(trans, dtype=np.float64),
         alpha,
-        np.empty(n),
+        _buffer(work, "scales", (n,)),
         beta,
-        np.empty(n),
+        _buffer(work, "sums", (n,)),
         xi,
         gamma,
         x,
@@ -587,10 +603,10 @@ def _run_single(
     return xi.sum(axis=0), first, moments.sum(axis=0), loglik, bad
 
 
-def _scaled(log_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _scaled(log_b: np.ndarray, work: Workspace | None) -> tuple[np.ndarray, np.ndarray]:
     log_b = np.ascontiguousarray(log_b, dtype=np.float64)
-    dens = np.empty_like(log_b)
-    top = np.empty(log_b.shape[0])
+    dens = _buffer(work, "dens", log_b.shape)
+    top = _buffer(work, "top", (log_b.shape[0],))
     kernel = _scale_parallel if log_b.shape[0] >= PARALLEL_MIN_ROWS else _scale_blocks
     kernel(log_b, dens, top)
     return dens, top
@@ -600,7 +616,11 @@ _NO_ROWS = np.empty((0, 1))
 
 
 def forward_backward(
-    log_b: np.ndarray, offsets: np.ndarray, starts: np.ndarray, trans: np.ndarray
+    log_b: np.ndarray,
+    offsets: np.ndarray,
+    starts: np.ndarray,
+    trans: np.ndarray,
+    work: Workspace | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, int]:
     """Posterior state probabilities and expected transitions of every sequence.
 
@@ -614,6 +634,8 @@ def forward_backward(
         ``(n_seq, k)`` start distribution of each sequence.
     trans
         ``(k, k)`` transition matrix.
+    work
+        Scratch arrays kept between calls (a dict the caller holds), or None.
 
     Returns
     -------
@@ -622,10 +644,10 @@ def forward_backward(
         of each sequence's first row (n_seq, k), the log-likelihood, and the
         first row of zero likelihood (or -1).
     """
-    dens, top = _scaled(log_b)
+    dens, top = _scaled(log_b, work)
     gamma = np.empty_like(dens)
     xi, first, _, loglik, bad = _run(
-        dens, top, offsets, starts, trans, gamma, _NO_ROWS, _NO_ROWS, _NO_ROWS, 1
+        dens, top, offsets, starts, trans, gamma, _NO_ROWS, _NO_ROWS, _NO_ROWS, 1, work
     )
     return gamma, xi, first, loglik, bad
 
@@ -637,6 +659,7 @@ def gaussian_diagonal_e_step(
     trans: np.ndarray,
     means: np.ndarray,
     variances: np.ndarray,
+    work: Workspace | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, int]:
     """Baum-Welch's E-step with diagonal Gaussian emissions, no (T, k) posterior formed.
 
@@ -653,12 +676,12 @@ def gaussian_diagonal_e_step(
     variances = np.ascontiguousarray(variances, dtype=np.float64)
     precision = 1.0 / np.sqrt(variances)
     log_norm = -0.5 * math.log(2.0 * math.pi) + np.log(precision)
-    dens = np.empty((n, k))
-    top = np.empty(n)
+    dens = _buffer(work, "dens", (n, k))
+    top = _buffer(work, "top", (n,))
     kernel = _gaussian_parallel if n >= PARALLEL_MIN_ROWS else _gaussian_blocks
     kernel(x, means, precision, log_norm, dens, top)
     xi, first, moments, loglik, bad = _run(
-        dens, top, offsets, starts, trans, np.empty((0, k)), x, means, variances, 1 + 2 * d
+        dens, top, offsets, starts, trans, np.empty((0, k)), x, means, variances, 1 + 2 * d, work
     )
     return moments[:, 0], moments[:, 1 : 1 + d], moments[:, 1 + d :], xi, first, loglik, bad
 
