@@ -7,8 +7,16 @@ BIC, AIC or ICL in one table.
 
 from __future__ import annotations
 
-from emstat.hmm.fit import HMM_CONTROL, fit_hmm
+from emstat.hmm.fit import HMM_CONTROL, fit_hmm, hmm_from_params
 from emstat.hmm.result import HMMResult, load_hmm
 from emstat.hmm.selection import HMMSelection, select_hmm
 
-__all__ = ["HMM_CONTROL", "HMMResult", "HMMSelection", "fit_hmm", "load_hmm", "select_hmm"]
+__all__ = [
+    "HMM_CONTROL",
+    "HMMResult",
+    "HMMSelection",
+    "fit_hmm",
+    "hmm_from_params",
+    "load_hmm",
+    "select_hmm",
+]

@@ -42,6 +42,11 @@ class SequenceLayout:
         return out
 
 
+def _plain(value: Any) -> Any:
+    """A row label or value as the user wrote it (``3``, not ``np.int64(3)``)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _column(frame: pd.DataFrame, name: Any, what: str) -> pd.Series:
     if not isinstance(name, str):
         raise InputError(f"{what}= names a column; got {name!r}")
@@ -50,7 +55,7 @@ def _column(frame: pd.DataFrame, name: Any, what: str) -> pd.Series:
     values = frame[name]
     missing = values.isna().to_numpy()
     if missing.any():
-        row = frame.index[int(np.flatnonzero(missing)[0])]
+        row = _plain(frame.index[int(np.flatnonzero(missing)[0])])
         raise InputError(f"the {what} column {name!r} is missing at row {row!r}")
     return values
 
@@ -60,7 +65,7 @@ def _check_lengths(lengths: Any, n: int) -> np.ndarray:
         raise InputError(f"lengths must be a list of whole numbers >= 1, got {lengths!r}")
     values = list(lengths)
     if not values or not all(
-        isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1 for v in values
+        isinstance(v, numbers.Integral) and not isinstance(v, bool) and int(v) >= 1 for v in values
     ):
         raise InputError(f"lengths must be a list of whole numbers >= 1, got {values!r}")
     total = int(sum(values))
@@ -84,8 +89,9 @@ def _check_index_order(frame: pd.DataFrame, rows: np.ndarray, codes: np.ndarray)
     if bad.any():
         t = int(np.flatnonzero(bad)[0]) + 1
         raise InputError(
-            f"row {values[t]!r} comes after row {values[t - 1]!r} in its sequence but its index "
-            "is not larger: the rows are out of order; sort them or pass order= (a column)"
+            f"row {_plain(values[t])!r} comes after row {_plain(values[t - 1])!r} in its "
+            "sequence but its index is not larger: the rows are out of order; sort them or "
+            "pass order= (a column)"
         )
 
 
@@ -126,8 +132,9 @@ def sequence_layout(
         if tied.any():
             t = int(np.flatnonzero(tied)[0]) + 1
             raise InputError(
-                f"rows {frame.index[rows[t - 1]]!r} and {frame.index[rows[t]]!r} of one sequence "
-                f"share the order value {values[t]!r}; their order is unknown"
+                f"rows {_plain(frame.index[rows[t - 1]])!r} and {_plain(frame.index[rows[t]])!r} "
+                f"of one sequence share the order value {_plain(values[t])!r}; their order is "
+                "unknown"
             )
     else:
         rows = np.argsort(codes, kind="stable")

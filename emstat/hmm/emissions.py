@@ -86,6 +86,10 @@ class Emission:
         """Parameter names, ``(k, m)`` estimates in the data's units, and their scales."""
         raise NotImplementedError
 
+    def parameter_names(self) -> tuple[list[str], list[Scale]]:
+        """The names of one state's parameters, as :meth:`rows` lays them out, and their scales."""
+        raise NotImplementedError
+
     def vector(self, theta: Any) -> np.ndarray:
         return self.rows(theta)[1].reshape(-1)
 
@@ -132,6 +136,10 @@ class FamilyEmission(Emission):
         return self.family.name
 
     def encode(self, frame: pd.DataFrame) -> tuple[ColumnData, ...]:
+        for part in self.family.parts:
+            levels = getattr(part, "levels", None)
+            if levels is not None and part.column in frame.columns:
+                _check_levels(frame, part.column, list(levels))
         return self.family.encode(frame)
 
     def observed(self, data: tuple[ColumnData, ...]) -> np.ndarray:
@@ -163,6 +171,14 @@ class FamilyEmission(Emission):
 
     def rows(self, theta: Any) -> tuple[list[str], np.ndarray, list[Scale]]:
         return self.family.rows(theta)
+
+    def parameter_names(self) -> tuple[list[str], list[Scale]]:
+        names: list[str] = []
+        scales: list[Scale] = []
+        for part in self.family.parts:
+            names += part.parameter_names()
+            scales += part.scales()
+        return names, scales
 
     def start_features(self, data: tuple[ColumnData, ...]) -> np.ndarray:
         return self.family.start_features(data)
@@ -197,6 +213,20 @@ class FamilyEmission(Emission):
 
     def to_spec(self) -> dict[str, Any]:
         return {"kind": "family", "family": self.family.to_spec()}
+
+
+def _check_levels(frame: pd.DataFrame, column: str, levels: list[Any]) -> None:
+    """Refuse a categorical value that the fit never saw: its probabilities are unknown."""
+    values = frame[column]
+    unseen = values.notna().to_numpy() & ~values.isin(levels).to_numpy()
+    if unseen.any():
+        i = int(np.flatnonzero(unseen)[0])
+        plain = lambda v: v.item() if isinstance(v, np.generic) else v  # noqa: E731
+        raise InputError(
+            f"column {column!r} holds {plain(values.iloc[i])!r} at row "
+            f"{plain(frame.index[i])!r}, a level never seen in fitting; its levels are "
+            f"{describe_labels([plain(v) for v in levels], 20)}"
+        )
 
 
 # --------------------------------------------------------------------------- #
@@ -249,10 +279,10 @@ class GaussianEmission(Emission):
     """
 
     covariance: CovarianceModel
-    columns: list[str]  # type: ignore[misc]
+    columns: list[str]
     center: np.ndarray
 
-    name = "gaussian"  # type: ignore[assignment]
+    name = "gaussian"
 
     @property
     def model(self) -> str:
@@ -279,7 +309,8 @@ class GaussianEmission(Emission):
         if data.complete.size:
             out[data.complete] = _complete_log_density(data.x[data.complete], theta)
         for pattern, rows in data.partial.items():
-            out[rows] = _marginal_log_density(data.x[np.ix_(rows, pattern)], theta, pattern)
+            seen = np.asarray(pattern, dtype=np.intp)
+            out[rows] = _marginal_log_density(data.x[np.ix_(rows, seen)], theta, pattern)
         return out
 
     def stats(self, theta: GaussianParams | None, data: GaussianRows, gamma: np.ndarray) -> Any:
@@ -303,6 +334,7 @@ class GaussianEmission(Emission):
         offsets: np.ndarray,
         starts: np.ndarray,
         trans: np.ndarray,
+        work: dict[str, np.ndarray] | None = None,
     ) -> tuple[GaussianStats, np.ndarray, np.ndarray, float, int] | None:
         """The whole E-step in one compiled pass each way, for diagonal covariances
         (every model whose orientation is ``I``); None for the others.
@@ -317,7 +349,7 @@ class GaussianEmission(Emission):
 
         variances = np.einsum("kii->ki", theta.covariances)
         nk, sums, second, xi, first, loglik, bad = kernels.gaussian_diagonal_e_step(
-            data.x, offsets, starts, trans, theta.means, variances
+            data.x, offsets, starts, trans, theta.means, variances, work
         )
         return GaussianStats(nk, sums, second), xi, first, loglik, bad
 
@@ -358,6 +390,13 @@ class GaussianEmission(Emission):
                 values[:, j] = theta.covariances[:, where[0], where[1]]
                 scales.append("log" if name.startswith("var[") else "identity")
         return [name for name, _ in names], values, scales
+
+    def parameter_names(self) -> tuple[list[str], list[Scale]]:
+        names = [name for name, _ in gaussian.parameter_names(self.columns)]
+        scales: list[Scale] = [
+            "identity" if not name.startswith("var[") else "log" for name in names
+        ]
+        return names, scales
 
     def start_features(self, data: GaussianRows) -> np.ndarray:
         spread = np.nanstd(data.x, axis=0)

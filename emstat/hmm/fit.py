@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +28,7 @@ from emstat.hmm.result import HMMResult
 from emstat.mixture.family_fit import _starts, as_frame
 from emstat.results import restart_table, run_fields
 
-__all__ = ["HMM_CONTROL", "HMMFitter", "fit_hmm", "prepare_hmm"]
+__all__ = ["HMM_CONTROL", "HMMFitter", "fit_hmm", "hmm_from_params", "prepare_hmm"]
 
 #: The stopping rule unless one is given: Baum-Welch crawls where states overlap,
 #: where a small change is not convergence (Aitken's limit, as the other families).
@@ -113,6 +114,41 @@ def prepare_hmm(
     return Prepared(emission, hmm_data, layout, sequence, order, ordered.index)
 
 
+def emission_from_names(
+    emission: Emission, k: int, given: Mapping[str, Any], what: str = "init"
+) -> Any:
+    """Emission parameters given by name, one value per state (all of them, or None
+    when none is given), checked to lie in the parameter space."""
+    names, scales = emission.parameter_names()
+    named = [key for key in given if key not in ("transitions", "start", "method")]
+    unknown = [key for key in named if key not in names]
+    if unknown:
+        raise InputError(
+            f"{what} names {describe_labels(unknown)}, not a parameter of this model; "
+            f"its parameters are {describe_labels(['transitions', 'start', *names], 20)}"
+        )
+    if not named:
+        return None
+    missing = [name for name in names if name not in given]
+    if missing:
+        raise InputError(f"{what} gives no start value for {describe_labels(missing)}")
+    table = np.empty((k, len(names)))
+    for j, (name, scale) in enumerate(zip(names, scales, strict=True)):
+        try:
+            column = np.asarray(given[name], dtype=float).reshape(-1)
+        except (TypeError, ValueError):
+            raise InputError(f"{what}[{name!r}] must be {k} numbers") from None
+        if column.shape[0] != k or not np.isfinite(column).all():
+            raise InputError(f"{what}[{name!r}] must be {k} finite numbers, got {given[name]!r}")
+        if (scale == "logit" and ((column < 0) | (column > 1)).any()) or (
+            scale == "log" and (column <= 0).any()
+        ):
+            space = "probabilities in [0, 1]" if scale == "logit" else "numbers > 0"
+            raise InputError(f"{what}[{name!r}] must be {space}, got {column.tolist()}")
+        table[:, j] = column
+    return emission.theta_from_rows(table)
+
+
 def _default_transitions(k: int) -> np.ndarray:
     if k == 1:
         return np.ones((1, 1))
@@ -163,38 +199,7 @@ class HMMFitter:
 
     def _emission_rows(self, k: int, given: Mapping[str, Any]) -> Any:
         """Emission start values given by name, or None when none are given."""
-        emission = self.prepared.emission
-        names, _, _ = emission.rows(self._probe_theta(k))
-        named = [key for key in given if key not in ("transitions", "start", "method")]
-        unknown = [key for key in named if key not in names]
-        if unknown:
-            raise InputError(
-                f"init names {describe_labels(unknown)}, not a parameter of this model; "
-                f"its parameters are {describe_labels(['transitions', 'start', *names], 20)}"
-            )
-        if not named:
-            return None
-        missing = [name for name in names if name not in given]
-        if missing:
-            raise InputError(f"init gives no start value for {describe_labels(missing)}")
-        table = np.empty((k, len(names)))
-        for j, name in enumerate(names):
-            try:
-                column = np.asarray(given[name], dtype=float).reshape(-1)
-            except (TypeError, ValueError):
-                raise InputError(f"init[{name!r}] must be {k} numbers") from None
-            if column.shape[0] != k or not np.isfinite(column).all():
-                raise InputError(f"init[{name!r}] must be {k} finite numbers, got {given[name]!r}")
-            table[:, j] = column
-        return emission.theta_from_rows(table)
-
-    def _probe_theta(self, k: int) -> Any:
-        """Some emission parameters of k states, for their names only."""
-        data = self.prepared.data
-        resp = np.full((data.n, k), 1.0 / k)
-        return self.prepared.emission.m_step(
-            self.prepared.emission.stats(None, data.emissions, resp), None
-        )
+        return emission_from_names(self.prepared.emission, k, given)
 
     def starts(self, model: HMMModel) -> list[tuple[HMMTheta | None, str, str | None]]:
         """Start parameters, how each was made, and why one failed (or None)."""
@@ -288,9 +293,101 @@ class HMMFitter:
             restarts=restarts,
             sequence=prepared.sequence,
             order=prepared.order,
-            **run_fields(em, theta is not None),
+            **_in_states(run_fields(em, theta is not None)),
             data_=prepared.data if theta is not None else None,
         )
+
+
+def _in_states(fields: dict[str, Any]) -> dict[str, Any]:
+    """The run's fields, a degenerate run's reason speaking of states (the mixture
+    M-steps it comes from speak of components)."""
+    reason = fields.get("degenerate")
+    if isinstance(reason, str):
+        fields["degenerate"] = reason.replace("component", "state")
+    return fields
+
+
+def hmm_from_params(
+    params: Mapping[str, Any],
+    *,
+    family: Any = "gaussian",
+    columns: Sequence[str] | None = None,
+    model: str | None = None,
+    data: Any = None,
+    transitions: Any = None,
+    start: Any = None,
+    trials: Any = None,
+    exposure: Any = None,
+) -> HMMResult:
+    """A hidden Markov model with given parameters (a simulation's truth), without fitting.
+
+    ``params`` holds ``"transitions"`` (k x k), ``"start"`` (k,) and every
+    emission parameter by its ``params`` name (``"mean[x]"``, ``"var[x]"``,
+    ``"rate[count]"``, ``"prob[face=6]"`` ...), one value per state.  The
+    family learns what it needs from ``data`` where it needs data (the levels
+    of a categorical column, the centre of a normal one); Gaussian emissions
+    take their columns from the ``mean[...]`` names unless ``columns`` are
+    given.  ``transitions`` and ``start`` constraints are recorded (for
+    ``n_params``).  The result decodes, scores and samples; its fit fields
+    (loglik, trace) are empty.
+    """
+    if "transitions" not in params or "start" not in params:
+        raise InputError("params must give 'transitions' and 'start'")
+    trans = check_distribution(
+        params["transitions"], np.shape(params["transitions"]), "transitions"
+    )
+    if trans.ndim != 2 or trans.shape[0] != trans.shape[1]:
+        raise InputError(f"transitions must be a k x k matrix, got shape {trans.shape}")
+    k = trans.shape[0]
+    emission: Emission
+    if is_gaussian(family) and data is None:
+        from emstat.hmm.emissions import GaussianEmission
+        from emstat.mixture.covariance import get_covariance_model
+
+        if columns is None:
+            columns = [n[5:-1] for n in params if n.startswith("mean[") and n.endswith("]")]
+        if not columns:
+            raise InputError("Gaussian emissions need mean[<column>] parameters or columns=")
+        chosen = [str(c) for c in columns]
+        name = model or ("V" if len(chosen) == 1 else "VVV")
+        emission = GaussianEmission(
+            get_covariance_model(name, len(chosen)), chosen, np.zeros(len(chosen))
+        )
+    else:
+        if data is None:
+            names = list(columns) if columns is not None else None
+            if names is None:
+                raise InputError("give columns= (or data= to learn the family from)")
+            data = pd.DataFrame({c: [0.0, 1.0] for c in names})
+        frame = as_frame(data)
+        emission = _emission(frame, family, columns, model, [], trials, exposure)
+    hmm = HMMModel(
+        emission,
+        k,
+        check_constraint(start, 1, k, "start"),
+        check_constraint(transitions, k, k, "transitions"),
+    )
+    theta_e = emission_from_names(emission, k, params, what="params")
+    if theta_e is None:
+        raise InputError("params give no emission parameter")
+    theta = HMMTheta(
+        check_distribution(params["start"], (k,), "start distribution"), trans, theta_e
+    )
+    return HMMResult(
+        hmm=hmm,
+        theta=theta,
+        n=math.nan,
+        n_rows=0,
+        n_sequences=1,
+        n_params=hmm.n_params(1),
+        loglik=math.nan,
+        n_iter=0,
+        converged=False,
+        stop_reason="given parameters",
+        trace=np.empty(0),
+        seconds=0.0,
+        control=HMM_CONTROL,
+    )
 
 
 def fit_hmm(

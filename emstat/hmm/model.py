@@ -12,7 +12,7 @@ given) and calls the emission's M-step.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -153,6 +153,8 @@ class HMMData:
     offsets: np.ndarray
     sequences: np.ndarray
     n_sequences: int
+    # scratch arrays of the kernels, reused by every E-step on these data
+    workspace: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n(self) -> int:
@@ -205,7 +207,7 @@ class HMMModel:
         """gamma (T, k), expected transitions (k, k) and the log-likelihood."""
         log_b = self.emission.log_density(theta.emission, data.emissions)
         gamma, xi, _, loglik, bad = kernels.forward_backward(
-            log_b, data.offsets, self.starts_of(theta, data), theta.trans
+            log_b, data.offsets, self.starts_of(theta, data), theta.trans, data.workspace
         )
         if bad >= 0:
             raise DegenerateFitError(f"row {bad} has zero probability under every state path")
@@ -235,7 +237,12 @@ class HMMModel:
         if fused is None:
             return None
         result = fused(
-            theta.emission, rows.emissions, rows.offsets, self.starts_of(theta, rows), theta.trans
+            theta.emission,
+            rows.emissions,
+            rows.offsets,
+            self.starts_of(theta, rows),
+            theta.trans,
+            rows.workspace,
         )
         if result is None:
             return None
