@@ -156,3 +156,16 @@ def test_existing_save_file_is_kept(casino_csv: Path, tmp_path: Path) -> None:
     output = one_line_error(["hmm", str(casino_csv), "--k", "2", *CASINO, "--save", str(saved)])
     assert "--overwrite" in output
     assert saved.read_text() == "mine"
+
+
+def test_stopping_rule_options_reach_the_fit(casino_csv: Path) -> None:
+    from emstat.engine import EMControl
+
+    result = runner.invoke(
+        app,
+        ["hmm", str(casino_csv), "--k", "2", *CASINO, "--criterion", "abs", "--tol", "1e-3",
+         "--max-iter", "3", "--n-init", "2", "--seed", "4"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert EMControl(tol=1e-3, criterion="abs", max_iter=3).describe() in result.output
+    assert "init: kmeans++" in result.output

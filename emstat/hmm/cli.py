@@ -20,6 +20,23 @@ __all__ = ["hmm", "hmm_options"]
 _HMM = "Hidden Markov model"
 _REPORT = "Report"
 
+# --k and the stopping rule say what they mean for an HMM (the shared ones speak of
+# mixture components and of the mixtures' defaults).
+StatesOption = Annotated[
+    str, typer.Option("--k", "-k", help="Numbers of hidden states: 3, 1:5 or 1,2,4.")
+]
+HMMTolOption = Annotated[
+    float | None, typer.Option("--tol", help="Tolerance of the stopping rule (default 1e-10).")
+]
+HMMCriterionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--criterion", help="Stopping rule: aitken (the default), rel, abs, per_sample, param."
+    ),
+]
+HMMMaxIterOption = Annotated[
+    int | None, typer.Option("--max-iter", help="Most Baum-Welch iterations (default 10000).")
+]
 SequenceOption = Annotated[
     str | None,
     typer.Option(
@@ -117,7 +134,7 @@ def hmm_options(
 
 def hmm(
     data: DataPath,
-    k: KOption = "1:5",
+    k: StatesOption = "1:5",
     columns: ColumnsOption = None,
     family: FamilyOption = "gaussian",
     models: ModelsOption = None,
@@ -127,9 +144,9 @@ def hmm(
     exposure: ExposureOption = None,
     n_init: NInitOption = 1,
     seed: SeedOption = 0,
-    tol: TolOption = None,
-    criterion: CriterionOption = None,
-    max_iter: MaxIterOption = None,
+    tol: HMMTolOption = None,
+    criterion: HMMCriterionOption = None,
+    max_iter: HMMMaxIterOption = None,
     by: ByOption = "bic",
     save: SavePath = None,
     report: ReportPath = None,
@@ -199,14 +216,10 @@ def selection_text(selection: Any) -> str:
 # each other (``python -m emstat.cli``).  Annotations are strings until typer reads them.
 from emstat.cli import (  # noqa: E402
     ColumnsOption,
-    CriterionOption,
     DataPath,
     ExposureOption,
     FamilyOption,
-    KOption,
-    MaxIterOption,
     SeedOption,
-    TolOption,
     TrialsOption,
     check_target,
     say,
