@@ -547,6 +547,10 @@ def _selection_blocks(selection: HMMSelection) -> list[Any]:
     best = selection.best
     criterion = str(getattr(selection, "criterion", "bic"))
     table = _criterion_frame(selection, criterion)
+    chart = figures.criterion_plot(
+        table, f"{criterion.upper()} (smaller is better)", (best.k, best.model)
+    )
+    chart.axes[0].set_xlabel("number of hidden states k")
     blocks: list[Any] = [
         callout(
             "BIC = −2 log L + p log n, AIC = −2 log L + 2p, ICL = BIC plus twice the entropy "
@@ -561,9 +565,7 @@ def _selection_blocks(selection: HMMSelection) -> list[Any]:
         ),
         FigureBlock(
             "criteria-by-k",
-            figures.criterion_plot(
-                table, f"{criterion.upper()} (smaller is better)", (best.k, best.model)
-            ),
+            chart,
             f"{criterion.upper()} against the number of states, a line per model; the circle "
             "marks the chosen fit.",
             width=85,

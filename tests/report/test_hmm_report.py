@@ -166,6 +166,7 @@ def test_selection_document_table_and_choice(gaussian: tuple) -> None:
     assert best.k == 2
     assert f"BIC chooses **k = {best.k}** ({best.model})" in qmd
     assert doc.figures[0].name == "criteria-by-k"
+    assert doc.figures[0].figure.axes[0].get_xlabel() == "number of hidden states k"
     assert transition_table(best)["to 1"].tolist() == [
         fmt_sig(v) for v in best.transitions.to_numpy()[:, 0]
     ]
