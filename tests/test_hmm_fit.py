@@ -512,3 +512,8 @@ def test_standard_errors_do_not_depend_on_the_parametrisation():
     assert table[(1, "rate[n]")] == pytest.approx(se[2], rel=1e-3)
     assert table[(2, "rate[n]")] == pytest.approx(se[3], rel=1e-3)
     assert table[(1, "start")] == 0.0
+
+
+def test_one_column_by_name(gaussian_frame):
+    fit = emstat.fit_hmm(gaussian_frame, 2, columns="x")
+    assert fit.columns == ["x"]

@@ -2,7 +2,8 @@
 
 ``fit_hmm(df, k, ...)`` fits one model; ``select_hmm`` fits a grid of
 numbers of states (and Gaussian covariance models) and ranks them by
-BIC, AIC or ICL in one table.
+BIC, AIC or ICL in one table; ``hmm_from_params`` builds a model from given
+parameters (a simulation's truth); ``load_hmm`` reads a saved fit.
 """
 
 from __future__ import annotations

@@ -94,6 +94,8 @@ def prepare_hmm(
     exposure: Any = None,
 ) -> Prepared:
     """Validate the data, lay out the sequences and encode the emissions."""
+    if isinstance(columns, str):  # one column by name, not its letters
+        columns = [columns]
     frame = as_frame(data)
     layout = sequence_layout(frame, sequence=sequence, lengths=lengths, order=order)
     ordered = frame.iloc[layout.rows]
