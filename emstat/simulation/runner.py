@@ -321,7 +321,10 @@ def simulate(
         ``"0.6*Pois(2) + 0.4*Pois(9)"`` or ``"0.3*Bin(20,0.15) + 0.7*Bin(20,0.6)"``
         (fitted with the Poisson or binomial family), a mapping with
         ``weights``, ``means``, ``covariances`` (and ``columns``), a
-        :class:`TrueMixture` or a :class:`FamilyTruth`.  Give this or ``design``.
+        :class:`TrueMixture`, a :class:`FamilyTruth`, or an :class:`HMMTruth` (a hidden
+        Markov model, from a design's ``[hmm]`` table: see
+        :func:`~emstat.simulation.hmm_truth.hmm_truth_from_mapping`; ``n`` is then
+        the length of each sequence).  Give this or ``design``.
     design
         A TOML/JSON design file (see :func:`load_design`) or a
         :class:`Design`; the other arguments, when given, override its values.
