@@ -218,29 +218,3 @@ def test_long_sequence_does_not_underflow():
     np.testing.assert_allclose(gamma.sum(axis=1), 1.0, rtol=1e-12)
     ll, _ = kernels.forward_loglik(log_b, np.array([0, n]), np.array([[0.5, 0.5]]), trans)
     assert ll == pytest.approx(loglik, rel=1e-12)
-
-
-@pytest.mark.parametrize("gaussian", [False, True])
-def test_two_thread_single_sequence_equals_serial(monkeypatch, gaussian):
-    """One long sequence: forward and backward at once, then the rows in blocks."""
-    rng = np.random.default_rng(7)
-    n, k = 120_000, 3
-    assert n >= kernels.PARALLEL_MIN_ROWS
-    trans = rng.dirichlet(np.ones(k) * 5, size=k)
-    trans[0, 2] = 0.0
-    trans[0] /= trans[0].sum()
-    start = np.array([[0.2, 0.5, 0.3]])
-    offsets = np.array([0, n])
-    if gaussian:
-        x = rng.normal(size=(n, 1)) * 2
-        x[::97] = np.nan
-        means, variances = np.array([[-1.0], [0.5], [2.0]]), np.array([[1.0], [0.7], [1.5]])
-        run = lambda: kernels.gaussian_diagonal_e_step(x, offsets, start, trans, means, variances)  # noqa: E731
-    else:
-        log_b = rng.normal(scale=3.0, size=(n, k))
-        run = lambda: kernels.forward_backward(log_b, offsets, start, trans)  # noqa: E731
-    split = run()
-    monkeypatch.setattr(kernels, "PARALLEL_MIN_ROWS", 10 * n)
-    serial = run()
-    for a, b in zip(split, serial, strict=True):
-        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
