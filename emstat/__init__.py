@@ -29,6 +29,7 @@ if TYPE_CHECKING:
         StdErrorWarning,
     )
     from emstat.families import Binomial, Categorical, Multinomial, Normal, Poisson
+    from emstat.hmm import HMMResult, HMMSelection, fit_hmm, select_hmm
     from emstat.mixture import MixtureResult, SelectionResult, fit_mixture, load_fit, select_mixture
     from emstat.mixture.family_fit import FamilyMixtureResult
     from emstat.report import report
@@ -47,6 +48,8 @@ _LAZY: dict[str, str] = {
     "EMControl": "emstat.engine",
     "EmstatError": "emstat.errors",
     "FamilyMixtureResult": "emstat.mixture.family_fit",
+    "HMMResult": "emstat.hmm",
+    "HMMSelection": "emstat.hmm",
     "InputError": "emstat.errors",
     "MixtureResult": "emstat.mixture",
     "Multinomial": "emstat.families",
@@ -58,11 +61,13 @@ _LAZY: dict[str, str] = {
     "StdErrorWarning": "emstat.errors",
     "crosscheck": "emstat.crosscheck",  # a subpackage: the module itself
     "fit_categorical": "emstat.categorical",
+    "fit_hmm": "emstat.hmm",
     "fit_mixture": "emstat.mixture",
     "list_datasets": "emstat.datasets",
     "load_dataset": "emstat.datasets",
     "load_fit": "emstat.mixture",
     "report": "emstat.report",
+    "select_hmm": "emstat.hmm",
     "select_mixture": "emstat.mixture",
     "segment_image": "emstat.segment",
     "SegmentationResult": "emstat.segment",
@@ -78,6 +83,8 @@ __all__ = [
     "EMControl",
     "EmstatError",
     "FamilyMixtureResult",
+    "HMMResult",
+    "HMMSelection",
     "InputError",
     "MixtureResult",
     "Multinomial",
@@ -91,12 +98,14 @@ __all__ = [
     "__version__",
     "crosscheck",
     "fit_categorical",
+    "fit_hmm",
     "fit_mixture",
     "list_datasets",
     "load_dataset",
     "load_fit",
     "report",
     "segment_image",
+    "select_hmm",
     "select_mixture",
     "simulate",
 ]

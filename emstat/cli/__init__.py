@@ -95,6 +95,7 @@ COMMANDS: dict[str, str] = {
     "simulate": "emstat.cli.simulate:simulate",
     "report": "emstat.cli.report:report",
     "segment": "emstat.cli.segment:segment",
+    "hmm": "emstat.cli.hmm:hmm",
     "crosscheck": "emstat.cli.crosscheck:crosscheck_app",
 }
 

@@ -1,8 +1,8 @@
-"""``emstat crosscheck mclust|cat|flexmix``: the cross-checks against R from the shell.
+"""``emstat crosscheck mclust|cat|flexmix|hmmlearn``: the cross-checks from the shell.
 
 Exit codes: 0 every row agrees; 1 some row disagrees beyond ``--tol``;
-2 unusable input or an error in R (one line, R's message); 3 R, rpy2 or the
-R package is missing (one line naming what to install).  Convergence
+2 unusable input or an error in R (one line, R's message); 3 R, rpy2, the
+R package or hmmlearn is missing (one line naming what to install).  Convergence
 warnings are not shown: the table's verdicts say what differs.
 """
 
@@ -40,6 +40,7 @@ __all__ = [
     "crosscheck_cat",
     "crosscheck_errors",
     "crosscheck_flexmix",
+    "crosscheck_hmmlearn",
     "crosscheck_mclust",
 ]
 
@@ -51,7 +52,8 @@ crosscheck_errors = error_wrapper(missing_exit=EXIT_MISSING, convergence_warning
 
 crosscheck_app = typer.Typer(
     name="crosscheck",
-    help="Run emstat and R (mclust, cat, flexmix) on the same data and compare, row by row.",
+    help="Run emstat and R (mclust, cat, flexmix) or hmmlearn on the same data and compare, "
+    "row by row.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -149,5 +151,43 @@ def crosscheck_flexmix(
         exposure=number_or_column(exposure),
         seed=seed,
         tol=tol,
+    )
+    _finish(check, output_format)
+
+
+@crosscheck_app.command("hmmlearn")
+@crosscheck_errors
+def crosscheck_hmmlearn(
+    data: DataPath,
+    k: Annotated[int, typer.Option("--k", "-k", help="Number of hidden states.")] = 2,
+    columns: ColumnsOption = None,
+    sequence: Annotated[
+        str | None,
+        typer.Option(
+            "--sequence", help="Column of sequence ids (the rows of a sequence together)."
+        ),
+    ] = None,
+    covariance: Annotated[
+        str, typer.Option("--covariance", help="hmmlearn's covariance type: full or diag.")
+    ] = "full",
+    tol: AgreementTol = 1e-6,
+    fit_tol: Annotated[
+        float,
+        typer.Option("--fit-tol", help="Both stop when the log-likelihood rises by less."),
+    ] = 1e-10,
+    output_format: FormatOption = Format.table,
+) -> None:
+    """Compare emstat's fit_hmm with hmmlearn's GaussianHMM from the same start."""
+    from emstat._io import read_table
+    from emstat.crosscheck._hmmlearn import hmmlearn
+
+    check = hmmlearn(
+        read_table(data),
+        k,
+        columns=parse_list(columns),
+        covariance_type=covariance,
+        sequence=sequence,
+        tol=tol,
+        fit_tol=fit_tol,
     )
     _finish(check, output_format)

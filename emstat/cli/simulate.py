@@ -107,8 +107,9 @@ def simulate(
             "--design",
             # escape(): rich would read [mixture] and the other table names as markup.
             help=escape(
-                "TOML (or .json) design file: [mixture] (formula, or weights/means/covariances), "
-                "[grid], reps, seed, [fit]. Options given here override it."
+                "TOML (or .json) design file: [mixture] (formula, or weights/means/covariances) "
+                "or [hmm] (start, transitions, means/covariances or [[hmm.emissions]], "
+                "sequences), [grid], reps, seed, [fit]. Options given here override it."
             ),
             rich_help_panel=_DESIGN,
         ),
@@ -208,7 +209,7 @@ def simulate(
     ] = False,
     output_format: FormatOption = Format.table,
 ) -> None:
-    """Simulation study: draw from a true mixture, fit, and summarise bias, RMSE and coverage.
+    """Simulation study: draw from a true mixture or HMM, fit, and summarise bias, RMSE, coverage.
 
     Writes replicates.parquet, summary.csv, run.json (and selection.parquet
     with --select-k) to --out-dir; an interrupted run resumes when rerun.

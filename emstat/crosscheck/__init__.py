@@ -41,12 +41,19 @@ the cell probabilities, the log-likelihood and the iterations.
 :func:`emstat.fit_mixture` and R's ``flexmix`` (Debian ``r-cran-flexmix``)
 from the same soft start to a tight tolerance, and compares the
 log-likelihoods, BICs, parameter counts and mixing weights for every k.
+
+:func:`hmmlearn` fits a Gaussian hidden Markov model with :func:`emstat.fit_hmm`
+and with hmmlearn's ``GaussianHMM`` (``pip install 'emstat[hmm]'``; its prior
+``covars_prior`` off) from the same start to the same stopping rule, and
+compares the log-likelihoods, start, transitions, means, variances and the
+Viterbi paths.
 """
 
 from __future__ import annotations
 
 from emstat.crosscheck._cat import CatCheck, cat, cat_inputs, compare_cat, margins_vector
 from emstat.crosscheck._flexmix import FlexmixCheck, flexmix
+from emstat.crosscheck._hmmlearn import HmmlearnCheck, hmmlearn
 from emstat.crosscheck._mclust import (
     MCLUST_SETTINGS,
     MclustCheck,
@@ -58,12 +65,14 @@ __all__ = [
     "MCLUST_SETTINGS",
     "CatCheck",
     "FlexmixCheck",
+    "HmmlearnCheck",
     "MclustCheck",
     "cat",
     "cat_inputs",
     "compare_cat",
     "compare_mclust",
     "flexmix",
+    "hmmlearn",
     "margins_vector",
     "mclust",
 ]

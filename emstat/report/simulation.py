@@ -234,6 +234,18 @@ def _design_blocks(results: SimulationResults) -> list[Any]:
         )
     ]
     run = results.run or {}
+    if _is_hmm_study(run):
+        blocks.append(
+            paragraph(
+                "The study fits hidden Markov models: a component is a hidden state; its "
+                "parameters are its start probability (`start`), its row of the transition "
+                "matrix (`to j`: the probability of moving from the state to state j) and its "
+                "emission parameters. States are matched to the true ones by their emission "
+                "parameters, and a transition is compared with the true transition between "
+                "the matched states.",
+                _sequences_text(run),
+            )
+        )
     design = {k: v for k, v in run.items() if k not in ("versions", "command", "argv")}
     scalars = {k: v for k, v in design.items() if not isinstance(v, (dict, list))}
     nested = {k: v for k, v in design.items() if isinstance(v, (dict, list))}
@@ -245,6 +257,24 @@ def _design_blocks(results: SimulationResults) -> list[Any]:
     for key, value in nested.items():
         blocks.append(_nested_block(key, value))
     return blocks
+
+
+def _is_hmm_study(run: dict[str, Any]) -> bool:
+    """Whether run.json describes a study of hidden Markov models."""
+    design = run.get("design")
+    truth = design.get("mixture") if isinstance(design, dict) else None
+    return isinstance(truth, dict) and truth.get("kind") == "hmm"
+
+
+def _sequences_text(run: dict[str, Any]) -> str:
+    """How many sequences a data set holds, and how long each is (the grid's n)."""
+    design = run["design"]
+    sequences = design["mixture"].get("sequences")
+    lengths = design.get("grid", {}).get("n")
+    if not isinstance(sequences, int) or not isinstance(lengths, list):
+        return ""
+    steps = ", ".join(str(n) for n in lengths)
+    return f"Each data set holds {sequences} sequence(s) of n = {steps} steps each."
 
 
 def _panel_width(summary: pd.DataFrame) -> int:

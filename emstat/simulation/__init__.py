@@ -20,6 +20,7 @@ from emstat.simulation.design import (
 from emstat.simulation.errors import StudyFailedError, StudyWarning
 from emstat.simulation.family_truth import FamilyTruth
 from emstat.simulation.formula import parse_formula
+from emstat.simulation.hmm_truth import HMMTruth, hmm_truth_from_mapping
 from emstat.simulation.runner import run_study, simulate
 
 __all__ = [
@@ -28,10 +29,12 @@ __all__ = [
     "FamilyTruth",
     "FitSettings",
     "Grid",
+    "HMMTruth",
     "Scenario",
     "StudyFailedError",
     "StudyWarning",
     "TrueMixture",
+    "hmm_truth_from_mapping",
     "load_design",
     "make_design",
     "match_components",

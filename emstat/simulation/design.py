@@ -28,6 +28,7 @@ from emstat.mixture.init import INIT_METHODS
 from emstat.simulation.align import ALIGNMENT
 from emstat.simulation.family_truth import FamilyTruth, family_truth_from_terms
 from emstat.simulation.formula import parse_formula
+from emstat.simulation.hmm_truth import HMMTruth, hmm_truth_from_mapping
 
 __all__ = [
     "CRITERIA",
@@ -132,8 +133,8 @@ class TrueMixture:
         return {"models": list(models)}
 
 
-#: What a study draws from: a Gaussian mixture or a mixture of another family.
-Truth = TrueMixture | FamilyTruth
+#: What a study draws from: a Gaussian mixture, a mixture of another family, or an HMM.
+Truth = TrueMixture | FamilyTruth | HMMTruth
 
 
 def _validate_mixture(
@@ -419,14 +420,20 @@ def make_design(
             f"n = {min(ns)} is smaller than the number of components ({largest}); "
             "every sample needs at least one point per component"
         )
-    settings = _fit_settings(fit)
+    if isinstance(mixture, HMMTruth) and any(selects):
+        raise InputError("HMM studies do not select k yet; leave select and select_k out")
+    settings = _fit_settings(fit, getattr(mixture, "fit_defaults", dict)())
     grid = Grid(ns, seps, ks, models, selects, sel_ks, sel_models)
     return Design(mixture, grid, int(reps), int(seed), settings)
 
 
-def _fit_settings(fit: FitSettings | Mapping[str, Any] | None) -> FitSettings:
+def _fit_settings(
+    fit: FitSettings | Mapping[str, Any] | None, defaults: Mapping[str, Any] | None = None
+) -> FitSettings:
+    """The fit settings given, over the truth's ``defaults`` (an HMM's stopping rule)."""
+    defaults = dict(defaults or {})
     if fit is None:
-        return FitSettings()
+        return FitSettings(**defaults)
     if isinstance(fit, FitSettings):
         fit.check()
         return fit
@@ -435,7 +442,7 @@ def _fit_settings(fit: FitSettings | Mapping[str, Any] | None) -> FitSettings:
     unknown = set(fit) - set(_FIT_KEYS)
     if unknown:
         raise InputError(f"fit: unknown keys {sorted(unknown)} ({', '.join(_FIT_KEYS)})")
-    return FitSettings(**fit)
+    return FitSettings(**{**defaults, **fit})
 
 
 # --------------------------------------------------------------------------- #
@@ -470,19 +477,27 @@ def load_design(path: str | Path, **overrides: Any) -> Design:
     """Read a TOML (or ``.json``) design file; non-None ``overrides`` replace its values.
 
     The file holds a ``[mixture]`` table (a 1-D ``formula``, or ``weights``,
-    ``means``, ``covariances`` and optional ``columns``), a ``[grid]`` table
+    ``means``, ``covariances`` and optional ``columns``) or an ``[hmm]`` table
+    (see :func:`~emstat.simulation.hmm_truth.hmm_truth_from_mapping`; ``n`` is
+    then the length of each of its ``sequences``), a ``[grid]`` table
     (``n``, ``separation``, ``k``, ``model``, ``select``, ``select_k``,
     ``select_models``), top-level ``reps`` and ``seed``, and an optional
     ``[fit]`` table (``init``, ``tol``, ``criterion``, ``max_iter``).
     """
     payload = _read_design_file(Path(path))
-    unknown = set(payload) - {"mixture", "grid", "reps", "seed", "fit"}
+    unknown = set(payload) - {"mixture", "hmm", "grid", "reps", "seed", "fit"}
     if unknown:
         raise InputError(
             f"design file {str(path)!r}: unknown keys {sorted(unknown)} "
-            "(mixture, grid, reps, seed, fit)"
+            "(mixture or hmm, grid, reps, seed, fit)"
         )
-    if "mixture" not in payload or not isinstance(payload["mixture"], dict):
+    if ("mixture" in payload) == ("hmm" in payload):
+        raise InputError(f"design file {str(path)!r} needs a [mixture] table or an [hmm] table")
+    if "hmm" in payload:
+        truth: Truth = hmm_truth_from_mapping(payload["hmm"])
+    elif isinstance(payload["mixture"], dict):
+        truth = mixture_from_mapping(payload["mixture"])
+    else:
         raise InputError(f"design file {str(path)!r} needs a [mixture] table")
     grid = payload.get("grid", {})
     allowed = {"n", "separation", "k", "model", "select", "select_k", "select_models"}
@@ -495,4 +510,4 @@ def load_design(path: str | Path, **overrides: Any) -> Design:
         raise InputError(f"design file {str(path)!r}: give the sample sizes n in [grid] or --n")
     if values.get("reps") is None:
         raise InputError(f"design file {str(path)!r}: give reps at the top or --reps")
-    return make_design(mixture_from_mapping(payload["mixture"]), **values)
+    return make_design(truth, **values)

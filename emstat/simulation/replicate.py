@@ -75,6 +75,9 @@ def truth_table(mixture: Truth) -> tuple[list[str], np.ndarray]:
 def _aligned_rows(
     fit: Any, truth: Truth, names: list[str], truths: np.ndarray
 ) -> dict[str, np.ndarray]:
+    own = getattr(truth, "aligned_rows", None)
+    if own is not None:  # a truth that lays out its own estimates (an HMM's states)
+        return dict(own(fit, names, truths))
     params = fit.params
     p = len(names)
     match = truth.match(fit)
@@ -98,6 +101,9 @@ def _aligned_rows(
 
 
 def _failed_rows(k: int, truth: Truth, names: list[str], truths: np.ndarray) -> dict[str, Any]:
+    own = getattr(truth, "failed_rows", None)
+    if own is not None:
+        return dict(own(k, names, truths))
     p = len(names)
     truth_rows = np.full((k, p), np.nan)
     shared = min(k, truth.k)
@@ -158,6 +164,9 @@ def run_replicate(
             )
             selection_rows = _selection_rows(selection, scenario, replicate, truth.k)
             fit = selection.fits.get((scenario.k, scenario.model))
+        fit_own = getattr(truth, "fit_replicate", None)
+        if fit is None and fit_own is not None:  # a truth fitted by its own front end (HMM)
+            fit = fit_own(data, scenario.k, scenario.model, settings.init, fit_seed, control)
         if fit is None:
             fit = fit_mixture(
                 data,

@@ -35,6 +35,7 @@ from emstat.simulation.design import (
 from emstat.simulation.errors import StudyFailedError, StudyInterrupted
 from emstat.simulation.executors import check_scheduler, run_tasks
 from emstat.simulation.family_truth import FamilyTruth
+from emstat.simulation.hmm_truth import HMMTruth
 from emstat.simulation.lock import study_lock
 from emstat.simulation.replicate import BatchTask
 from emstat.simulation.storage import StudyDir, now, output_files, package_versions, write_csv
@@ -268,7 +269,7 @@ def run_study(
 
 
 def _as_mixture(mixture: Any) -> Truth:
-    if isinstance(mixture, (TrueMixture, FamilyTruth)):
+    if isinstance(mixture, (TrueMixture, FamilyTruth, HMMTruth)):
         return mixture
     if isinstance(mixture, str):
         return mixture_from_formula(mixture)
@@ -277,7 +278,7 @@ def _as_mixture(mixture: Any) -> Truth:
     raise InputError(
         "mixture must be a 1-D formula such as '0.5*N(-0.8,1) + 0.5*N(0.8,1)' or "
         "'0.6*Pois(2) + 0.4*Pois(9)', a mapping with weights, means and covariances, "
-        "a TrueMixture or a FamilyTruth"
+        "a TrueMixture, a FamilyTruth or an HMMTruth"
     )
 
 
@@ -320,7 +321,10 @@ def simulate(
         ``"0.6*Pois(2) + 0.4*Pois(9)"`` or ``"0.3*Bin(20,0.15) + 0.7*Bin(20,0.6)"``
         (fitted with the Poisson or binomial family), a mapping with
         ``weights``, ``means``, ``covariances`` (and ``columns``), a
-        :class:`TrueMixture` or a :class:`FamilyTruth`.  Give this or ``design``.
+        :class:`TrueMixture`, a :class:`FamilyTruth`, or an :class:`HMMTruth` (a hidden
+        Markov model, from a design's ``[hmm]`` table: see
+        :func:`~emstat.simulation.hmm_truth.hmm_truth_from_mapping`; ``n`` is then
+        the length of each sequence).  Give this or ``design``.
     design
         A TOML/JSON design file (see :func:`load_design`) or a
         :class:`Design`; the other arguments, when given, override its values.

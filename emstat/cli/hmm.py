@@ -1,0 +1,204 @@
+"""The ``emstat hmm`` command: fit hidden Markov models for every k, print the table and the fit.
+
+Registered in :data:`emstat.cli.COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from emstat.cli.options import (
+    ColumnsOption,
+    DataPath,
+    ExposureOption,
+    FamilyOption,
+    Format,
+    FormatOption,
+    MkdirOption,
+    PdfOption,
+    ReportOption,
+    SeedOption,
+    TrialsOption,
+    check_target,
+    overwrite_option,
+)
+from emstat.cli.output import emit_table, note
+from emstat.errors import ConvergenceWarning, DegenerateFitError, InputError
+
+__all__ = ["hmm", "hmm_options"]
+
+_HMM = "Hidden Markov model"
+
+# --k and the stopping rule say what they mean for an HMM (the shared ones speak of
+# mixture components and of the mixtures' defaults).
+StatesOption = Annotated[
+    str, typer.Option("--k", "-k", help="Numbers of hidden states: 3, 1:5 or 1,2,4.")
+]
+HMMTolOption = Annotated[
+    float | None, typer.Option("--tol", help="Tolerance of the stopping rule (default 1e-10).")
+]
+HMMCriterionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--criterion", help="Stopping rule: aitken (the default), rel, abs, per_sample, param."
+    ),
+]
+HMMMaxIterOption = Annotated[
+    int | None, typer.Option("--max-iter", help="Most Baum-Welch iterations (default 10000).")
+]
+SequenceOption = Annotated[
+    str | None,
+    typer.Option(
+        "--sequence",
+        help="Column naming each row's sequence (subject, session); default: one sequence.",
+        rich_help_panel=_HMM,
+    ),
+]
+OrderOption = Annotated[
+    str | None,
+    typer.Option(
+        "--order",
+        help="Column giving the order of the rows within a sequence (default: the file's order).",
+        rich_help_panel=_HMM,
+    ),
+]
+ModelsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--models",
+        help="Gaussian covariance models to compare: VVV,VVI (default: V in 1-D, VVV otherwise).",
+        rich_help_panel=_HMM,
+    ),
+]
+NInitOption = Annotated[
+    int,
+    typer.Option(
+        "--n-init", help="Starts per k and model; the best is kept.", rich_help_panel=_HMM
+    ),
+]
+ByOption = Annotated[str, typer.Option("--by", help="Choose k (and the model) by bic, aic or icl.")]
+SavePath = Annotated[Path | None, typer.Option("--save", "-o", help="Save the chosen fit as JSON.")]
+OverwriteFlag = Annotated[bool, overwrite_option("Replace existing --save and --report files.")]
+
+_BY = ("bic", "aic", "icl")
+
+
+def hmm_options(
+    *,
+    columns: str | None,
+    family: str,
+    models: str | None,
+    sequence: str | None,
+    order: str | None,
+    trials: str | None,
+    exposure: str | None,
+    n_init: int,
+    seed: int,
+    tol: float | None,
+    criterion: str | None,
+    max_iter: int | None,
+) -> dict[str, Any]:
+    """The keywords of :func:`emstat.select_hmm` from the command line's options."""
+    from emstat._parsing import number_or_column, parse_family, parse_list
+
+    if n_init < 1:
+        raise InputError(f"--n-init must be at least 1, got {n_init}")
+    options: dict[str, Any] = {
+        "columns": parse_list(columns, "--columns", "column"),
+        "family": parse_family(family),
+        "models": parse_list(models, "--models", "model"),
+        "sequence": sequence,
+        "order": order,
+        "n_init": n_init,
+        "seed": seed,
+    }
+    extras = {"trials": number_or_column(trials), "exposure": number_or_column(exposure)}
+    options.update({key: value for key, value in extras.items() if value is not None})
+    if tol is not None or criterion is not None or max_iter is not None:
+        from emstat.hmm import HMM_CONTROL
+        from emstat.mixture.fit import make_control
+
+        options["control"] = make_control(None, tol, criterion, max_iter, HMM_CONTROL)
+    return options
+
+
+def hmm(
+    data: DataPath,
+    k: StatesOption = "1:5",
+    columns: ColumnsOption = None,
+    family: FamilyOption = "gaussian",
+    models: ModelsOption = None,
+    sequence: SequenceOption = None,
+    order: OrderOption = None,
+    trials: TrialsOption = None,
+    exposure: ExposureOption = None,
+    n_init: NInitOption = 1,
+    seed: SeedOption = 0,
+    tol: HMMTolOption = None,
+    criterion: HMMCriterionOption = None,
+    max_iter: HMMMaxIterOption = None,
+    by: ByOption = "bic",
+    save: SavePath = None,
+    report: ReportOption = None,
+    pdf: PdfOption = False,
+    overwrite: OverwriteFlag = False,
+    mkdir: MkdirOption = True,
+    output_format: FormatOption = Format.table,
+) -> None:
+    """Hidden Markov models for every k (and covariance model): the table and the chosen fit."""
+    from emstat._io import read_table
+    from emstat._parsing import parse_ks
+    from emstat.hmm import select_hmm
+
+    if by.lower() not in _BY:
+        raise InputError(f"--by must be one of {', '.join(_BY)}, got {by!r}")
+    check_target(save, "--save", overwrite)
+    if report is not None:
+        from emstat.cli.report import check_report
+
+        check_report(report, pdf=pdf, overwrite=overwrite, mkdir=mkdir)
+    if not data.is_file():
+        raise InputError(f"no file {str(data)!r}")
+    options = hmm_options(
+        columns=columns, family=family, models=models, sequence=sequence, order=order,
+        trials=trials, exposure=exposure, n_init=n_init, seed=seed, tol=tol,
+        criterion=criterion, max_iter=max_iter,
+    )  # fmt: skip
+    frame = read_table(data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        selection = select_hmm(frame, k=parse_ks(k), criterion=by.lower(), **options)
+    best = selection.best
+    if best is None:
+        raise DegenerateFitError("every fit failed; try a smaller --k or another --models")
+    emit_table(selection.table, output_format, f"{selection_text(selection)}\n\n{best.summary()}")
+    if save is not None:
+        best.save(save)
+        note(f"saved to {save}", output_format)
+    if report is not None:
+        from emstat.cli.report import selection_report
+
+        for path in selection_report(
+            selection,
+            frame,
+            report,
+            pdf=pdf,
+            data_name=data.name,
+            seed=seed,
+            overwrite=overwrite,
+            mkdir=mkdir,
+        ):
+            note(f"report: {path}", output_format)
+
+
+def selection_text(selection: Any) -> str:
+    """The selection table as text, with the sign convention and the choice."""
+    summary = getattr(selection, "summary", None)
+    if callable(summary):
+        return str(summary())
+    table = selection.table
+    return table.to_string(index=False, float_format=lambda v: f"{v:.4f}")

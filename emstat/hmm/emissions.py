@@ -1,0 +1,548 @@
+"""What a hidden state emits: the families' contract and the Gaussian mixture's M-steps.
+
+An emission model of k states states, for data it has encoded:
+
+- ``log_density(theta, data)``: the ``(T, k)`` log densities, 0 on a row
+  with nothing observed (a step of the chain without emission);
+- ``stats(theta, data, gamma)``: additive weighted statistics, the
+  posterior state probabilities ``gamma`` playing the responsibilities;
+- ``m_step(stats, previous)``: the parameters;
+
+plus the free parametrisation (for the observed information), the tidy
+rows of ``params``, sampling and saving.  :class:`FamilyEmission` wraps a
+:class:`~emstat.families.ProductFamily` (Poisson, binomial, categorical,
+normal, multinomial, mixed columns) and :class:`GaussianEmission` the
+multivariate Gaussian with one of mclust's covariance models; neither has
+an M-step of its own.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from emstat._validation import describe_labels
+from emstat.errors import DegenerateFitError, InputError
+from emstat.families.base import (
+    ColumnData,
+    ProductFamily,
+    Scale,
+    check_nonempty,
+    numeric_column,
+)
+from emstat.mixture import gaussian
+from emstat.mixture.covariance import CovarianceModel, get_covariance_model
+from emstat.mixture.gaussian import GaussianParams, GaussianStats
+from emstat.mixture.model import GaussianMixtureModel
+
+__all__ = ["Emission", "FamilyEmission", "GaussianEmission", "GaussianRows"]
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+class Emission:
+    """The interface the hidden Markov layer uses (see the module docstring)."""
+
+    name: str
+    columns: list[str]
+
+    @property
+    def model(self) -> str:
+        """The variant's name in a selection table (a covariance model or the family)."""
+        raise NotImplementedError
+
+    def encode(self, frame: pd.DataFrame) -> Any:
+        raise NotImplementedError
+
+    def observed(self, data: Any) -> np.ndarray:
+        """Rows with at least one value observed."""
+        raise NotImplementedError
+
+    def take(self, data: Any, rows: np.ndarray) -> Any:
+        raise NotImplementedError
+
+    def log_density(self, theta: Any, data: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def stats(self, theta: Any, data: Any, gamma: np.ndarray) -> Any:
+        raise NotImplementedError
+
+    def m_step(self, stats: Any, previous: Any) -> Any:
+        raise NotImplementedError
+
+    def n_free(self, k: int) -> int:
+        raise NotImplementedError
+
+    def chart(self, theta: Any) -> tuple[np.ndarray, Callable[[np.ndarray], Any], str | None]:
+        """Free coordinates at ``theta``, the map back, and why there are none (or None)."""
+        raise NotImplementedError
+
+    def rows(self, theta: Any) -> tuple[list[str], np.ndarray, list[Scale]]:
+        """Parameter names, ``(k, m)`` estimates in the data's units, and their scales."""
+        raise NotImplementedError
+
+    def parameter_names(self) -> tuple[list[str], list[Scale]]:
+        """The names of one state's parameters, as :meth:`rows` lays them out, and their scales."""
+        raise NotImplementedError
+
+    def vector(self, theta: Any) -> np.ndarray:
+        return self.rows(theta)[1].reshape(-1)
+
+    def start_features(self, data: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def theta_from_rows(self, values: np.ndarray) -> Any:
+        """Parameters from a ``(k, m)`` table laid out as :meth:`rows` (starts, saved fits)."""
+        raise NotImplementedError
+
+    def sample(
+        self, theta: Any, states: np.ndarray, rng: np.random.Generator
+    ) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def to_spec(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------- #
+# families
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True)
+class FamilyEmission(Emission):
+    """Emissions of a (product) family: its densities, statistics and M-step as they are."""
+
+    family: ProductFamily
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return self.family.name
+
+    @property
+    def columns(self) -> list[str]:  # type: ignore[override]
+        return self.family.columns
+
+    @property
+    def model(self) -> str:
+        return self.family.name
+
+    def encode(self, frame: pd.DataFrame) -> tuple[ColumnData, ...]:
+        for part in self.family.parts:
+            levels = getattr(part, "levels", None)
+            if levels is not None and part.column in frame.columns:
+                _check_levels(frame, part.column, list(levels))
+        return self.family.encode(frame)
+
+    def observed(self, data: tuple[ColumnData, ...]) -> np.ndarray:
+        return np.logical_or.reduce([block.observed for block in data])
+
+    def take(self, data: tuple[ColumnData, ...], rows: np.ndarray) -> tuple[ColumnData, ...]:
+        return tuple(block.take(rows) for block in data)
+
+    def log_density(self, theta: Any, data: tuple[ColumnData, ...]) -> np.ndarray:
+        return self.family.log_density(theta, data)
+
+    def stats(self, theta: Any, data: tuple[ColumnData, ...], gamma: np.ndarray) -> Any:
+        return self.family.stats(data, gamma)
+
+    def m_step(self, stats: Any, previous: Any) -> Any:
+        return self.family.m_step(stats)
+
+    def n_free(self, k: int) -> int:
+        return self.family.n_free(k)
+
+    def chart(self, theta: Any) -> tuple[np.ndarray, Callable[[np.ndarray], Any], str | None]:
+        from emstat.mixture.finite import FiniteMixture, MixtureTheta, _on_boundary
+
+        k = theta[0].shape[0]
+        reason = _on_boundary(
+            FiniteMixture(self.family, k), MixtureTheta(np.full(k, 1.0 / k), tuple(theta))
+        )
+        return self.family.to_free(theta), lambda v: self.family.from_free(v, k), reason
+
+    def rows(self, theta: Any) -> tuple[list[str], np.ndarray, list[Scale]]:
+        return self.family.rows(theta)
+
+    def parameter_names(self) -> tuple[list[str], list[Scale]]:
+        names: list[str] = []
+        scales: list[Scale] = []
+        for part in self.family.parts:
+            names += part.parameter_names()
+            scales += part.scales()
+        return names, scales
+
+    def start_features(self, data: tuple[ColumnData, ...]) -> np.ndarray:
+        return self.family.start_features(data)
+
+    def theta_from_rows(self, values: np.ndarray) -> tuple[np.ndarray, ...]:
+        out = []
+        col = 0
+        for part in self.family.parts:
+            width = len(part.parameter_names())
+            out.append(np.asarray(values[:, col : col + width], dtype=float))
+            col += width
+        return tuple(out)
+
+    def sample(
+        self, theta: Any, states: np.ndarray, rng: np.random.Generator
+    ) -> dict[str, np.ndarray]:
+        extras: list[np.ndarray | None] = []
+        for part in self.family.parts:
+            source = getattr(part, "trials", None) or getattr(part, "exposure", None)
+            if isinstance(source, str):
+                raise InputError(
+                    f"sampling needs {source!r} per row; this fit's "
+                    f"{'trials' if hasattr(part, 'trials') else 'exposure'} is a column"
+                )
+            if getattr(part, "name", "") == "multinomial":
+                raise InputError("sampling a multinomial emission needs each row's total")
+            extras.append(None if source is None else np.full(states.shape[0], float(source)))
+        return self.family.sample(theta, states, extras, rng)
+
+    def describe(self) -> str:
+        return self.family.describe()
+
+    def to_spec(self) -> dict[str, Any]:
+        return {"kind": "family", "family": self.family.to_spec()}
+
+
+def _check_levels(frame: pd.DataFrame, column: str, levels: list[Any]) -> None:
+    """Refuse a categorical value that the fit never saw: its probabilities are unknown."""
+    values = frame[column]
+    unseen = values.notna().to_numpy() & ~values.isin(levels).to_numpy()
+    if unseen.any():
+        i = int(np.flatnonzero(unseen)[0])
+        plain = lambda v: v.item() if isinstance(v, np.generic) else v  # noqa: E731
+        raise InputError(
+            f"column {column!r} holds {plain(values.iloc[i])!r} at row "
+            f"{plain(frame.index[i])!r}, a level never seen in fitting; its levels are "
+            f"{describe_labels([plain(v) for v in levels], 20)}"
+        )
+
+
+# --------------------------------------------------------------------------- #
+# Gaussian
+# --------------------------------------------------------------------------- #
+
+
+@dataclass(frozen=True, eq=False)
+class GaussianRows:
+    """Centred rows (NaN where missing), grouped by their pattern of missing coordinates.
+
+    ``complete`` are the rows with every coordinate; ``partial`` maps a
+    pattern (a tuple of observed coordinates) to its rows.
+    """
+
+    x: np.ndarray
+    complete: np.ndarray | None  # None: every row complete
+    partial: dict[tuple[int, ...], np.ndarray]
+
+    @property
+    def n(self) -> int:
+        return int(self.x.shape[0])
+
+    @classmethod
+    def of(cls, x: np.ndarray) -> GaussianRows:
+        seen = ~np.isnan(x)
+        if seen.all():
+            return cls(x, None, {})
+        full = seen.all(axis=1)
+        partial: dict[tuple[int, ...], list[int]] = {}
+        for i in np.flatnonzero(~full & seen.any(axis=1)):
+            partial.setdefault(tuple(np.flatnonzero(seen[i]).tolist()), []).append(int(i))
+        return cls(
+            x,
+            np.flatnonzero(full),
+            {key: np.asarray(rows, dtype=np.intp) for key, rows in partial.items()},
+        )
+
+
+@dataclass(frozen=True)
+class GaussianEmission(Emission):
+    """Multivariate Gaussian emissions with one of mclust's covariance models.
+
+    The data are centred once at ``center``; the parameters are kept about
+    it, as the Gaussian mixture keeps them.  The M-step is the mixture's
+    (:class:`~emstat.mixture.model.GaussianMixtureModel`), fed expected
+    statistics: a missing coordinate of a partly observed row enters by its
+    conditional mean and variance given the observed ones (EM for data
+    missing at random); a row with nothing observed carries no statistics.
+    """
+
+    covariance: CovarianceModel
+    columns: list[str]
+    center: np.ndarray
+
+    name = "gaussian"
+
+    @property
+    def model(self) -> str:
+        return self.covariance.name
+
+    @property
+    def d(self) -> int:
+        return len(self.columns)
+
+    def encode(self, frame: pd.DataFrame) -> GaussianRows:
+        values = np.column_stack([numeric_column(frame, c, "gaussian") for c in self.columns])
+        return GaussianRows.of(values - self.center)
+
+    def observed(self, data: GaussianRows) -> np.ndarray:
+        return np.asarray(~np.isnan(data.x).all(axis=1))
+
+    def take(self, data: GaussianRows, rows: np.ndarray) -> GaussianRows:
+        return GaussianRows.of(data.x[rows])
+
+    def log_density(self, theta: GaussianParams, data: GaussianRows) -> np.ndarray:
+        if data.complete is None:
+            return _complete_log_density(data.x, theta)
+        out = np.zeros((data.n, theta.k))
+        if data.complete.size:
+            out[data.complete] = _complete_log_density(data.x[data.complete], theta)
+        for pattern, rows in data.partial.items():
+            seen = np.asarray(pattern, dtype=np.intp)
+            out[rows] = _marginal_log_density(data.x[np.ix_(rows, seen)], theta, pattern)
+        return out
+
+    def stats(self, theta: GaussianParams | None, data: GaussianRows, gamma: np.ndarray) -> Any:
+        scatter = self.covariance.scatter
+        if data.complete is None:
+            return gaussian.stats_from_responsibilities(data.x, gamma, scatter)
+        rows = data.complete
+        stats = gaussian.stats_from_responsibilities(data.x[rows], gamma[rows], scatter)
+        if theta is None:  # a start: the complete rows only
+            return stats
+        for pattern, members in data.partial.items():
+            stats = stats + _conditional_stats(
+                data.x[members], gamma[members], theta, pattern, scatter
+            )
+        return stats
+
+    def fused_e_step(
+        self,
+        theta: GaussianParams,
+        data: GaussianRows,
+        offsets: np.ndarray,
+        starts: np.ndarray,
+        trans: np.ndarray,
+        work: dict[str, np.ndarray] | None = None,
+    ) -> tuple[GaussianStats, np.ndarray, np.ndarray, float, int] | None:
+        """The whole E-step in one compiled pass each way, for diagonal covariances
+        (every model whose orientation is ``I``); None for the others.
+
+        Returns the statistics, the expected transitions, the posterior of each
+        sequence's first row, the log-likelihood and the first row of zero
+        likelihood (or -1).
+        """
+        if not theta.diagonal:
+            return None
+        from emstat.hmm import kernels
+
+        variances = np.einsum("kii->ki", theta.covariances)
+        nk, sums, second, xi, first, loglik, bad = kernels.gaussian_diagonal_e_step(
+            data.x, offsets, starts, trans, theta.means, variances, work
+        )
+        return GaussianStats(nk, sums, second), xi, first, loglik, bad
+
+    def m_step(self, stats: GaussianStats, previous: GaussianParams | None) -> GaussianParams:
+        check_nonempty(stats.nk)
+        return GaussianMixtureModel(self.covariance, stats.nk.shape[0]).m_step(stats, previous)
+
+    def n_free(self, k: int) -> int:
+        return self.covariance.n_var_params(k, self.d) + k * self.d
+
+    def chart(
+        self, theta: GaussianParams
+    ) -> tuple[np.ndarray, Callable[[np.ndarray], Any], str | None]:
+        from emstat.mixture.stderr import _build_chart, _chart_point
+
+        chart = _build_chart(theta, self.covariance.name)
+        k = theta.k
+        skip = k - 1  # the chart's weight coordinates: the states have no weights
+
+        def back(v: np.ndarray) -> GaussianParams:
+            _, means, covariances = _chart_point(chart, np.concatenate([np.zeros(skip), v]))
+            return gaussian.gaussian_params(
+                np.full(k, 1.0 / k), means, covariances, diagonal=theta.diagonal
+            )
+
+        return np.zeros(chart.n_free - skip), back, None
+
+    def rows(self, theta: GaussianParams) -> tuple[list[str], np.ndarray, list[Scale]]:
+        names = gaussian.parameter_names(self.columns)
+        means = theta.means + self.center
+        values = np.empty((theta.k, len(names)))
+        scales: list[Scale] = []
+        for j, (name, where) in enumerate(names):
+            if len(where) == 1:
+                values[:, j] = means[:, where[0]]
+                scales.append("identity")
+            else:
+                values[:, j] = theta.covariances[:, where[0], where[1]]
+                scales.append("log" if name.startswith("var[") else "identity")
+        return [name for name, _ in names], values, scales
+
+    def parameter_names(self) -> tuple[list[str], list[Scale]]:
+        names = [name for name, _ in gaussian.parameter_names(self.columns)]
+        scales: list[Scale] = [
+            "identity" if not name.startswith("var[") else "log" for name in names
+        ]
+        return names, scales
+
+    def start_features(self, data: GaussianRows) -> np.ndarray:
+        spread = np.nanstd(data.x, axis=0)
+        features = data.x / np.where(spread > 0, spread, 1.0)
+        return np.nan_to_num(features, nan=0.0)
+
+    def theta_from_rows(self, values: np.ndarray) -> GaussianParams:
+        k, d = values.shape[0], self.d
+        names = gaussian.parameter_names(self.columns)
+        means = np.empty((k, d))
+        covariances = np.empty((k, d, d))
+        for j, (_, where) in enumerate(names):
+            if len(where) == 1:
+                means[:, where[0]] = values[:, j] - self.center[where[0]]
+            else:
+                covariances[:, where[0], where[1]] = values[:, j]
+                covariances[:, where[1], where[0]] = values[:, j]
+        try:
+            return gaussian.gaussian_params(
+                np.full(k, 1.0 / k), means, covariances, diagonal=self.covariance.scatter == "diag"
+            )
+        except DegenerateFitError as exc:
+            raise InputError(f"the Gaussian start values are not valid: {exc}") from None
+
+    def sample(
+        self, theta: GaussianParams, states: np.ndarray, rng: np.random.Generator
+    ) -> dict[str, np.ndarray]:
+        chol = np.linalg.cholesky(theta.covariances)
+        noise = rng.standard_normal((states.shape[0], self.d))
+        x = theta.means[states] + self.center + np.einsum("nij,nj->ni", chol[states], noise)
+        return {c: x[:, j] for j, c in enumerate(self.columns)}
+
+    def describe(self) -> str:
+        return f"Gaussian {self.covariance.name} ({self.covariance.description}) of " + ", ".join(
+            self.columns
+        )
+
+    def to_spec(self) -> dict[str, Any]:
+        return {
+            "kind": "gaussian",
+            "model": self.covariance.name,
+            "columns": list(self.columns),
+            "center": self.center.tolist(),
+        }
+
+
+def gaussian_emission(
+    frame: pd.DataFrame, columns: Sequence[str] | None, model: str | None
+) -> GaussianEmission:
+    """The Gaussian emission of ``frame``'s numeric ``columns`` (all numeric ones by default)."""
+    if columns is None:
+        chosen = [str(c) for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c])]
+        if not chosen:
+            raise InputError("the data have no numeric column for Gaussian emissions")
+    else:
+        chosen = [str(c) for c in columns]
+        if not chosen:
+            raise InputError("columns names no column")
+        missing = [c for c in chosen if c not in frame.columns]
+        if missing:
+            raise InputError(
+                f"no column {describe_labels(missing)} in the data; its columns are "
+                f"{describe_labels([str(c) for c in frame.columns], 20)}"
+            )
+        if len(set(chosen)) != len(chosen):
+            raise InputError(
+                f"column {next(c for c in chosen if chosen.count(c) > 1)!r} is named twice"
+            )
+    values = np.column_stack([numeric_column(frame, c, "gaussian") for c in chosen])
+    seen = ~np.isnan(values)
+    empty = [c for c, s in zip(chosen, seen.any(axis=0), strict=True) if not s]
+    if empty:
+        raise InputError(f"column {describe_labels(empty)} has no observed value")
+    center = np.nanmean(values, axis=0)
+    constant = [
+        c
+        for c, lo, hi in zip(chosen, np.nanmin(values, 0), np.nanmax(values, 0), strict=True)
+        if lo == hi
+    ]
+    if constant:
+        raise InputError(
+            f"column {describe_labels(constant)} is constant; Gaussian emissions need variation "
+            "in every column (drop it)"
+        )
+    if model is None:
+        model = "V" if len(chosen) == 1 else "VVV"
+    return GaussianEmission(get_covariance_model(model, len(chosen)), chosen, center)
+
+
+def _complete_log_density(x: np.ndarray, theta: GaussianParams) -> np.ndarray:
+    """log N(x_t | μ_j, Σ_j) of complete rows, (T, k)."""
+    if theta.d == 1:
+        # one column: (x - μ) / σ directly, without the batched whitening
+        precision = theta.prec_chol[:, 0, 0]
+        z = (x[:, 0:1] - theta.means[None, :, 0]) * precision[None, :]
+        return theta.half_log_det_prec[None, :] - 0.5 * (_LOG_2PI + z * z)
+    with np.errstate(divide="ignore"):
+        log_w = np.log(theta.weights)
+    return gaussian.component_log_densities(x, theta) - log_w[None, :]
+
+
+def _marginal_log_density(
+    x: np.ndarray, theta: GaussianParams, pattern: tuple[int, ...]
+) -> np.ndarray:
+    """log densities of the observed coordinates ``pattern`` (their marginal), (m, k)."""
+    idx = list(pattern)
+    out = np.empty((x.shape[0], theta.k))
+    for j in range(theta.k):
+        sigma = theta.covariances[j][np.ix_(idx, idx)]
+        chol = np.linalg.cholesky(sigma)
+        z = np.linalg.solve(chol, (x - theta.means[j, idx]).T)
+        out[:, j] = -np.log(np.diag(chol)).sum() - 0.5 * (
+            len(idx) * _LOG_2PI + np.einsum("ij,ij->j", z, z)
+        )
+    return out
+
+
+def _conditional_stats(
+    x: np.ndarray,
+    gamma: np.ndarray,
+    theta: GaussianParams,
+    pattern: tuple[int, ...],
+    scatter: str,
+) -> GaussianStats:
+    """Expected statistics of rows observed at ``pattern``: missing coordinates by their
+    conditional mean, and their conditional covariance added to the second moments."""
+    k, d = theta.k, theta.d
+    seen = list(pattern)
+    hidden = [c for c in range(d) if c not in pattern]
+    nk = gamma.sum(axis=0)
+    sums = np.zeros((k, d))
+    second = np.zeros((k, d)) if scatter == "diag" else np.zeros((k, d, d))
+    for j in range(k):
+        sigma = theta.covariances[j]
+        s_oo = sigma[np.ix_(seen, seen)]
+        s_ho = sigma[np.ix_(hidden, seen)]
+        gain = np.linalg.solve(s_oo, s_ho.T).T  # (h, o)
+        filled = np.empty((x.shape[0], d))
+        filled[:, seen] = x[:, seen]
+        filled[:, hidden] = theta.means[j, hidden] + (x[:, seen] - theta.means[j, seen]) @ gain.T
+        conditional = np.zeros((d, d))
+        conditional[np.ix_(hidden, hidden)] = sigma[np.ix_(hidden, hidden)] - gain @ s_ho.T
+        g = gamma[:, j]
+        sums[j] = g @ filled
+        if scatter == "diag":
+            second[j] = g @ (filled * filled) + nk[j] * np.diag(conditional)
+        else:
+            second[j] = (filled * g[:, None]).T @ filled + nk[j] * conditional
+    return GaussianStats(nk, sums, second)

@@ -1,0 +1,156 @@
+"""``select_hmm``: fit every (number of states, covariance model) and rank them in one table."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from emstat._validation import check_k_values, check_seed, check_whole
+from emstat.errors import DegenerateFitError, InputError
+from emstat.families import is_gaussian
+from emstat.hmm.fit import HMM_CONTROL, HMMFitter, prepare_hmm
+from emstat.hmm.result import HMMResult
+from emstat.results import CONVENTION_TEXT
+
+__all__ = ["HMMSelection", "select_hmm"]
+
+_CRITERIA = ("bic", "aic", "icl")
+
+
+@dataclass(frozen=True, eq=False)
+class HMMSelection:
+    """Every fit of a selection and the one ``criterion`` prefers (smaller is better)."""
+
+    fits: dict[tuple[int, str], HMMResult]
+    reasons: dict[tuple[int, str], str]
+    criterion: str
+    ks: list[int]
+    models: list[str]
+    columns: list[str] = field(default_factory=list)
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """One row per (k, model): loglik, n_params, bic, aic, icl, converged, reason."""
+        rows = []
+        for k in self.ks:
+            for model in self.models:
+                fit = self.fits.get((k, model))
+                reason = self.reasons.get((k, model), "")
+                ok = fit is not None and fit.ok
+                rows.append(
+                    {
+                        "k": k,
+                        "model": model,
+                        "loglik": fit.loglik if ok and fit is not None else math.nan,
+                        "n_params": fit.n_params if fit is not None else pd.NA,
+                        "bic": fit.bic if ok and fit is not None else math.nan,
+                        "aic": fit.aic if ok and fit is not None else math.nan,
+                        "icl": fit.icl if ok and fit is not None else math.nan,
+                        "converged": bool(fit.converged) if fit is not None else False,
+                        "reason": reason or (fit.degenerate or "" if fit is not None else ""),
+                    }
+                )
+        return pd.DataFrame(rows)
+
+    @property
+    def best(self) -> HMMResult:
+        """The fit of smallest ``criterion`` among those with parameters."""
+        table = self.table.dropna(subset=[self.criterion])
+        if table.empty:
+            raise InputError("no fit of the selection has parameters; see .table's reason column")
+        top = table.sort_values(self.criterion, kind="stable").iloc[0]
+        return self.fits[(int(top["k"]), str(top["model"]))]
+
+    def summary(self) -> str:
+        shown = self.table.to_string(index=False, float_format=lambda v: f"{v:.4f}", na_rep="NA")
+        best = self.best
+        return (
+            f"Hidden Markov models of {', '.join(self.columns)} by {self.criterion.upper()} "
+            f"({CONVENTION_TEXT})\n{shown}\n\nbest: k = {best.k}, model {best.model}"
+        )
+
+    def __str__(self) -> str:
+        return self.summary()
+
+
+def select_hmm(
+    data: Any,
+    k: Any = range(1, 6),
+    *,
+    models: Sequence[str] | None = None,
+    family: Any = "gaussian",
+    columns: Sequence[str] | None = None,
+    sequence: str | None = None,
+    lengths: Any = None,
+    order: str | None = None,
+    criterion: str = "bic",
+    start_per_sequence: bool = False,
+    transitions: Any = None,
+    start: Any = None,
+    init: Any = None,
+    n_init: int = 1,
+    seed: int | None = 0,
+    control: Any = None,
+    tol: float | None = None,
+    max_iter: int | None = None,
+    trials: Any = None,
+    exposure: Any = None,
+) -> HMMSelection:
+    """Fit hidden Markov models with every k (and Gaussian covariance model) and rank them.
+
+    ``models`` are Gaussian covariance models (default ``["V"]`` in 1-D and
+    ``["VVV"]`` otherwise); for the other families the one model is the
+    family.  A cell that cannot be fitted (too few rows, a degenerate start,
+    a constraint of another size) keeps its reason in ``table``.  Other
+    arguments as :func:`emstat.fit_hmm`.
+    """
+    from emstat.mixture.fit import make_control
+
+    if criterion not in _CRITERIA:
+        raise InputError(f"unknown criterion {criterion!r}; choose one of {', '.join(_CRITERIA)}")
+    ks = check_k_values(k)
+    check_whole(n_init, "n_init")
+    seed = check_seed(seed)
+    stop = make_control(control, tol, None, max_iter, HMM_CONTROL)
+    if not is_gaussian(family) and models is not None:
+        raise InputError("models= are Gaussian covariance models; this family has none")
+    names = list(models) if models is not None else [None]
+    fits: dict[tuple[int, str], HMMResult] = {}
+    reasons: dict[tuple[int, str], str] = {}
+    labels: list[str] = []
+    columns_used: list[str] = []
+    for name in names:
+        prepared = prepare_hmm(
+            data,
+            columns=columns,
+            family=family,
+            model=name,
+            sequence=sequence,
+            lengths=lengths,
+            order=order,
+            trials=trials,
+            exposure=exposure,
+        )
+        label = prepared.emission.model
+        labels.append(label)
+        columns_used = prepared.emission.columns
+        fitter = HMMFitter(
+            prepared,
+            stop,
+            transitions=transitions,
+            start=start,
+            start_per_sequence=start_per_sequence,
+            init=init,
+            n_init=n_init,
+            seed=seed,
+        )
+        for kk in ks:
+            try:
+                fits[(kk, label)] = fitter.fit(kk)
+            except (InputError, DegenerateFitError) as exc:
+                reasons[(kk, label)] = str(exc)
+    return HMMSelection(fits, reasons, criterion, ks, list(dict.fromkeys(labels)), columns_used)
