@@ -62,7 +62,9 @@ def _mclust_replicates(
     for g in range(3):
         v = var[:, :, :, g]
         blocks.append(
-            np.column_stack([pro[:, g], mean[:, 0, g], mean[:, 1, g], v[:, 0, 0], v[:, 0, 1], v[:, 1, 1]])
+            np.column_stack(
+                [pro[:, g], mean[:, 0, g], mean[:, 1, g], v[:, 0, 0], v[:, 0, 1], v[:, 1, 1]]
+            )
         )
     return np.concatenate(blocks, axis=1)
 
@@ -70,7 +72,9 @@ def _mclust_replicates(
 def test_the_fit_is_mclusts_to_its_stopping_rule(ro: object, fit: emstat.MixtureResult) -> None:
     r = ro.r  # type: ignore[attr-defined]
     r("suppressMessages(library(mclust))")
-    pro = np.asarray(r("Mclust(faithful, G = 3, modelNames = 'EEE', verbose = FALSE)$parameters$pro"))
+    pro = np.asarray(
+        r("Mclust(faithful, G = 3, modelNames = 'EEE', verbose = FALSE)$parameters$pro")
+    )
     np.testing.assert_allclose(fit.weights.to_numpy(), pro, atol=1e-3)
 
 
