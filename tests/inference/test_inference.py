@@ -109,11 +109,8 @@ def test_every_fit_of_a_small_seed_study_gets_an_interval_or_a_reason() -> None:
             continue
         table = fit.params
         if table["std_err"].isna().any():
-            assert (
-                fit.std_error_reason
-                and "along" in fit.std_error_reason
-                or ("degenerate" in (fit.std_error_reason or ""))
-            )
+            reason = fit.std_error_reason or ""
+            assert "along" in reason or "degenerate" in reason, reason
         else:
             with_se += 1
         weights = table[table["parameter"] == "weight"]
