@@ -12,6 +12,7 @@ of the fit's ``params``, or None when the refit is degenerate.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,7 +38,7 @@ KINDS = ("bs", "wlbs", "pb", "jk")
 Refitter = Any  # GaussianRefitter | FamilyRefitter: ``n_units``, ``refit(kind, b, rng)``
 
 
-def _resampled_rows(kind: str, b: int, n: int, rng: np.random.Generator) -> Array | None:
+def _resampled_rows(kind: str, b: int, n: int, rng: np.random.Generator) -> NDArray[np.intp] | None:
     """The rows of refit ``b``: drawn with replacement (bs), all but row b (jk), or all."""
     if kind == "bs":
         return rng.integers(n, size=n)
@@ -161,11 +162,11 @@ def gaussian_refitter(fit: Any, control: EMControl) -> GaussianRefitter:
         n_draw=max(round(fit.n), 2),
         control=control,
         metric=metric,
-        whiten=np.linalg.cholesky(np.linalg.inv(metric)),
+        whiten=np.asarray(np.linalg.cholesky(np.linalg.inv(metric)), dtype=float),
     )
 
 
-def _link(values: Array, scales: list[str]) -> Array:
+def _link(values: Array, scales: Sequence[str]) -> Array:
     """Parameters on the link scale (log rates, logit probabilities), to match components."""
     out = np.asarray(values, dtype=float).copy()
     for j, scale in enumerate(scales):
