@@ -335,3 +335,25 @@ def test_bad_input_is_one_clear_error(small: emstat.MixtureResult, call, words) 
     assert "\n" not in message
     for word in words:
         assert word in message
+
+
+def test_a_fit_without_its_rows_bootstraps_parametrically_only(
+    small: emstat.MixtureResult, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    loaded = emstat.load_fit(small.save(tmp_path / "fit.json"))
+    with pytest.raises(InputError, match=r"does not keep.*kind='pb'"):
+        loaded.bootstrap(10, kind="bs")
+    boot = loaded.bootstrap(30, kind="pb", seed=1)
+    assert boot.n_failed == 0 and boot.replicates.shape == (30, 6)
+
+
+def test_weighted_rows_bootstrap_as_repeated_rows(small: emstat.MixtureResult) -> None:
+    x = small.data_.ravel()
+    counts = np.r_[np.full(35, 2.0), np.ones(x.size - 35)]
+    weighted = emstat.fit_mixture(x, 2, model="V", weights=counts)
+    repeated = emstat.fit_mixture(np.repeat(x, counts.astype(int)), 2, model="V")
+    np.testing.assert_allclose(weighted.params["std_err"], repeated.params["std_err"], rtol=1e-5)
+    jack = weighted.bootstrap(kind="jk")
+    assert jack.n_boot == x.size and jack.n_failed == 0
+    boot = weighted.bootstrap(50, kind="wlbs", seed=2)
+    assert np.isfinite(boot.std_errors).all()
