@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -64,7 +64,7 @@ from numpy.typing import NDArray
 from scipy.linalg import expm
 
 from emstat.engine import ChunkedData, EMControl, fit_em
-from emstat.errors import InputError, StdErrorWarning
+from emstat.errors import EmstatError, InputError, StdErrorWarning
 from emstat.mixture import gaussian
 from emstat.mixture.align import align_components
 from emstat.mixture.covariance import get_covariance_model
@@ -356,11 +356,20 @@ def _jacobian(chart: _Chart) -> Array:
 def _loglik_hessian(
     x: Array, params: GaussianParams, chart: _Chart, case_weights: Array | None = None
 ) -> tuple[Array, Array]:
+    """:func:`_loglik_derivatives` without the score."""
+    hess, size, _ = _loglik_derivatives(x, params, chart, case_weights)
+    return hess, size
+
+
+def _loglik_derivatives(
+    x: Array, params: GaussianParams, chart: _Chart, case_weights: Array | None = None
+) -> tuple[Array, Array, Array]:
     """Analytic Hessian of the observed-data log-likelihood in chart coordinates at 0.
 
-    Returns the Hessian and, per coordinate, the size of the terms whose
+    Returns the Hessian, per coordinate the size of the terms whose
     difference its diagonal is (to tell an information that vanishes from
-    one that is merely small because the coordinate's unit is small).
+    one that is merely small because the coordinate's unit is small), and
+    the score (the gradient).
     With ``case_weights`` the log-likelihood is ``Σ_i c_i l_i``: every sum
     over rows is weighted, as if row i were repeated c_i times.
     """
@@ -416,8 +425,9 @@ def _loglik_hessian(
         size[cols[o:]] += np.abs(np.concatenate([np.diag(mm), np.diag(cc)]))
         hess[np.ix_(cols, cols)] += block
         score[:, cols] += grad * resp[:, [j]]
-    hess -= (score * rows[:, None]).T @ score
-    return 0.5 * (hess + hess.T), size
+    weighted_score = score * rows[:, None]
+    hess -= weighted_score.T @ score
+    return 0.5 * (hess + hess.T), size, weighted_score.sum(axis=0)
 
 
 #: Rows per block when summing the information over chunks of out-of-core data.
@@ -427,7 +437,15 @@ _HESSIAN_BLOCK_ROWS = 32_768
 def _chunked_loglik_hessian(
     source: ChunkedData, params: GaussianParams, chart: _Chart
 ) -> tuple[Array, Array]:
-    """:func:`_loglik_hessian` summed over the chunks of data too large for memory.
+    """:func:`_loglik_hessian` summed over the chunks of data too large for memory."""
+    hess, size, _, _ = _chunked_derivatives(source, params, chart)
+    return hess, size
+
+
+def _chunked_derivatives(
+    source: ChunkedData, params: GaussianParams, chart: _Chart
+) -> tuple[Array, Array, Array, float]:
+    """:func:`_loglik_derivatives` summed over the chunks, and the number of rows.
 
     Every term of the Hessian (the score outer products included) is a sum
     over rows, so chunks add; ``params`` are in the chunks' (centred) frame.
@@ -436,15 +454,21 @@ def _chunked_loglik_hessian(
 
     def one_chunk(chunk: Any) -> tuple[Array, float]:
         rows = np.asarray(chunk, dtype=float)
-        total = np.zeros(p * p + p)
+        total = np.zeros(p * p + 2 * p + 1)
         # in blocks: the per-row gradients of a whole chunk would dwarf the chunk itself
         for start in range(0, rows.shape[0], _HESSIAN_BLOCK_ROWS):
-            hess, size = _loglik_hessian(rows[start : start + _HESSIAN_BLOCK_ROWS], params, chart)
-            total += np.concatenate([hess.ravel(), size])
+            block = rows[start : start + _HESSIAN_BLOCK_ROWS]
+            hess, size, grad = _loglik_derivatives(block, params, chart)
+            total += np.concatenate([hess.ravel(), size, grad, [block.shape[0]]])
         return total, 0.0
 
     total, _ = source.map_reduce(one_chunk)
-    return total[: p * p].reshape(p, p), total[p * p :]
+    return (
+        total[: p * p].reshape(p, p),
+        total[p * p : p * p + p],
+        total[p * p + p : p * p + 2 * p],
+        float(total[-1]),
+    )
 
 
 def _prepare(x: Any, params: GaussianParams, model: str) -> tuple[Array, GaussianParams, _Chart]:
@@ -771,3 +795,204 @@ def bootstrap_std_errors(
             stacklevel=2,
         )
     return reps.std_errors
+
+
+# --------------------------------------------------------------------------- #
+# standard errors at a stationary point
+# --------------------------------------------------------------------------- #
+
+#: A fit is stationary when a Newton step from it would move it less than this
+#: many standard errors (``sqrt(g' I^{-1} g)``, free of the parameters' units).
+STATIONARY_SE = 1e-3
+#: The EM steps that polish a fit which is not stationary (at most; fewer on
+#: large data: see :data:`_POLISH_ROW_STEPS`).
+POLISH_CONTROL = EMControl(tol=1e-13, criterion="rel", max_iter=5_000)
+#: Rows times EM steps a polish may cost: a million rows get 50 steps.
+_POLISH_ROW_STEPS = 50_000_000
+_NEWTON_STEPS = 25
+_HALVINGS = 30
+
+
+def _newton_step(info: Array, grad: Array, size: Array) -> tuple[Array | None, float]:
+    """The Newton step ``I^{-1} g`` and its length in standard errors; None when ``I`` is
+    not positive definite."""
+    diag = np.diag(info)
+    if np.any(diag <= _NULL_RTOL * size) or not np.all(np.isfinite(info)):
+        return None, math.inf
+    scale = 1.0 / np.sqrt(diag)
+    scaled = info * scale[:, None] * scale[None, :]
+    try:
+        chol = np.linalg.cholesky(scaled)
+    except np.linalg.LinAlgError:
+        return None, math.inf
+    if np.min(np.diag(chol)) ** 2 <= _NULL_RTOL:
+        return None, math.inf
+    half = np.linalg.solve(chol, grad * scale)
+    step = scale * np.linalg.solve(chol.T, half)
+    return step, float(np.sqrt(half @ half))
+
+
+def _weighted_loglik(x: Array, params: GaussianParams, case_weights: Array | None) -> float:
+    _, row = gaussian.log_responsibilities(x, params)
+    return float(row.sum() if case_weights is None else case_weights @ row)
+
+
+def _polish_em(
+    data: Any, params: GaussianParams, model: str, case_weights: Array | None, n: float
+) -> tuple[GaussianParams, str | None]:
+    """EM steps at :data:`POLISH_CONTROL` from ``params`` (fewer on large data); the
+    parameters reached, or ``params`` and the reason when EM from them degenerates."""
+    covariance = get_covariance_model(model, params.d)
+    em_model = GaussianMixtureModel(covariance, params.k)
+    steps = int(min(POLISH_CONTROL.max_iter, max(50, _POLISH_ROW_STEPS // max(int(n), 1))))
+    control = replace(POLISH_CONTROL, max_iter=steps)
+    rows: Any = data if case_weights is None else gaussian.WeightedRows(data, case_weights)
+    em = fit_em(em_model, rows, theta0=params, control=control, n_obs=n, warn=False)
+    if not em.ok or em.theta is None:
+        return params, (
+            f"EM from the estimate runs into a degenerate solution ({em.degenerate}): the "
+            "estimate is not a local maximum of the likelihood"
+        )
+    return em.theta, None
+
+
+def _polish(
+    x: Array, params: GaussianParams, model: str, case_weights: Array | None
+) -> tuple[GaussianParams, str | None]:
+    """EM steps at a tight tolerance from ``params``, then Newton steps in the chart.
+
+    Returns the polished parameters (``params`` if EM from them degenerates)
+    and, then, the reason.
+    """
+    n = float(x.shape[0] if case_weights is None else case_weights.sum())
+    theta, reason = _polish_em(x, params, model, case_weights, n)
+    if reason is not None:
+        return theta, reason
+    diagonal = get_covariance_model(model, params.d).scatter == "diag"
+    current = _weighted_loglik(x, theta, case_weights)
+    for _ in range(_NEWTON_STEPS):
+        chart = _build_chart(theta, model)
+        hess, size, grad = _loglik_derivatives(x, theta, chart, case_weights)
+        step, distance = _newton_step(-hess, grad, size)
+        if step is None or distance <= STATIONARY_SE * 1e-3:
+            break
+        for halving in range(_HALVINGS):
+            weights, means, covs = _chart_point(chart, step * 0.5**halving)
+            try:
+                trial = gaussian.gaussian_params(weights, means, covs, diagonal=diagonal)
+            except (EmstatError, np.linalg.LinAlgError):
+                continue
+            value = _weighted_loglik(x, trial, case_weights)
+            if value >= current:
+                theta, current = trial, value
+                break
+        else:
+            break
+    return theta, None
+
+
+def _labels_or_default(labels: list[str] | None, k: int, d: int) -> list[str]:
+    if labels is not None:
+        return labels
+    names = [f"mean[{j + 1}]" for j in range(d)] + [
+        f"var[{i + 1}]" if i == j else f"cov[{i + 1},{j + 1}]"
+        for i in range(d)
+        for j in range(i, d)
+    ]
+    return [f"{c + 1}:{name}" for c in range(k) for name in ["weight", *names]]
+
+
+def _direction_names(jac: Array, vector: Array, labels: list[str], limit: int = 3) -> str:
+    """The reported parameters a direction of the chart moves most (relative to their rows)."""
+    moved = np.abs(jac @ vector) / np.maximum(np.linalg.norm(jac, axis=1), 1e-300)
+    order = [int(i) for i in np.argsort(-moved) if moved[i] > 1e-3][:limit]
+    return ", ".join(labels[i] for i in order) or "no reported parameter"
+
+
+def _why_not_positive_definite(
+    info: Array, size: Array, jac: Array, params: GaussianParams, n: float, labels: list[str]
+) -> str:
+    """Why the information is not positive definite: a near-empty component, a direction of
+    negative curvature (not a maximum) or a flat direction, naming its parameters."""
+    counts = params.weights * n
+    sparse = np.flatnonzero(counts < params.d + 1)
+    if sparse.size:
+        j = int(sparse[0])
+        return (
+            f"component {j + 1} is near-empty (it holds {counts[j]:.3g} of the {n:g} rows): "
+            "its parameters are barely identified"
+        )
+    diag = np.diag(info)
+    scale = 1.0 / np.sqrt(np.where(diag > 0, diag, np.maximum(size, 1e-300)))
+    values, vectors = np.linalg.eigh(info * scale[:, None] * scale[None, :])
+    where = _direction_names(jac, scale * vectors[:, 0], labels)
+    if values[0] < -_NULL_RTOL * max(float(np.max(np.abs(values))), 1.0):
+        return (
+            "the estimate is not a local maximum of the likelihood (a saddle point, even "
+            f"after polishing): the curvature is negative along {where}"
+        )
+    return f"the likelihood is flat along {where} (the observed information is singular there)"
+
+
+def stationary_std_errors(
+    x: Any,
+    params: GaussianParams,
+    model: str,
+    case_weights: Array | None = None,
+    labels: list[str] | None = None,
+) -> tuple[Array, str | None]:
+    """:func:`information_std_errors` at a stationary point, and why any are NaN.
+
+    The score at ``params`` is checked first: when a Newton step would move
+    the estimate more than :data:`STATIONARY_SE` standard errors (or the
+    information is not positive definite), the fit stopped short of the
+    maximum (a loose stopping rule) and is polished: EM steps at
+    :data:`POLISH_CONTROL` from it, then Newton steps in the chart.  The
+    information is taken at the polished point.  Where it is still not
+    positive definite the reason names the cause: a near-empty component,
+    the parameters along a flat direction, or a saddle point.
+
+    ``labels`` name the reported parameters (``"component:parameter"``).
+    Data out of core (:class:`emstat.engine.ChunkedData`) are polished by EM
+    steps only.  A :class:`StdErrorWarning` gives the reason of NaN.
+    """
+    names = _labels_or_default(labels, params.k, params.d)
+    polish_reason = None
+    if isinstance(x, ChunkedData):
+        # in the chunks' frame; polished by EM steps only (each one a pass over the data)
+        chart = _build_chart(params, model)
+        hess, size, grad, n = _chunked_derivatives(x, params, chart)
+        centred = params
+        _, distance = _newton_step(-hess, grad, size)
+        if distance > STATIONARY_SE:
+            centred, polish_reason = _polish_em(x, params, model, None, n)
+            chart = _build_chart(centred, model)
+            hess, size, grad, n = _chunked_derivatives(x, centred, chart)
+    else:
+        data, centred, chart = _prepare(x, params, model)
+        n = float(data.shape[0] if case_weights is None else case_weights.sum())
+        hess, size, grad = _loglik_derivatives(data, centred, chart, case_weights)
+        _, distance = _newton_step(-hess, grad, size)
+        if distance > STATIONARY_SE:
+            centred, polish_reason = _polish(data, centred, model, case_weights)
+            chart = _build_chart(centred, model)
+            hess, size, grad = _loglik_derivatives(data, centred, chart, case_weights)
+    jac = _jacobian(chart)
+    se, singular = _delta_method(-hess, jac, size)
+    reason: str | None = None
+    if singular is not None:
+        reason = polish_reason or _why_not_positive_definite(-hess, size, jac, centred, n, names)
+    degenerate = _degenerate_rows(chart, jac)
+    if np.any(degenerate):
+        se[degenerate] = np.nan
+        rows = ", ".join(names[i] for i in np.flatnonzero(degenerate))
+        reason = reason or (
+            f"tied eigenvalues of a covariance leave its orientation unidentified ({rows})"
+        )
+    if reason is not None:
+        warnings.warn(
+            f"{int(np.sum(np.isnan(se)))} standard errors are NaN: {reason}",
+            StdErrorWarning,
+            stacklevel=2,
+        )
+    return se, reason
