@@ -18,6 +18,7 @@ from emstat.errors import (
 from emstat.families import Binomial, Categorical, Multinomial, Normal, Poisson
 from emstat.mixture import MixtureResult, SelectionResult, fit_mixture, load_fit, select_mixture
 from emstat.mixture.family_fit import FamilyMixtureResult
+from emstat.mixture.lrt import LRTResult, bootstrap_lrt
 from emstat.report import report
 from emstat.simulation import simulate
 
@@ -33,6 +34,7 @@ __all__ = [
     "EmstatError",
     "FamilyMixtureResult",
     "InputError",
+    "LRTResult",
     "MixtureResult",
     "Multinomial",
     "Normal",
@@ -42,6 +44,7 @@ __all__ = [
     "SelectionResult",
     "StdErrorWarning",
     "__version__",
+    "bootstrap_lrt",
     "crosscheck",
     "fit_categorical",
     "fit_mixture",
