@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import sys
 import warnings
 from collections.abc import Callable
 from functools import wraps
@@ -388,6 +390,8 @@ def _register_commands() -> None:
     app.command("catem")(friendly_errors(catem))
     app.command("simulate")(friendly_errors(simulate))
     app.command("report")(friendly_errors(report_command))
+    sys.modules.setdefault("emstat.cli", sys.modules[__name__])  # python -m: one module
+    app.command("lrt")(friendly_errors(importlib.import_module("emstat.inference_cli").lrt))
     app.add_typer(crosscheck_app, name="crosscheck")
 
 

@@ -20,7 +20,7 @@ not depend on ``workers``.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +35,14 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["LRTResult", "bootstrap_lrt", "check_level", "lrt_pvalue"]
+__all__ = [
+    "LRTResult",
+    "bootstrap_lrt",
+    "check_level",
+    "check_lrt_options",
+    "lrt_pvalue",
+    "records",
+]
 
 #: Draws of one bootstrap sample before it is given up (mclust draws again without end).
 MAX_DRAWS = 10
@@ -100,9 +107,7 @@ def _refit_loglik(fit: Any, sample: Any) -> float:
     from emstat.mixture.finite import FiniteMixture
 
     model = FiniteMixture(fit.family, fit.k, fit.fixed_weights)
-    em = fit_em(
-        model, sample, theta0=fit.theta, control=fit.control, n_obs=sample.n, warn=False
-    )
+    em = fit_em(model, sample, theta0=fit.theta, control=fit.control, n_obs=sample.n, warn=False)
     return float(em.loglik) if em.ok else math.nan
 
 
@@ -181,6 +186,7 @@ def _bootstrap(
         )
         for start in range(0, n_boot, per_task)
     ]
+    results: Iterator[tuple[tuple[int, ...], np.ndarray, int]]
     if workers <= 1 or len(chunks) <= 1:
         # the fit itself may need its rows (a family's trials column)
         chunks = [replace(c, null=null) for c in chunks]
@@ -251,13 +257,13 @@ class LRTResult:
             "",
             f"{'':8} {'LRTS':>12} {'bootstrap p-value':>18} {'failed':>7}",
         ]
-        for row in self.table.itertuples(index=False):
-            test = f"{row.k0} vs {row.k1}"
-            statistic = "NA" if math.isnan(row.statistic) else f"{row.statistic:.4f}"
-            p_value = "NA" if math.isnan(row.p_value) else f"{row.p_value:.4g}"
-            lines.append(f"{test:<8} {statistic:>12} {p_value:>18} {row.n_failed:>7}")
-            if row.note:
-                lines.append(f"         ({row.note})")
+        for row in records(self.table):
+            test = f"{row['k0']} vs {row['k1']}"
+            statistic = "NA" if math.isnan(row["statistic"]) else f"{row['statistic']:.4f}"
+            p_value = "NA" if math.isnan(row["p_value"]) else f"{row['p_value']:.4g}"
+            lines.append(f"{test:<8} {statistic:>12} {p_value:>18} {row['n_failed']:>7}")
+            if row["note"]:
+                lines.append(f"         ({row['note']})")
         lines.append("")
         if self.every_test_rejected:
             lines.append(
@@ -289,12 +295,11 @@ class LRTResult:
                 f"no test of k0 = {k0}; tested {describe_labels(sorted(self.bootstrap))}"
             )
         row = self.table.loc[self.table["k0"] == k0].iloc[0]
-        return lrt_histogram(
-            self.bootstrap[k0], float(row["statistic"]), k0, self.model, ax=ax
-        )
+        return lrt_histogram(self.bootstrap[k0], float(row["statistic"]), k0, self.model, ax=ax)
 
 
-def _check_options(max_k: Any, n_boot: Any, level: Any, seed: Any, workers: Any) -> None:
+def check_lrt_options(max_k: Any, n_boot: Any, level: Any, seed: Any, workers: Any) -> None:
+    """Refuse a bad option of :func:`bootstrap_lrt` before any fit (one InputError)."""
     check_whole(max_k, "max_k", 1)
     check_whole(n_boot, "n_boot", 1)
     check_level(level)
@@ -369,8 +374,10 @@ def bootstrap_lrt(
     >>> lrt.table[["k0", "k1", "p_value"]].to_dict("records")
     [{'k0': 1, 'k1': 2, 'p_value': 0.05}]
     """
-    _check_options(max_k, n_boot, level, seed, workers)
-    gaussian = family is None or (isinstance(family, str) and family.lower() == "gaussian")
+    check_lrt_options(max_k, n_boot, level, seed, workers)
+    from emstat.families import is_gaussian
+
+    gaussian = is_gaussian(family)
     options: dict[str, Any] = {"columns": columns, "seed": seed, **fit_options}
     if not gaussian:
         options["family"] = family
@@ -416,6 +423,11 @@ def bootstrap_lrt(
         n=float(fits[1].n),
         columns=list(fits[1].columns),
     )
+
+
+def records(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """The table's rows as plain dicts (one per test)."""
+    return [{str(key): value for key, value in row.items()} for row in table.to_dict("records")]
 
 
 def _why(fit: Any) -> str:

@@ -11,7 +11,7 @@ from emstat._validation import describe_labels
 from emstat.errors import InputError
 
 # imported for their registrations: each module registers the results it reports on
-from emstat.report import categorical, family, mixture, simulation  # noqa: F401
+from emstat.report import categorical, family, lrt, mixture, simulation  # noqa: F401
 from emstat.report.document import Document, write_document
 from emstat.report.files import check_replaceable, figure_dir, remember
 from emstat.report.registry import Builder, find_report

@@ -44,7 +44,7 @@ def lrt_histogram(
     ax.set_ylabel("density")
     ax.set_title(f"Bootstrap LRT, model {model}: {k0} vs {k0 + 1} components", fontsize=9)
     figure: Any = ax.get_figure()
-    return figure  # type: ignore[no-any-return]
+    return figure
 
 
 def _scott_bins(values: np.ndarray) -> int:
