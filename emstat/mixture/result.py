@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,10 @@ from emstat.engine import EMControl
 from emstat.errors import DegenerateFitError, InputError
 from emstat.mixture import gaussian
 from emstat.mixture.gaussian import GaussianParams, parameter_names, reported_vector
-from emstat.results import MixtureCriteria, run_payload, wald_z
+from emstat.results import MixtureCriteria, params_frame, run_payload
+
+if TYPE_CHECKING:
+    from emstat.inference.bootstrap import BootstrapResult
 
 __all__ = ["MixtureResult", "load_fit", "parameter_names", "reported_vector"]
 
@@ -98,56 +101,93 @@ class MixtureResult(MixtureCriteria):
         """One row per estimate: component, parameter, estimate, std_err, ci_low, ci_high.
 
         Standard errors come from the observed information of the fitted data
-        (computed on first use) unless :meth:`bootstrap` supplied others;
-        ``std_error_method`` says which.  95% Wald intervals.
+        (computed on first use, at the fit polished to a stationary point when
+        it stopped short), or those saved with the fit; ``std_error_method``
+        says which, ``std_error_reason`` why any are NaN.  95% Wald intervals
+        on each row's ``scale`` (logit weights, log variances), so inside the
+        parameter space.
         """
         return self.conf_int(0.95)
 
-    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
-        """``params`` with Wald intervals at ``level`` (estimate ± z·std_err)."""
-        z = wald_z(level)
+    def conf_int(self, level: float = 0.95, method: str = "wald", **options: Any) -> pd.DataFrame:
+        """``params`` with intervals at ``level`` by ``method``, and a ``method`` column.
+
+        ``"wald"``: estimate and standard error on each parameter's ``scale``
+        (weights logit, variances log), transformed back, so no interval
+        leaves the parameter space.  ``"bootstrap"``: :meth:`bootstrap`'s
+        intervals (options ``boot=`` a :class:`~emstat.inference.BootstrapResult`,
+        or ``n_boot``, ``kind``, ``seed``, ``workers``, ``control``; and
+        ``interval``).  ``"profile"``: profile-likelihood intervals of
+        ``parameters`` (labels ``"component:parameter"``, e.g. ``"1:weight"``).
+        """
+        from emstat.inference.dispatch import conf_int_by_method
+
+        return conf_int_by_method(self, level, method, options, self._wald_table)
+
+    def _wald_table(self, level: float) -> pd.DataFrame:
         theta = self._require_ok()
         names = [name for name, _ in parameter_names(self.columns)]
         estimate = reported_vector(theta.weights, theta.means, theta.covariances)
-        std_err = self._std_errors(theta, estimate.shape[0])
-        # One constructor call: adding columns one by one costs more than the fit.
-        return pd.DataFrame(
-            {
-                "component": np.repeat(np.arange(1, self.k + 1), 1 + len(names)),
-                "parameter": ["weight", *names] * self.k,
-                "estimate": estimate,
-                "std_err": std_err,
-                "ci_low": estimate - z * std_err,
-                "ci_high": estimate + z * std_err,
-            }
-        )
+        std_err, _ = self._std_errors_and_reason
+        scales = ["identity" if self.k == 1 else "logit"] + [
+            "log" if name.startswith("var[") else "identity" for name in names
+        ]
+        return params_frame(self.k, ["weight", *names], estimate, std_err, scales, level)
 
-    def _std_errors(self, theta: GaussianParams, size: int) -> np.ndarray:
+    @cached_property
+    def _std_errors_and_reason(self) -> tuple[np.ndarray, str | None]:
+        theta = self._require_ok()
+        size = self.k * (1 + len(parameter_names(self.columns)))
         if self.std_errors is not None:
-            return self.std_errors
+            return self.std_errors, None
         if self.data_ is None:
-            return np.full(size, np.nan)
-        from emstat.mixture.stderr import information_std_errors
+            return np.full(size, np.nan), "no data kept (a fit loaded from a file)"
+        from emstat.mixture.stderr import stationary_std_errors
 
+        labels = [
+            f"{j + 1}:{name}"
+            for j in range(self.k)
+            for name in ["weight", *(n for n, _ in parameter_names(self.columns))]
+        ]
         if isinstance(self.data_, np.ndarray):
-            return information_std_errors(self.data_, theta, self.model)
+            return stationary_std_errors(self.data_, theta, self.model, labels=labels)
         if isinstance(self.data_, gaussian.WeightedRows):
-            return information_std_errors(
-                self.data_.x, theta, self.model, case_weights=self.data_.weights
+            return stationary_std_errors(
+                self.data_.x,
+                theta,
+                self.model,
+                case_weights=self.data_.weights,
+                labels=labels,
             )
         # an out-of-core source streams chunks centred on its own centre
-        return information_std_errors(self.data_, theta.shifted(-self.data_.center), self.model)
+        return stationary_std_errors(self.data_, theta.shifted(-self.data_.center), self.model)
+
+    @property
+    def std_error_reason(self) -> str | None:
+        """Why some standard errors are NaN (naming the parameter or direction), or None."""
+        return self._std_errors_and_reason[1] if self.ok else self.degenerate
 
     def bootstrap(
-        self, n_boot: int = 200, seed: int | None = 0, control: EMControl | None = None
-    ) -> MixtureResult:
-        """The same fit with parametric-bootstrap standard errors (``n_boot`` refits)."""
-        from emstat.mixture.stderr import bootstrap_std_errors
+        self,
+        n_boot: int = 999,
+        kind: str = "bs",
+        seed: Any = None,
+        workers: int = 1,
+        control: EMControl | None = None,
+    ) -> BootstrapResult:
+        """Refit ``n_boot`` resamples from the fitted parameters, as mclust's ``MclustBootstrap``.
 
-        se = bootstrap_std_errors(
-            self._require_ok(), self.model, round(self.n), n_boot=n_boot, seed=seed, control=control
+        ``kind``: ``"bs"`` (rows resampled), ``"wlbs"`` (weighted likelihood:
+        Dirichlet weights), ``"pb"`` (parametric: samples from the fit) or
+        ``"jk"`` (jackknife: one refit per row left out).  Components are
+        aligned to the fitted ones; failed refits are counted
+        (``n_failed``).  See :func:`emstat.inference.bootstrap_fit`.
+        """
+        from emstat.inference.bootstrap import bootstrap_fit
+
+        return bootstrap_fit(
+            self, n_boot=n_boot, kind=kind, seed=seed, workers=workers, control=control
         )
-        return replace(self, std_errors=se, std_error_method=f"parametric bootstrap ({n_boot})")
 
     # --- predictions --------------------------------------------------------------
     def _log_resp(self, data: Any) -> tuple[np.ndarray, np.ndarray, pd.Index]:
@@ -212,7 +252,9 @@ class MixtureResult(MixtureCriteria):
             f"after {self.n_iter} iterations ({self.seconds:.3f} s)",
             f"BIC {self.bic:.4f}  AIC {self.aic:.4f}  ICL {self.icl:.4f}  "
             "(-2 loglik + penalty: smaller is better)",
-            f"standard errors: {self.std_error_method or 'not available'}; 95% Wald intervals",
+            f"standard errors: {self.std_error_method or 'not available'}"
+            + (f" (some not available: {self.std_error_reason})" if self.std_error_reason else "")
+            + "; 95% Wald intervals on the scale shown",
             "",
         ]
         return "\n".join(head) + self.params_text()

@@ -64,7 +64,7 @@ from numpy.typing import NDArray
 from scipy.linalg import expm
 
 from emstat.engine import ChunkedData, EMControl, fit_em
-from emstat.errors import InputError, StdErrorWarning
+from emstat.errors import EmstatError, InputError, StdErrorWarning
 from emstat.mixture import gaussian
 from emstat.mixture.align import align_components
 from emstat.mixture.covariance import get_covariance_model
@@ -356,11 +356,20 @@ def _jacobian(chart: _Chart) -> Array:
 def _loglik_hessian(
     x: Array, params: GaussianParams, chart: _Chart, case_weights: Array | None = None
 ) -> tuple[Array, Array]:
+    """:func:`_loglik_derivatives` without the score."""
+    hess, size, _ = _loglik_derivatives(x, params, chart, case_weights)
+    return hess, size
+
+
+def _loglik_derivatives(
+    x: Array, params: GaussianParams, chart: _Chart, case_weights: Array | None = None
+) -> tuple[Array, Array, Array]:
     """Analytic Hessian of the observed-data log-likelihood in chart coordinates at 0.
 
-    Returns the Hessian and, per coordinate, the size of the terms whose
+    Returns the Hessian, per coordinate the size of the terms whose
     difference its diagonal is (to tell an information that vanishes from
-    one that is merely small because the coordinate's unit is small).
+    one that is merely small because the coordinate's unit is small), and
+    the score (the gradient).
     With ``case_weights`` the log-likelihood is ``Σ_i c_i l_i``: every sum
     over rows is weighted, as if row i were repeated c_i times.
     """
@@ -416,8 +425,9 @@ def _loglik_hessian(
         size[cols[o:]] += np.abs(np.concatenate([np.diag(mm), np.diag(cc)]))
         hess[np.ix_(cols, cols)] += block
         score[:, cols] += grad * resp[:, [j]]
-    hess -= (score * rows[:, None]).T @ score
-    return 0.5 * (hess + hess.T), size
+    weighted_score = score * rows[:, None]
+    hess -= weighted_score.T @ score
+    return 0.5 * (hess + hess.T), size, weighted_score.sum(axis=0)
 
 
 #: Rows per block when summing the information over chunks of out-of-core data.
@@ -771,3 +781,177 @@ def bootstrap_std_errors(
             stacklevel=2,
         )
     return reps.std_errors
+
+
+# --------------------------------------------------------------------------- #
+# standard errors at a stationary point
+# --------------------------------------------------------------------------- #
+
+#: A fit is stationary when a Newton step from it would move it less than this
+#: many standard errors (``sqrt(g' I^{-1} g)``, free of the parameters' units).
+STATIONARY_SE = 1e-3
+#: The EM steps that polish a fit which is not stationary.
+POLISH_CONTROL = EMControl(tol=1e-13, criterion="rel", max_iter=5_000)
+_NEWTON_STEPS = 25
+_HALVINGS = 30
+
+
+def _newton_step(info: Array, grad: Array, size: Array) -> tuple[Array | None, float]:
+    """The Newton step ``I^{-1} g`` and its length in standard errors; None when ``I`` is
+    not positive definite."""
+    diag = np.diag(info)
+    if np.any(diag <= _NULL_RTOL * size) or not np.all(np.isfinite(info)):
+        return None, math.inf
+    scale = 1.0 / np.sqrt(diag)
+    scaled = info * scale[:, None] * scale[None, :]
+    try:
+        chol = np.linalg.cholesky(scaled)
+    except np.linalg.LinAlgError:
+        return None, math.inf
+    if np.min(np.diag(chol)) ** 2 <= _NULL_RTOL:
+        return None, math.inf
+    half = np.linalg.solve(chol, grad * scale)
+    step = scale * np.linalg.solve(chol.T, half)
+    return step, float(np.sqrt(half @ half))
+
+
+def _weighted_loglik(x: Array, params: GaussianParams, case_weights: Array | None) -> float:
+    _, row = gaussian.log_responsibilities(x, params)
+    return float(row.sum() if case_weights is None else case_weights @ row)
+
+
+def _polish(
+    x: Array, params: GaussianParams, model: str, case_weights: Array | None
+) -> tuple[GaussianParams, str | None]:
+    """EM steps at a tight tolerance from ``params``, then Newton steps in the chart.
+
+    Returns the polished parameters (``params`` if EM from them degenerates)
+    and, then, the reason.
+    """
+    covariance = get_covariance_model(model, params.d)
+    em_model = GaussianMixtureModel(covariance, params.k)
+    data: Any = x if case_weights is None else gaussian.WeightedRows(x, case_weights)
+    n_obs = float(x.shape[0] if case_weights is None else case_weights.sum())
+    em = fit_em(em_model, data, theta0=params, control=POLISH_CONTROL, n_obs=n_obs, warn=False)
+    if not em.ok or em.theta is None:
+        return params, (
+            f"EM from the estimate runs into a degenerate solution ({em.degenerate}): the "
+            "estimate is not a local maximum of the likelihood"
+        )
+    theta = em.theta
+    diagonal = covariance.scatter == "diag"
+    current = _weighted_loglik(x, theta, case_weights)
+    for _ in range(_NEWTON_STEPS):
+        chart = _build_chart(theta, model)
+        hess, size, grad = _loglik_derivatives(x, theta, chart, case_weights)
+        step, distance = _newton_step(-hess, grad, size)
+        if step is None or distance <= STATIONARY_SE * 1e-3:
+            break
+        for halving in range(_HALVINGS):
+            weights, means, covs = _chart_point(chart, step * 0.5**halving)
+            try:
+                trial = gaussian.gaussian_params(weights, means, covs, diagonal=diagonal)
+            except (EmstatError, np.linalg.LinAlgError):
+                continue
+            value = _weighted_loglik(x, trial, case_weights)
+            if value >= current:
+                theta, current = trial, value
+                break
+        else:
+            break
+    return theta, None
+
+
+def _labels_or_default(labels: list[str] | None, k: int, d: int) -> list[str]:
+    if labels is not None:
+        return labels
+    names = [f"mean[{j + 1}]" for j in range(d)] + [
+        f"var[{i + 1}]" if i == j else f"cov[{i + 1},{j + 1}]"
+        for i in range(d)
+        for j in range(i, d)
+    ]
+    return [f"{c + 1}:{name}" for c in range(k) for name in ["weight", *names]]
+
+
+def _direction_names(jac: Array, vector: Array, labels: list[str], limit: int = 3) -> str:
+    """The reported parameters a direction of the chart moves most (relative to their rows)."""
+    moved = np.abs(jac @ vector) / np.maximum(np.linalg.norm(jac, axis=1), 1e-300)
+    order = [int(i) for i in np.argsort(-moved) if moved[i] > 1e-3][:limit]
+    return ", ".join(labels[i] for i in order) or "no reported parameter"
+
+
+def _why_not_positive_definite(
+    info: Array, size: Array, jac: Array, params: GaussianParams, n: float, labels: list[str]
+) -> str:
+    """Why the information is not positive definite: a near-empty component, a direction of
+    negative curvature (not a maximum) or a flat direction, naming its parameters."""
+    counts = params.weights * n
+    sparse = np.flatnonzero(counts < params.d + 1)
+    if sparse.size:
+        j = int(sparse[0])
+        return (
+            f"component {j + 1} is near-empty (it holds {counts[j]:.3g} of the {n:g} rows): "
+            "its parameters are barely identified"
+        )
+    diag = np.diag(info)
+    scale = 1.0 / np.sqrt(np.where(diag > 0, diag, np.maximum(size, 1e-300)))
+    values, vectors = np.linalg.eigh(info * scale[:, None] * scale[None, :])
+    where = _direction_names(jac, scale * vectors[:, 0], labels)
+    if values[0] < -_NULL_RTOL * max(float(np.max(np.abs(values))), 1.0):
+        return (
+            "the estimate is not a local maximum of the likelihood (a saddle point, even "
+            f"after polishing): the curvature is negative along {where}"
+        )
+    return f"the likelihood is flat along {where} (the observed information is singular there)"
+
+
+def stationary_std_errors(
+    x: Any,
+    params: GaussianParams,
+    model: str,
+    case_weights: Array | None = None,
+    labels: list[str] | None = None,
+) -> tuple[Array, str | None]:
+    """:func:`information_std_errors` at a stationary point, and why any are NaN.
+
+    The score at ``params`` is checked first: when a Newton step would move
+    the estimate more than :data:`STATIONARY_SE` standard errors (or the
+    information is not positive definite), the fit stopped short of the
+    maximum (a loose stopping rule) and is polished: EM steps at
+    :data:`POLISH_CONTROL` from it, then Newton steps in the chart.  The
+    information is taken at the polished point.  Where it is still not
+    positive definite the reason names the cause: a near-empty component,
+    the parameters along a flat direction, or a saddle point.
+
+    ``labels`` name the reported parameters (``"component:parameter"``).
+    Data out of core (:class:`emstat.engine.ChunkedData`) are not polished.
+    """
+    if isinstance(x, ChunkedData):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", StdErrorWarning)
+            se = information_std_errors(x, params, model)
+        reason = next((str(w.message) for w in caught), None)
+        return se, reason
+    data, centred, chart = _prepare(x, params, model)
+    names = _labels_or_default(labels, params.k, params.d)
+    hess, size, grad = _loglik_derivatives(data, centred, chart, case_weights)
+    _, distance = _newton_step(-hess, grad, size)
+    polish_reason = None
+    if distance > STATIONARY_SE:
+        centred, polish_reason = _polish(data, centred, model, case_weights)
+        chart = _build_chart(centred, model)
+        hess, size, grad = _loglik_derivatives(data, centred, chart, case_weights)
+    jac = _jacobian(chart)
+    se, singular = _delta_method(-hess, jac, size)
+    reason = None
+    if singular is not None:
+        n = float(data.shape[0] if case_weights is None else case_weights.sum())
+        reason = polish_reason or _why_not_positive_definite(-hess, size, jac, centred, n, names)
+    degenerate = _degenerate_rows(chart, jac)
+    if np.any(degenerate):
+        se[degenerate] = np.nan
+        rows = ", ".join(names[i] for i in np.flatnonzero(degenerate))
+        reason = reason or (
+            f"tied eigenvalues of a covariance leave its orientation unidentified ({rows})"
+        )
+    return se, reason
