@@ -26,6 +26,7 @@ from emstat.simulation.design import (
 from emstat.simulation.errors import StudyInterrupted
 from emstat.simulation.formula import FORMULA_HELP
 from emstat.simulation.runner import MAX_FAILED, default_workers, run_study
+from emstat.simulation.summarise import interval_summary
 
 __all__ = ["parse_floats", "parse_ints", "parse_names", "simulate"]
 
@@ -100,6 +101,21 @@ SeedOpt = Annotated[
     int | None,
     typer.Option(
         "--seed", help="Seed of the study (default 0, or the design file's); recorded.",
+        rich_help_panel=_DESIGN,
+    ),
+]  # fmt: skip
+IntervalsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--intervals",
+        help="Also compare these interval methods per replicate: wald,bootstrap,profile.",
+        rich_help_panel=_DESIGN,
+    ),
+]
+NBootOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--n-boot", help="Bootstrap refits per replicate with --intervals bootstrap (199).",
         rich_help_panel=_DESIGN,
     ),
 ]  # fmt: skip
@@ -202,6 +218,8 @@ def simulate(
     select_k: SelectKOpt = None,
     select_models: SelectModelsOpt = None,
     seed: SeedOpt = None,
+    intervals: IntervalsOpt = None,
+    n_boot: NBootOpt = None,
     workers: WorkersOpt = None,
     scheduler: SchedulerOpt = None,
     batch_size: BatchOpt = None,
@@ -232,6 +250,8 @@ def simulate(
         "select_k": parse_ints("--select-k", select_k),
         "select_models": parse_names("--select-models", select_models),
         "seed": seed,
+        "intervals": intervals,
+        "n_boot": n_boot,
     }
     if (mixture is None) == (design is None):
         raise InputError("give either --mixture FORMULA or --design FILE")
@@ -271,6 +291,12 @@ def simulate(
              "coverage", "converged"]
         ]  # fmt: skip
         typer.echo(shown.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+        by_method = interval_summary(summary)
+        if not by_method.empty:
+            typer.echo(
+                "\ninterval methods: coverage (Monte Carlo SE), mean width, with an interval"
+            )
+            typer.echo(by_method.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
         typer.echo(f"results in {out_dir}")
     if report:
         from emstat.report.cli import simulation_report

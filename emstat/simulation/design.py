@@ -31,9 +31,11 @@ from emstat.simulation.formula import parse_formula
 
 __all__ = [
     "CRITERIA",
+    "INTERVAL_METHODS",
     "Design",
     "FitSettings",
     "Grid",
+    "IntervalSettings",
     "Scenario",
     "TrueMixture",
     "load_design",
@@ -46,6 +48,11 @@ __all__ = [
 #: Criteria whose choice is recorded when a scenario selects k.
 CRITERIA = ("bic", "aic", "icl")
 _FIT_KEYS = ("init", "tol", "criterion", "max_iter")
+#: Interval methods a study may compare per replicate (through ``fit.conf_int(method=...)``).
+INTERVAL_METHODS = ("wald", "bootstrap", "profile")
+_INTERVAL_KEYS = ("methods", "n_boot", "kind", "interval")
+_BOOT_KINDS = ("pb", "bs", "wlbs", "jk")
+_BOOT_INTERVALS = ("percentile", "bca", "basic", "normal")
 _WEIGHT_SUM_TOL = 1e-6
 
 
@@ -255,6 +262,42 @@ class FitSettings:
 
 
 @dataclass(frozen=True)
+class IntervalSettings:
+    """Which interval methods each replicate computes besides its fit's Wald intervals.
+
+    ``methods`` from :data:`INTERVAL_METHODS`; the bootstrap refits ``n_boot``
+    times, of ``kind`` (``pb`` parametric by default, ``bs``, ``wlbs``, ``jk``),
+    with ``interval`` intervals (``percentile`` by default, ``bca``, ``basic``,
+    ``normal``).  Every interval is at the 95% level, as the Wald coverage.
+    """
+
+    methods: tuple[str, ...] = ()
+    n_boot: int = 199
+    kind: str = "pb"
+    interval: str = "percentile"
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.methods if m not in INTERVAL_METHODS]
+        if unknown:
+            raise InputError(
+                f"unknown interval method {unknown[0]!r}; choose from {', '.join(INTERVAL_METHODS)}"
+            )
+        whole_number("n_boot", self.n_boot, 2)
+        if self.kind not in _BOOT_KINDS:
+            raise InputError(
+                f"unknown bootstrap kind {self.kind!r}; choose from {', '.join(_BOOT_KINDS)}"
+            )
+        if self.interval not in _BOOT_INTERVALS:
+            raise InputError(
+                f"unknown bootstrap interval {self.interval!r}; choose from "
+                f"{', '.join(_BOOT_INTERVALS)}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"methods": list(self.methods), **{k: getattr(self, k) for k in _INTERVAL_KEYS[1:]}}
+
+
+@dataclass(frozen=True)
 class Grid:
     """The factors crossed into scenarios.
 
@@ -297,6 +340,7 @@ class Design:
     reps: int
     seed: int
     fit: FitSettings = field(default_factory=FitSettings)
+    intervals: IntervalSettings = field(default_factory=IntervalSettings)
 
     def scenarios(self) -> list[Scenario]:
         """The grid crossed in a fixed order (n, separation, k, model, select)."""
@@ -306,14 +350,21 @@ class Design:
         return [Scenario(i, *cell) for i, cell in enumerate(cells)]
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready description; two designs are the same study when these are equal."""
-        return {
+        """A JSON-ready description; two designs are the same study when these are equal.
+
+        ``intervals`` appears only when the study compares interval methods,
+        so a study without them is the study it always was.
+        """
+        spec = {
             "mixture": self.mixture.to_dict(),
             "grid": {key: list(value) for key, value in asdict(self.grid).items()},
             "reps": self.reps,
             "seed": self.seed,
             "fit": asdict(self.fit),
         }
+        if self.intervals.methods:
+            spec["intervals"] = self.intervals.to_dict()
+        return spec
 
 
 # --------------------------------------------------------------------------- #
@@ -391,8 +442,15 @@ def make_design(
     select_k: Any = None,
     select_models: Any = None,
     fit: FitSettings | Mapping[str, Any] | None = None,
+    intervals: IntervalSettings | Mapping[str, Any] | Sequence[str] | str | None = None,
+    n_boot: int | None = None,
 ) -> Design:
-    """Validate the factors of a study and build its :class:`Design`."""
+    """Validate the factors of a study and build its :class:`Design`.
+
+    ``intervals``: interval methods to compare (``"wald,bootstrap"``, a list,
+    a mapping of :class:`IntervalSettings` fields, or the settings);
+    ``n_boot`` overrides their bootstrap refits.
+    """
     if isinstance(reps, float):  # 4.0 from a JSON file is a count; 4.5 is not
         reps = whole_number("reps", reps, 1)
     if isinstance(reps, bool) or not isinstance(reps, (int, np.integer)) or reps < 1:
@@ -421,7 +479,47 @@ def make_design(
         )
     settings = _fit_settings(fit)
     grid = Grid(ns, seps, ks, models, selects, sel_ks, sel_models)
-    return Design(mixture, grid, int(reps), int(seed), settings)
+    return Design(
+        mixture, grid, int(reps), int(seed), settings, interval_settings(intervals, n_boot)
+    )
+
+
+def interval_settings(
+    intervals: IntervalSettings | Mapping[str, Any] | Sequence[str] | str | None,
+    n_boot: int | None = None,
+) -> IntervalSettings:
+    """The :class:`IntervalSettings` of ``intervals`` (see :func:`make_design`), checked."""
+    if isinstance(intervals, IntervalSettings):
+        settings = intervals
+    elif isinstance(intervals, Mapping):
+        unknown = set(intervals) - set(_INTERVAL_KEYS)
+        if unknown:
+            raise InputError(
+                f"intervals: unknown keys {sorted(unknown)} ({', '.join(_INTERVAL_KEYS)})"
+            )
+        values = dict(intervals)
+        values["methods"] = _methods(values.get("methods"))
+        settings = IntervalSettings(**values)
+    else:
+        settings = IntervalSettings(methods=_methods(intervals))
+    if n_boot is not None:
+        settings = IntervalSettings(settings.methods, n_boot, settings.kind, settings.interval)
+    return settings
+
+
+def _methods(value: Any) -> tuple[str, ...]:
+    """Interval methods from ``"wald,bootstrap"`` or a list, in order, each once."""
+    if value is None:
+        return ()
+    items = value.split(",") if isinstance(value, str) else _as_tuple(value)
+    names = []
+    for item in items:
+        if not isinstance(item, str) or not item.strip():
+            raise InputError(
+                f"intervals: give method names from {', '.join(INTERVAL_METHODS)}, got {value!r}"
+            )
+        names.append(item.strip().lower())
+    return tuple(dict.fromkeys(names))
 
 
 def _fit_settings(fit: FitSettings | Mapping[str, Any] | None) -> FitSettings:
@@ -472,15 +570,17 @@ def load_design(path: str | Path, **overrides: Any) -> Design:
     The file holds a ``[mixture]`` table (a 1-D ``formula``, or ``weights``,
     ``means``, ``covariances`` and optional ``columns``), a ``[grid]`` table
     (``n``, ``separation``, ``k``, ``model``, ``select``, ``select_k``,
-    ``select_models``), top-level ``reps`` and ``seed``, and an optional
-    ``[fit]`` table (``init``, ``tol``, ``criterion``, ``max_iter``).
+    ``select_models``), top-level ``reps`` and ``seed``, an optional
+    ``[fit]`` table (``init``, ``tol``, ``criterion``, ``max_iter``) and an
+    optional ``[intervals]`` table (``methods``, ``n_boot``, ``kind``,
+    ``interval``: see :class:`IntervalSettings`).
     """
     payload = _read_design_file(Path(path))
-    unknown = set(payload) - {"mixture", "grid", "reps", "seed", "fit"}
+    unknown = set(payload) - {"mixture", "grid", "reps", "seed", "fit", "intervals"}
     if unknown:
         raise InputError(
             f"design file {str(path)!r}: unknown keys {sorted(unknown)} "
-            "(mixture, grid, reps, seed, fit)"
+            "(mixture, grid, reps, seed, fit, intervals)"
         )
     if "mixture" not in payload or not isinstance(payload["mixture"], dict):
         raise InputError(f"design file {str(path)!r} needs a [mixture] table")
@@ -490,6 +590,7 @@ def load_design(path: str | Path, **overrides: Any) -> Design:
         raise InputError(f"design file {str(path)!r}: [grid] takes only {sorted(allowed)}")
     values: dict[str, Any] = {**grid, "reps": payload.get("reps"), "seed": payload.get("seed", 0)}
     values["fit"] = payload.get("fit")
+    values["intervals"] = payload.get("intervals")
     values.update({key: value for key, value in overrides.items() if value is not None})
     if values.get("n") is None:
         raise InputError(f"design file {str(path)!r}: give the sample sizes n in [grid] or --n")
