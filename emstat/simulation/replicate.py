@@ -106,6 +106,7 @@ def _intervals(
                 # its own stream: the fit's random choices use the seed itself
                 "seed": np.random.SeedSequence(seed).spawn(1)[0],
                 "workers": 1,
+                "control": settings.control(),
             }
         low = high = np.full(len(params), np.nan)
         try:
