@@ -82,7 +82,7 @@ class FitCriteria:
 
     def params_text(self) -> str:
         """The ``params`` table as fixed-width text, for summaries."""
-        table = self.params.copy()
+        table = self.params.drop(columns="method", errors="ignore")
         table["component"] = table["component"].astype(str)
         return str(table.to_string(index=False, float_format=lambda v: f"{v:.6g}"))
 
@@ -135,7 +135,10 @@ _TRANSFORMS: dict[str, tuple[Any, Any, Any]] = {
     # scale: (forward, inverse, derivative of forward)
     "identity": (lambda v: v, lambda v: v, lambda v: np.ones_like(v)),
     "log": (np.log, np.exp, lambda v: 1.0 / v),
+    # a weight's logit is its multinomial logit against the other components pooled
     "logit": (logit, expit, lambda v: 1.0 / (v * (1.0 - v))),
+    # Fisher's z of a correlation in (-1, 1)
+    "fisher_z": (np.arctanh, np.tanh, lambda v: 1.0 / (1.0 - v * v)),
 }
 
 

@@ -58,7 +58,7 @@ def _seed_sequence(seed: Any) -> np.random.SeedSequence:
     return np.random.SeedSequence(seed)
 
 
-def _run(kind: str, indices: Array, seeds: list[np.random.SeedSequence]) -> Array:
+def _run(kind: str, indices: NDArray[np.intp], seeds: list[np.random.SeedSequence]) -> Array:
     refitter = _REFITTER
     if refitter is None:  # pragma: no cover - set by the parent before forking
         raise RuntimeError("no refitter in this worker")
@@ -66,7 +66,7 @@ def _run(kind: str, indices: Array, seeds: list[np.random.SeedSequence]) -> Arra
 
 
 def _refits(
-    refitter: Refitter, kind: str, indices: Array, seeds: list[np.random.SeedSequence]
+    refitter: Refitter, kind: str, indices: NDArray[np.intp], seeds: list[np.random.SeedSequence]
 ) -> Array:
     rows = []
     for b, seq in zip(indices, seeds, strict=True):

@@ -231,12 +231,25 @@ class FamilyMixtureResult(MixtureCriteria):
         """Why the standard errors are NaN, when they are."""
         return self._std_errors_and_reason[1]
 
-    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
-        """``params`` with Wald intervals at ``level``, on each parameter's ``scale``.
+    @property
+    def std_error_reason(self) -> str | None:
+        """Why some standard errors are NaN (naming the parameters), or None."""
+        return self._std_errors_and_reason[1] if self.ok else self.degenerate
 
-        Weights and probabilities take the logit scale, rates and variances
-        the log scale, so no interval leaves the parameter space.
+    def conf_int(self, level: float = 0.95, method: str = "wald", **options: Any) -> pd.DataFrame:
+        """``params`` with intervals at ``level`` by ``method``, and a ``method`` column.
+
+        ``"wald"``: weights and probabilities on the logit scale, rates and
+        variances on the log scale, so no interval leaves the parameter
+        space.  ``"bootstrap"``: :meth:`bootstrap`'s intervals (options
+        ``boot=``, or ``n_boot``, ``kind``, ``seed``, ``workers``,
+        ``control``; and ``interval``).
         """
+        from emstat.inference.dispatch import conf_int_by_method
+
+        return conf_int_by_method(self, level, method, options, self._wald_table)
+
+    def _wald_table(self, level: float) -> pd.DataFrame:
         theta = self._require_ok()
         names, _, scales = self.family.rows(theta.components)
         estimate = self._model.reported(theta)
@@ -249,6 +262,23 @@ class FamilyMixtureResult(MixtureCriteria):
             # a weight fixed by the user or by k = 1 has no interval to compute
             ["identity" if self.fixed_weights is not None or self.k == 1 else "logit", *scales],
             level,
+        )
+
+    def bootstrap(
+        self,
+        n_boot: int = 999,
+        kind: str = "bs",
+        seed: Any = None,
+        workers: int = 1,
+        control: EMControl | None = None,
+    ) -> Any:
+        """Refit ``n_boot`` resamples from the fitted parameters (``"bs"``, ``"wlbs"``,
+        ``"pb"`` or ``"jk"``, as mclust's ``MclustBootstrap``): a
+        :class:`~emstat.inference.BootstrapResult`."""
+        from emstat.inference.bootstrap import bootstrap_fit
+
+        return bootstrap_fit(
+            self, n_boot=n_boot, kind=kind, seed=seed, workers=workers, control=control
         )
 
     @cached_property

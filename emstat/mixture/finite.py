@@ -216,8 +216,12 @@ def observed_information_std_errors(
 
     The Hessian of the observed-data log-likelihood in the free parameters is
     taken by central differences; the reported parameters' covariance follows
-    by the delta method.  Returns NaN, and the reason, where the information
-    is not positive definite (a parameter on the boundary, an empty level).
+    by the delta method.  A parameter estimated on the edge of its space (a
+    probability at 0 or 1, a rate at 0) is held fixed, as in a fit constrained
+    there: the free coordinates that move it leave the information, the other
+    parameters keep their standard errors, and the reason names the boundary
+    ones.  Where the information is still not positive definite, every
+    standard error is NaN and the reason says why.
     """
     from statsmodels.tools.numdiff import approx_fprime, approx_hess3
 
@@ -225,37 +229,75 @@ def observed_information_std_errors(
     size = model.reported(theta).shape[0]
     if free.size == 0:
         return np.zeros(size), None
-    on_boundary = _on_boundary(model, theta)
-    if on_boundary is not None:
-        return np.full(size, np.nan), on_boundary
+    jacobian = approx_fprime(free, lambda v: model.reported(model.from_free(v)), centered=True)
+    jacobian = np.atleast_2d(jacobian)
+    boundary = _boundary_rows(model, theta)
+    held = np.zeros(free.size, dtype=bool)
+    if boundary.any():
+        held = (np.abs(jacobian[boundary]) > 1e-8).any(axis=0)
+    keep = ~held
+    names = _reported_labels(model, theta)
+    note = None
+    if boundary.any():
+        where = ", ".join(names[i] for i in np.flatnonzero(boundary))
+        note = (
+            f"{where} on the boundary of the parameter space (held fixed there: no standard "
+            "error; the others' are those of the fit constrained there)"
+        )
+    if not keep.any():
+        return np.full(size, np.nan), note
 
     def loglik(v: np.ndarray) -> float:
+        full = free.copy()
+        full[keep] = v
         try:
-            return model.loglik(model.from_free(v), data)
+            return model.loglik(model.from_free(full), data)
         except (DegenerateFitError, FloatingPointError):
             return -math.inf
 
-    hessian = approx_hess3(free, loglik)
+    hessian = approx_hess3(free[keep], loglik)
     if not np.isfinite(hessian).all():
-        return np.full(size, np.nan), "the log-likelihood is not smooth around the estimate"
-    try:
-        covariance = np.linalg.inv(-hessian)
-    except np.linalg.LinAlgError:
-        return np.full(size, np.nan), "the observed information is singular"
-    if not (np.linalg.eigvalsh((covariance + covariance.T) / 2) > 0).all():
-        return np.full(size, np.nan), "the observed information is not positive definite"
-    jacobian = approx_fprime(free, lambda v: model.reported(model.from_free(v)), centered=True)
-    variance = np.einsum("ij,jk,ik->i", jacobian, covariance, jacobian)
-    return np.sqrt(np.maximum(variance, 0.0)), None
+        return np.full(size, np.nan), note or "the log-likelihood is not smooth around the estimate"
+    info = -0.5 * (hessian + hessian.T)
+    values, vectors = np.linalg.eigh(info)
+    if values.size and values[0] <= 1e-10 * max(float(np.max(np.abs(values))), 1.0):
+        kept_names = [i for i in range(free.size) if keep[i]]
+        moved = np.abs(jacobian[:, kept_names] @ vectors[:, 0])
+        top = [names[i] for i in np.argsort(-moved)[:3] if moved[i] > 1e-6]
+        what = "not positive definite (not a local maximum)" if values[0] < 0 else "singular"
+        return np.full(size, np.nan), (
+            f"the observed information is {what} along {', '.join(top) or 'a direction'}"
+        )
+    covariance = (vectors / values) @ vectors.T
+    sub = jacobian[:, keep]
+    variance = np.einsum("ij,jk,ik->i", sub, covariance, sub)
+    se = np.sqrt(np.maximum(variance, 0.0))
+    # a row the held coordinates move (the boundary ones) has no standard error
+    se[(np.abs(jacobian[:, held]) > 1e-8).any(axis=1)] = np.nan
+    return se, note
 
 
-def _on_boundary(model: FiniteMixture, theta: MixtureTheta) -> str | None:
-    """Why the estimate sits on the edge of the parameter space, or None."""
+#: A probability this close to 0 or 1, or a rate this small relative to the
+#: largest of its column, is on the edge of the parameter space.
+_EDGE_PROBABILITY = 1e-8
+_EDGE_RATE_RTOL = 1e-7
+
+
+def _reported_labels(model: FiniteMixture, theta: MixtureTheta) -> list[str]:
+    names, _, _ = model.family.rows(theta.components)
+    return [f"{j + 1}:{name}" for j in range(model.k) for name in ["weight", *names]]
+
+
+def _boundary_rows(model: FiniteMixture, theta: MixtureTheta) -> np.ndarray:
+    """Which reported parameters sit on the edge of the space (row order of ``reported``)."""
     _, values, scales = model.family.rows(theta.components)
+    on_edge = np.zeros(values.shape, dtype=bool)
     for j, scale in enumerate(scales):
         column = values[:, j]
-        if scale == "logit" and ((column <= 0) | (column >= 1)).any():
-            return "a probability is estimated at 0 or 1 (on the boundary)"
-        if scale == "log" and (column <= 0).any():
-            return "a rate or variance is estimated at 0 (on the boundary)"
-    return None
+        # EM reaches an edge only in the limit: within these of it counts as on it
+        if scale == "logit":
+            on_edge[:, j] = (column <= _EDGE_PROBABILITY) | (column >= 1 - _EDGE_PROBABILITY)
+        elif scale == "log":
+            on_edge[:, j] = column <= _EDGE_RATE_RTOL * np.max(np.abs(column))
+    weights = np.zeros((model.k, 1), dtype=bool)
+    return np.concatenate([weights, on_edge], axis=1).reshape(-1)

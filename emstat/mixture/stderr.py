@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -790,8 +790,11 @@ def bootstrap_std_errors(
 #: A fit is stationary when a Newton step from it would move it less than this
 #: many standard errors (``sqrt(g' I^{-1} g)``, free of the parameters' units).
 STATIONARY_SE = 1e-3
-#: The EM steps that polish a fit which is not stationary.
+#: The EM steps that polish a fit which is not stationary (at most; fewer on
+#: large data: see :data:`_POLISH_ROW_STEPS`).
 POLISH_CONTROL = EMControl(tol=1e-13, criterion="rel", max_iter=5_000)
+#: Rows times EM steps a polish may cost: a million rows get 50 steps.
+_POLISH_ROW_STEPS = 50_000_000
 _NEWTON_STEPS = 25
 _HALVINGS = 30
 
@@ -832,7 +835,9 @@ def _polish(
     em_model = GaussianMixtureModel(covariance, params.k)
     data: Any = x if case_weights is None else gaussian.WeightedRows(x, case_weights)
     n_obs = float(x.shape[0] if case_weights is None else case_weights.sum())
-    em = fit_em(em_model, data, theta0=params, control=POLISH_CONTROL, n_obs=n_obs, warn=False)
+    steps = int(min(POLISH_CONTROL.max_iter, max(50, _POLISH_ROW_STEPS // max(x.shape[0], 1))))
+    control = replace(POLISH_CONTROL, max_iter=steps)
+    em = fit_em(em_model, data, theta0=params, control=control, n_obs=n_obs, warn=False)
     if not em.ok or em.theta is None:
         return params, (
             f"EM from the estimate runs into a degenerate solution ({em.degenerate}): the "

@@ -1,0 +1,367 @@
+"""Profile-likelihood intervals of named parameters of a Gaussian mixture fit.
+
+The profile log-likelihood of a parameter at a value ``v`` is the largest
+log-likelihood of the fits with that parameter held at ``v``.  It comes from
+EM with the constraint in the M-step (:class:`ConstrainedMixture`), started
+from the MLE moved onto the constraint: a weight held fixed (the others
+rescaled to fill the rest), one coordinate of a component's mean held fixed
+(the others and the covariance by conditional M-steps, an ECM), or a
+component's variance held fixed (1-D fits).  The interval is where
+``2 (l_max - l_profile(v)) <= chi2_1(level)``, its ends found by Brent's
+method on brackets stepped out from the estimate; an end that reaches the
+edge of the parameter space without crossing is that edge.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import brentq
+from scipy.stats import chi2
+
+from emstat.engine import EMControl, fit_em
+from emstat.errors import EmstatError, InputError
+from emstat.mixture import gaussian
+from emstat.mixture.covariance import get_covariance_model
+from emstat.mixture.gaussian import GaussianParams, GaussianStats
+from emstat.mixture.model import GaussianMixtureModel
+from emstat.results import wald_z
+
+__all__ = [
+    "PROFILE_CONTROL",
+    "ConstrainedMixture",
+    "Constraint",
+    "profile_conf_int",
+    "profile_loglik",
+]
+
+#: The stopping rule of the constrained refits (and of the unconstrained maximum).
+PROFILE_CONTROL = EMControl(tol=1e-11, criterion="rel", max_iter=20_000)
+_MAX_BRACKET_STEPS = 40
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """A parameter of component ``component`` (0-based) held at ``value``.
+
+    ``kind`` is ``"weight"``, ``"mean"`` or ``"var"``; ``coord`` the column.
+    """
+
+    kind: str
+    component: int
+    coord: int
+    value: float
+
+
+def _constrained_weights(weights: np.ndarray, c: Constraint) -> np.ndarray:
+    others = np.delete(np.arange(weights.shape[0]), c.component)
+    out = np.empty_like(weights)
+    out[c.component] = c.value
+    out[others] = weights[others] / weights[others].sum() * (1.0 - c.value)
+    return out
+
+
+@dataclass(frozen=True)
+class ConstrainedMixture:
+    """A Gaussian mixture whose M-step holds one parameter fixed (see the module docstring)."""
+
+    base: GaussianMixtureModel
+    constraint: Constraint
+
+    def e_step(self, theta: GaussianParams, data: Any) -> tuple[GaussianStats, float]:
+        return self.base.e_step(theta, data)
+
+    def parameter_vector(self, theta: GaussianParams) -> np.ndarray:
+        return theta.vector()
+
+    def m_step(self, stats: GaussianStats, previous: GaussianParams | None) -> GaussianParams:
+        c = self.constraint
+        theta = self.base.reference_m_step(stats, previous)
+        weights, means, covariances = theta.weights, theta.means, theta.covariances
+        if c.kind == "weight":
+            weights = _constrained_weights(weights, c)
+        elif c.kind == "mean":
+            means = stats.means.copy()
+            j, a = c.component, c.coord
+            shift = c.value - means[j, a]
+            # ECM: the other coordinates' conditional M-step given the previous covariance
+            sigma = (covariances if previous is None else previous.covariances)[j]
+            means[j] += sigma[:, a] / sigma[a, a] * shift
+            means[j, a] = c.value
+            offset = stats.means - means
+            scatter = stats.scatter()
+            if scatter.ndim == 2:
+                scatter = scatter + stats.nk[:, None] * offset**2
+            else:
+                scatter = scatter + stats.nk[:, None, None] * np.einsum(
+                    "ki,kj->kij", offset, offset
+                )
+            prior = None if previous is None else previous.covariances
+            covariances = self.base.covariance.m_step_trusted(stats.nk, scatter, prior)
+        else:  # a variance (1-D): every component shares it under an equal-volume model
+            covariances = covariances.copy()
+            if self.base.covariance.name in ("E", "EII"):
+                covariances[:] = c.value
+            else:
+                covariances[c.component] = c.value
+        return gaussian.gaussian_params(
+            weights, means, covariances, diagonal=self.base.covariance.scatter == "diag"
+        )
+
+
+def _on_constraint(params: GaussianParams, c: Constraint, equal: bool) -> GaussianParams:
+    """The parameters moved onto the constraint: the start of its EM."""
+    weights, means, covariances = params.weights, params.means.copy(), params.covariances.copy()
+    if c.kind == "weight":
+        weights = _constrained_weights(weights, c)
+    elif c.kind == "mean":
+        means[c.component, c.coord] = c.value
+    elif equal:
+        covariances[:] = c.value
+    else:
+        covariances[c.component] = c.value
+    diagonal = bool(params.diagonal)
+    return gaussian.gaussian_params(weights, means, covariances, diagonal=diagonal)
+
+
+@dataclass(frozen=True, eq=False)
+class _Profile:
+    """The profile log-likelihood of one parameter of one fit (data about its centre)."""
+
+    base: GaussianMixtureModel
+    data: Any
+    mle: GaussianParams
+    l_max: float
+    kind: str
+    component: int
+    coord: int
+    control: EMControl
+    centre: float  # added to a mean's value: the data are about the fit's centre
+
+    def loglik(self, value: float, start: GaussianParams | None = None) -> tuple[float, Any]:
+        c = Constraint(self.kind, self.component, self.coord, value - self.centre)
+        equal = self.base.covariance.name in ("E", "EII")
+        try:
+            theta0 = _on_constraint(start or self.mle, c, equal)
+            em = fit_em(
+                ConstrainedMixture(self.base, c),
+                self.data,
+                theta0=theta0,
+                control=self.control,
+                warn=False,
+            )
+        except (EmstatError, FloatingPointError, np.linalg.LinAlgError):
+            return -math.inf, None
+        if not em.ok:
+            return -math.inf, None
+        return float(em.loglik), em.theta
+
+
+def _parse(label: Any, labels: Sequence[str]) -> int:
+    if isinstance(label, tuple) and len(label) == 2:
+        label = f"{label[0]}:{label[1]}"
+    if not isinstance(label, str) or label not in labels:
+        raise InputError(
+            f"no parameter {label!r} in this fit; the parameters are {', '.join(labels)}"
+        )
+    return list(labels).index(label)
+
+
+def _end(
+    profile: _Profile,
+    estimate: float,
+    step: float,
+    bound: float,
+    threshold: float,
+    max_evaluations: int,
+) -> tuple[float, str]:
+    """One end of the interval: step out until the deviance passes ``threshold``, then Brent."""
+    inside, start = estimate, None
+    for i in range(1, _MAX_BRACKET_STEPS + 1):
+        candidate = estimate + step * 2 ** (i - 1)
+        if (step > 0 and candidate >= bound) or (step < 0 and candidate <= bound):
+            candidate = inside + (bound - inside) * 0.5
+            if abs(candidate - bound) < 1e-10 * max(abs(bound), 1.0):
+                return bound, "reaches the edge of the parameter space"
+        value, theta = profile.loglik(candidate, start)
+        if 2.0 * (profile.l_max - value) > threshold:
+
+            def deviance(v: float, warm: Any = start) -> float:
+                return 2.0 * (profile.l_max - profile.loglik(v, warm)[0]) - threshold
+
+            root = brentq(deviance, inside, candidate, xtol=1e-10, maxiter=max_evaluations)
+            return float(root), ""
+        inside, start = candidate, theta or start
+    return inside, "the profile is still below the cut-off far from the estimate"
+
+
+@dataclass(frozen=True, eq=False)
+class _Setup:
+    """What every profile of one fit shares: its data about the centre and the maximum."""
+
+    table: pd.DataFrame
+    labels: list[str]
+    base: GaussianMixtureModel
+    data: Any
+    mle: GaussianParams
+    l_max: float
+    centre: np.ndarray
+    control: EMControl
+
+    def profile(self, row: int, names: list[str]) -> _Profile:
+        parameter = str(self.table["parameter"].iloc[row])
+        kind = parameter.split("[")[0]
+        coord = names.index(parameter) if kind == "mean" else 0
+        return _Profile(
+            self.base,
+            self.data,
+            self.mle,
+            self.l_max,
+            kind,
+            int(self.table["component"].iloc[row]) - 1,
+            coord,
+            self.control,
+            float(self.centre[coord]) if kind == "mean" else 0.0,
+        )
+
+
+def _setup(fit: Any, level: float, control: EMControl | None) -> _Setup:
+    from emstat.mixture.result import MixtureResult
+
+    if not isinstance(fit, MixtureResult):
+        raise InputError(
+            "profile intervals are computed for Gaussian mixture fits; use "
+            "conf_int(method='bootstrap') for the other families"
+        )
+    theta_fit = fit._require_ok()
+    if not isinstance(fit.data_, np.ndarray | gaussian.WeightedRows):
+        raise InputError("profile intervals refit the data, which this fit does not keep")
+    table = fit.conf_int(level)
+    labels = [f"{c}:{p}" for c, p in zip(table["component"], table["parameter"], strict=True)]
+    control = control or PROFILE_CONTROL
+    covariance = get_covariance_model(fit.model, fit.d)
+    base = GaussianMixtureModel(covariance, fit.k)
+    centre = np.asarray(theta_fit.center, dtype=float)
+    start = theta_fit.shifted(-centre)
+    start = gaussian.gaussian_params(
+        start.weights, start.means, start.covariances, diagonal=covariance.scatter == "diag"
+    )
+    if isinstance(fit.data_, gaussian.WeightedRows):
+        data: Any = gaussian.WeightedRows(fit.data_.x - centre, fit.data_.weights)
+    else:
+        data = np.asarray(fit.data_, dtype=float) - centre
+    top = fit_em(base, data, theta0=start, control=control, warn=False)
+    mle = top.theta if top.ok and top.theta is not None else start
+    l_max = max(float(top.loglik) if top.ok else -math.inf, float(fit.loglik))
+    return _Setup(table, labels, base, data, mle, l_max, centre, control)
+
+
+def _profilable(fit: Any, table: pd.DataFrame) -> list[int]:
+    return [
+        i
+        for i, p in enumerate(table["parameter"])
+        if (p == "weight" and fit.k > 1)
+        or p.startswith("mean[")
+        or (p.startswith("var[") and fit.d == 1)
+    ]
+
+
+def profile_conf_int(
+    fit: Any,
+    level: float = 0.95,
+    parameters: Sequence[Any] | None = None,
+    control: EMControl | None = None,
+    max_evaluations: int = 100,
+) -> pd.DataFrame:
+    """Profile-likelihood intervals of ``parameters`` of a Gaussian mixture fit.
+
+    Parameters
+    ----------
+    fit
+        A :class:`~emstat.mixture.result.MixtureResult` that is ``ok`` and
+        keeps its data.
+    level
+        Confidence level in (0, 1).
+    parameters
+        Labels ``"component:parameter"`` (``"1:weight"``, ``"2:mean[x]"``,
+        ``"1:var[x]"``) or (component, parameter) pairs; default: every
+        weight and mean, and the variances of a 1-D fit.
+    control
+        Stopping rule of the constrained refits (default
+        :data:`PROFILE_CONTROL`).
+    max_evaluations
+        Most profile evaluations of Brent's method per end.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per parameter: component, parameter, estimate, std_err (the
+        Wald one), ci_low, ci_high, note (why an end is the edge of the
+        space), scale (``"profile"``) and method (``"profile"``).
+    """
+    wald_z(level)
+    setup = _setup(fit, level, control)
+    table, labels = setup.table, setup.labels
+    profilable = _profilable(fit, table)
+    if parameters is None:
+        rows = profilable
+    else:
+        if isinstance(parameters, str | tuple):
+            parameters = [parameters]
+        rows = [_parse(label, labels) for label in parameters]
+        for i in rows:
+            if i not in profilable:
+                raise InputError(
+                    f"no profile interval for {labels[i]!r}: weights (k > 1), means and the "
+                    "variances of 1-D fits have one; use method='bootstrap' for the others"
+                )
+    threshold = float(chi2.ppf(level, 1))
+    names = [name for name, _ in gaussian.parameter_names(fit.columns)]
+    out = []
+    for i in rows:
+        profile = setup.profile(i, names)
+        estimate = float(table["estimate"].iloc[i])
+        se = float(table["std_err"].iloc[i])
+        step = se if math.isfinite(se) and se > 0 else 0.1 * max(abs(estimate), 1.0)
+        low_bound, high_bound = _bounds(profile.kind)
+        low, note_low = _end(profile, estimate, -step, low_bound, threshold, max_evaluations)
+        high, note_high = _end(profile, estimate, step, high_bound, threshold, max_evaluations)
+        note = "; ".join(
+            f"{side} end {text}"
+            for side, text in (("lower", note_low), ("upper", note_high))
+            if text
+        )
+        out.append(
+            (profile.component + 1, labels[i].split(":", 1)[1], estimate, se, low, high, note)
+        )
+    frame = pd.DataFrame(
+        out,
+        columns=["component", "parameter", "estimate", "std_err", "ci_low", "ci_high", "note"],
+    )
+    frame["scale"] = "profile"
+    frame["method"] = "profile"
+    return frame
+
+
+def _bounds(kind: str) -> tuple[float, float]:
+    if kind == "weight":
+        return 0.0, 1.0
+    if kind == "var":
+        return 0.0, math.inf
+    return -math.inf, math.inf
+
+
+def profile_loglik(fit: Any, parameter: Any, values: Sequence[float]) -> np.ndarray:
+    """The profile log-likelihood of ``parameter`` (a label) at each of ``values``."""
+    setup = _setup(fit, 0.95, None)
+    row = _parse(parameter, setup.labels)
+    if row not in _profilable(fit, setup.table):
+        raise InputError(f"no profile for {setup.labels[row]!r}")
+    names = [name for name, _ in gaussian.parameter_names(fit.columns)]
+    profile = setup.profile(row, names)
+    return np.array([profile.loglik(float(v))[0] for v in values])
