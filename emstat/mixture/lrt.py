@@ -244,6 +244,11 @@ class LRTResult:
         """True when the sequence ended at ``max_k`` with a rejection (k may be larger still)."""
         return bool(len(self.table) == self.max_k and self.table["rejected"].all())
 
+    @property
+    def untestable(self) -> bool:
+        """True when the sequence ended because the fit with k + 1 components failed."""
+        return bool(len(self.table) and math.isnan(self.table["statistic"].iloc[-1]))
+
     def summary(self) -> str:
         """The tests as mclust prints them, and the decision."""
         rule = "-" * 61
@@ -265,7 +270,14 @@ class LRTResult:
             if row["note"]:
                 lines.append(f"         ({row['note']})")
         lines.append("")
-        if self.every_test_rejected:
+        if self.untestable:
+            lines.append(
+                f"The test of {self.chosen_k} vs {self.chosen_k + 1} could not be made: "
+                f"{self.chosen_k} component"
+                + ("s" if self.chosen_k != 1 else "")
+                + f" (no fit with {self.chosen_k + 1} to test against)."
+            )
+        elif self.every_test_rejected:
             lines.append(
                 f"Every test up to {self.max_k} vs {self.max_k + 1} rejected at {self.level:g}: "
                 f"at least {self.chosen_k} components (raise max_k to test further)."
@@ -392,7 +404,12 @@ def bootstrap_lrt(
     chosen = int(max_k) + 1
     for k0 in range(1, int(max_k) + 1):
         null = fits[k0]
-        alternative = fits[k0 + 1] = _fit(data, k0 + 1, model, options)
+        try:
+            alternative = fits[k0 + 1] = _fit(data, k0 + 1, model, options)
+        except InputError as exc:  # the data cannot hold k0 + 1 components (distinct rows)
+            rows.append(_row(k0, math.nan, math.nan, 0, 0, False, str(exc)))
+            chosen = k0
+            break
         if not alternative.ok:
             rows.append(_row(k0, math.nan, math.nan, 0, 0, False, _why(alternative)))
             chosen = k0

@@ -51,6 +51,11 @@ def lrt_table(result: LRTResult) -> pd.DataFrame:
 
 
 def _decision_text(result: LRTResult) -> str:
+    if result.untestable:
+        return (
+            f"The test of {result.chosen_k} vs {result.chosen_k + 1} components could not be "
+            f"made (see the note): the sequence stops at **k = {result.chosen_k}**."
+        )
     if result.every_test_rejected:
         return (
             f"Every test up to {result.max_k} vs {result.max_k + 1} components rejects at "

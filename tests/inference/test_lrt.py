@@ -179,3 +179,29 @@ def test_report_is_registered_for_the_result() -> None:
     doc = build_document(result, data_name="two normals")
     assert "at least 2" in (doc.subtitle or "")
     assert [f.name for f in doc.figures] == ["lrt-1-vs-2"]
+
+
+def test_a_k_the_data_cannot_hold_ends_the_sequence_with_the_reason() -> None:
+    data = pd.DataFrame({"x": [0.0, 1.0, 5.0] * 20})
+    result = bootstrap_lrt(data, model="E", max_k=4, n_boot=19, seed=1)
+    last = result.table.iloc[-1]
+    assert math.isnan(last["statistic"]) and not last["rejected"]
+    assert "distinct rows" in last["note"] or "degenerate" in last["note"]
+    assert result.chosen_k == int(last["k0"])
+    assert f"The test of {result.chosen_k} vs {result.chosen_k + 1} could not be made" in (
+        result.summary()
+    )
+    assert result.untestable
+
+
+def test_binomial_with_a_trials_column_on_two_workers() -> None:
+    rng = np.random.default_rng(8)
+    trials = rng.integers(10, 30, 300)
+    p = np.where(np.arange(300) < 150, 0.15, 0.7)
+    data = pd.DataFrame({"y": rng.binomial(trials, p), "n": trials})
+    one = bootstrap_lrt(data, family="binomial", columns=["y"], trials="n", max_k=2, n_boot=19)
+    two = bootstrap_lrt(
+        data, family="binomial", columns=["y"], trials="n", max_k=2, n_boot=19, workers=2
+    )
+    assert one.table.iloc[0]["rejected"] and one.chosen_k == 2
+    pd.testing.assert_frame_equal(one.table, two.table)
