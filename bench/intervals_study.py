@@ -13,6 +13,8 @@ the share of converged replicates with an interval, and whether each target is m
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import tempfile
 import time
 import warnings
@@ -28,8 +30,15 @@ TARGET_SECONDS = 300.0
 TARGET_COVERAGE = 0.92
 
 
-def run(args: argparse.Namespace, out: Path) -> tuple[float, pd.DataFrame, pd.DataFrame]:
-    started = time.perf_counter()
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the pool's workers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def run(args: argparse.Namespace, out: Path) -> tuple[float, float, pd.DataFrame, pd.DataFrame]:
+    started, cpu = time.perf_counter(), _cpu_seconds()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         summary = simulate(
@@ -49,7 +58,7 @@ def run(args: argparse.Namespace, out: Path) -> tuple[float, pd.DataFrame, pd.Da
             max_failed=1.0,
         )
     seconds = time.perf_counter() - started
-    return seconds, summary, pd.read_parquet(out / "replicates.parquet")
+    return seconds, _cpu_seconds() - cpu, summary, pd.read_parquet(out / "replicates.parquet")
 
 
 def main() -> None:
@@ -63,7 +72,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp) / "study"
-        seconds, summary, rows = run(args, out)
+        seconds, cpu, summary, rows = run(args, out)
     by_method = interval_summary(summary)
     converged = rows[rows["converged"]]
     n_converged = converged["replicate"].nunique()
@@ -71,6 +80,11 @@ def main() -> None:
         f"{args.reps} replicates, {args.n_boot} {args.kind} refits each, {args.workers} workers: "
         f"{seconds:.1f} s (target < {TARGET_SECONDS:.0f} s: "
         f"{'met' if seconds < TARGET_SECONDS else 'NOT met'})"
+    )
+    print(
+        f"CPU time {cpu:.1f} s: {cpu / args.workers:.1f} s of wall time on {args.workers} "
+        f"dedicated cores (this machine's cores are shared; load average now "
+        f"{os.getloadavg()[0]:.1f})"
     )
     print(f"converged: {n_converged} of {args.reps}")
     shown = by_method.drop(columns=["scenario"])
