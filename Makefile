@@ -2,9 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-EXTRAS := dev,report,dask
+EXTRAS := dev,report,dask,sklearn,docs
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint docs bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,13 @@ lint: $(VENV)/.installed
 test: lint
 	$(VENV)/bin/pytest -q --doctest-modules emstat tests
 
+# The API reference, from the docstrings; any warning fails the build.
+docs: $(VENV)/.installed
+	$(VENV)/bin/sphinx-build -q -E -W --keep-going -b html docs docs/_build/html
+	@echo "the API reference is in $(CURDIR)/docs/_build/html/index.html"
+
 bench: $(VENV)/.installed
 	$(PY) bench/gmm_vs_sklearn.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache docs/_build

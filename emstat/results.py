@@ -20,6 +20,7 @@ import pandas as pd
 from scipy.special import expit, logit
 from scipy.stats import norm
 
+from emstat._html import fit_html
 from emstat.errors import InputError
 
 __all__ = [
@@ -90,11 +91,7 @@ class FitCriteria:
         return str(self.summary())
 
     def _repr_html_(self) -> str:
-        lines = self.summary().split("\n\n")[0].replace("\n", "<br>")
-        table = (
-            self.params.to_html(index=False, float_format=lambda v: f"{v:.6g}") if self.ok else ""
-        )
-        return f"<p>{lines}</p>{table}"
+        return fit_html(self)
 
     def to_frame(self) -> pd.DataFrame:
         """The estimates as a tidy DataFrame (the same as ``params``)."""

@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 
 import emstat
 from emstat.categorical.frontend import CAT_CONTROL
+from emstat.cli.crosscheck import EXIT_MISSING, crosscheck_app
+from emstat.cli.crosscheck import crosscheck_errors as one_line_errors
 from emstat.crosscheck import cat_inputs, compare_cat, margins_vector
-from emstat.crosscheck._cli import EXIT_MISSING, crosscheck_app, one_line_errors
 from emstat.crosscheck._mclust import (
     RCell,
     compare_mclust,

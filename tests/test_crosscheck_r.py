@@ -183,7 +183,7 @@ def test_singular_cells_are_nan_in_the_same_places() -> None:
 
 
 def test_cli_mclust_agrees_and_exits_0() -> None:
-    from emstat.crosscheck._cli import crosscheck_app
+    from emstat.cli.crosscheck import crosscheck_app
 
     result = CliRunner().invoke(
         crosscheck_app, ["mclust", str(DATA / "faithful.csv"), "--k", "1:3", "--models", "EEE,VVV"]
@@ -194,7 +194,7 @@ def test_cli_mclust_agrees_and_exits_0() -> None:
 
 
 def test_cli_mclust_exits_1_on_disagreement() -> None:
-    from emstat.crosscheck._cli import crosscheck_app
+    from emstat.cli.crosscheck import crosscheck_app
 
     # a tolerance of 0 cannot be met by VEI's iterative M-step, which stops on another rule
     result = CliRunner().invoke(
@@ -215,7 +215,7 @@ def _cat_installed() -> bool:
 def test_cat_missing_is_one_clear_line_and_exit_3() -> None:
     if _cat_installed():
         pytest.skip("R's cat is installed here; the missing-package path cannot be shown")
-    from emstat.crosscheck._cli import crosscheck_app
+    from emstat.cli.crosscheck import crosscheck_app
 
     result = CliRunner().invoke(
         crosscheck_app, ["cat", str(REFERENCE / "cat_crimes.csv"), "--counts", "N"]

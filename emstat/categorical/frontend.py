@@ -22,7 +22,6 @@ What R's ``cat`` package does (``prelim.cat``, ``em.cat``, ``ecm.cat``,
 
 from __future__ import annotations
 
-import html
 import json
 import math
 import shlex
@@ -36,6 +35,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from emstat._html import text_html
 from emstat.categorical import kernels
 from emstat.categorical.kernels import IncompleteTable, PatternCounts
 from emstat.categorical.model import LogLinearModel
@@ -625,6 +625,9 @@ class LRTResult:
             f"df = {self.df}, p = {self.p_value:.4g}"
         )
 
+    def _repr_html_(self) -> str:
+        return text_html(str(self))
+
 
 def _describe_margins(margins: Sequence[tuple[int, ...]], variables: tuple[str, ...]) -> str:
     return "".join("(" + " ".join(variables[a] for a in m) + ")" for m in margins)
@@ -1082,15 +1085,6 @@ class CategoricalResult(FitCriteria):
 
     def __str__(self) -> str:
         return self.summary()
-
-    def _repr_html_(self) -> str:
-        head = "<br>".join(
-            html.escape(line) for line in self.summary().split("\n\n")[0].split("\n")
-        )
-        table = (
-            self.params.to_html(index=False, float_format=lambda v: f"{v:.6g}") if self.ok else ""
-        )
-        return f"<p>{head}</p>{table}"
 
     def __repr__(self) -> str:
         return (

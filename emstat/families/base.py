@@ -248,11 +248,9 @@ def zero_density_error(row: int) -> DegenerateFitError:
 
 @cache
 def count_kernels() -> Any:
-    """The compiled E-step of one count column, or None without numba."""
-    try:
-        from emstat.families import _count_kernels
-    except ImportError:  # numba missing or broken: the numpy E-step serves
-        return None
+    """The compiled E-step of one count column (tests patch None for the numpy oracle)."""
+    from emstat.families import _count_kernels  # numba is a dependency: no fallback
+
     return _count_kernels
 
 

@@ -256,10 +256,9 @@ def _full_factors(
 
 @cache
 def _factor_kernels() -> Any:
-    try:
-        from emstat.mixture import _factor_kernels
-    except ImportError:  # numba missing or broken: numpy serves
-        return None
+    """The compiled factorisation (numba is a dependency; tests patch None for numpy's)."""
+    from emstat.mixture import _factor_kernels
+
     return _factor_kernels
 
 
@@ -449,9 +448,9 @@ def e_step(
 ) -> tuple[GaussianStats, float]:
     """Expected sufficient statistics of ``x`` and its log-likelihood at ``params``.
 
-    The fused one-pass kernel serves when numba is present (serial for small
-    inputs, parallel for large ones); the numpy path is its reference, and
-    both give the same numbers to rounding.
+    The fused one-pass kernel serves (serial for small inputs, parallel for
+    large ones); :func:`numpy_e_step` is its reference, which the tests run by
+    switching the kernels off, and both give the same numbers to rounding.
     """
     if fused.available():
         return fused_e_step(x, params, scatter)

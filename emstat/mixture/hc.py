@@ -47,8 +47,8 @@ plus an O(m) search over per-column minima (a column is rescanned only when
 its minimum was one of the two merged groups), so the whole sequence is
 about O(n^2) time and O(n^2) memory (the n x n cost matrix: 32 MB at
 n = 2000). The loop is compiled by numba (a dependency of emstat): about
-0.35 s for n = 2000, d = 3 on one core; where numba cannot be imported, a
-vectorised numpy version gives the same merges in about 2 s.
+0.35 s for n = 2000, d = 3 on one core; a vectorised numpy version, the
+tests' oracle, gives the same merges in about 2 s.
 
 References
 ----------
@@ -411,7 +411,7 @@ def _hc_vvv(Z: np.ndarray, alpha: float, beta: float) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------
-# the same agglomeration as scalar loops, compiled by numba when installed
+# the same agglomeration as scalar loops, compiled by numba
 
 
 def _term_scalar(
@@ -587,16 +587,14 @@ def _kernel(
     return pairs
 
 
-_term = _term_scalar  # replaced by its compiled version when numba is installed
+_term = _term_scalar  # replaced by its compiled version in _compile()
 
 
-def _compile() -> Callable[[np.ndarray, bool, float, float], np.ndarray] | None:
-    """Compile ``_kernel`` with numba, or return None when numba is missing."""
+def _compile() -> Callable[[np.ndarray, bool, float, float], np.ndarray]:
+    """Compile ``_kernel`` with numba (a dependency: numpy's loops are the tests' oracle)."""
     global _term
-    try:
-        import numba  # a dependency; the numpy fallback serves where it fails to import
-    except ImportError:
-        return None
+    import numba
+
     _term = numba.njit(cache=True)(_term_scalar)
     kernel: Callable[[np.ndarray, bool, float, float], np.ndarray] = numba.njit(cache=True)(_kernel)
     return kernel
@@ -634,13 +632,13 @@ def hc_merges(Z: np.ndarray, model: Model = "VVV") -> np.ndarray:
 
 
 def _hc(Z: np.ndarray, model: Model, use_numba: bool) -> np.ndarray:
-    """:func:`hc_merges` with a choice of engine (numba when installed, or numpy)."""
+    """:func:`hc_merges` with a choice of engine: numba, or numpy (the tests' oracle)."""
     if model not in ("VVV", "EII"):
         raise InputError(f"model must be 'VVV' or 'EII', got {model!r}")
     A = _as_matrix(Z, "Z")
     n, p = A.shape
     alpha = max(_trace_w(A / np.sqrt(n * p)), _EPS) if model == "VVV" else 1.0
-    if use_numba and _KERNEL is not None:
+    if use_numba:
         return _KERNEL(np.ascontiguousarray(A), model == "EII", alpha, 1.0).astype(np.intp)
     if model == "EII":
         return _hc_eii(A)

@@ -106,17 +106,15 @@ class GaussianMixtureModel:
 @cache
 def _compiled_kernel(name: str) -> tuple[Callable[..., Any], tuple[Any, ...], bool, int] | None:
     """The compiled M-step of model ``name``, its fixed arguments, whether it is
-    diagonal, and its success status; None without one (or without numba).
+    diagonal, and its success status; None for a model without one.
 
     Decided once per model, not once per EM iteration.
     """
     form = _CLOSED_FORM.get(name)
     if form is None:
         return None
-    try:
-        from emstat.mixture import _mstep_kernels as kernels
-    except ImportError:  # numba missing or broken: the numpy M-step serves
-        return None
+    from emstat.mixture import _mstep_kernels as kernels  # numba: a dependency, no fallback
+
     diagonal, equal_volume, shape = form
     rounding = gaussian.ROUNDING_FACTOR * _EPS
     if diagonal:

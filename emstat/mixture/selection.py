@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from emstat._html import selection_html
 from emstat._validation import check_k_values, check_whole
 from emstat.engine import EMControl
 from emstat.errors import InputError
@@ -117,6 +118,9 @@ class SelectionResult:
 
     def __str__(self) -> str:
         return self.summary()
+
+    def _repr_html_(self) -> str:
+        return selection_html(self)
 
 
 def _family_label(selection: SelectionResult) -> str:

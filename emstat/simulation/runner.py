@@ -209,7 +209,7 @@ def _run_locked(
     if tasks:
         results = run_tasks(tasks, workers=workers, scheduler=scheduler)
         try:
-            from emstat.simulation.progress import progress_bar  # rich: loaded when used
+            from emstat.cli.progress import progress_bar  # rich: loaded when used
 
             with progress_bar(total, len(done), show=progress) as advance:
                 for result in results:

@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from emstat.categorical import fit_categorical, kernels
-from emstat.categorical.cli import parse_margins
 from emstat.categorical.kernels import IncompleteTable
 from emstat.cli import app
+from emstat.cli.catem import parse_margins
 
 from ._refdata import REFERENCE, read_reference_json
 

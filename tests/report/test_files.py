@@ -31,7 +31,7 @@ def summary(sim_dir: Path) -> pd.DataFrame:
 
 
 def _report_app() -> typer.Typer:
-    from emstat.report.cli import report as report_command
+    from emstat.cli.report import report as report_command
 
     app = typer.Typer()
     app.command()(friendly_errors(report_command))
@@ -259,7 +259,7 @@ def test_unknown_option_is_an_input_error_naming_the_valid_ones(
 def test_unsupported_suffix(summary: pd.DataFrame, tmp_path: Path) -> None:
     with pytest.raises(emstat.InputError, match=r"ends in \.html, \.pdf or \.qmd; got '.*r\.docx'"):
         report(summary, tmp_path / "r.docx")
-    from emstat.report.cli import check_report
+    from emstat.cli.report import check_report
 
     with pytest.raises(emstat.InputError, match=r"ends in \.html, \.pdf or \.qmd"):
         check_report(tmp_path / "r.docx", pdf=True)

@@ -112,7 +112,7 @@ def test_report_rejects_unknown_input(tmp_path) -> None:
 def _app() -> typer.Typer:
     """The ``emstat report`` command as the package registers it (errors as one line)."""
     from emstat.cli import friendly_errors
-    from emstat.report.cli import report
+    from emstat.cli.report import report
 
     app = typer.Typer()
     app.command()(friendly_errors(report))

@@ -16,10 +16,10 @@ from typer.testing import CliRunner
 
 from emstat.cli import app as emstat_app
 from emstat.cli import friendly_errors
+from emstat.cli.simulate import simulate as simulate_command
 from emstat.errors import InputError
 from emstat.simulation import replicate as replicate_module
 from emstat.simulation import simulate
-from emstat.simulation.cli import simulate as simulate_command
 from emstat.simulation.errors import StudyFailedError
 
 from .conftest import SEPARATED

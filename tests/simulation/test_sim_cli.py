@@ -10,7 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from emstat.cli import friendly_errors
-from emstat.simulation.cli import simulate
+from emstat.cli.simulate import simulate
 
 from .conftest import EXAMPLE, SEPARATED
 

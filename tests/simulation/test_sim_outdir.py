@@ -11,9 +11,9 @@ import typer
 from typer.testing import CliRunner
 
 from emstat.cli import friendly_errors
+from emstat.cli.simulate import simulate as simulate_command
 from emstat.errors import InputError
 from emstat.simulation import simulate
-from emstat.simulation.cli import simulate as simulate_command
 
 from .conftest import SEPARATED
 

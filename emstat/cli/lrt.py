@@ -1,35 +1,32 @@
-"""The ``emstat lrt`` command: a thin wrapper over :func:`emstat.bootstrap_lrt`.
-
-Registered on the package's Typer app by ``emstat.cli``:
-``app.command("lrt")(friendly_errors(lrt))``.  Self-contained: it takes its
-shared option types from ``emstat.cli`` and nothing else from there.
-"""
+"""``emstat lrt``: the bootstrap likelihood-ratio test for the number of components."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from emstat._io import read_table
 from emstat._parsing import parse_list
-from emstat.cli import (
+from emstat.cli.options import (
     ColumnsOption,
     DataPath,
     ExposureOption,
     FamilyOption,
+    MkdirOption,
+    PdfOption,
+    ReportOption,
     SeedOption,
     TrialsOption,
     WeightsOption,
     family_options,
-    say,
+    overwrite_option,
+    workers_option,
 )
+from emstat.cli.output import say
 
 __all__ = ["lrt"]
 
 _TEST = "Test"
-_REPORT = "Report"
 
 
 def lrt(
@@ -60,51 +57,28 @@ def lrt(
     columns: ColumnsOption = None,
     seed: SeedOption = 0,
     workers: Annotated[
-        int,
-        typer.Option(
-            "--workers",
-            "-j",
-            help="Processes for the bootstrap refits (same results).",
-            rich_help_panel=_TEST,
-        ),
+        int, workers_option("Processes for the bootstrap refits (same results).", panel=_TEST)
     ] = 1,
     family: FamilyOption = "gaussian",
     trials: TrialsOption = None,
     exposure: ExposureOption = None,
     weights: WeightsOption = None,
-    report: Annotated[
-        Path | None,
-        typer.Option(
-            "--report", help="Write a report: x.html, x.pdf or x.qmd.", rich_help_panel=_REPORT
-        ),
-    ] = None,
-    pdf: Annotated[
-        bool, typer.Option("--pdf", help="Also render the report as PDF.", rich_help_panel=_REPORT)
-    ] = False,
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace existing report files.")
-    ] = False,
-    mkdir: Annotated[
-        bool,
-        typer.Option(
-            "--mkdir/--no-mkdir",
-            help="Create the report's folder if it is missing (--no-mkdir: refuse instead).",
-            rich_help_panel=_REPORT,
-        ),
-    ] = True,
+    report: ReportOption = None,
+    pdf: PdfOption = False,
+    overwrite: Annotated[bool, overwrite_option("Replace existing report files.")] = False,
+    mkdir: MkdirOption = True,
 ) -> None:
     """Bootstrap likelihood-ratio tests of k against k + 1 components (mclust's
     mclustBootstrapLRT): how many components the data support."""
+    from emstat._io import read_table
+    from emstat.cli.report import check_report, command_line
     from emstat.mixture.lrt import bootstrap_lrt, check_lrt_options
-    from emstat.report.cli import check_report
 
     check_lrt_options(max_k, n_boot, level, seed, workers)
     if report is not None:
         check_report(report, pdf=pdf, overwrite=overwrite, mkdir=mkdir)
-    options = family_options(family, trials, exposure, weights)
-    frame = read_table(data)
     result = bootstrap_lrt(
-        frame,
+        read_table(data),
         model,
         max_k=max_k,
         n_boot=n_boot,
@@ -112,14 +86,14 @@ def lrt(
         level=level,
         seed=seed,
         workers=workers,
-        **options,
+        **family_options(family, trials, exposure, weights),
     )
     say(result.summary())
     if report is not None:
-        from emstat.report.api import report as write
-        from emstat.report.cli import _formats, command_line
+        from emstat.cli.report import _formats
+        from emstat.report.api import report as write_report
 
-        for path in write(
+        for path in write_report(
             result,
             report,
             formats=_formats(report, pdf),

@@ -1,11 +1,8 @@
-"""Command-line pieces of the reports: the ``emstat report`` command and helpers.
+"""``emstat report``, and the report steps of ``select --report`` and ``simulate --report``.
 
-``report`` is a plain function with ``Annotated`` options; register it on the
-package's Typer app with ``app.command("report")(friendly_errors(report))``.
-:func:`selection_report` and :func:`simulation_report` are what ``emstat
-select --report`` and ``emstat simulate --report`` call; a command that fits
-first calls :func:`check_report` before fitting, so a bad report path costs
-no time.
+A command that fits first calls :func:`check_report` before fitting, so a
+bad report path costs no time; :func:`selection_report` and
+:func:`simulation_report` write the reports afterwards.
 """
 
 from __future__ import annotations
@@ -13,23 +10,18 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 import typer
 
+from emstat.cli.options import MkdirOption, PdfOption, out_option, overwrite_option
 from emstat.errors import InputError
-from emstat.report.api import check_report_path, render_report, write_report
-from emstat.report.api import report as make_report
-from emstat.report.render import check_engine
-from emstat.report.simulation import load_simulation, simulation_document
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
-    "EngineOpt",
-    "MkdirOpt",
-    "OverwriteOpt",
-    "PdfOpt",
-    "ReportOpt",
+    "EngineOption",
     "check_report",
     "command_line",
     "report",
@@ -37,39 +29,14 @@ __all__ = [
     "simulation_report",
 ]
 
-ReportOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--report",
-        help="Write a report: x.html, x.pdf or x.qmd (the Quarto source is kept beside it).",
-        rich_help_panel="Report",
-    ),
-]
-PdfOpt = Annotated[
-    bool,
-    typer.Option("--pdf/--no-pdf", help="Also render the report as PDF.", rich_help_panel="Report"),
-]
-EngineOpt = Annotated[
+_REPORT = "Report"
+
+EngineOption = Annotated[
     str,
     typer.Option(
         "--engine",
         help="auto (quarto if found, else pandoc + Typst), quarto or pandoc.",
-        rich_help_panel="Report",
-    ),
-]
-
-OverwriteOpt = Annotated[
-    bool,
-    typer.Option(
-        "--overwrite",
-        help="Replace report files emstat did not write or that were edited (an edited .qmd).",
-        rich_help_panel="Report",
-    ),
-]
-MkdirOpt = Annotated[
-    bool,
-    typer.Option(
-        "--mkdir", help="Create the report's folder when missing.", rich_help_panel="Report"
+        rich_help_panel=_REPORT,
     ),
 ]
 
@@ -94,6 +61,8 @@ def check_report(
     path: Path, *, pdf: bool = False, overwrite: bool = False, mkdir: bool = False
 ) -> None:
     """Refuse a report path before the fit (see :func:`emstat.report.check_report_path`)."""
+    from emstat.report.api import check_report_path
+
     check_report_path(path, _formats(path, pdf), overwrite=overwrite, mkdir=mkdir)
 
 
@@ -111,6 +80,9 @@ def selection_report(
     mkdir: bool = False,
 ) -> list[Path]:
     """The report ``emstat select --report PATH [--pdf]`` writes; returns the files."""
+    from emstat.report.api import report as make_report
+    from emstat.report.render import check_engine
+
     return make_report(
         selection,
         path,
@@ -132,6 +104,10 @@ def simulation_report(
 
     An edited ``OUT_DIR/report.qmd`` is kept (an InputError) unless ``overwrite``.
     """
+    from emstat.report.api import check_report_path, write_report
+    from emstat.report.render import check_engine
+    from emstat.report.simulation import load_simulation, simulation_document
+
     path = Path(out_dir) / "report.html"
     formats = _formats(path, pdf)
     engine = check_engine(engine, "--engine")
@@ -148,24 +124,31 @@ def report(
         ),
     ],
     out: Annotated[
-        Path | None,
-        typer.Option(
-            "--out", "-o", help="Report path (default DIR/report.html).", rich_help_panel="Report"
-        ),
+        Path | None, out_option("Report path (default DIR/report.html).", panel=_REPORT)
     ] = None,
-    pdf: PdfOpt = True,
+    pdf: PdfOption = True,
     html: Annotated[
-        bool, typer.Option("--html/--no-html", help="Render HTML.", rich_help_panel="Report")
+        bool, typer.Option("--html/--no-html", help="Render HTML.", rich_help_panel=_REPORT)
     ] = True,
-    engine: EngineOpt = "auto",
-    overwrite: OverwriteOpt = False,
-    mkdir: MkdirOpt = False,
+    engine: EngineOption = "auto",
+    overwrite: Annotated[
+        bool,
+        overwrite_option(
+            "Replace report files emstat did not write or that were edited (an edited .qmd).",
+            panel=_REPORT,
+        ),
+    ] = False,
+    mkdir: MkdirOption = False,
 ) -> None:
     """(Re)render a report: from a simulation's saved results, or an edited .qmd.
 
     From a directory the .qmd is written again, unless it was edited (then
     pass --overwrite, or give the .qmd itself to render it as it is).
     """
+    from emstat.report.api import check_report_path, render_report, write_report
+    from emstat.report.render import check_engine
+    from emstat.report.simulation import load_simulation, simulation_document
+
     formats = [f for f, on in (("html", html), ("pdf", pdf)) if on]
     engine = check_engine(engine, "--engine")
     if source.is_dir():

@@ -1,0 +1,129 @@
+"""``emstat fit``: one mixture, Gaussian or of another family."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from emstat._parsing import parse_list
+from emstat.cli.options import (
+    ColumnsOption,
+    CriterionOption,
+    DataPaths,
+    ExposureOption,
+    FamilyOption,
+    InitOption,
+    MaxIterOption,
+    NInitOption,
+    SeedOption,
+    TolOption,
+    TrialsOption,
+    WeightsOption,
+    check_target,
+    family_options,
+    out_option,
+    overwrite_option,
+    scheduler_option,
+)
+from emstat.cli.output import say
+from emstat.errors import DegenerateFitError, InputError
+
+__all__ = ["fit"]
+
+_LARGE = "Large data"
+
+
+def fit(
+    data: DataPaths,
+    k: Annotated[int, typer.Option("--k", "-k", help="Number of components.")],
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Covariance model (VVV, EEE, V, full...).")
+    ] = None,
+    columns: ColumnsOption = None,
+    init: InitOption = None,
+    n_init: NInitOption = 1,
+    seed: SeedOption = 0,
+    tol: TolOption = None,
+    criterion: CriterionOption = None,
+    max_iter: MaxIterOption = None,
+    out: Annotated[Path | None, out_option("Save the fit as JSON.")] = None,
+    overwrite: Annotated[bool, overwrite_option("Replace an existing --out file.")] = False,
+    chunk_rows: Annotated[
+        int | None,
+        typer.Option(
+            "--chunk-rows",
+            help="Stream the files in chunks of this many rows (memory stays bounded by it).",
+            rich_help_panel=_LARGE,
+        ),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        scheduler_option(
+            "Dask scheduler address: the E-steps run on its workers, over the files' "
+            "partitions (the workers must see the same paths).",
+            panel=_LARGE,
+        ),
+    ] = None,
+    family: FamilyOption = "gaussian",
+    trials: TrialsOption = None,
+    exposure: ExposureOption = None,
+    weights: WeightsOption = None,
+) -> None:
+    """Fit one mixture (Gaussian, or another family) and print its summary."""
+    from emstat.mixture import fit_mixture
+    from emstat.mixture.sources import DEFAULT_CHUNK_ROWS
+
+    check_target(out, "--out", overwrite)
+    result = fit_mixture(
+        _fit_input(data, chunk_rows, scheduler),
+        k,
+        model,
+        **family_options(family, trials, exposure, weights),
+        columns=parse_list(columns, "--columns", "column"),
+        init=init,
+        n_init=n_init,
+        seed=seed,
+        tol=tol,
+        criterion=criterion,
+        max_iter=max_iter,
+        chunk_rows=chunk_rows or DEFAULT_CHUNK_ROWS,
+        client=scheduler,
+    )
+    if not result.ok:
+        raise DegenerateFitError(
+            f"the fit is degenerate ({result.degenerate}); nothing was saved. "
+            "Try a smaller --k, another --model or --init"
+        )
+    say(result.summary())
+    if out is not None:
+        result.save(out)
+        say(f"saved to {out}")
+
+
+def _fit_input(paths: list[Path], chunk_rows: int | None, scheduler: str | None) -> Any:
+    """One file read whole; several files (or --chunk-rows) streamed; Dask with --scheduler."""
+    from emstat._io import read_table
+    from emstat._validation import describe_labels
+
+    missing = [str(path) for path in paths if not path.is_file()]
+    if missing:
+        raise InputError(f"no file {describe_labels(missing)}")
+    if chunk_rows is not None and chunk_rows < 1:
+        raise InputError(f"--chunk-rows must be at least 1, got {chunk_rows}")
+    if scheduler is not None:
+        from emstat._optional import require
+
+        dd = require("dask.dataframe", "dask")
+        names = [str(path) for path in paths]
+        parquet = [path.suffix.lower() in (".parquet", ".pq") for path in paths]
+        if any(parquet) and not all(parquet):
+            raise InputError("with --scheduler, give only Parquet files or only CSV files")
+        try:
+            return dd.read_parquet(names) if all(parquet) else dd.read_csv(names)
+        except (ValueError, OSError) as exc:
+            raise InputError(f"cannot read {describe_labels(names)}: {exc}") from None
+    if len(paths) > 1 or chunk_rows is not None:
+        return paths
+    return read_table(paths[0])

@@ -1,0 +1,143 @@
+"""``emstat select``: every k (and covariance model), the criterion's table and the choice."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
+
+import typer
+
+from emstat._parsing import parse_ks, parse_list
+from emstat.cli.options import (
+    ColumnsOption,
+    DataPath,
+    ExposureOption,
+    FamilyOption,
+    Format,
+    FormatOption,
+    InitOption,
+    KOption,
+    MaxIterOption,
+    MkdirOption,
+    ModelsOption,
+    NInitOption,
+    PdfOption,
+    ReportOption,
+    SeedOption,
+    TolOption,
+    TrialsOption,
+    WeightsOption,
+    check_target,
+    family_options,
+    out_option,
+    overwrite_option,
+    quiet_option,
+    workers_option,
+)
+from emstat.cli.output import emit_table, note
+from emstat.errors import ConvergenceWarning, DegenerateFitError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from emstat.mixture import SelectionResult
+
+__all__ = ["select", "selection_frame"]
+
+
+def selection_frame(
+    selection: SelectionResult, criterion: str, convention: Literal["mclust", "smaller"]
+) -> pd.DataFrame:
+    """The criterion's table in long form: one row per (k, model), NaN where no fit."""
+    import pandas as pd
+
+    table = selection.table_for(criterion, convention)
+    rows = [(int(k), str(m), float(table.loc[k, m])) for k in table.index for m in table.columns]
+    return pd.DataFrame(rows, columns=["k", "model", criterion])
+
+
+def select(
+    data: DataPath,
+    k: KOption = "1:9",
+    models: ModelsOption = None,
+    columns: ColumnsOption = None,
+    criterion: Annotated[str, typer.Option("--by", help="Choose by bic, aic or icl.")] = "bic",
+    mclust: Annotated[
+        bool, typer.Option("--mclust", help="Show mclust's sign (larger is better).")
+    ] = False,
+    seed: SeedOption = 0,
+    tol: TolOption = None,
+    max_iter: MaxIterOption = None,
+    workers: Annotated[int, workers_option("Processes to fit the models on (same results).")] = 1,
+    out: Annotated[Path | None, out_option("Save the chosen fit as JSON.")] = None,
+    report: ReportOption = None,
+    pdf: PdfOption = False,
+    overwrite: Annotated[
+        bool, overwrite_option("Replace existing --out and --report files.")
+    ] = False,
+    mkdir: MkdirOption = True,
+    family: FamilyOption = "gaussian",
+    trials: TrialsOption = None,
+    exposure: ExposureOption = None,
+    weights: WeightsOption = None,
+    init: InitOption = None,
+    n_init: NInitOption = 1,
+    output_format: FormatOption = Format.table,
+    quiet: Annotated[bool, quiet_option()] = False,
+) -> None:
+    """Fit every k (and covariance model); print the table and the chosen fit."""
+    from emstat._io import read_table
+    from emstat._validation import describe_labels
+    from emstat.cli.progress import spinner
+    from emstat.cli.report import check_report
+    from emstat.mixture import select_mixture
+
+    check_target(out, "--out", overwrite)
+    if report is not None:
+        check_report(report, pdf=pdf, overwrite=overwrite, mkdir=mkdir)
+    model_names = parse_list(models, "--models", "model")
+    options = family_options(family, trials, exposure, weights)
+    if init is not None:
+        options["init"] = init
+    if n_init != 1:
+        options["n_init"] = n_init
+    frame = read_table(data)
+    convention: Literal["mclust", "smaller"] = "mclust" if mclust else "smaller"
+    with warnings.catch_warnings(), spinner(f"selecting among k = {k}", show=not quiet):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        selection = select_mixture(
+            frame,
+            parse_ks(k),
+            model_names,
+            columns=parse_list(columns, "--columns", "column"),
+            criterion=criterion,
+            convention=convention,
+            seed=seed,
+            tol=tol,
+            max_iter=max_iter,
+            workers=workers,
+            **options,
+        )
+    if not any(fit.ok for fit in selection.fits.values()):
+        reasons = list(dict.fromkeys(fit.degenerate or "" for fit in selection.fits.values()))
+        raise DegenerateFitError(f"every fit was degenerate: {describe_labels(reasons, 3)}")
+    table = selection_frame(selection, criterion, convention)
+    emit_table(table, output_format, f"{selection.summary()}\n\n{selection.best.summary()}")
+    if out is not None:
+        selection.best.save(out)
+        note(f"saved to {out}", output_format)
+    if report is not None:
+        from emstat.cli.report import selection_report
+
+        for path in selection_report(
+            selection,
+            frame,
+            report,
+            pdf=pdf,
+            data_name=data.name,
+            seed=seed,
+            overwrite=overwrite,
+            mkdir=mkdir,
+        ):
+            note(f"report: {path}", output_format)
