@@ -437,7 +437,15 @@ _HESSIAN_BLOCK_ROWS = 32_768
 def _chunked_loglik_hessian(
     source: ChunkedData, params: GaussianParams, chart: _Chart
 ) -> tuple[Array, Array]:
-    """:func:`_loglik_hessian` summed over the chunks of data too large for memory.
+    """:func:`_loglik_hessian` summed over the chunks of data too large for memory."""
+    hess, size, _, _ = _chunked_derivatives(source, params, chart)
+    return hess, size
+
+
+def _chunked_derivatives(
+    source: ChunkedData, params: GaussianParams, chart: _Chart
+) -> tuple[Array, Array, Array, float]:
+    """:func:`_loglik_derivatives` summed over the chunks, and the number of rows.
 
     Every term of the Hessian (the score outer products included) is a sum
     over rows, so chunks add; ``params`` are in the chunks' (centred) frame.
@@ -446,15 +454,21 @@ def _chunked_loglik_hessian(
 
     def one_chunk(chunk: Any) -> tuple[Array, float]:
         rows = np.asarray(chunk, dtype=float)
-        total = np.zeros(p * p + p)
+        total = np.zeros(p * p + 2 * p + 1)
         # in blocks: the per-row gradients of a whole chunk would dwarf the chunk itself
         for start in range(0, rows.shape[0], _HESSIAN_BLOCK_ROWS):
-            hess, size = _loglik_hessian(rows[start : start + _HESSIAN_BLOCK_ROWS], params, chart)
-            total += np.concatenate([hess.ravel(), size])
+            block = rows[start : start + _HESSIAN_BLOCK_ROWS]
+            hess, size, grad = _loglik_derivatives(block, params, chart)
+            total += np.concatenate([hess.ravel(), size, grad, [block.shape[0]]])
         return total, 0.0
 
     total, _ = source.map_reduce(one_chunk)
-    return total[: p * p].reshape(p, p), total[p * p :]
+    return (
+        total[: p * p].reshape(p, p),
+        total[p * p : p * p + p],
+        total[p * p + p : p * p + 2 * p],
+        float(total[-1]),
+    )
 
 
 def _prepare(x: Any, params: GaussianParams, model: str) -> tuple[Array, GaussianParams, _Chart]:
@@ -823,6 +837,25 @@ def _weighted_loglik(x: Array, params: GaussianParams, case_weights: Array | Non
     return float(row.sum() if case_weights is None else case_weights @ row)
 
 
+def _polish_em(
+    data: Any, params: GaussianParams, model: str, case_weights: Array | None, n: float
+) -> tuple[GaussianParams, str | None]:
+    """EM steps at :data:`POLISH_CONTROL` from ``params`` (fewer on large data); the
+    parameters reached, or ``params`` and the reason when EM from them degenerates."""
+    covariance = get_covariance_model(model, params.d)
+    em_model = GaussianMixtureModel(covariance, params.k)
+    steps = int(min(POLISH_CONTROL.max_iter, max(50, _POLISH_ROW_STEPS // max(int(n), 1))))
+    control = replace(POLISH_CONTROL, max_iter=steps)
+    rows: Any = data if case_weights is None else gaussian.WeightedRows(data, case_weights)
+    em = fit_em(em_model, rows, theta0=params, control=control, n_obs=n, warn=False)
+    if not em.ok or em.theta is None:
+        return params, (
+            f"EM from the estimate runs into a degenerate solution ({em.degenerate}): the "
+            "estimate is not a local maximum of the likelihood"
+        )
+    return em.theta, None
+
+
 def _polish(
     x: Array, params: GaussianParams, model: str, case_weights: Array | None
 ) -> tuple[GaussianParams, str | None]:
@@ -831,20 +864,11 @@ def _polish(
     Returns the polished parameters (``params`` if EM from them degenerates)
     and, then, the reason.
     """
-    covariance = get_covariance_model(model, params.d)
-    em_model = GaussianMixtureModel(covariance, params.k)
-    data: Any = x if case_weights is None else gaussian.WeightedRows(x, case_weights)
-    n_obs = float(x.shape[0] if case_weights is None else case_weights.sum())
-    steps = int(min(POLISH_CONTROL.max_iter, max(50, _POLISH_ROW_STEPS // max(x.shape[0], 1))))
-    control = replace(POLISH_CONTROL, max_iter=steps)
-    em = fit_em(em_model, data, theta0=params, control=control, n_obs=n_obs, warn=False)
-    if not em.ok or em.theta is None:
-        return params, (
-            f"EM from the estimate runs into a degenerate solution ({em.degenerate}): the "
-            "estimate is not a local maximum of the likelihood"
-        )
-    theta = em.theta
-    diagonal = covariance.scatter == "diag"
+    n = float(x.shape[0] if case_weights is None else case_weights.sum())
+    theta, reason = _polish_em(x, params, model, case_weights, n)
+    if reason is not None:
+        return theta, reason
+    diagonal = get_covariance_model(model, params.d).scatter == "diag"
     current = _weighted_loglik(x, theta, case_weights)
     for _ in range(_NEWTON_STEPS):
         chart = _build_chart(theta, model)
@@ -929,28 +953,34 @@ def stationary_std_errors(
     the parameters along a flat direction, or a saddle point.
 
     ``labels`` name the reported parameters (``"component:parameter"``).
-    Data out of core (:class:`emstat.engine.ChunkedData`) are not polished.
+    Data out of core (:class:`emstat.engine.ChunkedData`) are polished by EM
+    steps only.  A :class:`StdErrorWarning` gives the reason of NaN.
     """
-    if isinstance(x, ChunkedData):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", StdErrorWarning)
-            se = information_std_errors(x, params, model)
-        reason = next((str(w.message) for w in caught), None)
-        return se, reason
-    data, centred, chart = _prepare(x, params, model)
     names = _labels_or_default(labels, params.k, params.d)
-    hess, size, grad = _loglik_derivatives(data, centred, chart, case_weights)
-    _, distance = _newton_step(-hess, grad, size)
     polish_reason = None
-    if distance > STATIONARY_SE:
-        centred, polish_reason = _polish(data, centred, model, case_weights)
-        chart = _build_chart(centred, model)
+    if isinstance(x, ChunkedData):
+        # in the chunks' frame; polished by EM steps only (each one a pass over the data)
+        chart = _build_chart(params, model)
+        hess, size, grad, n = _chunked_derivatives(x, params, chart)
+        centred = params
+        _, distance = _newton_step(-hess, grad, size)
+        if distance > STATIONARY_SE:
+            centred, polish_reason = _polish_em(x, params, model, None, n)
+            chart = _build_chart(centred, model)
+            hess, size, grad, n = _chunked_derivatives(x, centred, chart)
+    else:
+        data, centred, chart = _prepare(x, params, model)
+        n = float(data.shape[0] if case_weights is None else case_weights.sum())
         hess, size, grad = _loglik_derivatives(data, centred, chart, case_weights)
+        _, distance = _newton_step(-hess, grad, size)
+        if distance > STATIONARY_SE:
+            centred, polish_reason = _polish(data, centred, model, case_weights)
+            chart = _build_chart(centred, model)
+            hess, size, grad = _loglik_derivatives(data, centred, chart, case_weights)
     jac = _jacobian(chart)
     se, singular = _delta_method(-hess, jac, size)
-    reason = None
+    reason: str | None = None
     if singular is not None:
-        n = float(data.shape[0] if case_weights is None else case_weights.sum())
         reason = polish_reason or _why_not_positive_definite(-hess, size, jac, centred, n, names)
     degenerate = _degenerate_rows(chart, jac)
     if np.any(degenerate):
@@ -958,5 +988,11 @@ def stationary_std_errors(
         rows = ", ".join(names[i] for i in np.flatnonzero(degenerate))
         reason = reason or (
             f"tied eigenvalues of a covariance leave its orientation unidentified ({rows})"
+        )
+    if reason is not None:
+        warnings.warn(
+            f"{int(np.sum(np.isnan(se)))} standard errors are NaN: {reason}",
+            StdErrorWarning,
+            stacklevel=2,
         )
     return se, reason
