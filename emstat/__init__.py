@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from emstat.hmm import HMMResult, HMMSelection, fit_hmm, select_hmm
     from emstat.mixture import MixtureResult, SelectionResult, fit_mixture, load_fit, select_mixture
     from emstat.mixture.family_fit import FamilyMixtureResult
+    from emstat.mixture.lrt import LRTResult, bootstrap_lrt
     from emstat.report import report
     from emstat.segment import SegmentationResult, segment_image
     from emstat.simulation import simulate
@@ -51,6 +52,7 @@ _LAZY: dict[str, str] = {
     "HMMResult": "emstat.hmm",
     "HMMSelection": "emstat.hmm",
     "InputError": "emstat.errors",
+    "LRTResult": "emstat.mixture.lrt",
     "MixtureResult": "emstat.mixture",
     "Multinomial": "emstat.families",
     "Normal": "emstat.families",
@@ -59,6 +61,7 @@ _LAZY: dict[str, str] = {
     "RError": "emstat.errors",
     "SelectionResult": "emstat.mixture",
     "StdErrorWarning": "emstat.errors",
+    "bootstrap_lrt": "emstat.mixture.lrt",
     "crosscheck": "emstat.crosscheck",  # a subpackage: the module itself
     "fit_categorical": "emstat.categorical",
     "fit_hmm": "emstat.hmm",
@@ -86,6 +89,7 @@ __all__ = [
     "HMMResult",
     "HMMSelection",
     "InputError",
+    "LRTResult",
     "MixtureResult",
     "Multinomial",
     "Normal",
@@ -96,6 +100,7 @@ __all__ = [
     "SelectionResult",
     "StdErrorWarning",
     "__version__",
+    "bootstrap_lrt",
     "crosscheck",
     "fit_categorical",
     "fit_hmm",

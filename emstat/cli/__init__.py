@@ -93,6 +93,7 @@ COMMANDS: dict[str, str] = {
     "show": "emstat.cli.show:show",
     "catem": "emstat.cli.catem:catem",
     "simulate": "emstat.cli.simulate:simulate",
+    "lrt": "emstat.cli.lrt:lrt",
     "report": "emstat.cli.report:report",
     "segment": "emstat.cli.segment:segment",
     "hmm": "emstat.cli.hmm:hmm",

@@ -170,6 +170,22 @@ def simulate(
             "Seed of the study (default 0, or the design file's); recorded.", panel=_DESIGN
         ),
     ] = None,
+    intervals: Annotated[
+        str | None,
+        typer.Option(
+            "--intervals",
+            help="Also compare these interval methods per replicate: wald,bootstrap,profile.",
+            rich_help_panel=_DESIGN,
+        ),
+    ] = None,
+    n_boot: Annotated[
+        int | None,
+        typer.Option(
+            "--n-boot",
+            help="Bootstrap refits per replicate with --intervals bootstrap (199).",
+            rich_help_panel=_DESIGN,
+        ),
+    ] = None,
     workers: Annotated[
         int | None, workers_option("Local worker processes (default: every CPU).", panel=_RUN)
     ] = None,
@@ -238,6 +254,8 @@ def simulate(
         "select_k": parse_ints("--select-k", select_k),
         "select_models": parse_names("--select-models", select_models),
         "seed": seed,
+        "intervals": intervals,
+        "n_boot": n_boot,
     }
     if (mixture is None) == (design is None):
         raise InputError("give either --mixture FORMULA or --design FILE")
@@ -275,6 +293,15 @@ def simulate(
         shown = summary[SUMMARY_COLUMNS]
         text = shown.to_string(index=False, float_format=lambda v: f"{v:.4g}")
         emit_table(shown, output_format, text)
+        from emstat.simulation.summarise import interval_summary
+
+        by_method = interval_summary(summary)
+        if not by_method.empty:  # beside the table: the one table stays alone on stdout
+            note(
+                "\ninterval methods: coverage, its Monte Carlo SE, mean width, with interval\n"
+                + by_method.to_string(index=False, float_format=lambda v: f"{v:.4g}"),
+                output_format,
+            )
         note(f"results in {out_dir}", output_format)
     if report:
         from emstat.cli.report import simulation_report

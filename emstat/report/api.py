@@ -11,7 +11,7 @@ from emstat._validation import describe_labels
 from emstat.errors import InputError
 
 # imported for their registrations: each module registers the results it reports on
-from emstat.report import categorical, family, hmm, mixture, segment, simulation  # noqa: F401
+from emstat.report import categorical, family, hmm, lrt, mixture, segment, simulation  # noqa: F401
 from emstat.report.document import Document, write_document
 from emstat.report.files import check_replaceable, figure_dir, remember
 from emstat.report.registry import Builder, find_report
@@ -29,8 +29,9 @@ def _builder(result: Any) -> tuple[Builder, tuple[Any, ...], str]:
     found = find_report(result)
     if found is None:
         raise InputError(
-            "report() takes a selection, a mixture or categorical fit (or two), a simulation "
-            f"summary or a simulation output directory; got {type(result).__name__}"
+            "report() takes a selection, a mixture or categorical fit (or two), a bootstrap "
+            "LRT, a simulation summary or a simulation output directory; got "
+            f"{type(result).__name__}"
         )
     return found
 
@@ -228,7 +229,8 @@ def report(
         A :class:`SelectionResult` (from :func:`emstat.select_mixture`, of
         any family), a :class:`MixtureResult` or a ``FamilyMixtureResult``
         (from :func:`emstat.fit_mixture`), a :class:`CategoricalResult` or a pair of
-        them (adds a likelihood-ratio test), a simulation summary DataFrame
+        them (adds a likelihood-ratio test), an :class:`~emstat.LRTResult`
+        (from :func:`emstat.bootstrap_lrt`), a simulation summary DataFrame
         or a simulation output directory.
     path
         ``x.html``, ``x.pdf``, or ``x.qmd`` to write the source only.

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from emstat.errors import InputError
@@ -22,6 +23,7 @@ from emstat.report import figures
 from emstat.report.document import Document, Section
 from emstat.report.markdown import (
     FigureBlock,
+    bold,
     callout,
     code_block,
     fmt_fixed,
@@ -35,7 +37,9 @@ from emstat.report.registry import register_report
 
 __all__ = [
     "SimulationResults",
+    "closest_methods",
     "convergence_table",
+    "interval_table",
     "k_choices",
     "load_simulation",
     "simulation_document",
@@ -127,6 +131,105 @@ def summary_table(summary: pd.DataFrame) -> pd.DataFrame:
             "coverage": [fmt_fixed(v, 3) for v in summary["coverage"]],
         }
     )
+
+
+def _by_method(summary: pd.DataFrame) -> pd.DataFrame:
+    from emstat.simulation.summarise import interval_summary
+
+    return interval_summary(summary)
+
+
+def closest_methods(by_method: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """Per scenario and parameter: the method whose coverage is closest to ``level``.
+
+    Columns: scenario, component, parameter, method, coverage, coverage_se,
+    and ``tie`` (the runner-up is as close within 1.96 Monte Carlo standard
+    errors of the two distances' difference).
+    """
+    rows = []
+    frame = by_method.dropna(subset=["coverage"])
+    for key, group in frame.groupby(["scenario", "component", "parameter"], sort=False):
+        distance = (group["coverage"] - level).abs().to_numpy()
+        order = np.argsort(distance, kind="stable")
+        best = group.iloc[order[0]]
+        tie = False
+        if len(order) > 1:
+            other = group.iloc[order[1]]
+            spread = math.hypot(float(best["coverage_se"] or 0), float(other["coverage_se"] or 0))
+            tie = bool(distance[order[1]] - distance[order[0]] <= 1.959963984540054 * spread)
+        rows.append(
+            (*key, best["method"], float(best["coverage"]), float(best["coverage_se"]), tie)
+        )
+    columns = ["scenario", "component", "parameter", "method", "coverage", "coverage_se", "tie"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def interval_table(by_method: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """One row per scenario, parameter and method: coverage ± MC SE, width, share with one.
+
+    The method closest to ``level`` for each parameter is in bold.
+    """
+    closest = {
+        (r["scenario"], r["component"], r["parameter"]): str(r["method"])
+        for r in closest_methods(by_method, level).to_dict("records")
+    }
+    out = []
+    for r in by_method.to_dict("records"):
+        best = closest.get((r["scenario"], r["component"], r["parameter"])) == r["method"]
+        method = md_escape(r["method"])
+        out.append(
+            {
+                "scenario": md_escape(r["scenario"]),
+                "parameter": md_escape(r["parameter"]),
+                "comp.": "" if pd.isna(r["component"]) else md_escape(_int_text(r["component"])),
+                "truth": fmt_sig(r["truth"]),
+                "method": bold(method) if best else method,
+                "coverage": f"{fmt_fixed(r['coverage'], 3)} ± {fmt_fixed(r['coverage_se'], 3)}",
+                "mean width": fmt_sig(r["mean_width"], 3),
+                "with interval": fmt_fixed(r["with_interval"], 3),
+            }
+        )
+    return pd.DataFrame(out)
+
+
+def _interval_blocks(summary: pd.DataFrame) -> list[Any]:
+    """The section comparing interval methods (empty when the study compared none)."""
+    from emstat.report.interval_figures import interval_coverage_plot
+
+    by_method = _by_method(summary)
+    if by_method.empty:
+        return []
+    closest = closest_methods(by_method)
+    sentences = [
+        f"{md_escape(r['parameter'])}"
+        + ("" if pd.isna(r["component"]) else f" ({_int_text(r['component'])})")
+        + f": **{md_escape(r['method'])}** ({fmt_fixed(r['coverage'], 3)} ± "
+        f"{fmt_fixed(r['coverage_se'], 3)}"
+        + (", a tie within Monte Carlo error" if r["tie"] else "")
+        + ")"
+        for r in closest.to_dict("records")
+    ]
+    return [
+        paragraph(
+            "Each replicate's 95% interval by every method; coverage is over the replicates "
+            "with that interval, ± its Monte Carlo standard error sqrt(p (1 − p) / R); "
+            "'with interval' is the share of all replicates that have one.",
+            "Closest to 0.95 per parameter: " + "; ".join(sentences) + ".",
+        ),
+        pipe_table(
+            interval_table(by_method),
+            "Coverage ± Monte Carlo SE, mean width and share of replicates with an interval, "
+            "per method; in bold the method closest to 0.95.",
+            full_width=True,
+        ),
+        FigureBlock(
+            "interval-coverage",
+            interval_coverage_plot(by_method),
+            "Coverage of each interval method per parameter, with ±1.96 Monte Carlo standard "
+            "errors; the line is the nominal 0.95.",
+            width=95,
+        ),
+    ]
 
 
 def _int_text(value: Any) -> str:
@@ -343,6 +446,9 @@ def simulation_document(results: SimulationResults, *, title: str | None = None)
         Section("Design", _design_blocks(results)),
         Section("Bias, RMSE and coverage", accuracy),
     ]
+    interval_blocks = _interval_blocks(summary)
+    if interval_blocks:
+        sections.append(Section("Interval methods compared", interval_blocks))
     if results.selection is not None:
         choices = k_choices(results.selection)
         sections.append(

@@ -17,8 +17,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import TypeVar
 
 from emstat._optional import require
 from emstat.errors import InputError
@@ -27,6 +28,7 @@ from emstat.simulation.replicate import BatchResult, BatchTask, run_batch
 __all__ = [
     "CONNECT_TIMEOUT",
     "check_scheduler",
+    "map_processes",
     "run_dask",
     "run_local",
     "run_processes",
@@ -37,6 +39,9 @@ __all__ = [
 CONNECT_TIMEOUT = "10s"
 _PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 _PARENT_POLL_SECONDS = 1.0
+
+TaskT = TypeVar("TaskT")
+ResultT = TypeVar("ResultT")
 
 
 def run_local(tasks: Sequence[BatchTask]) -> Iterator[BatchResult]:
@@ -97,11 +102,15 @@ def _terminate_workers(pool: ProcessPoolExecutor) -> None:
             process.terminate()
 
 
-def run_processes(tasks: Sequence[BatchTask], workers: int) -> Iterator[BatchResult]:
-    """Run the batches on ``workers`` local processes (a ``ProcessPoolExecutor``).
+def map_processes(
+    function: Callable[[TaskT], ResultT], tasks: Sequence[TaskT], workers: int
+) -> Iterator[ResultT]:
+    """``function(task)`` for every task on ``workers`` local processes, in completion order.
 
-    The pool starts and every batch is submitted before this returns, so the
-    workers exist before the caller starts any thread (a progress bar).
+    ``function`` must be importable by name (a module-level function) and the
+    tasks picklable.  The pool starts and every task is submitted before this
+    returns, so the workers exist before the caller starts any thread (a
+    progress bar).  Closing the iterator early ends the workers at once.
     """
     pool = ProcessPoolExecutor(
         max_workers=workers,
@@ -110,12 +119,12 @@ def run_processes(tasks: Sequence[BatchTask], workers: int) -> Iterator[BatchRes
         initargs=(os.getpid(),),
     )
     try:
-        pending: set[Future[BatchResult]] = {pool.submit(run_batch, task) for task in tasks}
+        pending: set[Future[ResultT]] = {pool.submit(function, task) for task in tasks}
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         raise
 
-    def results() -> Iterator[BatchResult]:
+    def results() -> Iterator[ResultT]:
         nonlocal pending
         try:
             while pending:
@@ -128,6 +137,11 @@ def run_processes(tasks: Sequence[BatchTask], workers: int) -> Iterator[BatchRes
             pool.shutdown(wait=True, cancel_futures=True)
 
     return results()
+
+
+def run_processes(tasks: Sequence[BatchTask], workers: int) -> Iterator[BatchResult]:
+    """Run the batches on ``workers`` local processes (see :func:`map_processes`)."""
+    return map_processes(run_batch, tasks, workers)
 
 
 def check_scheduler(address: str) -> None:

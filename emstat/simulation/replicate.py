@@ -16,7 +16,7 @@ import pandas as pd
 
 from emstat.errors import InputError
 from emstat.mixture import fit_mixture, select_mixture
-from emstat.simulation.design import CRITERIA, Design, Scenario, Truth
+from emstat.simulation.design import CRITERIA, Design, IntervalSettings, Scenario, Truth
 from emstat.simulation.generate import replicate_rng
 
 __all__ = [
@@ -24,6 +24,8 @@ __all__ = [
     "SELECTION_COLUMNS",
     "BatchResult",
     "BatchTask",
+    "interval_columns",
+    "replicate_columns",
     "run_batch",
     "run_replicate",
     "truth_table",
@@ -46,6 +48,18 @@ REPLICATE_COLUMNS = (
     "error",
 )
 SELECTION_COLUMNS = ("scenario", "replicate", "criterion", "k", "model", "true_k", "error")
+#: The level of every interval a study computes (its Wald coverage is of 95% intervals too).
+INTERVAL_LEVEL = 0.95
+
+
+def interval_columns(methods: tuple[str, ...]) -> list[str]:
+    """The replicate columns of the interval methods: ``ci_low_<method>``, ``ci_high_<method>``."""
+    return [f"ci_{end}_{method}" for method in methods for end in ("low", "high")]
+
+
+def replicate_columns(design: Design) -> list[str]:
+    """The columns of a design's replicate rows: the fixed ones, then its interval methods'."""
+    return [*REPLICATE_COLUMNS, *interval_columns(design.intervals.methods)]
 
 
 @dataclass(frozen=True)
@@ -72,9 +86,48 @@ def truth_table(mixture: Truth) -> tuple[list[str], np.ndarray]:
     return mixture.truth_table()
 
 
-def _aligned_rows(
-    fit: Any, truth: Truth, names: list[str], truths: np.ndarray
+def _intervals(
+    fit: Any, settings: IntervalSettings, seed: int, params: pd.DataFrame
 ) -> dict[str, np.ndarray]:
+    """Each method's interval of every parameter, in ``params``' row order (NaN: none).
+
+    A method that fails on this fit leaves NaN: the fit and the other
+    methods' intervals still count.
+    """
+    key = pd.MultiIndex.from_arrays([params["component"], params["parameter"]])
+    out: dict[str, np.ndarray] = {}
+    for method in settings.methods:
+        options: dict[str, Any] = {}
+        if method == "bootstrap":
+            options = {
+                "n_boot": settings.n_boot,
+                "kind": settings.kind,
+                "interval": settings.interval,
+                # its own stream: the fit's random choices use the seed itself
+                "seed": np.random.SeedSequence(seed).spawn(1)[0],
+                "workers": 1,
+                "control": settings.control(),
+            }
+        low = high = np.full(len(params), np.nan)
+        try:
+            table = fit.conf_int(INTERVAL_LEVEL, method=method, **options)
+            table = table.set_index(["component", "parameter"]).reindex(key)
+            low = table["ci_low"].to_numpy(dtype=float)
+            high = table["ci_high"].to_numpy(dtype=float)
+        except Exception:  # a method that fails on this fit gives no interval
+            pass
+        out[f"ci_low_{method}"], out[f"ci_high_{method}"] = low, high
+    return out
+
+
+def _aligned_rows(
+    fit: Any,
+    truth: Truth,
+    names: list[str],
+    truths: np.ndarray,
+    intervals: Any = None,
+) -> dict[str, np.ndarray]:
+    """The fit's rows in the truth's component order; ``intervals(params)`` adds its methods'."""
     own = getattr(truth, "aligned_rows", None)
     if own is not None:  # a truth that lays out its own estimates (an HMM's states)
         return dict(own(fit, names, truths))
@@ -89,7 +142,7 @@ def _aligned_rows(
     truth_rows = np.full((fit.k, p), np.nan)
     matched = labels[order] < truth.k
     truth_rows[matched] = truths[labels[order][matched]]
-    return {
+    columns = {
         "component": np.repeat(labels[order] + 1, p),
         "parameter": np.tile(np.asarray(names, dtype=object), fit.k),
         "truth": truth_rows.reshape(-1),
@@ -98,9 +151,18 @@ def _aligned_rows(
         "ci_low": params["ci_low"].to_numpy(dtype=float)[rows],
         "ci_high": params["ci_high"].to_numpy(dtype=float)[rows],
     }
+    if intervals is not None:
+        columns.update({name: values[rows] for name, values in intervals(params).items()})
+    return columns
 
 
-def _failed_rows(k: int, truth: Truth, names: list[str], truths: np.ndarray) -> dict[str, Any]:
+def _failed_rows(
+    k: int,
+    truth: Truth,
+    names: list[str],
+    truths: np.ndarray,
+    methods: tuple[str, ...] = (),
+) -> dict[str, Any]:
     own = getattr(truth, "failed_rows", None)
     if own is not None:
         return dict(own(k, names, truths))
@@ -117,6 +179,7 @@ def _failed_rows(k: int, truth: Truth, names: list[str], truths: np.ndarray) -> 
         "std_err": nan,
         "ci_low": nan,
         "ci_high": nan,
+        **{name: nan for name in interval_columns(methods)},
     }
 
 
@@ -176,14 +239,22 @@ def run_replicate(
                 seed=fit_seed,
                 control=control,
             )
+        methods = design.intervals.methods
         if fit.ok:
-            columns = _aligned_rows(fit, truth, names, truths)
+            intervals = None
+            if methods:
+                fitted = fit
+
+                def intervals(params: pd.DataFrame) -> dict[str, np.ndarray]:
+                    return _intervals(fitted, design.intervals, fit_seed, params)
+
+            columns = _aligned_rows(fit, truth, names, truths, intervals)
         else:
             error = f"degenerate: {fit.degenerate}"
-            columns = _failed_rows(scenario.k, truth, names, truths)
+            columns = _failed_rows(scenario.k, truth, names, truths, methods)
     except Exception as exc:  # a failing replicate is recorded, not fatal
         error = f"{type(exc).__name__}: {exc}"
-        columns = _failed_rows(scenario.k, truth, names, truths)
+        columns = _failed_rows(scenario.k, truth, names, truths, design.intervals.methods)
         if scenario.select and not selection_rows:
             selection_rows = [
                 (scenario.scenario, replicate, c, -1, "", truth.k, error) for c in CRITERIA
@@ -214,7 +285,10 @@ def run_batch(task: BatchTask) -> BatchResult:
             parts.append(columns)
             selection.extend(sel)
     rows = pd.DataFrame(
-        {name: np.concatenate([part[name] for part in parts]) for name in REPLICATE_COLUMNS}
+        {
+            name: np.concatenate([part[name] for part in parts])
+            for name in replicate_columns(task.design)
+        }
     )
     rows = rows.astype(
         {

@@ -295,6 +295,8 @@ def simulate(
     select_models: str | Sequence[str] | None = None,
     seed: int | None = None,
     fit: FitSettings | Mapping[str, Any] | None = None,
+    intervals: str | Sequence[str] | Mapping[str, Any] | None = None,
+    n_boot: int | None = None,
     out_dir: str | Path | None = None,
     workers: int | None = 1,
     scheduler: str | None = None,
@@ -341,6 +343,13 @@ def simulate(
         The study's seed (default 0), recorded in ``run.json``.
     fit
         ``init``, ``tol``, ``criterion``, ``max_iter`` of every fit.
+    intervals, n_boot
+        Interval methods to compare per replicate (``"wald,bootstrap,profile"``
+        or a list; or a mapping of
+        :class:`~emstat.simulation.design.IntervalSettings`), and the
+        bootstrap's refits per replicate (default 199).  The summary then gives
+        each method's coverage, its Monte Carlo standard error, mean width and
+        share of replicates with an interval (see :func:`summarise_replicates`).
     out_dir
         Where ``replicates.parquet``, ``summary.csv``, ``run.json`` … go; an
         interrupted run resumes there.  Default: a temporary directory,
@@ -379,7 +388,7 @@ def simulate(
     """
     values = dict(
         n=n, reps=reps, k=k, model=model, separation=separation, select_k=select_k,
-        select_models=select_models, seed=seed, fit=fit,
+        select_models=select_models, seed=seed, fit=fit, intervals=intervals, n_boot=n_boot,
     )  # fmt: skip
     if (mixture is None) == (design is None):
         raise InputError("give either a mixture or a design")

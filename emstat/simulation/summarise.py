@@ -8,9 +8,17 @@ import pandas as pd
 from emstat.simulation.align import ALIGNMENT
 from emstat.simulation.design import Scenario
 
-__all__ = ["scenario_table", "selection_summary", "summarise_replicates"]
+__all__ = [
+    "interval_methods",
+    "interval_summary",
+    "scenario_table",
+    "selection_summary",
+    "summarise_replicates",
+]
 
 _KEYS = ["scenario", "component", "parameter"]
+#: What the summary reports of each interval method, column prefix -> meaning.
+INTERVAL_STATS = ("coverage", "coverage_se", "mean_width", "with_interval")
 
 
 def scenario_table(scenarios: list[Scenario]) -> pd.DataFrame:
@@ -42,6 +50,14 @@ def summarise_replicates(
     replicates with an estimate); and ``aligned_by``, the alignment method.
     Rows of fitted components without a true one (k fitted > k true) have NaN
     truth, bias, rmse and coverage.
+
+    A study that compares interval methods (replicate columns
+    ``ci_low_<method>``, ``ci_high_<method>``) adds, per method:
+    ``coverage_<method>`` (the share of the replicates with that interval
+    whose interval holds the truth), ``coverage_se_<method>`` (its Monte
+    Carlo standard error ``sqrt(p (1 - p) / R)``, R those replicates),
+    ``mean_width_<method>`` and ``with_interval_<method>`` (the share of all
+    replicates that have the interval).
     """
     frame = rows[[*_KEYS, "truth", "estimate", "ci_low", "ci_high", "converged", "n_iter"]].copy()
     ok = frame["estimate"].notna()
@@ -70,6 +86,9 @@ def summarise_replicates(
             "mean_iter": grouped["_iter"].mean(),
         }
     ).reset_index()
+    for method in interval_methods(rows):
+        stats = _interval_stats(rows, method)
+        out = out.join(stats, on=_KEYS)
     # Parameters in the order of MixtureResult.params (weight, means, covariances).
     out = out.sort_values(["scenario", "component"], kind="stable").reset_index(drop=True)
     out.insert(list(out.columns).index("mean") + 1, "bias", out["mean"] - out["truth"])
@@ -77,6 +96,70 @@ def summarise_replicates(
     out = scenarios.merge(out, on="scenario", how="right")
     out.attrs["alignment"] = alignment
     return out
+
+
+def interval_methods(rows: pd.DataFrame) -> list[str]:
+    """The interval methods whose columns ``rows`` holds, in column order."""
+    return [
+        str(c).removeprefix("ci_low_")
+        for c in rows.columns
+        if str(c).startswith("ci_low_") and f"ci_high_{str(c)[7:]}" in rows.columns
+    ]
+
+
+def _interval_stats(rows: pd.DataFrame, method: str) -> pd.DataFrame:
+    """Coverage, its Monte Carlo standard error, mean width and share with an interval."""
+    low, high, truth = rows[f"ci_low_{method}"], rows[f"ci_high_{method}"], rows["truth"]
+    has = low.notna() & high.notna()
+    judged = has & truth.notna()
+    frame = rows[_KEYS].copy()
+    frame["_has"] = has.astype(float)
+    frame["_judged"] = judged.astype(float)
+    frame["_covered"] = np.where(judged, (low <= truth) & (truth <= high), np.nan)
+    frame["_width"] = (high - low).where(has)
+    grouped = frame.groupby(_KEYS, sort=False, dropna=False)
+    coverage = grouped["_covered"].mean()
+    judged_count = grouped["_judged"].sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        se = pd.Series(
+            np.sqrt(coverage * (1.0 - coverage) / judged_count), index=coverage.index
+        ).where(judged_count > 0)
+    return pd.DataFrame(
+        {
+            f"coverage_{method}": coverage,
+            f"coverage_se_{method}": se,
+            f"mean_width_{method}": grouped["_width"].mean(),
+            f"with_interval_{method}": grouped["_has"].mean(),
+        }
+    )
+
+
+def interval_summary(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary's interval columns in long form: one row per scenario, parameter, method.
+
+    Columns: scenario, component, parameter, truth, method, coverage,
+    coverage_se, mean_width, with_interval (empty when the study compared
+    no interval methods).
+    """
+    methods = [
+        str(c).removeprefix("with_interval_")
+        for c in summary.columns
+        if str(c).startswith("with_interval_")
+    ]
+    frames = []
+    for method in methods:
+        part = summary[["scenario", "component", "parameter", "truth"]].copy()
+        part["_row"] = np.arange(len(summary))
+        part["method"] = method
+        for stat in INTERVAL_STATS:
+            part[stat] = summary[f"{stat}_{method}"].to_numpy()
+        frames.append(part)
+    columns = ["scenario", "component", "parameter", "truth", "method", *INTERVAL_STATS]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    # parameter by parameter (the summary's order), the methods in turn
+    frame = pd.concat(frames, ignore_index=True).sort_values("_row", kind="stable")
+    return frame[columns].reset_index(drop=True)
 
 
 def selection_summary(selection: pd.DataFrame, scenarios: pd.DataFrame) -> pd.DataFrame:

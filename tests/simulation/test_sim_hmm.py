@@ -301,3 +301,8 @@ n = [200]
     for state, rate in [(1, 2.0), (2, 9.0)]:
         row = summary.loc[(state, "rate[count]")]
         assert row["truth"] == rate and abs(row["bias"]) < 0.1 * rate
+
+
+def test_an_hmm_study_refuses_other_interval_methods(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="Wald intervals only"):
+        load_design(_design(tmp_path, reps=2), intervals="bootstrap")
