@@ -225,15 +225,9 @@ def _call_kernel(serial, dens, offsets, starts, trans, gaussian=None):
     n, k = dens.shape
     bounds = kernels.chunk_bounds(offsets)
     n_chunks = bounds.shape[0] - 1
-    x, means, second = (
-        gaussian
-        if gaussian is not None
-        else (np.zeros((n, 0)),) * 1
-        + (
-            np.zeros((k, 0)),
-            np.zeros((k, 0)),
-        )
-    )
+    if gaussian is None:
+        gaussian = (np.zeros((n, 0)), np.zeros((k, 0)), np.zeros((k, 0)))
+    x, means, second = gaussian
     gamma = np.zeros((n, k))
     xi = np.zeros((n_chunks, k, k))
     first = np.zeros((offsets.shape[0] - 1, k))
