@@ -167,8 +167,8 @@ _scale_parallel = numba.njit(parallel=True, cache=True)(_scale_blocks.py_func)
 _gaussian_parallel = numba.njit(parallel=True, cache=True)(_gaussian_blocks.py_func)
 
 
-# Numbers of states with a kernel of their own: with k a compile-time constant the
-# loops over states unroll and the small vectors of a step stay in registers.
+# Numbers of states with a kernel of their own (compiled on first use, then cached on
+# disk): with k a compile-time constant the loops over states unroll.
 _SPECIALISED_MAX_K = 8
 
 
