@@ -15,7 +15,10 @@ maxima.  Within a sequence the backward vector is formed on the way back and
 combined at once with the stored forward vectors into the posterior state
 probabilities ``gamma`` and the expected transition counts ``xi``; for
 diagonal Gaussian emissions the kernels compute the densities themselves and
-sum the moments Σγ, Σγx, Σγx² in a pass whose sums vectorise.  A step whose
+the backward pass sums the moments Σγ, Σγx, Σγx² instead of storing ``gamma``
+(work that overlaps the recursion's latency).  The recursions are compiled
+once for each number of states up to ``_SPECIALISED_MAX_K`` from the same
+code, k a constant there, so that their loops over states unroll.  A step whose
 scale is 0 (no state can emit the row, or none can be reached) has zero
 likelihood: the kernels return its row and the caller raises.
 
@@ -32,7 +35,9 @@ The numpy versions in ``tests/test_hmm_kernels.py`` are these kernels' oracle.
 
 from __future__ import annotations
 
+import functools
 import math
+from typing import Any
 
 import numba
 import numpy as np
@@ -158,204 +163,208 @@ def _gaussian_blocks(
         _gaussian_rows(x, means, precision, log_norm, dens, top, lo, hi)
 
 
-@numba.njit(fastmath=_FAST, cache=True)
-def _moment_rows(
-    gamma: np.ndarray,
-    x: np.ndarray,
-    means: np.ndarray,
-    variances: np.ndarray,
-    lo: int,
-    hi: int,
-    out: np.ndarray,
-) -> None:
-    """Add Σγ, Σγx, Σγx² of rows ``lo:hi`` to ``out`` (k, 1 + 2d), each sum a loop over
-    the rows; a missing coordinate enters by its moments given the state, a row with
-    nothing observed not at all."""
-    k = gamma.shape[1]
-    d = x.shape[1]
-    m = hi - lo
-    seen = np.zeros(m)
-    for c in range(d):
-        for t in range(m):
-            if x[lo + t, c] == x[lo + t, c]:
-                seen[t] = 1.0
-    for j in range(k):
-        total = 0.0
-        for t in range(m):
-            total += gamma[lo + t, j] * seen[t]
-        out[j, 0] += total
-        for c in range(d):
-            mu = means[j, c]
-            second_missing = mu * mu + variances[j, c]
-            s1 = 0.0
-            s2 = 0.0
-            for t in range(m):
-                v = x[lo + t, c]
-                w = gamma[lo + t, j] * seen[t]
-                observed = v == v
-                s1 += w * (v if observed else mu)
-                s2 += w * (v * v if observed else second_missing)
-            out[j, 1 + c] += s1
-            out[j, 1 + d + c] += s2
-
-
-@numba.njit(cache=True)
-def _moment_blocks(
-    gamma: np.ndarray, x: np.ndarray, means: np.ndarray, variances: np.ndarray, out: np.ndarray
-) -> None:
-    n = gamma.shape[0]
-    for b in numba.prange(out.shape[0]):
-        lo = b * _BLOCK_ROWS
-        _moment_rows(gamma, x, means, variances, lo, min(n, lo + _BLOCK_ROWS), out[b])
-
-
-_moment_parallel = numba.njit(parallel=True, cache=True)(_moment_blocks.py_func)
 _scale_parallel = numba.njit(parallel=True, cache=True)(_scale_blocks.py_func)
 _gaussian_parallel = numba.njit(parallel=True, cache=True)(_gaussian_blocks.py_func)
 
 
-@numba.njit(cache=True)
-def _forward_pass(
-    dens: np.ndarray,
-    lo: int,
-    hi: int,
-    start: np.ndarray,
-    trans: np.ndarray,
-    alpha: np.ndarray,
-    scales: np.ndarray,
-) -> tuple[float, int]:
-    """The scaled forward pass of rows ``lo:hi``: the sum of the log scales and -1,
-    or the first row of zero likelihood.
+# Numbers of states with a kernel of their own (compiled on first use, then cached on
+# disk): with k a compile-time constant the loops over states unroll.
+_SPECIALISED_MAX_K = 8
 
-    ``alpha`` holds ``u_t = (a_{t-1} A) * b_t`` and ``scales[t] = 1 / sum(u_t)``,
-    so that ``a_t = u_t * scales[t]``: the division of step t overlaps the
-    products of step t + 1 instead of delaying them.
+
+@functools.cache
+def _make_forward_backward(n_states: int, moments: bool) -> tuple[Any, Any]:
+    """The serial and the parallel forward-backward over chunks of sequences, for
+    ``n_states`` states (a constant of the compiled code), or any number if 0.
+
+    With ``moments`` the backward pass sums the diagonal Gaussian moments
+    Σγ, Σγx, Σγx² of its posteriors instead of storing them: it saves a pass
+    over ``gamma``, whose work overlaps the recursion's latency.
     """
-    k = dens.shape[1]
-    log_scales = 0.0
-    product = 1.0  # of the totals since the last logarithm: one log per many steps
-    previous = 1.0
-    for t in range(lo, hi):
-        total = 0.0
-        if t == lo:
+
+    @numba.njit(cache=True)
+    def _forward_pass(
+        dens: np.ndarray,
+        lo: int,
+        hi: int,
+        start: np.ndarray,
+        trans: np.ndarray,
+        alpha: np.ndarray,
+        scales: np.ndarray,
+    ) -> tuple[float, int]:
+        """The scaled forward pass of rows ``lo:hi``: the sum of the log scales and -1,
+        or the first row of zero likelihood.
+
+        ``alpha`` holds ``u_t = (a_{t-1} A) * b_t`` and ``scales[t] = 1 / sum(u_t)``,
+        so that ``a_t = u_t * scales[t]``: the division of step t overlaps the
+        products of step t + 1 instead of delaying them.
+        """
+        k = n_states if n_states > 0 else dens.shape[1]
+        log_scales = 0.0
+        product = 1.0  # of the totals since the last logarithm: one log per many steps
+        previous = 1.0
+        for t in range(lo, hi):
+            total = 0.0
+            if t == lo:
+                for j in range(k):
+                    value = start[j] * dens[t, j]
+                    alpha[t, j] = value
+                    total += value
+            else:
+                for j in range(k):
+                    acc = 0.0
+                    for i in range(k):
+                        acc += alpha[t - 1, i] * trans[i, j]
+                    value = acc * dens[t, j] * previous
+                    alpha[t, j] = value
+                    total += value
+            if not total > 0.0:
+                return log_scales + math.log(product), t
+            previous = 1.0 / total
+            scales[t] = previous
+            if total < 1e-30:
+                log_scales += math.log(total)
+            else:
+                product *= total
+                if product < 1e-250:
+                    log_scales += math.log(product)
+                    product = 1.0
+        return log_scales + math.log(product), -1
+
+    @numba.njit(cache=True)
+    def _forward_backward_sequence(
+        dens: np.ndarray,
+        lo: int,
+        hi: int,
+        start: np.ndarray,
+        trans: np.ndarray,
+        alpha: np.ndarray,
+        scales: np.ndarray,
+        xi: np.ndarray,
+        gamma: np.ndarray,
+        first: np.ndarray,
+        x: np.ndarray,
+        means: np.ndarray,
+        second: np.ndarray,
+        sums: np.ndarray,
+    ) -> tuple[float, int]:
+        """One sequence, rows ``lo:hi``, of scaled densities ``dens``.
+
+        Writes its posteriors to ``gamma`` (or, with ``moments``, adds their
+        moments of ``x`` to ``sums``, a missing coordinate by ``means`` and the
+        second moments ``second``) and its first row's to ``first``, adds its
+        expected transitions to ``xi``.  Returns the sum of the log scales and
+        -1, or the first row of zero likelihood.
+        """
+        log_scales, bad = _forward_pass(dens, lo, hi, start, trans, alpha, scales)
+        if bad >= 0:
+            return log_scales, bad
+        k = n_states if n_states > 0 else dens.shape[1]
+        # a local sum: the compiler keeps it apart from the arrays read in the loop
+        local_xi = np.zeros((k, k))
+        beta = np.ones(k)
+        weighted = np.empty(k)
+        g = np.empty(k)
+        d = x.shape[1]
+        local_sums = np.zeros((k, 1 + 2 * d))
+        for t in range(hi - 1, lo - 1, -1):
+            scale = scales[t]
             for j in range(k):
-                value = start[j] * dens[t, j]
-                alpha[t, j] = value
-                total += value
-        else:
-            for j in range(k):
-                acc = 0.0
-                for i in range(k):
-                    acc += alpha[t - 1, i] * trans[i, j]
-                value = acc * dens[t, j] * previous
-                alpha[t, j] = value
-                total += value
-        if not total > 0.0:
-            return log_scales + math.log(product), t
-        previous = 1.0 / total
-        scales[t] = previous
-        if total < 1e-30:
-            log_scales += math.log(total)
-        else:
-            product *= total
-            if product < 1e-250:
-                log_scales += math.log(product)
-                product = 1.0
-    return log_scales + math.log(product), -1
-
-
-@numba.njit(cache=True)
-def _forward_backward_sequence(
-    dens: np.ndarray,
-    lo: int,
-    hi: int,
-    start: np.ndarray,
-    trans: np.ndarray,
-    alpha: np.ndarray,
-    scales: np.ndarray,
-    xi: np.ndarray,
-    gamma: np.ndarray,
-    first: np.ndarray,
-) -> tuple[float, int]:
-    """One sequence, rows ``lo:hi``, of scaled densities ``dens``.
-
-    Writes its posteriors to ``gamma`` and its first row's to ``first``, adds
-    its expected transitions to ``xi``.  Returns the sum of the log scales and
-    -1, or the first row of zero likelihood.
-    """
-    log_scales, bad = _forward_pass(dens, lo, hi, start, trans, alpha, scales)
-    if bad >= 0:
-        return log_scales, bad
-    k = dens.shape[1]
-    # a local sum: the compiler keeps it apart from the arrays read in the loop
-    local_xi = np.zeros((k, k))
-    beta = np.ones(k)
-    weighted = np.empty(k)
-    g = np.empty(k)
-    for t in range(hi - 1, lo - 1, -1):
-        scale = scales[t]
-        for j in range(k):
-            g[j] = alpha[t, j] * scale * beta[j]
-            gamma[t, j] = g[j]
-        if t == lo:
-            for j in range(k):
-                first[j] = g[j]
-            break
-        for j in range(k):
-            weighted[j] = dens[t, j] * beta[j] * scale
-        before = scales[t - 1]
-        for i in range(k):
-            a = alpha[t - 1, i] * before
-            acc = 0.0
-            for j in range(k):
-                step = trans[i, j] * weighted[j]
-                local_xi[i, j] += a * step
-                acc += step
-            beta[i] = acc
-    for i in range(k):
-        for j in range(k):
-            xi[i, j] += local_xi[i, j]
-    return log_scales, -1
-
-
-@numba.njit(cache=True)
-def _forward_backward_chunks(
-    dens: np.ndarray,
-    offsets: np.ndarray,
-    bounds: np.ndarray,
-    starts: np.ndarray,
-    trans: np.ndarray,
-    alpha: np.ndarray,
-    scales: np.ndarray,
-    xi: np.ndarray,
-    gamma: np.ndarray,
-    first: np.ndarray,
-    log_scales: np.ndarray,
-    bad: np.ndarray,
-) -> None:
-    for c in numba.prange(bounds.shape[0] - 1):
-        total = 0.0
-        for s in range(bounds[c], bounds[c + 1]):
-            part, row = _forward_backward_sequence(
-                dens,
-                offsets[s],
-                offsets[s + 1],
-                starts[s],
-                trans,
-                alpha,
-                scales,
-                xi[c],
-                gamma,
-                first[s],
-            )
-            if row >= 0:
-                bad[c] = row
+                g[j] = alpha[t, j] * scale * beta[j]
+                if not moments:
+                    gamma[t, j] = g[j]
+            if moments:
+                seen = False
+                for c in range(d):
+                    seen = seen or x[t, c] == x[t, c]
+                if seen:  # a row with nothing observed adds nothing
+                    for j in range(k):
+                        w = g[j]
+                        local_sums[j, 0] += w
+                        for c in range(d):
+                            v = x[t, c]
+                            if v == v:
+                                local_sums[j, 1 + c] += w * v
+                                local_sums[j, 1 + d + c] += w * v * v
+                            else:
+                                local_sums[j, 1 + c] += w * means[j, c]
+                                local_sums[j, 1 + d + c] += w * second[j, c]
+            if t == lo:
+                for j in range(k):
+                    first[j] = g[j]
                 break
-            total += part
-        log_scales[c] = total
+            for j in range(k):
+                weighted[j] = dens[t, j] * beta[j] * scale
+            before = scales[t - 1]
+            for i in range(k):
+                a = alpha[t - 1, i] * before
+                acc = 0.0
+                for j in range(k):
+                    step = trans[i, j] * weighted[j]
+                    local_xi[i, j] += a * step
+                    acc += step
+                beta[i] = acc
+        for i in range(k):
+            for j in range(k):
+                xi[i, j] += local_xi[i, j]
+        if moments:
+            for j in range(k):
+                for c in range(1 + 2 * d):
+                    sums[j, c] += local_sums[j, c]
+        return log_scales, -1
+
+    @numba.njit(cache=True)
+    def _forward_backward_chunks(
+        dens: np.ndarray,
+        offsets: np.ndarray,
+        bounds: np.ndarray,
+        starts: np.ndarray,
+        trans: np.ndarray,
+        alpha: np.ndarray,
+        scales: np.ndarray,
+        xi: np.ndarray,
+        gamma: np.ndarray,
+        first: np.ndarray,
+        x: np.ndarray,
+        means: np.ndarray,
+        second: np.ndarray,
+        sums: np.ndarray,
+        log_scales: np.ndarray,
+        bad: np.ndarray,
+    ) -> None:
+        for c in numba.prange(bounds.shape[0] - 1):
+            total = 0.0
+            for s in range(bounds[c], bounds[c + 1]):
+                part, row = _forward_backward_sequence(
+                    dens,
+                    offsets[s],
+                    offsets[s + 1],
+                    starts[s],
+                    trans,
+                    alpha,
+                    scales,
+                    xi[c],
+                    gamma,
+                    first[s],
+                    x,
+                    means,
+                    second,
+                    sums[c],
+                )
+                if row >= 0:
+                    bad[c] = row
+                    break
+                total += part
+            log_scales[c] = total
+
+    parallel = numba.njit(parallel=True, cache=True)(_forward_backward_chunks.py_func)
+    return _forward_backward_chunks, parallel
 
 
-_forward_backward_parallel = numba.njit(parallel=True, cache=True)(_forward_backward_chunks.py_func)
+@functools.cache
+def _forward_backward_kernels(k: int, moments: bool = False) -> tuple[Any, Any]:
+    """The kernels for ``k`` states: specialised up to ``_SPECIALISED_MAX_K``."""
+    return _make_forward_backward(k if 1 <= k <= _SPECIALISED_MAX_K else 0, moments)
 
 
 Workspace = dict[str, np.ndarray]
@@ -380,9 +389,15 @@ def _run(
     trans: np.ndarray,
     gamma: np.ndarray,
     work: Workspace | None = None,
-) -> tuple[np.ndarray, np.ndarray, float, int]:
+    gaussian: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray, float, int, np.ndarray]:
     """Forward-backward over every sequence, posteriors written to ``gamma``: xi, the
-    first rows' posteriors, the log-likelihood and the first bad row."""
+    first rows' posteriors, the log-likelihood, the first bad row and the moments.
+
+    With ``gaussian = (x, means, second)`` the posteriors are not stored but
+    summed into the moments (k, 1 + 2d) of diagonal Gaussian emissions, a
+    missing coordinate by its moments given the state (``means``, ``second``).
+    """
     n, k = dens.shape
     offsets = np.asarray(offsets, dtype=np.int64)
     starts = np.ascontiguousarray(starts, dtype=np.float64)
@@ -395,7 +410,13 @@ def _run(
     first = np.zeros((offsets.shape[0] - 1, k))
     log_scales = np.zeros(n_chunks)
     bad_chunks = np.full(n_chunks, -1, dtype=np.int64)
-    kernel = _forward_backward_parallel if n_chunks > 1 else _forward_backward_chunks
+    if gaussian is None:
+        x, means, second = np.zeros((n, 0)), np.zeros((k, 0)), np.zeros((k, 0))
+    else:
+        x, means, second = gaussian
+    sums = np.zeros((n_chunks, k, 1 + 2 * x.shape[1]))
+    serial, parallel = _forward_backward_kernels(k, gaussian is not None)
+    kernel = parallel if n_chunks > 1 else serial
     kernel(
         dens,
         offsets,
@@ -407,12 +428,16 @@ def _run(
         xi,
         gamma,
         first,
+        x,
+        means,
+        second,
+        sums,
         log_scales,
         bad_chunks,
     )
     failed_rows = bad_chunks[bad_chunks >= 0]
     bad = int(failed_rows.min()) if failed_rows.size else -1
-    return xi.sum(axis=0), first, float(log_scales.sum() + top.sum()), bad
+    return xi.sum(axis=0), first, float(log_scales.sum() + top.sum()), bad, sums.sum(axis=0)
 
 
 def _scaled(log_b: np.ndarray, work: Workspace | None) -> tuple[np.ndarray, np.ndarray]:
@@ -455,7 +480,7 @@ def forward_backward(
     """
     dens, top = _scaled(log_b, work)
     gamma = np.empty_like(dens)
-    xi, first, loglik, bad = _run(dens, top, offsets, starts, trans, gamma, work)
+    xi, first, loglik, bad, _ = _run(dens, top, offsets, starts, trans, gamma, work)
     return gamma, xi, first, loglik, bad
 
 
@@ -487,17 +512,14 @@ def gaussian_diagonal_e_step(
     top = _buffer(work, "top", (n,))
     kernel = _gaussian_parallel if n >= PARALLEL_MIN_ROWS else _gaussian_blocks
     kernel(x, means, precision, log_norm, dens, top)
-    # the posteriors, then their moments in a pass whose sums vectorise: faster than
-    # adding the moments inside the backward recursion
-    gamma = _buffer(work, "gamma", (n, k))
-    xi, first, loglik, bad = _run(dens, top, offsets, starts, trans, gamma, work)
-    n_blocks = (n + _BLOCK_ROWS - 1) // _BLOCK_ROWS
-    parts = np.zeros((n_blocks, k, 1 + 2 * d))
-    if bad < 0:
-        (_moment_parallel if n >= PARALLEL_MIN_ROWS else _moment_blocks)(
-            gamma, x, means, variances, parts
-        )
-    moments = parts.sum(axis=0)
+    # the moments are summed in the backward recursion, the posteriors not stored
+    unused = np.empty((0, k))
+    second = means * means + variances
+    xi, first, loglik, bad, moments = _run(
+        dens, top, offsets, starts, trans, unused, work, (x, means, second)
+    )
+    if bad >= 0:
+        moments[:] = 0.0  # a failed pass sums only part of the rows
     return moments[:, 0], moments[:, 1 : 1 + d], moments[:, 1 + d :], xi, first, loglik, bad
 
 
