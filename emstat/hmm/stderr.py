@@ -8,9 +8,13 @@ differences in free coordinates around the estimate:
   fixed entries (structural zeros included) are not coordinates, and
   neither is an entry estimated at 0 (on the boundary: its standard error
   is NaN, with the reason);
-- the emission parameters in the family's free parametrisation, or for
+- the emission parameters of a family in coordinates that keep every step
+  inside the space (log-ratios of level probabilities, logits, logs of
+  rates; an estimate on the edge is held there, with the reason), or for
   Gaussian emissions in the Gaussian mixture's local chart of the
-  covariance model (:mod:`emstat.mixture.stderr`).
+  covariance model (:mod:`emstat.mixture.stderr`); emission parameters
+  fixed by the user are not coordinates (their standard error is NaN,
+  noted "fixed").
 
 The reported parameters' standard errors follow by the delta method.  Per
 sequence start distributions are held at their estimates (the others' are
