@@ -302,3 +302,11 @@ def test_casino_standard_errors_without_warnings_match_an_independent_hessian():
     keep = ~edge.reshape(-1)
     keep = np.r_[True, True, keep]
     np.testing.assert_allclose(got[keep], expected[keep], rtol=2e-3)
+
+
+def test_a_saved_fit_keeps_its_fixed_parameters(normal_frame, tmp_path):
+    fit = emstat.fit_hmm(normal_frame, 2, start=HALF, fixed={"mean[x]": [0.0, None]})
+    loaded = emstat.hmm.load_hmm(fit.save(tmp_path / "fit.json"))
+    assert loaded.n_params == fit.n_params
+    np.testing.assert_allclose(loaded.params["std_err"], fit.params["std_err"], rtol=1e-12)
+    np.testing.assert_array_equal(loaded.hmm.emission_fixed, fit.hmm.emission_fixed)
