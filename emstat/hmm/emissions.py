@@ -32,8 +32,10 @@ from emstat.families.base import (
     ColumnData,
     ProductFamily,
     Scale,
+    SimplexColumns,
     check_nonempty,
     numeric_column,
+    part_columns,
 )
 from emstat.mixture import gaussian
 from emstat.mixture.covariance import CovarianceModel, get_covariance_model
@@ -72,19 +74,41 @@ class Emission:
     def stats(self, theta: Any, data: Any, gamma: np.ndarray) -> Any:
         raise NotImplementedError
 
-    def m_step(self, stats: Any, previous: Any) -> Any:
+    def m_step(self, stats: Any, previous: Any, fixed: np.ndarray | None = None) -> Any:
+        """The parameters maximising the expected log-likelihood, the entries of
+        ``fixed`` (``(k, m)`` as :meth:`rows`, NaN where free) held at their values."""
         raise NotImplementedError
 
     def n_free(self, k: int) -> int:
         raise NotImplementedError
 
-    def chart(self, theta: Any) -> tuple[np.ndarray, Callable[[np.ndarray], Any], str | None]:
-        """Free coordinates at ``theta``, the map back, and why there are none (or None)."""
+    def check_fixed(self, fixed: np.ndarray) -> int:
+        """Refuse fixed values the M-step cannot hold exactly; the number of free
+        parameters they take away."""
+        raise NotImplementedError
+
+    def fix(self, theta: Any, fixed: np.ndarray | None) -> Any:
+        """``theta`` with the fixed values put in (a start given by the user)."""
+        if fixed is None:
+            return theta
+        _, values, _ = self.rows(theta)
+        return self.theta_from_rows(np.where(np.isnan(fixed), values, fixed))
+
+    def chart(
+        self, theta: Any, fixed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, Callable[[np.ndarray], Any], str | None]:
+        """Free coordinates at ``theta`` (fixed entries are none), the map back, and why
+        there are none (or None)."""
         raise NotImplementedError
 
     def rows(self, theta: Any) -> tuple[list[str], np.ndarray, list[Scale]]:
         """Parameter names, ``(k, m)`` estimates in the data's units, and their scales."""
         raise NotImplementedError
+
+    def edge(self, theta: Any) -> np.ndarray:
+        """``(k, m)``: the estimates on the edge of the parameter space (a probability
+        at 0 or 1, a rate at 0), which the observed information holds there."""
+        return np.zeros(self.rows(theta)[1].shape, dtype=bool)
 
     def parameter_names(self) -> tuple[list[str], list[Scale]]:
         """The names of one state's parameters, as :meth:`rows` lays them out, and their scales."""
@@ -154,20 +178,91 @@ class FamilyEmission(Emission):
     def stats(self, theta: Any, data: tuple[ColumnData, ...], gamma: np.ndarray) -> Any:
         return self.family.stats(data, gamma)
 
-    def m_step(self, stats: Any, previous: Any) -> Any:
-        return self.family.m_step(stats)
+    def _split(self, table: np.ndarray) -> list[np.ndarray]:
+        """A ``(k, m)`` table as :meth:`rows` lays it out, cut into the parts' blocks."""
+        return list(self.theta_from_rows(table))
+
+    def m_step(self, stats: Any, previous: Any, fixed: np.ndarray | None = None) -> Any:
+        if fixed is None:
+            return self.family.m_step(stats)
+        out = []
+        for part, s, held in zip(self.family.parts, stats, self._split(fixed), strict=True):
+            if isinstance(part, SimplexColumns):
+                # the free levels share what the fixed ones leave, as counts say
+                from emstat.hmm.model import Constraint
+
+                part.m_step(s)  # its checks (a state without counts)
+                out.append(Constraint(held).update(s, None))
+            else:
+                out.append(np.where(np.isnan(held), part.m_step(s), held))
+        return tuple(out)
 
     def n_free(self, k: int) -> int:
         return self.family.n_free(k)
 
-    def chart(self, theta: Any) -> tuple[np.ndarray, Callable[[np.ndarray], Any], str | None]:
-        from emstat.mixture.finite import FiniteMixture, MixtureTheta, _on_boundary
+    def check_fixed(self, fixed: np.ndarray) -> int:
+        from emstat.hmm.model import check_constraint
+
+        k = fixed.shape[0]
+        taken = 0
+        for part, held in zip(self.family.parts, self._split(fixed), strict=True):
+            if np.isnan(held).all():
+                continue
+            if isinstance(part, SimplexColumns):
+                what = f"probabilities of {describe_labels(part_columns(part))}"
+                constraint = check_constraint(held, k, held.shape[1], what)
+                taken += part.n_free(k) - constraint.n_free()
+            elif held.shape[1] == 1:
+                taken += int((~np.isnan(held)).sum())
+            else:
+                raise InputError(
+                    f"the parameters of the {part.name} column {part.column!r} cannot be "
+                    "fixed; fix those of family='gaussian' instead"
+                )
+        return taken
+
+    def fix(self, theta: Any, fixed: np.ndarray | None) -> Any:
+        if fixed is None:
+            return theta
+        from emstat.hmm.model import Constraint
+
+        out = []
+        for part, th, held in zip(self.family.parts, theta, self._split(fixed), strict=True):
+            if isinstance(part, SimplexColumns):
+                out.append(Constraint(held).project(th))
+            else:
+                out.append(np.where(np.isnan(held), th, held))
+        return tuple(out)
+
+    def chart(
+        self, theta: Any, fixed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, Callable[[np.ndarray], Any], str | None]:
+        """Coordinates in which every step stays in the parameter space: log-ratios of
+        probabilities over levels, logits of probabilities, logs of rates (a step of
+        the probabilities themselves leaves the space near an edge)."""
+        if fixed is None:
+            fixed = np.full_like(self.rows(theta)[1], np.nan)
+        charts = [
+            _part_chart(part, np.asarray(th, dtype=float), held)
+            for part, th, held in zip(self.family.parts, theta, self._split(fixed), strict=True)
+        ]
+        sizes = np.cumsum([0] + [c[0].size for c in charts])
+
+        def back(v: np.ndarray) -> tuple[np.ndarray, ...]:
+            return tuple(
+                c[1](v[a:b]) for c, a, b in zip(charts, sizes[:-1], sizes[1:], strict=True)
+            )
+
+        return np.concatenate([c[0] for c in charts]), back, None
+
+    def edge(self, theta: Any) -> np.ndarray:
+        from emstat.mixture.finite import FiniteMixture, MixtureTheta, _boundary_rows
 
         k = theta[0].shape[0]
-        reason = _on_boundary(
+        rows = _boundary_rows(
             FiniteMixture(self.family, k), MixtureTheta(np.full(k, 1.0 / k), tuple(theta))
         )
-        return self.family.to_free(theta), lambda v: self.family.from_free(v, k), reason
+        return rows.reshape(k, -1)[:, 1:]  # without the mixture's weights
 
     def rows(self, theta: Any) -> tuple[list[str], np.ndarray, list[Scale]]:
         return self.family.rows(theta)
@@ -213,6 +308,57 @@ class FamilyEmission(Emission):
 
     def to_spec(self) -> dict[str, Any]:
         return {"kind": "family", "family": self.family.to_spec()}
+
+
+def _about(stats: GaussianStats, means: np.ndarray) -> GaussianStats:
+    """Statistics whose M-step gives the ``means`` where they are not NaN, and the
+    scatter about them: Σ γ (x - m)(x - m)' = S2 - s m' - m s' + n m m'."""
+    if np.isnan(means).all():
+        return stats
+    nk = stats.nk
+    m = np.where(np.isnan(means), stats.sums / nk[:, None], means)
+    sums = nk[:, None] * m
+    if stats.second.ndim == 2:  # diagonal scatter
+        second = stats.second - 2.0 * stats.sums * m + 2.0 * nk[:, None] * m * m
+    else:
+        outer = np.einsum("ki,kj->kij", stats.sums, m)
+        second = (
+            stats.second
+            - outer
+            - outer.transpose(0, 2, 1)
+            + 2.0 * nk[:, None, None] * np.einsum("ki,kj->kij", m, m)
+        )
+    return GaussianStats(nk, sums, second)
+
+
+def _part_chart(
+    part: Any, theta: np.ndarray, fixed: np.ndarray
+) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+    """One part's free coordinates and the map back (fixed entries stay as they are)."""
+    from emstat.hmm.model import Constraint
+    from emstat.hmm.stderr import _SimplexChart
+
+    if isinstance(part, SimplexColumns):
+        simplex = _SimplexChart.of(theta, Constraint(fixed))
+        return simplex.coordinates(), simplex.point
+    free = np.isnan(fixed)
+    scales = np.array(part.scales())[None, :].repeat(theta.shape[0], axis=0)[free]
+    coords = np.array([_SCALE_MAPS[s][0](x) for s, x in zip(scales, theta[free], strict=True)])
+
+    def point(v: np.ndarray) -> np.ndarray:
+        out = theta.copy()
+        out[free] = [_SCALE_MAPS[s][1](x) for s, x in zip(scales, v, strict=True)]
+        return out
+
+    return coords.astype(float).reshape(-1), point
+
+
+# A scale's map to unbounded coordinates and back.
+_SCALE_MAPS: dict[str, tuple[Callable[[float], float], Callable[[float], float]]] = {
+    "identity": (lambda x: x, lambda v: v),
+    "log": (math.log, math.exp),
+    "logit": (lambda x: math.log(x / (1.0 - x)), lambda v: 1.0 / (1.0 + math.exp(-v))),
+}
 
 
 def _check_levels(frame: pd.DataFrame, column: str, levels: list[Any]) -> None:
@@ -353,29 +499,79 @@ class GaussianEmission(Emission):
         )
         return GaussianStats(nk, sums, second), xi, first, loglik, bad
 
-    def m_step(self, stats: GaussianStats, previous: GaussianParams | None) -> GaussianParams:
+    def m_step(
+        self,
+        stats: GaussianStats,
+        previous: GaussianParams | None,
+        fixed: np.ndarray | None = None,
+    ) -> GaussianParams:
         check_nonempty(stats.nk)
-        return GaussianMixtureModel(self.covariance, stats.nk.shape[0]).m_step(stats, previous)
+        mixture = GaussianMixtureModel(self.covariance, stats.nk.shape[0])
+        if fixed is None:
+            return mixture.m_step(stats, previous)
+        means, variances = self._fixed_parts(fixed)
+        theta = mixture.m_step(_about(stats, means), previous)
+        # the scatter about the fixed means gives the covariances; put the values in exactly
+        covariances = theta.covariances.copy()
+        held = ~np.isnan(variances)
+        covariances[:, 0, 0][held] = variances[held]
+        return gaussian.gaussian_params(
+            theta.weights,
+            np.where(np.isnan(means), theta.means, means),
+            covariances,
+            diagonal=theta.diagonal,
+        )
+
+    def _fixed_parts(self, fixed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Fixed means about the centre (k, d) and fixed variances of 1-D states (k,)."""
+        d = self.d
+        return fixed[:, :d] - self.center, fixed[:, d] if d == 1 else np.full(len(fixed), np.nan)
+
+    def check_fixed(self, fixed: np.ndarray) -> int:
+        d, name = self.d, self.covariance.name
+        covariance = ~np.isnan(fixed[:, d:])
+        if covariance.any() and name != "V":
+            raise InputError(
+                f"variances can be fixed with the one-dimensional model 'V' only, not {name!r}"
+            )
+        means = ~np.isnan(fixed[:, :d])
+        partly = means.any(axis=1) & ~means.all(axis=1)
+        if partly.any() and self.covariance.scatter != "diag":
+            raise InputError(
+                f"state {int(np.flatnonzero(partly)[0]) + 1} fixes some coordinates of its "
+                f"mean; with correlated coordinates ({name!r}) fix all of them or use a "
+                "diagonal model"
+            )
+        return int(means.sum() + covariance.sum())
 
     def n_free(self, k: int) -> int:
         return self.covariance.n_var_params(k, self.d) + k * self.d
 
     def chart(
-        self, theta: GaussianParams
+        self, theta: GaussianParams, fixed: np.ndarray | None = None
     ) -> tuple[np.ndarray, Callable[[np.ndarray], Any], str | None]:
         from emstat.mixture.stderr import _build_chart, _chart_point
 
         chart = _build_chart(theta, self.covariance.name)
-        k = theta.k
+        k, d = theta.k, theta.d
         skip = k - 1  # the chart's weight coordinates: the states have no weights
+        moving = np.ones(chart.n_free - skip, dtype=bool)
+        if fixed is not None:
+            # a fixed mean is its own coordinate; a fixed 1-D variance its state's volume
+            means, variances = self._fixed_parts(fixed)
+            moving[: k * d] = np.isnan(means).reshape(-1)
+            if d == 1:
+                moving[k * d : k * d + k] &= np.isnan(variances)
 
         def back(v: np.ndarray) -> GaussianParams:
-            _, means, covariances = _chart_point(chart, np.concatenate([np.zeros(skip), v]))
+            local = np.zeros(moving.size)
+            local[moving] = v
+            _, means, covariances = _chart_point(chart, np.concatenate([np.zeros(skip), local]))
             return gaussian.gaussian_params(
                 np.full(k, 1.0 / k), means, covariances, diagonal=theta.diagonal
             )
 
-        return np.zeros(chart.n_free - skip), back, None
+        return np.zeros(int(moving.sum())), back, None
 
     def rows(self, theta: GaussianParams) -> tuple[list[str], np.ndarray, list[Scale]]:
         names = gaussian.parameter_names(self.columns)

@@ -136,19 +136,62 @@ def emission_from_names(
         raise InputError(f"{what} gives no start value for {describe_labels(missing)}")
     table = np.empty((k, len(names)))
     for j, (name, scale) in enumerate(zip(names, scales, strict=True)):
-        try:
-            column = np.asarray(given[name], dtype=float).reshape(-1)
-        except (TypeError, ValueError):
-            raise InputError(f"{what}[{name!r}] must be {k} numbers") from None
-        if column.shape[0] != k or not np.isfinite(column).all():
-            raise InputError(f"{what}[{name!r}] must be {k} finite numbers, got {given[name]!r}")
-        if (scale == "logit" and ((column < 0) | (column > 1)).any()) or (
-            scale == "log" and (column <= 0).any()
-        ):
-            space = "probabilities in [0, 1]" if scale == "logit" else "numbers > 0"
-            raise InputError(f"{what}[{name!r}] must be {space}, got {column.tolist()}")
-        table[:, j] = column
+        table[:, j] = _state_values(given[name], k, scale, f"{what}[{name!r}]")
     return emission.theta_from_rows(table)
+
+
+def _state_values(value: Any, k: int, scale: str, label: str, free: bool = False) -> np.ndarray:
+    """One parameter's values for the k states, in its parameter space; with ``free``,
+    None (or NaN) marks a state where it is not given."""
+    if free and not isinstance(value, str):
+        value = [np.nan if v is None else v for v in np.asarray(value, dtype=object).reshape(-1)]
+    try:
+        column = np.asarray(value, dtype=float).reshape(-1)
+    except (TypeError, ValueError):
+        raise InputError(f"{label} must be {k} numbers, got {value!r}") from None
+    given = ~np.isnan(column) if free else np.ones(column.shape, dtype=bool)
+    if column.shape[0] != k or not np.isfinite(column[given]).all():
+        kind = "numbers (None where free)" if free else "finite numbers"
+        raise InputError(f"{label} must be {k} {kind}, one per state, got {value!r}")
+    seen = column[given]
+    if (scale == "logit" and ((seen < 0) | (seen > 1)).any()) or (
+        scale == "log" and (seen <= 0).any()
+    ):
+        space = "probabilities in [0, 1]" if scale == "logit" else "numbers > 0"
+        raise InputError(f"{label} must be {space}, got {column.tolist()}")
+    return column
+
+
+def emission_fixed(emission: Emission, k: int, fixed: Any) -> np.ndarray | None:
+    """Emission parameters held at given values, ``{name: k values, None where free}``,
+    as a ``(k, m)`` table laid out as ``params`` (NaN where free), checked."""
+    if fixed is None:
+        return None
+    if not isinstance(fixed, Mapping):
+        raise InputError(
+            "fixed must map parameter names to one value per state (None where free), "
+            f"got {type(fixed).__name__}"
+        )
+    names, scales = emission.parameter_names()
+    unknown = [key for key in fixed if key not in names]
+    if unknown:
+        hint = (
+            "; constrain the chain by transitions= and start="
+            if any(key in ("transitions", "start") for key in unknown)
+            else ""
+        )
+        raise InputError(
+            f"fixed names {describe_labels([str(u) for u in unknown])}, not an emission "
+            f"parameter of this model; its parameters are {describe_labels(names, 20)}{hint}"
+        )
+    table = np.full((k, len(names)), np.nan)
+    for j, (name, scale) in enumerate(zip(names, scales, strict=True)):
+        if name in fixed:
+            table[:, j] = _state_values(fixed[name], k, scale, f"fixed[{name!r}]", free=True)
+    if np.isnan(table).all():
+        return None
+    emission.check_fixed(table)
+    return table
 
 
 def _default_transitions(k: int) -> np.ndarray:
@@ -171,6 +214,7 @@ class HMMFitter:
     init: Any = None
     n_init: int = 1
     seed: int | None = 0
+    fixed: Any = None
 
     def model(self, k: int) -> HMMModel:
         return HMMModel(
@@ -179,6 +223,7 @@ class HMMFitter:
             check_constraint(self.start, 1, k, "start"),
             check_constraint(self.transitions, k, k, "transitions"),
             per_sequence=self.start_per_sequence,
+            emission_fixed=emission_fixed(self.prepared.emission, k, self.fixed),
         )
 
     def _chain_start(
@@ -210,6 +255,7 @@ class HMMFitter:
         start, trans = self._chain_start(model, given)
         emission = self._emission_rows(model.k, given) if given else None
         if emission is not None:
+            emission = self.prepared.emission.fix(emission, model.emission_fixed)
             return [(HMMTheta(start, trans, emission), "given parameters", None)]
         data = self.prepared.data
         features = self.prepared.emission.start_features(data.emissions)
@@ -225,7 +271,9 @@ class HMMFitter:
                 raise InputError("an HMM start must give every row a state")
             try:
                 theta_e = self.prepared.emission.m_step(
-                    self.prepared.emission.stats(None, data.emissions, resp), None
+                    self.prepared.emission.stats(None, data.emissions, resp),
+                    None,
+                    model.emission_fixed,
                 )
             except DegenerateFitError as exc:
                 out.append((None, partition.method, str(exc)))
@@ -406,6 +454,7 @@ def fit_hmm(
     transitions: Any = None,
     start: Any = None,
     init: Any = None,
+    fixed: Mapping[str, Any] | None = None,
     n_init: int = 1,
     seed: int | None = 0,
     control: EMControl | None = None,
@@ -455,6 +504,15 @@ def fit_hmm(
         none: then they come from a partition of the rows), and optionally
         ``"method"``; or the method alone: ``"quantile"`` (default in 1-D),
         ``"kmeans++"`` (default otherwise and for restarts) or ``"random"``.
+    fixed
+        Emission parameters held at given values while the rest are
+        estimated: their ``params`` names mapped to one value per state,
+        None where free, e.g. ``{"mean[x]": [0.0, None]}`` or
+        ``{"prob[face=6]": [1 / 6, None]}`` (the other levels of a fixed
+        state share what is left).  Gaussian means may be fixed in any
+        covariance model (all of a state's coordinates unless the model is
+        diagonal), variances in the 1-D model ``"V"``.  Fixed values are not
+        free parameters (``n_params``, BIC) and have no standard error.
     n_init, seed
         Restarts from seeded random partitions; ``restarts`` reports each.
     control, tol, criterion, max_iter
@@ -500,5 +558,6 @@ def fit_hmm(
         init=init,
         n_init=n_init,
         seed=seed,
+        fixed=fixed,
     )
     return fitter.fit(k)

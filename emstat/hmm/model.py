@@ -196,6 +196,8 @@ class HMMModel:
     # Use the emission's one-pass compiled E-step where it has one (tests turn it off
     # to compare it with the general path).
     fused: bool = True
+    # Emission parameters held at given values: (k, m) as the emission's rows, NaN where free.
+    emission_fixed: np.ndarray | None = None
 
     def starts_of(self, theta: HMMTheta, data: HMMData) -> np.ndarray:
         """The start distribution of each sequence of ``data``, (n_seq, k)."""
@@ -265,7 +267,7 @@ class HMMModel:
                 stats.start[None, :], None if old_start is None else old_start[None, :]
             )[0]
         emission = self.emission.m_step(
-            stats.emission, None if previous is None else previous.emission
+            stats.emission, None if previous is None else previous.emission, self.emission_fixed
         )
         return HMMTheta(start, trans, emission)
 
@@ -277,7 +279,10 @@ class HMMModel:
     def n_params(self, n_sequences: int) -> int:
         """Free parameters: starts, transitions (less fixed ones) and the emissions'."""
         starts = self.start_constraint.n_free() * (n_sequences if self.per_sequence else 1)
-        return starts + self.trans_constraint.n_free() + self.emission.n_free(self.k)
+        emission = self.emission.n_free(self.k)
+        if self.emission_fixed is not None:
+            emission -= self.emission.check_fixed(self.emission_fixed)
+        return starts + self.trans_constraint.n_free() + emission
 
     def loglik(self, theta: HMMTheta, data: HMMData) -> float:
         """The log-likelihood by the forward pass alone (-inf where it is zero)."""

@@ -321,6 +321,9 @@ class HMMResult(FitCriteria):
             "start_per_sequence": self.hmm.per_sequence,
             "start_constraint": _nan_to_none(self.hmm.start_constraint.fixed),
             "transitions_constraint": _nan_to_none(self.hmm.trans_constraint.fixed),
+            "emission_fixed": None
+            if self.hmm.emission_fixed is None
+            else _nan_to_none(self.hmm.emission_fixed),
             "start": None if theta is None else theta.start.tolist(),
             "transitions": None if theta is None else theta.trans.tolist(),
             "emission_params": emission_values,
@@ -378,6 +381,20 @@ def _constraint(payload: Any, shape: tuple[int, int], name: str) -> Any:
     return Constraint(values)
 
 
+def _emission_fixed(emission: Any, payload: Any, k: int) -> np.ndarray | None:
+    """The saved emission parameters held at given values (None: none), checked."""
+    if payload is None:
+        return None
+    width = len(emission.parameter_names()[0])
+    if not isinstance(payload, list) or not all(isinstance(row, list) for row in payload):
+        raise InputError("the saved emission_fixed is not a table")
+    values = np.array([[np.nan if v is None else v for v in row] for row in payload], dtype=float)
+    if values.shape != (k, width):
+        raise InputError(f"the saved emission_fixed has shape {values.shape}, not {(k, width)}")
+    emission.check_fixed(values)
+    return values
+
+
 def load_hmm(path: str | Path) -> HMMResult:
     """A fit saved by :meth:`HMMResult.save`, checked field by field.
 
@@ -403,6 +420,7 @@ def load_hmm(path: str | Path) -> HMMResult:
         _constraint(fields.get("start_constraint"), (1, k), "start constraint"),
         _constraint(fields.get("transitions_constraint"), (k, k), "transitions constraint"),
         per_sequence=per_sequence,
+        emission_fixed=_emission_fixed(emission, fields.get("emission_fixed"), k),
     )
     n_params = fields.integer("n_params", 0)
     if n_params != model.n_params(n_sequences):

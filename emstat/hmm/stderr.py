@@ -8,9 +8,13 @@ differences in free coordinates around the estimate:
   fixed entries (structural zeros included) are not coordinates, and
   neither is an entry estimated at 0 (on the boundary: its standard error
   is NaN, with the reason);
-- the emission parameters in the family's free parametrisation, or for
+- the emission parameters of a family in coordinates that keep every step
+  inside the space (log-ratios of level probabilities, logits, logs of
+  rates; an estimate on the edge is held there, with the reason), or for
   Gaussian emissions in the Gaussian mixture's local chart of the
-  covariance model (:mod:`emstat.mixture.stderr`).
+  covariance model (:mod:`emstat.mixture.stderr`); emission parameters
+  fixed by the user are not coordinates (their standard error is NaN,
+  noted "fixed").
 
 The reported parameters' standard errors follow by the delta method.  Per
 sequence start distributions are held at their estimates (the others' are
@@ -110,7 +114,10 @@ def observed_information_std_errors(
     if not model.per_sequence:
         start_chart = _SimplexChart.of(theta.start[None, :], model.start_constraint)
     trans_chart = _SimplexChart.of(theta.trans, model.trans_constraint)
-    free_e, back_e, emission_reason = model.emission.chart(theta.emission)
+    edge = model.emission.edge(theta.emission)
+    free_e, back_e, emission_reason = model.emission.chart(
+        theta.emission, _held(model, theta, edge)
+    )
     if emission_reason is not None:
         free_e, back_e = np.empty(0), lambda _v: theta.emission
     sizes = [0 if start_chart is None else start_chart.size, trans_chart.size, free_e.size]
@@ -127,9 +134,10 @@ def observed_information_std_errors(
         start = theta.start if start_chart is None else start_chart.point(v[:a])[0]
         return HMMTheta(start, trans_chart.point(v[a:b]), back_e(v[b:]))
 
-    _mark(notes, model, theta, start_chart, trans_chart, emission_reason)
+    _mark(notes, model, theta, start_chart, trans_chart, emission_reason, edge)
+    given = _given(model, theta)
     if free.size == 0:
-        return _finish(np.zeros(size), notes), notes
+        return _finish(np.zeros(size), notes, given), notes
 
     def loglik(v: np.ndarray) -> float:
         try:
@@ -147,7 +155,30 @@ def observed_information_std_errors(
     else:
         se = np.full(size, np.nan)
         notes = [note or reason for note in notes]
-    return _finish(se, notes), notes
+    return _finish(se, notes, given), notes
+
+
+def _held(model: HMMModel, theta: HMMTheta, edge: np.ndarray) -> np.ndarray | None:
+    """The emission parameters that are not coordinates: fixed ones at their values,
+    those on the edge of the space at their estimates (NaN elsewhere)."""
+    fixed = model.emission_fixed
+    if fixed is None and not edge.any():
+        return None
+    _, values, _ = model.emission.rows(theta.emission)
+    held = np.full(values.shape, np.nan) if fixed is None else fixed.copy()
+    held[edge] = values[edge]
+    return held
+
+
+def _given(model: HMMModel, theta: HMMTheta) -> np.ndarray:
+    """The reported entries that are emission parameters held at given values."""
+    held = np.zeros_like(theta.trans, dtype=bool)
+    if not model.per_sequence:
+        held = np.zeros((model.k, model.k + 1), dtype=bool)
+    fixed = model.emission_fixed
+    if fixed is None:
+        fixed = np.full(model.emission.rows(theta.emission)[1].shape, np.nan)
+    return np.concatenate([held, ~np.isnan(fixed)], axis=1).reshape(-1)
 
 
 def _covariance_problem(hessian: np.ndarray) -> str | None:
@@ -162,11 +193,12 @@ def _covariance_problem(hessian: np.ndarray) -> str | None:
     return None
 
 
-def _finish(se: np.ndarray, notes: list[str]) -> np.ndarray:
-    """NaN where a note says there is no standard error; 0 where the value is fixed."""
+def _finish(se: np.ndarray, notes: list[str], given: np.ndarray) -> np.ndarray:
+    """NaN where a note says there is no standard error; 0 where a chain's value is fixed
+    (an emission parameter held at a given value, ``given``, has none: NaN)."""
     out = se.copy()
     for i, note in enumerate(notes):
-        if note == "fixed":
+        if note == "fixed" and not given[i]:
             out[i] = 0.0
         elif note:
             out[i] = np.nan
@@ -180,6 +212,7 @@ def _mark(
     start_chart: _SimplexChart | None,
     trans_chart: _SimplexChart,
     emission_reason: str | None,
+    edge: np.ndarray,
 ) -> None:
     """A note for every reported entry without a standard error of its own."""
     k = model.k
@@ -193,8 +226,12 @@ def _mark(
             notes[row] = _entry_note(model.start_constraint, start_chart, 0, i)
         for j in range(k):
             notes[row + shared + j] = _entry_note(model.trans_constraint, trans_chart, i, j)
-        if emission_reason is not None:
-            for c in range(m):
+        for c in range(m):
+            if model.emission_fixed is not None and not np.isnan(model.emission_fixed[i, c]):
+                notes[row + shared + k + c] = "fixed"
+            elif edge[i, c]:
+                notes[row + shared + k + c] = "on the boundary (held at its estimate)"
+            elif emission_reason is not None:
                 notes[row + shared + k + c] = emission_reason
 
 
