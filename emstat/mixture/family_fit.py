@@ -273,14 +273,22 @@ class FamilyMixtureResult(MixtureCriteria):
         seed: Any = None,
         workers: int = 1,
         control: EMControl | None = None,
+        scheduler: Any = None,
     ) -> Any:
         """Refit ``n_boot`` resamples from the fitted parameters (``"bs"``, ``"wlbs"``,
         ``"pb"`` or ``"jk"``, as mclust's ``MclustBootstrap``): a
-        :class:`~emstat.inference.BootstrapResult`."""
+        :class:`~emstat.inference.BootstrapResult`; ``scheduler`` (a Dask
+        address or ``distributed.Client``) runs the refits on that cluster."""
         from emstat.inference.bootstrap import bootstrap_fit
 
         return bootstrap_fit(
-            self, n_boot=n_boot, kind=kind, seed=seed, workers=workers, control=control
+            self,
+            n_boot=n_boot,
+            kind=kind,
+            seed=seed,
+            workers=workers,
+            control=control,
+            scheduler=scheduler,
         )
 
     @cached_property
