@@ -119,7 +119,7 @@ class FamilyProfiles:
                 raise InputError("this family's free parameters are not its reported ones")
             own.append(int(unit[0]))
         _, _, part_scales = model.family.rows(theta.components)
-        scales = [s for _ in range(model.k) for s in ["logit", *part_scales]]
+        scales: list[str] = [s for _ in range(model.k) for s in ["logit", *part_scales]]
         setup = cls(
             model,
             fit.data_,

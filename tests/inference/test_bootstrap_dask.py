@@ -58,7 +58,7 @@ def test_family_bootstrap_on_a_client_equals_the_serial_run(cluster) -> None:  #
 
 def test_bad_schedulers_are_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     fit = _gaussian()
-    with pytest.raises(InputError, match="scheduler must be a Dask scheduler address.*int"):
+    with pytest.raises(InputError, match=r"scheduler must be a Dask scheduler address.*int"):
         fit.bootstrap(10, scheduler=8786)
     with pytest.raises(InputError, match="not a Dask scheduler address"):
         fit.bootstrap(10, scheduler="tcp://host-without-port")

@@ -119,7 +119,7 @@ def test_binomial_probability_profile_is_the_exact_one_component_interval() -> N
 
 def test_family_profile_refuses_control_and_names_the_parameters(deaths) -> None:  # type: ignore[no-untyped-def]
     fit, _, _ = deaths
-    with pytest.raises(InputError, match="no parameter '3:weight'.*1:rate"):
+    with pytest.raises(InputError, match=r"no parameter '3:weight'.*1:rate"):
         fit.conf_int(method="profile", parameters=["3:weight"])
     with pytest.raises(InputError, match="leave control out"):
         fit.conf_int(method="profile", control=emstat.EMControl())
