@@ -16,7 +16,7 @@ large finite penalty, so the optimiser's line search steps back from it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -132,22 +132,8 @@ class FamilyProfiles:
             scales,
             float(fit.loglik),
         )
-        top, _ = setup._maximise(np.ones(free.size, dtype=bool), free.copy())
-        return setup._with_max(max(top, float(fit.loglik)))
-
-    def _with_max(self, l_max: float) -> FamilyProfiles:
-        return FamilyProfiles(
-            self.model,
-            self.data,
-            self.table,
-            self.labels,
-            self.mle,
-            self.jacobian,
-            self.offset,
-            self.own,
-            self.scales,
-            l_max,
-        )
+        top, _ = setup._maximise(np.ones(free.size, dtype=bool), free.copy(), None)
+        return replace(setup, l_max=max(top, float(fit.loglik)))
 
     def profilable(self) -> list[int]:
         """Rows with a profile: every free parameter, and a weight or probability that is
@@ -170,14 +156,9 @@ class FamilyProfiles:
             return -math.inf
         return value if math.isfinite(value) else -math.inf
 
-    def _maximise(self, moving: NDArray[np.bool_], free: Array) -> tuple[float, Array]:
+    def _maximise(self, moving: NDArray[np.bool_], free: Array, solve: Any) -> tuple[float, Array]:
         """The largest log-likelihood over the ``moving`` free coordinates, the rest as in
-        ``free`` (a dependent coordinate ``solve``d after each move)."""
-        return self._maximise_with(moving, free, None)
-
-    def _maximise_with(
-        self, moving: NDArray[np.bool_], free: Array, solve: Any
-    ) -> tuple[float, Array]:
+        ``free`` (and the held one ``solve``d from the others after each move)."""
         scales = [self.scales[self.own[q]] for q in np.flatnonzero(moving)]
 
         def full(u: Array) -> Array:
@@ -225,7 +206,7 @@ class FamilyProfiles:
             if moved is None:
                 return -math.inf, None
             free = moved
-        loglik, point = self._maximise_with(moving, free, solve)
+        loglik, point = self._maximise(moving, free, solve)
         return (loglik, point) if math.isfinite(loglik) else (-math.inf, None)
 
     def _onto(self, solve: Any, q: int, free: Array) -> Array | None:

@@ -116,7 +116,7 @@ class MixtureResult(MixtureCriteria):
         (weights logit, variances log), transformed back, so no interval
         leaves the parameter space.  ``"bootstrap"``: :meth:`bootstrap`'s
         intervals (options ``boot=`` a :class:`~emstat.inference.BootstrapResult`,
-        or ``n_boot``, ``kind``, ``seed``, ``workers``, ``control``; and
+        or ``n_boot``, ``kind``, ``seed``, ``workers``, ``control``, ``scheduler``; and
         ``interval``).  ``"profile"``: profile-likelihood intervals of
         ``parameters`` (labels ``"component:parameter"``, e.g. ``"1:weight"``).
         """
