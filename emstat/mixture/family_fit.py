@@ -243,8 +243,9 @@ class FamilyMixtureResult(MixtureCriteria):
         variances on the log scale, so no interval leaves the parameter
         space.  ``"bootstrap"``: :meth:`bootstrap`'s intervals (options
         ``boot=``, or ``n_boot``, ``kind``, ``seed``, ``workers``,
-        ``control``; and ``interval``).  ``"profile"``: profile-likelihood
-        intervals of any estimated parameter (``parameters=["2:rate[x]"]``;
+        ``control``, ``scheduler``; and ``interval``).  ``"profile"``:
+        profile-likelihood intervals of any estimated parameter
+        (``parameters=["2:rate[x]"]``;
         the log-likelihood maximised over the other free parameters).
         """
         from emstat.inference.dispatch import conf_int_by_method
