@@ -245,8 +245,8 @@ class FamilyMixtureResult(MixtureCriteria):
         ``boot=``, or ``n_boot``, ``kind``, ``seed``, ``workers``,
         ``control``, ``scheduler``; and ``interval``).  ``"profile"``:
         profile-likelihood intervals of any estimated parameter
-        (``parameters=["2:rate[x]"]``;
-        the log-likelihood maximised over the other free parameters).
+        (``parameters=["2:rate[x]"]``; the log-likelihood maximised over
+        the other free parameters).
         """
         from emstat.inference.dispatch import conf_int_by_method
 
