@@ -3,7 +3,8 @@
 :func:`bootstrap_fit` refits the mixture ``n_boot`` times (``n`` times for
 the jackknife) from the fitted parameters, each refit on its own
 ``SeedSequence(seed).spawn`` stream, so the replicates are the same
-whichever process runs them; ``workers > 1`` runs them on forked processes.
+whichever process runs them; ``workers > 1`` runs them on forked processes,
+``scheduler=`` on a Dask cluster.
 :class:`BootstrapResult` holds the aligned replicates and gives their
 standard errors and percentile, basic, BCa and normal intervals.
 """
@@ -33,6 +34,7 @@ __all__ = ["KINDS", "BootstrapResult", "bootstrap_fit", "check_kind", "parameter
 Array = NDArray[np.float64]
 
 _REFITTER: Refitter | None = None  # what a forked worker inherits
+_DASK_CHUNKS = 16  # tasks of one bootstrap on a Dask cluster
 
 
 def check_kind(kind: Any) -> str:
@@ -81,13 +83,30 @@ def _refits(
 
 
 def run_refits(
-    refitter: Refitter, kind: str, n_boot: int, seed: np.random.SeedSequence, workers: int
+    refitter: Refitter,
+    kind: str,
+    n_boot: int,
+    seed: np.random.SeedSequence,
+    workers: int,
+    scheduler: Any = None,
 ) -> Array:
-    """``(n_boot, m)`` aligned refit estimates; a failed refit's row is NaN."""
+    """``(n_boot, m)`` aligned refit estimates; a failed refit's row is NaN.
+
+    On a Dask cluster (``scheduler``) the refits go in chunks of about
+    ``n_boot / 16``; each refit draws from its own spawned stream, so the
+    rows are those of a local run whatever runs them.
+    """
     global _REFITTER
     indices = np.arange(n_boot)
     seeds = seed.spawn(n_boot)
-    if workers <= 1 or n_boot < 2 * workers or not _parallel.can_fork():
+    if scheduler is not None:
+        from emstat._dask import map_on_dask
+
+        chunks = [c for c in np.array_split(indices, min(n_boot, _DASK_CHUNKS)) if c.size]
+        parts = map_on_dask(
+            scheduler, _refits, refitter, [(kind, c, [seeds[int(i)] for i in c]) for c in chunks]
+        )
+    elif workers <= 1 or n_boot < 2 * workers or not _parallel.can_fork():
         parts = [_refits(refitter, kind, indices, seeds)]
     else:
         chunks = np.array_split(indices, workers * 4)
@@ -131,6 +150,7 @@ class BootstrapResult:
     control: EMControl
     refitter: Refitter = field(default=None, repr=False)
     workers: int = 1
+    scheduler: Any = field(default=None, repr=False)
     _cache: dict[str, Array] = field(default_factory=dict, repr=False)
 
     @property
@@ -187,6 +207,7 @@ class BootstrapResult:
                 self.refitter.n_units,
                 np.random.SeedSequence(0),
                 self.workers,
+                self.scheduler,
             )
             self._cache["jk"] = jack[~np.isnan(jack).any(axis=1)]
         return self._cache["jk"]
@@ -264,6 +285,7 @@ def bootstrap_fit(
     seed: Any = None,
     workers: int = 1,
     control: EMControl | None = None,
+    scheduler: Any = None,
 ) -> BootstrapResult:
     """Bootstrap a Gaussian or family mixture fit (``fit.bootstrap`` calls this).
 
@@ -283,6 +305,10 @@ def bootstrap_fit(
         Processes to refit on (forked; 1: this process).
     control
         EM stopping rule of the refits (default: the fit's, as mclust).
+    scheduler
+        A Dask scheduler address (``"tcp://host:8786"``) or a
+        ``distributed.Client``: the refits run on that cluster instead
+        (``workers`` is then unused), with the same replicates as here.
     """
     kind = check_kind(kind)
     if isinstance(n_boot, (bool, np.bool_)) or not isinstance(n_boot, (int, np.integer)):
@@ -293,11 +319,14 @@ def bootstrap_fit(
     if control is not None and not isinstance(control, EMControl):
         raise InputError(f"control must be an EMControl, got {type(control).__name__}")
     sequence = _seed_sequence(seed)
+    from emstat._dask import check_scheduler_argument
+
+    check_scheduler_argument(scheduler)
     table = fit.conf_int(0.95)[["component", "parameter", "estimate", "scale"]]
     refitter = refitter_for(fit, kind, control)
     count = refitter.n_units if kind == "jk" else int(n_boot)
     started = time.perf_counter()
-    values = run_refits(refitter, kind, count, sequence, workers)
+    values = run_refits(refitter, kind, count, sequence, workers, scheduler)
     if values.shape[1] != len(table):  # every refit failed
         values = np.full((count, len(table)), np.nan)
     return BootstrapResult(
@@ -309,4 +338,5 @@ def bootstrap_fit(
         control=refitter.control,
         refitter=refitter,
         workers=workers,
+        scheduler=scheduler,
     )

@@ -15,7 +15,16 @@ __all__ = ["METHODS", "conf_int_by_method"]
 #: Interval methods of ``conf_int``.
 METHODS = ("wald", "bootstrap", "profile")
 
-_BOOTSTRAP_OPTIONS = ("boot", "interval", "n_boot", "kind", "seed", "workers", "control")
+_BOOTSTRAP_OPTIONS = (
+    "boot",
+    "interval",
+    "n_boot",
+    "kind",
+    "seed",
+    "workers",
+    "control",
+    "scheduler",
+)
 _PROFILE_OPTIONS = ("parameters", "control", "max_evaluations")
 
 

@@ -1,4 +1,4 @@
-"""Profile-likelihood intervals of named parameters of a Gaussian mixture fit.
+"""Profile-likelihood intervals of named parameters of a mixture fit, for every family.
 
 The profile log-likelihood of a parameter at a value ``v`` is the largest
 log-likelihood of the fits with that parameter held at ``v``.  It comes from
@@ -9,13 +9,15 @@ rescaled to fill the rest), one coordinate of a component's mean held fixed
 component's variance held fixed (1-D fits).  The interval is where
 ``2 (l_max - l_profile(v)) <= chi2_1(level)``, its ends found by Brent's
 method on brackets stepped out from the estimate; an end that reaches the
-edge of the parameter space without crossing is that edge.
+edge of the parameter space without crossing is that edge.  The other
+families' profiles (:mod:`emstat.inference.family_profile`) maximise the
+log-likelihood directly over their free parameters instead.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -196,7 +198,7 @@ def _end(
 
             root = brentq(deviance, inside, candidate, xtol=1e-10, maxiter=max_evaluations)
             return float(root), ""
-        inside, start = candidate, theta or start
+        inside, start = candidate, start if theta is None else theta
     return inside, "the profile is still below the cut-off far from the estimate"
 
 
@@ -231,13 +233,6 @@ class _Setup:
 
 
 def _setup(fit: Any, level: float, control: EMControl | None) -> _Setup:
-    from emstat.mixture.result import MixtureResult
-
-    if not isinstance(fit, MixtureResult):
-        raise InputError(
-            "profile intervals are computed for Gaussian mixture fits; use "
-            "conf_int(method='bootstrap') for the other families"
-        )
     theta_fit = fit._require_ok()
     if not isinstance(fit.data_, np.ndarray | gaussian.WeightedRows):
         raise InputError("profile intervals refit the data, which this fit does not keep")
@@ -278,22 +273,24 @@ def profile_conf_int(
     control: EMControl | None = None,
     max_evaluations: int = 100,
 ) -> pd.DataFrame:
-    """Profile-likelihood intervals of ``parameters`` of a Gaussian mixture fit.
+    """Profile-likelihood intervals of ``parameters`` of a Gaussian or family mixture fit.
 
     Parameters
     ----------
     fit
-        A :class:`~emstat.mixture.result.MixtureResult` that is ``ok`` and
-        keeps its data.
+        A :class:`~emstat.mixture.result.MixtureResult` or
+        :class:`~emstat.mixture.family_fit.FamilyMixtureResult` that is
+        ``ok`` and keeps its data.
     level
         Confidence level in (0, 1).
     parameters
         Labels ``"component:parameter"`` (``"1:weight"``, ``"2:mean[x]"``,
-        ``"1:var[x]"``) or (component, parameter) pairs; default: every
-        weight and mean, and the variances of a 1-D fit.
+        ``"1:var[x]"``, ``"2:rate[deaths]"``) or (component, parameter)
+        pairs; default: every weight and mean, and the variances of a 1-D
+        Gaussian fit; every estimated parameter of a family fit.
     control
-        Stopping rule of the constrained refits (default
-        :data:`PROFILE_CONTROL`).
+        Stopping rule of a Gaussian fit's constrained refits (default
+        :data:`PROFILE_CONTROL`); family fits take none.
     max_evaluations
         Most profile evaluations of Brent's method per end.
 
@@ -305,30 +302,24 @@ def profile_conf_int(
         space), scale (``"profile"``) and method (``"profile"``).
     """
     wald_z(level)
-    setup = _setup(fit, level, control)
-    table, labels = setup.table, setup.labels
-    profilable = _profilable(fit, table)
+    profiles = _profiles(fit, level, control)
+    table, labels = profiles.table, profiles.labels
     if parameters is None:
-        rows = profilable
+        rows = profiles.rows
     else:
         if isinstance(parameters, str | tuple):
             parameters = [parameters]
         rows = [_parse(label, labels) for label in parameters]
         for i in rows:
-            if i not in profilable:
-                raise InputError(
-                    f"no profile interval for {labels[i]!r}: weights (k > 1), means and the "
-                    "variances of 1-D fits have one; use method='bootstrap' for the others"
-                )
+            if i not in profiles.rows:
+                raise InputError(f"no profile interval for {labels[i]!r}: {profiles.supported}")
     threshold = float(chi2.ppf(level, 1))
-    names = [name for name, _ in gaussian.parameter_names(fit.columns)]
     out = []
     for i in rows:
-        profile = setup.profile(i, names)
+        profile, (low_bound, high_bound) = profiles.get(i)
         estimate = float(table["estimate"].iloc[i])
         se = float(table["std_err"].iloc[i])
         step = se if math.isfinite(se) and se > 0 else 0.1 * max(abs(estimate), 1.0)
-        low_bound, high_bound = _bounds(profile.kind)
         low, note_low = _end(profile, estimate, -step, low_bound, threshold, max_evaluations)
         high, note_high = _end(profile, estimate, step, high_bound, threshold, max_evaluations)
         note = "; ".join(
@@ -337,7 +328,15 @@ def profile_conf_int(
             if text
         )
         out.append(
-            (profile.component + 1, labels[i].split(":", 1)[1], estimate, se, low, high, note)
+            (
+                int(table["component"].iloc[i]),
+                labels[i].split(":", 1)[1],
+                estimate,
+                se,
+                low,
+                high,
+                note,
+            )
         )
     frame = pd.DataFrame(
         out,
@@ -356,12 +355,65 @@ def _bounds(kind: str) -> tuple[float, float]:
     return -math.inf, math.inf
 
 
-def profile_loglik(fit: Any, parameter: Any, values: Sequence[float]) -> np.ndarray:
-    """The profile log-likelihood of ``parameter`` (a label) at each of ``values``."""
-    setup = _setup(fit, 0.95, None)
-    row = _parse(parameter, setup.labels)
-    if row not in _profilable(fit, setup.table):
-        raise InputError(f"no profile for {setup.labels[row]!r}")
+@dataclass(frozen=True, eq=False)
+class _Profiles:
+    """The profiles of one fit: its table, labels, the rows with a profile, and each
+    row's profile (``loglik(value, start)``, ``l_max``) with the edges of its space."""
+
+    table: pd.DataFrame
+    labels: list[str]
+    rows: list[int]
+    get: Callable[[int], tuple[Any, tuple[float, float]]]
+    supported: str  # what has a profile, for the error naming a row without one
+
+
+def _profiles(fit: Any, level: float, control: EMControl | None) -> _Profiles:
+    from emstat.mixture.result import MixtureResult
+
+    if not isinstance(fit, MixtureResult):
+        from emstat.inference.family_profile import FamilyProfiles
+
+        if control is not None:
+            raise InputError(
+                "control sets the EM refits of Gaussian profiles; a family fit's profile "
+                "maximises its log-likelihood directly (leave control out)"
+            )
+        family = FamilyProfiles.of(fit, level)
+
+        def get_family(row: int) -> tuple[Any, tuple[float, float]]:
+            profile = family.profile(row)
+            return profile, profile.bounds
+
+        return _Profiles(
+            family.table,
+            family.labels,
+            family.profilable(),
+            get_family,
+            "every estimated parameter has one but a weight fixed by the user or by k = 1",
+        )
+    setup = _setup(fit, level, control)
     names = [name for name, _ in gaussian.parameter_names(fit.columns)]
-    profile = setup.profile(row, names)
+
+    def get(row: int) -> tuple[Any, tuple[float, float]]:
+        profile = setup.profile(row, names)
+        return profile, _bounds(profile.kind)
+
+    return _Profiles(
+        setup.table,
+        setup.labels,
+        _profilable(fit, setup.table),
+        get,
+        "weights (k > 1), means and the variances of 1-D fits have one (not the variances "
+        "and covariances of a multivariate fit); use method='bootstrap' for the others",
+    )
+
+
+def profile_loglik(fit: Any, parameter: Any, values: Sequence[float]) -> np.ndarray:
+    """The profile log-likelihood of ``parameter`` (a label) at each of ``values``, for a
+    Gaussian or family mixture fit."""
+    profiles = _profiles(fit, 0.95, None)
+    row = _parse(parameter, profiles.labels)
+    if row not in profiles.rows:
+        raise InputError(f"no profile for {profiles.labels[row]!r}: {profiles.supported}")
+    profile, _ = profiles.get(row)
     return np.array([profile.loglik(float(v))[0] for v in values])

@@ -243,7 +243,10 @@ class FamilyMixtureResult(MixtureCriteria):
         variances on the log scale, so no interval leaves the parameter
         space.  ``"bootstrap"``: :meth:`bootstrap`'s intervals (options
         ``boot=``, or ``n_boot``, ``kind``, ``seed``, ``workers``,
-        ``control``; and ``interval``).
+        ``control``, ``scheduler``; and ``interval``).  ``"profile"``:
+        profile-likelihood intervals of any estimated parameter
+        (``parameters=["2:rate[x]"]``; the log-likelihood maximised over
+        the other free parameters).
         """
         from emstat.inference.dispatch import conf_int_by_method
 
@@ -271,14 +274,22 @@ class FamilyMixtureResult(MixtureCriteria):
         seed: Any = None,
         workers: int = 1,
         control: EMControl | None = None,
+        scheduler: Any = None,
     ) -> Any:
         """Refit ``n_boot`` resamples from the fitted parameters (``"bs"``, ``"wlbs"``,
         ``"pb"`` or ``"jk"``, as mclust's ``MclustBootstrap``): a
-        :class:`~emstat.inference.BootstrapResult`."""
+        :class:`~emstat.inference.BootstrapResult`; ``scheduler`` (a Dask
+        address or ``distributed.Client``) runs the refits on that cluster."""
         from emstat.inference.bootstrap import bootstrap_fit
 
         return bootstrap_fit(
-            self, n_boot=n_boot, kind=kind, seed=seed, workers=workers, control=control
+            self,
+            n_boot=n_boot,
+            kind=kind,
+            seed=seed,
+            workers=workers,
+            control=control,
+            scheduler=scheduler,
         )
 
     @cached_property

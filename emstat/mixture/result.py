@@ -116,7 +116,7 @@ class MixtureResult(MixtureCriteria):
         (weights logit, variances log), transformed back, so no interval
         leaves the parameter space.  ``"bootstrap"``: :meth:`bootstrap`'s
         intervals (options ``boot=`` a :class:`~emstat.inference.BootstrapResult`,
-        or ``n_boot``, ``kind``, ``seed``, ``workers``, ``control``; and
+        or ``n_boot``, ``kind``, ``seed``, ``workers``, ``control``, ``scheduler``; and
         ``interval``).  ``"profile"``: profile-likelihood intervals of
         ``parameters`` (labels ``"component:parameter"``, e.g. ``"1:weight"``).
         """
@@ -174,6 +174,7 @@ class MixtureResult(MixtureCriteria):
         seed: Any = None,
         workers: int = 1,
         control: EMControl | None = None,
+        scheduler: Any = None,
     ) -> BootstrapResult:
         """Refit ``n_boot`` resamples from the fitted parameters, as mclust's ``MclustBootstrap``.
 
@@ -181,12 +182,20 @@ class MixtureResult(MixtureCriteria):
         Dirichlet weights), ``"pb"`` (parametric: samples from the fit) or
         ``"jk"`` (jackknife: one refit per row left out).  Components are
         aligned to the fitted ones; failed refits are counted
-        (``n_failed``).  See :func:`emstat.inference.bootstrap_fit`.
+        (``n_failed``).  ``scheduler`` (a Dask address or ``distributed.Client``)
+        runs the refits on that cluster, with the local run's replicates.
+        See :func:`emstat.inference.bootstrap_fit`.
         """
         from emstat.inference.bootstrap import bootstrap_fit
 
         return bootstrap_fit(
-            self, n_boot=n_boot, kind=kind, seed=seed, workers=workers, control=control
+            self,
+            n_boot=n_boot,
+            kind=kind,
+            seed=seed,
+            workers=workers,
+            control=control,
+            scheduler=scheduler,
         )
 
     # --- predictions --------------------------------------------------------------
