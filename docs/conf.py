@@ -35,6 +35,8 @@ API_MODULES = [
     "emstat.errors",
     "emstat.mixture",
     "emstat.categorical",
+    "emstat.segment",
+    "emstat.plotting",
     "emstat.simulation",
     "emstat.report",
     "emstat.crosscheck",

@@ -12,7 +12,14 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["fit_facts", "fit_html", "selection_html", "text_html"]
+__all__ = [
+    "check_html",
+    "fit_facts",
+    "fit_html",
+    "segmentation_html",
+    "selection_html",
+    "text_html",
+]
 
 _STYLE = 'class="dataframe emstat" border="0"'
 
@@ -112,3 +119,22 @@ def selection_html(selection: Any) -> str:
 def text_html(text: str) -> str:
     """A short result that is one line of text (a test's statistic and p-value)."""
     return f'<p class="emstat-result">{html.escape(text)}</p>'
+
+
+def segmentation_html(result: Any) -> str:
+    """An image segmentation: its summary's first line, the fit's facts and the segments."""
+    title = html.escape(result.summary().split("\n")[0])
+    return (
+        f'<div class="emstat-result"><p><strong>{title}</strong></p>'
+        f"{_rows_html(fit_facts(result.fit))}{_frame_html(result.segments, '.3f', index=False)}"
+        "</div>"
+    )
+
+
+def check_html(check: Any) -> str:
+    """A cross-check against R: its summary's first line, the table and the verdict line."""
+    lines = check.summary().split("\n")
+    return (
+        f'<div class="emstat-result"><p><strong>{html.escape(lines[0])}</strong></p>'
+        f"{_frame_html(check.table, '.6g', index=False)}<p>{html.escape(lines[-1])}</p></div>"
+    )

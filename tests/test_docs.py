@@ -106,6 +106,8 @@ def test_public_classes_and_methods_are_documented(documented, name):
         ("reports", "emstat report sim1/"),
         ("crosscheck", "emstat crosscheck mclust data/faithful.csv --k 1:9"),
         ("sklearn", "GridSearchCV"),
+        ("segmentation", "emstat segment data/coffee.png --k 2:5 --out seg.png"),
+        ("segmentation", 'fit.plot("classification")'),
         ("extras", "emstat[all]"),
     ],
 )

@@ -190,3 +190,31 @@ def test_likelihood_ratio_test_shows_its_line():
     ind = emstat.fit_categorical(crimes, counts="N", margins=[["V1"], ["V2"]])
     lrt = ind.lrt(sat)
     assert parse(lrt._repr_html_()).paragraphs == [str(lrt)]
+
+
+def test_segmentation_shows_the_fit_and_its_segments():
+    from emstat.segment import example_image
+
+    seg = emstat.segment_image(example_image(), k=2)
+    page = seg._repr_html_()
+    assert "coffee.png" in parse(page).paragraphs[0]
+    assert_criteria_shown(page, seg.fit)
+    header, *rows = parse(page).tables[1]
+    assert header == list(seg.segments.columns)
+    assert [int(r[1]) for r in rows] == seg.pixels.tolist()
+    assert [r[6] for r in rows] == seg.segments["colour"].tolist()
+
+
+def test_a_cross_check_shows_its_table_and_verdict():
+    from emstat.crosscheck._flexmix import FlexmixCheck
+
+    table = pd.DataFrame(
+        {"k": [1, 2], "loglik_rel_diff": [1e-9, 2e-3], "verdict": ["agree", "<b>"]}
+    )
+    check = FlexmixCheck(table, "poisson", 40, 1e-6, {"flexmix": "2.3"})
+    page = check._repr_html_()
+    header, *rows = parse(page).tables[0]
+    assert header == ["k", "loglik_rel_diff", "verdict"]
+    assert [float(r[1]) for r in rows] == [1e-9, 2e-3]
+    assert rows[1][2] == "<b>" and "<b>" not in page  # escaped
+    assert parse(page).paragraphs[-1].endswith("DISAGREE")

@@ -316,3 +316,36 @@ def test_the_features_help_names_every_feature_space() -> None:
     from emstat.segment.image import FEATURES
 
     assert FEATURE_HELP == FEATURES
+
+
+def test_cli_each_bad_image_is_one_line(tmp_path: Path) -> None:
+    grey = tmp_path / "grey.png"
+    Image.fromarray(np.full((8, 8), 128, np.uint8), "L").save(grey)
+    assert "is a greyscale image (mode L)" in _one_line_error(["segment", str(grey)])
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    assert "is an empty file (0 bytes), not an image" in _one_line_error(["segment", str(empty)])
+    line = _one_line_error(["segment", str(tmp_path / "missing.png")])
+    assert "no image file" in line and "missing.png" in line
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_cli_format_prints_only_the_segments_table(photo: Path, tmp_path: Path, fmt: str) -> None:
+    import io
+    import json
+
+    import pandas as pd
+
+    out = tmp_path / "seg.png"
+    args = ["segment", str(photo), "--k", "2", "--out", str(out), "--format", fmt]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    expected = emstat.segment_image(photo, k=2).segments
+    if fmt == "csv":
+        shown = pd.read_csv(io.StringIO(result.stdout))
+    else:
+        shown = pd.DataFrame(json.loads(result.stdout))
+    assert list(shown.columns) == list(expected.columns)
+    assert shown["pixels"].tolist() == expected["pixels"].tolist()
+    assert shown["colour"].tolist() == expected["colour"].tolist()
+    assert "segmented image:" in result.stderr and out.is_file()

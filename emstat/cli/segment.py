@@ -10,8 +10,19 @@ from typing import Annotated
 
 import typer
 
-from emstat.cli.options import KOption, MkdirOption, PdfOption, ReportOption, SeedOption
-from emstat.cli.output import say
+from emstat.cli.options import (
+    Format,
+    FormatOption,
+    KOption,
+    MkdirOption,
+    PdfOption,
+    ReportOption,
+    SeedOption,
+    out_option,
+    overwrite_option,
+    quiet_option,
+)
+from emstat.cli.output import emit_table, note
 from emstat.cli.report import check_report, command_line
 
 # The choices of --features, as emstat.segment.image.FEATURES names them (a test checks);
@@ -52,26 +63,24 @@ def segment(
     ] = "rgb",
     out: Annotated[
         Path | None,
-        typer.Option(
-            "--out",
-            "-o",
-            help="The segmented image (default IMAGE_segmented.png beside the image); the "
-            "label image goes beside it as OUT_labels.png.",
+        out_option(
+            "The segmented image (default IMAGE_segmented.png beside the image); the "
+            "label image goes beside it as OUT_labels.png."
         ),
     ] = None,
     seed: SeedOption = 0,
     report: ReportOption = None,
     pdf: PdfOption = False,
     overwrite: Annotated[
-        bool,
-        typer.Option(
-            "--overwrite", help="Replace existing --out images and report files (an edited .qmd)."
-        ),
+        bool, overwrite_option("Replace existing --out images and report files (an edited .qmd).")
     ] = False,
     mkdir: MkdirOption = False,
+    output_format: FormatOption = Format.table,
+    quiet: Annotated[bool, quiet_option()] = False,
 ) -> None:
     """Segment a photograph: a Gaussian mixture over its pixels, each in its segment's colour."""
     from emstat._parsing import parse_ks, parse_list
+    from emstat.cli.progress import spinner
     from emstat.report.api import report as make_report
     from emstat.segment.fit import segment_image
     from emstat.segment.result import check_outputs, labels_path
@@ -85,17 +94,18 @@ def segment(
         formats = [f for f in dict.fromkeys([suffix, "pdf" if pdf else suffix]) if f != "qmd"]
     ks = parse_ks(k)
     models = parse_list(model, "--model", "model") or ["VVV"]
-    result = segment_image(
-        image,
-        k=ks if len(ks) > 1 else ks[0],
-        model=models if len(models) > 1 else models[0],
-        features=features,
-        seed=seed,
-    )
-    say(result.summary())
+    with spinner(f"segmenting {image.name}", show=not quiet):
+        result = segment_image(
+            image,
+            k=ks if len(ks) > 1 else ks[0],
+            model=models if len(models) > 1 else models[0],
+            features=features,
+            seed=seed,
+        )
+    emit_table(result.segments, output_format, result.summary())
     segmented, labels = result.save(target, overwrite=overwrite)
-    say(f"segmented image: {segmented}")
-    say(f"label image: {labels}")
+    note(f"segmented image: {segmented}", output_format)
+    note(f"label image: {labels}", output_format)
     if report is not None:
         for path in make_report(
             result,
@@ -107,4 +117,4 @@ def segment(
             seed=seed,
             command=command_line(),
         ):
-            say(f"report: {path}")
+            note(f"report: {path}", output_format)

@@ -170,6 +170,11 @@ class CatCheck:
     def __str__(self) -> str:
         return self.summary()
 
+    def _repr_html_(self) -> str:
+        from emstat._html import check_html
+
+        return check_html(self)
+
 
 def compare_cat(
     fit: CategoricalResult, r: Mapping[str, Any], tol: float = 1e-6, call: str = "cat"

@@ -133,6 +133,11 @@ class FlexmixCheck:
     def __str__(self) -> str:
         return self.summary()
 
+    def _repr_html_(self) -> str:
+        from emstat._html import check_html
+
+        return check_html(self)
+
 
 def flexmix(
     data: pd.DataFrame,

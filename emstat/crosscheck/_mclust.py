@@ -391,6 +391,11 @@ class MclustCheck:
     def __str__(self) -> str:
         return self.summary()
 
+    def _repr_html_(self) -> str:
+        from emstat._html import check_html
+
+        return check_html(self)
+
 
 def _bic_frame(r: Mapping[str, Any]) -> pd.DataFrame:
     values = np.asarray(r["bic"], dtype=float).reshape(len(np.atleast_1d(r["G_labels"])), -1)

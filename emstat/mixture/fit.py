@@ -121,7 +121,8 @@ def prepare_data(
     numeric = as_numeric_data(data, columns)
     check_not_constant(numeric)
     center = numeric.values.mean(axis=0)
-    centred = numeric.values - center
+    # C order: the compiled E-step reads rows; F-ordered rows were copied every iteration
+    centred = np.ascontiguousarray(numeric.values - center)
     check_squares_finite(centred, numeric.columns)
     return FitData(
         numeric.columns,

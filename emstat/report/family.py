@@ -26,7 +26,6 @@ from emstat.families.base import ColumnFamily
 from emstat.mixture.family_fit import FamilyMixtureResult
 from emstat.mixture.finite import FamilyData
 from emstat.mixture.selection import SelectionResult
-from emstat.plotting import count_frequencies, level_shares
 from emstat.report import figures
 from emstat.report.document import Document, Section
 from emstat.report.markdown import (
@@ -46,14 +45,12 @@ from emstat.report.provenance import reproduce_section
 from emstat.report.registry import register_report
 
 __all__ = [
-    "count_frequencies",
     "data_table",
     "family_fit_document",
     "family_fit_sections",
     "family_label",
     "family_selection_document",
     "family_selection_table",
-    "level_shares",
     "parameter_table",
 ]
 

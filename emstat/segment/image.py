@@ -89,6 +89,8 @@ def _read_file(path: Path) -> np.ndarray:
 
     if not path.is_file():
         raise InputError(f"no image file {str(path)!r}")
+    if path.stat().st_size == 0:
+        raise InputError(f"{str(path)!r} is an empty file (0 bytes), not an image")
     try:
         with Image.open(path) as image:
             image.load()

@@ -161,6 +161,11 @@ class SegmentationResult:
     def __str__(self) -> str:
         return self.summary()
 
+    def _repr_html_(self) -> str:
+        from emstat._html import segmentation_html
+
+        return segmentation_html(self)
+
 
 def check_outputs(paths: list[Path], overwrite: bool) -> None:
     """Refuse image outputs that are folders, lie in a missing folder, have a suffix Pillow

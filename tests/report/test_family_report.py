@@ -14,9 +14,9 @@ from scipy import stats
 import emstat
 from emstat.families.base import ColumnData
 from emstat.mixture.family_fit import FamilyMixtureResult, load_family_fit
+from emstat.plotting import count_frequencies, level_shares
 from emstat.report import build_document, report
 from emstat.report.document import Document, Section
-from emstat.report.family import count_frequencies, level_shares
 from emstat.report.markdown import fmt_fixed, fmt_sig
 from emstat.report.registry import _REGISTRY, register_report
 
