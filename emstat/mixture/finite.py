@@ -288,16 +288,6 @@ def _reported_labels(model: FiniteMixture, theta: MixtureTheta) -> list[str]:
     return [f"{j + 1}:{name}" for j in range(model.k) for name in ["weight", *names]]
 
 
-def _on_boundary(model: FiniteMixture, theta: MixtureTheta) -> str | None:
-    """Which reported parameters sit on the edge of the parameter space, or None."""
-    rows = _boundary_rows(model, theta)
-    if not rows.any():
-        return None
-    names = _reported_labels(model, theta)
-    where = ", ".join(names[i] for i in np.flatnonzero(rows))
-    return f"{where} on the boundary of the parameter space"
-
-
 def _boundary_rows(model: FiniteMixture, theta: MixtureTheta) -> np.ndarray:
     """Which reported parameters sit on the edge of the space (row order of ``reported``)."""
     _, values, scales = model.family.rows(theta.components)
