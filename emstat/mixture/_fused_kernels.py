@@ -10,15 +10,8 @@ the small fits of simulation studies.
 from __future__ import annotations
 
 import math
-import os
 import types
 from typing import Any
-
-# Idle OpenMP threads sleep rather than spin between E-steps (read when numba
-# first starts its threads; a user's own setting stands).  On a machine busier
-# than its cores, spinning threads took the cores from the threads with work:
-# a four-fit selection of an image took 5x longer.  Results do not change.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numba
 import numpy as np
