@@ -34,6 +34,8 @@ API_MODULES = [
     "emstat.results",
     "emstat.errors",
     "emstat.mixture",
+    "emstat.hmm",
+    "emstat.inference",
     "emstat.categorical",
     "emstat.segment",
     "emstat.plotting",

@@ -109,6 +109,8 @@ def test_public_classes_and_methods_are_documented(documented, name):
         ("segmentation", "emstat segment data/coffee.png --k 2:5 --out seg.png"),
         ("segmentation", 'fit.plot("classification")'),
         ("extras", "emstat[all]"),
+        ("hmm", "emstat hmm data/casino.csv --k 1:3 --family categorical"),
+        ("hmm", "emstat lrt data/acidity.csv --model V --max-k 4"),
     ],
 )
 def test_the_readme_examples_are_pages(built, page, example):
