@@ -39,6 +39,7 @@ from emstat.report.markdown import (
     md_escape,
     paragraph,
     pipe_table,
+    python_call,
 )
 from emstat.report.mixture import CONVENTION_TEXT, degenerate_note, restarts_table
 from emstat.report.provenance import reproduce_section
@@ -357,11 +358,7 @@ def _call(
     if fit.control.max_iter != EMControl().max_iter:
         lines.append(f"max_iter={fit.control.max_iter},")
     name = "fit" if function == "fit_mixture" else "sel"
-    return (
-        "import emstat, pandas as pd\n"
-        f"df = pd.read_csv(...)  # {data_name}\n"
-        f"{name} = emstat.{function}(\n    df,\n" + "".join(f"    {line}\n" for line in lines) + ")"
-    )
+    return python_call(name, function, lines, data_name)
 
 
 def family_fit_document(

@@ -36,6 +36,7 @@ from emstat.report.markdown import (
     md_escape,
     paragraph,
     pipe_table,
+    python_call,
 )
 from emstat.report.mixture import restarts_table
 from emstat.report.provenance import reproduce_section
@@ -460,11 +461,7 @@ def _call(fit: HMMResult, function: str, k_text: str, data_name: str, **extra: A
             lines.append(f"{name}={value!r},")
     lines += [f"{key}={value!r}," for key, value in extra.items() if value is not None]
     name = "hmm" if function == "fit_hmm" else "sel"
-    return (
-        "import emstat, pandas as pd\n"
-        f"df = pd.read_csv(...)  # {data_name}\n"
-        f"{name} = emstat.{function}(\n    df,\n" + "".join(f"    {line}\n" for line in lines) + ")"
-    )
+    return python_call(name, function, lines, data_name)
 
 
 def hmm_fit_document(

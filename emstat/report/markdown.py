@@ -106,6 +106,19 @@ def code_block(text: str, language: str = "") -> str:
     return f"```{language}\n{text.rstrip()}\n```"
 
 
+def python_call(name: str, function: str, arguments: Sequence[str], data_name: str) -> str:
+    """The Python that reproduces a fit: ``name = emstat.function(df, ...)``, a line per argument.
+
+    Each of ``arguments`` is one ``key=value,`` line.
+    """
+    body = "".join(f"    {line}\n" for line in arguments)
+    return (
+        "import emstat, pandas as pd\n"
+        f"df = pd.read_csv(...)  # {data_name}\n"
+        f"{name} = emstat.{function}(\n    df,\n{body})"
+    )
+
+
 def callout(text: str, title: str | None = None, kind: str = "note") -> str:
     """A Quarto callout (``note``, ``tip``, ``warning``, ``important``, ``caution``)."""
     attrs = f".callout-{kind}" + (f' title="{title}"' if title else "")
