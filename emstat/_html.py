@@ -13,11 +13,11 @@ from typing import Any
 import pandas as pd
 
 __all__ = [
-    "check_html",
     "fit_facts",
     "fit_html",
     "segmentation_html",
     "selection_html",
+    "table_html",
     "text_html",
 ]
 
@@ -131,9 +131,11 @@ def segmentation_html(result: Any) -> str:
     )
 
 
-def check_html(check: Any) -> str:
-    """A cross-check against R: its summary's first line, the table and the verdict line."""
-    lines = check.summary().split("\n")
+def table_html(check: Any) -> str:
+    """A result with a summary and a ``table`` (a cross-check, a test, a bootstrap, an HMM
+    selection): the summary's first line, the table and the summary's last line."""
+    # rule lines (------) frame some summaries: the title and verdict are the worded ones
+    lines = [line for line in check.summary().split("\n") if line.strip(" -=")] or [""]
     return (
         f'<div class="emstat-result"><p><strong>{html.escape(lines[0])}</strong></p>'
         f"{_frame_html(check.table, '.6g', index=False)}<p>{html.escape(lines[-1])}</p></div>"

@@ -218,3 +218,29 @@ def test_a_cross_check_shows_its_table_and_verdict():
     assert [float(r[1]) for r in rows] == [1e-9, 2e-3]
     assert rows[1][2] == "<b>" and "<b>" not in page  # escaped
     assert parse(page).paragraphs[-1].endswith("DISAGREE")
+
+
+def _first_table(page: str) -> pd.DataFrame:
+    header, *rows = parse(page).tables[0]
+    return pd.DataFrame(rows, columns=header)
+
+
+def test_hmm_selection_bootstrap_and_lrt_show_their_tables(faithful):
+    casino = emstat.load_dataset("casino")
+    sel = emstat.select_hmm(
+        casino, k=[1, 2], family="categorical", columns=["face"], sequence="session", order="roll"
+    )
+    shown = _first_table(sel._repr_html_())
+    np.testing.assert_allclose(shown["loglik"].map(_as_float), sel.table["loglik"], rtol=1e-5)
+    assert facts(sel.best._repr_html_())["k"] == str(sel.best.k)
+
+    boot = emstat.fit_mixture(faithful, k=2, model="EEE").bootstrap(20, seed=1)
+    shown = _first_table(boot._repr_html_())
+    assert len(shown) == len(boot.table)
+    assert parse(boot._repr_html_()).paragraphs[0] == boot.describe()
+
+    lrt = emstat.bootstrap_lrt(emstat.load_dataset("acidity"), model="V", max_k=1, n_boot=9)
+    page = lrt._repr_html_()
+    shown = _first_table(page)
+    np.testing.assert_allclose(shown["statistic"].map(_as_float), lrt.table["statistic"], rtol=1e-5)
+    assert parse(page).paragraphs[0].strip(" -")

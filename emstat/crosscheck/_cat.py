@@ -171,9 +171,9 @@ class CatCheck:
         return self.summary()
 
     def _repr_html_(self) -> str:
-        from emstat._html import check_html
+        from emstat._html import table_html
 
-        return check_html(self)
+        return table_html(self)
 
 
 def compare_cat(

@@ -392,9 +392,9 @@ class MclustCheck:
         return self.summary()
 
     def _repr_html_(self) -> str:
-        from emstat._html import check_html
+        from emstat._html import table_html
 
-        return check_html(self)
+        return table_html(self)
 
 
 def _bic_frame(r: Mapping[str, Any]) -> pd.DataFrame:

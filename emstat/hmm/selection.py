@@ -65,6 +65,11 @@ class HMMSelection:
         top = table.sort_values(self.criterion, kind="stable").iloc[0]
         return self.fits[(int(top["k"]), str(top["model"]))]
 
+    def _repr_html_(self) -> str:
+        from emstat._html import table_html
+
+        return table_html(self)
+
     def summary(self) -> str:
         shown = self.table.to_string(index=False, float_format=lambda v: f"{v:.4f}", na_rep="NA")
         best = self.best

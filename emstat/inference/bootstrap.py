@@ -264,6 +264,11 @@ class BootstrapResult:
             f"{self.seconds:.2f} s"
         )
 
+    def _repr_html_(self) -> str:
+        from emstat._html import table_html
+
+        return table_html(self)
+
     def summary(self, level: float = 0.95) -> str:
         """The kind, the refits, failures, and the standard errors and default intervals."""
         table = self.conf_int(level)

@@ -249,6 +249,11 @@ class LRTResult:
         """True when the sequence ended because the fit with k + 1 components failed."""
         return bool(len(self.table) and math.isnan(self.table["statistic"].iloc[-1]))
 
+    def _repr_html_(self) -> str:
+        from emstat._html import table_html
+
+        return table_html(self)
+
     def summary(self) -> str:
         """The tests as mclust prints them, and the decision."""
         rule = "-" * 61
