@@ -50,6 +50,11 @@ class GaussianMixtureModel:
     k: int
     reg_covar: float = 0.0
 
+    @property
+    def monotone(self) -> bool:
+        """EM's log-likelihood never decreases, except with a ridge (not the M-step's objective)."""
+        return self.reg_covar == 0.0
+
     def e_step(
         self, theta: GaussianParams, data: np.ndarray | gaussian.WeightedRows
     ) -> tuple[GaussianStats, float]:
