@@ -153,3 +153,18 @@ def test_a_ridged_fit_does_not_warn_of_a_decrease(faithful):
         warnings.simplefilter("error")
         fit = emstat.select_mixture(faithful, k=[2], reg_covar=1e-3)
     assert all(f.reg_covar == 1e-3 for f in fit.fits.values())
+
+
+def test_chunked_data_take_the_same_ridge(faithful):
+    def pieces(size: int):
+        return (faithful.iloc[i : i + size] for i in range(0, len(faithful), size))
+
+    reference = emstat.fit_mixture(faithful, 2, "VEV", reg_covar=0.05)
+    plain = emstat.fit_mixture(pieces(100), 2, "VEV", chunk_rows=30)
+    chunked = emstat.fit_mixture(pieces(100), 2, "VEV", chunk_rows=30, reg_covar=0.05)
+    assert chunked.reg_covar == 0.05
+    assert chunked.loglik == pytest.approx(reference.loglik, rel=1e-10)
+    assert chunked.loglik != pytest.approx(plain.loglik, rel=1e-10)
+    np.testing.assert_allclose(
+        chunked.params_.covariances, reference.params_.covariances, rtol=1e-8
+    )
