@@ -123,6 +123,8 @@ class MixtureResult(MixtureCriteria):
         """
         from emstat.inference.dispatch import conf_int_by_method
 
+        if method != "wald":
+            self._require_unregularised(f"{method} intervals")
         return conf_int_by_method(self, level, method, options, self._wald_table)
 
     def _wald_table(self, level: float) -> pd.DataFrame:
@@ -165,6 +167,14 @@ class MixtureResult(MixtureCriteria):
         # an out-of-core source streams chunks centred on its own centre
         return stationary_std_errors(self.data_, theta.shifted(-self.data_.center), self.model)
 
+    def _require_unregularised(self, what: str) -> None:
+        # The refits behind these are maximum-likelihood fits: they would not be this fit's.
+        if self.reg_covar != 0:
+            raise InputError(
+                f"{what} are not available for a fit with reg_covar = {self.reg_covar:g}: "
+                "they refit by maximum likelihood (fit with reg_covar=0 for them)"
+            )
+
     @property
     def std_error_reason(self) -> str | None:
         """Why some standard errors are NaN (naming the parameter or direction), or None."""
@@ -191,6 +201,7 @@ class MixtureResult(MixtureCriteria):
         """
         from emstat.inference.bootstrap import bootstrap_fit
 
+        self._require_unregularised("bootstrap replicates")
         return bootstrap_fit(
             self,
             n_boot=n_boot,

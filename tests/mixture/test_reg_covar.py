@@ -168,3 +168,12 @@ def test_chunked_data_take_the_same_ridge(faithful):
     np.testing.assert_allclose(
         chunked.params_.covariances, reference.params_.covariances, rtol=1e-8
     )
+
+
+def test_refit_based_inference_refuses_a_ridged_fit(faithful):
+    fit = emstat.fit_mixture(faithful, 2, "EEE", reg_covar=0.01)
+    with pytest.raises(emstat.InputError, match="bootstrap replicates are not available"):
+        fit.bootstrap(n_boot=3)
+    with pytest.raises(emstat.InputError, match=r"profile intervals .* reg_covar = 0\.01"):
+        fit.conf_int(method="profile")
+    assert fit.conf_int()["std_err"].isna().all()
