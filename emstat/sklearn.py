@@ -233,6 +233,12 @@ class GaussianMixture(_EMMixture):
     random_state : int, RandomState or None, default 0
         Seeds random starts, the subset of the hierarchical start on large
         data, and :meth:`sample`; None draws fresh entropy.
+    reg_covar : float, default 1e-6
+        Added to every covariance's diagonal in each M-step, as
+        scikit-learn's ``GaussianMixture`` does, so tiny or discrete data
+        stay non-singular; the log-likelihood is the regularised
+        estimate's, and ``result_`` has no standard errors.  ``0`` fits the
+        maximum-likelihood estimate (``emstat.fit_mixture``'s default).
 
     Attributes
     ----------
@@ -279,6 +285,7 @@ class GaussianMixture(_EMMixture):
         criterion: str | None = None,
         max_iter: int | None = None,
         random_state: Any = 0,
+        reg_covar: float = 1e-6,
     ) -> None:
         self.k = k
         self.model = model
@@ -288,9 +295,10 @@ class GaussianMixture(_EMMixture):
         self.criterion = criterion
         self.max_iter = max_iter
         self.random_state = random_state
+        self.reg_covar = reg_covar
 
     def _fit_options(self) -> dict[str, Any]:
-        return {"model": self.model}
+        return {"model": self.model, "reg_covar": self.reg_covar}
 
     def _set_fitted(self, result: Any, n_rows: int) -> None:
         super()._set_fitted(result, n_rows)

@@ -26,7 +26,7 @@ from emstat.engine import EMControl, EMResult, fit_em, fit_em_restarts, run_e_st
 from emstat.errors import DegenerateFitError, InputError
 from emstat.families import is_gaussian
 from emstat.mixture import gaussian
-from emstat.mixture.covariance import get_covariance_model
+from emstat.mixture.covariance import CovarianceModel, get_covariance_model
 from emstat.mixture.family_fit import FAMILY_CONTROL
 from emstat.mixture.gaussian import GaussianParams, GaussianStats
 from emstat.mixture.init import StartingPartition, labels_to_resp, make_starts
@@ -143,13 +143,25 @@ def check_options(
     mclust_compatible: Any,
     n_init: Any = 1,
     chunk_rows: Any = DEFAULT_CHUNK_ROWS,
+    reg_covar: Any = 0.0,
 ) -> int | None:
     """Refuse a bad option before any data are read; returns the seed."""
+    check_reg_covar(reg_covar)
     check_whole(n_init, "n_init")
     check_whole(hc_subset, "hc_subset", minimum=2)
     check_whole(chunk_rows, "chunk_rows")
     check_bool(mclust_compatible, "mclust_compatible")
     return check_seed(seed)
+
+
+def check_reg_covar(reg_covar: Any) -> float:
+    """``reg_covar`` as a float: a finite number >= 0 (InputError naming it otherwise)."""
+    if isinstance(reg_covar, bool) or not isinstance(reg_covar, (int, float, np.number)):
+        raise InputError(f"reg_covar must be a finite number >= 0, got {reg_covar!r}")
+    value = float(reg_covar)
+    if not math.isfinite(value) or value < 0:
+        raise InputError(f"reg_covar must be a finite number >= 0, got {reg_covar!r}")
+    return value
 
 
 def _align_to_rows(init: Any, index: pd.Index | None) -> Any:
@@ -184,6 +196,7 @@ class MixtureFitter:
     seed: int | None = 0
     hc_subset: int = 2000
     mclust_compatible: bool = False
+    reg_covar: float = 0.0
     _sample: np.ndarray = field(init=False, repr=False)
     _starts: dict[tuple[str, int], StartingPartition] = field(init=False, repr=False)
     _hc: Any = field(init=False, repr=False, default=None)
@@ -257,14 +270,14 @@ class MixtureFitter:
             model, self.data.d, mclust_compatible=self.mclust_compatible
         )
         em = _failed(self.control, reason, n_iter=0)
-        return self._result(GaussianMixtureModel(covariance, k), em, "none", None)
+        return self._result(self._model(covariance, k), em, "none", None)
 
     def fit(self, k: int, model: str) -> MixtureResult:
         k = check_k(k, self._distinct_rows, self.data.raw is not None)
         covariance = get_covariance_model(
             model, self.data.d, mclust_compatible=self.mclust_compatible
         )
-        em_model = GaussianMixtureModel(covariance, k)
+        em_model = self._model(covariance, k)
         rng = np.random.default_rng(self.seed)
         starts = make_starts(
             self._sample, k, self.init, self.n_init, rng, self._deterministic_start
@@ -279,7 +292,7 @@ class MixtureFitter:
                 # Every model with one component is the unconstrained one of its
                 # family, fitted in closed form as mclust's mvn does, without the
                 # iterative M-steps' singularity tests.
-                one_component = GaussianMixtureModel(
+                one_component = self._model(
                     get_covariance_model(_one_component_equivalent(covariance.name), self.data.d),
                     1,
                 )
@@ -306,6 +319,9 @@ class MixtureFitter:
         best_start = next(s for s, r in zip(starts, runs, strict=True) if r is best)
         return self._result(em_model, best, best_start.method, restarts)
 
+    def _model(self, covariance: CovarianceModel, k: int) -> GaussianMixtureModel:
+        return GaussianMixtureModel(covariance, k, float(self.reg_covar))
+
     def _result(
         self,
         em_model: GaussianMixtureModel,
@@ -314,7 +330,8 @@ class MixtureFitter:
         restarts: pd.DataFrame | None,
     ) -> MixtureResult:
         theta = em.theta if em.ok else None
-        rows = self.fitted_rows()
+        # The observed information is the unregularised likelihood's: not at a ridged estimate.
+        rows = self.fitted_rows() if self.reg_covar == 0 else None
         classification_loglik = math.nan
         if theta is not None and em.stats is not None:
             # Every run ends with an E-step at theta, which summed ICL's entropy term.
@@ -330,6 +347,7 @@ class MixtureFitter:
             classification_loglik=classification_loglik,
             **run_fields(em, theta is not None),
             restarts=restarts,
+            reg_covar=float(self.reg_covar),
             data_=rows if theta is not None else None,
             std_error_method="observed information"
             if theta is not None and rows is not None
@@ -407,6 +425,7 @@ def fit_mixture(
     trials: Any = None,
     exposure: Any = None,
     fixed_weights: Any = None,
+    reg_covar: float = 0.0,
 ) -> Any:
     """Fit a k-component mixture by EM: Gaussian by default, or any component family.
 
@@ -478,6 +497,15 @@ def fit_mixture(
         exposure: a column name or a constant.
     fixed_weights
         Mixing weights held fixed at these values (k numbers summing to 1).
+    reg_covar
+        A ridge (Gaussian family only), as scikit-learn's: each M-step adds
+        ``reg_covar * n_k * I`` to component k's scatter, so VVV covariances
+        are ``S_k / n_k + reg_covar * I`` and the other models are fitted to
+        the ridged scatter.  The log-likelihood, BIC, AIC and ICL are those
+        of the regularised estimate (not a maximum of the likelihood, so no
+        standard errors are computed).  A finite number >= 0; 0 (default)
+        fits the maximum-likelihood estimate.  Columns are not rescaled
+        first: the ridge is in the data's units.
 
     Examples
     --------
@@ -493,8 +521,11 @@ def fit_mixture(
         mclust_compatible=mclust_compatible,
         n_init=n_init,
         chunk_rows=chunk_rows,
+        reg_covar=reg_covar,
     )
     if not is_gaussian(family):
+        if reg_covar != 0:
+            raise InputError("reg_covar serves the Gaussian family only")
         return _fit_other_family(
             data,
             k,
@@ -537,6 +568,7 @@ def fit_mixture(
             seed=seed,
             hc_subset=hc_subset,
             mclust_compatible=mclust_compatible,
+            reg_covar=float(reg_covar),
         )
 
 

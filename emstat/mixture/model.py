@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -38,10 +38,22 @@ _CLOSED_FORM: dict[str, tuple[bool, bool, str]] = {
 
 @dataclass(frozen=True)
 class GaussianMixtureModel:
-    """A k-component Gaussian mixture with one of mclust's covariance models."""
+    """A k-component Gaussian mixture with one of mclust's covariance models.
+
+    ``reg_covar`` > 0 adds ``reg_covar * n_k * I`` to every component's
+    scatter before each M-step (scikit-learn's ``reg_covar``): the VVV
+    covariances become ``S_k / n_k + reg_covar * I``, and every other model
+    is fitted to the ridged scatter under its constraint.
+    """
 
     covariance: CovarianceModel
     k: int
+    reg_covar: float = 0.0
+
+    @property
+    def monotone(self) -> bool:
+        """EM's log-likelihood never decreases, except with a ridge (not the M-step's objective)."""
+        return self.reg_covar == 0.0
 
     def e_step(
         self, theta: GaussianParams, data: np.ndarray | gaussian.WeightedRows
@@ -57,15 +69,38 @@ class GaussianMixtureModel:
         the reference M-step decides, so both paths give the same parameters
         (to rounding) and the same errors.
         """
+        stats = self.regularised(stats)
         compiled = _compiled_m_step(self.covariance.name, stats)
         if compiled is not None:
             return compiled
-        return self.reference_m_step(stats, previous)
+        return self._numpy_m_step(stats, previous)
+
+    def regularised(self, stats: GaussianStats) -> GaussianStats:
+        """``stats`` with ``reg_covar * n_k`` on the diagonal of each second moment.
+
+        The sums are unchanged, so each scatter about its own mean gains
+        exactly ``reg_covar * n_k * I``; ``reg_covar = 0`` returns ``stats`` itself.
+        """
+        if self.reg_covar == 0.0:
+            return stats
+        ridge = self.reg_covar * stats.nk
+        second = stats.second.copy()
+        if second.ndim == 2:
+            second += ridge[:, None]
+        else:
+            diagonal = np.einsum("kii->ki", second)  # a writable view of the diagonals
+            diagonal += ridge[:, None]
+        return replace(stats, second=second)
 
     def reference_m_step(
         self, stats: GaussianStats, previous: GaussianParams | None
     ) -> GaussianParams:
         """The M-step in numpy: every model, and every decision that a fit is degenerate."""
+        return self._numpy_m_step(self.regularised(stats), previous)
+
+    def _numpy_m_step(
+        self, stats: GaussianStats, previous: GaussianParams | None
+    ) -> GaussianParams:
         if (stats.nk <= _MIN_COMPONENT_WEIGHT).any():
             empty = np.flatnonzero(stats.nk <= _MIN_COMPONENT_WEIGHT)
             raise DegenerateFitError(

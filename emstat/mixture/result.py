@@ -64,6 +64,7 @@ class MixtureResult(MixtureCriteria):
     restarts: pd.DataFrame | None = field(default=None, repr=False)
     std_errors: np.ndarray | None = field(default=None, repr=False)
     std_error_method: str | None = None
+    reg_covar: float = 0.0  # the ridge added to each scatter per M-step (0: the MLE)
     # the rows fitted, or their out-of-core source, for the standard errors
     data_: Any = field(default=None, repr=False)
 
@@ -122,6 +123,8 @@ class MixtureResult(MixtureCriteria):
         """
         from emstat.inference.dispatch import conf_int_by_method
 
+        if method != "wald":
+            self._require_unregularised(f"{method} intervals")
         return conf_int_by_method(self, level, method, options, self._wald_table)
 
     def _wald_table(self, level: float) -> pd.DataFrame:
@@ -140,6 +143,8 @@ class MixtureResult(MixtureCriteria):
         size = self.k * (1 + len(parameter_names(self.columns)))
         if self.std_errors is not None:
             return self.std_errors, None
+        if self.reg_covar != 0:
+            return np.full(size, np.nan), f"a regularised fit (reg_covar = {self.reg_covar:g})"
         if self.data_ is None:
             return np.full(size, np.nan), "no data kept (a fit loaded from a file)"
         from emstat.mixture.stderr import stationary_std_errors
@@ -161,6 +166,14 @@ class MixtureResult(MixtureCriteria):
             )
         # an out-of-core source streams chunks centred on its own centre
         return stationary_std_errors(self.data_, theta.shifted(-self.data_.center), self.model)
+
+    def _require_unregularised(self, what: str) -> None:
+        # The refits behind these are maximum-likelihood fits: they would not be this fit's.
+        if self.reg_covar != 0:
+            raise InputError(
+                f"{what} are not available for a fit with reg_covar = {self.reg_covar:g}: "
+                "they refit by maximum likelihood (fit with reg_covar=0 for them)"
+            )
 
     @property
     def std_error_reason(self) -> str | None:
@@ -188,6 +201,7 @@ class MixtureResult(MixtureCriteria):
         """
         from emstat.inference.bootstrap import bootstrap_fit
 
+        self._require_unregularised("bootstrap replicates")
         return bootstrap_fit(
             self,
             n_boot=n_boot,
@@ -265,6 +279,11 @@ class MixtureResult(MixtureCriteria):
             f"Gaussian mixture: model {self.model}, k = {self.k}, n = {self.n}, d = {self.d}",
             f"init: {self.init}; stopping rule: {self.control.describe()}",
         ]
+        if self.reg_covar != 0:
+            head.append(
+                f"reg_covar = {self.reg_covar:g} added to each covariance's diagonal "
+                "(log-likelihood and criteria of the regularised estimate)"
+            )
         if not self.ok:
             return "\n".join([*head, f"degenerate fit: {self.degenerate}"])
         head += [
@@ -303,6 +322,7 @@ class MixtureResult(MixtureCriteria):
             "degenerate": self.degenerate,
             "std_errors": self._saved_std_errors(),
             "std_error_method": self.std_error_method,
+            **({"reg_covar": self.reg_covar} if self.reg_covar != 0 else {}),
             **_saved_center(theta),
         }
 
@@ -356,6 +376,7 @@ class MixtureResult(MixtureCriteria):
                 theta is not None, k * (1 + len(parameter_names(columns)))
             ),
             std_error_method=fields.optional_string("std_error_method"),
+            reg_covar=fields.reg_covar(),
         )
 
     def save(self, path: str | Path) -> Path:
@@ -497,6 +518,15 @@ class _SavedFields(SavedFields):
             return theta
         origin, local = kept
         return replace(theta, means=local + origin, origin=origin, local_means=local)
+
+    def reg_covar(self) -> float:
+        """The ridge of a regularised fit; 0 when not saved (an unregularised fit)."""
+        if "reg_covar" not in self.payload:
+            return 0.0
+        value = self.number("reg_covar")
+        if value < 0:
+            raise InputError(f"reg_covar must be >= 0, got {value!r}")
+        return value
 
     def center(self, k: int, d: int, means: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         """Version 2's centre and means about it (both or neither), checked against ``means``."""

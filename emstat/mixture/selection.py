@@ -159,6 +159,7 @@ def select_mixture(
     trials: Any = None,
     exposure: Any = None,
     n_init: int = 1,
+    reg_covar: float = 0.0,
 ) -> SelectionResult:
     """Fit every number of components in ``k`` with every covariance model.
 
@@ -174,6 +175,8 @@ def select_mixture(
     results.  ``models`` is one model name or a list of them.  A number of
     components larger than the data's distinct rows cannot be estimated: its
     cells are NaN, with the reason in ``.reasons`` (mclust's NA).
+    ``reg_covar`` adds a ridge to every fit's covariances, as in
+    :func:`emstat.fit_mixture` (the criteria are then the regularised fits').
 
     Examples
     --------
@@ -187,11 +190,15 @@ def select_mixture(
     if convention not in _CONVENTION_TEXT:
         raise InputError(f"unknown convention {convention!r}; choose 'smaller' or 'mclust'")
     ks = check_k_values(k)
-    seed = check_options(seed=seed, hc_subset=hc_subset, mclust_compatible=mclust_compatible)
+    seed = check_options(
+        seed=seed, hc_subset=hc_subset, mclust_compatible=mclust_compatible, reg_covar=reg_covar
+    )
     workers = check_whole(workers, "workers")
     if not is_gaussian(family):
         if models is not None:
             raise InputError("models= names Gaussian covariance models; other families have none")
+        if reg_covar != 0:
+            raise InputError("reg_covar serves the Gaussian family only")
         return _select_family(
             data,
             ks,
@@ -222,6 +229,7 @@ def select_mixture(
         seed=seed,
         hc_subset=hc_subset,
         mclust_compatible=mclust_compatible,
+        reg_covar=float(reg_covar),
     )
     # Like mclust's NA: a k beyond the distinct rows is a cell without a fit, not an error.
     reasons = {kk: fitter.too_many_components(kk) for kk in ks}
