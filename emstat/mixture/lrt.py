@@ -121,11 +121,14 @@ def _gaussian_refit(fit: Any, x: np.ndarray) -> float:
     d = centred.shape[1]
     if fit.k == 1:
         # as the fit itself: one component is the closed-form estimate
-        one = GaussianMixtureModel(get_covariance_model(_one_component_equivalent(fit.model), d), 1)
+        one = GaussianMixtureModel(
+            get_covariance_model(_one_component_equivalent(fit.model), d), 1, fit.reg_covar
+        )
         stats0 = one.stats_from_responsibilities(centred, np.ones((centred.shape[0], 1)))
         em = _closed_form(one, centred, stats0, fit.control)
     else:
-        model = GaussianMixtureModel(get_covariance_model(fit.model, d), fit.k)
+        # the fit's own ridge, so the bootstrap statistics are those of the observed one
+        model = GaussianMixtureModel(get_covariance_model(fit.model, d), fit.k, fit.reg_covar)
         start = fit.params_.about(center)
         em = fit_em(
             model, centred, theta0=start, control=fit.control, n_obs=centred.shape[0], warn=False

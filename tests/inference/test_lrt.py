@@ -205,3 +205,14 @@ def test_binomial_with_a_trials_column_on_two_workers() -> None:
     )
     assert one.table.iloc[0]["rejected"] and one.chosen_k == 2
     pd.testing.assert_frame_equal(one.table, two.table)
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_a_ridged_fit_is_refitted_with_its_ridge(k: int) -> None:
+    from emstat.mixture.lrt import _gaussian_refit
+
+    df = _two_normals()
+    fit = emstat.fit_mixture(df, k=k, model="V", reg_covar=0.5, tol=1e-10)
+    # refitted on its own data from itself, the ridged fit stays where it is
+    refit = _gaussian_refit(fit, df.to_numpy(dtype=float))
+    assert refit == pytest.approx(fit.loglik, rel=1e-7)
