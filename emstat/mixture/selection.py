@@ -160,6 +160,7 @@ def select_mixture(
     exposure: Any = None,
     n_init: int = 1,
     reg_covar: float = 0.0,
+    prior: Any = None,
 ) -> SelectionResult:
     """Fit every number of components in ``k`` with every covariance model.
 
@@ -177,6 +178,12 @@ def select_mixture(
     cells are NaN, with the reason in ``.reasons`` (mclust's NA).
     ``reg_covar`` adds a ridge to every fit's covariances, as in
     :func:`emstat.fit_mixture` (the criteria are then the regularised fits').
+    ``prior="mclust"`` (or an :class:`emstat.GaussianPrior`) fits every cell
+    by MAP EM, as ``Mclust(X, G = 1:9, prior = priorControl())``, with the
+    hyperparameters computed afresh for each k and model as mclust's
+    ``defaultPrior`` does; the criteria exclude the prior.  mclust drops
+    EVE, VEE, VVE and EVV under a prior; emstat fits them too
+    (:mod:`emstat.mixture.prior`).
 
     Examples
     --------
@@ -191,7 +198,11 @@ def select_mixture(
         raise InputError(f"unknown convention {convention!r}; choose 'smaller' or 'mclust'")
     ks = check_k_values(k)
     seed = check_options(
-        seed=seed, hc_subset=hc_subset, mclust_compatible=mclust_compatible, reg_covar=reg_covar
+        seed=seed,
+        hc_subset=hc_subset,
+        mclust_compatible=mclust_compatible,
+        reg_covar=reg_covar,
+        prior=prior,
     )
     workers = check_whole(workers, "workers")
     if not is_gaussian(family):
@@ -199,6 +210,8 @@ def select_mixture(
             raise InputError("models= names Gaussian covariance models; other families have none")
         if reg_covar != 0:
             raise InputError("reg_covar serves the Gaussian family only")
+        if prior is not None:
+            raise InputError("prior serves the Gaussian family only")
         return _select_family(
             data,
             ks,
@@ -230,6 +243,7 @@ def select_mixture(
         hc_subset=hc_subset,
         mclust_compatible=mclust_compatible,
         reg_covar=float(reg_covar),
+        prior=prior,
     )
     # Like mclust's NA: a k beyond the distinct rows is a cell without a fit, not an error.
     reasons = {kk: fitter.too_many_components(kk) for kk in ks}
