@@ -327,7 +327,9 @@ class MixtureFitter:
         return self._result(em_model, best, best_start.method, restarts)
 
     def _model(self, covariance: CovarianceModel, k: int) -> GaussianMixtureModel:
-        return GaussianMixtureModel(covariance, k, float(self.reg_covar), self._prior(covariance, k))
+        return GaussianMixtureModel(
+            covariance, k, float(self.reg_covar), self._prior(covariance, k)
+        )
 
     def _prior(self, covariance: CovarianceModel, k: int) -> Any:
         """The prior's hyperparameters for this k and model, in the centred rows' units."""
@@ -337,6 +339,12 @@ class MixtureFitter:
             self._moments = prior_moments(self.data.x, self.data.center)
         resolved = resolve_prior(self.prior, self._moments, k, covariance.name)
         return resolved.shifted(self.data.center)
+
+    def _prior_text(self, em_model: GaussianMixtureModel) -> str | None:
+        """The fit's prior in words, its mean in the data's units."""
+        if em_model.prior is None:
+            return None
+        return em_model.prior.shifted(-self.data.center).describe()
 
     def _result(
         self,
@@ -364,7 +372,9 @@ class MixtureFitter:
             **run_fields(em, theta is not None),
             restarts=restarts,
             reg_covar=float(self.reg_covar),
-            prior=None if em_model.prior is None else em_model.prior.describe(),
+            prior=None
+            if em_model.prior is None
+            else em_model.prior.shifted(-self.data.center).describe(),
             data_=rows if theta is not None else None,
             std_error_method="observed information"
             if theta is not None and rows is not None

@@ -76,8 +76,8 @@ __all__ = [
     "as_prior",
     "data_moments",
     "map_statistics",
-    "prior_moments",
     "niw_log_prior",
+    "prior_moments",
     "resolve_prior",
 ]
 
@@ -218,9 +218,7 @@ def as_prior(prior: Any) -> GaussianPrior | None:
             return GaussianPrior()
         if prior.lower() == "none":
             return None
-    raise InputError(
-        f"prior must be None, 'mclust' or an emstat.GaussianPrior(...), got {prior!r}"
-    )
+    raise InputError(f"prior must be None, 'mclust' or an emstat.GaussianPrior(...), got {prior!r}")
 
 
 @dataclass(frozen=True)
