@@ -1,4 +1,4 @@
-"""Live cross-check of MAP EM against R's mclust through rpy2: ``mclustBIC(..., prior = priorControl())``.
+"""MAP EM against live R mclust through rpy2: ``mclustBIC(..., prior = priorControl())``.
 
 Skipped with the reason when rpy2, R or mclust is missing; CI installs them.
 """
