@@ -302,6 +302,10 @@ def test_summary_save_and_standard_errors_say_the_prior(tmp_path: Path) -> None:
     assert "exclude the prior" in text
     assert fit.std_error_reason == "a posterior mode (a fit with a prior)"
     assert np.isnan(fit.params["std_err"]).all()
+    with pytest.raises(InputError, match="not available for a fit with a prior"):
+        fit.bootstrap(n_boot=2)
+    with pytest.raises(InputError, match="not available for a fit with a prior"):
+        fit.conf_int(method="profile")
     path = fit.save(tmp_path / "fit.json")
     loaded = emstat.load_fit(path)
     assert loaded.prior == fit.prior
@@ -380,6 +384,7 @@ def test_cli_fit_and_select_take_prior_mclust(tmp_path: Path) -> None:
         ["select", str(path), "--k", "1:9", "--models", "EEE,VVV", "--prior", "mclust", "--mclust"],
     )
     assert selected.exit_code == 0, selected.output
+    assert "MAP fits under a prior (mclust defaultPrior" in selected.output
     want = spec["runs"]["mclust"]["bic_table"]
     for g in range(9):  # the EEE and VVV columns, as the table prints them
         assert f"{want['values'][g][6]:.3f} {want['values'][g][9]:.3f}" in selected.output

@@ -120,7 +120,8 @@ class SelectionResult:
         table = self.table.to_string(float_format=lambda v: f"{v:.3f}", na_rep="NA")
         return (
             f"{self.criterion.upper()} of {_family_label(self)} mixtures, n = {self.n}, columns "
-            f"{', '.join(self.columns)} ({_CONVENTION_TEXT[self.convention]})\n{table}\n\n"
+            f"{', '.join(self.columns)} ({_CONVENTION_TEXT[self.convention]})"
+            f"{_prior_note(self)}\n{table}\n\n"
             f"best: model {best.model} with k = {best.k} "
             f"({self.criterion.upper()} {best.criterion(self.criterion, self.convention):.4f})"
         )
@@ -130,6 +131,19 @@ class SelectionResult:
 
     def _repr_html_(self) -> str:
         return selection_html(self)
+
+
+def _prior_note(selection: SelectionResult) -> str:
+    """A line saying the fits are MAP fits, when they are (the criteria exclude the prior)."""
+    first = next(iter(selection.fits.values()), None)
+    text = getattr(first, "prior", None)
+    if not text:
+        return ""
+    where = text.split(" (", 1)[0]
+    return (
+        f"\nMAP fits under a prior ({where}; hyperparameters per k and model, "
+        "see each fit's summary); the criteria exclude the prior"
+    )
 
 
 def _family_label(selection: SelectionResult) -> str:
