@@ -392,3 +392,27 @@ def test_cli_fit_and_select_take_prior_mclust(tmp_path: Path) -> None:
     assert bad.exit_code != 0
     assert "prior must be None, 'mclust'" in bad.output
     assert "Traceback" not in bad.output
+
+
+def test_one_component_without_mean_prior_is_mclusts_mvn() -> None:
+    # mnxxxp: (scale + W) / (dof + n + d + 1) when shrinkage = 0 (mevvvp would add 2)
+    frame = emstat.load_dataset("faithful")
+    x = frame.to_numpy(dtype=float)
+    fit = emstat.fit_mixture(frame, 1, "VVV", prior=GaussianPrior(shrinkage=0))
+    assert fit.params_ is not None
+    n, d = x.shape
+    scatter = (x - x.mean(axis=0)).T @ (x - x.mean(axis=0))
+    scale = np.cov(x, rowvar=False)  # (1/G)^(2/d) = 1
+    np.testing.assert_allclose(fit.params_.covariances[0], (scale + scatter) / (4 + n + d + 1))
+    np.testing.assert_allclose(fit.params_.means[0], x.mean(axis=0))
+
+
+def test_case_weights_count_in_the_prior_as_repeated_rows() -> None:
+    frame = emstat.load_dataset("faithful").iloc[:60].reset_index(drop=True)
+    weights = np.tile([1, 2, 3], 20)
+    repeated = frame.loc[frame.index.repeat(weights)].reset_index(drop=True)
+    start = np.arange(60) % 2
+    weighted = emstat.fit_mixture(frame, 2, "VVV", weights=weights, prior="mclust", init=start)
+    plain = emstat.fit_mixture(repeated, 2, "VVV", prior="mclust", init=np.repeat(start, weights))
+    assert weighted.prior == plain.prior
+    assert weighted.loglik == pytest.approx(plain.loglik, rel=1e-10)

@@ -120,7 +120,9 @@ class GaussianPrior:
     mean
         d finite numbers, in the data's units.
     dof
-        Degrees of freedom, a finite number > d - 1.
+        Degrees of freedom, a finite number > d - 1.  (mclust 6.0's
+        ``defaultPrior`` ignores a ``dof`` given to ``priorControl`` and
+        always takes d + 2; emstat uses the one given.)
     scale
         A positive number or a symmetric positive-definite d x d matrix.
         The spherical and diagonal models take a number (a matrix gives the
@@ -364,6 +366,8 @@ def _pseudo_counts(model: str, prior: ResolvedPrior, nk: np.ndarray) -> np.ndarr
     k, d = nk.shape[0], prior.mean.shape[0]
     nu = prior.dof
     mean_prior = prior.shrinkage > 0
+    if k == 1 and model in ("V", "VVV"):  # Mclust's G = 1 is mvn (mvn1p, mnxxxp)
+        return nk + (nu + (1.0 if model == "V" else d) + 1.0 + mean_prior)
     extra: dict[str, float] = {
         "E": 1.0 + (nu + 2.0) / k,  # me1ep: (scale + sum)/(nu + n + G + 2)
         "V": nu + 3.0,  # me1vp
