@@ -340,7 +340,7 @@ def test_bad_hyperparameters_are_refused(options: dict[str, Any], words: str) ->
         (GaussianPrior(dof=1.0), r"dof must be > d - 1 = 1, got 1"),
         (GaussianPrior(mean=[1.0, 2.0, 3.0]), "prior mean has 3 values; the data have d = 2"),
         (GaussianPrior(scale=np.eye(3)), r"scale has shape \(3, 3\); the data need \(2, 2\)"),
-        ("flat", "prior must be None, 'mclust' or an emstat.GaussianPrior"),
+        ("flat", "prior must be 'mclust', 'none' or an emstat.GaussianPrior"),
     ],
 )
 def test_a_prior_that_does_not_fit_the_data_is_refused(prior: Any, words: str) -> None:
@@ -390,7 +390,7 @@ def test_cli_fit_and_select_take_prior_mclust(tmp_path: Path) -> None:
         assert f"{want['values'][g][6]:.3f} {want['values'][g][9]:.3f}" in selected.output
     bad = runner.invoke(app, ["fit", str(path), "-k", "2", "--prior", "flat"])
     assert bad.exit_code != 0
-    assert "prior must be None, 'mclust'" in bad.output
+    assert "prior must be 'mclust', 'none'" in bad.output
     assert "Traceback" not in bad.output
 
 

@@ -164,10 +164,11 @@ class GaussianPrior:
 
 
 def _short(value: Any) -> str:
+    """Numbers to 6 significant digits, vectors and matrices as nested brackets."""
     array = np.asarray(value, dtype=float)
     if array.ndim == 0:
         return f"{float(array):.6g}"
-    return np.array2string(array, precision=6, separator=", ").replace("\n", "")
+    return "[" + ", ".join(_short(row) for row in array) + "]"
 
 
 def _float_array(value: Any, name: str) -> np.ndarray:
@@ -220,7 +221,9 @@ def as_prior(prior: Any) -> GaussianPrior | None:
             return GaussianPrior()
         if prior.lower() == "none":
             return None
-    raise InputError(f"prior must be None, 'mclust' or an emstat.GaussianPrior(...), got {prior!r}")
+    raise InputError(
+        f"prior must be 'mclust', 'none' or an emstat.GaussianPrior(...), got {prior!r}"
+    )
 
 
 @dataclass(frozen=True)
