@@ -416,3 +416,22 @@ def test_case_weights_count_in_the_prior_as_repeated_rows() -> None:
     plain = emstat.fit_mixture(repeated, 2, "VVV", prior="mclust", init=np.repeat(start, weights))
     assert weighted.prior == plain.prior
     assert weighted.loglik == pytest.approx(plain.loglik, rel=1e-10)
+
+
+def test_default_scale_with_no_more_rows_than_columns_is_diagonal() -> None:
+    # defaultPrior: fac * diag(apply(X, 2, var)) when n <= d
+    x = np.array([[1.0, 2.0, 0.0, 5.0], [2.0, 0.0, 1.0, 4.0], [4.0, 1.0, 3.0, 1.0]])
+    resolved = resolve_prior(GaussianPrior(), data_moments(x), 2, "VVV")
+    expected = 0.5 ** (2 / 4) * np.diag(np.var(x, axis=0, ddof=1))
+    np.testing.assert_allclose(resolved.scale, expected, rtol=1e-14)
+
+
+def test_a_shift_of_the_data_shifts_the_map_fit() -> None:
+    # the prior mean follows the data (the column means): the fit is equivariant
+    frame = emstat.load_dataset("faithful")
+    fit = emstat.fit_mixture(frame, 3, "VEV", prior="mclust")
+    shift = np.array([100.0, -5000.0])
+    moved = emstat.fit_mixture(frame + shift, 3, "VEV", prior="mclust")
+    assert fit.params_ is not None and moved.params_ is not None
+    assert moved.loglik == pytest.approx(fit.loglik, rel=1e-10)
+    np.testing.assert_allclose(moved.params_.means - shift, fit.params_.means, rtol=1e-9)

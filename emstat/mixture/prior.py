@@ -98,7 +98,7 @@ def _is_diagonal(model: str) -> bool:
     return _letters(model)[2] == "I"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # array fields: compared by identity
 class GaussianPrior:
     """A conjugate prior on the Gaussian components (mclust's ``priorControl``).
 
@@ -273,7 +273,7 @@ def prior_moments(x: Any, center: np.ndarray) -> DataMoments:
     return replace(moments, mean=moments.mean + center)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ResolvedPrior:
     """The hyperparameters of one fit (one k and model), as ``defaultPrior`` returns them.
 
