@@ -435,3 +435,12 @@ def test_a_shift_of_the_data_shifts_the_map_fit() -> None:
     assert fit.params_ is not None and moved.params_ is not None
     assert moved.loglik == pytest.approx(fit.loglik, rel=1e-10)
     np.testing.assert_allclose(moved.params_.means - shift, fit.params_.means, rtol=1e-9)
+
+
+def test_a_dask_dataframe_takes_the_same_prior() -> None:
+    dd = pytest.importorskip("dask.dataframe")
+    frame = emstat.load_dataset("faithful")
+    whole = emstat.fit_mixture(frame, 2, "VVV", prior="mclust")
+    spread = emstat.fit_mixture(dd.from_pandas(frame, npartitions=3), 2, "VVV", prior="mclust")
+    assert spread.prior == whole.prior
+    assert spread.loglik == pytest.approx(whole.loglik, rel=1e-10)
