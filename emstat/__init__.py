@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from emstat.mixture import MixtureResult, SelectionResult, fit_mixture, load_fit, select_mixture
     from emstat.mixture.family_fit import FamilyMixtureResult
     from emstat.mixture.lrt import LRTResult, bootstrap_lrt
+    from emstat.mixture.prior import GaussianPrior
     from emstat.report import report
     from emstat.segment import SegmentationResult, segment_image
     from emstat.simulation import simulate
@@ -49,6 +50,7 @@ _LAZY: dict[str, str] = {
     "EMControl": "emstat.engine",
     "EmstatError": "emstat.errors",
     "FamilyMixtureResult": "emstat.mixture.family_fit",
+    "GaussianPrior": "emstat.mixture.prior",
     "HMMResult": "emstat.hmm",
     "HMMSelection": "emstat.hmm",
     "InputError": "emstat.errors",
@@ -86,6 +88,7 @@ __all__ = [
     "EMControl",
     "EmstatError",
     "FamilyMixtureResult",
+    "GaussianPrior",
     "HMMResult",
     "HMMSelection",
     "InputError",

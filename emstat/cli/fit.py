@@ -14,6 +14,7 @@ from emstat.cli.options import (
     DataPaths,
     ExposureOption,
     FamilyOption,
+    GaussianPriorOption,
     InitOption,
     MaxIterOption,
     NInitOption,
@@ -70,6 +71,7 @@ def fit(
     trials: TrialsOption = None,
     exposure: ExposureOption = None,
     weights: WeightsOption = None,
+    prior: GaussianPriorOption = None,
 ) -> None:
     """Fit one mixture (Gaussian, or another family) and print its summary."""
     from emstat.mixture import fit_mixture
@@ -90,6 +92,7 @@ def fit(
         max_iter=max_iter,
         chunk_rows=chunk_rows or DEFAULT_CHUNK_ROWS,
         client=scheduler,
+        prior=prior,
     )
     if not result.ok:
         raise DegenerateFitError(

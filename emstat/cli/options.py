@@ -31,6 +31,7 @@ __all__ = [
     "FamilyOption",
     "Format",
     "FormatOption",
+    "GaussianPriorOption",
     "InitOption",
     "KOption",
     "MarginsOption",
@@ -150,6 +151,15 @@ PriorOption = Annotated[
     float,
     typer.Option(
         "--prior", help="Dirichlet hyperparameter per cell (1 = MLE).", rich_help_panel="Model"
+    ),
+]
+GaussianPriorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--prior",
+        help="'mclust': MAP EM under mclust's priorControl() defaults (Gaussian family; "
+        "loglik and BIC exclude the prior).",
+        rich_help_panel="Model",
     ),
 ]
 

@@ -16,6 +16,7 @@ from emstat.cli.options import (
     FamilyOption,
     Format,
     FormatOption,
+    GaussianPriorOption,
     InitOption,
     KOption,
     MaxIterOption,
@@ -83,6 +84,7 @@ def select(
     weights: WeightsOption = None,
     init: InitOption = None,
     n_init: NInitOption = 1,
+    prior: GaussianPriorOption = None,
     output_format: FormatOption = Format.table,
     quiet: Annotated[bool, quiet_option()] = False,
 ) -> None:
@@ -102,6 +104,8 @@ def select(
         options["init"] = init
     if n_init != 1:
         options["n_init"] = n_init
+    if prior is not None:
+        options["prior"] = prior
     frame = read_table(data)
     convention: Literal["mclust", "smaller"] = "mclust" if mclust else "smaller"
     with warnings.catch_warnings(), spinner(f"selecting among k = {k}", show=not quiet):

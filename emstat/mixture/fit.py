@@ -31,6 +31,7 @@ from emstat.mixture.family_fit import FAMILY_CONTROL
 from emstat.mixture.gaussian import GaussianParams, GaussianStats
 from emstat.mixture.init import StartingPartition, labels_to_resp, make_starts
 from emstat.mixture.model import GaussianMixtureModel
+from emstat.mixture.prior import GaussianPrior, as_prior, prior_moments, resolve_prior
 from emstat.mixture.result import MixtureResult
 from emstat.mixture.sources import (
     DEFAULT_CHUNK_ROWS,
@@ -144,9 +145,12 @@ def check_options(
     n_init: Any = 1,
     chunk_rows: Any = DEFAULT_CHUNK_ROWS,
     reg_covar: Any = 0.0,
+    prior: Any = None,
 ) -> int | None:
     """Refuse a bad option before any data are read; returns the seed."""
     check_reg_covar(reg_covar)
+    if as_prior(prior) is not None and reg_covar != 0:
+        raise InputError("give either a prior or reg_covar, not both: each regularises the fit")
     check_whole(n_init, "n_init")
     check_whole(hc_subset, "hc_subset", minimum=2)
     check_whole(chunk_rows, "chunk_rows")
@@ -197,12 +201,15 @@ class MixtureFitter:
     hc_subset: int = 2000
     mclust_compatible: bool = False
     reg_covar: float = 0.0
+    prior: GaussianPrior | None = None
     _sample: np.ndarray = field(init=False, repr=False)
     _starts: dict[tuple[str, int], StartingPartition] = field(init=False, repr=False)
     _hc: Any = field(init=False, repr=False, default=None)
     _distinct: int | None = field(init=False, repr=False, default=None)
+    _moments: Any = field(init=False, repr=False, default=None)
 
     def __post_init__(self) -> None:
+        self.prior = as_prior(self.prior)
         self._sample = self.data.sample - self.data.center
         self._starts = {}
         if self.init is None:
@@ -320,7 +327,24 @@ class MixtureFitter:
         return self._result(em_model, best, best_start.method, restarts)
 
     def _model(self, covariance: CovarianceModel, k: int) -> GaussianMixtureModel:
-        return GaussianMixtureModel(covariance, k, float(self.reg_covar))
+        return GaussianMixtureModel(
+            covariance, k, float(self.reg_covar), self._prior(covariance, k)
+        )
+
+    def _prior(self, covariance: CovarianceModel, k: int) -> Any:
+        """The prior's hyperparameters for this k and model, in the centred rows' units."""
+        if self.prior is None:
+            return None
+        if self._moments is None:  # the data's moments, read once per data set
+            self._moments = prior_moments(self.data.x, self.data.center)
+        resolved = resolve_prior(self.prior, self._moments, k, covariance.name)
+        return resolved.shifted(self.data.center)
+
+    def _prior_text(self, em_model: GaussianMixtureModel) -> str | None:
+        """The fit's prior in words, its mean in the data's units."""
+        if em_model.prior is None:
+            return None
+        return em_model.prior.shifted(-self.data.center).describe()
 
     def _result(
         self,
@@ -331,7 +355,7 @@ class MixtureFitter:
     ) -> MixtureResult:
         theta = em.theta if em.ok else None
         # The observed information is the unregularised likelihood's: not at a ridged estimate.
-        rows = self.fitted_rows() if self.reg_covar == 0 else None
+        rows = self.fitted_rows() if self.reg_covar == 0 and self.prior is None else None
         classification_loglik = math.nan
         if theta is not None and em.stats is not None:
             # Every run ends with an E-step at theta, which summed ICL's entropy term.
@@ -348,6 +372,9 @@ class MixtureFitter:
             **run_fields(em, theta is not None),
             restarts=restarts,
             reg_covar=float(self.reg_covar),
+            prior=None
+            if em_model.prior is None
+            else em_model.prior.shifted(-self.data.center).describe(),
             data_=rows if theta is not None else None,
             std_error_method="observed information"
             if theta is not None and rows is not None
@@ -426,6 +453,7 @@ def fit_mixture(
     exposure: Any = None,
     fixed_weights: Any = None,
     reg_covar: float = 0.0,
+    prior: Any = None,
 ) -> Any:
     """Fit a k-component mixture by EM: Gaussian by default, or any component family.
 
@@ -506,6 +534,15 @@ def fit_mixture(
         standard errors are computed).  A finite number >= 0; 0 (default)
         fits the maximum-likelihood estimate.  Columns are not rescaled
         first: the ridge is in the data's units.
+    prior
+        ``"mclust"`` (mclust's ``priorControl()`` defaults) or an
+        :class:`emstat.GaussianPrior` with some hyperparameters given
+        (Gaussian family only): EM then maximises the posterior
+        (:mod:`emstat.mixture.prior`) for every covariance model, as
+        ``Mclust(..., prior = priorControl())`` does for the ten it
+        supports.  The log-likelihood, its stopping rule, BIC, AIC and ICL
+        exclude the prior (BIC = 2 loglik - df log n, as mclust's); no
+        standard errors are computed for the posterior mode.
 
     Examples
     --------
@@ -522,10 +559,13 @@ def fit_mixture(
         n_init=n_init,
         chunk_rows=chunk_rows,
         reg_covar=reg_covar,
+        prior=prior,
     )
     if not is_gaussian(family):
         if reg_covar != 0:
             raise InputError("reg_covar serves the Gaussian family only")
+        if prior is not None:
+            raise InputError("prior serves the Gaussian family only")
         return _fit_other_family(
             data,
             k,
@@ -569,6 +609,7 @@ def fit_mixture(
             hc_subset=hc_subset,
             mclust_compatible=mclust_compatible,
             reg_covar=float(reg_covar),
+            prior=prior,
         )
 
 

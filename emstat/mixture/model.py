@@ -14,6 +14,7 @@ from emstat.errors import DegenerateFitError
 from emstat.mixture import gaussian
 from emstat.mixture.covariance import CovarianceModel
 from emstat.mixture.gaussian import GaussianParams, GaussianStats
+from emstat.mixture.prior import ResolvedPrior, map_statistics
 
 __all__ = ["GaussianMixtureModel"]
 
@@ -44,16 +45,25 @@ class GaussianMixtureModel:
     scatter before each M-step (scikit-learn's ``reg_covar``): the VVV
     covariances become ``S_k / n_k + reg_covar * I``, and every other model
     is fitted to the ridged scatter under its constraint.
+
+    ``prior`` (a :class:`~emstat.mixture.prior.ResolvedPrior`, its mean in
+    the units of the rows EM sees) makes every M-step the posterior mode
+    (:mod:`emstat.mixture.prior`); the numpy M-step then serves every model.
     """
 
     covariance: CovarianceModel
     k: int
     reg_covar: float = 0.0
+    prior: ResolvedPrior | None = None
 
     @property
     def monotone(self) -> bool:
-        """EM's log-likelihood never decreases, except with a ridge (not the M-step's objective)."""
-        return self.reg_covar == 0.0
+        """EM's log-likelihood never decreases, except with a ridge or a prior.
+
+        Neither M-step maximises the likelihood; MAP EM raises the posterior,
+        while the log-likelihood it reports and stops on (as mclust's) may fall.
+        """
+        return self.reg_covar == 0.0 and self.prior is None
 
     def e_step(
         self, theta: GaussianParams, data: np.ndarray | gaussian.WeightedRows
@@ -70,6 +80,8 @@ class GaussianMixtureModel:
         (to rounding) and the same errors.
         """
         stats = self.regularised(stats)
+        if self.prior is not None:  # the compiled M-steps know no prior
+            return self._numpy_m_step(stats, previous)
         compiled = _compiled_m_step(self.covariance.name, stats)
         if compiled is not None:
             return compiled
@@ -107,12 +119,17 @@ class GaussianMixtureModel:
                 f"component {int(empty[0]) + 1} is empty "
                 f"(total responsibility {stats.nk[empty[0]]:.3g})"
             )
+        nk, means, scatter = stats.nk, stats.means, stats.scatter()
+        if self.prior is not None:
+            means, nk, scatter = map_statistics(
+                self.covariance.name, self.prior, stats.nk, means, scatter
+            )
         covariances = self.covariance.m_step_trusted(
-            stats.nk, stats.scatter(), None if previous is None else previous.covariances
+            nk, scatter, None if previous is None else previous.covariances
         )
         return gaussian.gaussian_params(
             stats.nk / stats.nk.sum(),
-            stats.means,
+            means,
             covariances,
             diagonal=self.covariance.scatter == "diag",
         )

@@ -65,6 +65,7 @@ class MixtureResult(MixtureCriteria):
     std_errors: np.ndarray | None = field(default=None, repr=False)
     std_error_method: str | None = None
     reg_covar: float = 0.0  # the ridge added to each scatter per M-step (0: the MLE)
+    prior: str | None = None  # the prior of a MAP fit, in words (None: the MLE)
     # the rows fitted, or their out-of-core source, for the standard errors
     data_: Any = field(default=None, repr=False)
 
@@ -145,6 +146,8 @@ class MixtureResult(MixtureCriteria):
             return self.std_errors, None
         if self.reg_covar != 0:
             return np.full(size, np.nan), f"a regularised fit (reg_covar = {self.reg_covar:g})"
+        if self.prior is not None:
+            return np.full(size, np.nan), "a posterior mode (a fit with a prior)"
         if self.data_ is None:
             return np.full(size, np.nan), "no data kept (a fit loaded from a file)"
         from emstat.mixture.stderr import stationary_std_errors
@@ -173,6 +176,11 @@ class MixtureResult(MixtureCriteria):
             raise InputError(
                 f"{what} are not available for a fit with reg_covar = {self.reg_covar:g}: "
                 "they refit by maximum likelihood (fit with reg_covar=0 for them)"
+            )
+        if self.prior is not None:
+            raise InputError(
+                f"{what} are not available for a fit with a prior: "
+                "they refit by maximum likelihood (fit without prior= for them)"
             )
 
     @property
@@ -284,6 +292,11 @@ class MixtureResult(MixtureCriteria):
                 f"reg_covar = {self.reg_covar:g} added to each covariance's diagonal "
                 "(log-likelihood and criteria of the regularised estimate)"
             )
+        if self.prior is not None:
+            head.append(
+                f"prior: {self.prior}; log-likelihood and criteria exclude the prior "
+                "(BIC = 2 loglik - df log n, as mclust's)"
+            )
         if not self.ok:
             return "\n".join([*head, f"degenerate fit: {self.degenerate}"])
         head += [
@@ -323,6 +336,7 @@ class MixtureResult(MixtureCriteria):
             "std_errors": self._saved_std_errors(),
             "std_error_method": self.std_error_method,
             **({"reg_covar": self.reg_covar} if self.reg_covar != 0 else {}),
+            **({"prior": self.prior} if self.prior is not None else {}),
             **_saved_center(theta),
         }
 
@@ -377,6 +391,7 @@ class MixtureResult(MixtureCriteria):
             ),
             std_error_method=fields.optional_string("std_error_method"),
             reg_covar=fields.reg_covar(),
+            prior=fields.optional_string("prior"),
         )
 
     def save(self, path: str | Path) -> Path:

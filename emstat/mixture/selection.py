@@ -120,7 +120,8 @@ class SelectionResult:
         table = self.table.to_string(float_format=lambda v: f"{v:.3f}", na_rep="NA")
         return (
             f"{self.criterion.upper()} of {_family_label(self)} mixtures, n = {self.n}, columns "
-            f"{', '.join(self.columns)} ({_CONVENTION_TEXT[self.convention]})\n{table}\n\n"
+            f"{', '.join(self.columns)} ({_CONVENTION_TEXT[self.convention]})"
+            f"{_prior_note(self)}\n{table}\n\n"
             f"best: model {best.model} with k = {best.k} "
             f"({self.criterion.upper()} {best.criterion(self.criterion, self.convention):.4f})"
         )
@@ -130,6 +131,19 @@ class SelectionResult:
 
     def _repr_html_(self) -> str:
         return selection_html(self)
+
+
+def _prior_note(selection: SelectionResult) -> str:
+    """A line saying the fits are MAP fits, when they are (the criteria exclude the prior)."""
+    first = next(iter(selection.fits.values()), None)
+    text = getattr(first, "prior", None)
+    if not text:
+        return ""
+    where = text.split(" (", 1)[0]
+    return (
+        f"\nMAP fits under a prior ({where}; hyperparameters per k and model, "
+        "see each fit's summary); the criteria exclude the prior"
+    )
 
 
 def _family_label(selection: SelectionResult) -> str:
@@ -160,6 +174,7 @@ def select_mixture(
     exposure: Any = None,
     n_init: int = 1,
     reg_covar: float = 0.0,
+    prior: Any = None,
 ) -> SelectionResult:
     """Fit every number of components in ``k`` with every covariance model.
 
@@ -177,6 +192,12 @@ def select_mixture(
     cells are NaN, with the reason in ``.reasons`` (mclust's NA).
     ``reg_covar`` adds a ridge to every fit's covariances, as in
     :func:`emstat.fit_mixture` (the criteria are then the regularised fits').
+    ``prior="mclust"`` (or an :class:`emstat.GaussianPrior`) fits every cell
+    by MAP EM, as ``Mclust(X, G = 1:9, prior = priorControl())``, with the
+    hyperparameters computed afresh for each k and model as mclust's
+    ``defaultPrior`` does; the criteria exclude the prior.  mclust drops
+    EVE, VEE, VVE and EVV under a prior; emstat fits them too
+    (:mod:`emstat.mixture.prior`).
 
     Examples
     --------
@@ -191,7 +212,11 @@ def select_mixture(
         raise InputError(f"unknown convention {convention!r}; choose 'smaller' or 'mclust'")
     ks = check_k_values(k)
     seed = check_options(
-        seed=seed, hc_subset=hc_subset, mclust_compatible=mclust_compatible, reg_covar=reg_covar
+        seed=seed,
+        hc_subset=hc_subset,
+        mclust_compatible=mclust_compatible,
+        reg_covar=reg_covar,
+        prior=prior,
     )
     workers = check_whole(workers, "workers")
     if not is_gaussian(family):
@@ -199,6 +224,8 @@ def select_mixture(
             raise InputError("models= names Gaussian covariance models; other families have none")
         if reg_covar != 0:
             raise InputError("reg_covar serves the Gaussian family only")
+        if prior is not None:
+            raise InputError("prior serves the Gaussian family only")
         return _select_family(
             data,
             ks,
@@ -230,6 +257,7 @@ def select_mixture(
         hc_subset=hc_subset,
         mclust_compatible=mclust_compatible,
         reg_covar=float(reg_covar),
+        prior=prior,
     )
     # Like mclust's NA: a k beyond the distinct rows is a cell without a fit, not an error.
     reasons = {kk: fitter.too_many_components(kk) for kk in ks}
