@@ -1,0 +1,152 @@
+"""Regenerate ``known_labels_{iris,banknote}.{csv,json}`` from R's mclust ``MclustSSC``.
+
+Run from the repository root with R, mclust and rpy2 installed::
+
+    PYTHONPATH=. python tests/reference/make_known_labels_reference.py
+
+The data are R's own (``datasets::iris``, ``mclust::banknote``), written to
+CSV with 17 significant digits.  A fixed 10% of the rows keep their class:
+``numpy.random.default_rng(SEED).choice(n, round(0.1 * n), replace=False)``
+(sorted); every other label is NA.  For each of MclustSSC's default models
+the script records ``mclust:::MclustSSC.fit(X, class, G = <classes>,
+modelName = m)`` (loglik, df, bic, parameters, classification) and the BIC
+table and choice of ``MclustSSC(X, class)``, with R's and mclust's versions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from emstat import _r
+from emstat.errors import RError
+
+HERE = Path(__file__).resolve().parent
+SEED = 1
+FRACTION = 0.1
+
+DATASETS = {
+    # name: (R expression of the data frame, class column)
+    "iris": ("datasets::iris", "Species"),
+    "banknote": ("mclust::banknote", "Status"),
+}
+
+
+def labelled_rows(n: int, seed: int = SEED, fraction: float = FRACTION) -> np.ndarray:
+    """The rows whose class is kept: a seeded draw of round(fraction * n), sorted."""
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(n, round(fraction * n), replace=False))
+
+
+def _number(value: Any) -> float | None:
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def _model_run(ro: Any, x: Any, labels: Any, k: int, model: str) -> dict[str, Any]:
+    try:
+        result = _r.r_call(
+            ro.r("function(x, cl, G, m) mclust:::MclustSSC.fit(x, cl, G = G, modelName = m)"),
+            x,
+            labels,
+            ro.IntVector([k]),
+            ro.StrVector([model]),
+        )
+    except RError as exc:
+        return {"model": model, "error": str(exc)}
+    fit = ro.r(
+        """function(f) list(loglik = f$loglik, df = f$df, bic = f$bic,
+            pro = f$parameters$pro, mean = t(f$parameters$mean),
+            sigma = aperm(f$parameters$variance$sigma, c(3, 1, 2)),
+            classification = as.integer(f$classification))"""
+    )(result.value)
+    values = _r.to_python(fit)
+    if values["loglik"] is None or math.isnan(float(values["loglik"])):
+        return {"model": model, "error": "NA log-likelihood (singular)"}
+    return {
+        "model": model,
+        "loglik": float(values["loglik"]),
+        "df": int(values["df"]),
+        "bic": float(values["bic"]),
+        "weights": np.asarray(values["pro"], dtype=float).ravel().tolist(),
+        "means": np.asarray(values["mean"], dtype=float).reshape(k, -1).tolist(),
+        "covariances": np.asarray(values["sigma"], dtype=float).tolist(),
+        "classification": np.asarray(values["classification"], dtype=int).ravel().tolist(),
+    }
+
+
+def make(name: str) -> dict[str, Any]:
+    ro = _r.r_session()
+    _r.require_r_package("mclust")
+    expression, class_column = DATASETS[name]
+    frame = _r.from_r_dataframe(ro.r(expression))
+    frame = frame.reset_index(drop=True)
+    frame.to_csv(HERE / f"known_labels_{name}.csv", index=False, float_format="%.17g")
+    columns = [c for c in frame.columns if c != class_column]
+    truth = frame[class_column].astype(str)
+    rows = labelled_rows(len(frame))
+    labels = pd.Series([None] * len(frame), dtype=object)
+    labels[rows] = truth[rows]
+    x = _r.to_r_matrix(frame[columns].to_numpy(dtype=float), columns)
+    r_labels = _r.to_r_vector(labels)
+    classes = sorted(set(truth[rows]))
+    k = len(classes)
+    models = list(ro.r('mclust::mclust.options("emModelNames")'))
+    runs = [_model_run(ro, x, r_labels, k, m) for m in models]
+    table = _r.r_call("mclust::MclustSSC", x, r_labels, verbose=False)
+    chosen = ro.r("function(f) list(bic = f$BIC, model = f$modelName, G = f$G)")(table.value)
+    chosen_py = _r.to_python(chosen)
+    control = _r.to_python(ro.r("mclust::emControl()"))
+    return {
+        "case": f"known_labels_{name}",
+        "environment": {
+            "R": str(ro.r("R.version.string")[0]),
+            "mclust": str(ro.r('as.character(packageVersion("mclust"))')[0]),
+            "script": "tests/reference/make_known_labels_reference.py",
+        },
+        "dataset": {
+            "csv": f"known_labels_{name}.csv",
+            "source": expression,
+            "columns": columns,
+            "class_column": class_column,
+            "n": len(frame),
+        },
+        "labels": {
+            "seed": SEED,
+            "fraction": FRACTION,
+            "rule": "numpy.random.default_rng(seed).choice(n, round(fraction * n), "
+            "replace=False), sorted: those rows keep their class, the others are NA",
+            "rows": rows.tolist(),
+            "classes": classes,
+        },
+        "control": {"tol": float(control["tol"][0]), "criterion": "abs (loglik - loglik0 > tol)"},
+        "bic_convention": "mclust: bic = 2 loglik - df log(n), larger is better; "
+        "df = (G - 1) + d * G + nVarParams(model, d, G) at G = the number of classes",
+        "layout": "means: k x d; covariances: k x d x d; classification: 1-based components "
+        "(class c is component c in sorted order of the classes)",
+        "k": k,
+        "runs": runs,
+        "selection": {
+            "models": models,
+            "bic": [_number(v) for v in np.asarray(chosen_py["bic"], dtype=float).ravel()],
+            "best_model": str(chosen_py["model"]),
+            "G": int(chosen_py["G"]),
+        },
+    }
+
+
+def main(names: list[str]) -> None:
+    for name in names or list(DATASETS):
+        payload = make(name)
+        (HERE / f"known_labels_{name}.json").write_text(json.dumps(payload, indent=1) + "\n")
+        print(f"wrote known_labels_{name}.json and .csv")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
