@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from emstat._validation import describe_labels
-from emstat.engine import EMControl, fit_em
+from emstat.engine import EMControl, EMResult, fit_em
 from emstat.errors import InputError
 from emstat.mixture import gaussian
 from emstat.mixture.covariance import CovarianceModel, default_models, get_covariance_model
@@ -492,6 +492,30 @@ def _components(theta: GaussianParams, x: Any, labels: KnownLabels) -> np.ndarra
     return components
 
 
+def _stop_at_first_loss(
+    layer: KnownLabelsModel,
+    data: Any,
+    start: GaussianStats,
+    fitter: MixtureFitter,
+    em: EMResult[GaussianParams, GaussianStats],
+) -> EMResult[GaussianParams, GaussianStats]:
+    """The run as MclustSSC ends it: at the first iteration that gains at most ``tol``.
+
+    MclustSSC stops when ``loglik - loglik_old <= tol``, a decrease included;
+    mclust's inexact M-steps (VVE, EVE under ``mclust_compatible``) can
+    lower the log-likelihood, where the engine's ``|change|`` rule goes on.
+    The run is deterministic, so it is repeated up to that iteration.
+    """
+    gains = np.diff(em.trace)
+    losses = np.flatnonzero(gains < 0)
+    if not em.ok or losses.size == 0 or losses[0] + 1 == gains.size:
+        return em
+    # trace[j] follows M-step j + 1: the first loss, trace[i + 1] < trace[i], is at M-step i + 2
+    control = replace(fitter.control, max_iter=int(losses[0]) + 2)
+    rerun = fit_em(layer, data, stats0=start, control=control, n_obs=fitter.data.size, warn=False)
+    return replace(rerun, converged=True, stop_reason="converged", control=fitter.control)
+
+
 def fit_known_labels(
     fitter: MixtureFitter, labels: KnownLabels, k: int, model: str
 ) -> MixtureResult:
@@ -503,6 +527,8 @@ def fit_known_labels(
     inner = GaussianMixtureModel(covariance, k, float(fitter.reg_covar))
     layer, data, start = build_layer(inner, fitter.data.x, labels)
     em = fit_em(layer, data, stats0=start, control=fitter.control, n_obs=fitter.data.size)
+    if fitter.mclust_compatible and fitter.control.criterion == "abs":
+        em = _stop_at_first_loss(layer, data, start, fitter, em)
     result = fitter._result(inner, em, "known labels", None)
     fitted = labels
     if result.ok and em.theta is not None:
