@@ -15,6 +15,7 @@ from emstat.cli.options import (
     ExposureOption,
     FamilyOption,
     InitOption,
+    LabelsOption,
     MaxIterOption,
     NInitOption,
     SeedOption,
@@ -70,6 +71,7 @@ def fit(
     trials: TrialsOption = None,
     exposure: ExposureOption = None,
     weights: WeightsOption = None,
+    labels: LabelsOption = None,
 ) -> None:
     """Fit one mixture (Gaussian, or another family) and print its summary."""
     from emstat.mixture import fit_mixture
@@ -90,6 +92,7 @@ def fit(
         max_iter=max_iter,
         chunk_rows=chunk_rows or DEFAULT_CHUNK_ROWS,
         client=scheduler,
+        labels=labels,
     )
     if not result.ok:
         raise DegenerateFitError(

@@ -258,6 +258,7 @@ def _label_values(
         raise InputError("labels must be one value per row (a Series, list or array), not a table")
     if isinstance(labels, pd.Series):
         return (*_object_values(_aligned(labels, frame.index)), columns)
+    categories = list(labels.categories) if isinstance(labels, pd.Categorical) else None
     array = np.asarray(labels, dtype=object)
     if array.ndim != 1:
         raise InputError(f"labels must be one value per row, got shape {array.shape}")
@@ -265,7 +266,7 @@ def _label_values(
         raise InputError(
             f"labels have {array.shape[0]} values; the data have {frame.shape[0]} rows"
         )
-    return array, None, columns
+    return array, categories, columns
 
 
 def _aligned(labels: pd.Series, index: pd.Index) -> pd.Series:
