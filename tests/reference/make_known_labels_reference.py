@@ -10,7 +10,9 @@ CSV with 17 significant digits.  A fixed 10% of the rows keep their class:
 (sorted); every other label is NA.  For each of MclustSSC's default models
 the script records ``mclust:::MclustSSC.fit(X, class, G = <classes>,
 modelName = m)`` (loglik, df, bic, parameters, classification) and the BIC
-table and choice of ``MclustSSC(X, class)``, with R's and mclust's versions.
+table and choice of ``MclustSSC(X, class)`` (both through
+:func:`emstat.crosscheck._mclustssc.run_mclust_ssc`), with R's and mclust's
+versions.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from emstat import _r
-from emstat.errors import RError
+from emstat.crosscheck._mclustssc import run_mclust_ssc
 
 HERE = Path(__file__).resolve().parent
 SEED = 1
@@ -49,38 +51,6 @@ def _number(value: Any) -> float | None:
     return None if math.isnan(value) else value
 
 
-def _model_run(ro: Any, x: Any, labels: Any, k: int, model: str) -> dict[str, Any]:
-    try:
-        result = _r.r_call(
-            ro.r("function(x, cl, G, m) mclust:::MclustSSC.fit(x, cl, G = G, modelName = m)"),
-            x,
-            labels,
-            ro.IntVector([k]),
-            ro.StrVector([model]),
-        )
-    except RError as exc:
-        return {"model": model, "error": str(exc)}
-    fit = ro.r(
-        """function(f) list(loglik = f$loglik, df = f$df, bic = f$bic,
-            pro = f$parameters$pro, mean = t(f$parameters$mean),
-            sigma = aperm(f$parameters$variance$sigma, c(3, 1, 2)),
-            classification = as.integer(f$classification))"""
-    )(result.value)
-    values = _r.to_python(fit)
-    if values["loglik"] is None or math.isnan(float(values["loglik"])):
-        return {"model": model, "error": "NA log-likelihood (singular)"}
-    return {
-        "model": model,
-        "loglik": float(values["loglik"]),
-        "df": int(values["df"]),
-        "bic": float(values["bic"]),
-        "weights": np.asarray(values["pro"], dtype=float).ravel().tolist(),
-        "means": np.asarray(values["mean"], dtype=float).reshape(k, -1).tolist(),
-        "covariances": np.asarray(values["sigma"], dtype=float).tolist(),
-        "classification": np.asarray(values["classification"], dtype=int).ravel().tolist(),
-    }
-
-
 def make(name: str) -> dict[str, Any]:
     ro = _r.r_session()
     _r.require_r_package("mclust")
@@ -93,15 +63,12 @@ def make(name: str) -> dict[str, Any]:
     rows = labelled_rows(len(frame))
     labels = pd.Series([None] * len(frame), dtype=object)
     labels[rows] = truth[rows]
-    x = _r.to_r_matrix(frame[columns].to_numpy(dtype=float), columns)
-    r_labels = _r.to_r_vector(labels)
     classes = sorted(set(truth[rows]))
     k = len(classes)
     models = list(ro.r('mclust::mclust.options("emModelNames")'))
-    runs = [_model_run(ro, x, r_labels, k, m) for m in models]
-    table = _r.r_call("mclust::MclustSSC", x, r_labels, verbose=False)
-    chosen = ro.r("function(f) list(bic = f$BIC, model = f$modelName, G = f$G)")(table.value)
-    chosen_py = _r.to_python(chosen)
+    r = run_mclust_ssc(
+        frame[columns].to_numpy(dtype=float), list(labels), classes, k, models, columns
+    )
     control = _r.to_python(ro.r("mclust::emControl()"))
     return {
         "case": f"known_labels_{name}",
@@ -131,12 +98,12 @@ def make(name: str) -> dict[str, Any]:
         "layout": "means: k x d; covariances: k x d x d; classification: 1-based components "
         "(class c is component c in sorted order of the classes)",
         "k": k,
-        "runs": runs,
+        "runs": r["cells"],
         "selection": {
             "models": models,
-            "bic": [_number(v) for v in np.asarray(chosen_py["bic"], dtype=float).ravel()],
-            "best_model": str(chosen_py["model"]),
-            "G": int(chosen_py["G"]),
+            "bic": [_number(v) for v in r["bic"]],
+            "best_model": r["model"],
+            "G": k,
         },
     }
 
