@@ -345,3 +345,20 @@ def test_cli_bad_labels_exit_2(tmp_path: Path, arguments: list[str], message: st
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+def test_selection_on_worker_processes_equals_the_serial_one() -> None:
+    x, labels = _iris_labels()
+    models = ["VVV", "EEE", "VEV"]
+    serial = emstat.select_mixture(x, labels=labels, models=models)
+    forked = emstat.select_mixture(x, labels=labels, models=models, workers=2)
+    np.testing.assert_array_equal(serial.table.to_numpy(), forked.table.to_numpy())
+
+
+def test_one_dimension_defaults_to_e_and_v() -> None:
+    x, labels = _iris_labels()
+    selection = emstat.select_mixture(x[["Petal.Length"]], labels=labels)
+    assert (selection.ks, selection.models) == ([3], ["E", "V"])
+    fit = emstat.fit_mixture(x["Petal.Length"], 3, labels=labels.to_numpy())
+    assert fit.model == "V"
+    assert fit.known_labels.classes == ("setosa", "versicolor", "virginica")
