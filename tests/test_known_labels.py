@@ -188,6 +188,16 @@ def test_case_weight_two_equals_the_row_twice() -> None:
     np.testing.assert_allclose(weighted.params_.means, twice.params_.means, rtol=1e-8)
 
 
+def test_labels_column_with_weights_column_or_array() -> None:
+    frame, _ = _labelled("iris")
+    weights = np.where(np.arange(150) % 4 == 0, 3.0, 1.0)
+    by_array = emstat.fit_mixture(frame, 3, "EEE", labels="Species", weights=weights)
+    by_column = emstat.fit_mixture(frame.assign(w=weights), 3, "EEE", labels="Species", weights="w")
+    assert by_array.columns == by_column.columns == list(frame.columns[:4])
+    assert by_array.loglik == pytest.approx(by_column.loglik, rel=1e-12)
+    assert by_array.n == 150 + 2 * 38
+
+
 def test_classes_are_components_in_sorted_or_categorical_order() -> None:
     x, labels = _iris_labels(0.3)
     order = ["virginica", "setosa", "versicolor"]

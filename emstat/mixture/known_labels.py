@@ -250,7 +250,8 @@ def _label_values(
                 f"{describe_labels([str(c) for c in frame.columns], 20)}"
             )
         if columns is None:
-            columns = [str(c) for c in frame.columns if c != labels and c != weights]
+            skipped = {labels, weights} if isinstance(weights, str) else {labels}
+            columns = [str(c) for c in frame.columns if c not in skipped]
         elif labels in columns:
             raise InputError(f"column {labels!r} is both modelled and used as labels")
         return (*_object_values(frame[labels]), columns)
