@@ -372,3 +372,15 @@ def test_one_dimension_defaults_to_e_and_v() -> None:
     fit = emstat.fit_mixture(x["Petal.Length"], 3, labels=labels.to_numpy())
     assert fit.model == "V"
     assert fit.known_labels.classes == ("setosa", "versicolor", "virginica")
+
+
+def test_labelled_selection_computes_no_hierarchical_start(monkeypatch: Any) -> None:
+    from emstat.mixture import hc
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a labelled fit needs no hc tree")
+
+    monkeypatch.setattr(hc, "hc_tree", refuse)
+    x, labels = _iris_labels()
+    selection = emstat.select_mixture(x, labels=labels, models=["VVV", "EEE"], workers=2)
+    assert all(fit.ok for fit in selection.fits.values())

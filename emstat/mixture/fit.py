@@ -254,6 +254,8 @@ class MixtureFitter:
 
     def prime(self, k: int) -> None:
         """Compute the deterministic start for ``k`` now (before worker processes fork)."""
+        if self.labels is not None:
+            return  # a labelled fit starts from its labels
         if isinstance(self.init, str) and self.init in ("hc", "quantile") and k > 1:
             self._deterministic_start(self.init, k)
 
