@@ -16,6 +16,7 @@ from emstat.cli.options import (
     FamilyOption,
     GaussianPriorOption,
     InitOption,
+    LabelsOption,
     MaxIterOption,
     NInitOption,
     SeedOption,
@@ -72,6 +73,7 @@ def fit(
     exposure: ExposureOption = None,
     weights: WeightsOption = None,
     prior: GaussianPriorOption = None,
+    labels: LabelsOption = None,
 ) -> None:
     """Fit one mixture (Gaussian, or another family) and print its summary."""
     from emstat.mixture import fit_mixture
@@ -93,6 +95,7 @@ def fit(
         chunk_rows=chunk_rows or DEFAULT_CHUNK_ROWS,
         client=scheduler,
         prior=prior,
+        labels=labels,
     )
     if not result.ok:
         raise DegenerateFitError(

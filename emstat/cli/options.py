@@ -34,6 +34,7 @@ __all__ = [
     "GaussianPriorOption",
     "InitOption",
     "KOption",
+    "LabelsOption",
     "MarginsOption",
     "MaxIterOption",
     "MkdirOption",
@@ -135,6 +136,15 @@ WeightsOption = Annotated[
     typer.Option(
         "--weights",
         help="Column of case weights (a weight of 2 counts a row twice).",
+        rich_help_panel=FAMILY,
+    ),
+]
+LabelsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--labels",
+        help="Column of known classes, empty where unknown (semi-supervised, as mclust's "
+        "MclustSSC); it is not modelled.",
         rich_help_panel=FAMILY,
     ),
 ]

@@ -18,7 +18,7 @@ from emstat.cli.options import (
     FormatOption,
     GaussianPriorOption,
     InitOption,
-    KOption,
+    LabelsOption,
     MaxIterOption,
     MkdirOption,
     ModelsOption,
@@ -60,7 +60,12 @@ def selection_frame(
 
 def select(
     data: DataPath,
-    k: KOption = "1:9",
+    k: Annotated[
+        str | None,
+        typer.Option(
+            "--k", "-k", help="Components: 3, 1:9 or 1,2,4 (1:9; with --labels, the classes)."
+        ),
+    ] = None,
     models: ModelsOption = None,
     columns: ColumnsOption = None,
     criterion: Annotated[str, typer.Option("--by", help="Choose by bic, aic or icl.")] = "bic",
@@ -87,6 +92,7 @@ def select(
     prior: GaussianPriorOption = None,
     output_format: FormatOption = Format.table,
     quiet: Annotated[bool, quiet_option()] = False,
+    labels: LabelsOption = None,
 ) -> None:
     """Fit every k (and covariance model); print the table and the chosen fit."""
     from emstat._io import read_table
@@ -108,11 +114,14 @@ def select(
         options["prior"] = prior
     frame = read_table(data)
     convention: Literal["mclust", "smaller"] = "mclust" if mclust else "smaller"
-    with warnings.catch_warnings(), spinner(f"selecting among k = {k}", show=not quiet):
+    if labels is not None:
+        options["labels"] = labels
+    shown_k = k or ("the label classes" if labels is not None else "1:9")
+    with warnings.catch_warnings(), spinner(f"selecting among k = {shown_k}", show=not quiet):
         warnings.simplefilter("ignore", ConvergenceWarning)
         selection = select_mixture(
             frame,
-            parse_ks(k),
+            None if k is None else parse_ks(k),
             model_names,
             columns=parse_list(columns, "--columns", "column"),
             criterion=criterion,

@@ -33,6 +33,11 @@ list(hcPairs = ..., subset = ...))``), so both programs start identically.
 A plain ``Mclust(X)`` on such data starts elsewhere and may choose another
 fit.
 
+:func:`mclust_ssc` runs :func:`emstat.select_mixture` with known labels
+(``mclust_compatible=True``) and ``mclust::MclustSSC`` on the same rows and
+labels, and compares each model's log-likelihood, BIC, parameters and
+classification (class c is component c in both; no matching needed).
+
 :func:`cat` runs ``cat::em.cat`` (saturated) or ``cat::ecm.cat`` (with
 ``margins``) on the same data as :func:`emstat.fit_categorical` and compares
 the cell probabilities, the log-likelihood and the iterations.
@@ -60,6 +65,7 @@ from emstat.crosscheck._mclust import (
     compare_mclust,
     mclust,
 )
+from emstat.crosscheck._mclustssc import MclustSSCCheck, mclust_ssc
 
 __all__ = [
     "MCLUST_SETTINGS",
@@ -67,6 +73,7 @@ __all__ = [
     "FlexmixCheck",
     "HmmlearnCheck",
     "MclustCheck",
+    "MclustSSCCheck",
     "cat",
     "cat_inputs",
     "compare_cat",
@@ -75,4 +82,5 @@ __all__ = [
     "hmmlearn",
     "margins_vector",
     "mclust",
+    "mclust_ssc",
 ]

@@ -202,6 +202,7 @@ class MixtureFitter:
     mclust_compatible: bool = False
     reg_covar: float = 0.0
     prior: GaussianPrior | None = None
+    labels: Any = None  # KnownLabels: rows whose component is known (semi-supervised)
     _sample: np.ndarray = field(init=False, repr=False)
     _starts: dict[tuple[str, int], StartingPartition] = field(init=False, repr=False)
     _hc: Any = field(init=False, repr=False, default=None)
@@ -260,6 +261,8 @@ class MixtureFitter:
 
     def prime(self, k: int) -> None:
         """Compute the deterministic start for ``k`` now (before worker processes fork)."""
+        if self.labels is not None:
+            return  # a labelled fit starts from its labels
         if isinstance(self.init, str) and self.init in ("hc", "quantile") and k > 1:
             self._deterministic_start(self.init, k)
 
@@ -281,6 +284,10 @@ class MixtureFitter:
 
     def fit(self, k: int, model: str) -> MixtureResult:
         k = check_k(k, self._distinct_rows, self.data.raw is not None)
+        if self.labels is not None:
+            from emstat.mixture.known_labels import fit_known_labels
+
+            return fit_known_labels(self, self.labels, k, model)
         covariance = get_covariance_model(
             model, self.data.d, mclust_compatible=self.mclust_compatible
         )
@@ -454,6 +461,7 @@ def fit_mixture(
     fixed_weights: Any = None,
     reg_covar: float = 0.0,
     prior: Any = None,
+    labels: Any = None,
 ) -> Any:
     """Fit a k-component mixture by EM: Gaussian by default, or any component family.
 
@@ -543,6 +551,19 @@ def fit_mixture(
         supports.  The log-likelihood, its stopping rule, BIC, AIC and ICL
         exclude the prior (BIC = 2 loglik - df log n, as mclust's); no
         standard errors are computed for the posterior mode.
+    labels
+        Known labels (semi-supervised, as mclust's ``MclustSSC``): a column
+        name (that column is not modelled), a Series matched to the rows by
+        index, or one value per row; NaN or None marks a row whose class is
+        unknown.  Class c (the sorted classes, or a Categorical's order) is
+        component c, so k is at least the number of classes; labelled rows
+        keep their responsibilities at their class and EM maximises (and
+        BIC uses) ``sum over labelled rows of log(pi_c f_c(x)) + sum over
+        unlabelled rows of log sum_k pi_k f_k(x)``.  It starts as
+        MclustSSC does (``init`` is not used) and stops, by default, as it
+        does: an absolute change of the log-likelihood of at most 1e-5.
+        ``fit.known_labels.classification`` gives every row's class.  See
+        :mod:`emstat.mixture.known_labels`.
 
     Examples
     --------
@@ -561,6 +582,22 @@ def fit_mixture(
         reg_covar=reg_covar,
         prior=prior,
     )
+    known, labels_control = None, None
+    if labels is not None:
+        if not is_gaussian(family):
+            raise InputError("labels serve the Gaussian family only")
+        from emstat.mixture.known_labels import LABELS_CONTROL, prepare_labels
+
+        columns, known = prepare_labels(
+            data,
+            labels,
+            columns,
+            weights=weights,
+            init=init,
+            n_init=n_init,
+            out_of_core=client is not None or is_out_of_core(data),
+        )
+        labels_control = LABELS_CONTROL
     if not is_gaussian(family):
         if reg_covar != 0:
             raise InputError("reg_covar serves the Gaussian family only")
@@ -602,7 +639,7 @@ def fit_mixture(
             prepared,
             k,
             model,
-            make_control(control, tol, criterion, max_iter),
+            make_control(control, tol, criterion, max_iter, labels_control),
             init=init,
             n_init=n_init,
             seed=seed,
@@ -610,6 +647,7 @@ def fit_mixture(
             mclust_compatible=mclust_compatible,
             reg_covar=float(reg_covar),
             prior=prior,
+            labels=known,
         )
 
 

@@ -22,6 +22,7 @@ from emstat.results import MixtureCriteria, params_frame, run_payload
 
 if TYPE_CHECKING:
     from emstat.inference.bootstrap import BootstrapResult
+    from emstat.mixture.known_labels import KnownLabels
 
 __all__ = ["MixtureResult", "load_fit", "parameter_names", "reported_vector"]
 
@@ -66,6 +67,7 @@ class MixtureResult(MixtureCriteria):
     std_error_method: str | None = None
     reg_covar: float = 0.0  # the ridge added to each scatter per M-step (0: the MLE)
     prior: str | None = None  # the prior of a MAP fit, in words (None: the MLE)
+    known_labels: KnownLabels | None = None  # the rows whose class was known (semi-supervised)
     # the rows fitted, or their out-of-core source, for the standard errors
     data_: Any = field(default=None, repr=False)
 
@@ -148,6 +150,8 @@ class MixtureResult(MixtureCriteria):
             return np.full(size, np.nan), f"a regularised fit (reg_covar = {self.reg_covar:g})"
         if self.prior is not None:
             return np.full(size, np.nan), "a posterior mode (a fit with a prior)"
+        if self.known_labels is not None:
+            return np.full(size, np.nan), "a fit with known labels (not implemented for them)"
         if self.data_ is None:
             return np.full(size, np.nan), "no data kept (a fit loaded from a file)"
         from emstat.mixture.stderr import stationary_std_errors
@@ -172,6 +176,10 @@ class MixtureResult(MixtureCriteria):
 
     def _require_unregularised(self, what: str) -> None:
         # The refits behind these are maximum-likelihood fits: they would not be this fit's.
+        if self.known_labels is not None:
+            raise InputError(
+                f"{what} are not available for a fit with known labels: they refit without them"
+            )
         if self.reg_covar != 0:
             raise InputError(
                 f"{what} are not available for a fit with reg_covar = {self.reg_covar:g}: "
@@ -297,6 +305,10 @@ class MixtureResult(MixtureCriteria):
                 f"prior: {self.prior}; log-likelihood and criteria exclude the prior "
                 "(BIC = 2 loglik - df log n, as mclust's)"
             )
+        if self.known_labels is not None:
+            from emstat.mixture.known_labels import OBJECTIVE_TEXT
+
+            head += [self.known_labels.describe(self.n), OBJECTIVE_TEXT]
         if not self.ok:
             return "\n".join([*head, f"degenerate fit: {self.degenerate}"])
         head += [
@@ -337,6 +349,11 @@ class MixtureResult(MixtureCriteria):
             "std_error_method": self.std_error_method,
             **({"reg_covar": self.reg_covar} if self.reg_covar != 0 else {}),
             **({"prior": self.prior} if self.prior is not None else {}),
+            **(
+                {"known_labels": self.known_labels.to_payload()}
+                if self.known_labels is not None
+                else {}
+            ),
             **_saved_center(theta),
         }
 
@@ -392,6 +409,7 @@ class MixtureResult(MixtureCriteria):
             std_error_method=fields.optional_string("std_error_method"),
             reg_covar=fields.reg_covar(),
             prior=fields.optional_string("prior"),
+            known_labels=_saved_labels(payload),
         )
 
     def save(self, path: str | Path) -> Path:
@@ -441,6 +459,15 @@ def _sample_size(fields: SavedFields) -> float:
             raise InputError(f"n must be > 0, got {value!r}")
         return value
     return fields.integer("n", 1)
+
+
+def _saved_labels(payload: dict[str, Any]) -> KnownLabels | None:
+    """A labelled fit's classes and counts, when it was saved with known labels."""
+    if payload.get("known_labels") is None:
+        return None
+    from emstat.mixture.known_labels import labels_from_payload
+
+    return labels_from_payload(payload["known_labels"])
 
 
 def _saved_center(theta: GaussianParams | None) -> dict[str, Any]:

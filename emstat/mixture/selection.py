@@ -118,10 +118,13 @@ class SelectionResult:
     def summary(self) -> str:
         best = self.best
         table = self.table.to_string(float_format=lambda v: f"{v:.3f}", na_rep="NA")
+        labelled = getattr(best, "known_labels", None)
         return (
             f"{self.criterion.upper()} of {_family_label(self)} mixtures, n = {self.n}, columns "
             f"{', '.join(self.columns)} ({_CONVENTION_TEXT[self.convention]})"
-            f"{_prior_note(self)}\n{table}\n\n"
+            f"{_prior_note(self)}\n"
+            + ("" if labelled is None else labelled.describe(self.n) + " (MclustSSC)\n")
+            + f"{table}\n\n"
             f"best: model {best.model} with k = {best.k} "
             f"({self.criterion.upper()} {best.criterion(self.criterion, self.convention):.4f})"
         )
@@ -154,7 +157,7 @@ def _family_label(selection: SelectionResult) -> str:
 
 def select_mixture(
     data: Any,
-    k: int | Iterable[int] = range(1, 10),
+    k: int | Iterable[int] | None = None,
     models: str | Sequence[str] | None = None,
     *,
     columns: Sequence[str] | None = None,
@@ -175,6 +178,7 @@ def select_mixture(
     n_init: int = 1,
     reg_covar: float = 0.0,
     prior: Any = None,
+    labels: Any = None,
 ) -> SelectionResult:
     """Fit every number of components in ``k`` with every covariance model.
 
@@ -198,6 +202,15 @@ def select_mixture(
     ``defaultPrior`` does; the criteria exclude the prior.  mclust drops
     EVE, VEE, VVE and EVV under a prior; emstat fits them too
     (:mod:`emstat.mixture.prior`).
+    ``k`` defaults to 1..9.
+
+    ``labels`` (as in :func:`emstat.fit_mixture`: a column name, a Series or
+    one value per row, NaN for unknown) does what mclust's
+    ``MclustSSC(X, class)`` does: ``k`` defaults to the number of classes
+    (every k must be at least that), the models to MclustSSC's (the 14, or
+    E and V in 1-D; without EEE, EEV, VEV and VVV when n <= d), each fit
+    starts from the labels and stops on an absolute change of 1e-5, and BIC
+    uses the log-likelihood of the data and the known labels.
 
     Examples
     --------
@@ -210,7 +223,17 @@ def select_mixture(
         raise InputError(f"unknown criterion {criterion!r}; choose bic, aic or icl")
     if convention not in _CONVENTION_TEXT:
         raise InputError(f"unknown convention {convention!r}; choose 'smaller' or 'mclust'")
-    ks = check_k_values(k)
+    known, labels_control = None, None
+    if labels is not None:
+        if not is_gaussian(family):
+            raise InputError("labels serve the Gaussian family only")
+        from emstat.mixture.known_labels import LABELS_CONTROL, prepare_labels, ssc_k
+
+        columns, known = prepare_labels(
+            data, labels, columns, weights=weights, init=init, n_init=n_init
+        )
+        k, labels_control = ssc_k(known, k), LABELS_CONTROL
+    ks = check_k_values(range(1, 10) if k is None else k)
     seed = check_options(
         seed=seed,
         hc_subset=hc_subset,
@@ -247,10 +270,16 @@ def select_mixture(
         raise InputError("models names no covariance model; pass None for mclust's defaults")
     prepared = prepare_data(data, columns, sample_size=hc_subset, seed=seed, weights=weights)
     names = list(models) if models is not None else default_models(prepared.d, prepared.n)
+    if known is not None:
+        from emstat.mixture.known_labels import check_classes_fit, ssc_models
+
+        names = list(models) if models is not None else ssc_models(prepared.d, prepared.n)
+        for kk in ks:
+            check_classes_fit(known, kk)
     resolved = list(dict.fromkeys(get_covariance_model(m, prepared.d).name for m in names))
     fitter = MixtureFitter(
         prepared,
-        control=make_control(control, tol, None, max_iter),
+        control=make_control(control, tol, None, max_iter, labels_control),
         init=init,
         n_init=n_init,
         seed=seed,
@@ -258,6 +287,7 @@ def select_mixture(
         mclust_compatible=mclust_compatible,
         reg_covar=float(reg_covar),
         prior=prior,
+        labels=known,
     )
     # Like mclust's NA: a k beyond the distinct rows is a cell without a fit, not an error.
     reasons = {kk: fitter.too_many_components(kk) for kk in ks}
