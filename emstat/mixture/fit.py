@@ -263,6 +263,10 @@ class MixtureFitter:
         of = "" if self.data.raw is not None else " of a sample of the data"
         return f"k = {k} exceeds the {self._distinct_rows()} distinct rows{of}"
 
+    def starts(self, k: int, rng: np.random.Generator) -> list[StartingPartition]:
+        """The starting partitions of a k-component fit (the hc and quantile ones cached)."""
+        return make_starts(self._sample, k, self.init, self.n_init, rng, self._deterministic_start)
+
     # --- fitting ----------------------------------------------------------------
     def not_estimable(self, k: int, model: str, reason: str) -> MixtureResult:
         """A selection cell that cannot be fitted: NaN criteria and the reason (mclust's NA)."""
@@ -278,10 +282,7 @@ class MixtureFitter:
             model, self.data.d, mclust_compatible=self.mclust_compatible
         )
         em_model = self._model(covariance, k)
-        rng = np.random.default_rng(self.seed)
-        starts = make_starts(
-            self._sample, k, self.init, self.n_init, rng, self._deterministic_start
-        )
+        starts = self.starts(k, np.random.default_rng(self.seed))
 
         def run(start: StartingPartition) -> EMResult[GaussianParams, GaussianStats]:
             x_start = self._sample if start.rows is None else self._sample[start.rows]
@@ -426,6 +427,8 @@ def fit_mixture(
     exposure: Any = None,
     fixed_weights: Any = None,
     reg_covar: float = 0.0,
+    noise: Any = None,
+    Vinv: float | None = None,
 ) -> Any:
     """Fit a k-component mixture by EM: Gaussian by default, or any component family.
 
@@ -506,6 +509,19 @@ def fit_mixture(
         standard errors are computed).  A finite number >= 0; 0 (default)
         fits the maximum-likelihood estimate.  Columns are not rescaled
         first: the ridge is in the data's units.
+    noise
+        mclust's uniform noise component for outliers (Gaussian family,
+        data in memory): ``True``, or the start's noise rows as a boolean
+        column name, Series or array (mclust's ``initialization =
+        list(noise = )``).  ``True`` starts from the rows that
+        :func:`emstat.mixture.noise.nearest_neighbour_clutter` marks (Byers
+        & Raftery's nearest-neighbour clutter model).  The noise is
+        component 0 of ``predict``; ``k = 0`` fits noise only.  See
+        :mod:`emstat.mixture.noise`.
+    Vinv
+        The noise component's density (a finite number > 0); default
+        ``1 / hypvol(data)`` as mclust's: the smaller of the volumes of the
+        columns' bounding box and of the principal components' box.
 
     Examples
     --------
@@ -514,7 +530,10 @@ def fit_mixture(
     >>> round(fit.loglik, 4)
     -1126.3262
     """
-    k = check_k_value(k)
+    from emstat.mixture.noise import split_noise_column, uses_noise
+
+    noisy = uses_noise(noise, Vinv)
+    k = check_k_value(k) if not (noisy and k == 0) else 0
     seed = check_options(
         seed=seed,
         hc_subset=hc_subset,
@@ -523,6 +542,9 @@ def fit_mixture(
         chunk_rows=chunk_rows,
         reg_covar=reg_covar,
     )
+    if noisy and not is_gaussian(family):
+        raise InputError("the noise component serves the Gaussian family only")
+    columns, noise_column = split_noise_column(data, columns, noise)
     if not is_gaussian(family):
         if reg_covar != 0:
             raise InputError("reg_covar serves the Gaussian family only")
@@ -569,6 +591,7 @@ def fit_mixture(
             hc_subset=hc_subset,
             mclust_compatible=mclust_compatible,
             reg_covar=float(reg_covar),
+            noise=(noise, noise_column, Vinv) if noisy else None,
         )
 
 
@@ -586,9 +609,18 @@ def _fit_other_family(data: Any, k: int, model: str | None, **options: Any) -> A
 
 
 def _fit_prepared(
-    prepared: FitData, k: int, model: str | None, control: EMControl, **options: Any
+    prepared: FitData,
+    k: int,
+    model: str | None,
+    control: EMControl,
+    noise: tuple[Any, Any, Any] | None = None,
+    **options: Any,
 ) -> MixtureResult:
     fitter = MixtureFitter(prepared, control=control, **options)
+    if noise is not None:
+        from emstat.mixture.noise import with_noise
+
+        fitter = with_noise(fitter, *noise)
     if model is None:
         model = "V" if prepared.d == 1 else "VVV"
     return fitter.fit(k, model)

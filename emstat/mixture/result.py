@@ -43,6 +43,12 @@ class MixtureResult(MixtureCriteria):
 
     A degenerate fit (a collapsed component, a singular covariance) has
     ``degenerate`` set to the reason and NaN criteria.
+
+    A fit with mclust's noise component (``fit_mixture(..., noise=...)``)
+    has ``noise_weight`` (its proportion π_0) and ``vinv`` (its density
+    V⁻¹); ``weights`` are then the Gaussian components' π_1..π_k, summing
+    to 1 - π_0, and ``predict_proba`` has the noise's column ``0`` last (as
+    mclust's z), ``predict`` labels noise 0.  ``k = 0`` is the noise-only fit.
     """
 
     model: str
@@ -65,6 +71,8 @@ class MixtureResult(MixtureCriteria):
     std_errors: np.ndarray | None = field(default=None, repr=False)
     std_error_method: str | None = None
     reg_covar: float = 0.0  # the ridge added to each scatter per M-step (0: the MLE)
+    noise_weight: float | None = None  # the noise component's proportion (None: no noise)
+    vinv: float | None = None  # the noise component's density, 1 / hypervolume
     # the rows fitted, or their out-of-core source, for the standard errors
     data_: Any = field(default=None, repr=False)
 
@@ -76,6 +84,11 @@ class MixtureResult(MixtureCriteria):
     @property
     def ok(self) -> bool:
         return self.degenerate is None and self.params_ is not None
+
+    @property
+    def has_noise(self) -> bool:
+        """Whether the mixture has mclust's uniform noise component."""
+        return self.vinv is not None
 
     # --- estimates ----------------------------------------------------------------
     def _require_ok(self) -> GaussianParams:
@@ -135,7 +148,12 @@ class MixtureResult(MixtureCriteria):
         scales = ["identity" if self.k == 1 else "logit"] + [
             "log" if name.startswith("var[") else "identity" for name in names
         ]
-        return params_frame(self.k, ["weight", *names], estimate, std_err, scales, level)
+        table = params_frame(self.k, ["weight", *names], estimate, std_err, scales, level)
+        if self.has_noise:
+            from emstat.mixture.noise import noise_rows_frame
+
+            table = pd.concat([table, noise_rows_frame(self)], ignore_index=True)
+        return table
 
     @cached_property
     def _std_errors_and_reason(self) -> tuple[np.ndarray, str | None]:
@@ -145,6 +163,8 @@ class MixtureResult(MixtureCriteria):
             return self.std_errors, None
         if self.reg_covar != 0:
             return np.full(size, np.nan), f"a regularised fit (reg_covar = {self.reg_covar:g})"
+        if self.has_noise:
+            return np.full(size, np.nan), "a fit with a noise component (not implemented)"
         if self.data_ is None:
             return np.full(size, np.nan), "no data kept (a fit loaded from a file)"
         from emstat.mixture.stderr import stationary_std_errors
@@ -169,6 +189,8 @@ class MixtureResult(MixtureCriteria):
 
     def _require_unregularised(self, what: str) -> None:
         # The refits behind these are maximum-likelihood fits: they would not be this fit's.
+        if self.has_noise:
+            raise InputError(f"{what} are not available for a fit with a noise component")
         if self.reg_covar != 0:
             raise InputError(
                 f"{what} are not available for a fit with reg_covar = {self.reg_covar:g}: "
@@ -225,20 +247,35 @@ class MixtureResult(MixtureCriteria):
         if x.d != self.d:
             raise InputError(f"the fit has {self.d} columns; the data have {x.d}")
         center = theta.center
+        if self.vinv is not None and self.noise_weight is not None:
+            from emstat.mixture.noise import noise_log_responsibilities
+
+            log_resp, row_loglik = noise_log_responsibilities(
+                x.values - center, theta.about(center), self.noise_weight, math.log(self.vinv)
+            )
+            return log_resp, row_loglik, x.index
         log_resp, row_loglik = gaussian.log_responsibilities(
             x.values - center, theta.about(center), rows=x.index
         )
         return log_resp, row_loglik, x.index
 
+    @property
+    def _response_labels(self) -> pd.Index:
+        """The columns of the responsibilities: 1..k, and the noise's 0 last."""
+        if not self.has_noise:
+            return self._labels
+        return pd.Index([*range(1, self.k + 1), 0], name="component")
+
     def predict_proba(self, data: Any) -> pd.DataFrame:
-        """Responsibilities, one column per component, aligned to the data's index."""
+        """Responsibilities, a column per component (0, the noise, last), by the data's index."""
         log_resp, _, index = self._log_resp(data)
-        return pd.DataFrame(np.exp(log_resp), index=index, columns=self._labels)
+        return pd.DataFrame(np.exp(log_resp), index=index, columns=self._response_labels)
 
     def predict(self, data: Any) -> pd.Series:
-        """The most probable component (1..k) of every row, aligned to the data's index."""
+        """The most probable component (1..k; 0 the noise) of every row, by the data's index."""
         log_resp, _, index = self._log_resp(data)
-        return pd.Series(np.argmax(log_resp, axis=1) + 1, index=index, name="component")
+        labels = self._response_labels.to_numpy()[np.argmax(log_resp, axis=1)]
+        return pd.Series(labels, index=index, name="component")
 
     def score_samples(self, data: Any) -> pd.Series:
         """Each row's log density under the fitted mixture (-inf beyond float range)."""
@@ -252,6 +289,11 @@ class MixtureResult(MixtureCriteria):
         ``Generator``.
         """
         theta = self._require_ok()
+        if self.has_noise:
+            raise InputError(
+                "sampling is not available for a fit with a noise component "
+                "(its uniform density has a volume, not a region to draw from)"
+            )
         rng = _sample_generator(n, seed)
         values, components = gaussian.draw_mixture(
             theta.weights, theta.means, theta.covariances, n, rng
@@ -284,6 +326,10 @@ class MixtureResult(MixtureCriteria):
                 f"reg_covar = {self.reg_covar:g} added to each covariance's diagonal "
                 "(log-likelihood and criteria of the regularised estimate)"
             )
+        if self.has_noise:
+            from emstat.mixture.noise import noise_summary_line
+
+            head.append(noise_summary_line(self))
         if not self.ok:
             return "\n".join([*head, f"degenerate fit: {self.degenerate}"])
         head += [

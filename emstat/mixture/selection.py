@@ -138,9 +138,13 @@ def _family_label(selection: SelectionResult) -> str:
     return "Gaussian" if family is None else family.name.capitalize()
 
 
+#: The default numbers of components (mclust's G = 1:9; 0:9 with a noise component).
+_DEFAULT_KS = range(1, 10)
+
+
 def select_mixture(
     data: Any,
-    k: int | Iterable[int] = range(1, 10),
+    k: int | Iterable[int] = _DEFAULT_KS,
     models: str | Sequence[str] | None = None,
     *,
     columns: Sequence[str] | None = None,
@@ -160,6 +164,8 @@ def select_mixture(
     exposure: Any = None,
     n_init: int = 1,
     reg_covar: float = 0.0,
+    noise: Any = None,
+    Vinv: float | None = None,
 ) -> SelectionResult:
     """Fit every number of components in ``k`` with every covariance model.
 
@@ -177,6 +183,9 @@ def select_mixture(
     cells are NaN, with the reason in ``.reasons`` (mclust's NA).
     ``reg_covar`` adds a ridge to every fit's covariances, as in
     :func:`emstat.fit_mixture` (the criteria are then the regularised fits').
+    ``noise`` and ``Vinv`` add mclust's noise component to every fit, as in
+    :func:`emstat.fit_mixture`; k then runs over 0..9 by default, k = 0
+    being the noise-only fit (one row of equal cells, as mclust's table).
 
     Examples
     --------
@@ -189,11 +198,17 @@ def select_mixture(
         raise InputError(f"unknown criterion {criterion!r}; choose bic, aic or icl")
     if convention not in _CONVENTION_TEXT:
         raise InputError(f"unknown convention {convention!r}; choose 'smaller' or 'mclust'")
-    ks = check_k_values(k)
+    from emstat.mixture.noise import noise_ks, split_noise_column, uses_noise, with_noise
+
+    noisy = uses_noise(noise, Vinv)
+    ks = noise_ks(k, k is _DEFAULT_KS) if noisy else check_k_values(k)
     seed = check_options(
         seed=seed, hc_subset=hc_subset, mclust_compatible=mclust_compatible, reg_covar=reg_covar
     )
     workers = check_whole(workers, "workers")
+    if noisy and not is_gaussian(family):
+        raise InputError("the noise component serves the Gaussian family only")
+    columns, noise_column = split_noise_column(data, columns, noise)
     if not is_gaussian(family):
         if models is not None:
             raise InputError("models= names Gaussian covariance models; other families have none")
@@ -231,6 +246,8 @@ def select_mixture(
         mclust_compatible=mclust_compatible,
         reg_covar=float(reg_covar),
     )
+    if noisy:
+        fitter = with_noise(fitter, noise, noise_column, Vinv)
     # Like mclust's NA: a k beyond the distinct rows is a cell without a fit, not an error.
     reasons = {kk: fitter.too_many_components(kk) for kk in ks}
     feasible = [kk for kk in ks if reasons[kk] is None]
