@@ -17,12 +17,16 @@ from emstat.cli.options import (
     InitOption,
     MaxIterOption,
     NInitOption,
+    NoiseOption,
+    NoiseStartOption,
     SeedOption,
     TolOption,
     TrialsOption,
+    VinvOption,
     WeightsOption,
     check_target,
     family_options,
+    noise_options,
     out_option,
     overwrite_option,
     scheduler_option,
@@ -70,6 +74,9 @@ def fit(
     trials: TrialsOption = None,
     exposure: ExposureOption = None,
     weights: WeightsOption = None,
+    noise: NoiseOption = False,
+    noise_start: NoiseStartOption = None,
+    vinv: VinvOption = None,
 ) -> None:
     """Fit one mixture (Gaussian, or another family) and print its summary."""
     from emstat.mixture import fit_mixture
@@ -90,6 +97,7 @@ def fit(
         max_iter=max_iter,
         chunk_rows=chunk_rows or DEFAULT_CHUNK_ROWS,
         client=scheduler,
+        **noise_options(noise, noise_start, vinv),
     )
     if not result.ok:
         raise DegenerateFitError(

@@ -17,21 +17,25 @@ from emstat.cli.options import (
     Format,
     FormatOption,
     InitOption,
-    KOption,
     MaxIterOption,
     MkdirOption,
     ModelsOption,
     NInitOption,
+    NoiseOption,
+    NoiseStartOption,
     PdfOption,
     ReportOption,
     SeedOption,
     TolOption,
     TrialsOption,
+    VinvOption,
     WeightsOption,
     check_target,
     family_options,
+    noise_options,
     out_option,
     overwrite_option,
+    parse_noise_ks,
     quiet_option,
     workers_option,
 )
@@ -59,7 +63,12 @@ def selection_frame(
 
 def select(
     data: DataPath,
-    k: KOption = "1:9",
+    k: Annotated[
+        str | None,
+        typer.Option(
+            "--k", "-k", help="Components: 3, 1:9 or 1,2,4 (default 1:9; 0:9 with --noise)."
+        ),
+    ] = None,
     models: ModelsOption = None,
     columns: ColumnsOption = None,
     criterion: Annotated[str, typer.Option("--by", help="Choose by bic, aic or icl.")] = "bic",
@@ -85,6 +94,9 @@ def select(
     n_init: NInitOption = 1,
     output_format: FormatOption = Format.table,
     quiet: Annotated[bool, quiet_option()] = False,
+    noise: NoiseOption = False,
+    noise_start: NoiseStartOption = None,
+    vinv: VinvOption = None,
 ) -> None:
     """Fit every k (and covariance model); print the table and the chosen fit."""
     from emstat._io import read_table
@@ -98,17 +110,19 @@ def select(
         check_report(report, pdf=pdf, overwrite=overwrite, mkdir=mkdir)
     model_names = parse_list(models, "--models", "model")
     options = family_options(family, trials, exposure, weights)
+    options.update(noise_options(noise, noise_start, vinv))
+    ks = parse_noise_ks(k) if options["noise"] is not None else parse_ks(k or "1:9")
     if init is not None:
         options["init"] = init
     if n_init != 1:
         options["n_init"] = n_init
     frame = read_table(data)
     convention: Literal["mclust", "smaller"] = "mclust" if mclust else "smaller"
-    with warnings.catch_warnings(), spinner(f"selecting among k = {k}", show=not quiet):
+    with warnings.catch_warnings(), spinner(f"selecting among k = {k or ks}", show=not quiet):
         warnings.simplefilter("ignore", ConvergenceWarning)
         selection = select_mixture(
             frame,
-            parse_ks(k),
+            ks,
             model_names,
             columns=parse_list(columns, "--columns", "column"),
             criterion=criterion,

@@ -385,6 +385,10 @@ class NoiseFitter(MixtureFitter):
         reason = self._clean.too_many_components(k)
         return None if reason is None else f"{reason} outside the noise start"
 
+    def not_estimable(self, k: int, model: str, reason: str) -> MixtureResult:
+        cell = super().not_estimable(k, model, reason)
+        return replace(cell, n_params=cell.n_params + 2, vinv=self.vinv)
+
     def fit(self, k: int, model: str) -> MixtureResult:
         requested = get_covariance_model(
             model, self.data.d, mclust_compatible=self.mclust_compatible
@@ -466,11 +470,8 @@ class NoiseFitter(MixtureFitter):
 
     def _noise_only(self, model: str) -> MixtureResult:
         """k = 0: every row noise; log-likelihood n log V⁻¹ and one parameter (V⁻¹), as mclust."""
-        d = self.data.d
         loglik = self.data.n * self.log_vinv
-        empty = GaussianParams(
-            np.zeros(0), np.zeros((0, d)), np.zeros((0, d, d)), np.zeros((0, d, d)), np.zeros(0)
-        )
+        empty = no_components(self.data.d)
         return MixtureResult(
             model=model,
             k=0,
@@ -496,6 +497,13 @@ class NoiseFitter(MixtureFitter):
 
     def fitted_rows(self) -> Any:
         return None  # no standard errors with a noise component
+
+
+def no_components(d: int) -> GaussianParams:
+    """The Gaussian part of the noise-only fit: no component."""
+    return GaussianParams(
+        np.zeros(0), np.zeros((0, d)), np.zeros((0, d, d)), np.zeros((0, d, d)), np.zeros(0)
+    )
 
 
 def with_noise(
@@ -544,10 +552,15 @@ def noise_rows_frame(result: MixtureResult) -> pd.DataFrame:
 def noise_summary_line(result: MixtureResult) -> str:
     """The summary's line on the noise component."""
     weight = "not estimated" if result.noise_weight is None else f"{result.noise_weight:.6g}"
+    vinv = math.nan if result.vinv is None else float(result.vinv)
+    counted = (
+        "noise only: 1 parameter (Vinv), log-likelihood n log Vinv"
+        if result.k == 0
+        else "2 parameters more than without noise (a proportion and Vinv, as mclust counts)"
+    )
     return (
         f"noise component (component 0): proportion {weight}, uniform density "
-        f"Vinv = {result.vinv:.6g} (hypervolume {1.0 / float(result.vinv):.6g}); "
-        "2 parameters more than without noise (proportion and Vinv, as mclust counts)"
+        f"Vinv = {vinv:.6g} (hypervolume {1.0 / vinv:.6g}); {counted}"
     )
 
 

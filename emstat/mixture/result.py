@@ -369,6 +369,7 @@ class MixtureResult(MixtureCriteria):
             "std_errors": self._saved_std_errors(),
             "std_error_method": self.std_error_method,
             **({"reg_covar": self.reg_covar} if self.reg_covar != 0 else {}),
+            **({"noise_weight": self.noise_weight, "Vinv": self.vinv} if self.has_noise else {}),
             **_saved_center(theta),
         }
 
@@ -391,16 +392,18 @@ class MixtureResult(MixtureCriteria):
             )
         fields = _SavedFields(payload)
         columns = fields.columns()
-        k = fields.integer("k", 1)
+        noise_weight, vinv = fields.noise()
+        k = fields.integer("k", 1 if vinv is None else 0)
         model = fields.model(len(columns))
         n_params = fields.integer("n_params", 0)
-        expected = _n_params(model, k, len(columns))
+        expected = _n_params(model, k, len(columns), noise=vinv is not None)
         if n_params != expected:
+            with_noise = " with a noise component" if vinv is not None else ""
             raise InputError(
-                f"n_params is {n_params}; a {model} fit with k = {k} in {len(columns)}-D "
-                f"has {expected}"
+                f"n_params is {n_params}; a {model} fit{with_noise} with k = {k} in "
+                f"{len(columns)}-D has {expected}"
             )
-        theta = fields.params(model, k, len(columns))
+        theta = fields.params(model, k, len(columns), noise_weight or 0.0)
         degenerate = fields.optional_string("degenerate")
         if theta is None and degenerate is None:
             raise InputError("weights are null but degenerate does not say why")
@@ -423,6 +426,8 @@ class MixtureResult(MixtureCriteria):
             ),
             std_error_method=fields.optional_string("std_error_method"),
             reg_covar=fields.reg_covar(),
+            noise_weight=noise_weight,
+            vinv=vinv,
         )
 
     def save(self, path: str | Path) -> Path:
@@ -481,11 +486,14 @@ def _saved_center(theta: GaussianParams | None) -> dict[str, Any]:
     return {"center": theta.origin.tolist(), "means_about_center": theta.local_means.tolist()}
 
 
-def _n_params(model: str, k: int, d: int) -> int:
+def _n_params(model: str, k: int, d: int, noise: bool = False) -> int:
     from emstat.mixture.covariance import get_covariance_model
     from emstat.mixture.model import GaussianMixtureModel
 
-    return GaussianMixtureModel(get_covariance_model(model, d), k).n_params(d)
+    if noise and k == 0:
+        return 1  # the noise-only fit: V⁻¹ (mclust's count)
+    # with noise, mclust counts one more proportion and V⁻¹
+    return GaussianMixtureModel(get_covariance_model(model, d), k).n_params(d) + 2 * noise
 
 
 def _sample_generator(n: Any, seed: Any) -> np.random.Generator:
@@ -536,7 +544,10 @@ class _SavedFields(SavedFields):
             )
         return name
 
-    def params(self, model: str, k: int, d: int) -> GaussianParams | None:
+    def params(
+        self, model: str, k: int, d: int, noise_weight: float = 0.0
+    ) -> GaussianParams | None:
+        """The Gaussian components; with noise their weights sum to 1 - ``noise_weight``."""
         from emstat.mixture.covariance import get_covariance_model
 
         if self.get("weights") is None:
@@ -549,10 +560,15 @@ class _SavedFields(SavedFields):
             j = int(np.flatnonzero(weights < 0)[0])
             raise InputError(f"weights[{j}] is {weights[j]:.6g}; weights must be >= 0")
         total = float(weights.sum())
-        if abs(total - 1.0) > _WEIGHT_SUM_ATOL:
-            raise InputError(f"weights sum to {total:.6g}, not 1")
+        if abs(total + noise_weight - 1.0) > _WEIGHT_SUM_ATOL:
+            with_noise = f" (with noise_weight {noise_weight:.6g})" if noise_weight else ""
+            raise InputError(f"weights sum to {total:.6g}{with_noise}, not 1")
         means = self.array("means", (k, d))
         covariances = self.array("covariances", (k, d, d))
+        if k == 0:
+            from emstat.mixture.noise import no_components
+
+            return no_components(d)
         diagonal = get_covariance_model(model, d).scatter == "diag"
         _check_covariances(covariances, model, diagonal)
         kept = self.center(k, d, means)
@@ -564,6 +580,18 @@ class _SavedFields(SavedFields):
             return theta
         origin, local = kept
         return replace(theta, means=local + origin, origin=origin, local_means=local)
+
+    def noise(self) -> tuple[float | None, float | None]:
+        """A noise component's proportion and Vinv (both or neither); (None, None) without."""
+        if "Vinv" not in self.payload and "noise_weight" not in self.payload:
+            return None, None
+        vinv = self.number("Vinv")
+        if vinv <= 0:
+            raise InputError(f"Vinv must be > 0, got {vinv!r}")
+        weight = self.number("noise_weight")
+        if not 0.0 <= weight <= 1.0:
+            raise InputError(f"noise_weight must be in [0, 1], got {weight!r}")
+        return weight, vinv
 
     def reg_covar(self) -> float:
         """The ridge of a regularised fit; 0 when not saved (an unregularised fit)."""
