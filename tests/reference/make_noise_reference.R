@@ -26,7 +26,9 @@ cell <- function(X, g, m, start) {
   fit <- Mclust(X, G = g, modelNames = m, initialization = list(noise = start),
                 verbose = FALSE)
   if (is.null(fit)) return(NULL)
-  sigma <- fit$parameters$variance$sigma
+  variance <- fit$parameters$variance
+  # 1-D models keep sigmasq (one per component, or one for E); `$sigma` would match it partially
+  sigma <- if (NCOL(X) == 1) array(rep_len(variance$sigmasq, g), c(1, 1, g)) else variance[["sigma"]]
   list(G = g, model = m, loglik = fit$loglik, bic = fit$bic, df = fit$df,
        pro = fit$parameters$pro,
        mean = unname(t(matrix(fit$parameters$mean, ncol = g))),
