@@ -84,7 +84,9 @@ def test_noise_only_row_is_two_n_log_vinv_minus_log_n(
 ) -> None:
     spec = SPEC[name]
     row = selections[name].table.loc[0]
-    assert np.allclose(row, 2 * spec["n"] * math.log(spec["Vinv"]) - math.log(spec["n"]), rtol=1e-12)
+    assert np.allclose(
+        row, 2 * spec["n"] * math.log(spec["Vinv"]) - math.log(spec["n"]), rtol=1e-12
+    )
     assert selections[name].fits[(0, row.index[0])].n_params == 1
 
 

@@ -61,6 +61,8 @@ __all__ = [
 
 #: Neighbours whose distance the default noise start models (Byers & Raftery's K).
 CLUTTER_NEIGHBOURS = 10
+#: A principal component's range at most this times the largest one's is rounding noise.
+_FLAT = 1000 * float(np.finfo(float).eps)
 
 
 # --- the hypervolume ---------------------------------------------------------------
@@ -68,7 +70,9 @@ def log_hypervolume(x: np.ndarray) -> float:
     """log of mclust's ``hypvol(x)``: the range in 1-D; in d > 1 the smaller of the
     bounding box's volume and that of the box around the principal-component scores.
 
-    ``-inf`` when the rows have no volume (a constant column, rows on a line).
+    ``-inf`` when the rows have no volume: a constant column, or rows in a
+    subspace (a principal component whose range is rounding noise, at most
+    ``1000 eps`` times the largest).
 
     Examples
     --------
@@ -83,7 +87,10 @@ def log_hypervolume(x: np.ndarray) -> float:
         centred = x - x.mean(axis=0)
         # princomp's scores: the rows in the eigenvectors of the covariance
         _, vectors = np.linalg.eigh(centred.T @ centred)
-        principal = float(np.sum(np.log(np.ptp(centred @ vectors, axis=0))))
+        ranges = np.ptp(centred @ vectors, axis=0)
+        if np.any(ranges <= _FLAT * ranges.max()):
+            return -math.inf
+        principal = float(np.sum(np.log(ranges)))
     return min(box, principal)
 
 
@@ -230,9 +237,10 @@ def _as_boolean(array: np.ndarray) -> np.ndarray:
         bad = np.array([not isinstance(v, (bool, np.bool_)) for v in array], dtype=bool)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
+        value = array[i].item() if isinstance(array[i], np.generic) else array[i]
         raise InputError(
             f"the noise start must be True/False for each row; row {i} (counting from 0) "
-            f"holds {array[i]!r}"
+            f"holds {value!r}"
         )
     return array.astype(bool)
 

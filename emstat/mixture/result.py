@@ -374,7 +374,7 @@ class MixtureResult(MixtureCriteria):
         }
 
     def _saved_std_errors(self) -> list[float | None] | None:
-        if not self.ok:
+        if not self.ok or self.has_noise:  # none with a noise component
             return None
         return [None if math.isnan(v) else float(v) for v in self.params["std_err"]]
 
