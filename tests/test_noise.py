@@ -202,7 +202,7 @@ def test_sampling_and_refitting_intervals_are_refused_with_noise() -> None:
     fit = emstat.fit_mixture(faithful(), 2, "EEE", noise="noise_start")
     with pytest.raises(InputError, match="noise component"):
         fit.sample(10)
-    with pytest.raises(InputError, match="bootstrap replicates are not available .* noise"):
+    with pytest.raises(InputError, match=r"bootstrap replicates are not available .* noise"):
         fit.bootstrap(n_boot=5)
 
 
