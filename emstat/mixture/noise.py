@@ -474,6 +474,7 @@ class NoiseFitter(MixtureFitter):
             reg_covar=float(self.reg_covar),
             noise_weight=None if theta is None else float(theta.noise_weight),
             vinv=self.vinv,
+            data_=self.data.raw if theta is not None else None,  # for plots
         )
 
     def _noise_only(self, model: str) -> MixtureResult:
@@ -498,13 +499,12 @@ class NoiseFitter(MixtureFitter):
             classification_loglik=0.0,
             noise_weight=1.0,
             vinv=self.vinv,
+            data_=self.data.raw,
         )
 
     def _start_text(self) -> str:
         return f"{int(self.noise_rows.sum())} of {self.data.n} rows"
 
-    def fitted_rows(self) -> Any:
-        return None  # no standard errors with a noise component
 
 
 def no_components(d: int) -> GaussianParams:
