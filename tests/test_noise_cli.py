@@ -18,6 +18,7 @@ runner = CliRunner()
 REFERENCE = Path(__file__).resolve().parent / "reference"
 DATA = REFERENCE / "mclust_noise_faithful.csv"
 SPEC = json.loads((REFERENCE / "mclust_noise.json").read_text())["faithful"]
+SELECT = ["select", str(DATA), "--noise-start", "noise_start", "--quiet", "--format", "csv"]
 
 
 def test_fit_with_a_noise_start_column_saves_the_noise(tmp_path: Path) -> None:
@@ -73,8 +74,7 @@ def test_fit_with_noise_and_vinv_uses_the_default_start(tmp_path: Path) -> None:
 def test_select_with_noise_runs_k_0_to_9_by_default_as_mclust() -> None:
     result = runner.invoke(
         app,
-        ["select", str(DATA), "--noise-start", "noise_start", "--models", "EEE,VVV", "--mclust"]
-        + ["--quiet", "--format", "csv"],
+        [*SELECT, "--models", "EEE,VVV", "--mclust"],
     )
     assert result.exit_code == 0, result.output
     table = pd.read_csv(io.StringIO(result.output))
@@ -89,8 +89,7 @@ def test_select_with_noise_runs_k_0_to_9_by_default_as_mclust() -> None:
 def test_select_with_noise_takes_k_from_0() -> None:
     result = runner.invoke(
         app,
-        ["select", str(DATA), "--noise-start", "noise_start", "--models", "EII", "--k", "0:2"]
-        + ["--quiet", "--format", "csv"],
+        [*SELECT, "--models", "EII", "--k", "0:2"],
     )
     assert result.exit_code == 0, result.output
     table = pd.read_csv(io.StringIO(result.output))
