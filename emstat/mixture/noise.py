@@ -506,7 +506,6 @@ class NoiseFitter(MixtureFitter):
         return f"{int(self.noise_rows.sum())} of {self.data.n} rows"
 
 
-
 def no_components(d: int) -> GaussianParams:
     """The Gaussian part of the noise-only fit: no component."""
     return GaussianParams(
