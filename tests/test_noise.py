@@ -327,3 +327,22 @@ def test_noise_needs_data_in_memory(tmp_path: Path) -> None:
 def test_selection_refuses_a_k_below_0_with_noise() -> None:
     with pytest.raises(InputError, match="at least 1, got -1"):
         emstat.select_mixture(faithful(), k=[0, -1], noise="noise_start")
+
+
+def test_a_subset_start_fits_the_noise_mixture_as_mclust_on_large_data() -> None:
+    # more rows outside the noise than hc_subset: hc on a seeded subset of them, then
+    # (as mclust) an M-step on the subset and an E-step on every row outside the noise
+    frame = faithful()
+    full = emstat.fit_mixture(frame, 2, "VVV", noise="noise_start")
+    subset = emstat.fit_mixture(frame, 2, "VVV", noise="noise_start", hc_subset=100)
+    assert subset.converged
+    assert subset.loglik == pytest.approx(full.loglik, rel=1e-4)
+    assert subset.noise_weight == pytest.approx(full.noise_weight, abs=1e-3)
+
+
+def test_random_starts_with_noise_keep_the_best() -> None:
+    fit = emstat.fit_mixture(
+        faithful(), 2, "VVV", noise="noise_start", init="kmeans++", n_init=3, seed=1
+    )
+    assert fit.restarts is not None and len(fit.restarts) == 3
+    assert fit.loglik == pytest.approx(fit.restarts["loglik"].max(), rel=1e-15)

@@ -14,11 +14,12 @@ noise-only fit (k = 0) has one: its log-likelihood is ``n log V⁻¹``.
 
 EM starts, as in mclust, from a set of rows marked as noise: the user's
 boolean column or array, or (``noise=True``) the rows that
-:func:`nearest_neighbour_clutter` finds, the nearest-neighbour clutter
-model of Byers & Raftery (1998) that mclust's documentation recommends
-through ``prabclus::NNclean``.  The other rows get the usual starting
-partition (hierarchical agglomeration or quantiles of those rows only).
-In the classification the noise component is component 0.
+:func:`nearest_neighbour_clutter` finds: the nearest-neighbour clutter
+model of Byers & Raftery (1998), the model of ``prabclus::NNclean`` (with
+the columns scaled to unit standard deviation, no edge correction).  The
+other rows get the usual starting partition (hierarchical agglomeration or
+quantiles of those rows only).  In the classification the noise component
+is component 0.
 """
 
 from __future__ import annotations
@@ -53,7 +54,11 @@ __all__ = [
     "check_vinv",
     "log_hypervolume",
     "nearest_neighbour_clutter",
+    "no_components",
+    "noise_ks",
     "noise_log_responsibilities",
+    "noise_rows_frame",
+    "noise_summary_line",
     "split_noise_column",
     "uses_noise",
     "with_noise",
