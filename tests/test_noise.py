@@ -346,3 +346,10 @@ def test_random_starts_with_noise_keep_the_best() -> None:
     )
     assert fit.restarts is not None and len(fit.restarts) == 3
     assert fit.loglik == pytest.approx(fit.restarts["loglik"].max(), rel=1e-15)
+
+
+def test_k_0_needs_noise_and_false_is_no_number_of_components() -> None:
+    with pytest.raises(InputError, match="at least 1, got 0"):
+        emstat.fit_mixture(faithful().drop(columns="noise_start"), 0)
+    with pytest.raises(InputError, match="must be a whole number, got False"):
+        emstat.fit_mixture(faithful(), False, noise="noise_start")  # type: ignore[arg-type]

@@ -530,10 +530,10 @@ def fit_mixture(
     >>> round(fit.loglik, 4)
     -1126.3262
     """
-    from emstat.mixture.noise import split_noise_column, uses_noise
+    from emstat.mixture.noise import noise_only, split_noise_column, uses_noise
 
     noisy = uses_noise(noise, Vinv)
-    k = check_k_value(k) if not (noisy and k == 0) else 0
+    k = 0 if noisy and noise_only(k) else check_k_value(k)
     seed = check_options(
         seed=seed,
         hc_subset=hc_subset,

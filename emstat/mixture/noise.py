@@ -57,6 +57,7 @@ __all__ = [
     "no_components",
     "noise_ks",
     "noise_log_responsibilities",
+    "noise_only",
     "noise_rows_frame",
     "noise_summary_line",
     "split_noise_column",
@@ -583,12 +584,13 @@ def noise_ks(k: Any, default: bool) -> list[int]:
     if isinstance(k, (str, bytes)) or not isinstance(k, Iterable):
         k = [k]
     values = list(k)
-    rest = [v for v in values if not _is_zero(v)]
+    rest = [v for v in values if not noise_only(v)]
     ks = check_k_values(rest) if rest else []
     return [0, *ks] if len(rest) < len(values) else ks
 
 
-def _is_zero(value: Any) -> bool:
+def noise_only(value: Any) -> bool:
+    """Whether a number of components is 0, the noise-only fit (``False`` is not a number)."""
     return (
         isinstance(value, numbers.Integral)
         and not isinstance(value, (bool, np.bool_))
