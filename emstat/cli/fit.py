@@ -19,12 +19,16 @@ from emstat.cli.options import (
     LabelsOption,
     MaxIterOption,
     NInitOption,
+    NoiseOption,
+    NoiseStartOption,
     SeedOption,
     TolOption,
     TrialsOption,
+    VinvOption,
     WeightsOption,
     check_target,
     family_options,
+    noise_options,
     out_option,
     overwrite_option,
     scheduler_option,
@@ -74,6 +78,9 @@ def fit(
     weights: WeightsOption = None,
     prior: GaussianPriorOption = None,
     labels: LabelsOption = None,
+    noise: NoiseOption = False,
+    noise_start: NoiseStartOption = None,
+    vinv: VinvOption = None,
 ) -> None:
     """Fit one mixture (Gaussian, or another family) and print its summary."""
     from emstat.mixture import fit_mixture
@@ -96,6 +103,7 @@ def fit(
         client=scheduler,
         prior=prior,
         labels=labels,
+        **noise_options(noise, noise_start, vinv),
     )
     if not result.ok:
         raise DegenerateFitError(

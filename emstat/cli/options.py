@@ -40,6 +40,8 @@ __all__ = [
     "MkdirOption",
     "ModelsOption",
     "NInitOption",
+    "NoiseOption",
+    "NoiseStartOption",
     "PdfOption",
     "PriorOption",
     "ReportOption",
@@ -47,11 +49,14 @@ __all__ = [
     "TolOption",
     "TrialsOption",
     "VariablesOption",
+    "VinvOption",
     "WeightsOption",
     "check_target",
     "family_options",
+    "noise_options",
     "out_option",
     "overwrite_option",
+    "parse_noise_ks",
     "quiet_option",
     "scheduler_option",
     "seed_option",
@@ -146,6 +151,28 @@ LabelsOption = Annotated[
         help="Column of known classes, empty where unknown (semi-supervised, as mclust's "
         "MclustSSC); it is not modelled.",
         rich_help_panel=FAMILY,
+    ),
+]
+NoiseOption = Annotated[
+    bool,
+    typer.Option(
+        "--noise",
+        help="Add mclust's uniform noise component for outliers (component 0), started from "
+        "nearest-neighbour clutter unless --noise-start names a column.",
+    ),
+]
+NoiseStartOption = Annotated[
+    str | None,
+    typer.Option(
+        "--noise-start",
+        help="A True/False (or 1/0) column marking the rows that start as noise (implies --noise).",
+    ),
+]
+VinvOption = Annotated[
+    float | None,
+    typer.Option(
+        "--vinv",
+        help="The noise component's density (default: 1 / the data's hypervolume, as mclust).",
     ),
 ]
 MarginsOption = Annotated[
@@ -269,6 +296,29 @@ def family_options(
         "exposure": number_or_column(exposure),
         "weights": weights,
     }
+
+
+def noise_options(noise: bool, noise_start: str | None, vinv: float | None) -> dict[str, Any]:
+    """The noise keywords of fit_mixture/select_mixture from --noise, --noise-start and --vinv."""
+    if vinv is not None and not noise and noise_start is None:
+        raise InputError("--vinv is the noise component's density; add --noise or --noise-start")
+    if noise_start is not None:
+        return {"noise": noise_start, "Vinv": vinv}
+    return {"noise": True if noise else None, "Vinv": vinv}
+
+
+def parse_noise_ks(text: str | None) -> list[int]:
+    """``--k`` with a noise component: 0 (noise only) may lead; 0:9 when not given."""
+    from emstat._parsing import parse_ks
+
+    if text is None:
+        return list(range(10))
+    head, separator, rest = text.partition(":" if ":" in text else ",")
+    if head.strip() != "0":
+        return parse_ks(text)
+    if not separator:
+        return [0]
+    return [0, *parse_ks(f"1:{rest}" if separator == ":" else rest)]
 
 
 def check_target(

@@ -23,16 +23,21 @@ from emstat.cli.options import (
     MkdirOption,
     ModelsOption,
     NInitOption,
+    NoiseOption,
+    NoiseStartOption,
     PdfOption,
     ReportOption,
     SeedOption,
     TolOption,
     TrialsOption,
+    VinvOption,
     WeightsOption,
     check_target,
     family_options,
+    noise_options,
     out_option,
     overwrite_option,
+    parse_noise_ks,
     quiet_option,
     workers_option,
 )
@@ -63,7 +68,9 @@ def select(
     k: Annotated[
         str | None,
         typer.Option(
-            "--k", "-k", help="Components: 3, 1:9 or 1,2,4 (1:9; with --labels, the classes)."
+            "--k",
+            "-k",
+            help="Components: 3, 1:9 or 1,2,4 (1:9; 0:9 with --noise; with --labels, the classes).",
         ),
     ] = None,
     models: ModelsOption = None,
@@ -93,6 +100,9 @@ def select(
     output_format: FormatOption = Format.table,
     quiet: Annotated[bool, quiet_option()] = False,
     labels: LabelsOption = None,
+    noise: NoiseOption = False,
+    noise_start: NoiseStartOption = None,
+    vinv: VinvOption = None,
 ) -> None:
     """Fit every k (and covariance model); print the table and the chosen fit."""
     from emstat._io import read_table
@@ -106,6 +116,8 @@ def select(
         check_report(report, pdf=pdf, overwrite=overwrite, mkdir=mkdir)
     model_names = parse_list(models, "--models", "model")
     options = family_options(family, trials, exposure, weights)
+    options.update(noise_options(noise, noise_start, vinv))
+    ks = parse_noise_ks(k) if options["noise"] is not None else None if k is None else parse_ks(k)
     if init is not None:
         options["init"] = init
     if n_init != 1:
@@ -116,12 +128,12 @@ def select(
     convention: Literal["mclust", "smaller"] = "mclust" if mclust else "smaller"
     if labels is not None:
         options["labels"] = labels
-    shown_k = k or ("the label classes" if labels is not None else "1:9")
+    shown_k = k or ("the label classes" if labels is not None else ks)
     with warnings.catch_warnings(), spinner(f"selecting among k = {shown_k}", show=not quiet):
         warnings.simplefilter("ignore", ConvergenceWarning)
         selection = select_mixture(
             frame,
-            None if k is None else parse_ks(k),
+            ks,
             model_names,
             columns=parse_list(columns, "--columns", "column"),
             criterion=criterion,

@@ -273,6 +273,10 @@ class MixtureFitter:
         of = "" if self.data.raw is not None else " of a sample of the data"
         return f"k = {k} exceeds the {self._distinct_rows()} distinct rows{of}"
 
+    def starts(self, k: int, rng: np.random.Generator) -> list[StartingPartition]:
+        """The starting partitions of a k-component fit (the hc and quantile ones cached)."""
+        return make_starts(self._sample, k, self.init, self.n_init, rng, self._deterministic_start)
+
     # --- fitting ----------------------------------------------------------------
     def not_estimable(self, k: int, model: str, reason: str) -> MixtureResult:
         """A selection cell that cannot be fitted: NaN criteria and the reason (mclust's NA)."""
@@ -292,10 +296,7 @@ class MixtureFitter:
             model, self.data.d, mclust_compatible=self.mclust_compatible
         )
         em_model = self._model(covariance, k)
-        rng = np.random.default_rng(self.seed)
-        starts = make_starts(
-            self._sample, k, self.init, self.n_init, rng, self._deterministic_start
-        )
+        starts = self.starts(k, np.random.default_rng(self.seed))
 
         def run(start: StartingPartition) -> EMResult[GaussianParams, GaussianStats]:
             x_start = self._sample if start.rows is None else self._sample[start.rows]
@@ -462,6 +463,8 @@ def fit_mixture(
     reg_covar: float = 0.0,
     prior: Any = None,
     labels: Any = None,
+    noise: Any = None,
+    Vinv: float | None = None,
 ) -> Any:
     """Fit a k-component mixture by EM: Gaussian by default, or any component family.
 
@@ -564,6 +567,19 @@ def fit_mixture(
         does: an absolute change of the log-likelihood of at most 1e-5.
         ``fit.known_labels.classification`` gives every row's class.  See
         :mod:`emstat.mixture.known_labels`.
+    noise
+        mclust's uniform noise component for outliers (Gaussian family,
+        data in memory): ``True``, or the start's noise rows as a boolean
+        column name, Series or array (mclust's ``initialization =
+        list(noise = )``).  ``True`` starts from the rows that
+        :func:`emstat.mixture.noise.nearest_neighbour_clutter` marks (Byers
+        & Raftery's nearest-neighbour clutter model).  The noise is
+        component 0 of ``predict``; ``k = 0`` fits noise only.  See
+        :mod:`emstat.mixture.noise`.
+    Vinv
+        The noise component's density (a finite number > 0); default
+        ``1 / hypvol(data)`` as mclust's: the smaller of the volumes of the
+        columns' bounding box and of the principal components' box.
 
     Examples
     --------
@@ -572,7 +588,10 @@ def fit_mixture(
     >>> round(fit.loglik, 4)
     -1126.3262
     """
-    k = check_k_value(k)
+    from emstat.mixture.noise import noise_only, split_noise_column, uses_noise
+
+    noisy = uses_noise(noise, Vinv)
+    k = 0 if noisy and noise_only(k) else check_k_value(k)
     seed = check_options(
         seed=seed,
         hc_subset=hc_subset,
@@ -586,6 +605,8 @@ def fit_mixture(
     if labels is not None:
         if not is_gaussian(family):
             raise InputError("labels serve the Gaussian family only")
+        if noisy:
+            raise InputError("known labels and a noise component cannot be combined yet")
         from emstat.mixture.known_labels import LABELS_CONTROL, prepare_labels
 
         columns, known = prepare_labels(
@@ -598,6 +619,9 @@ def fit_mixture(
             out_of_core=client is not None or is_out_of_core(data),
         )
         labels_control = LABELS_CONTROL
+    if noisy and not is_gaussian(family):
+        raise InputError("the noise component serves the Gaussian family only")
+    columns, noise_column = split_noise_column(data, columns, noise)
     if not is_gaussian(family):
         if reg_covar != 0:
             raise InputError("reg_covar serves the Gaussian family only")
@@ -648,6 +672,7 @@ def fit_mixture(
             reg_covar=float(reg_covar),
             prior=prior,
             labels=known,
+            noise=(noise, noise_column, Vinv) if noisy else None,
         )
 
 
@@ -665,9 +690,18 @@ def _fit_other_family(data: Any, k: int, model: str | None, **options: Any) -> A
 
 
 def _fit_prepared(
-    prepared: FitData, k: int, model: str | None, control: EMControl, **options: Any
+    prepared: FitData,
+    k: int,
+    model: str | None,
+    control: EMControl,
+    noise: tuple[Any, Any, Any] | None = None,
+    **options: Any,
 ) -> MixtureResult:
     fitter = MixtureFitter(prepared, control=control, **options)
+    if noise is not None:
+        from emstat.mixture.noise import with_noise
+
+        fitter = with_noise(fitter, *noise)
     if model is None:
         model = "V" if prepared.d == 1 else "VVV"
     return fitter.fit(k, model)

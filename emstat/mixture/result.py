@@ -44,6 +44,12 @@ class MixtureResult(MixtureCriteria):
 
     A degenerate fit (a collapsed component, a singular covariance) has
     ``degenerate`` set to the reason and NaN criteria.
+
+    A fit with mclust's noise component (``fit_mixture(..., noise=...)``)
+    has ``noise_weight`` (its proportion π_0) and ``vinv`` (its density
+    V⁻¹); ``weights`` are then the Gaussian components' π_1..π_k, summing
+    to 1 - π_0, and ``predict_proba`` has the noise's column ``0`` last (as
+    mclust's z), ``predict`` labels noise 0.  ``k = 0`` is the noise-only fit.
     """
 
     model: str
@@ -68,6 +74,8 @@ class MixtureResult(MixtureCriteria):
     reg_covar: float = 0.0  # the ridge added to each scatter per M-step (0: the MLE)
     prior: str | None = None  # the prior of a MAP fit, in words (None: the MLE)
     known_labels: KnownLabels | None = None  # the rows whose class was known (semi-supervised)
+    noise_weight: float | None = None  # the noise component's proportion (None: no noise)
+    vinv: float | None = None  # the noise component's density, 1 / hypervolume
     # the rows fitted, or their out-of-core source, for the standard errors
     data_: Any = field(default=None, repr=False)
 
@@ -79,6 +87,11 @@ class MixtureResult(MixtureCriteria):
     @property
     def ok(self) -> bool:
         return self.degenerate is None and self.params_ is not None
+
+    @property
+    def has_noise(self) -> bool:
+        """Whether the mixture has mclust's uniform noise component."""
+        return self.vinv is not None
 
     # --- estimates ----------------------------------------------------------------
     def _require_ok(self) -> GaussianParams:
@@ -138,7 +151,12 @@ class MixtureResult(MixtureCriteria):
         scales = ["identity" if self.k == 1 else "logit"] + [
             "log" if name.startswith("var[") else "identity" for name in names
         ]
-        return params_frame(self.k, ["weight", *names], estimate, std_err, scales, level)
+        table = params_frame(self.k, ["weight", *names], estimate, std_err, scales, level)
+        if self.has_noise:
+            from emstat.mixture.noise import noise_rows_frame
+
+            table = pd.concat([table, noise_rows_frame(self)], ignore_index=True)
+        return table
 
     @cached_property
     def _std_errors_and_reason(self) -> tuple[np.ndarray, str | None]:
@@ -152,6 +170,8 @@ class MixtureResult(MixtureCriteria):
             return np.full(size, np.nan), "a posterior mode (a fit with a prior)"
         if self.known_labels is not None:
             return np.full(size, np.nan), "a fit with known labels (not implemented for them)"
+        if self.has_noise:
+            return np.full(size, np.nan), "a fit with a noise component (not implemented)"
         if self.data_ is None:
             return np.full(size, np.nan), "no data kept (a fit loaded from a file)"
         from emstat.mixture.stderr import stationary_std_errors
@@ -180,6 +200,8 @@ class MixtureResult(MixtureCriteria):
             raise InputError(
                 f"{what} are not available for a fit with known labels: they refit without them"
             )
+        if self.has_noise:
+            raise InputError(f"{what} are not available for a fit with a noise component")
         if self.reg_covar != 0:
             raise InputError(
                 f"{what} are not available for a fit with reg_covar = {self.reg_covar:g}: "
@@ -241,20 +263,35 @@ class MixtureResult(MixtureCriteria):
         if x.d != self.d:
             raise InputError(f"the fit has {self.d} columns; the data have {x.d}")
         center = theta.center
+        if self.vinv is not None and self.noise_weight is not None:
+            from emstat.mixture.noise import noise_log_responsibilities
+
+            log_resp, row_loglik = noise_log_responsibilities(
+                x.values - center, theta.about(center), self.noise_weight, math.log(self.vinv)
+            )
+            return log_resp, row_loglik, x.index
         log_resp, row_loglik = gaussian.log_responsibilities(
             x.values - center, theta.about(center), rows=x.index
         )
         return log_resp, row_loglik, x.index
 
+    @property
+    def _response_labels(self) -> pd.Index:
+        """The columns of the responsibilities: 1..k, and the noise's 0 last."""
+        if not self.has_noise:
+            return self._labels
+        return pd.Index([*range(1, self.k + 1), 0], name="component")
+
     def predict_proba(self, data: Any) -> pd.DataFrame:
-        """Responsibilities, one column per component, aligned to the data's index."""
+        """Responsibilities, a column per component (0, the noise, last), by the data's index."""
         log_resp, _, index = self._log_resp(data)
-        return pd.DataFrame(np.exp(log_resp), index=index, columns=self._labels)
+        return pd.DataFrame(np.exp(log_resp), index=index, columns=self._response_labels)
 
     def predict(self, data: Any) -> pd.Series:
-        """The most probable component (1..k) of every row, aligned to the data's index."""
+        """The most probable component (1..k; 0 the noise) of every row, by the data's index."""
         log_resp, _, index = self._log_resp(data)
-        return pd.Series(np.argmax(log_resp, axis=1) + 1, index=index, name="component")
+        labels = self._response_labels.to_numpy()[np.argmax(log_resp, axis=1)]
+        return pd.Series(labels, index=index, name="component")
 
     def score_samples(self, data: Any) -> pd.Series:
         """Each row's log density under the fitted mixture (-inf beyond float range)."""
@@ -268,6 +305,11 @@ class MixtureResult(MixtureCriteria):
         ``Generator``.
         """
         theta = self._require_ok()
+        if self.has_noise:
+            raise InputError(
+                "sampling is not available for a fit with a noise component "
+                "(its uniform density has a volume, not a region to draw from)"
+            )
         rng = _sample_generator(n, seed)
         values, components = gaussian.draw_mixture(
             theta.weights, theta.means, theta.covariances, n, rng
@@ -309,6 +351,10 @@ class MixtureResult(MixtureCriteria):
             from emstat.mixture.known_labels import OBJECTIVE_TEXT
 
             head += [self.known_labels.describe(self.n), OBJECTIVE_TEXT]
+        if self.has_noise:
+            from emstat.mixture.noise import noise_summary_line
+
+            head.append(noise_summary_line(self))
         if not self.ok:
             return "\n".join([*head, f"degenerate fit: {self.degenerate}"])
         head += [
@@ -354,11 +400,12 @@ class MixtureResult(MixtureCriteria):
                 if self.known_labels is not None
                 else {}
             ),
+            **({"noise_weight": self.noise_weight, "Vinv": self.vinv} if self.has_noise else {}),
             **_saved_center(theta),
         }
 
     def _saved_std_errors(self) -> list[float | None] | None:
-        if not self.ok:
+        if not self.ok or self.has_noise:  # none with a noise component
             return None
         return [None if math.isnan(v) else float(v) for v in self.params["std_err"]]
 
@@ -376,16 +423,18 @@ class MixtureResult(MixtureCriteria):
             )
         fields = _SavedFields(payload)
         columns = fields.columns()
-        k = fields.integer("k", 1)
+        noise_weight, vinv = fields.noise()
+        k = fields.integer("k", 1 if vinv is None else 0)
         model = fields.model(len(columns))
         n_params = fields.integer("n_params", 0)
-        expected = _n_params(model, k, len(columns))
+        expected = _n_params(model, k, len(columns), noise=vinv is not None)
         if n_params != expected:
+            with_noise = " with a noise component" if vinv is not None else ""
             raise InputError(
-                f"n_params is {n_params}; a {model} fit with k = {k} in {len(columns)}-D "
-                f"has {expected}"
+                f"n_params is {n_params}; a {model} fit{with_noise} with k = {k} in "
+                f"{len(columns)}-D has {expected}"
             )
-        theta = fields.params(model, k, len(columns))
+        theta = fields.params(model, k, len(columns), noise_weight or 0.0)
         degenerate = fields.optional_string("degenerate")
         if theta is None and degenerate is None:
             raise InputError("weights are null but degenerate does not say why")
@@ -410,6 +459,8 @@ class MixtureResult(MixtureCriteria):
             reg_covar=fields.reg_covar(),
             prior=fields.optional_string("prior"),
             known_labels=_saved_labels(payload),
+            noise_weight=noise_weight,
+            vinv=vinv,
         )
 
     def save(self, path: str | Path) -> Path:
@@ -477,11 +528,14 @@ def _saved_center(theta: GaussianParams | None) -> dict[str, Any]:
     return {"center": theta.origin.tolist(), "means_about_center": theta.local_means.tolist()}
 
 
-def _n_params(model: str, k: int, d: int) -> int:
+def _n_params(model: str, k: int, d: int, noise: bool = False) -> int:
     from emstat.mixture.covariance import get_covariance_model
     from emstat.mixture.model import GaussianMixtureModel
 
-    return GaussianMixtureModel(get_covariance_model(model, d), k).n_params(d)
+    if noise and k == 0:
+        return 1  # the noise-only fit: V⁻¹ (mclust's count)
+    # with noise, mclust counts one more proportion and V⁻¹
+    return GaussianMixtureModel(get_covariance_model(model, d), k).n_params(d) + 2 * noise
 
 
 def _sample_generator(n: Any, seed: Any) -> np.random.Generator:
@@ -532,7 +586,10 @@ class _SavedFields(SavedFields):
             )
         return name
 
-    def params(self, model: str, k: int, d: int) -> GaussianParams | None:
+    def params(
+        self, model: str, k: int, d: int, noise_weight: float = 0.0
+    ) -> GaussianParams | None:
+        """The Gaussian components; with noise their weights sum to 1 - ``noise_weight``."""
         from emstat.mixture.covariance import get_covariance_model
 
         if self.get("weights") is None:
@@ -545,10 +602,15 @@ class _SavedFields(SavedFields):
             j = int(np.flatnonzero(weights < 0)[0])
             raise InputError(f"weights[{j}] is {weights[j]:.6g}; weights must be >= 0")
         total = float(weights.sum())
-        if abs(total - 1.0) > _WEIGHT_SUM_ATOL:
-            raise InputError(f"weights sum to {total:.6g}, not 1")
+        if abs(total + noise_weight - 1.0) > _WEIGHT_SUM_ATOL:
+            with_noise = f" (with noise_weight {noise_weight:.6g})" if noise_weight else ""
+            raise InputError(f"weights sum to {total:.6g}{with_noise}, not 1")
         means = self.array("means", (k, d))
         covariances = self.array("covariances", (k, d, d))
+        if k == 0:
+            from emstat.mixture.noise import no_components
+
+            return no_components(d)
         diagonal = get_covariance_model(model, d).scatter == "diag"
         _check_covariances(covariances, model, diagonal)
         kept = self.center(k, d, means)
@@ -560,6 +622,18 @@ class _SavedFields(SavedFields):
             return theta
         origin, local = kept
         return replace(theta, means=local + origin, origin=origin, local_means=local)
+
+    def noise(self) -> tuple[float | None, float | None]:
+        """A noise component's proportion and Vinv (both or neither); (None, None) without."""
+        if "Vinv" not in self.payload and "noise_weight" not in self.payload:
+            return None, None
+        vinv = self.number("Vinv")
+        if vinv <= 0:
+            raise InputError(f"Vinv must be > 0, got {vinv!r}")
+        weight = self.number("noise_weight")
+        if not 0.0 <= weight <= 1.0:
+            raise InputError(f"noise_weight must be in [0, 1], got {weight!r}")
+        return weight, vinv
 
     def reg_covar(self) -> float:
         """The ridge of a regularised fit; 0 when not saved (an unregularised fit)."""

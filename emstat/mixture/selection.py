@@ -155,6 +155,10 @@ def _family_label(selection: SelectionResult) -> str:
     return "Gaussian" if family is None else family.name.capitalize()
 
 
+#: The default numbers of components (mclust's G = 1:9; 0:9 with a noise component).
+_DEFAULT_KS = range(1, 10)
+
+
 def select_mixture(
     data: Any,
     k: int | Iterable[int] | None = None,
@@ -179,6 +183,8 @@ def select_mixture(
     reg_covar: float = 0.0,
     prior: Any = None,
     labels: Any = None,
+    noise: Any = None,
+    Vinv: float | None = None,
 ) -> SelectionResult:
     """Fit every number of components in ``k`` with every covariance model.
 
@@ -202,7 +208,7 @@ def select_mixture(
     ``defaultPrior`` does; the criteria exclude the prior.  mclust drops
     EVE, VEE, VVE and EVV under a prior; emstat fits them too
     (:mod:`emstat.mixture.prior`).
-    ``k`` defaults to 1..9.
+    ``k`` defaults to 1..9 (0..9 with a noise component).
 
     ``labels`` (as in :func:`emstat.fit_mixture`: a column name, a Series or
     one value per row, NaN for unknown) does what mclust's
@@ -211,6 +217,10 @@ def select_mixture(
     E and V in 1-D; without EEE, EEV, VEV and VVV when n <= d), each fit
     starts from the labels and stops on an absolute change of 1e-5, and BIC
     uses the log-likelihood of the data and the known labels.
+
+    ``noise`` and ``Vinv`` add mclust's noise component to every fit, as in
+    :func:`emstat.fit_mixture`; k then runs over 0..9 by default, k = 0
+    being the noise-only fit (one row of equal cells, as mclust's table).
 
     Examples
     --------
@@ -223,17 +233,25 @@ def select_mixture(
         raise InputError(f"unknown criterion {criterion!r}; choose bic, aic or icl")
     if convention not in _CONVENTION_TEXT:
         raise InputError(f"unknown convention {convention!r}; choose 'smaller' or 'mclust'")
+    from emstat.mixture.noise import noise_ks, split_noise_column, uses_noise, with_noise
+
+    noisy = uses_noise(noise, Vinv)
     known, labels_control = None, None
     if labels is not None:
         if not is_gaussian(family):
             raise InputError("labels serve the Gaussian family only")
+        if noisy:
+            raise InputError("known labels and a noise component cannot be combined yet")
         from emstat.mixture.known_labels import LABELS_CONTROL, prepare_labels, ssc_k
 
         columns, known = prepare_labels(
             data, labels, columns, weights=weights, init=init, n_init=n_init
         )
         k, labels_control = ssc_k(known, k), LABELS_CONTROL
-    ks = check_k_values(range(1, 10) if k is None else k)
+    if noisy:
+        ks = noise_ks(k, k is None)
+    else:
+        ks = check_k_values(_DEFAULT_KS if k is None else k)
     seed = check_options(
         seed=seed,
         hc_subset=hc_subset,
@@ -242,6 +260,9 @@ def select_mixture(
         prior=prior,
     )
     workers = check_whole(workers, "workers")
+    if noisy and not is_gaussian(family):
+        raise InputError("the noise component serves the Gaussian family only")
+    columns, noise_column = split_noise_column(data, columns, noise)
     if not is_gaussian(family):
         if models is not None:
             raise InputError("models= names Gaussian covariance models; other families have none")
@@ -289,6 +310,8 @@ def select_mixture(
         prior=prior,
         labels=known,
     )
+    if noisy:
+        fitter = with_noise(fitter, noise, noise_column, Vinv)
     # Like mclust's NA: a k beyond the distinct rows is a cell without a fit, not an error.
     reasons = {kk: fitter.too_many_components(kk) for kk in ks}
     feasible = [kk for kk in ks if reasons[kk] is None]
