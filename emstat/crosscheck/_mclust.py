@@ -285,7 +285,7 @@ def _shared_start(data: NumericData, hc_subset: int, seed: int | None, ks: Seque
 
     if max(ks) == 1:
         return _Start("k = 1 only: no start needed")
-    tree = hc.hc_tree(data.values, subset=hc_subset, seed=seed)
+    tree = hc.hc_tree(data.values, subset=hc_subset, seed=seed, mclust_compatible=True)
     return _Start(
         f"n = {data.n} > {hc_subset}: emstat's seeded subset of {tree.rows.size} rows "
         f"(seed {seed}) and its hc merges, passed to R as initialization = "

@@ -228,7 +228,12 @@ class MixtureFitter:
                 labels_to_resp(hc.qclass(self.data.sample[:, 0], k), k), "quantile"
             )
         if self._hc is None:
-            self._hc = hc.hc_tree(self.data.sample, subset=self.hc_subset, seed=self.seed)
+            self._hc = hc.hc_tree(
+                self.data.sample,
+                subset=self.hc_subset,
+                seed=self.seed,
+                mclust_compatible=self.mclust_compatible,
+            )
         part = self._hc.partition(k)
         rows = None if part.rows.size == self.data.sample.shape[0] else part.rows
         return StartingPartition(labels_to_resp(part.labels, k), "hc", rows=rows)
@@ -468,8 +473,10 @@ def fit_mixture(
         matched: pass ``init=labels`` to start exactly as R did).
     mclust_compatible
         Run mclust 6.0's own VEE, EVE and VVE M-steps (see
-        :class:`emstat.mixture.covariance.CovarianceModel`); the default
-        M-steps iterate to the exact constrained maximum.
+        :class:`emstat.mixture.covariance.CovarianceModel`) and its
+        hierarchical start as ``hcVVV`` computes it (see
+        :func:`emstat.mixture.hc.hc_merges`); the default M-steps iterate to
+        the exact constrained maximum and the default start is exact.
     seed
         A whole number >= 0 (or None) that seeds every random choice: random
         starts and the hc subset of large data.

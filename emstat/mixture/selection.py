@@ -170,7 +170,9 @@ def select_mixture(
     iterative M-steps run to the exact constrained maximum; mclust 6.0's stop
     earlier (and its VVE orientation update leaves out the volumes), so VEE,
     EVE and VVE cells match R to the last digits only with
-    ``mclust_compatible=True``.  ``workers > 1`` fits the models on
+    ``mclust_compatible=True``, which also agglomerates the start as
+    mclust's ``hcVVV`` does (emstat's own is exact: see
+    :func:`emstat.mixture.hc.hc_merges`).  ``workers > 1`` fits the models on
     that many forked processes (where the platform forks), with the same
     results.  ``models`` is one model name or a list of them.  A number of
     components larger than the data's distinct rows cannot be estimated: its
