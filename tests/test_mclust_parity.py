@@ -151,3 +151,193 @@ def test_mclust_wreath_whole_bic_table_agrees_under_mclust_compatible() -> None:
     # the exact hc gives other G = 2 and 3 starts, hence other fits there
     start = hc_tree(WREATH_X).partition(2).labels
     assert not np.array_equal(start, hclass(_r_pairs(WREATH), 2))
+
+
+# --------------------------------------------------------------------------- banknote
+
+BANKNOTE = json.loads((REF / "mclust_banknote.json").read_text())
+BANKNOTE_FRAME = pd.read_csv(REF / "mclust_banknote.csv")
+# (G, model) cells where Mclust and emstat part for a stated reason (see below):
+# EEV at G = 9 starts from an M-step that is not unique; VEE at G = 9 is NA in
+# mclust (its Cholesky test of a rank-4 scatter), fitted by emstat.
+BANKNOTE_EXPLAINED = {(9, "EEV"), (9, "VEE")}
+
+
+def _reference_table(name: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    table = BANKNOTE["tables"][name]
+    bic = np.array([[np.nan if v is None else v for v in row] for row in table["bic"]])
+    iters = np.array(
+        [[np.nan if v is None else v for v in row] for row in table["iterations"]], dtype=float
+    )
+    return bic, iters, list(table["models"])
+
+
+def _select_banknote(**options: object) -> object:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return select_mixture(
+            BANKNOTE_FRAME,
+            range(1, 10),
+            BANKNOTE["tables"]["default"]["models"],
+            convention="mclust",
+            mclust_compatible=True,
+            **options,  # type: ignore[arg-type]
+        )
+
+
+def _iterations(selection: object, models: list[str]) -> np.ndarray:
+    fits = selection.fits  # type: ignore[attr-defined]
+    return np.array([[fits[(g, m)].n_iter for m in models] for g in range(1, 10)], dtype=float)
+
+
+def _explained_mask(models: list[str]) -> np.ndarray:
+    return np.array([[(g, m) in BANKNOTE_EXPLAINED for m in models] for g in range(1, 10)])
+
+
+def test_banknote_reference_is_mclust_6_on_the_stored_csv() -> None:
+    import hashlib
+
+    assert BANKNOTE["environment"]["mclust"] == "6.0.0"
+    data = (REF / "mclust_banknote.csv").read_bytes()
+    assert hashlib.md5(data).hexdigest() == BANKNOTE["csv_md5"]
+    assert BANKNOTE_FRAME.shape == (200, 6)
+    merges = hc_merges(svd_transform(BANKNOTE_FRAME.to_numpy()), mclust_compatible=True)
+    np.testing.assert_array_equal(merges, _r_pairs(BANKNOTE))
+
+
+def test_banknote_default_table_agrees_but_for_the_two_explained_cells() -> None:
+    reference, r_iters, models = _reference_table("default")
+    selection = _select_banknote()
+    ours = _bic_table(selection, models)
+    explained = _explained_mask(models)
+    rest = ~explained
+    assert np.isnan(ours[rest]).tolist() == np.isnan(reference[rest]).tolist()
+    np.testing.assert_allclose(ours[rest], reference[rest], rtol=1e-8)
+    fitted = rest & ~np.isnan(reference)
+    np.testing.assert_array_equal(_iterations(selection, models)[fitted], r_iters[fitted])
+    g9 = 8
+    assert np.isnan(reference[g9, models.index("VEE")])
+    assert not np.isnan(ours[g9, models.index("VEE")])
+
+
+def test_banknote_eev_g9_parts_only_at_the_first_m_step() -> None:
+    """From the z mclust had after its first M-step, emstat's EEV is mclust's to the last digits."""
+    cell = BANKNOTE["eev_g9_after_first_mstep"]
+    assert sorted(cell["group_sizes"])[0] == 5  # 5 rows in 6 dimensions: a rank-4 scatter
+    z = np.asarray(cell["z"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from emstat import fit_mixture
+
+        fit = fit_mixture(BANKNOTE_FRAME, 9, "EEV", init=z, mclust_compatible=True)
+    assert fit.loglik == pytest.approx(cell["me_loglik"], rel=1e-12)
+    assert fit.n_iter == cell["me_iterations"]
+
+
+def _observed_loglik(weights: np.ndarray, means: np.ndarray, covs: np.ndarray) -> float:
+    from scipy.special import logsumexp
+    from scipy.stats import multivariate_normal
+
+    X = BANKNOTE_FRAME.to_numpy()
+    dens = np.column_stack(
+        [
+            np.log(w) + multivariate_normal(m, c).logpdf(X)
+            for w, m, c in zip(weights, means, covs, strict=True)
+        ]
+    )
+    return float(logsumexp(dens, axis=1).sum())
+
+
+def test_eev_m_step_from_a_group_of_five_rows_in_six_dimensions_is_not_unique() -> None:
+    """Why EEV at G = 9 parts: turning the 5-row group's covariance within the null space
+    of its scatter keeps the M-step's objective and changes the likelihood."""
+    from emstat.mixture.covariance import get_covariance_model
+
+    X = BANKNOTE_FRAME.to_numpy()
+    labels = hc_tree(X, mclust_compatible=True).partition(9).labels
+    nk = np.bincount(labels).astype(float)
+    means = np.array([X[labels == g].mean(axis=0) for g in range(9)])
+    scatter = np.array(
+        [(X[labels == g] - means[g]).T @ (X[labels == g] - means[g]) for g in range(9)]
+    )
+    covs = get_covariance_model("EEV", 6).m_step(nk, scatter)
+    small = int(np.argmin(nk))
+    assert nk[small] == 5
+    values, vectors = np.linalg.eigh(scatter[small])
+    null = vectors[:, :2]  # the two smallest (zero) eigenvalues
+    assert np.all(values[:2] < 1e-10 * values[-1])
+    # rotate the covariance within the null space by 90 degrees: swap its two null axes
+    turn = np.eye(6) - null @ null.T + null[:, [1]] @ null[:, [0]].T - null[:, [0]] @ null[:, [1]].T
+    turned = covs.copy()
+    turned[small] = turn @ covs[small] @ turn.T
+
+    def objective(sigma: np.ndarray) -> float:
+        _, logdet = np.linalg.slogdet(sigma)
+        return float(
+            np.sum(
+                -0.5 * nk * logdet - 0.5 * np.einsum("kij,kji->k", np.linalg.inv(sigma), scatter)
+            )
+        )
+
+    assert objective(turned) == pytest.approx(objective(covs), rel=1e-12)
+    assert not np.allclose(turned[small], covs[small], atol=1e-6)
+    weights = nk / nk.sum()
+    change = abs(_observed_loglik(weights, means, turned) - _observed_loglik(weights, means, covs))
+    assert change > 1e-3
+
+
+def test_banknote_with_emcontrol_tol_1e8_agrees_in_every_cell_and_iteration() -> None:
+    """Mclust(X, control = emControl(tol = 1e-8)) sets EM's and the inner M-steps' tolerance."""
+    reference, r_iters, models = _reference_table("tol_1e8")
+    assert BANKNOTE["tables"]["tol_1e8"]["tol"] == [1e-8, 1e-8]
+    selection = _select_banknote(tol=1e-8, inner_tol=1e-8)
+    ours = _bic_table(selection, models)
+    rest = ~_explained_mask(models)
+    assert np.isnan(ours[rest]).tolist() == np.isnan(reference[rest]).tolist()
+    np.testing.assert_allclose(ours[rest], reference[rest], rtol=1e-11)
+    fitted = rest & ~np.isnan(reference)
+    np.testing.assert_array_equal(_iterations(selection, models)[fitted], r_iters[fitted])
+    # at this tolerance EEV at G = 9 reaches mclust's maximum too
+    eev = models.index("EEV")
+    np.testing.assert_allclose(ours[8, eev], reference[8, eev], rtol=1e-8)
+    assert (selection.best.model, selection.best.k) == (  # type: ignore[attr-defined]
+        BANKNOTE["tables"]["tol_1e8"]["chosen_model"],
+        BANKNOTE["tables"]["tol_1e8"]["chosen_G"],
+    )
+
+
+def test_emcontrol_tol_needs_its_second_part_for_the_inner_m_steps() -> None:
+    """tol=1e-8 alone keeps the inner tolerance at sqrt(eps): EVE, VVE take other paths."""
+    _, r_iters, models = _reference_table("tol_1e8")
+    from emstat import fit_mixture
+
+    for model in ("EVE", "VVE"):
+        expected = r_iters[1, models.index(model)]
+        runs = {}
+        for inner in (None, 1e-8):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fit = fit_mixture(
+                    BANKNOTE_FRAME, 2, model, tol=1e-8, inner_tol=inner, mclust_compatible=True
+                )
+            runs[inner] = fit.n_iter
+        assert runs[1e-8] == expected
+        assert runs[None] != expected
+
+
+@pytest.mark.parametrize("bad", [-1e-3, 1.0, float("nan"), "1e-8", True])
+def test_inner_tol_out_of_range_is_one_clear_line(bad: object) -> None:
+    from emstat import fit_mixture
+
+    with pytest.raises(InputError, match=r"inner_tol must be a number >= 0 and < 1"):
+        fit_mixture(BANKNOTE_FRAME, 2, "VEE", inner_tol=bad)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match=r"inner_tol must be a number >= 0 and < 1"):
+        select_mixture(BANKNOTE_FRAME, [2], "VEE", inner_tol=bad)  # type: ignore[arg-type]
+
+
+def test_inner_tol_is_refused_for_other_families() -> None:
+    from emstat import fit_mixture
+
+    counts = pd.DataFrame({"y": [0, 1, 3, 2, 8, 9, 7, 1, 0, 10]})
+    with pytest.raises(InputError, match="inner_tol serves the Gaussian family"):
+        fit_mixture(counts, 2, family="poisson", inner_tol=1e-8)

@@ -26,7 +26,7 @@ from emstat.engine import EMControl, EMResult, fit_em, fit_em_restarts, run_e_st
 from emstat.errors import DegenerateFitError, InputError
 from emstat.families import is_gaussian
 from emstat.mixture import gaussian
-from emstat.mixture.covariance import CovarianceModel, get_covariance_model
+from emstat.mixture.covariance import CovarianceModel, check_inner_tol, get_covariance_model
 from emstat.mixture.family_fit import FAMILY_CONTROL
 from emstat.mixture.gaussian import GaussianParams, GaussianStats
 from emstat.mixture.init import StartingPartition, labels_to_resp, make_starts
@@ -144,9 +144,12 @@ def check_options(
     n_init: Any = 1,
     chunk_rows: Any = DEFAULT_CHUNK_ROWS,
     reg_covar: Any = 0.0,
+    inner_tol: Any = None,
 ) -> int | None:
     """Refuse a bad option before any data are read; returns the seed."""
     check_reg_covar(reg_covar)
+    if inner_tol is not None:
+        check_inner_tol(inner_tol)
     check_whole(n_init, "n_init")
     check_whole(hc_subset, "hc_subset", minimum=2)
     check_whole(chunk_rows, "chunk_rows")
@@ -197,6 +200,7 @@ class MixtureFitter:
     hc_subset: int = 2000
     mclust_compatible: bool = False
     reg_covar: float = 0.0
+    inner_tol: float | None = None
     _sample: np.ndarray = field(init=False, repr=False)
     _starts: dict[tuple[str, int], StartingPartition] = field(init=False, repr=False)
     _hc: Any = field(init=False, repr=False, default=None)
@@ -272,7 +276,7 @@ class MixtureFitter:
     def not_estimable(self, k: int, model: str, reason: str) -> MixtureResult:
         """A selection cell that cannot be fitted: NaN criteria and the reason (mclust's NA)."""
         covariance = get_covariance_model(
-            model, self.data.d, mclust_compatible=self.mclust_compatible
+            model, self.data.d, mclust_compatible=self.mclust_compatible, inner_tol=self.inner_tol
         )
         em = _failed(self.control, reason, n_iter=0)
         return self._result(self._model(covariance, k), em, "none", None)
@@ -280,7 +284,7 @@ class MixtureFitter:
     def fit(self, k: int, model: str) -> MixtureResult:
         k = check_k(k, self._distinct_rows, self.data.raw is not None)
         covariance = get_covariance_model(
-            model, self.data.d, mclust_compatible=self.mclust_compatible
+            model, self.data.d, mclust_compatible=self.mclust_compatible, inner_tol=self.inner_tol
         )
         em_model = self._model(covariance, k)
         rng = np.random.default_rng(self.seed)
@@ -431,6 +435,7 @@ def fit_mixture(
     exposure: Any = None,
     fixed_weights: Any = None,
     reg_covar: float = 0.0,
+    inner_tol: float | None = None,
 ) -> Any:
     """Fit a k-component mixture by EM: Gaussian by default, or any component family.
 
@@ -513,6 +518,11 @@ def fit_mixture(
         standard errors are computed).  A finite number >= 0; 0 (default)
         fits the maximum-likelihood estimate.  Columns are not rescaled
         first: the ridge is in the data's units.
+    inner_tol
+        Relative tolerance of the iterative M-steps (VEI, VEE, EVE, VVE,
+        VEV); default ``sqrt(eps)``, mclust's ``emControl()$tol[2]``.
+        mclust's ``emControl(tol = t)`` sets both of its tolerances to ``t``:
+        ``tol=t, inner_tol=t`` reproduces it (with ``mclust_compatible=True``).
 
     Examples
     --------
@@ -529,10 +539,13 @@ def fit_mixture(
         n_init=n_init,
         chunk_rows=chunk_rows,
         reg_covar=reg_covar,
+        inner_tol=inner_tol,
     )
     if not is_gaussian(family):
         if reg_covar != 0:
             raise InputError("reg_covar serves the Gaussian family only")
+        if inner_tol is not None:
+            raise InputError("inner_tol serves the Gaussian family's iterative M-steps only")
         return _fit_other_family(
             data,
             k,
@@ -576,6 +589,7 @@ def fit_mixture(
             hc_subset=hc_subset,
             mclust_compatible=mclust_compatible,
             reg_covar=float(reg_covar),
+            inner_tol=inner_tol,
         )
 
 

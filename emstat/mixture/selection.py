@@ -160,6 +160,7 @@ def select_mixture(
     exposure: Any = None,
     n_init: int = 1,
     reg_covar: float = 0.0,
+    inner_tol: float | None = None,
 ) -> SelectionResult:
     """Fit every number of components in ``k`` with every covariance model.
 
@@ -179,6 +180,9 @@ def select_mixture(
     cells are NaN, with the reason in ``.reasons`` (mclust's NA).
     ``reg_covar`` adds a ridge to every fit's covariances, as in
     :func:`emstat.fit_mixture` (the criteria are then the regularised fits').
+    ``inner_tol`` is the iterative M-steps' tolerance, as in
+    :func:`emstat.fit_mixture`: ``Mclust(X, control = emControl(tol = t))``
+    is ``select_mixture(X, tol=t, inner_tol=t, mclust_compatible=True)``.
 
     Examples
     --------
@@ -193,7 +197,11 @@ def select_mixture(
         raise InputError(f"unknown convention {convention!r}; choose 'smaller' or 'mclust'")
     ks = check_k_values(k)
     seed = check_options(
-        seed=seed, hc_subset=hc_subset, mclust_compatible=mclust_compatible, reg_covar=reg_covar
+        seed=seed,
+        hc_subset=hc_subset,
+        mclust_compatible=mclust_compatible,
+        reg_covar=reg_covar,
+        inner_tol=inner_tol,
     )
     workers = check_whole(workers, "workers")
     if not is_gaussian(family):
@@ -201,6 +209,8 @@ def select_mixture(
             raise InputError("models= names Gaussian covariance models; other families have none")
         if reg_covar != 0:
             raise InputError("reg_covar serves the Gaussian family only")
+        if inner_tol is not None:
+            raise InputError("inner_tol serves the Gaussian family's iterative M-steps only")
         return _select_family(
             data,
             ks,
@@ -232,6 +242,7 @@ def select_mixture(
         hc_subset=hc_subset,
         mclust_compatible=mclust_compatible,
         reg_covar=float(reg_covar),
+        inner_tol=inner_tol,
     )
     # Like mclust's NA: a k beyond the distinct rows is a cell without a fit, not an error.
     reasons = {kk: fitter.too_many_components(kk) for kk in ks}
