@@ -341,3 +341,38 @@ def test_inner_tol_is_refused_for_other_families() -> None:
     counts = pd.DataFrame({"y": [0, 1, 3, 2, 8, 9, 7, 1, 0, 10]})
     with pytest.raises(InputError, match="inner_tol serves the Gaussian family"):
         fit_mixture(counts, 2, family="poisson", inner_tol=1e-8)
+
+
+# --------------------------------------------------------------------------- CLI
+
+FAITHFUL = Path(__file__).resolve().parent.parent / "data" / "faithful.csv"
+
+
+@pytest.mark.parametrize("command", ["fit", "select"])
+def test_cli_inner_tol_out_of_range_is_one_line_exit_2(command: str) -> None:
+    from typer.testing import CliRunner
+
+    from emstat.cli import app
+
+    result = CliRunner().invoke(app, [command, str(FAITHFUL), "--k", "2", "--inner-tol", "1.5"])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert "inner_tol must be a number >= 0 and < 1, got 1.5" in lines[0]
+
+
+def test_cli_fit_inner_tol_reaches_the_m_step() -> None:
+    from typer.testing import CliRunner
+
+    from emstat import fit_mixture
+    from emstat.cli import app
+
+    args = ["fit", str(FAITHFUL), "--k", "3", "--model", "VEE"]
+    loose = CliRunner().invoke(app, [*args, "--inner-tol", "0.01"])
+    default = CliRunner().invoke(app, args)
+    assert loose.exit_code == 0 and default.exit_code == 0, loose.output
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        expected = fit_mixture(pd.read_csv(FAITHFUL), 3, "VEE", inner_tol=0.01)
+    assert f"{expected.loglik:.4f}" in loose.output
+    assert loose.output != default.output
