@@ -752,6 +752,23 @@ class CovarianceModel:
                 self.name, _letters(self.name), nk, scatter, previous, self.mclust_compatible
             )
 
+    def m_step_from_eigen(self, nk: np.ndarray, values: np.ndarray, vectors: np.ndarray) -> Array:
+        """The M-step of ``EEV`` or ``VEV`` from given eigendecompositions of the scatters.
+
+        ``values`` ``(k, d)`` are each ``W_k``'s eigenvalues in decreasing
+        order and ``vectors`` ``(k, d, d)`` the eigenvectors as columns; this
+        is :meth:`m_step` with the eigendecomposition made elsewhere.  Where
+        a scatter is singular its null space has no preferred axes, yet the
+        two models pair them with different shape values: the fit depends
+        on the axes chosen (see :mod:`emstat.mixture._mclust_start`).
+        """
+        letters = _letters(self.name)
+        if self.name not in ("EEV", "VEV"):
+            raise InputError(f"m_step_from_eigen serves EEV and VEV, not {self.name}")
+        with _inner_tolerance(INNER_TOL if self.inner_tol is None else self.inner_tol):
+            diagonals = _fit_diagonal(self.name, letters[0], letters[1], nk, values, None)
+        return _rotate_out(vectors, diagonals)
+
     def _check(self, nk: np.ndarray, scatter: np.ndarray) -> tuple[Array, Array]:
         nk_arr = np.asarray(nk, dtype=float)
         w = np.asarray(scatter, dtype=float)

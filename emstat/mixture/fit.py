@@ -26,6 +26,7 @@ from emstat.engine import EMControl, EMResult, fit_em, fit_em_restarts, run_e_st
 from emstat.errors import DegenerateFitError, InputError
 from emstat.families import is_gaussian
 from emstat.mixture import gaussian
+from emstat.mixture._mclust_start import mclust_hard_start
 from emstat.mixture.covariance import CovarianceModel, check_inner_tol, get_covariance_model
 from emstat.mixture.family_fit import FAMILY_CONTROL
 from emstat.mixture.gaussian import GaussianParams, GaussianStats
@@ -306,16 +307,21 @@ class MixtureFitter:
                     1,
                 )
                 return _closed_form(one_component, self.data.x, stats0, self.control)
+            em_run = em_model
+            if self.mclust_compatible and self.data.weights is None:
+                # mclust's axes for a singular group of a hard start (EEV, VEV)
+                raw = self.data.sample if start.rows is None else self.data.sample[start.rows]
+                em_run = mclust_hard_start(em_model, raw, start.resp)
             if self.mclust_compatible and start.rows is not None:
                 # As Mclust: an M-step on the subset and an E-step on all rows,
                 # then me() from those responsibilities with its state reset.
                 try:
-                    theta = em_model.m_step(stats0, None)
+                    theta = em_run.m_step(stats0, None)
                 except DegenerateFitError as exc:
                     return _failed(self.control, str(exc))
                 stats0, _ = run_e_step(em_model, theta, self.data.x)
             return fit_em(
-                em_model,
+                em_run,
                 self.data.x,
                 stats0=stats0,
                 control=self.control,

@@ -56,10 +56,14 @@ mat17 <- function(m) {
   rows <- apply(m, 1, function(r) paste0("[", paste(sprintf("%.17g", r), collapse = ","), "]"))
   structure(paste0("[", paste(rows, collapse = ","), "]"), class = "json")
 }
+small <- which.min(colSums(z9))
 eev9 <- list(
   call = paste('ms <- mstep(X, "EEV", z = unmap(hclass(h, 9)[, 1])); es <- estep(X, ms);',
                'me(X, "EEV", z = es$z)'),
   group_sizes = as.integer(colSums(z9)),
+  small_group = as.integer(small),
+  small_group_orientation = mat17(ms9$parameters$variance$orientation[, , small]),
+  shape = num17(ms9$parameters$variance$shape),
   estep_loglik = structure(sprintf("%.17g", es9$loglik), class = "json"),
   z = mat17(es9$z),
   me_loglik = structure(sprintf("%.17g", me9$loglik), class = "json"),
