@@ -157,10 +157,7 @@ def test_mclust_wreath_whole_bic_table_agrees_under_mclust_compatible() -> None:
 
 BANKNOTE = json.loads((REF / "mclust_banknote.json").read_text())
 BANKNOTE_FRAME = pd.read_csv(REF / "mclust_banknote.csv")
-# The (G, model) cell where Mclust and emstat part: VEE at G = 9 is NA in mclust
-# (its Cholesky test fails on the scatter of a group of 5 rows in 6 dimensions),
-# fitted by emstat, which leaves that test out.
-BANKNOTE_EXPLAINED = {(9, "VEE")}
+START_CASES = json.loads((REF / "mclust_start_cases.json").read_text())
 
 
 def _reference_table(name: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -190,10 +187,6 @@ def _iterations(selection: object, models: list[str]) -> np.ndarray:
     return np.array([[fits[(g, m)].n_iter for m in models] for g in range(1, 10)], dtype=float)
 
 
-def _explained_mask(models: list[str]) -> np.ndarray:
-    return np.array([[(g, m) in BANKNOTE_EXPLAINED for m in models] for g in range(1, 10)])
-
-
 def test_banknote_reference_is_mclust_6_on_the_stored_csv() -> None:
     import hashlib
 
@@ -205,24 +198,60 @@ def test_banknote_reference_is_mclust_6_on_the_stored_csv() -> None:
     np.testing.assert_array_equal(merges, _r_pairs(BANKNOTE))
 
 
-def test_banknote_default_table_agrees_but_for_the_explained_cell() -> None:
+def test_banknote_default_table_agrees_in_every_cell_and_iteration() -> None:
     reference, r_iters, models = _reference_table("default")
     selection = _select_banknote()
     ours = _bic_table(selection, models)
-    explained = _explained_mask(models)
-    rest = ~explained
-    assert np.isnan(ours[rest]).tolist() == np.isnan(reference[rest]).tolist()
-    np.testing.assert_allclose(ours[rest], reference[rest], rtol=1e-8)
-    fitted = rest & ~np.isnan(reference)
+    assert np.isnan(ours).tolist() == np.isnan(reference).tolist()
+    np.testing.assert_allclose(ours, reference, rtol=1e-8)
+    fitted = ~np.isnan(reference)
     np.testing.assert_array_equal(_iterations(selection, models)[fitted], r_iters[fitted])
+    # G = 9 starts from a group of 5 rows in 6 dimensions: mclust's NA for VEE,
+    # and its axes for EEV and VEV (EEV agreed to 1.2e-6 only with the scatter's own)
     g9 = 8
-    assert np.isnan(reference[g9, models.index("VEE")])
-    assert not np.isnan(ours[g9, models.index("VEE")])
-    # EEV and VEV at G = 9 start from a group of 5 rows in 6 dimensions: mclust's axes
+    assert np.isnan(ours[g9, models.index("VEE")])
     for model in ("EEV", "VEV"):
         assert ours[g9, models.index(model)] == pytest.approx(
             reference[g9, models.index(model)], rel=1e-11
         )
+    assert (selection.best.model, selection.best.k) == (  # type: ignore[attr-defined]
+        BANKNOTE["tables"]["default"]["chosen_model"],
+        BANKNOTE["tables"]["default"]["chosen_G"],
+    )
+
+
+@pytest.mark.parametrize("case", range(len(START_CASES["vee"])))
+def test_vee_cholesky_test_of_a_singular_group_is_mclusts(case: int) -> None:
+    from emstat.mixture._mclust_start import mclust_vee_cholesky_fails
+
+    cell = START_CASES["vee"][case]
+    assert mclust_vee_cholesky_fails(np.asarray(cell["rows"])) == cell["na"]
+
+
+def test_vee_cases_hold_both_outcomes_for_five_and_six_rows() -> None:
+    outcomes = {(c["m"], c["na"]) for c in START_CASES["vee"]}
+    assert {(5, True), (5, False), (6, True), (6, False)} <= outcomes
+
+
+@pytest.mark.parametrize("case", range(len(START_CASES["oriented"])))
+def test_first_m_step_from_a_small_group_is_mclusts(case: int) -> None:
+    from emstat import fit_mixture
+
+    cell = START_CASES["oriented"][case]
+    X = pd.DataFrame(np.asarray(cell["X"]))
+    labels = np.r_[np.zeros(40, int), np.ones(40, int), np.full(cell["m"], 2)]
+    first = {}
+    for compatible in (True, False):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fit = fit_mixture(
+                X, 3, cell["model"], init=labels, mclust_compatible=compatible, max_iter=1
+            )
+        first[compatible] = fit.trace[0]
+    # VEV's inner loop stops at sqrt(eps); EEV is closed form
+    rtol = 1e-13 if cell["model"] == "EEV" else 1e-9
+    assert first[True] == pytest.approx(cell["loglik"], rel=rtol)
+    assert abs(first[False] - cell["loglik"]) > 1e-6 * abs(cell["loglik"])
 
 
 def test_banknote_eev_g9_from_mclusts_first_e_step() -> None:
@@ -341,14 +370,10 @@ def test_banknote_with_emcontrol_tol_1e8_agrees_in_every_cell_and_iteration() ->
     assert BANKNOTE["tables"]["tol_1e8"]["tol"] == [1e-8, 1e-8]
     selection = _select_banknote(tol=1e-8, inner_tol=1e-8)
     ours = _bic_table(selection, models)
-    rest = ~_explained_mask(models)
-    assert np.isnan(ours[rest]).tolist() == np.isnan(reference[rest]).tolist()
-    np.testing.assert_allclose(ours[rest], reference[rest], rtol=1e-11)
-    fitted = rest & ~np.isnan(reference)
+    assert np.isnan(ours).tolist() == np.isnan(reference).tolist()
+    np.testing.assert_allclose(ours, reference, rtol=1e-11)
+    fitted = ~np.isnan(reference)
     np.testing.assert_array_equal(_iterations(selection, models)[fitted], r_iters[fitted])
-    # at this tolerance EEV at G = 9 reaches mclust's maximum too
-    eev = models.index("EEV")
-    np.testing.assert_allclose(ours[8, eev], reference[8, eev], rtol=1e-8)
     assert (selection.best.model, selection.best.k) == (  # type: ignore[attr-defined]
         BANKNOTE["tables"]["tol_1e8"]["chosen_model"],
         BANKNOTE["tables"]["tol_1e8"]["chosen_G"],

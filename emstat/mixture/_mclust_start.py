@@ -1,4 +1,4 @@
-"""mclust's first M-step of EEV and VEV from a hard partition (``mclust_compatible``).
+"""mclust's first M-step of EEV, VEV and VEE from a hard partition (``mclust_compatible``).
 
 EEV and VEV give every component its own orientation ``D_k`` (the
 eigenvectors of its scatter ``W_k``) and one shape ``A`` shared by all. A
@@ -19,6 +19,15 @@ arithmetic, so that with ``mclust_compatible=True`` such a start gives
 mclust's fit (on mclust's banknote data, EEV at G = 9 agreed to 1.2e-6
 instead of 1e-12 before). Groups with more rows than dimensions keep the
 scatter's own eigendecomposition (the two agree to rounding there).
+
+VEE has the same kind of choice: mclust's ``mevee`` refuses a fit (NA) when
+LAPACK's Cholesky factorisation of a group's scatter fails, and on a group
+of ``d - 1`` or ``d`` rows (a singular scatter) whether it fails depends on
+rounding (in random trials it failed 79% and 53% of the time). For such
+groups :func:`mclust_vee_cholesky_fails` repeats mclust's arithmetic: the
+mean summed in row order and divided by ``n_k``, the scatter by rank-one
+updates (``dger``), the factorisation by LAPACK 3.11's recursive
+``dpotrf2`` with the reference ``dtrsm`` and ``dsyrk``.
 """
 
 from __future__ import annotations
@@ -31,12 +40,20 @@ import numpy as np
 import scipy.linalg
 
 from emstat.mixture import gaussian
-from emstat.mixture.covariance import _sorted_eigh
+from emstat.mixture.covariance import _degenerate, _sorted_eigh
 
-__all__ = ["MODELS", "MclustHardStart", "mclust_eigen", "mclust_hard_start"]
+__all__ = [
+    "MODELS",
+    "MclustHardStart",
+    "mclust_eigen",
+    "mclust_hard_start",
+    "mclust_vee_cholesky_fails",
+]
 
 #: The models whose first M-step depends on the axes of a singular scatter.
-MODELS = ("EEV", "VEV")
+ORIENTED = ("EEV", "VEV")
+#: ... and those mclust's first M-step treats in its own way on a singular group.
+MODELS = (*ORIENTED, "VEE")
 
 _SAFMIN = 2.0**-1022  # the reference drotg's safe minimum (radix 2)
 _SAFMAX = 1.0 / _SAFMIN
@@ -112,6 +129,78 @@ def mclust_eigen(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return singular**2, np.ascontiguousarray(vt.T)
 
 
+def _mevee_scatter(rows: np.ndarray) -> list[list[float]]:
+    """The scatter ``mevee`` forms for a group of rows of weight 1 (upper triangle used)."""
+    n, p = rows.shape
+    data = rows.tolist()
+    mean = [0.0] * p
+    for j in range(p):
+        total = 0.0
+        for row in data:
+            total = total + row[j] * 1.0
+        mean[j] = total / float(n)
+    scatter = [[0.0] * p for _ in range(p)]
+    for row in data:
+        t = [(row[j] - mean[j]) * 1.0 for j in range(p)]
+        for j in range(p):  # dger: column by column, skipping zero entries
+            if t[j] != 0.0:
+                temp = 1.0 * t[j]
+                for i in range(p):
+                    scatter[i][j] = scatter[i][j] + t[i] * temp
+    return scatter
+
+
+def _dpotrf2_upper(a: list[list[float]], lo: int, n: int) -> int:
+    """LAPACK 3.11's recursive Cholesky (upper) of ``a[lo:lo+n, lo:lo+n]``; its ``info``."""
+    if n == 1:
+        pivot = a[lo][lo]
+        if not pivot > 0.0:  # also NaN
+            return 1
+        a[lo][lo] = math.sqrt(pivot)
+        return 0
+    n1 = n // 2
+    n2 = n - n1
+    info = _dpotrf2_upper(a, lo, n1)
+    if info:
+        return info
+    mid = lo + n1
+    # dtrsm('L', 'U', 'T', 'N'): A12 := inv(A11') A12
+    for j in range(mid, lo + n):
+        for i in range(lo, mid):
+            temp = 1.0 * a[i][j]
+            for k in range(lo, i):
+                temp = temp - a[k][i] * a[k][j]
+            a[i][j] = temp / a[i][i]
+    # dsyrk('U', 'T', alpha = -1, beta = 1): A22 := A22 - A12' A12
+    for j in range(mid, lo + n):
+        for i in range(mid, j + 1):
+            temp = 0.0
+            for k in range(lo, mid):
+                temp = temp + a[k][i] * a[k][j]
+            a[i][j] = -1.0 * temp + 1.0 * a[i][j]
+    info = _dpotrf2_upper(a, mid, n2)
+    return info + n1 if info else 0
+
+
+def mclust_vee_cholesky_fails(rows: np.ndarray) -> bool:
+    """Whether ``mevee``'s Cholesky test of a group's scatter fails (mclust's NA).
+
+    Parameters
+    ----------
+    rows : ndarray of shape (m, d)
+        The group's raw rows, each of weight 1.
+
+    Examples
+    --------
+    >>> mclust_vee_cholesky_fails(np.array([[0.0, 1.0], [1.0, 0.0], [3.0, 3.0]]))
+    False
+    >>> mclust_vee_cholesky_fails(np.array([[1.0, 2.0], [1.0, 2.0], [1.0, 2.0]]))
+    True
+    """
+    scatter = _mevee_scatter(np.asarray(rows, dtype=float))
+    return _dpotrf2_upper(scatter, 0, len(scatter)) != 0
+
+
 @dataclass
 class MclustHardStart:
     """A Gaussian mixture model whose first M-step is mclust's (EEV, VEV).
@@ -119,8 +208,9 @@ class MclustHardStart:
     Wraps a :class:`emstat.mixture.model.GaussianMixtureModel`: everything
     is the wrapped model's, except that the first M-step without previous
     parameters, from the hard partition ``labels`` of ``rows``, takes the
-    axes of each group of at most ``d`` rows from :func:`mclust_eigen`.
-    Later M-steps (and a second model's fit) are the wrapped model's.
+    axes of each group of at most ``d`` rows from :func:`mclust_eigen`
+    (EEV, VEV), or refuses the fit where :func:`mclust_vee_cholesky_fails`
+    (VEE). Later M-steps (and a second model's fit) are the wrapped model's.
     """
 
     base: Any
@@ -132,14 +222,20 @@ class MclustHardStart:
         return getattr(self.base, name)
 
     def m_step(self, stats: Any, previous: Any) -> Any:
-        theta = self.base.m_step(stats, previous)
         if previous is not None or self._used:
-            return theta
+            return self.base.m_step(stats, previous)
         self._used = True
+        name = self.base.covariance.name
         d = self.rows.shape[1]
-        counts = np.bincount(self.labels, minlength=theta.k)
-        small = np.flatnonzero(counts <= d)
-        if small.size == 0:
+        small = np.flatnonzero(np.bincount(self.labels, minlength=self.base.k) <= d)
+        if name == "VEE":
+            for g in small:
+                if mclust_vee_cholesky_fails(self.rows[self.labels == g]):
+                    raise _degenerate(
+                        name, int(g), "the scatter matrix is not positive definite (mclust's test)"
+                    )
+        theta = self.base.m_step(stats, previous)
+        if name not in ORIENTED or small.size == 0:
             return theta
         values, vectors = _sorted_eigh(stats.scatter())
         for g in small:
