@@ -67,6 +67,28 @@ def test_compatible_wreath_merges_equal_mclusts_all_999(use_numba: bool) -> None
     np.testing.assert_array_equal(P, _r_pairs(WREATH))
 
 
+def test_wreath_criterion_departs_from_the_exact_one_at_merge_983(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    chosen: list[float] = []
+    select = hcmod._select
+
+    def recording(st: hcmod._State, m: int) -> tuple[int, int]:
+        a, b = select(st, m)
+        chosen.append(float(st.D[a, b]))
+        return a, b
+
+    monkeypatch.setattr(hcmod, "_select", recording)
+    Z = np.asarray(WREATH["Z"])
+    hcmod._hc(Z, "VVV", use_numba=False)
+    exact = np.array(chosen)
+    chosen.clear()
+    hcmod._hc(Z, "VVV", use_numba=False, mclust_compatible=True)
+    compatible = np.array(chosen)
+    apart = np.flatnonzero(np.abs(exact - compatible) > 1e-9 * np.maximum(1.0, np.abs(exact)))
+    assert apart[0] + 1 == 983
+
+
 def test_compatible_wreath_from_raw_data_and_its_starts() -> None:
     P = hc_merges(svd_transform(WREATH_X), "VVV", mclust_compatible=True)
     np.testing.assert_array_equal(P, _r_pairs(WREATH))

@@ -309,7 +309,7 @@ class MixtureFitter:
                 return _closed_form(one_component, self.data.x, stats0, self.control)
             em_run = em_model
             if self.mclust_compatible and self.data.weights is None:
-                # mclust's axes for a singular group of a hard start (EEV, VEV)
+                # a hard start's singular group as mclust treats it (EEV, VEV, VEE)
                 raw = self.data.sample if start.rows is None else self.data.sample[start.rows]
                 em_run = mclust_hard_start(em_model, raw, start.resp)
             if self.mclust_compatible and start.rows is not None:
@@ -486,8 +486,10 @@ def fit_mixture(
         Run mclust 6.0's own VEE, EVE and VVE M-steps (see
         :class:`emstat.mixture.covariance.CovarianceModel`) and its
         hierarchical start as ``hcVVV`` computes it (see
-        :func:`emstat.mixture.hc.hc_merges`); the default M-steps iterate to
-        the exact constrained maximum and the default start is exact.
+        :func:`emstat.mixture.hc.hc_merges`), and treat a hard start's group
+        of at most d rows as mclust's EEV, VEV and VEE do; the default
+        M-steps iterate to the exact constrained maximum and the default
+        start is exact.
     seed
         A whole number >= 0 (or None) that seeds every random choice: random
         starts and the hc subset of large data.
