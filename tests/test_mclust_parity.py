@@ -472,3 +472,29 @@ def test_cli_fit_inner_tol_reaches_the_m_step() -> None:
         expected = fit_mixture(pd.read_csv(FAITHFUL), 3, "VEE", inner_tol=0.01)
     assert f"{expected.loglik:.4f}" in loose.output
     assert loose.output != default.output
+
+
+def test_hard_start_wrapper_only_where_mclust_differs() -> None:
+    from emstat.mixture._mclust_start import MclustHardStart, mclust_hard_start
+    from emstat.mixture.covariance import get_covariance_model
+    from emstat.mixture.model import GaussianMixtureModel
+
+    rng = np.random.default_rng(4)
+    rows = rng.normal(size=(20, 3))
+    small = np.eye(3)[np.r_[np.zeros(10, int), np.ones(7, int), np.full(3, 2)]]
+    large = np.eye(3)[np.r_[np.zeros(8, int), np.ones(6, int), np.full(6, 2)]]
+
+    def model(name: str, reg_covar: float = 0.0) -> GaussianMixtureModel:
+        return GaussianMixtureModel(get_covariance_model(name, 3), 3, reg_covar)
+
+    for name in ("EEV", "VEV", "VEE"):
+        assert isinstance(mclust_hard_start(model(name), rows, small), MclustHardStart)
+        assert not isinstance(mclust_hard_start(model(name), rows, large), MclustHardStart)
+    for other in ("VVV", "EVE", "EEE"):
+        assert not isinstance(mclust_hard_start(model(other), rows, small), MclustHardStart)
+    assert not isinstance(mclust_hard_start(model("EEV", 0.1), rows, small), MclustHardStart)
+    soft = small * 0.9 + 0.1 / 3
+    assert not isinstance(mclust_hard_start(model("EEV"), rows, soft), MclustHardStart)
+    holes = rows.copy()
+    holes[0, 0] = np.nan
+    assert not isinstance(mclust_hard_start(model("EEV"), holes, small), MclustHardStart)

@@ -261,11 +261,13 @@ def _hard_labels(resp: np.ndarray) -> np.ndarray | None:
 def mclust_hard_start(model: Any, rows: np.ndarray, resp: np.ndarray) -> Any:
     """``model``, wrapped in :class:`MclustHardStart` where mclust's first M-step differs.
 
-    That is: an EEV or VEV model without a ridge, started from a hard
-    partition (``resp`` 0/1) of the raw ``rows`` with a group of at most
-    ``d`` rows. Otherwise ``model`` itself.
+    That is: an EEV, VEV or VEE model without a ridge, started from a hard
+    partition (``resp`` 0/1) of the raw, complete ``rows`` with a group of at
+    most ``d`` rows. Otherwise ``model`` itself.
     """
     if model.covariance.name not in MODELS or getattr(model, "reg_covar", 0.0) != 0.0:
+        return model
+    if not np.all(np.isfinite(rows)):  # mclust has no missing values to follow
         return model
     labels = _hard_labels(resp)
     if labels is None or rows.shape[0] != labels.size:
