@@ -80,6 +80,14 @@ def crosscheck_mclust(
     columns: ColumnsOption = None,
     tol: AgreementTol = 1e-6,
     seed: Annotated[int, seed_option("Seed of emstat's hc subset when n > 2000.")] = 0,
+    em_tol: Annotated[
+        float | None,
+        typer.Option(
+            "--em-tol",
+            help="EM's tolerance on both sides: R's control = emControl(tol = EM_TOL) (EM and "
+            "the inner M-steps), emstat's tol and inner_tol (default: emControl()'s).",
+        ),
+    ] = None,
     output_format: FormatOption = Format.table,
 ) -> None:
     """Compare emstat's select_mixture with R's Mclust, model by model (mclust_compatible)."""
@@ -93,6 +101,7 @@ def crosscheck_mclust(
         columns=parse_list(columns),
         tol=tol,
         seed=seed,
+        em_tol=em_tol,
     )
     _finish(check, output_format)
 

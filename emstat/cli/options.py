@@ -215,6 +215,14 @@ CriterionOption = Annotated[
         "(scikit-learn), param, aitken (the other families' default).",
     ),
 ]
+InnerTolOption = Annotated[
+    float | None,
+    typer.Option(
+        "--inner-tol",
+        help="Tolerance of the iterative M-steps (VEI, VEE, EVE, VVE, VEV; default sqrt(eps), "
+        "mclust's emControl()$tol[2]).",
+    ),
+]
 MaxIterOption = Annotated[
     int | None, typer.Option("--max-iter", help="Most EM iterations (10000; other families 1e5).")
 ]

@@ -22,6 +22,7 @@ __all__ = [
     "compare_mclust",
     "hc_pairs_for_r",
     "mclust",
+    "mclust_settings",
     "parameter_differences",
     "relative_difference",
     "verdict",
@@ -29,9 +30,22 @@ __all__ = [
 
 #: Said in every output: the cross-check compares the same algorithm.
 MCLUST_SETTINGS = (
-    "emstat with mclust_compatible=True (mclust 6.0's VEE/EVE/VVE M-steps); mclust's stopping rule "
-    "|l_old - l|/(1+|l|) <= 1e-5; BIC = 2 loglik - p log n (larger is better)"
+    "emstat with mclust_compatible=True (mclust 6.0's VEE/EVE/VVE M-steps and its hcVVV "
+    "arithmetic); mclust's stopping rule |l_old - l|/(1+|l|) <= 1e-5; "
+    "BIC = 2 loglik - p log n (larger is better)"
 )
+
+
+def mclust_settings(em_tol: float | None = None) -> str:
+    """:data:`MCLUST_SETTINGS`, with the tolerances of ``emControl(tol = em_tol)`` when given."""
+    if em_tol is None:
+        return MCLUST_SETTINGS
+    return MCLUST_SETTINGS.replace(
+        "<= 1e-5;",
+        f"<= {em_tol:g} and inner M-steps at {em_tol:g} (R: emControl(tol = {em_tol:g}), "
+        f"emstat: tol={em_tol:g}, inner_tol={em_tol:g});",
+    )
+
 
 # One R function fits every (G, model) cell the way Mclust/mclustBIC does (mvn for
 # G = 1; hclass/qclass start; me(), or mstep on the subset + estep + me with a
@@ -57,8 +71,9 @@ _R_MCLUST = r"""
        mean = if (ok) matrix(as.numeric(p$mean), d, G) else NULL,
        sigma = if (ok) .emstat_mclust_sigma(p$variance, d, G) else NULL)
 }
-.emstat_mclust_run <- function(X, G, modelNames, hcPairs = NULL, subset = NULL) {
+.emstat_mclust_run <- function(X, G, modelNames, hcPairs = NULL, subset = NULL, tol = NULL) {
   X <- as.matrix(X); n <- nrow(X); d <- ncol(X)
+  control <- if (is.null(tol)) emControl() else emControl(tol = tol)
   data <- if (d == 1) drop(X) else X
   init <- list()
   if (!is.null(hcPairs)) init$hcPairs <- hcPairs
@@ -78,16 +93,17 @@ _R_MCLUST = r"""
       fit <- if (g == 1) {
         mvn(modelName = m, data = data)
       } else if (is.null(subset)) {
-        me(data = data, modelName = m, z = z)
+        me(data = data, modelName = m, z = z, control = control)
       } else {
         ms <- mstep(data = as.matrix(data)[subset, ], modelName = m, z = z)
         es <- do.call("estep", c(list(data = data), ms))
-        me(data = data, modelName = m, z = es$z)
+        me(data = data, modelName = m, z = es$z, control = control)
       }
       cells[[length(cells) + 1]] <- .emstat_mclust_cell(fit, m, n, d, g)
     }
   }
-  mc <- Mclust(data, G = G, modelNames = modelNames, initialization = init, verbose = FALSE)
+  mc <- Mclust(data, G = G, modelNames = modelNames, initialization = init, control = control,
+               verbose = FALSE)
   bic_table <- matrix(as.numeric(unclass(mc$BIC)), nrow = length(G))
   list(cells = cells, bic = bic_table,
        G_labels = as.integer(rownames(mc$BIC)), models = colnames(mc$BIC),
@@ -285,7 +301,7 @@ def _shared_start(data: NumericData, hc_subset: int, seed: int | None, ks: Seque
 
     if max(ks) == 1:
         return _Start("k = 1 only: no start needed")
-    tree = hc.hc_tree(data.values, subset=hc_subset, seed=seed)
+    tree = hc.hc_tree(data.values, subset=hc_subset, seed=seed, mclust_compatible=True)
     return _Start(
         f"n = {data.n} > {hc_subset}: emstat's seeded subset of {tree.rows.size} rows "
         f"(seed {seed}) and its hc merges, passed to R as initialization = "
@@ -296,7 +312,11 @@ def _shared_start(data: NumericData, hc_subset: int, seed: int | None, ks: Seque
 
 
 def _run_r(
-    data: NumericData, ks: Sequence[int], models: Sequence[str], start: _Start
+    data: NumericData,
+    ks: Sequence[int],
+    models: Sequence[str],
+    start: _Start,
+    em_tol: float | None = None,
 ) -> dict[str, Any]:
     from emstat import _r
 
@@ -317,6 +337,7 @@ def _run_r(
         ro.vectors.StrVector(list(models)),
         hcPairs=hc_pairs,
         subset=subset,
+        tol=None if em_tol is None else ro.vectors.FloatVector([em_tol]),
     )
     result: dict[str, Any] = _r.to_python(out.value)
     result["warnings"] = out.warnings
@@ -339,6 +360,7 @@ class MclustCheck:
     start: str
     versions: dict[str, str] = field(default_factory=dict)
     r_warnings: tuple[str, ...] = ()
+    em_tol: float | None = None
 
     @property
     def n_disagree(self) -> int:
@@ -381,7 +403,7 @@ class MclustCheck:
         versions = ", ".join(f"{k} {v}" for k, v in self.versions.items())
         return (
             f"emstat vs R mclust::Mclust, n = {self.n}, columns {', '.join(self.columns)}\n"
-            f"{MCLUST_SETTINGS}\nstart: {self.start}\n({versions})\n\n{text}\n\n"
+            f"{mclust_settings(self.em_tol)}\nstart: {self.start}\n({versions})\n\n{text}\n\n"
             f"chosen: emstat {self.emstat_choice[0]} k={self.emstat_choice[1]}, "
             f"Mclust {self.r_choice[0]} G={self.r_choice[1]}\n"
             f"max relative BIC difference {self.max_bic_rel_diff:.2e} (tol {self.tol:g}); "
@@ -420,6 +442,7 @@ def mclust(
     tol: float = 1e-6,
     hc_subset: int = 2000,
     seed: int | None = 0,
+    em_tol: float | None = None,
 ) -> MclustCheck:
     """Fit every (k, model) with emstat and with R's mclust from the same start; compare.
 
@@ -447,6 +470,11 @@ def mclust(
         Largest relative BIC difference that still counts as agreement.
     hc_subset, seed
         Rows agglomerated at most, and the seed of emstat's subset.
+    em_tol
+        EM's tolerance on both sides: R runs with ``control = emControl(tol =
+        em_tol)``, which sets mclust's two tolerances (EM's and the inner
+        M-steps'), and emstat with ``tol=em_tol, inner_tol=em_tol``.
+        Default: mclust's ``emControl()`` (1e-5 and sqrt(eps)).
 
     Returns
     -------
@@ -469,6 +497,10 @@ def mclust(
 
     if not (isinstance(tol, (int, float)) and tol >= 0 and math.isfinite(tol)):
         raise InputError(f"tol must be a finite number >= 0, got {tol!r}")
+    if em_tol is not None and not (
+        isinstance(em_tol, (int, float)) and not isinstance(em_tol, bool) and 0 <= em_tol < 1
+    ):
+        raise InputError(f"em_tol must be a number >= 0 and < 1 (as emControl's), got {em_tol!r}")
     numeric = as_numeric_data(data, columns)
     ks = sorted({int(v) for v in ([k] if isinstance(k, (int, np.integer)) else list(k))})
     if not ks:
@@ -476,7 +508,7 @@ def mclust(
     names = list(models) if models is not None else default_models(numeric.d, numeric.n)
     resolved = list(dict.fromkeys(get_covariance_model(m, numeric.d).name for m in names))
     start = _shared_start(numeric, hc_subset, seed, ks)
-    r = _run_r(numeric, ks, resolved, start)
+    r = _run_r(numeric, ks, resolved, start, em_tol)
     frame = pd.DataFrame(numeric.values, columns=numeric.columns)
     selection: SelectionResult = select_mixture(
         frame,
@@ -486,6 +518,8 @@ def mclust(
         mclust_compatible=True,
         hc_subset=hc_subset,
         seed=seed,
+        tol=em_tol,
+        inner_tol=em_tol,
     )
     table = compare_mclust(selection.fits, _cells(r), tol, _bic_frame(r))
     best = selection.best
@@ -499,4 +533,5 @@ def mclust(
         start=start.description,
         versions={"R": str(r["r_version"]), "mclust": str(r["version"])},
         r_warnings=tuple(r.get("warnings", ())),
+        em_tol=em_tol,
     )

@@ -37,9 +37,10 @@ built from three small pieces that follow the decomposition:
 
 The iterative M-steps (``VEI``, ``VEE``, ``EVE``, ``VVE``, ``VEV``) run until
 the covariances change by less than :data:`INNER_TOL` (relative), mclust's
-``sqrt(eps)``.  They warm-start from the previous EM iteration's covariances
-when given (see :meth:`CovarianceModel.m_step`), so EM reaches its fixed
-point to that accuracy anyway.
+``sqrt(eps)``, or a model's ``inner_tol`` (mclust's ``emControl()$tol[2]``).
+They warm-start from the previous EM iteration's covariances when given
+(see :meth:`CovarianceModel.m_step`), so EM reaches its fixed point to that
+accuracy anyway.
 
 Examples
 --------
@@ -60,6 +61,9 @@ import functools
 import math
 import sys
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from types import ModuleType
 from typing import Literal
@@ -75,6 +79,7 @@ __all__ = [
     "INNER_MAX_ITER",
     "INNER_TOL",
     "CovarianceModel",
+    "check_inner_tol",
     "default_models",
     "get_covariance_model",
 ]
@@ -89,6 +94,42 @@ Array = NDArray[np.float64]
 INNER_TOL = float(np.sqrt(np.finfo(float).eps))
 #: Iteration cap of the iterative M-steps (a :class:`ConvergenceWarning` says when it is hit).
 INNER_MAX_ITER = 100_000
+
+# The inner tolerance of the M-step running now: a model's ``inner_tol``, set by
+# CovarianceModel.m_step_trusted for the length of one M-step (so that the helpers
+# below need no extra argument); None means INNER_TOL.
+_INNER_TOL: ContextVar[float | None] = ContextVar("inner_tol", default=None)
+
+
+def _inner_tol() -> float:
+    tol = _INNER_TOL.get()
+    return INNER_TOL if tol is None else tol
+
+
+def check_inner_tol(value: object) -> float:
+    """``inner_tol`` as a float: a number with ``0 <= value < 1`` (as mclust's ``emControl``).
+
+    Raises
+    ------
+    InputError
+        Naming the value otherwise.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
+        raise InputError(f"inner_tol must be a number >= 0 and < 1, got {value!r}")
+    tol = float(value)
+    if not (0 <= tol < 1):
+        raise InputError(f"inner_tol must be a number >= 0 and < 1, got {value!r}")
+    return tol
+
+
+@contextmanager
+def _inner_tolerance(tol: float) -> Iterator[None]:
+    token = _INNER_TOL.set(tol)
+    try:
+        yield
+    finally:
+        _INNER_TOL.reset(token)
+
 
 # Values at or below this fraction of the largest scale are treated as zero.
 _EPS = float(np.finfo(float).eps)
@@ -228,7 +269,7 @@ def _fit_common_shape_varying_volume(
         np.ascontiguousarray(nk, dtype=float),
         np.ascontiguousarray(scatter, dtype=float),
         np.array(volumes, dtype=float),  # a copy: the kernel overwrites it
-        INNER_TOL,
+        _inner_tol(),
         INNER_MAX_ITER,
     )
     return _finish(model, sigma, status, component)
@@ -342,7 +383,7 @@ def _fit_common_orientation(
         np.ascontiguousarray(previous, dtype=float) if usable else scatter,
         usable,
         volume == "E",
-        INNER_TOL,
+        _inner_tol(),
         INNER_MAX_ITER,
     )
     return _finish(model, sigma, status, component)
@@ -353,7 +394,7 @@ def _mclust_vee(model: str, nk: Array, scatter: Array) -> Array:
     sigma, status, component = _kernels().mclust_vee(
         np.ascontiguousarray(nk, dtype=float),
         np.ascontiguousarray(scatter, dtype=float),
-        INNER_TOL,
+        _inner_tol(),
         INNER_MAX_ITER,
     )
     return _finish(model, sigma, status, component)
@@ -589,12 +630,19 @@ class CovarianceModel:
         then not the constrained maximum, so emstat's exact M-step (the
         default) reaches higher likelihoods; this switch exists so that a fit
         can be checked against R digit for digit.  Other models ignore it.
+    inner_tol
+        Relative tolerance at which the iterative M-steps (``VEI``, ``VEE``,
+        ``EVE``, ``VVE``, ``VEV``) stop: :data:`INNER_TOL` (``sqrt(eps)``,
+        mclust's default ``emControl()$tol[2]``) unless given.  mclust's
+        ``emControl(tol = t)`` with one number sets both its parts to ``t``:
+        EM's ``tol`` and this one.  Other models ignore it.
     """
 
     name: str
     description: str
     scatter: Literal["full", "diag"]
     mclust_compatible: bool = False
+    inner_tol: float | None = None
 
     def n_var_params(self, k: int, d: int) -> int:
         """Number of free covariance parameters, exactly mclust's ``nVarParams``.
@@ -695,9 +743,31 @@ class CovarianceModel:
         For the EM loop, whose statistics have the right shapes by
         construction; validation there cost as much as a small M-step.
         """
-        return _m_step(
-            self.name, _letters(self.name), nk, scatter, previous, self.mclust_compatible
-        )
+        if self.inner_tol is None:
+            return _m_step(
+                self.name, _letters(self.name), nk, scatter, previous, self.mclust_compatible
+            )
+        with _inner_tolerance(self.inner_tol):
+            return _m_step(
+                self.name, _letters(self.name), nk, scatter, previous, self.mclust_compatible
+            )
+
+    def m_step_from_eigen(self, nk: np.ndarray, values: np.ndarray, vectors: np.ndarray) -> Array:
+        """The M-step of ``EEV`` or ``VEV`` from given eigendecompositions of the scatters.
+
+        ``values`` ``(k, d)`` are each ``W_k``'s eigenvalues in decreasing
+        order and ``vectors`` ``(k, d, d)`` the eigenvectors as columns; this
+        is :meth:`m_step` with the eigendecomposition made elsewhere.  Where
+        a scatter is singular its null space has no preferred axes, yet the
+        two models pair them with different shape values: the fit depends
+        on the axes chosen (see :mod:`emstat.mixture._mclust_start`).
+        """
+        letters = _letters(self.name)
+        if self.name not in ("EEV", "VEV"):
+            raise InputError(f"m_step_from_eigen serves EEV and VEV, not {self.name}")
+        with _inner_tolerance(INNER_TOL if self.inner_tol is None else self.inner_tol):
+            diagonals = _fit_diagonal(self.name, letters[0], letters[1], nk, values, None)
+        return _rotate_out(vectors, diagonals)
 
     def _check(self, nk: np.ndarray, scatter: np.ndarray) -> tuple[Array, Array]:
         nk_arr = np.asarray(nk, dtype=float)
@@ -736,7 +806,9 @@ COVARIANCE_MODELS: dict[str, CovarianceModel] = {
 ALIASES: dict[str, str] = {"spherical": "VII", "diag": "VVI", "tied": "EEE", "full": "VVV"}
 
 
-def get_covariance_model(name: str, d: int, *, mclust_compatible: bool = False) -> CovarianceModel:
+def get_covariance_model(
+    name: str, d: int, *, mclust_compatible: bool = False, inner_tol: float | None = None
+) -> CovarianceModel:
     """Look up a covariance model by mclust name or scikit-learn alias.
 
     Names are case-sensitive.  For ``d > 1`` the valid names are ``EII`` …
@@ -752,6 +824,10 @@ def get_covariance_model(name: str, d: int, *, mclust_compatible: bool = False) 
         mclust name or alias (``spherical``, ``diag``, ``tied``, ``full``).
     d
         Dimension of the data.
+    mclust_compatible
+        Run mclust 6.0's own iterative M-steps (see :class:`CovarianceModel`).
+    inner_tol
+        Tolerance of the iterative M-steps (default :data:`INNER_TOL`).
 
     Returns
     -------
@@ -760,7 +836,8 @@ def get_covariance_model(name: str, d: int, *, mclust_compatible: bool = False) 
     Raises
     ------
     InputError
-        For an unknown name or a name that does not fit ``d``.
+        For an unknown name or a name that does not fit ``d``, or an
+        ``inner_tol`` outside ``[0, 1)``.
 
     Examples
     --------
@@ -772,7 +849,11 @@ def get_covariance_model(name: str, d: int, *, mclust_compatible: bool = False) 
     if isinstance(d, bool) or int(d) != d or d < 1:
         raise InputError(f"the dimension d must be an integer >= 1, got {d!r}")
     model = _lookup(name, d)
-    return replace(model, mclust_compatible=True) if mclust_compatible else model
+    if mclust_compatible:
+        model = replace(model, mclust_compatible=True)
+    if inner_tol is not None:
+        model = replace(model, inner_tol=check_inner_tol(inner_tol))
+    return model
 
 
 def _lookup(name: str, d: int) -> CovarianceModel:

@@ -26,7 +26,8 @@ from emstat.engine import EMControl, EMResult, fit_em, fit_em_restarts, run_e_st
 from emstat.errors import DegenerateFitError, InputError
 from emstat.families import is_gaussian
 from emstat.mixture import gaussian
-from emstat.mixture.covariance import CovarianceModel, get_covariance_model
+from emstat.mixture._mclust_start import mclust_hard_start
+from emstat.mixture.covariance import CovarianceModel, check_inner_tol, get_covariance_model
 from emstat.mixture.family_fit import FAMILY_CONTROL
 from emstat.mixture.gaussian import GaussianParams, GaussianStats
 from emstat.mixture.init import StartingPartition, labels_to_resp, make_starts
@@ -146,11 +147,14 @@ def check_options(
     chunk_rows: Any = DEFAULT_CHUNK_ROWS,
     reg_covar: Any = 0.0,
     prior: Any = None,
+    inner_tol: Any = None,
 ) -> int | None:
     """Refuse a bad option before any data are read; returns the seed."""
     check_reg_covar(reg_covar)
     if as_prior(prior) is not None and reg_covar != 0:
         raise InputError("give either a prior or reg_covar, not both: each regularises the fit")
+    if inner_tol is not None:
+        check_inner_tol(inner_tol)
     check_whole(n_init, "n_init")
     check_whole(hc_subset, "hc_subset", minimum=2)
     check_whole(chunk_rows, "chunk_rows")
@@ -203,6 +207,7 @@ class MixtureFitter:
     reg_covar: float = 0.0
     prior: GaussianPrior | None = None
     labels: Any = None  # KnownLabels: rows whose component is known (semi-supervised)
+    inner_tol: float | None = None
     _sample: np.ndarray = field(init=False, repr=False)
     _starts: dict[tuple[str, int], StartingPartition] = field(init=False, repr=False)
     _hc: Any = field(init=False, repr=False, default=None)
@@ -236,7 +241,12 @@ class MixtureFitter:
                 labels_to_resp(hc.qclass(self.data.sample[:, 0], k), k), "quantile"
             )
         if self._hc is None:
-            self._hc = hc.hc_tree(self.data.sample, subset=self.hc_subset, seed=self.seed)
+            self._hc = hc.hc_tree(
+                self.data.sample,
+                subset=self.hc_subset,
+                seed=self.seed,
+                mclust_compatible=self.mclust_compatible,
+            )
         part = self._hc.partition(k)
         rows = None if part.rows.size == self.data.sample.shape[0] else part.rows
         return StartingPartition(labels_to_resp(part.labels, k), "hc", rows=rows)
@@ -281,7 +291,7 @@ class MixtureFitter:
     def not_estimable(self, k: int, model: str, reason: str) -> MixtureResult:
         """A selection cell that cannot be fitted: NaN criteria and the reason (mclust's NA)."""
         covariance = get_covariance_model(
-            model, self.data.d, mclust_compatible=self.mclust_compatible
+            model, self.data.d, mclust_compatible=self.mclust_compatible, inner_tol=self.inner_tol
         )
         em = _failed(self.control, reason, n_iter=0)
         return self._result(self._model(covariance, k), em, "none", None)
@@ -293,7 +303,7 @@ class MixtureFitter:
 
             return fit_known_labels(self, self.labels, k, model)
         covariance = get_covariance_model(
-            model, self.data.d, mclust_compatible=self.mclust_compatible
+            model, self.data.d, mclust_compatible=self.mclust_compatible, inner_tol=self.inner_tol
         )
         em_model = self._model(covariance, k)
         starts = self.starts(k, np.random.default_rng(self.seed))
@@ -312,16 +322,22 @@ class MixtureFitter:
                     1,
                 )
                 return _closed_form(one_component, self.data.x, stats0, self.control)
+            em_run = em_model
+            if self.mclust_compatible and self.data.weights is None and self.prior is None:
+                # a hard start's singular group as mclust treats it (EEV, VEV, VEE;
+                # its arithmetic is that of the M-steps without a prior)
+                raw = self.data.sample if start.rows is None else self.data.sample[start.rows]
+                em_run = mclust_hard_start(em_model, raw, start.resp)
             if self.mclust_compatible and start.rows is not None:
                 # As Mclust: an M-step on the subset and an E-step on all rows,
                 # then me() from those responsibilities with its state reset.
                 try:
-                    theta = em_model.m_step(stats0, None)
+                    theta = em_run.m_step(stats0, None)
                 except DegenerateFitError as exc:
                     return _failed(self.control, str(exc))
                 stats0, _ = run_e_step(em_model, theta, self.data.x)
             return fit_em(
-                em_model,
+                em_run,
                 self.data.x,
                 stats0=stats0,
                 control=self.control,
@@ -465,6 +481,7 @@ def fit_mixture(
     labels: Any = None,
     noise: Any = None,
     Vinv: float | None = None,
+    inner_tol: float | None = None,
 ) -> Any:
     """Fit a k-component mixture by EM: Gaussian by default, or any component family.
 
@@ -507,8 +524,12 @@ def fit_mixture(
         matched: pass ``init=labels`` to start exactly as R did).
     mclust_compatible
         Run mclust 6.0's own VEE, EVE and VVE M-steps (see
-        :class:`emstat.mixture.covariance.CovarianceModel`); the default
-        M-steps iterate to the exact constrained maximum.
+        :class:`emstat.mixture.covariance.CovarianceModel`) and its
+        hierarchical start as ``hcVVV`` computes it (see
+        :func:`emstat.mixture.hc.hc_merges`), and treat a hard start's group
+        of at most d rows as mclust's EEV, VEV and VEE do; the default
+        M-steps iterate to the exact constrained maximum and the default
+        start is exact.
     seed
         A whole number >= 0 (or None) that seeds every random choice: random
         starts and the hc subset of large data.
@@ -580,6 +601,11 @@ def fit_mixture(
         The noise component's density (a finite number > 0); default
         ``1 / hypvol(data)`` as mclust's: the smaller of the volumes of the
         columns' bounding box and of the principal components' box.
+    inner_tol
+        Relative tolerance of the iterative M-steps (VEI, VEE, EVE, VVE,
+        VEV); default ``sqrt(eps)``, mclust's ``emControl()$tol[2]``.
+        mclust's ``emControl(tol = t)`` sets both of its tolerances to ``t``:
+        ``tol=t, inner_tol=t`` reproduces it (with ``mclust_compatible=True``).
 
     Examples
     --------
@@ -600,6 +626,7 @@ def fit_mixture(
         chunk_rows=chunk_rows,
         reg_covar=reg_covar,
         prior=prior,
+        inner_tol=inner_tol,
     )
     known, labels_control = None, None
     if labels is not None:
@@ -627,6 +654,8 @@ def fit_mixture(
             raise InputError("reg_covar serves the Gaussian family only")
         if prior is not None:
             raise InputError("prior serves the Gaussian family only")
+        if inner_tol is not None:
+            raise InputError("inner_tol serves the Gaussian family's iterative M-steps only")
         return _fit_other_family(
             data,
             k,
@@ -673,6 +702,7 @@ def fit_mixture(
             prior=prior,
             labels=known,
             noise=(noise, noise_column, Vinv) if noisy else None,
+            inner_tol=inner_tol,
         )
 
 

@@ -42,6 +42,21 @@ triangle (largest ``b``, then largest ``a``) wins, as in mclust. Every row
 starts as a singleton, duplicated rows included (``hc()`` does not pass its
 ``dupPartition`` default on to ``hcVVV``/``hcEII``).
 
+Exact, or as mclust computes it
+-------------------------------
+By default every group's scatter matrix is kept exactly, so each merge cost
+is the criterion above. mclust's ``hcVVV`` (Fortran) keeps a group's scatter
+as a triangular factor in spare rows of its data array and, when it saves a
+merged group, copies row 1 of the factor into every saved row; a group of
+three or more rows then has a wrong determinant in its later merge costs.
+Most merges come out the same (every reference set of the tests agrees merge
+for merge), but not all: on mclust's ``wreath`` data the exact agglomeration
+first chooses differently at merge 997 of 999, which changes the G = 2 and
+3 starts of ``Mclust(wreath)``. ``mclust_compatible=True`` reproduces
+mclust's saved factors (:func:`_stored_scalar`), the in-memory factor of the
+group merged last, and the terms mclust keeps, so that the merges equal
+``mclust::hc``'s. ``"EII"`` has no such factor and is the same either way.
+
 Each stage costs O(m) cost evaluations (the new group against all others)
 plus an O(m) search over per-column minima (a column is rescanned only when
 its minimum was one of the two merged groups), so the whole sequence is
@@ -68,7 +83,7 @@ from typing import Literal
 
 import numpy as np
 
-from emstat._validation import count_distinct_sorted
+from emstat._validation import check_bool, count_distinct_sorted
 from emstat.errors import InputError
 
 __all__ = [
@@ -371,28 +386,41 @@ def _hc_eii(Z: np.ndarray) -> np.ndarray:
     return _agglomerate(D, size, merge_costs, on_move)
 
 
-def _hc_vvv(Z: np.ndarray, alpha: float, beta: float) -> np.ndarray:
+def _hc_vvv(Z: np.ndarray, alpha: float, beta: float, compatible: bool = False) -> np.ndarray:
     n, p = Z.shape
     ablog = np.log(beta * alpha)
     T = _pairwise_sq(Z, ward=False)
     D = 2.0 * np.log(beta * (T + alpha) / 2.0) - (ablog + ablog)
     size = np.ones(n)
     mean = Z.copy()
-    W = np.zeros((n, p, p))
+    W = np.zeros((n, p, p))  # compatible: the scatter mclust reads back (see _stored_scalar)
     trace = np.zeros(n)
     term = np.full(n, ablog)
+    newest = {"position": -1, "scatter": np.zeros((p, p))}
 
     def merge_costs(a: int, b: int, m: int) -> np.ndarray:
         na, nb = size[a], size[b]
         nab = na + nb
         dab = mean[b] - mean[a]
-        Wab = W[a] + W[b] + (na * nb / nab) * np.outer(dab, dab)
+        Wa, Wb = W[a], W[b]
+        recomputed = compatible and newest["position"] not in (-1, a, b)
+        if compatible and newest["position"] == a:
+            Wa = newest["scatter"]
+        if compatible and newest["position"] == b:
+            Wb = newest["scatter"]
+        Wab = Wa + Wb + (na * nb / nab) * np.outer(dab, dab)
         tab = trace[a] + trace[b] + (na * nb / nab) * float(dab @ dab)
         mab = mean[a] + (nb / nab) * dab
         tmab = _vvv_terms(np.array([nab]), np.array([tab]), Wab[None], alpha, beta)[0]
         if nab == 2:  # two singletons: mclust's closed form
             tmab = 2.0 * np.log(beta * (tab + alpha) / 2.0)
-        mean[a], W[a], trace[a], term[a] = mab, Wab, tab, tmab
+        if recomputed:  # mclust keeps the term its merge cost was computed with
+            tmab = D[a, b] + (term[a] + term[b])
+        mean[a], trace[a], term[a] = mab, tab, tmab
+        W[a] = Wab
+        if compatible:
+            _stored_scalar(Wab, nab, W[a])
+            newest["position"], newest["scatter"] = a, Wab
         nk = size[:m]
         nij = nk + nab
         dk = mean[:m] - mab
@@ -412,6 +440,37 @@ def _hc_vvv(Z: np.ndarray, alpha: float, beta: float) -> np.ndarray:
 
 # --------------------------------------------------------------------------
 # the same agglomeration as scalar loops, compiled by numba
+
+
+def _stored_scalar(F: np.ndarray, nij: float, S: np.ndarray) -> None:
+    """The scatter matrix mclust's ``hcVVV`` reads back for a group it merged.
+
+    ``hcVVV`` keeps a group's scatter ``F`` as the rows of an upper triangular
+    factor ``R`` (``R'R = F``), saved in ``min(nij - 1, p)`` spare rows of its
+    data array. When it saves a merged group it copies row 1 of ``R`` into
+    each of them (``dcopy(p, r(1,1), p, x(l,1), n)`` instead of row ``k``),
+    and reads row ``k`` back from column ``k`` on. So the factor it reads is
+    ``U[k, k:] = R[0, k:]`` and the group's later merges see ``U'U``, written
+    to ``S``; ``R[0] = F[0] / sqrt(F[0, 0])`` whatever rotations made ``R``.
+    One saved row (two points) is saved right: ``S = F``. When ``F[0, 0]``
+    is 0 (the group's first coordinate constant) ``S`` is 0; mclust's saved
+    row then depends on its rotation order.
+    """
+    p = F.shape[0]
+    rows = min(int(nij) - 1, p)
+    if rows <= 1:
+        for i in range(p):
+            for j in range(p):
+                S[i, j] = F[i, j]
+        return
+    f00 = F[0, 0]
+    root = np.sqrt(f00) if f00 > 0 else 0.0
+    for i in range(p):
+        for j in range(p):
+            if root == 0.0:
+                S[i, j] = 0.0
+            else:
+                S[i, j] = (F[0, i] / root) * (F[0, j] / root) * (min(min(i, j), rows - 1) + 1)
 
 
 def _term_scalar(
@@ -441,7 +500,7 @@ def _term_scalar(
 
 
 def _kernel(
-    Z: np.ndarray, ward: bool, alpha: float, beta: float
+    Z: np.ndarray, ward: bool, alpha: float, beta: float, compatible: bool
 ) -> np.ndarray:  # pragma: no cover - compiled
     n, p = Z.shape
     inf = np.inf
@@ -480,6 +539,8 @@ def _kernel(
     Wab = np.empty((p, p))
     dab = np.empty(p)
     dk = np.empty(p)
+    newest = -1  # compatible: position of the last merged group, its scatter in F
+    F = np.zeros((p, p))
     for stage in range(n - 1):
         m = n - stage
         best = inf
@@ -513,15 +574,24 @@ def _kernel(
             tab = trace[a] + trace[b] + w * tab
             for i in range(p):
                 for j in range(p):
-                    Wab[i, j] = W[a, i, j] + W[b, i, j] + w * (dab[i] * dab[j])
+                    wa = F[i, j] if compatible and a == newest else W[a, i, j]
+                    wb = F[i, j] if compatible and b == newest else W[b, i, j]
+                    Wab[i, j] = wa + wb + w * (dab[i] * dab[j])
             for i in range(p):
                 mean[a, i] = mean[a, i] + (nb / nab) * dab[i]
-            if nab == 2:
+            if compatible and newest >= 0 and a != newest and b != newest:
+                tmab = D[a, b] + (term[a] + term[b])
+            elif nab == 2:
                 tmab = 2.0 * np.log(beta * (tab + alpha) / 2.0)
             else:
                 A[:, :] = Wab
                 tmab = _term(nab, tab, A, alpha, beta)
-            W[a] = Wab
+            if compatible:
+                F[:, :] = Wab
+                newest = a
+                _stored(Wab, nab, W[a])
+            else:
+                W[a] = Wab
             trace[a] = tab
             term[a] = tmab
             for k in range(m):
@@ -588,22 +658,28 @@ def _kernel(
 
 
 _term = _term_scalar  # replaced by its compiled version in _compile()
+_stored = _stored_scalar  # likewise
 
 
-def _compile() -> Callable[[np.ndarray, bool, float, float], np.ndarray]:
+def _compile() -> Callable[[np.ndarray, bool, float, float, bool], np.ndarray]:
     """Compile ``_kernel`` with numba (a dependency: numpy's loops are the tests' oracle)."""
-    global _term
+    global _term, _stored
     import numba
 
     _term = numba.njit(cache=True)(_term_scalar)
-    kernel: Callable[[np.ndarray, bool, float, float], np.ndarray] = numba.njit(cache=True)(_kernel)
+    _stored = numba.njit(cache=True)(_stored_scalar)
+    kernel: Callable[[np.ndarray, bool, float, float, bool], np.ndarray] = numba.njit(cache=True)(
+        _kernel
+    )
     return kernel
 
 
 _KERNEL = _compile()
 
 
-def hc_merges(Z: np.ndarray, model: Model = "VVV") -> np.ndarray:
+def hc_merges(
+    Z: np.ndarray, model: Model = "VVV", *, mclust_compatible: bool = False
+) -> np.ndarray:
     """Merge sequence of mclust's model-based hierarchical agglomeration.
 
     Parameters
@@ -615,6 +691,14 @@ def hc_merges(Z: np.ndarray, model: Model = "VVV") -> np.ndarray:
         ``"VVV"`` (mclust's default, unconstrained covariances, ``alpha =
         traceW(Z / sqrt(n d))`` floored at machine epsilon, ``beta = 1``) or
         ``"EII"`` (Ward's criterion; mclust's choice when ``n <= d``).
+    mclust_compatible : bool
+        ``False`` (the default): the exact criterion, every group's scatter
+        matrix kept exactly. ``True``: ``"VVV"`` as mclust's ``hcVVV``
+        computes it, which saves a merged group's triangular factor wrongly
+        (each saved row a copy of row 1), so that later merge costs of a
+        group of three or more rows use a wrong determinant; the merges
+        then equal ``mclust::hc`` where the exact ones part from it (on
+        mclust's ``wreath`` data at merge 997 of 999). No effect on ``"EII"``.
 
     Returns
     -------
@@ -628,21 +712,25 @@ def hc_merges(Z: np.ndarray, model: Model = "VVV") -> np.ndarray:
     >>> hc_merges(Z, "EII").tolist()
     [[0, 1], [2, 3], [0, 2]]
     """
-    return _hc(Z, model, use_numba=True)
+    return _hc(Z, model, use_numba=True, mclust_compatible=mclust_compatible)
 
 
-def _hc(Z: np.ndarray, model: Model, use_numba: bool) -> np.ndarray:
+def _hc(
+    Z: np.ndarray, model: Model, use_numba: bool, mclust_compatible: bool = False
+) -> np.ndarray:
     """:func:`hc_merges` with a choice of engine: numba, or numpy (the tests' oracle)."""
     if model not in ("VVV", "EII"):
         raise InputError(f"model must be 'VVV' or 'EII', got {model!r}")
+    compatible = check_bool(mclust_compatible, "mclust_compatible")
     A = _as_matrix(Z, "Z")
     n, p = A.shape
     alpha = max(_trace_w(A / np.sqrt(n * p)), _EPS) if model == "VVV" else 1.0
     if use_numba:
-        return _KERNEL(np.ascontiguousarray(A), model == "EII", alpha, 1.0).astype(np.intp)
+        merges = _KERNEL(np.ascontiguousarray(A), model == "EII", alpha, 1.0, compatible)
+        return merges.astype(np.intp)
     if model == "EII":
         return _hc_eii(A)
-    return _hc_vvv(A, alpha, 1.0)
+    return _hc_vvv(A, alpha, 1.0, compatible)
 
 
 # --------------------------------------------------------------------------
@@ -834,6 +922,7 @@ def hc_partitions(
     subset: int = 2000,
     seed: int | None = None,
     rng: np.random.Generator | None = None,
+    mclust_compatible: bool = False,
 ) -> dict[int, Partition]:
     """mclust's default starting partitions for d > 1.
 
@@ -857,6 +946,9 @@ def hc_partitions(
         Seed for ``numpy.random.default_rng`` when a subset is drawn.
     rng : numpy.random.Generator, optional
         Generator to draw the subset with (overrides ``seed``).
+    mclust_compatible : bool
+        Agglomerate as mclust's ``hcVVV`` computes it rather than exactly
+        (see :func:`hc_merges`).
 
     Returns
     -------
@@ -869,7 +961,7 @@ def hc_partitions(
     >>> hc_partitions(X, [2])[2].labels.tolist()
     [0, 0, 0, 1, 1, 1]
     """
-    tree = hc_tree(X, subset=subset, seed=seed, rng=rng)
+    tree = hc_tree(X, subset=subset, seed=seed, rng=rng, mclust_compatible=mclust_compatible)
     kl = _check_ks(ks, tree.rows.size)
     return {k: Partition(labels=hclass(tree.merges, k), rows=tree.rows, n=tree.n) for k in kl}
 
@@ -893,11 +985,12 @@ def hc_tree(
     subset: int = 2000,
     seed: int | None = None,
     rng: np.random.Generator | None = None,
+    mclust_compatible: bool = False,
 ) -> HcTree:
     """mclust's agglomeration for d > 1, computed once and cut at any k.
 
     The same as :func:`hc_partitions` without the cutting; see there for the
-    subset rule.
+    subset rule and ``mclust_compatible``.
     """
     A = _as_matrix(X)
     n, d = A.shape
@@ -912,7 +1005,8 @@ def hc_tree(
         rows = np.arange(n)
     sub = A[rows]
     model: Model = "VVV" if sub.shape[0] > d else "EII"
-    return HcTree(merges=hc_merges(svd_transform(sub), model), rows=rows, n=n)
+    merges = hc_merges(svd_transform(sub), model, mclust_compatible=mclust_compatible)
+    return HcTree(merges=merges, rows=rows, n=n)
 
 
 def quantile_partitions(x: np.ndarray, ks: Iterable[int] | int) -> dict[int, Partition]:

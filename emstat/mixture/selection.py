@@ -185,6 +185,7 @@ def select_mixture(
     labels: Any = None,
     noise: Any = None,
     Vinv: float | None = None,
+    inner_tol: float | None = None,
 ) -> SelectionResult:
     """Fit every number of components in ``k`` with every covariance model.
 
@@ -195,7 +196,9 @@ def select_mixture(
     iterative M-steps run to the exact constrained maximum; mclust 6.0's stop
     earlier (and its VVE orientation update leaves out the volumes), so VEE,
     EVE and VVE cells match R to the last digits only with
-    ``mclust_compatible=True``.  ``workers > 1`` fits the models on
+    ``mclust_compatible=True``, which also agglomerates the start as
+    mclust's ``hcVVV`` does (emstat's own is exact: see
+    :func:`emstat.mixture.hc.hc_merges`).  ``workers > 1`` fits the models on
     that many forked processes (where the platform forks), with the same
     results.  ``models`` is one model name or a list of them.  A number of
     components larger than the data's distinct rows cannot be estimated: its
@@ -221,6 +224,9 @@ def select_mixture(
     ``noise`` and ``Vinv`` add mclust's noise component to every fit, as in
     :func:`emstat.fit_mixture`; k then runs over 0..9 by default, k = 0
     being the noise-only fit (one row of equal cells, as mclust's table).
+    ``inner_tol`` is the iterative M-steps' tolerance, as in
+    :func:`emstat.fit_mixture`: ``Mclust(X, control = emControl(tol = t))``
+    is ``select_mixture(X, tol=t, inner_tol=t, mclust_compatible=True)``.
 
     Examples
     --------
@@ -258,6 +264,7 @@ def select_mixture(
         mclust_compatible=mclust_compatible,
         reg_covar=reg_covar,
         prior=prior,
+        inner_tol=inner_tol,
     )
     workers = check_whole(workers, "workers")
     if noisy and not is_gaussian(family):
@@ -270,6 +277,8 @@ def select_mixture(
             raise InputError("reg_covar serves the Gaussian family only")
         if prior is not None:
             raise InputError("prior serves the Gaussian family only")
+        if inner_tol is not None:
+            raise InputError("inner_tol serves the Gaussian family's iterative M-steps only")
         return _select_family(
             data,
             ks,
@@ -309,6 +318,7 @@ def select_mixture(
         reg_covar=float(reg_covar),
         prior=prior,
         labels=known,
+        inner_tol=inner_tol,
     )
     if noisy:
         fitter = with_noise(fitter, noise, noise_column, Vinv)
