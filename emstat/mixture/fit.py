@@ -25,7 +25,7 @@ from emstat._validation import (
 from emstat.engine import EMControl, EMResult, fit_em, fit_em_restarts, run_e_step
 from emstat.errors import DegenerateFitError, InputError
 from emstat.families import is_gaussian
-from emstat.mixture import gaussian
+from emstat.mixture import classification_em, gaussian
 from emstat.mixture.covariance import CovarianceModel, get_covariance_model
 from emstat.mixture.family_fit import FAMILY_CONTROL
 from emstat.mixture.gaussian import GaussianParams, GaussianStats
@@ -197,14 +197,23 @@ class MixtureFitter:
     hc_subset: int = 2000
     mclust_compatible: bool = False
     reg_covar: float = 0.0
+    algorithm: str = "em"
     _sample: np.ndarray = field(init=False, repr=False)
     _starts: dict[tuple[str, int], StartingPartition] = field(init=False, repr=False)
     _hc: Any = field(init=False, repr=False, default=None)
     _distinct: int | None = field(init=False, repr=False, default=None)
+    _cem_init: bool = field(init=False, repr=False, default=False)
 
     def __post_init__(self) -> None:
         self._sample = self.data.sample - self.data.center
         self._starts = {}
+        self.algorithm = classification_em.check_algorithm(self.algorithm)
+        if isinstance(self.init, str) and self.init == "cem":
+            # CEM from the default start, then EM from CEM's partition
+            self._cem_init, self.init = True, None
+        if (self._cem_init or self.algorithm == "sem") and self.data.raw is None:
+            what = "init='cem'" if self._cem_init else "algorithm='sem'"
+            raise InputError(f"{what} needs the data in memory (a DataFrame or an array)")
         if self.init is None:
             self.init = "quantile" if self.data.d == 1 else "hc"
         if self.data.raw is None and not isinstance(self.init, str):
@@ -282,12 +291,14 @@ class MixtureFitter:
         starts = make_starts(
             self._sample, k, self.init, self.n_init, rng, self._deterministic_start
         )
+        # CEM and SEM: the same model's M-step after a hard E-step (SEM draws from rng)
+        runner = classification_em.hard_model(em_model, self.algorithm, rng)
+        cem_notes: list[str] = []
 
         def run(start: StartingPartition) -> EMResult[GaussianParams, GaussianStats]:
             x_start = self._sample if start.rows is None else self._sample[start.rows]
-            stats0 = em_model.stats_from_responsibilities(
-                self.data.start_rows(x_start, start.rows), start.resp
-            )
+            start_rows = self.data.start_rows(x_start, start.rows)
+            stats0 = em_model.stats_from_responsibilities(start_rows, start.resp)
             if k == 1:
                 # Every model with one component is the unconstrained one of its
                 # family, fitted in closed form as mclust's mvn does, without the
@@ -297,27 +308,38 @@ class MixtureFitter:
                     1,
                 )
                 return _closed_form(one_component, self.data.x, stats0, self.control)
-            if self.mclust_compatible and start.rows is not None:
+            if self._cem_init:
+                stats0, note = classification_em.cem_then_em(
+                    em_model, self.data.x, stats0, self.control, n_obs=self.data.size
+                )
+                cem_notes.append(note)
+            elif self.algorithm != "em":
+                stats0 = runner.stats_from_responsibilities(start_rows, start.resp)
+            if self.mclust_compatible and start.rows is not None and not self._cem_init:
                 # As Mclust: an M-step on the subset and an E-step on all rows,
                 # then me() from those responsibilities with its state reset.
                 try:
                     theta = em_model.m_step(stats0, None)
                 except DegenerateFitError as exc:
                     return _failed(self.control, str(exc))
-                stats0, _ = run_e_step(em_model, theta, self.data.x)
+                stats0, _ = run_e_step(runner, theta, self.data.x)
             return fit_em(
-                em_model,
+                runner,
                 self.data.x,
                 stats0=stats0,
                 control=self.control,
                 n_obs=self.data.size,
-                warn=len(starts) == 1,
+                # SEM ends at its cap as a rule, not as a failure to converge
+                warn=len(starts) == 1 and self.algorithm != "sem",
             )
 
         best, runs = fit_em_restarts(run, starts)
         restarts = restart_table(runs, [s.method for s in starts]) if len(runs) > 1 else None
-        best_start = next(s for s, r in zip(starts, runs, strict=True) if r is best)
-        return self._result(em_model, best, best_start.method, restarts)
+        position = next(i for i, r in enumerate(runs) if r is best)
+        method = starts[position].method
+        if cem_notes:
+            method = f"cem from {method} ({cem_notes[position]}), then EM"
+        return self._result(em_model, best, method, restarts)
 
     def _model(self, covariance: CovarianceModel, k: int) -> GaussianMixtureModel:
         return GaussianMixtureModel(covariance, k, float(self.reg_covar))
@@ -333,6 +355,8 @@ class MixtureFitter:
         # The observed information is the unregularised likelihood's: not at a ridged estimate.
         rows = self.fitted_rows() if self.reg_covar == 0 else None
         classification_loglik = math.nan
+        if self.algorithm != "em":
+            rows = None  # not a maximum of the likelihood: no observed information
         if theta is not None and em.stats is not None:
             # Every run ends with an E-step at theta, which summed ICL's entropy term.
             classification_loglik = em.stats.classification_loglik
@@ -348,6 +372,11 @@ class MixtureFitter:
             **run_fields(em, theta is not None),
             restarts=restarts,
             reg_covar=float(self.reg_covar),
+            algorithm=self.algorithm,
+            # one component's closed form has no objective of its own: every z is 1
+            objective=(em.loglik if math.isnan(em.objective) else em.objective)
+            if theta is not None
+            else math.nan,
             data_=rows if theta is not None else None,
             std_error_method="observed information"
             if theta is not None and rows is not None
@@ -426,6 +455,7 @@ def fit_mixture(
     exposure: Any = None,
     fixed_weights: Any = None,
     reg_covar: float = 0.0,
+    algorithm: str = "em",
 ) -> Any:
     """Fit a k-component mixture by EM: Gaussian by default, or any component family.
 
@@ -506,6 +536,24 @@ def fit_mixture(
         standard errors are computed).  A finite number >= 0; 0 (default)
         fits the maximum-likelihood estimate.  Columns are not rescaled
         first: the ridge is in the data's units.
+    algorithm
+        ``"em"`` (default); ``"cem"``, classification EM: each E-step
+        assigns every row to its most probable component (ties to the
+        lowest), each M-step fits that partition, and the classification
+        log-likelihood ``sum_i log(pi_z f_z(x_i))`` is the objective the
+        stopping rule follows (it stops at the latest where the partition
+        repeats); or ``"sem"``, stochastic EM: each E-step draws the
+        assignments from the responsibilities (seeded by ``seed``), not
+        monotone, stopped as flexmix's SEM by the rule on the observed-data
+        log-likelihood (flexmix's defaults, relative 1e-6 and at most 200
+        iterations, unless a rule is given) and reporting the last iterate.
+        Both start from the hard start partition, serve every family, and
+        report the observed-data log-likelihood at their estimate (BIC
+        uses it) and their objective (``result.objective``); their
+        estimates are no maximum of the likelihood, so standard errors are
+        not computed.  ``init="cem"`` instead runs CEM from the default
+        start and then EM from CEM's partition (data in memory).  See
+        :mod:`emstat.mixture.classification_em`.
 
     Examples
     --------
@@ -515,6 +563,7 @@ def fit_mixture(
     -1126.3262
     """
     k = check_k_value(k)
+    algorithm = classification_em.check_algorithm(algorithm)
     seed = check_options(
         seed=seed,
         hc_subset=hc_subset,
@@ -539,8 +588,11 @@ def fit_mixture(
             init=init,
             n_init=n_init,
             seed=seed,
-            control=make_control(control, tol, criterion, max_iter, FAMILY_CONTROL),
+            control=make_control(
+                control, tol, criterion, max_iter, algorithm_defaults(algorithm, FAMILY_CONTROL)
+            ),
             client=client,
+            algorithm=algorithm,
         )
     if trials is not None or exposure is not None:
         raise InputError("trials and exposure belong to the binomial and Poisson families")
@@ -562,14 +614,20 @@ def fit_mixture(
             prepared,
             k,
             model,
-            make_control(control, tol, criterion, max_iter),
+            make_control(control, tol, criterion, max_iter, algorithm_defaults(algorithm)),
             init=init,
             n_init=n_init,
             seed=seed,
             hc_subset=hc_subset,
             mclust_compatible=mclust_compatible,
             reg_covar=float(reg_covar),
+            algorithm=algorithm,
         )
+
+
+def algorithm_defaults(algorithm: str, defaults: EMControl | None = None) -> EMControl | None:
+    """The stopping rule's defaults: SEM's own (flexmix's), else ``defaults``."""
+    return classification_em.SEM_CONTROL if algorithm == "sem" else defaults
 
 
 def _fit_other_family(data: Any, k: int, model: str | None, **options: Any) -> Any:

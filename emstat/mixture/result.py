@@ -17,6 +17,7 @@ from emstat._validation import as_numeric_data
 from emstat.engine import EMControl
 from emstat.errors import DegenerateFitError, InputError
 from emstat.mixture import gaussian
+from emstat.mixture.classification_em import algorithm_text, loaded_algorithm, saved_algorithm
 from emstat.mixture.gaussian import GaussianParams, parameter_names, reported_vector
 from emstat.results import MixtureCriteria, params_frame, run_payload
 
@@ -65,6 +66,8 @@ class MixtureResult(MixtureCriteria):
     std_errors: np.ndarray | None = field(default=None, repr=False)
     std_error_method: str | None = None
     reg_covar: float = 0.0  # the ridge added to each scatter per M-step (0: the MLE)
+    algorithm: str = "em"  # "em", "cem" (classification EM) or "sem" (stochastic EM)
+    objective: float = math.nan  # what the algorithm maximised (CEM: the classification loglik)
     # the rows fitted, or their out-of-core source, for the standard errors
     data_: Any = field(default=None, repr=False)
 
@@ -145,6 +148,10 @@ class MixtureResult(MixtureCriteria):
             return self.std_errors, None
         if self.reg_covar != 0:
             return np.full(size, np.nan), f"a regularised fit (reg_covar = {self.reg_covar:g})"
+        if self.algorithm != "em":
+            return np.full(size, np.nan), (
+                f"an estimate of algorithm {self.algorithm!r}, not a maximum of the likelihood"
+            )
         if self.data_ is None:
             return np.full(size, np.nan), "no data kept (a fit loaded from a file)"
         from emstat.mixture.stderr import stationary_std_errors
@@ -173,6 +180,11 @@ class MixtureResult(MixtureCriteria):
             raise InputError(
                 f"{what} are not available for a fit with reg_covar = {self.reg_covar:g}: "
                 "they refit by maximum likelihood (fit with reg_covar=0 for them)"
+            )
+        if self.algorithm != "em":
+            raise InputError(
+                f"{what} are not available for a fit with algorithm={self.algorithm!r}: "
+                "they refit by EM (fit with algorithm='em' for them)"
             )
 
     @property
@@ -279,6 +291,8 @@ class MixtureResult(MixtureCriteria):
             f"Gaussian mixture: model {self.model}, k = {self.k}, n = {self.n}, d = {self.d}",
             f"init: {self.init}; stopping rule: {self.control.describe()}",
         ]
+        if self.algorithm != "em":
+            head.append(algorithm_text(self.algorithm, self.objective))
         if self.reg_covar != 0:
             head.append(
                 f"reg_covar = {self.reg_covar:g} added to each covariance's diagonal "
@@ -323,6 +337,7 @@ class MixtureResult(MixtureCriteria):
             "std_errors": self._saved_std_errors(),
             "std_error_method": self.std_error_method,
             **({"reg_covar": self.reg_covar} if self.reg_covar != 0 else {}),
+            **saved_algorithm(self.algorithm, self.objective),
             **_saved_center(theta),
         }
 
@@ -377,6 +392,7 @@ class MixtureResult(MixtureCriteria):
             ),
             std_error_method=fields.optional_string("std_error_method"),
             reg_covar=fields.reg_covar(),
+            **loaded_algorithm(fields),
         )
 
     def save(self, path: str | Path) -> Path:

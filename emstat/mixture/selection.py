@@ -15,10 +15,12 @@ from emstat.engine import EMControl
 from emstat.errors import InputError
 from emstat.families import is_gaussian
 from emstat.mixture._parallel import can_fork, fit_grid
+from emstat.mixture.classification_em import check_algorithm
 from emstat.mixture.covariance import default_models, get_covariance_model
 from emstat.mixture.fit import (
     FAMILY_CONTROL,
     MixtureFitter,
+    algorithm_defaults,
     check_options,
     make_control,
     prepare_data,
@@ -160,6 +162,7 @@ def select_mixture(
     exposure: Any = None,
     n_init: int = 1,
     reg_covar: float = 0.0,
+    algorithm: str = "em",
 ) -> SelectionResult:
     """Fit every number of components in ``k`` with every covariance model.
 
@@ -177,6 +180,9 @@ def select_mixture(
     cells are NaN, with the reason in ``.reasons`` (mclust's NA).
     ``reg_covar`` adds a ridge to every fit's covariances, as in
     :func:`emstat.fit_mixture` (the criteria are then the regularised fits').
+    ``algorithm`` (``"em"``, ``"cem"`` or ``"sem"``) fits every cell by that
+    algorithm, as in :func:`emstat.fit_mixture`; the criteria use each
+    estimate's observed-data log-likelihood.
 
     Examples
     --------
@@ -190,6 +196,7 @@ def select_mixture(
     if convention not in _CONVENTION_TEXT:
         raise InputError(f"unknown convention {convention!r}; choose 'smaller' or 'mclust'")
     ks = check_k_values(k)
+    algorithm = check_algorithm(algorithm)
     seed = check_options(
         seed=seed, hc_subset=hc_subset, mclust_compatible=mclust_compatible, reg_covar=reg_covar
     )
@@ -212,7 +219,10 @@ def select_mixture(
             init=init,
             n_init=n_init,
             seed=seed,
-            control=make_control(control, tol, None, max_iter, FAMILY_CONTROL),
+            control=make_control(
+                control, tol, None, max_iter, algorithm_defaults(algorithm, FAMILY_CONTROL)
+            ),
+            algorithm=algorithm,
         )
     if isinstance(models, str):
         models = [models]
@@ -223,13 +233,14 @@ def select_mixture(
     resolved = list(dict.fromkeys(get_covariance_model(m, prepared.d).name for m in names))
     fitter = MixtureFitter(
         prepared,
-        control=make_control(control, tol, None, max_iter),
+        control=make_control(control, tol, None, max_iter, algorithm_defaults(algorithm)),
         init=init,
         n_init=n_init,
         seed=seed,
         hc_subset=hc_subset,
         mclust_compatible=mclust_compatible,
         reg_covar=float(reg_covar),
+        algorithm=algorithm,
     )
     # Like mclust's NA: a k beyond the distinct rows is a cell without a fit, not an error.
     reasons = {kk: fitter.too_many_components(kk) for kk in ks}
@@ -265,6 +276,7 @@ def _select_family(
     n_init: int,
     seed: int | None,
     control: EMControl,
+    algorithm: str = "em",
 ) -> SelectionResult:
     """Every k of one component family; a k the data cannot support is a NaN cell."""
     from emstat.mixture.family_fit import FamilyFitter, prepare_family_data
@@ -272,7 +284,9 @@ def _select_family(
     bound, encoded = prepare_family_data(
         data, family, columns, weights=weights, trials=trials, exposure=exposure
     )
-    fitter = FamilyFitter(bound, encoded, control, init=init, n_init=n_init, seed=seed)
+    fitter = FamilyFitter(
+        bound, encoded, control, init=init, n_init=n_init, seed=seed, algorithm=algorithm
+    )
     fits = {(kk, bound.name): fitter.fit_or_note(kk) for kk in ks}
     return SelectionResult(
         fits,  # type: ignore[arg-type]
