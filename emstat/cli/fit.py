@@ -9,6 +9,7 @@ import typer
 
 from emstat._parsing import parse_list
 from emstat.cli.options import (
+    AlgorithmOption,
     ColumnsOption,
     CriterionOption,
     DataPaths,
@@ -70,6 +71,7 @@ def fit(
     trials: TrialsOption = None,
     exposure: ExposureOption = None,
     weights: WeightsOption = None,
+    algorithm: AlgorithmOption = "em",
 ) -> None:
     """Fit one mixture (Gaussian, or another family) and print its summary."""
     from emstat.mixture import fit_mixture
@@ -90,6 +92,7 @@ def fit(
         max_iter=max_iter,
         chunk_rows=chunk_rows or DEFAULT_CHUNK_ROWS,
         client=scheduler,
+        algorithm=algorithm,
     )
     if not result.ok:
         raise DegenerateFitError(

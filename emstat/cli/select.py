@@ -10,6 +10,7 @@ import typer
 
 from emstat._parsing import parse_ks, parse_list
 from emstat.cli.options import (
+    AlgorithmOption,
     ColumnsOption,
     DataPath,
     ExposureOption,
@@ -83,6 +84,7 @@ def select(
     weights: WeightsOption = None,
     init: InitOption = None,
     n_init: NInitOption = 1,
+    algorithm: AlgorithmOption = "em",
     output_format: FormatOption = Format.table,
     quiet: Annotated[bool, quiet_option()] = False,
 ) -> None:
@@ -117,6 +119,7 @@ def select(
             tol=tol,
             max_iter=max_iter,
             workers=workers,
+            algorithm=algorithm,
             **options,
         )
     if not any(fit.ok for fit in selection.fits.values()):

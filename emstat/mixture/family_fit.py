@@ -233,6 +233,12 @@ class FamilyMixtureResult(MixtureCriteria):
         return observed_information_std_errors(self._model, theta, self.data_)
 
     @property
+    def _std_error_label(self) -> str:
+        if self.std_error_method:
+            return self.std_error_method
+        return "observed information" if self.algorithm == "em" else "not computed"
+
+    @property
     def std_error_note(self) -> str | None:
         """Why the standard errors are NaN, when they are."""
         return self._std_errors_and_reason[1]
@@ -396,7 +402,7 @@ class FamilyMixtureResult(MixtureCriteria):
             f"log-likelihood {self.loglik:.6f}; {self.n_params} parameters; {status} after "
             f"{self.n_iter} iterations ({self.seconds:.3f} s)",
             f"BIC {self.bic:.4f}  AIC {self.aic:.4f}  ICL {self.icl:.4f}  ({CONVENTION_TEXT})",
-            f"standard errors: {self.std_error_method or 'observed information'}"
+            f"standard errors: {self._std_error_label}"
             + (f" (not available: {note})" if note else "")
             + "; 95% Wald intervals on the scale shown",
             "",
