@@ -484,7 +484,8 @@ def fit_mixture(
         Labels or responsibilities given as a pandas Series or DataFrame are
         matched to the data's rows by index (an index that does not match is
         refused); arrays and lists are taken by position.  Missing labels
-        are refused.
+        are refused.  ``"cem"``: classification EM from the default start,
+        then EM from its partition (see ``algorithm``).
     n_init
         Restarts (random inits only); the best log-likelihood is kept and
         every restart is reported in ``result.restarts``.
