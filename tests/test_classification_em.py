@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 import emstat
+from emstat import engine
 from emstat.cli import app
 from emstat.errors import InputError
 from emstat.mixture import gaussian
@@ -129,6 +130,39 @@ def test_cem_ties_go_to_the_lowest_component() -> None:
     )
     stats, _ = HardEM(model, "cem").e_step(twins, x)
     assert stats.nk.tolist() == [3.0, 0.0]
+
+
+@pytest.mark.parametrize(("family", "k", "seed"), [(None, 4, 2), ("normal", 3, 0)])
+def test_cem_restarts_keep_the_largest_classification_likelihood(
+    faithful: pd.DataFrame, monkeypatch: pytest.MonkeyPatch, family: str | None, k: int, seed: int
+) -> None:
+    from emstat.mixture import family_fit
+    from emstat.mixture import fit as fit_module
+
+    seen: list[list[float]] = []
+
+    def recording(run, starts):
+        best, runs = engine.fit_em_restarts(run, starts)
+        seen.append([(r.objective, r.loglik) for r in runs if r.ok])
+        return best, runs
+
+    monkeypatch.setattr(fit_module, "fit_em_restarts", recording)
+    monkeypatch.setattr(family_fit, "fit_em_restarts", recording)
+    data = faithful if family is None else faithful[["waiting"]]
+    model = "VVV" if family is None else None
+    fit = emstat.fit_mixture(
+        data, k, model, family=family, algorithm="cem", init="kmeans++", n_init=12, seed=seed
+    )
+    best_objective = max(objective for objective, _ in seen[0])
+    _, objective_of_best_loglik = max((loglik, objective) for objective, loglik in seen[0])
+    assert objective_of_best_loglik < best_objective  # the two choices differ here
+    assert fit.objective == best_objective
+
+
+def test_cem_with_a_ridge_makes_no_monotone_promise(faithful: pd.DataFrame) -> None:
+    model = GaussianMixtureModel(get_covariance_model("VVV", 2), 3, reg_covar=0.1)
+    assert not HardEM(model, "cem").monotone
+    assert HardEM(GaussianMixtureModel(model.covariance, 3), "cem").monotone
 
 
 def test_an_emptied_component_is_a_degenerate_fit_not_a_crash() -> None:

@@ -12,7 +12,8 @@ and the finite mixtures of the other families:
   reaches one that repeats, where ``C`` stops changing and every rule stops.
 * ``"sem"`` (Celeux & Diebolt 1985): each E-step draws ``z_i ~
   Multinomial(z_i1 .. z_ik)`` from a seeded generator (a row of whole case
-  weight ``w`` draws ``w`` labels), each M-step fits the draw.  It is not
+  weight ``w`` draws ``w`` labels; under other weights one label carries the
+  row's weight), each M-step fits the draw.  It is not
   monotone; as flexmix's ``classify = "SEM"`` does, the stopping rule is
   applied to the observed-data log-likelihood, with flexmix's defaults
   (:data:`SEM_CONTROL`) unless a rule is given, and the estimate reported
@@ -42,6 +43,7 @@ __all__ = [
     "Algorithm",
     "HardEM",
     "algorithm_text",
+    "best_run",
     "check_algorithm",
     "final_partition",
     "hard_model",
@@ -95,8 +97,9 @@ class HardEM:
 
     @property
     def monotone(self) -> bool:
-        """CEM's objective never decreases; SEM's draws make no such promise."""
-        return self.algorithm == "cem"
+        """CEM's objective never decreases (unless the base model's M-step is ridged);
+        SEM's draws make no such promise."""
+        return self.algorithm == "cem" and bool(getattr(self.base, "monotone", True))
 
     def e_step(self, theta: Any, data: Any) -> tuple[Any, float]:
         log_resp, row, weights, rows = _row_terms(self.base, theta, data)
@@ -146,6 +149,14 @@ class HardEM:
         hard = np.zeros_like(resp)
         hard[np.arange(resp.shape[0]), labels] = 1.0
         return self.base.stats_from_responsibilities(data, hard)
+
+
+def best_run(best: EMResult[Any, Any], runs: list[EMResult[Any, Any]], algorithm: str) -> Any:
+    """The restart to keep: CEM's largest objective (what it maximises), else ``best``."""
+    valid = [run for run in runs if run.ok]
+    if algorithm != "cem" or not valid:
+        return best
+    return max(valid, key=lambda run: run.objective)
 
 
 def hard_model(base: Any, algorithm: str, rng: np.random.Generator | None = None) -> Any:

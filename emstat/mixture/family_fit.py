@@ -581,6 +581,7 @@ class FamilyFitter:
             )
 
         best, runs = fit_em_restarts(run, starts)
+        best = classification_em.best_run(best, runs, algorithm)
         position = next(i for i, r in enumerate(runs) if r is best)
         method = starts[position].method
         if cem_notes:

@@ -334,6 +334,7 @@ class MixtureFitter:
             )
 
         best, runs = fit_em_restarts(run, starts)
+        best = classification_em.best_run(best, runs, self.algorithm)
         restarts = restart_table(runs, [s.method for s in starts]) if len(runs) > 1 else None
         position = next(i for i, r in enumerate(runs) if r is best)
         method = starts[position].method
@@ -487,8 +488,9 @@ def fit_mixture(
         are refused.  ``"cem"``: classification EM from the default start,
         then EM from its partition (see ``algorithm``).
     n_init
-        Restarts (random inits only); the best log-likelihood is kept and
-        every restart is reported in ``result.restarts``.
+        Restarts (random inits only); the best log-likelihood is kept (under
+        ``algorithm="cem"`` the best classification log-likelihood, its
+        objective) and every restart is reported in ``result.restarts``.
     control, tol, criterion, max_iter
         The stopping rule (:class:`emstat.EMControl`); for Gaussian mixtures
         mclust's ``|l_old - l| / (1 + |l|) <= 1e-5`` by default, for the
