@@ -44,9 +44,12 @@ __all__ = [
     "HardEM",
     "algorithm_text",
     "best_run",
+    "cem_then_em",
     "check_algorithm",
     "final_partition",
     "hard_model",
+    "loaded_algorithm",
+    "saved_algorithm",
 ]
 
 Algorithm = Literal["em", "cem", "sem"]

@@ -353,11 +353,10 @@ class MixtureFitter:
         restarts: pd.DataFrame | None,
     ) -> MixtureResult:
         theta = em.theta if em.ok else None
-        # The observed information is the unregularised likelihood's: not at a ridged estimate.
-        rows = self.fitted_rows() if self.reg_covar == 0 else None
+        # The observed information is the unregularised likelihood's: not at a ridged
+        # estimate, nor at CEM's or SEM's, which are no maximum of the likelihood.
+        rows = self.fitted_rows() if self.reg_covar == 0 and self.algorithm == "em" else None
         classification_loglik = math.nan
-        if self.algorithm != "em":
-            rows = None  # not a maximum of the likelihood: no observed information
         if theta is not None and em.stats is not None:
             # Every run ends with an E-step at theta, which summed ICL's entropy term.
             classification_loglik = em.stats.classification_loglik
