@@ -9,6 +9,7 @@ import typer
 
 from emstat._parsing import parse_list
 from emstat.cli.options import (
+    AlgorithmOption,
     ColumnsOption,
     CriterionOption,
     DataPaths,
@@ -83,6 +84,7 @@ def fit(
     noise: NoiseOption = False,
     noise_start: NoiseStartOption = None,
     vinv: VinvOption = None,
+    algorithm: AlgorithmOption = "em",
 ) -> None:
     """Fit one mixture (Gaussian, or another family) and print its summary."""
     from emstat.mixture import fit_mixture
@@ -107,6 +109,7 @@ def fit(
         prior=prior,
         labels=labels,
         **noise_options(noise, noise_start, vinv),
+        algorithm=algorithm,
     )
     if not result.ok:
         raise DegenerateFitError(

@@ -22,6 +22,7 @@ __all__ = [
     "CAT_MAX_CELLS",
     "CAT_MAX_ITER",
     "CAT_TOL",
+    "AlgorithmOption",
     "ColumnsOption",
     "CountsOption",
     "CriterionOption",
@@ -113,7 +114,20 @@ ModelsOption = Annotated[
     str | None,
     typer.Option("--models", help="Comma-separated covariance models (default: mclust's)."),
 ]
-InitOption = Annotated[str | None, typer.Option("--init", help="hc, quantile, kmeans++ or random.")]
+InitOption = Annotated[
+    str | None,
+    typer.Option(
+        "--init", help="hc, quantile, kmeans++, random, or cem (CEM from the default, then EM)."
+    ),
+]
+AlgorithmOption = Annotated[
+    str,
+    typer.Option(
+        "--algorithm",
+        help="em; cem (classification EM: hard assignments); sem (stochastic EM: drawn "
+        "assignments, seeded by --seed).",
+    ),
+]
 NInitOption = Annotated[
     int, typer.Option("--n-init", help="Restarts from random starts (per k when selecting).")
 ]

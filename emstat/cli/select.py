@@ -10,6 +10,7 @@ import typer
 
 from emstat._parsing import parse_ks, parse_list
 from emstat.cli.options import (
+    AlgorithmOption,
     ColumnsOption,
     DataPath,
     ExposureOption,
@@ -99,6 +100,7 @@ def select(
     init: InitOption = None,
     n_init: NInitOption = 1,
     prior: GaussianPriorOption = None,
+    algorithm: AlgorithmOption = "em",
     output_format: FormatOption = Format.table,
     quiet: Annotated[bool, quiet_option()] = False,
     labels: LabelsOption = None,
@@ -145,6 +147,7 @@ def select(
             inner_tol=inner_tol,
             max_iter=max_iter,
             workers=workers,
+            algorithm=algorithm,
             **options,
         )
     if not any(fit.ok for fit in selection.fits.values()):

@@ -24,6 +24,7 @@ from emstat._validation import describe_labels
 from emstat.engine import EMControl, EMResult, fit_em, fit_em_restarts
 from emstat.errors import InputError
 from emstat.families import ProductFamily, family_from_spec, resolve_family
+from emstat.mixture import classification_em
 from emstat.mixture.finite import (
     FamilyData,
     FiniteMixture,
@@ -192,6 +193,7 @@ class FamilyMixtureResult(MixtureCriteria):
     std_errors: np.ndarray | None = field(default=None, repr=False)
     std_error_method: str | None = None
     data_: FamilyData | None = field(default=None, repr=False)
+    algorithm: str = "em"  # "em", "cem" (classification EM) or "sem" (stochastic EM)
 
     @property
     def model(self) -> str:
@@ -222,9 +224,19 @@ class FamilyMixtureResult(MixtureCriteria):
         theta = self._require_ok()
         if self.std_errors is not None:
             return self.std_errors, None
+        if self.algorithm != "em":
+            return np.full(self._model.reported(theta).shape[0], np.nan), (
+                f"an estimate of algorithm {self.algorithm!r}, not a maximum of the likelihood"
+            )
         if self.data_ is None:
             return np.full(self._model.reported(theta).shape[0], np.nan), "no data kept"
         return observed_information_std_errors(self._model, theta, self.data_)
+
+    @property
+    def _std_error_label(self) -> str:
+        if self.std_error_method:
+            return self.std_error_method
+        return "observed information" if self.algorithm == "em" else "not computed"
 
     @property
     def std_error_note(self) -> str | None:
@@ -380,6 +392,8 @@ class FamilyMixtureResult(MixtureCriteria):
             f"n = {self.n:g}",
             f"init: {self.init}; stopping rule: {self.control.describe()}",
         ]
+        if self.algorithm != "em":
+            head.append(classification_em.algorithm_text(self.algorithm, self.objective))
         if not self.ok:
             return "\n".join([*head, f"degenerate fit: {self.degenerate}"])
         status = "converged" if self.converged else f"NOT converged ({self.stop_reason})"
@@ -388,7 +402,7 @@ class FamilyMixtureResult(MixtureCriteria):
             f"log-likelihood {self.loglik:.6f}; {self.n_params} parameters; {status} after "
             f"{self.n_iter} iterations ({self.seconds:.3f} s)",
             f"BIC {self.bic:.4f}  AIC {self.aic:.4f}  ICL {self.icl:.4f}  ({CONVENTION_TEXT})",
-            f"standard errors: {self.std_error_method or 'observed information'}"
+            f"standard errors: {self._std_error_label}"
             + (f" (not available: {note})" if note else "")
             + "; 95% Wald intervals on the scale shown",
             "",
@@ -419,6 +433,7 @@ class FamilyMixtureResult(MixtureCriteria):
             "std_errors": None
             if not self.ok
             else [finite(v) for v in self._std_errors_and_reason[0]],
+            **({"algorithm": self.algorithm} if self.algorithm != "em" else {}),
         }
 
     def save(self, path: str | Path) -> Path:
@@ -481,6 +496,7 @@ def load_family_fit(payload: Any) -> FamilyMixtureResult:
         fixed_weights=fixed,
         std_errors=fields.std_errors(theta is not None, size),
         std_error_method=fields.optional_string("std_error_method"),
+        algorithm=classification_em.check_algorithm(payload.get("algorithm", "em")),
     )
 
 
@@ -516,43 +532,62 @@ class FamilyFitter:
     n_init: int = 1
     seed: int | None = 0
     fixed_weights: Any = None
+    algorithm: str = "em"
 
     def fit(self, k: int) -> FamilyMixtureResult:
         from emstat._validation import check_k
 
+        algorithm = classification_em.check_algorithm(self.algorithm)
         k = check_k(k, lambda: _distinct_rows(self.data))
         fixed = check_fixed_weights(self.fixed_weights, k)
         model = FiniteMixture(self.family, k, fixed)
+        rng = np.random.default_rng(self.seed)
+        # CEM and SEM: the same model's M-step after a hard E-step (SEM draws from rng)
+        runner = classification_em.hard_model(model, algorithm, rng)
         if isinstance(self.init, Mapping):
             theta0 = theta_from_mapping(model, self.init)
             em = fit_em(
-                model,
+                runner,
                 self.data,
                 theta0=theta0,
                 control=self.control,
                 n_obs=self.data.total_weight(),
             )
             return self._result(model, em, "given parameters", None)
-        rng = np.random.default_rng(self.seed)
         features = self.family.start_features(self.data.blocks)
-        starts = _starts(features, k, self.init, self.n_init, rng)
+        cem_init = isinstance(self.init, str) and self.init == "cem"
+        starts = _starts(features, k, None if cem_init else self.init, self.n_init, rng)
+        cem_notes: list[str] = []
 
         def run(start: StartingPartition) -> EMResult[MixtureTheta, MixtureStats]:
             data = self.data if start.rows is None else self.data.take(start.rows)
-            stats0 = model.stats_from_responsibilities(data, start.resp)
+            # CEM (the run's, or init='cem''s) starts from the hardened start partition
+            hardened = classification_em.HardEM(model, "cem") if cem_init else runner
+            stats0 = hardened.stats_from_responsibilities(data, start.resp)
+            if cem_init:
+                # CEM from the default start, then EM from CEM's partition
+                stats0, note = classification_em.cem_then_em(
+                    model, self.data, stats0, self.control, n_obs=self.data.total_weight()
+                )
+                cem_notes.append(note)
             return fit_em(
-                model,
+                runner,
                 self.data,
                 stats0=stats0,
                 control=self.control,
                 n_obs=self.data.total_weight(),
-                warn=len(starts) == 1,
+                # SEM ends at its cap as a rule, not as a failure to converge
+                warn=len(starts) == 1 and algorithm != "sem",
             )
 
         best, runs = fit_em_restarts(run, starts)
-        best_start = next(s for s, r in zip(starts, runs, strict=True) if r is best)
+        best = classification_em.best_run(best, runs, algorithm)
+        position = next(i for i, r in enumerate(runs) if r is best)
+        method = starts[position].method
+        if cem_notes:
+            method = f"cem from {method} ({cem_notes[position]}), then EM"
         restarts = restart_table(runs, [s.method for s in starts]) if len(runs) > 1 else None
-        return self._result(model, best, best_start.method, restarts)
+        return self._result(model, best, method, restarts)
 
     def fit_or_note(self, k: int) -> FamilyMixtureResult:
         """The fit, or, where the data cannot support k components, a result saying so."""
@@ -603,6 +638,7 @@ class FamilyFitter:
             fixed_weights=model.fixed_weights,
             restarts=restarts,
             data_=self.data if theta is not None else None,
+            algorithm=classification_em.check_algorithm(self.algorithm),
         )
 
 
@@ -708,8 +744,9 @@ def fit_family_mixture(
     n_init: int = 1,
     seed: int | None = 0,
     control: EMControl | None = None,
+    algorithm: str = "em",
 ) -> FamilyMixtureResult:
-    """Fit a k-component mixture of ``family`` by EM (see :func:`emstat.fit_mixture`)."""
+    """A k-component mixture of ``family`` by EM, CEM or SEM (see :func:`emstat.fit_mixture`)."""
     bound, encoded = prepare_family_data(
         data, family, columns, weights=weights, trials=trials, exposure=exposure
     )
@@ -721,5 +758,6 @@ def fit_family_mixture(
         n_init=n_init,
         seed=seed,
         fixed_weights=fixed_weights,
+        algorithm=algorithm,
     )
     return fitter.fit(k)

@@ -25,7 +25,7 @@ from emstat._validation import (
 from emstat.engine import EMControl, EMResult, fit_em, fit_em_restarts, run_e_step
 from emstat.errors import DegenerateFitError, InputError
 from emstat.families import is_gaussian
-from emstat.mixture import gaussian
+from emstat.mixture import classification_em, gaussian
 from emstat.mixture._mclust_start import mclust_hard_start
 from emstat.mixture.covariance import CovarianceModel, check_inner_tol, get_covariance_model
 from emstat.mixture.family_fit import FAMILY_CONTROL
@@ -208,16 +208,25 @@ class MixtureFitter:
     prior: GaussianPrior | None = None
     labels: Any = None  # KnownLabels: rows whose component is known (semi-supervised)
     inner_tol: float | None = None
+    algorithm: str = "em"
     _sample: np.ndarray = field(init=False, repr=False)
     _starts: dict[tuple[str, int], StartingPartition] = field(init=False, repr=False)
     _hc: Any = field(init=False, repr=False, default=None)
     _distinct: int | None = field(init=False, repr=False, default=None)
     _moments: Any = field(init=False, repr=False, default=None)
+    _cem_init: bool = field(init=False, repr=False, default=False)
 
     def __post_init__(self) -> None:
         self.prior = as_prior(self.prior)
         self._sample = self.data.sample - self.data.center
         self._starts = {}
+        self.algorithm = classification_em.check_algorithm(self.algorithm)
+        if isinstance(self.init, str) and self.init == "cem":
+            # CEM from the default start, then EM from CEM's partition
+            self._cem_init, self.init = True, None
+        if (self._cem_init or self.algorithm == "sem") and self.data.raw is None:
+            what = "init='cem'" if self._cem_init else "algorithm='sem'"
+            raise InputError(f"{what} needs the data in memory (a DataFrame or an array)")
         if self.init is None:
             self.init = "quantile" if self.data.d == 1 else "hc"
         if self.data.raw is None and not isinstance(self.init, str):
@@ -306,13 +315,16 @@ class MixtureFitter:
             model, self.data.d, mclust_compatible=self.mclust_compatible, inner_tol=self.inner_tol
         )
         em_model = self._model(covariance, k)
-        starts = self.starts(k, np.random.default_rng(self.seed))
+        rng = np.random.default_rng(self.seed)
+        starts = self.starts(k, rng)
+        # CEM and SEM: the same model's M-step after a hard E-step (SEM draws from rng)
+        runner = classification_em.hard_model(em_model, self.algorithm, rng)
+        cem_notes: list[str] = []
 
         def run(start: StartingPartition) -> EMResult[GaussianParams, GaussianStats]:
             x_start = self._sample if start.rows is None else self._sample[start.rows]
-            stats0 = em_model.stats_from_responsibilities(
-                self.data.start_rows(x_start, start.rows), start.resp
-            )
+            start_rows = self.data.start_rows(x_start, start.rows)
+            stats0 = em_model.stats_from_responsibilities(start_rows, start.resp)
             if k == 1:
                 # Every model with one component is the unconstrained one of its
                 # family, fitted in closed form as mclust's mvn does, without the
@@ -322,33 +334,51 @@ class MixtureFitter:
                     1,
                 )
                 return _closed_form(one_component, self.data.x, stats0, self.control)
-            em_run = em_model
-            if self.mclust_compatible and self.data.weights is None and self.prior is None:
+            em_run = runner
+            if (
+                self.mclust_compatible
+                and self.data.weights is None
+                and self.prior is None
+                and self.algorithm == "em"
+                and not self._cem_init
+            ):
                 # a hard start's singular group as mclust treats it (EEV, VEV, VEE;
-                # its arithmetic is that of the M-steps without a prior)
+                # its arithmetic is that of mclust's EM M-steps without a prior)
                 raw = self.data.sample if start.rows is None else self.data.sample[start.rows]
                 em_run = mclust_hard_start(em_model, raw, start.resp)
-            if self.mclust_compatible and start.rows is not None:
+            if self._cem_init:
+                stats0, note = classification_em.cem_then_em(
+                    em_model, self.data.x, stats0, self.control, n_obs=self.data.size
+                )
+                cem_notes.append(note)
+            elif self.algorithm != "em":
+                stats0 = runner.stats_from_responsibilities(start_rows, start.resp)
+            if self.mclust_compatible and start.rows is not None and not self._cem_init:
                 # As Mclust: an M-step on the subset and an E-step on all rows,
                 # then me() from those responsibilities with its state reset.
                 try:
                     theta = em_run.m_step(stats0, None)
                 except DegenerateFitError as exc:
                     return _failed(self.control, str(exc))
-                stats0, _ = run_e_step(em_model, theta, self.data.x)
+                stats0, _ = run_e_step(em_run, theta, self.data.x)
             return fit_em(
                 em_run,
                 self.data.x,
                 stats0=stats0,
                 control=self.control,
                 n_obs=self.data.size,
-                warn=len(starts) == 1,
+                # SEM ends at its cap as a rule, not as a failure to converge
+                warn=len(starts) == 1 and self.algorithm != "sem",
             )
 
         best, runs = fit_em_restarts(run, starts)
+        best = classification_em.best_run(best, runs, self.algorithm)
         restarts = restart_table(runs, [s.method for s in starts]) if len(runs) > 1 else None
-        best_start = next(s for s, r in zip(starts, runs, strict=True) if r is best)
-        return self._result(em_model, best, best_start.method, restarts)
+        position = next(i for i, r in enumerate(runs) if r is best)
+        method = starts[position].method
+        if cem_notes:
+            method = f"cem from {method} ({cem_notes[position]}), then EM"
+        return self._result(em_model, best, method, restarts)
 
     def _model(self, covariance: CovarianceModel, k: int) -> GaussianMixtureModel:
         return GaussianMixtureModel(
@@ -378,8 +408,13 @@ class MixtureFitter:
         restarts: pd.DataFrame | None,
     ) -> MixtureResult:
         theta = em.theta if em.ok else None
-        # The observed information is the unregularised likelihood's: not at a ridged estimate.
-        rows = self.fitted_rows() if self.reg_covar == 0 and self.prior is None else None
+        # The observed information is the unregularised likelihood's: not at a ridged
+        # estimate, nor at a posterior mode, nor at CEM's or SEM's (no maximum of the likelihood).
+        rows = (
+            self.fitted_rows()
+            if self.reg_covar == 0 and self.prior is None and self.algorithm == "em"
+            else None
+        )
         classification_loglik = math.nan
         if theta is not None and em.stats is not None:
             # Every run ends with an E-step at theta, which summed ICL's entropy term.
@@ -399,6 +434,11 @@ class MixtureFitter:
             prior=None
             if em_model.prior is None
             else em_model.prior.shifted(-self.data.center).describe(),
+            algorithm=self.algorithm,
+            # one component's closed form has no objective of its own: every z is 1
+            objective=(em.loglik if math.isnan(em.objective) else em.objective)
+            if theta is not None
+            else math.nan,
             data_=rows if theta is not None else None,
             std_error_method="observed information"
             if theta is not None and rows is not None
@@ -482,6 +522,7 @@ def fit_mixture(
     noise: Any = None,
     Vinv: float | None = None,
     inner_tol: float | None = None,
+    algorithm: str = "em",
 ) -> Any:
     """Fit a k-component mixture by EM: Gaussian by default, or any component family.
 
@@ -510,10 +551,12 @@ def fit_mixture(
         Labels or responsibilities given as a pandas Series or DataFrame are
         matched to the data's rows by index (an index that does not match is
         refused); arrays and lists are taken by position.  Missing labels
-        are refused.
+        are refused.  ``"cem"``: classification EM from the default start,
+        then EM from its partition (see ``algorithm``).
     n_init
-        Restarts (random inits only); the best log-likelihood is kept and
-        every restart is reported in ``result.restarts``.
+        Restarts (random inits only); the best log-likelihood is kept (under
+        ``algorithm="cem"`` the best classification log-likelihood, its
+        objective) and every restart is reported in ``result.restarts``.
     control, tol, criterion, max_iter
         The stopping rule (:class:`emstat.EMControl`); for Gaussian mixtures
         mclust's ``|l_old - l| / (1 + |l|) <= 1e-5`` by default, for the
@@ -606,6 +649,24 @@ def fit_mixture(
         VEV); default ``sqrt(eps)``, mclust's ``emControl()$tol[2]``.
         mclust's ``emControl(tol = t)`` sets both of its tolerances to ``t``:
         ``tol=t, inner_tol=t`` reproduces it (with ``mclust_compatible=True``).
+    algorithm
+        ``"em"`` (default); ``"cem"``, classification EM: each E-step
+        assigns every row to its most probable component (ties to the
+        lowest), each M-step fits that partition, and the classification
+        log-likelihood ``sum_i log(pi_z f_z(x_i))`` is the objective the
+        stopping rule follows (it stops at the latest where the partition
+        repeats); or ``"sem"``, stochastic EM: each E-step draws the
+        assignments from the responsibilities (seeded by ``seed``), not
+        monotone, stopped as flexmix's SEM by the rule on the observed-data
+        log-likelihood (flexmix's defaults, relative 1e-6 and at most 200
+        iterations, unless a rule is given) and reporting the last iterate.
+        Both start from the hard start partition, serve every family, and
+        report the observed-data log-likelihood at their estimate (BIC
+        uses it) and their objective (``result.objective``); their
+        estimates are no maximum of the likelihood, so standard errors are
+        not computed.  ``init="cem"`` instead runs CEM from the default
+        start and then EM from CEM's partition (data in memory).  See
+        :mod:`emstat.mixture.classification_em`.
 
     Examples
     --------
@@ -618,6 +679,8 @@ def fit_mixture(
 
     noisy = uses_noise(noise, Vinv)
     k = 0 if noisy and noise_only(k) else check_k_value(k)
+    algorithm = classification_em.check_algorithm(algorithm)
+    check_algorithm_combination(algorithm, init, labels=labels is not None, noise=noisy)
     seed = check_options(
         seed=seed,
         hc_subset=hc_subset,
@@ -669,8 +732,11 @@ def fit_mixture(
             init=init,
             n_init=n_init,
             seed=seed,
-            control=make_control(control, tol, criterion, max_iter, FAMILY_CONTROL),
+            control=make_control(
+                control, tol, criterion, max_iter, algorithm_defaults(algorithm, FAMILY_CONTROL)
+            ),
             client=client,
+            algorithm=algorithm,
         )
     if trials is not None or exposure is not None:
         raise InputError("trials and exposure belong to the binomial and Poisson families")
@@ -692,7 +758,9 @@ def fit_mixture(
             prepared,
             k,
             model,
-            make_control(control, tol, criterion, max_iter, labels_control),
+            make_control(
+                control, tol, criterion, max_iter, labels_control or algorithm_defaults(algorithm)
+            ),
             init=init,
             n_init=n_init,
             seed=seed,
@@ -703,7 +771,23 @@ def fit_mixture(
             labels=known,
             noise=(noise, noise_column, Vinv) if noisy else None,
             inner_tol=inner_tol,
+            algorithm=algorithm,
         )
+
+
+def check_algorithm_combination(algorithm: str, init: Any, *, labels: bool, noise: bool) -> None:
+    """Refuse CEM, SEM or ``init="cem"`` with known labels or a noise component (not built)."""
+    hard = algorithm != "em" or (isinstance(init, str) and init == "cem")
+    if hard and (labels or noise):
+        what = "known labels" if labels else "a noise component"
+        raise InputError(
+            f"algorithm={algorithm!r} or init='cem' cannot be combined with {what} yet"
+        )
+
+
+def algorithm_defaults(algorithm: str, defaults: EMControl | None = None) -> EMControl | None:
+    """The stopping rule's defaults: SEM's own (flexmix's), else ``defaults``."""
+    return classification_em.SEM_CONTROL if algorithm == "sem" else defaults
 
 
 def _fit_other_family(data: Any, k: int, model: str | None, **options: Any) -> Any:

@@ -4,7 +4,9 @@ A start is a responsibility matrix over some rows: hard labels from
 mclust's hierarchical agglomeration (``"hc"``) or quantile classes
 (``"quantile"``), k-means++, random labels, or the user's own labels or
 responsibilities.  EM begins with an M-step from the statistics of that
-partition, as mclust does.
+partition, as mclust does.  ``"cem"`` is not a partition of its own: the
+fitters run classification EM from the default start and start EM from its
+partition (:func:`emstat.mixture.classification_em.cem_then_em`).
 """
 
 from __future__ import annotations
@@ -19,14 +21,18 @@ import pandas as pd
 from emstat.errors import InputError
 
 __all__ = [
+    "INIT_CHOICES",
     "INIT_METHODS",
     "StartingPartition",
     "kmeanspp_labels",
+    "lloyd_steps",
     "make_starts",
     "random_labels",
 ]
 
 INIT_METHODS = ("hc", "quantile", "kmeans++", "random")
+#: Every name ``init`` takes: the partitions above and CEM from the default one.
+INIT_CHOICES = (*INIT_METHODS, "cem")
 _RANDOM_METHODS = ("kmeans++", "random")
 
 
@@ -52,7 +58,12 @@ def labels_to_resp(labels: np.ndarray, k: int) -> np.ndarray:
 def kmeanspp_labels(
     x: np.ndarray, k: int, rng: np.random.Generator, lloyd_iterations: int = 10
 ) -> np.ndarray:
-    """k-means++ seeding (Arthur & Vassilvitskii 2007) refined by a few Lloyd steps."""
+    """k-means++ seeding (Arthur & Vassilvitskii 2007) refined by :func:`lloyd_steps`.
+
+    The refinement is k-means: classification EM of the ``EII`` model with
+    equal, fixed weights, at most ``lloyd_iterations`` steps; an empty
+    component is then given a random row of the largest one.
+    """
     n = x.shape[0]
     centres = np.empty((k, x.shape[1]))
     centres[0] = x[rng.integers(n)]
@@ -62,15 +73,31 @@ def kmeanspp_labels(
         pick = rng.choice(n, p=closest / total) if total > 0 else rng.integers(n)
         centres[j] = x[pick]
         closest = np.minimum(closest, np.sum((x - centres[j]) ** 2, axis=1))
-    labels = np.zeros(n, dtype=int)
-    for _ in range(lloyd_iterations):
-        dist = ((x[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
-        labels = np.asarray(np.argmin(dist, axis=1))
-        for j in range(k):
+    return _fill_empty(lloyd_steps(x, centres, lloyd_iterations), k, rng)
+
+
+def lloyd_steps(x: np.ndarray, centres: np.ndarray, steps: int) -> np.ndarray:
+    """Lloyd's k-means from ``centres`` (updated in place): the labels after ``steps`` steps.
+
+    Each step assigns every row to its nearest centre (ties to the lowest)
+    and moves each non-empty centre to its rows' mean.  Once the partition
+    repeats, further steps would repeat it too, so the loop stops there;
+    the distances are formed one centre at a time (memory n, not n x k x d).
+    """
+    labels = np.zeros(x.shape[0], dtype=int)
+    dist = np.empty((x.shape[0], centres.shape[0]))
+    for step in range(steps):
+        for j in range(centres.shape[0]):
+            dist[:, j] = ((x - centres[j]) ** 2).sum(axis=1)
+        new = np.asarray(np.argmin(dist, axis=1))
+        if step > 0 and np.array_equal(new, labels):
+            break
+        labels = new
+        for j in range(centres.shape[0]):
             members = labels == j
             if members.any():
                 centres[j] = x[members].mean(axis=0)
-    return _fill_empty(labels, k, rng)
+    return labels
 
 
 def random_labels(x: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:

@@ -17,6 +17,7 @@ from emstat._validation import as_numeric_data
 from emstat.engine import EMControl
 from emstat.errors import DegenerateFitError, InputError
 from emstat.mixture import gaussian
+from emstat.mixture.classification_em import algorithm_text, loaded_algorithm, saved_algorithm
 from emstat.mixture.gaussian import GaussianParams, parameter_names, reported_vector
 from emstat.results import MixtureCriteria, params_frame, run_payload
 
@@ -76,6 +77,8 @@ class MixtureResult(MixtureCriteria):
     known_labels: KnownLabels | None = None  # the rows whose class was known (semi-supervised)
     noise_weight: float | None = None  # the noise component's proportion (None: no noise)
     vinv: float | None = None  # the noise component's density, 1 / hypervolume
+    algorithm: str = "em"  # "em", "cem" (classification EM) or "sem" (stochastic EM)
+    objective: float = math.nan  # what the algorithm maximised (CEM: the classification loglik)
     # the rows fitted, or their out-of-core source, for the standard errors
     data_: Any = field(default=None, repr=False)
 
@@ -172,6 +175,10 @@ class MixtureResult(MixtureCriteria):
             return np.full(size, np.nan), "a fit with known labels (not implemented for them)"
         if self.has_noise:
             return np.full(size, np.nan), "a fit with a noise component (not implemented)"
+        if self.algorithm != "em":
+            return np.full(size, np.nan), (
+                f"an estimate of algorithm {self.algorithm!r}, not a maximum of the likelihood"
+            )
         if self.data_ is None:
             return np.full(size, np.nan), "no data kept (a fit loaded from a file)"
         from emstat.mixture.stderr import stationary_std_errors
@@ -211,6 +218,11 @@ class MixtureResult(MixtureCriteria):
             raise InputError(
                 f"{what} are not available for a fit with a prior: "
                 "they refit by maximum likelihood (fit without prior= for them)"
+            )
+        if self.algorithm != "em":
+            raise InputError(
+                f"{what} are not available for a fit with algorithm={self.algorithm!r}: "
+                "they refit by EM (fit with algorithm='em' for them)"
             )
 
     @property
@@ -337,6 +349,8 @@ class MixtureResult(MixtureCriteria):
             f"Gaussian mixture: model {self.model}, k = {self.k}, n = {self.n}, d = {self.d}",
             f"init: {self.init}; stopping rule: {self.control.describe()}",
         ]
+        if self.algorithm != "em":
+            head.append(algorithm_text(self.algorithm, self.objective))
         if self.reg_covar != 0:
             head.append(
                 f"reg_covar = {self.reg_covar:g} added to each covariance's diagonal "
@@ -401,6 +415,7 @@ class MixtureResult(MixtureCriteria):
                 else {}
             ),
             **({"noise_weight": self.noise_weight, "Vinv": self.vinv} if self.has_noise else {}),
+            **saved_algorithm(self.algorithm, self.objective),
             **_saved_center(theta),
         }
 
@@ -461,6 +476,7 @@ class MixtureResult(MixtureCriteria):
             known_labels=_saved_labels(payload),
             noise_weight=noise_weight,
             vinv=vinv,
+            **loaded_algorithm(fields),
         )
 
     def save(self, path: str | Path) -> Path:

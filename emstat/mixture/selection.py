@@ -15,10 +15,13 @@ from emstat.engine import EMControl
 from emstat.errors import InputError
 from emstat.families import is_gaussian
 from emstat.mixture._parallel import can_fork, fit_grid
+from emstat.mixture.classification_em import check_algorithm
 from emstat.mixture.covariance import default_models, get_covariance_model
 from emstat.mixture.fit import (
     FAMILY_CONTROL,
     MixtureFitter,
+    algorithm_defaults,
+    check_algorithm_combination,
     check_options,
     make_control,
     prepare_data,
@@ -186,6 +189,7 @@ def select_mixture(
     noise: Any = None,
     Vinv: float | None = None,
     inner_tol: float | None = None,
+    algorithm: str = "em",
 ) -> SelectionResult:
     """Fit every number of components in ``k`` with every covariance model.
 
@@ -228,6 +232,10 @@ def select_mixture(
     :func:`emstat.fit_mixture`: ``Mclust(X, control = emControl(tol = t))``
     is ``select_mixture(X, tol=t, inner_tol=t, mclust_compatible=True)``.
 
+    ``algorithm`` (``"em"``, ``"cem"`` or ``"sem"``) fits every cell by that
+    algorithm, as in :func:`emstat.fit_mixture`; the criteria use each
+    estimate's observed-data log-likelihood.
+
     Examples
     --------
     >>> import emstat
@@ -258,6 +266,8 @@ def select_mixture(
         ks = noise_ks(k, k is None)
     else:
         ks = check_k_values(_DEFAULT_KS if k is None else k)
+    algorithm = check_algorithm(algorithm)
+    check_algorithm_combination(algorithm, init, labels=labels is not None, noise=noisy)
     seed = check_options(
         seed=seed,
         hc_subset=hc_subset,
@@ -292,7 +302,10 @@ def select_mixture(
             init=init,
             n_init=n_init,
             seed=seed,
-            control=make_control(control, tol, None, max_iter, FAMILY_CONTROL),
+            control=make_control(
+                control, tol, None, max_iter, algorithm_defaults(algorithm, FAMILY_CONTROL)
+            ),
+            algorithm=algorithm,
         )
     if isinstance(models, str):
         models = [models]
@@ -309,7 +322,9 @@ def select_mixture(
     resolved = list(dict.fromkeys(get_covariance_model(m, prepared.d).name for m in names))
     fitter = MixtureFitter(
         prepared,
-        control=make_control(control, tol, None, max_iter, labels_control),
+        control=make_control(
+            control, tol, None, max_iter, labels_control or algorithm_defaults(algorithm)
+        ),
         init=init,
         n_init=n_init,
         seed=seed,
@@ -319,6 +334,7 @@ def select_mixture(
         prior=prior,
         labels=known,
         inner_tol=inner_tol,
+        algorithm=algorithm,
     )
     if noisy:
         fitter = with_noise(fitter, noise, noise_column, Vinv)
@@ -356,6 +372,7 @@ def _select_family(
     n_init: int,
     seed: int | None,
     control: EMControl,
+    algorithm: str = "em",
 ) -> SelectionResult:
     """Every k of one component family; a k the data cannot support is a NaN cell."""
     from emstat.mixture.family_fit import FamilyFitter, prepare_family_data
@@ -363,7 +380,9 @@ def _select_family(
     bound, encoded = prepare_family_data(
         data, family, columns, weights=weights, trials=trials, exposure=exposure
     )
-    fitter = FamilyFitter(bound, encoded, control, init=init, n_init=n_init, seed=seed)
+    fitter = FamilyFitter(
+        bound, encoded, control, init=init, n_init=n_init, seed=seed, algorithm=algorithm
+    )
     fits = {(kk, bound.name): fitter.fit_or_note(kk) for kk in ks}
     return SelectionResult(
         fits,  # type: ignore[arg-type]
