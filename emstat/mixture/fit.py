@@ -26,6 +26,7 @@ from emstat.engine import EMControl, EMResult, fit_em, fit_em_restarts, run_e_st
 from emstat.errors import DegenerateFitError, InputError
 from emstat.families import is_gaussian
 from emstat.mixture import gaussian
+from emstat.mixture import missing as incomplete
 from emstat.mixture.covariance import CovarianceModel, get_covariance_model
 from emstat.mixture.family_fit import FAMILY_CONTROL
 from emstat.mixture.gaussian import GaussianParams, GaussianStats
@@ -56,6 +57,7 @@ class FitData:
     raw: np.ndarray | None  # the raw rows when they are in memory (standard errors need them)
     index: pd.Index | None = None  # the rows' labels when in memory (init labels align to them)
     weights: np.ndarray | None = None  # case weights (None: every row counts once)
+    missing: incomplete.MissingLayout | None = None  # where cells are missing (in-memory data)
 
     @property
     def d(self) -> int:
@@ -85,12 +87,16 @@ def prepare_data(
     seed: int | None = 0,
     client: Any = None,
     weights: Any = None,
+    missing: str = "em",
 ) -> FitData:
     """Validate and centre in-memory data, or open an out-of-core source.
 
     ``weights`` (a column name or one number per row) are case weights;
-    a weights column is not modelled.
+    a weights column is not modelled.  ``missing="em"`` keeps rows with NaN
+    cells for EM with their observed-data likelihood
+    (:mod:`emstat.mixture.missing`); ``"error"`` refuses them.
     """
+    missing = incomplete.check_missing(missing)
     if weights is not None and (client is not None or is_out_of_core(data)):
         raise InputError("case weights need the data in memory (a DataFrame or an array)")
     if client is not None or is_out_of_core(data):
@@ -118,7 +124,14 @@ def prepare_data(
             # rows of weight 0 carry no information: left out, of the starts too
             frame, row_weights = frame[row_weights > 0], row_weights[row_weights > 0]
         data = frame
-    numeric = as_numeric_data(data, columns)
+    numeric = as_numeric_data(data, columns, allow_missing=missing == "em")
+    if missing == "em" and np.isnan(numeric.values).any():
+        if row_weights is not None:
+            raise InputError(
+                "case weights with missing values are not supported; drop the incomplete rows "
+                "or fit without weights"
+            )
+        return _prepare_incomplete(numeric)
     check_not_constant(numeric)
     center = numeric.values.mean(axis=0)
     # C order: the compiled E-step reads rows; F-ordered rows were copied every iteration
@@ -133,6 +146,26 @@ def prepare_data(
         numeric.values,
         numeric.index,
         row_weights,
+    )
+
+
+def _prepare_incomplete(numeric: Any) -> FitData:
+    """In-memory rows with NaN cells: EM on every row that has an observed value."""
+    prepared = incomplete.prepare_incomplete(numeric.values, numeric.columns)
+    kept = prepared.layout.kept
+    check_squares_finite(
+        np.nan_to_num(numeric.values[kept] - prepared.center), numeric.columns
+    )
+    return FitData(
+        numeric.columns,
+        int(kept.size),
+        prepared.center,
+        prepared.x,
+        prepared.sample,
+        numeric.values,
+        numeric.index,
+        None,
+        prepared.layout,
     )
 
 
@@ -210,6 +243,8 @@ class MixtureFitter:
         if self.data.raw is None and not isinstance(self.init, str):
             raise InputError("init labels or responsibilities need data in memory")
         self.init = _align_to_rows(self.init, self.data.index)
+        if self.data.missing is not None and not isinstance(self.init, str):
+            self.init = _start_rows_of(self.init, self.data.missing)
 
     # --- starting partitions ----------------------------------------------------
     def _deterministic_start(self, method: str, k: int) -> StartingPartition:
@@ -245,6 +280,8 @@ class MixtureFitter:
         A Dask collection is not kept: its client may be gone when the
         standard errors are first asked for.
         """
+        if self.data.missing is not None and self.data.raw is not None:
+            return incomplete.IncompleteData(self.data.raw, self.data.index)
         if self.data.weights is not None and self.data.raw is not None:
             return gaussian.WeightedRows(self.data.raw, self.data.weights)
         if self.data.raw is not None:
@@ -288,7 +325,7 @@ class MixtureFitter:
             stats0 = em_model.stats_from_responsibilities(
                 self.data.start_rows(x_start, start.rows), start.resp
             )
-            if k == 1:
+            if k == 1 and self.data.missing is None:
                 # Every model with one component is the unconstrained one of its
                 # family, fitted in closed form as mclust's mvn does, without the
                 # iterative M-steps' singularity tests.
@@ -332,6 +369,7 @@ class MixtureFitter:
         theta = em.theta if em.ok else None
         # The observed information is the unregularised likelihood's: not at a ridged estimate.
         rows = self.fitted_rows() if self.reg_covar == 0 else None
+        layout = self.data.missing
         classification_loglik = math.nan
         if theta is not None and em.stats is not None:
             # Every run ends with an E-step at theta, which summed ICL's entropy term.
@@ -343,16 +381,31 @@ class MixtureFitter:
             n=self.data.size,
             params_=None if theta is None else theta.shifted(self.data.center),
             n_params=em_model.n_params(self.data.d),
-            init=init,
+            init=init if layout is None or init == "none" else f"{init} {layout.start_rule}",
             classification_loglik=classification_loglik,
             **run_fields(em, theta is not None),
             restarts=restarts,
             reg_covar=float(self.reg_covar),
             data_=rows if theta is not None else None,
             std_error_method="observed information"
-            if theta is not None and rows is not None
+            if theta is not None and rows is not None and layout is None
             else None,
+            missing=None if layout is None else layout.summary,
         )
+
+
+def _start_rows_of(init: Any, layout: incomplete.MissingLayout) -> Any:
+    """User labels or responsibilities of every row given, cut to the rows starts use."""
+    if isinstance(init, tuple):
+        raise InputError(
+            "init=(rows, labels) is not offered for data with missing values; "
+            "give a label for every row"
+        )
+    array = np.asarray(init)
+    n = layout.summary.total_rows
+    if array.ndim in (1, 2) and array.shape[0] != n:
+        raise InputError(f"init has {array.shape[0]} rows of labels; the data have {n} rows")
+    return array[layout.sample_rows] if array.ndim in (1, 2) else array
 
 
 def _one_component_equivalent(name: str) -> str:

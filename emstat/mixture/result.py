@@ -17,6 +17,7 @@ from emstat._validation import as_numeric_data
 from emstat.engine import EMControl
 from emstat.errors import DegenerateFitError, InputError
 from emstat.mixture import gaussian
+from emstat.mixture import missing as incomplete
 from emstat.mixture.gaussian import GaussianParams, parameter_names, reported_vector
 from emstat.results import MixtureCriteria, params_frame, run_payload
 
@@ -67,6 +68,8 @@ class MixtureResult(MixtureCriteria):
     reg_covar: float = 0.0  # the ridge added to each scatter per M-step (0: the MLE)
     # the rows fitted, or their out-of-core source, for the standard errors
     data_: Any = field(default=None, repr=False)
+    # how many cells were missing (None: none were); the fit assumes them missing at random
+    missing: incomplete.MissingSummary | None = None
 
     # --- criteria -----------------------------------------------------------------
     @property
@@ -108,7 +111,10 @@ class MixtureResult(MixtureCriteria):
         on each row's ``scale`` (logit weights, log variances), so inside the
         parameter space.
         """
-        return self.conf_int(0.95)
+        table = self.conf_int(0.95)
+        if self.missing is not None:
+            table.attrs["missing"] = self.missing.to_dict()
+        return table
 
     def conf_int(self, level: float = 0.95, method: str = "wald", **options: Any) -> pd.DataFrame:
         """``params`` with intervals at ``level`` by ``method``, and a ``method`` column.
@@ -145,6 +151,11 @@ class MixtureResult(MixtureCriteria):
             return self.std_errors, None
         if self.reg_covar != 0:
             return np.full(size, np.nan), f"a regularised fit (reg_covar = {self.reg_covar:g})"
+        if self.missing is not None:
+            return np.full(size, np.nan), (
+                "not computed for data with missing cells (the observed information of "
+                "incomplete rows)"
+            )
         if self.data_ is None:
             return np.full(size, np.nan), "no data kept (a fit loaded from a file)"
         from emstat.mixture.stderr import stationary_std_errors
@@ -221,17 +232,35 @@ class MixtureResult(MixtureCriteria):
         the predictions keep the digits the fit had.
         """
         theta = self._require_ok()
-        x = as_numeric_data(data, expected_columns=self.columns if _is_frame(data) else None)
-        if x.d != self.d:
-            raise InputError(f"the fit has {self.d} columns; the data have {x.d}")
+        x = self._rows(data)
         center = theta.center
-        log_resp, row_loglik = gaussian.log_responsibilities(
-            x.values - center, theta.about(center), rows=x.index
-        )
+        if np.isnan(x.values).any():
+            # missing coordinates are marginalised: each row's density is its observed part's
+            log_resp, row_loglik = incomplete.log_responsibilities(
+                x.values - center, theta.about(center), rows=x.index
+            )
+        else:
+            log_resp, row_loglik = gaussian.log_responsibilities(
+                x.values - center, theta.about(center), rows=x.index
+            )
         return log_resp, row_loglik, x.index
 
+    def _rows(self, data: Any) -> Any:
+        """New rows as numbers in the fit's columns; NaN cells allowed (marginalised)."""
+        x = as_numeric_data(
+            data, expected_columns=self.columns if _is_frame(data) else None, allow_missing=True
+        )
+        if x.d != self.d:
+            raise InputError(f"the fit has {self.d} columns; the data have {x.d}")
+        return x
+
     def predict_proba(self, data: Any) -> pd.DataFrame:
-        """Responsibilities, one column per component, aligned to the data's index."""
+        """Responsibilities, one column per component, aligned to the data's index.
+
+        Rows may have NaN cells: their missing coordinates are marginalised
+        (as in :meth:`predict` and :meth:`score_samples`); a row with every
+        cell missing gets the mixing weights.
+        """
         log_resp, _, index = self._log_resp(data)
         return pd.DataFrame(np.exp(log_resp), index=index, columns=self._labels)
 
@@ -241,9 +270,57 @@ class MixtureResult(MixtureCriteria):
         return pd.Series(np.argmax(log_resp, axis=1) + 1, index=index, name="component")
 
     def score_samples(self, data: Any) -> pd.Series:
-        """Each row's log density under the fitted mixture (-inf beyond float range)."""
+        """Each row's log density under the fitted mixture (-inf beyond float range).
+
+        A row with NaN cells gets the density of its observed coordinates
+        (0 when none is observed).
+        """
         _, row_loglik, index = self._log_resp(data)
         return pd.Series(row_loglik, index=index, name="loglik")
+
+    def impute(
+        self, data: Any = None, *, m: int | None = None, seed: Any = None
+    ) -> pd.DataFrame:
+        """The data with every missing cell filled in from the fitted mixture.
+
+        ``m=None``: each missing cell becomes its conditional mean given the
+        row's observed cells, ``E[x_m | x_o] = Σ_k z_k(x_o) E_k[x_m | x_o]``
+        (a row with nothing observed: the mixture's mean).  ``m`` > 0:
+        ``m`` proper multiple imputations, stacked with an ``imputation``
+        column (1..m): for each, the parameters are drawn from their
+        sampling distribution by a bootstrap refit (the rows resampled with
+        replacement and EM rerun from the fitted parameters, as Amelia's
+        EMB), then each row's component and missing cells from their
+        conditional distribution under those parameters.  ``seed`` (a whole
+        number >= 0, or None) seeds the draws; each imputation has its own
+        stream from ``SeedSequence(seed).spawn(m)``.
+
+        ``data`` defaults to the rows the fit was given (same index and
+        columns); other rows in the fit's columns may be passed.
+        """
+        from emstat.mixture.missing import impute_fit
+
+        theta = self._require_ok()
+        if data is None:
+            if not isinstance(self.data_, incomplete.IncompleteData):
+                if self.missing is None and self.data_ is not None:
+                    raise InputError(
+                        "the fitted data had no missing cells; pass data= to impute other rows"
+                    )
+                raise InputError("the fit keeps no data to impute; pass data=")
+            values, index = self.data_.values, self.data_.index
+        else:
+            x = self._rows(data)
+            values, index = x.values, x.index
+        filled = impute_fit(self, theta, values, m=m, seed=seed)
+        if m is None:
+            return pd.DataFrame(filled[0], index=index, columns=self.columns)
+        frames = [
+            pd.DataFrame(block, index=index, columns=self.columns).assign(imputation=j + 1)
+            for j, block in enumerate(filled)
+        ]
+        stacked = pd.concat(frames)
+        return stacked[["imputation", *self.columns]]
 
     def sample(self, n: int, seed: int | np.random.Generator | None = None) -> pd.DataFrame:
         """Draw ``n`` rows from the fitted mixture, with the component each came from.
@@ -279,6 +356,8 @@ class MixtureResult(MixtureCriteria):
             f"Gaussian mixture: model {self.model}, k = {self.k}, n = {self.n}, d = {self.d}",
             f"init: {self.init}; stopping rule: {self.control.describe()}",
         ]
+        if self.missing is not None:
+            head.append(self.missing.describe())
         if self.reg_covar != 0:
             head.append(
                 f"reg_covar = {self.reg_covar:g} added to each covariance's diagonal "
@@ -323,6 +402,7 @@ class MixtureResult(MixtureCriteria):
             "std_errors": self._saved_std_errors(),
             "std_error_method": self.std_error_method,
             **({"reg_covar": self.reg_covar} if self.reg_covar != 0 else {}),
+            **({"missing": self.missing.to_dict()} if self.missing is not None else {}),
             **_saved_center(theta),
         }
 
@@ -377,6 +457,9 @@ class MixtureResult(MixtureCriteria):
             ),
             std_error_method=fields.optional_string("std_error_method"),
             reg_covar=fields.reg_covar(),
+            missing=None
+            if payload.get("missing") is None
+            else incomplete.MissingSummary.from_dict(payload["missing"]),
         )
 
     def save(self, path: str | Path) -> Path:
