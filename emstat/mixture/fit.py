@@ -153,9 +153,7 @@ def _prepare_incomplete(numeric: Any) -> FitData:
     """In-memory rows with NaN cells: EM on every row that has an observed value."""
     prepared = incomplete.prepare_incomplete(numeric.values, numeric.columns)
     kept = prepared.layout.kept
-    check_squares_finite(
-        np.nan_to_num(numeric.values[kept] - prepared.center), numeric.columns
-    )
+    check_squares_finite(np.nan_to_num(numeric.values[kept] - prepared.center), numeric.columns)
     return FitData(
         numeric.columns,
         int(kept.size),

@@ -33,14 +33,15 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import numpy as np
 
 from emstat._validation import describe_labels
 from emstat.errors import DegenerateFitError, InputError
-from emstat.mixture import gaussian
+from emstat.mixture import fused, gaussian
 from emstat.mixture.gaussian import GaussianParams, GaussianStats, ScatterKind
 
 __all__ = [
@@ -98,6 +99,10 @@ class IncompleteRows:
     patterns: tuple[Pattern, ...]
     d: int
     n_rows: int  # every row handed in, the empty ones too
+    # the incomplete rows in pattern order, missing cells 0, and each one's pattern number
+    # (the compiled E-step's layout)
+    zero_filled: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
+    pattern_of_row: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
     @classmethod
     def from_array(cls, x: np.ndarray) -> IncompleteRows:
@@ -122,7 +127,14 @@ class IncompleteRows:
             patterns.append(Pattern(rows, observed, np.flatnonzero(mask), values))
         whole = complete_rows.size == n
         complete = np.ascontiguousarray(x if whole else x[complete_rows])
-        return cls(complete, complete_rows, tuple(patterns), d, n)
+        if not patterns:
+            return cls(complete, complete_rows, (), d, n)
+        incomplete = np.concatenate([p.rows for p in patterns])
+        zero_filled = np.nan_to_num(x[incomplete], nan=0.0)
+        pattern_of_row = np.repeat(
+            np.arange(len(patterns), dtype=np.int64), [p.rows.size for p in patterns]
+        )
+        return cls(complete, complete_rows, tuple(patterns), d, n, zero_filled, pattern_of_row)
 
     @property
     def n_fitted(self) -> int:
@@ -132,7 +144,7 @@ class IncompleteRows:
 
 def _pattern_codes(mask: np.ndarray) -> tuple[np.ndarray, dict[int, np.ndarray]]:
     """One integer per row naming its missingness pattern (0: complete), and each code's mask."""
-    n, d = mask.shape
+    d = mask.shape[1]
     if d <= 62:
         codes = mask.astype(np.int64) @ (np.int64(1) << np.arange(d, dtype=np.int64))
         unique = np.unique(codes)
@@ -245,29 +257,76 @@ def _zero_stats(k: int, d: int, scatter: ScatterKind) -> GaussianStats:
     return GaussianStats(np.zeros(k), np.zeros((k, d)), second, 0.0)
 
 
+@cache
+def _kernels() -> Any:
+    """The compiled E-step of incomplete rows (numba is a dependency; tests patch None)."""
+    from emstat.mixture import _missing_kernels
+
+    return _missing_kernels
+
+
 def e_step(
     data: IncompleteRows, theta: GaussianParams, scatter: ScatterKind
 ) -> tuple[GaussianStats, float]:
     """Expected sufficient statistics of rows with missing cells, and their observed-data loglik.
 
-    The complete rows take the fused E-step of complete data; each pattern of
-    incomplete rows its conditional Gaussians.
+    The complete rows take the fused E-step of complete data; the incomplete
+    rows one compiled pass with each pattern's conditional Gaussians
+    (:func:`numpy_e_step` is its reference).
     """
-    return _e_step(data, theta, scatter, gaussian.e_step)
+    if _kernels() is None or not fused.available():
+        return numpy_e_step(data, theta, scatter)
+    if data.complete.shape[0]:
+        stats, loglik = gaussian.e_step(data.complete, theta, scatter)
+    else:
+        stats, loglik = _zero_stats(theta.k, data.d, scatter), 0.0
+    if not data.patterns:
+        return stats, loglik
+    part, part_loglik = _compiled_incomplete_e_step(data, theta, scatter)
+    return stats + part, loglik + part_loglik
+
+
+def _compiled_incomplete_e_step(
+    data: IncompleteRows, theta: GaussianParams, scatter: ScatterKind
+) -> tuple[GaussianStats, float]:
+    """The incomplete rows' statistics by the compiled kernel, from each pattern's matrices."""
+    k, d, n_patterns = theta.k, data.d, len(data.patterns)
+    whiten = np.zeros((n_patterns, k, d, d))
+    regression = np.zeros((n_patterns, k, d, d))
+    residual = np.zeros((n_patterns, k, d, d))
+    fill_base = np.zeros((n_patterns, k, d))
+    log_norm = np.empty((n_patterns, k))
+    for p, pattern in enumerate(data.patterns):
+        obs, mis = pattern.observed, pattern.missing
+        cond = _conditional(theta, obs, mis)
+        whiten[p][:, obs[:, None], obs[None, :]] = cond.whiten
+        regression[p][:, obs[:, None], mis[None, :]] = cond.regression
+        residual[p][:, mis[:, None], mis[None, :]] = cond.residual
+        fill_base[p][:, mis] = theta.means[:, mis]
+        log_norm[p] = cond.log_norm
+    nk_pattern, sums, second, loglik, classification = _kernels().incomplete_e_step(
+        data.zero_filled,
+        data.pattern_of_row,
+        np.ascontiguousarray(theta.means, dtype=np.float64),
+        whiten,
+        fill_base,
+        regression,
+        log_norm,
+        n_patterns,
+    )
+    # the conditional covariances of the missing block, once per pattern and component
+    second += np.einsum("pk,pkab->kab", nk_pattern, residual)
+    if scatter == "diag":
+        second = np.ascontiguousarray(np.einsum("kii->ki", second))
+    return GaussianStats(nk_pattern.sum(axis=0), sums, second, float(classification)), float(loglik)
 
 
 def numpy_e_step(
     data: IncompleteRows, theta: GaussianParams, scatter: ScatterKind
 ) -> tuple[GaussianStats, float]:
-    """:func:`e_step` with the complete rows in numpy too (the tests' reference)."""
-    return _e_step(data, theta, scatter, gaussian.numpy_e_step)
-
-
-def _e_step(
-    data: IncompleteRows, theta: GaussianParams, scatter: ScatterKind, complete_e_step: Any
-) -> tuple[GaussianStats, float]:
+    """:func:`e_step` in numpy: each pattern's rows through its conditional Gaussians."""
     if data.complete.shape[0]:
-        stats, loglik = complete_e_step(data.complete, theta, scatter)
+        stats, loglik = gaussian.numpy_e_step(data.complete, theta, scatter)
     else:
         stats, loglik = _zero_stats(theta.k, data.d, scatter), 0.0
     for pattern in data.patterns:
@@ -303,7 +362,7 @@ def log_responsibilities(
 
 
 def conditional_means(x: np.ndarray, theta: GaussianParams) -> np.ndarray:
-    """``x`` with every missing cell replaced by its conditional mean given the row's observed cells.
+    """``x`` with each missing cell replaced by its conditional mean given the row's observed cells.
 
     ``E[x_m | x_o] = Σ_k z_k(x_o) x̂_k,m``; a row with nothing observed gets
     the mixture's mean.
@@ -337,10 +396,7 @@ def _fill(x: np.ndarray, theta: GaussianParams, rng: np.random.Generator | None)
         resp = np.exp(_normalise(log_dens)[0])
         mis = pattern.missing
         fills = np.stack(
-            [
-                theta.means[j, mis] + residuals[j] @ cond.regression[j]
-                for j in range(theta.k)
-            ],
+            [theta.means[j, mis] + residuals[j] @ cond.regression[j] for j in range(theta.k)],
             axis=1,
         )  # (n_p, k, q)
         if rng is None:
@@ -357,7 +413,7 @@ def _draw_conditional(
     """One draw per row: a component by ``resp``, then N(fills[component], residual[component])."""
     n, k = resp.shape
     cumulative = np.cumsum(resp, axis=1)
-    u = rng.random(n)[:, None] * cumulative[:, -1:]
+    u = np.asarray(rng.random(n))[:, None] * cumulative[:, -1:]
     component = np.minimum((cumulative < u).sum(axis=1), k - 1)
     chol = np.linalg.cholesky(residual)  # Schur complements of positive definite matrices
     noise = rng.standard_normal((n, fills.shape[2]))
@@ -380,9 +436,7 @@ class MissingSummary:
     def describe(self) -> str:
         """One line: what was missing and what the fit assumed."""
         share = self.cells / self.total_cells if self.total_cells else 0.0
-        dropped = (
-            f"; {self.dropped} rows with every value missing left out" if self.dropped else ""
-        )
+        dropped = f"; {self.dropped} rows with every value missing left out" if self.dropped else ""
         return (
             f"missing: {self.cells} of {self.total_cells} cells ({share:.1%}) in {self.rows} "
             f"of {self.total_rows} rows{dropped}; the fit {MAR_NOTE}"
@@ -441,7 +495,8 @@ def summarise(mask: np.ndarray, columns: Sequence[str]) -> MissingSummary:
 
 def check_columns_observed(mask: np.ndarray, columns: Sequence[str], where: str = "") -> None:
     """Refuse a column with no observed value: nothing identifies its mean."""
-    empty = [c for c, all_missing in zip(columns, mask.all(axis=0), strict=True) if all_missing]
+    all_missing = np.asarray(mask.all(axis=0))
+    empty = [c for c, gone in zip(columns, all_missing, strict=True) if gone]
     if empty:
         raise InputError(
             f"{where}column {describe_labels(empty)} is entirely missing (NaN in every row); "

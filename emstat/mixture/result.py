@@ -278,9 +278,7 @@ class MixtureResult(MixtureCriteria):
         _, row_loglik, index = self._log_resp(data)
         return pd.Series(row_loglik, index=index, name="loglik")
 
-    def impute(
-        self, data: Any = None, *, m: int | None = None, seed: Any = None
-    ) -> pd.DataFrame:
+    def impute(self, data: Any = None, *, m: int | None = None, seed: Any = None) -> pd.DataFrame:
         """The data with every missing cell filled in from the fitted mixture.
 
         ``m=None``: each missing cell becomes its conditional mean given the
