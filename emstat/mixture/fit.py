@@ -107,8 +107,17 @@ def prepare_data(
             sample_size=sample_size,
             seed=seed,
             client=client,
+            missing=missing,
         )
-        return FitData(source.columns, source.n, source.center, source, source.sample, None)
+        layout = None
+        if source.missing is not None:
+            nowhere = np.empty(0, dtype=np.int64)  # the rows are not in memory
+            layout = incomplete.MissingLayout(
+                source.missing, nowhere, source.sample_rows, source.starts_imputed
+            )
+        return FitData(
+            source.columns, source.n, source.center, source, source.sample, None, missing=layout
+        )
     row_weights = None
     if weights is not None:
         from emstat.mixture.family_fit import as_frame, case_weights
@@ -477,6 +486,7 @@ def fit_mixture(
     exposure: Any = None,
     fixed_weights: Any = None,
     reg_covar: float = 0.0,
+    missing: str = "em",
 ) -> Any:
     """Fit a k-component mixture by EM: Gaussian by default, or any component family.
 
@@ -557,6 +567,18 @@ def fit_mixture(
         standard errors are computed).  A finite number >= 0; 0 (default)
         fits the maximum-likelihood estimate.  Columns are not rescaled
         first: the ridge is in the data's units.
+    missing
+        Gaussian family: ``"em"`` (default) fits rows with NaN cells by
+        their observed-data likelihood, the E-step taking conditional
+        Gaussian expectations of the missing coordinates; it assumes the
+        values are missing at random.  Rows with every value missing are
+        left out with one warning that counts them; starts come from the
+        complete rows (or, when fewer than ``10 (d + 1)`` are complete, from
+        every row with its missing cells set to the column's mean).  The
+        summary, ``params.attrs["missing"]`` and the saved fit count the
+        missing cells and rows; :meth:`~emstat.mixture.result.MixtureResult.impute`
+        fills them.  ``"error"`` refuses NaN, naming the row and column.
+        See :mod:`emstat.mixture.missing`.
 
     Examples
     --------
@@ -608,6 +630,7 @@ def fit_mixture(
             seed=seed,
             client=live_client,
             weights=weights,
+            missing=missing,
         )
         return _fit_prepared(
             prepared,

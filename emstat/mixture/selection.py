@@ -160,6 +160,7 @@ def select_mixture(
     exposure: Any = None,
     n_init: int = 1,
     reg_covar: float = 0.0,
+    missing: str = "em",
 ) -> SelectionResult:
     """Fit every number of components in ``k`` with every covariance model.
 
@@ -177,6 +178,9 @@ def select_mixture(
     cells are NaN, with the reason in ``.reasons`` (mclust's NA).
     ``reg_covar`` adds a ridge to every fit's covariances, as in
     :func:`emstat.fit_mixture` (the criteria are then the regularised fits').
+    ``missing`` (``"em"`` or ``"error"``) treats NaN cells as in
+    :func:`emstat.fit_mixture`: every cell is fitted by its observed-data
+    likelihood, all from the same starting partition.
 
     Examples
     --------
@@ -218,7 +222,9 @@ def select_mixture(
         models = [models]
     if models is not None and len(models) == 0:
         raise InputError("models names no covariance model; pass None for mclust's defaults")
-    prepared = prepare_data(data, columns, sample_size=hc_subset, seed=seed, weights=weights)
+    prepared = prepare_data(
+        data, columns, sample_size=hc_subset, seed=seed, weights=weights, missing=missing
+    )
     names = list(models) if models is not None else default_models(prepared.d, prepared.n)
     resolved = list(dict.fromkeys(get_covariance_model(m, prepared.d).name for m in names))
     fitter = MixtureFitter(
