@@ -34,6 +34,14 @@ __all__ = ["fit"]
 
 _LARGE = "Large data"
 
+MissingOption = Annotated[
+    str,
+    typer.Option(
+        "--missing",
+        help="Empty/NaN cells: em (fit them by EM, assuming missing at random) or error.",
+    ),
+]
+
 
 def fit(
     data: DataPaths,
@@ -70,6 +78,7 @@ def fit(
     trials: TrialsOption = None,
     exposure: ExposureOption = None,
     weights: WeightsOption = None,
+    missing: MissingOption = "em",
 ) -> None:
     """Fit one mixture (Gaussian, or another family) and print its summary."""
     from emstat.mixture import fit_mixture
@@ -90,6 +99,7 @@ def fit(
         max_iter=max_iter,
         chunk_rows=chunk_rows or DEFAULT_CHUNK_ROWS,
         client=scheduler,
+        missing=missing,
     )
     if not result.ok:
         raise DegenerateFitError(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from emstat._parsing import parse_ks, parse_list
+from emstat.cli.fit import MissingOption
 from emstat.cli.options import (
     ColumnsOption,
     DataPath,
@@ -85,6 +86,7 @@ def select(
     n_init: NInitOption = 1,
     output_format: FormatOption = Format.table,
     quiet: Annotated[bool, quiet_option()] = False,
+    missing: MissingOption = "em",
 ) -> None:
     """Fit every k (and covariance model); print the table and the chosen fit."""
     from emstat._io import read_table
@@ -117,6 +119,7 @@ def select(
             tol=tol,
             max_iter=max_iter,
             workers=workers,
+            missing=missing,
             **options,
         )
     if not any(fit.ok for fit in selection.fits.values()):

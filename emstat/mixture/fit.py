@@ -194,6 +194,15 @@ def check_options(
     return check_seed(seed)
 
 
+def check_other_family_missing(missing: Any) -> None:
+    """The other families always marginalise missing values: only ``missing="em"`` is theirs."""
+    if incomplete.check_missing(missing) != "em":
+        raise InputError(
+            f"missing={missing!r} serves the Gaussian family; the other families marginalise "
+            "missing values (missing='em')"
+        )
+
+
 def check_reg_covar(reg_covar: Any) -> float:
     """``reg_covar`` as a float: a finite number >= 0 (InputError naming it otherwise)."""
     if isinstance(reg_covar, bool) or not isinstance(reg_covar, (int, float, np.number)):
@@ -599,6 +608,7 @@ def fit_mixture(
     if not is_gaussian(family):
         if reg_covar != 0:
             raise InputError("reg_covar serves the Gaussian family only")
+        check_other_family_missing(missing)
         return _fit_other_family(
             data,
             k,

@@ -615,8 +615,14 @@ def impute_fit(
 
     center = theta.center
     local = theta.about(center)
+    holes = np.isnan(values)
+
+    def keep_observed(filled: np.ndarray) -> np.ndarray:
+        # only the missing cells change: observed ones keep every digit
+        return np.where(holes, filled, values)
+
     if m is None:
-        return [conditional_means(values - center, local) + center]
+        return [keep_observed(conditional_means(values - center, local) + center)]
     m = check_whole(m, "m")
     streams = np.random.SeedSequence(check_seed(seed)).spawn(m)
     fitted = _fitted_values(fit)
@@ -624,7 +630,7 @@ def impute_fit(
     for stream in streams:
         rng = np.random.default_rng(stream)
         star = bootstrap_params(fit, theta, fitted, rng)
-        draws.append(draw_missing(values - center, star.about(center), rng) + center)
+        draws.append(keep_observed(draw_missing(values - center, star.about(center), rng) + center))
     return draws
 
 

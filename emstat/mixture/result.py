@@ -371,7 +371,9 @@ class MixtureResult(MixtureCriteria):
             "(-2 loglik + penalty: smaller is better)",
             f"standard errors: {self.std_error_method or 'not available'}"
             + (f" (some not available: {self.std_error_reason})" if self.std_error_reason else "")
-            + "; 95% Wald intervals on the scale shown",
+            + "; 95% Wald intervals on the scale shown"
+            if self.missing is None
+            else f"standard errors: {self.std_error_reason}",
             "",
         ]
         return "\n".join(head) + self.params_text()

@@ -20,6 +20,7 @@ from emstat.mixture.fit import (
     FAMILY_CONTROL,
     MixtureFitter,
     check_options,
+    check_other_family_missing,
     make_control,
     prepare_data,
 )
@@ -203,6 +204,7 @@ def select_mixture(
             raise InputError("models= names Gaussian covariance models; other families have none")
         if reg_covar != 0:
             raise InputError("reg_covar serves the Gaussian family only")
+        check_other_family_missing(missing)
         return _select_family(
             data,
             ks,
