@@ -1,133 +1,223 @@
-"""The compiled E-step of incomplete rows (numba), parallel over blocks of rows.
+"""The compiled E-step of incomplete rows (numba), parallel over blocks of one pattern each.
 
-Every row's pattern has, per component, its matrices embedded in d
-dimensions (zero where a coordinate does not take part), so one loop serves
-every pattern: ``y = (x - μ_k) W`` whitens the observed part, ``x + b + (x -
-μ_k) B`` fills the missing part with its conditional mean.  Missing cells of
-``x`` are 0 and meet only zero rows of ``W`` and ``B``.  Blocks depend on the
-number of rows only and are summed in block order, so the result is the same
-with any number of threads.  :func:`emstat.mixture.missing.numpy_e_step` is
-the reference the tests compare it with.
+The incomplete rows arrive sorted by missingness pattern, and every block
+holds rows of one pattern only, so its observed columns and each
+component's matrices are fixed within it: ``W`` whitens the observed part,
+``(x_o - μ_o) W`` (upper triangular, ``p x p``), and ``B`` regresses the
+missing part on it, ``x̂_m = μ_m + (x_o - μ_o) B`` (``p x q``).  As in the
+fused kernel of complete rows (:mod:`emstat.mixture._fused_kernels`, whose
+exponential and running products this module borrows), each block is
+copied into a column layout, so every inner loop runs over contiguous rows
+and vectorises.  Blocks depend on the rows and patterns only and are summed in
+order, so the result is the same with any number of threads;
+:func:`emstat.mixture.missing.numpy_e_step` is the reference the tests
+compare it with.
 """
 
 from __future__ import annotations
 
-import math
-
 import numba
 import numpy as np
 
-BLOCK_ROWS = 2048
+from emstat.mixture._fused_kernels import _FAST, _LANES, _flush_lanes, _multiply_lanes, exp_neg
+
+#: Rows per block (the caller lays the blocks out: :func:`emstat.mixture.missing.block_layout`).
+BLOCK_ROWS = 512
+# Chunks of blocks handed to threads: at most this many (their order fixes the sums).
+_CHUNKS = 64
 
 
-@numba.njit(cache=True, nogil=True)
-def _block(
+@numba.njit(fastmath=_FAST, error_model="numpy", cache=True)
+def _chunk(
     x: np.ndarray,
-    pattern: np.ndarray,
+    first: int,
+    stop: int,
+    block_first: np.ndarray,
+    block_length: np.ndarray,
+    block_pattern: np.ndarray,
     means: np.ndarray,
+    observed: np.ndarray,
+    n_observed: np.ndarray,
+    missing: np.ndarray,
     whiten: np.ndarray,
-    fill_base: np.ndarray,
     regression: np.ndarray,
     log_norm: np.ndarray,
-    lo: int,
-    hi: int,
+    rows_per_log: int,
     nk_pattern: np.ndarray,
     sums: np.ndarray,
     second: np.ndarray,
 ) -> tuple[float, float]:
+    """Statistics of blocks first .. stop added to nk_pattern (P, k), sums and second.
+
+    Returns the rows' log-likelihood and Σ_i log Σ_k exp(l_ik - max_k l_ik)
+    (minus their largest log responsibilities).
+    """
     k, d = means.shape
-    r = np.empty((k, d))
-    log_dens = np.empty(k)
-    full = np.empty(d)
-    loglik = 0.0
-    classification = 0.0
-    for i in range(lo, hi):
-        p = pattern[i]
-        top = -np.inf
+    xt = np.empty((d, BLOCK_ROWS))  # the block's rows, one column of the data per row of xt
+    r = np.empty((d, BLOCK_ROWS))  # x_o - μ_o of one component
+    full = np.empty((d, BLOCK_ROWS))  # the rows completed by one component's regression
+    logp = np.empty((k, BLOCK_ROWS))
+    top = np.empty(BLOCK_ROWS)
+    total = np.empty(BLOCK_ROWS)
+    maha = np.empty(BLOCK_ROWS)
+    lanes = np.ones(_LANES)
+    lane_rows = 0
+    top_sum = 0.0
+    spread = 0.0
+    for b in range(first, stop):
+        lo, m, p = block_first[b], block_length[b], block_pattern[b]
+        n_obs = n_observed[p]
+        n_mis = d - n_obs
+        for c in range(d):
+            for i in range(m):
+                xt[c, i] = x[lo + i, c]
         for j in range(k):
-            maha = 0.0
+            for a in range(n_obs):
+                mu = means[j, observed[p, a]]
+                col = observed[p, a]
+                for i in range(m):
+                    r[a, i] = xt[col, i] - mu
+            for i in range(m):
+                maha[i] = 0.0
+            for bb in range(n_obs):
+                for i in range(m):
+                    y = 0.0
+                    for a in range(bb + 1):  # W is upper triangular
+                        y += r[a, i] * whiten[p, j, a, bb]
+                    maha[i] += y * y
+            const = log_norm[p, j]
+            for i in range(m):
+                logp[j, i] = const - 0.5 * maha[i]
+        for i in range(m):
+            top[i] = logp[0, i]
+        for j in range(1, k):
+            for i in range(m):
+                v = logp[j, i]
+                t = top[i]
+                top[i] = v if v > t else t
+        for i in range(m):
+            e = exp_neg(logp[0, i] - top[i])
+            logp[0, i] = e
+            total[i] = e
+        for j in range(1, k):
+            for i in range(m):
+                e = exp_neg(logp[j, i] - top[i])
+                logp[j, i] = e
+                total[i] += e
+        for i in range(m):
+            top_sum += top[i]
+        rows_in_lane = m // _LANES + m % _LANES
+        if rows_per_log >= rows_in_lane:
+            if lane_rows + rows_in_lane > rows_per_log:
+                spread += _flush_lanes(lanes)
+                lane_rows = 0
+            _multiply_lanes(total, m, lanes)
+            lane_rows += rows_in_lane
+        else:  # so many components that a block's lane could overflow
+            for g in range(0, m, rows_per_log):
+                prod = 1.0
+                for i in range(g, min(m, g + rows_per_log)):
+                    prod *= total[i]
+                spread += np.log(prod)
+        for i in range(m):
+            total[i] = 1.0 / total[i]
+        for j in range(k):
+            # responsibilities, then the rows completed by component j
+            weight = 0.0
+            for i in range(m):
+                z = logp[j, i] * total[i]
+                logp[j, i] = z
+                weight += z
+            nk_pattern[p, j] += weight
+            for a in range(n_obs):
+                col = observed[p, a]
+                mu = means[j, col]
+                for i in range(m):
+                    r[a, i] = xt[col, i] - mu
+                    full[col, i] = xt[col, i]
+            for q in range(n_mis):
+                col = missing[p, q]
+                mu = means[j, col]
+                for i in range(m):
+                    full[col, i] = mu
+                for a in range(n_obs):
+                    coef = regression[p, j, a, q]
+                    for i in range(m):
+                        full[col, i] += r[a, i] * coef
             for a in range(d):
-                r[j, a] = x[i, a] - means[j, a]
-            for b in range(d):
-                y = 0.0
-                for a in range(d):
-                    y += r[j, a] * whiten[p, j, a, b]
-                maha += y * y
-            log_dens[j] = log_norm[p, j] - 0.5 * maha
-            if log_dens[j] > top:
-                top = log_dens[j]
-        total = 0.0
-        for j in range(k):
-            total += math.exp(log_dens[j] - top)
-        row = top + math.log(total)
-        loglik += row
-        classification += top - row
-        for j in range(k):
-            z = math.exp(log_dens[j] - row)
-            nk_pattern[p, j] += z
-            for b in range(d):
-                value = x[i, b] + fill_base[p, j, b]
-                for a in range(d):
-                    value += r[j, a] * regression[p, j, a, b]
-                full[b] = value
-            for a in range(d):
-                za = z * full[a]
-                sums[j, a] += za
-                for b in range(a, d):
-                    second[j, a, b] += za * full[b]
-    return loglik, classification
+                s = 0.0
+                for i in range(m):
+                    s += logp[j, i] * full[a, i]
+                sums[j, a] += s
+                for c in range(a, d):
+                    s2 = 0.0
+                    for i in range(m):
+                        s2 += logp[j, i] * full[a, i] * full[c, i]
+                    second[j, a, c] += s2
+    spread += _flush_lanes(lanes)
+    return top_sum + spread, spread
 
 
-@numba.njit(cache=True, parallel=True)
+@numba.njit(fastmath=_FAST, error_model="numpy", parallel=True, cache=True)
 def incomplete_e_step(
     x: np.ndarray,
-    pattern: np.ndarray,
+    block_first: np.ndarray,
+    block_length: np.ndarray,
+    block_pattern: np.ndarray,
     means: np.ndarray,
+    observed: np.ndarray,
+    n_observed: np.ndarray,
+    missing: np.ndarray,
     whiten: np.ndarray,
-    fill_base: np.ndarray,
     regression: np.ndarray,
     log_norm: np.ndarray,
-    n_patterns: int,
+    rows_per_log: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
-    """Per-pattern Σ z, Σ z x̃, Σ z x̃ x̃ᵀ (upper triangle), loglik and Σ max log z."""
-    n = x.shape[0]
+    """Per-pattern Σ z, Σ z x̃, Σ z x̃ x̃ᵀ, loglik and Σ_i log Σ_k exp(l_ik - max_k l_ik)."""
     k, d = means.shape
-    n_blocks = (n + BLOCK_ROWS - 1) // BLOCK_ROWS
-    nk_pattern = np.zeros((n_blocks, n_patterns, k))
-    sums = np.zeros((n_blocks, k, d))
-    second = np.zeros((n_blocks, k, d, d))
-    logliks = np.zeros(n_blocks)
-    classifications = np.zeros(n_blocks)
-    for blk in numba.prange(n_blocks):
-        lo = blk * BLOCK_ROWS
-        hi = min(n, lo + BLOCK_ROWS)
-        logliks[blk], classifications[blk] = _block(
+    n_patterns = n_observed.shape[0]
+    n_blocks = block_first.shape[0]
+    n_chunks = min(_CHUNKS, n_blocks)
+    nk_pattern = np.zeros((n_chunks, n_patterns, k))
+    sums = np.zeros((n_chunks, k, d))
+    second = np.zeros((n_chunks, k, d, d))
+    logliks = np.zeros(n_chunks)
+    spreads = np.zeros(n_chunks)
+    for c in numba.prange(n_chunks):
+        first = c * n_blocks // n_chunks
+        stop = (c + 1) * n_blocks // n_chunks
+        logliks[c], spreads[c] = _chunk(
             x,
-            pattern,
+            first,
+            stop,
+            block_first,
+            block_length,
+            block_pattern,
             means,
+            observed,
+            n_observed,
+            missing,
             whiten,
-            fill_base,
             regression,
             log_norm,
-            lo,
-            hi,
-            nk_pattern[blk],
-            sums[blk],
-            second[blk],
+            rows_per_log,
+            nk_pattern[c],
+            sums[c],
+            second[c],
         )
     total_nk = np.zeros((n_patterns, k))
     total_sums = np.zeros((k, d))
     total_second = np.zeros((k, d, d))
     loglik = 0.0
-    classification = 0.0
-    for blk in range(n_blocks):  # in block order: the same sum on any number of threads
-        total_nk += nk_pattern[blk]
-        total_sums += sums[blk]
-        total_second += second[blk]
-        loglik += logliks[blk]
-        classification += classifications[blk]
+    spread = 0.0
+    for c in range(n_chunks):  # in chunk order: the same sums on any number of threads
+        total_nk += nk_pattern[c]
+        total_sums += sums[c]
+        total_second += second[c]
+        loglik += logliks[c]
+        spread += spreads[c]
     for j in range(k):
         for a in range(d):
             for b in range(a + 1, d):
                 total_second[j, b, a] = total_second[j, a, b]
-    return total_nk, total_sums, total_second, loglik, classification
+    return total_nk, total_sums, total_second, loglik, spread

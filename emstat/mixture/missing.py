@@ -99,10 +99,11 @@ class IncompleteRows:
     patterns: tuple[Pattern, ...]
     d: int
     n_rows: int  # every row handed in, the empty ones too
-    # the incomplete rows in pattern order, missing cells 0, and each one's pattern number
-    # (the compiled E-step's layout)
+    # The compiled E-step's layout: the incomplete rows in pattern order with their
+    # missing cells 0, blocks of one pattern each, and each pattern's columns.
     zero_filled: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
-    pattern_of_row: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    blocks: tuple[np.ndarray, np.ndarray, np.ndarray] = ()  # type: ignore[assignment]
+    columns: tuple[np.ndarray, np.ndarray, np.ndarray] = ()  # type: ignore[assignment]
 
     @classmethod
     def from_array(cls, x: np.ndarray) -> IncompleteRows:
@@ -131,15 +132,54 @@ class IncompleteRows:
             return cls(complete, complete_rows, (), d, n)
         incomplete = np.concatenate([p.rows for p in patterns])
         zero_filled = np.nan_to_num(x[incomplete], nan=0.0)
-        pattern_of_row = np.repeat(
-            np.arange(len(patterns), dtype=np.int64), [p.rows.size for p in patterns]
+        blocks = block_layout(np.array([p.rows.size for p in patterns]))
+        return cls(
+            complete,
+            complete_rows,
+            tuple(patterns),
+            d,
+            n,
+            zero_filled,
+            blocks,
+            _pattern_columns(patterns, d),
         )
-        return cls(complete, complete_rows, tuple(patterns), d, n, zero_filled, pattern_of_row)
 
     @property
     def n_fitted(self) -> int:
         """Rows with at least one observed coordinate."""
         return int(self.complete_rows.size + sum(p.rows.size for p in self.patterns))
+
+
+#: Rows per block of the compiled E-step (each block holds rows of one pattern).
+BLOCK_ROWS = 512
+
+
+def block_layout(pattern_sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """First row, length and pattern of every block, for rows sorted by pattern."""
+    sizes = np.asarray(pattern_sizes, dtype=np.int64)
+    per_pattern = -(-sizes // BLOCK_ROWS)
+    pattern = np.repeat(np.arange(sizes.size, dtype=np.int64), per_pattern)
+    offset_in_pattern = (
+        np.arange(pattern.size, dtype=np.int64)
+        - np.repeat(np.cumsum(per_pattern) - per_pattern, per_pattern)
+    ) * BLOCK_ROWS
+    pattern_start = np.repeat(np.cumsum(sizes) - sizes, per_pattern)
+    first = pattern_start + offset_in_pattern
+    length = np.minimum(BLOCK_ROWS, sizes[pattern] - offset_in_pattern)
+    return first, length, pattern
+
+
+def _pattern_columns(
+    patterns: Sequence[Pattern], d: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each pattern's observed columns and missing columns (padded to d), and how many observed."""
+    observed = np.zeros((len(patterns), d), dtype=np.int64)
+    missing = np.zeros((len(patterns), d), dtype=np.int64)
+    n_observed = np.array([p.observed.size for p in patterns], dtype=np.int64)
+    for j, p in enumerate(patterns):
+        observed[j, : p.observed.size] = p.observed
+        missing[j, : p.missing.size] = p.missing
+    return observed, missing, n_observed
 
 
 def _pattern_codes(mask: np.ndarray) -> tuple[np.ndarray, dict[int, np.ndarray]]:
@@ -184,7 +224,8 @@ def _conditional(theta: GaussianParams, observed: np.ndarray, missing: np.ndarra
         ) from None
     eye = np.broadcast_to(np.eye(observed.size), s_oo.shape)
     inv_chol = np.linalg.solve(chol, eye)  # L⁻¹
-    whiten = inv_chol.transpose(0, 2, 1)  # U = L⁻ᵀ: Uᵀ Σ_oo U = I
+    # U = L⁻ᵀ: Uᵀ Σ_oo U = I; upper triangular (exactly: the compiled E-step skips the rest)
+    whiten = np.triu(inv_chol.transpose(0, 2, 1))
     regression = whiten @ (inv_chol @ s_om)  # Σ_oo⁻¹ Σ_om
     residual = s_mm - s_om.transpose(0, 2, 1) @ regression
     with np.errstate(divide="ignore"):
@@ -294,31 +335,33 @@ def _compiled_incomplete_e_step(
     whiten = np.zeros((n_patterns, k, d, d))
     regression = np.zeros((n_patterns, k, d, d))
     residual = np.zeros((n_patterns, k, d, d))
-    fill_base = np.zeros((n_patterns, k, d))
     log_norm = np.empty((n_patterns, k))
     for p, pattern in enumerate(data.patterns):
         obs, mis = pattern.observed, pattern.missing
         cond = _conditional(theta, obs, mis)
-        whiten[p][:, obs[:, None], obs[None, :]] = cond.whiten
-        regression[p][:, obs[:, None], mis[None, :]] = cond.regression
+        whiten[p, :, : obs.size, : obs.size] = cond.whiten
+        regression[p, :, : obs.size, : mis.size] = cond.regression
         residual[p][:, mis[:, None], mis[None, :]] = cond.residual
-        fill_base[p][:, mis] = theta.means[:, mis]
         log_norm[p] = cond.log_norm
-    nk_pattern, sums, second, loglik, classification = _kernels().incomplete_e_step(
+    observed, missing, n_observed = data.columns
+    nk_pattern, sums, second, loglik, spread = _kernels().incomplete_e_step(
         data.zero_filled,
-        data.pattern_of_row,
+        *data.blocks,
         np.ascontiguousarray(theta.means, dtype=np.float64),
+        observed,
+        n_observed,
+        missing,
         whiten,
-        fill_base,
         regression,
         log_norm,
-        n_patterns,
+        fused.rows_per_logarithm(k),
     )
     # the conditional covariances of the missing block, once per pattern and component
     second += np.einsum("pk,pkab->kab", nk_pattern, residual)
     if scatter == "diag":
         second = np.ascontiguousarray(np.einsum("kii->ki", second))
-    return GaussianStats(nk_pattern.sum(axis=0), sums, second, float(classification)), float(loglik)
+    stats = GaussianStats(nk_pattern.sum(axis=0), sums, second, -float(spread))
+    return stats, float(loglik)
 
 
 def numpy_e_step(
