@@ -555,3 +555,22 @@ def test_em_engine_on_incomplete_rows_from_parameters() -> None:
         again = fit_em(model, data, theta0=theta.about(center))
     assert again.loglik == pytest.approx(fit.loglik, abs=1e-8)
     assert again.n_iter <= 2
+
+
+def test_refitting_intervals_are_refused_and_plots_draw_the_complete_rows(
+    fit2: MixtureResult,
+) -> None:
+    with pytest.raises(
+        InputError, match=r"bootstrap replicates are not available for a fit with missing cells"
+    ):
+        fit2.bootstrap(n_boot=5)
+    with pytest.raises(
+        InputError, match=r"profile intervals are not available for a fit with missing"
+    ):
+        fit2.conf_int(method="profile", parameters=["1:weight"])
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    axes = fit2.plot("classification")
+    assert axes is not None

@@ -131,6 +131,7 @@ class MixtureResult(MixtureCriteria):
 
         if method != "wald":
             self._require_unregularised(f"{method} intervals")
+            self._require_complete(f"{method} intervals")
         return conf_int_by_method(self, level, method, options, self._wald_table)
 
     def _wald_table(self, level: float) -> pd.DataFrame:
@@ -186,6 +187,14 @@ class MixtureResult(MixtureCriteria):
                 "they refit by maximum likelihood (fit with reg_covar=0 for them)"
             )
 
+    def _require_complete(self, what: str) -> None:
+        # Their refits take complete rows; a fit with missing cells would be refitted otherwise.
+        if self.missing is not None:
+            raise InputError(
+                f"{what} are not available for a fit with missing cells (they refit complete "
+                "rows); impute(m=...) draws the parameters by bootstrap refits instead"
+            )
+
     @property
     def std_error_reason(self) -> str | None:
         """Why some standard errors are NaN (naming the parameter or direction), or None."""
@@ -213,6 +222,7 @@ class MixtureResult(MixtureCriteria):
         from emstat.inference.bootstrap import bootstrap_fit
 
         self._require_unregularised("bootstrap replicates")
+        self._require_complete("bootstrap replicates")
         return bootstrap_fit(
             self,
             n_boot=n_boot,
@@ -341,10 +351,14 @@ class MixtureResult(MixtureCriteria):
         or ``"stopping"``, on ``ax`` (an Axes, or one per pair of variables).
 
         Returns the Axes (an array of them for several pairs); options and
-        details: :func:`emstat.plotting.plot_mixture`.
+        details: :func:`emstat.plotting.plot_mixture`.  A fit with missing
+        cells draws its complete rows unless ``data=`` is given.
         """
         from emstat.plotting import plot_mixture
 
+        if isinstance(self.data_, incomplete.IncompleteData) and options.get("data") is None:
+            # the rows a fit with missing cells was given: the complete ones are drawn
+            options["data"] = pd.DataFrame(self.data_.values, columns=self.columns)
         return plot_mixture(self, kind, ax, **options)
 
     # --- text ---------------------------------------------------------------------
