@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -86,6 +86,21 @@ class Pattern:
 
 
 @dataclass(frozen=True)
+class KernelLayout:
+    """The incomplete rows as the compiled E-step reads them.
+
+    ``zero_filled``: the rows in pattern order, missing cells 0; ``blocks``:
+    each block's first row, length and pattern (a block holds one pattern);
+    ``columns``: each pattern's observed and missing columns (padded to d)
+    and how many are observed.
+    """
+
+    zero_filled: np.ndarray
+    blocks: tuple[np.ndarray, np.ndarray, np.ndarray]
+    columns: tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+@dataclass(frozen=True)
 class IncompleteRows:
     """Rows with NaN for the missing cells, laid out for the E-step.
 
@@ -99,11 +114,7 @@ class IncompleteRows:
     patterns: tuple[Pattern, ...]
     d: int
     n_rows: int  # every row handed in, the empty ones too
-    # The compiled E-step's layout: the incomplete rows in pattern order with their
-    # missing cells 0, blocks of one pattern each, and each pattern's columns.
-    zero_filled: np.ndarray = field(default_factory=lambda: np.empty((0, 0)))
-    blocks: tuple[np.ndarray, np.ndarray, np.ndarray] = ()  # type: ignore[assignment]
-    columns: tuple[np.ndarray, np.ndarray, np.ndarray] = ()  # type: ignore[assignment]
+    layout: KernelLayout | None = None  # the compiled E-step's (None: no incomplete rows)
 
     @classmethod
     def from_array(cls, x: np.ndarray) -> IncompleteRows:
@@ -131,18 +142,12 @@ class IncompleteRows:
         if not patterns:
             return cls(complete, complete_rows, (), d, n)
         incomplete = np.concatenate([p.rows for p in patterns])
-        zero_filled = np.nan_to_num(x[incomplete], nan=0.0)
-        blocks = block_layout(np.array([p.rows.size for p in patterns]))
-        return cls(
-            complete,
-            complete_rows,
-            tuple(patterns),
-            d,
-            n,
-            zero_filled,
-            blocks,
+        layout = KernelLayout(
+            np.nan_to_num(x[incomplete], nan=0.0),
+            block_layout(np.array([p.rows.size for p in patterns])),
             _pattern_columns(patterns, d),
         )
+        return cls(complete, complete_rows, tuple(patterns), d, n, layout)
 
     @property
     def n_fitted(self) -> int:
@@ -321,14 +326,14 @@ def e_step(
         stats, loglik = gaussian.e_step(data.complete, theta, scatter)
     else:
         stats, loglik = _zero_stats(theta.k, data.d, scatter), 0.0
-    if not data.patterns:
+    if data.layout is None:
         return stats, loglik
-    part, part_loglik = _compiled_incomplete_e_step(data, theta, scatter)
+    part, part_loglik = _compiled_incomplete_e_step(data, data.layout, theta, scatter)
     return stats + part, loglik + part_loglik
 
 
 def _compiled_incomplete_e_step(
-    data: IncompleteRows, theta: GaussianParams, scatter: ScatterKind
+    data: IncompleteRows, layout: KernelLayout, theta: GaussianParams, scatter: ScatterKind
 ) -> tuple[GaussianStats, float]:
     """The incomplete rows' statistics by the compiled kernel, from each pattern's matrices."""
     k, d, n_patterns = theta.k, data.d, len(data.patterns)
@@ -343,10 +348,10 @@ def _compiled_incomplete_e_step(
         regression[p, :, : obs.size, : mis.size] = cond.regression
         residual[p][:, mis[:, None], mis[None, :]] = cond.residual
         log_norm[p] = cond.log_norm
-    observed, missing, n_observed = data.columns
+    observed, missing, n_observed = layout.columns
     nk_pattern, sums, second, loglik, spread = _kernels().incomplete_e_step(
-        data.zero_filled,
-        *data.blocks,
+        layout.zero_filled,
+        *layout.blocks,
         np.ascontiguousarray(theta.means, dtype=np.float64),
         observed,
         n_observed,
