@@ -414,6 +414,14 @@ def conditional_means(x: np.ndarray, theta: GaussianParams) -> np.ndarray:
 
     ``E[x_m | x_o] = Σ_k z_k(x_o) x̂_k,m``; a row with nothing observed gets
     the mixture's mean.
+
+    Examples
+    --------
+    >>> one = gaussian.gaussian_params(
+    ...     np.array([1.0]), np.zeros((1, 2)), np.array([[[1.0, 0.5], [0.5, 1.0]]])
+    ... )
+    >>> conditional_means(np.array([[2.0, np.nan], [np.nan, np.nan]]), one).tolist()
+    [[2.0, 1.0], [0.0, 0.0]]
     """
     return _fill(x, theta, None)
 
