@@ -574,3 +574,13 @@ def test_refitting_intervals_are_refused_and_plots_draw_the_complete_rows(
     matplotlib.use("Agg")
     axes = fit2.plot("classification")
     assert axes is not None
+
+
+@pytest.mark.parametrize("model", ["EII", "EEE", "EVE"])
+def test_one_component_is_the_unconstrained_one_of_its_family(model: str) -> None:
+    frame = two_groups(d=3, seed=16)
+    one = emstat.fit_mixture(frame, k=1, model=model, criterion="abs", tol=1e-10)
+    family = {"EII": "VII", "EEE": "VVV", "EVE": "VVV"}[model]
+    same = emstat.fit_mixture(frame, k=1, model=family, criterion="abs", tol=1e-10)
+    assert one.loglik == same.loglik
+    assert one.model == model

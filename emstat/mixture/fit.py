@@ -341,15 +341,17 @@ class MixtureFitter:
             stats0 = em_model.stats_from_responsibilities(
                 self.data.start_rows(x_start, start.rows), start.resp
             )
-            if k == 1 and self.data.missing is None:
+            runner = em_model
+            if k == 1:
                 # Every model with one component is the unconstrained one of its
                 # family, fitted in closed form as mclust's mvn does, without the
-                # iterative M-steps' singularity tests.
-                one_component = self._model(
+                # iterative M-steps' singularity tests (by EM when cells are missing).
+                runner = self._model(
                     get_covariance_model(_one_component_equivalent(covariance.name), self.data.d),
                     1,
                 )
-                return _closed_form(one_component, self.data.x, stats0, self.control)
+                if self.data.missing is None:
+                    return _closed_form(runner, self.data.x, stats0, self.control)
             if self.mclust_compatible and start.rows is not None:
                 # As Mclust: an M-step on the subset and an E-step on all rows,
                 # then me() from those responsibilities with its state reset.
@@ -359,7 +361,7 @@ class MixtureFitter:
                     return _failed(self.control, str(exc))
                 stats0, _ = run_e_step(em_model, theta, self.data.x)
             return fit_em(
-                em_model,
+                runner,
                 self.data.x,
                 stats0=stats0,
                 control=self.control,
