@@ -142,7 +142,7 @@ def test_fit_on_a_dask_scheduler(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "content", "message"),
     [
-        ("nan.csv", "eruptions,waiting\n1.0,\n2.0,3.0\n", "(from '{path}'): NaN/missing"),
+        ("inf.csv", "eruptions,waiting\n1.0,inf\n2.0,3.0\n", "(from '{path}'): infinite"),
         ("text.csv", "eruptions,waiting\n1.0,a\n2.0,b\n", "(from '{path}'): column 'waiting'"),
         ("empty.csv", "", "'{path}' is empty"),
         ("ragged.csv", "eruptions,waiting\n1,2\n3,4,5,6\n", "cannot read '{path}'"),

@@ -42,6 +42,14 @@ __all__ = ["fit"]
 
 _LARGE = "Large data"
 
+MissingOption = Annotated[
+    str,
+    typer.Option(
+        "--missing",
+        help="Empty/NaN cells: em (fit them by EM, assuming missing at random) or error.",
+    ),
+]
+
 
 def fit(
     data: DataPaths,
@@ -85,6 +93,7 @@ def fit(
     noise_start: NoiseStartOption = None,
     vinv: VinvOption = None,
     algorithm: AlgorithmOption = "em",
+    missing: MissingOption = "em",
 ) -> None:
     """Fit one mixture (Gaussian, or another family) and print its summary."""
     from emstat.mixture import fit_mixture
@@ -110,6 +119,7 @@ def fit(
         labels=labels,
         **noise_options(noise, noise_start, vinv),
         algorithm=algorithm,
+        missing=missing,
     )
     if not result.ok:
         raise DegenerateFitError(

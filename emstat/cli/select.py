@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 import typer
 
 from emstat._parsing import parse_ks, parse_list
+from emstat.cli.fit import MissingOption
 from emstat.cli.options import (
     AlgorithmOption,
     ColumnsOption,
@@ -107,6 +108,7 @@ def select(
     noise: NoiseOption = False,
     noise_start: NoiseStartOption = None,
     vinv: VinvOption = None,
+    missing: MissingOption = "em",
 ) -> None:
     """Fit every k (and covariance model); print the table and the chosen fit."""
     from emstat._io import read_table
@@ -148,6 +150,7 @@ def select(
             max_iter=max_iter,
             workers=workers,
             algorithm=algorithm,
+            missing=missing,
             **options,
         )
     if not any(fit.ok for fit in selection.fits.values()):

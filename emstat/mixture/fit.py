@@ -26,13 +26,20 @@ from emstat.engine import EMControl, EMResult, fit_em, fit_em_restarts, run_e_st
 from emstat.errors import DegenerateFitError, InputError
 from emstat.families import is_gaussian
 from emstat.mixture import classification_em, gaussian
+from emstat.mixture import missing as incomplete
 from emstat.mixture._mclust_start import mclust_hard_start
 from emstat.mixture.covariance import CovarianceModel, check_inner_tol, get_covariance_model
 from emstat.mixture.family_fit import FAMILY_CONTROL
 from emstat.mixture.gaussian import GaussianParams, GaussianStats
 from emstat.mixture.init import StartingPartition, labels_to_resp, make_starts
 from emstat.mixture.model import GaussianMixtureModel
-from emstat.mixture.prior import GaussianPrior, as_prior, prior_moments, resolve_prior
+from emstat.mixture.prior import (
+    DataMoments,
+    GaussianPrior,
+    as_prior,
+    prior_moments,
+    resolve_prior,
+)
 from emstat.mixture.result import MixtureResult
 from emstat.mixture.sources import (
     DEFAULT_CHUNK_ROWS,
@@ -44,6 +51,9 @@ from emstat.mixture.sources import (
 from emstat.results import restart_table, run_fields
 
 __all__ = ["MixtureFitter", "fit_mixture"]
+
+# One normal's observed-data MLE converges linearly: a tight rule, for a prior's moments.
+_MOMENTS_CONTROL = EMControl(tol=1e-13, criterion="abs", max_iter=100_000)
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,7 @@ class FitData:
     raw: np.ndarray | None  # the raw rows when they are in memory (standard errors need them)
     index: pd.Index | None = None  # the rows' labels when in memory (init labels align to them)
     weights: np.ndarray | None = None  # case weights (None: every row counts once)
+    missing: incomplete.MissingLayout | None = None  # where cells are missing (in-memory data)
 
     @property
     def d(self) -> int:
@@ -87,12 +98,16 @@ def prepare_data(
     seed: int | None = 0,
     client: Any = None,
     weights: Any = None,
+    missing: str = "em",
 ) -> FitData:
     """Validate and centre in-memory data, or open an out-of-core source.
 
     ``weights`` (a column name or one number per row) are case weights;
-    a weights column is not modelled.
+    a weights column is not modelled.  ``missing="em"`` keeps rows with NaN
+    cells for EM with their observed-data likelihood
+    (:mod:`emstat.mixture.missing`); ``"error"`` refuses them.
     """
+    missing = incomplete.check_missing(missing)
     if weights is not None and (client is not None or is_out_of_core(data)):
         raise InputError("case weights need the data in memory (a DataFrame or an array)")
     if client is not None or is_out_of_core(data):
@@ -103,8 +118,17 @@ def prepare_data(
             sample_size=sample_size,
             seed=seed,
             client=client,
+            missing=missing,
         )
-        return FitData(source.columns, source.n, source.center, source, source.sample, None)
+        layout = None
+        if source.missing is not None:
+            nowhere = np.empty(0, dtype=np.int64)  # the rows are not in memory
+            layout = incomplete.MissingLayout(
+                source.missing, nowhere, source.sample_rows, source.starts_imputed
+            )
+        return FitData(
+            source.columns, source.n, source.center, source, source.sample, None, missing=layout
+        )
     row_weights = None
     if weights is not None:
         from emstat.mixture.family_fit import as_frame, case_weights
@@ -120,7 +144,14 @@ def prepare_data(
             # rows of weight 0 carry no information: left out, of the starts too
             frame, row_weights = frame[row_weights > 0], row_weights[row_weights > 0]
         data = frame
-    numeric = as_numeric_data(data, columns)
+    numeric = as_numeric_data(data, columns, allow_missing=missing == "em")
+    if missing == "em" and np.isnan(numeric.values).any():
+        if row_weights is not None:
+            raise InputError(
+                "case weights with missing values are not supported; drop the incomplete rows "
+                "or fit without weights"
+            )
+        return _prepare_incomplete(numeric)
     check_not_constant(numeric)
     center = numeric.values.mean(axis=0)
     # C order: the compiled E-step reads rows; F-ordered rows were copied every iteration
@@ -135,6 +166,24 @@ def prepare_data(
         numeric.values,
         numeric.index,
         row_weights,
+    )
+
+
+def _prepare_incomplete(numeric: Any) -> FitData:
+    """In-memory rows with NaN cells: EM on every row that has an observed value."""
+    prepared = incomplete.prepare_incomplete(numeric.values, numeric.columns)
+    kept = prepared.layout.kept
+    check_squares_finite(np.nan_to_num(numeric.values[kept] - prepared.center), numeric.columns)
+    return FitData(
+        numeric.columns,
+        int(kept.size),
+        prepared.center,
+        prepared.x,
+        prepared.sample,
+        numeric.values,
+        numeric.index,
+        None,
+        prepared.layout,
     )
 
 
@@ -160,6 +209,15 @@ def check_options(
     check_whole(chunk_rows, "chunk_rows")
     check_bool(mclust_compatible, "mclust_compatible")
     return check_seed(seed)
+
+
+def check_other_family_missing(missing: Any) -> None:
+    """The other families always marginalise missing values: only ``missing="em"`` is theirs."""
+    if incomplete.check_missing(missing) != "em":
+        raise InputError(
+            f"missing={missing!r} serves the Gaussian family; the other families marginalise "
+            "missing values (missing='em')"
+        )
 
 
 def check_reg_covar(reg_covar: Any) -> float:
@@ -227,11 +285,28 @@ class MixtureFitter:
         if (self._cem_init or self.algorithm == "sem") and self.data.raw is None:
             what = "init='cem'" if self._cem_init else "algorithm='sem'"
             raise InputError(f"{what} needs the data in memory (a DataFrame or an array)")
+        if self.data.missing is not None:
+            self._check_missing_combination()
         if self.init is None:
             self.init = "quantile" if self.data.d == 1 else "hc"
         if self.data.raw is None and not isinstance(self.init, str):
             raise InputError("init labels or responsibilities need data in memory")
         self.init = _align_to_rows(self.init, self.data.index)
+        if self.data.missing is not None and not isinstance(self.init, str):
+            self.init = _start_rows_of(self.init, self.data.missing)
+
+    def _check_missing_combination(self) -> None:
+        """Refuse what the missing-data E-step does not serve yet (one line naming it)."""
+        if self.labels is not None:
+            what = "known labels"
+        elif self.algorithm != "em" or self._cem_init:
+            what = f"algorithm={self.algorithm!r}" if self.algorithm != "em" else "init='cem'"
+        else:
+            return
+        raise InputError(
+            f"{what} cannot be combined with missing cells yet; "
+            "drop the incomplete rows or impute them first"
+        )
 
     # --- starting partitions ----------------------------------------------------
     def _deterministic_start(self, method: str, k: int) -> StartingPartition:
@@ -272,6 +347,8 @@ class MixtureFitter:
         A Dask collection is not kept: its client may be gone when the
         standard errors are first asked for.
         """
+        if self.data.missing is not None and self.data.raw is not None:
+            return incomplete.IncompleteData(self.data.raw, self.data.index)
         if self.data.weights is not None and self.data.raw is not None:
             return gaussian.WeightedRows(self.data.raw, self.data.weights)
         if self.data.raw is not None:
@@ -328,12 +405,21 @@ class MixtureFitter:
             if k == 1:
                 # Every model with one component is the unconstrained one of its
                 # family, fitted in closed form as mclust's mvn does, without the
-                # iterative M-steps' singularity tests.
+                # iterative M-steps' singularity tests (by EM when cells are missing).
                 one_component = self._model(
                     get_covariance_model(_one_component_equivalent(covariance.name), self.data.d),
                     1,
                 )
-                return _closed_form(one_component, self.data.x, stats0, self.control)
+                if self.data.missing is None:
+                    return _closed_form(one_component, self.data.x, stats0, self.control)
+                return fit_em(
+                    one_component,
+                    self.data.x,
+                    stats0=stats0,
+                    control=self.control,
+                    n_obs=self.data.size,
+                    warn=len(starts) == 1,
+                )
             em_run = runner
             if (
                 self.mclust_compatible
@@ -390,9 +476,28 @@ class MixtureFitter:
         if self.prior is None:
             return None
         if self._moments is None:  # the data's moments, read once per data set
-            self._moments = prior_moments(self.data.x, self.data.center)
+            self._moments = self._data_moments()
         resolved = resolve_prior(self.prior, self._moments, k, covariance.name)
         return resolved.shifted(self.data.center)
+
+    def _data_moments(self) -> DataMoments:
+        """The column means and ``var`` a default prior reads from the data.
+
+        With missing cells they are the observed-data maximum-likelihood
+        mean and covariance of one normal (missing at random), the covariance
+        times n / (n - 1) as R's ``var`` divides.
+        """
+        if self.data.missing is None:
+            return prior_moments(self.data.x, self.data.center)
+        d = self.data.d
+        one = GaussianMixtureModel(get_covariance_model("V" if d == 1 else "VVV", d), 1)
+        stats0 = one.stats_from_responsibilities(self._sample, np.ones((len(self._sample), 1)))
+        em = fit_em(one, self.data.x, stats0=stats0, control=_MOMENTS_CONTROL, warn=False)
+        if not em.ok or em.theta is None:
+            raise DegenerateFitError(f"the prior's data moments: {em.degenerate}")
+        n = float(self.data.size)
+        covariance = em.theta.covariances[0].reshape(d, d) * n / max(n - 1.0, 1.0)
+        return DataMoments(n, em.theta.means[0] + self.data.center, covariance)
 
     def _prior_text(self, em_model: GaussianMixtureModel) -> str | None:
         """The fit's prior in words, its mean in the data's units."""
@@ -415,6 +520,7 @@ class MixtureFitter:
             if self.reg_covar == 0 and self.prior is None and self.algorithm == "em"
             else None
         )
+        layout = self.data.missing
         classification_loglik = math.nan
         if theta is not None and em.stats is not None:
             # Every run ends with an E-step at theta, which summed ICL's entropy term.
@@ -426,14 +532,12 @@ class MixtureFitter:
             n=self.data.size,
             params_=None if theta is None else theta.shifted(self.data.center),
             n_params=em_model.n_params(self.data.d),
-            init=init,
+            init=init if layout is None or init == "none" else f"{init} {layout.start_rule}",
             classification_loglik=classification_loglik,
             **run_fields(em, theta is not None),
             restarts=restarts,
             reg_covar=float(self.reg_covar),
-            prior=None
-            if em_model.prior is None
-            else em_model.prior.shifted(-self.data.center).describe(),
+            prior=self._prior_text(em_model),
             algorithm=self.algorithm,
             # one component's closed form has no objective of its own: every z is 1
             objective=(em.loglik if math.isnan(em.objective) else em.objective)
@@ -441,9 +545,24 @@ class MixtureFitter:
             else math.nan,
             data_=rows if theta is not None else None,
             std_error_method="observed information"
-            if theta is not None and rows is not None
+            if theta is not None and rows is not None and layout is None
             else None,
+            missing=None if layout is None else layout.summary,
         )
+
+
+def _start_rows_of(init: Any, layout: incomplete.MissingLayout) -> Any:
+    """User labels or responsibilities of every row given, cut to the rows starts use."""
+    if isinstance(init, tuple):
+        raise InputError(
+            "init=(rows, labels) is not offered for data with missing values; "
+            "give a label for every row"
+        )
+    array = np.asarray(init)
+    n = layout.summary.total_rows
+    if array.ndim in (1, 2) and array.shape[0] != n:
+        raise InputError(f"init has {array.shape[0]} rows of labels; the data have {n} rows")
+    return array[layout.sample_rows] if array.ndim in (1, 2) else array
 
 
 def _one_component_equivalent(name: str) -> str:
@@ -523,6 +642,7 @@ def fit_mixture(
     Vinv: float | None = None,
     inner_tol: float | None = None,
     algorithm: str = "em",
+    missing: str = "em",
 ) -> Any:
     """Fit a k-component mixture by EM: Gaussian by default, or any component family.
 
@@ -667,6 +787,18 @@ def fit_mixture(
         not computed.  ``init="cem"`` instead runs CEM from the default
         start and then EM from CEM's partition (data in memory).  See
         :mod:`emstat.mixture.classification_em`.
+    missing
+        Gaussian family: ``"em"`` (default) fits rows with NaN cells by
+        their observed-data likelihood, the E-step taking conditional
+        Gaussian expectations of the missing coordinates; it assumes the
+        values are missing at random.  Rows with every value missing are
+        left out with one warning that counts them; starts come from the
+        complete rows (or, when fewer than ``10 (d + 1)`` are complete, from
+        every row with its missing cells set to the column's mean).  The
+        summary, ``params.attrs["missing"]`` and the saved fit count the
+        missing cells and rows; :meth:`~emstat.mixture.result.MixtureResult.impute`
+        fills them.  ``"error"`` refuses NaN, naming the row and column.
+        See :mod:`emstat.mixture.missing`.
 
     Examples
     --------
@@ -719,6 +851,7 @@ def fit_mixture(
             raise InputError("prior serves the Gaussian family only")
         if inner_tol is not None:
             raise InputError("inner_tol serves the Gaussian family's iterative M-steps only")
+        check_other_family_missing(missing)
         return _fit_other_family(
             data,
             k,
@@ -753,6 +886,7 @@ def fit_mixture(
             seed=seed,
             client=live_client,
             weights=weights,
+            missing=missing,
         )
         return _fit_prepared(
             prepared,

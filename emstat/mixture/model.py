@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from emstat.errors import DegenerateFitError
-from emstat.mixture import gaussian
+from emstat.mixture import gaussian, missing
 from emstat.mixture.covariance import CovarianceModel
 from emstat.mixture.gaussian import GaussianParams, GaussianStats
 from emstat.mixture.prior import ResolvedPrior, map_statistics
@@ -66,8 +66,12 @@ class GaussianMixtureModel:
         return self.reg_covar == 0.0 and self.prior is None
 
     def e_step(
-        self, theta: GaussianParams, data: np.ndarray | gaussian.WeightedRows
+        self,
+        theta: GaussianParams,
+        data: np.ndarray | gaussian.WeightedRows | missing.IncompleteRows,
     ) -> tuple[GaussianStats, float]:
+        if isinstance(data, missing.IncompleteRows):
+            return missing.e_step(data, theta, self.covariance.scatter)
         if isinstance(data, gaussian.WeightedRows):
             return gaussian.weighted_e_step(data, theta, self.covariance.scatter)
         return gaussian.e_step(data, theta, self.covariance.scatter)

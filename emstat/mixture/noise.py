@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -478,6 +478,7 @@ class NoiseFitter(MixtureFitter):
             **run_fields(em, theta is not None),
             restarts=restarts,
             reg_covar=float(self.reg_covar),
+            prior=self._prior_text(em_model.gaussian),
             noise_weight=None if theta is None else float(theta.noise_weight),
             vinv=self.vinv,
             data_=self.data.raw if theta is not None else None,  # for plots
@@ -528,16 +529,16 @@ def with_noise(
         raise InputError("a noise component needs the data in memory (a DataFrame or an array)")
     if data.weights is not None:
         raise InputError("a noise component does not take case weights")
+    if data.missing is not None:
+        raise InputError(
+            "a noise component cannot be combined with missing cells yet; "
+            "drop the incomplete rows or fit without noise"
+        )
     rows = _noise_rows(noise, column, data)
+    # every option of the fitter (its prior and tolerances too), none dropped
+    options = {f.name: getattr(fitter, f.name) for f in fields(fitter) if f.init}
     return NoiseFitter(
-        data,
-        control=fitter.control,
-        init=fitter.init,
-        n_init=fitter.n_init,
-        seed=fitter.seed,
-        hc_subset=fitter.hc_subset,
-        mclust_compatible=fitter.mclust_compatible,
-        reg_covar=fitter.reg_covar,
+        **options,
         noise_rows=rows,
         vinv=_data_vinv(data.raw, data.columns) if vinv is None else vinv,
     )

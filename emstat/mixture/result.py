@@ -17,6 +17,7 @@ from emstat._validation import as_numeric_data
 from emstat.engine import EMControl
 from emstat.errors import DegenerateFitError, InputError
 from emstat.mixture import gaussian
+from emstat.mixture import missing as incomplete
 from emstat.mixture.classification_em import algorithm_text, loaded_algorithm, saved_algorithm
 from emstat.mixture.gaussian import GaussianParams, parameter_names, reported_vector
 from emstat.results import MixtureCriteria, params_frame, run_payload
@@ -81,6 +82,8 @@ class MixtureResult(MixtureCriteria):
     objective: float = math.nan  # what the algorithm maximised (CEM: the classification loglik)
     # the rows fitted, or their out-of-core source, for the standard errors
     data_: Any = field(default=None, repr=False)
+    # how many cells were missing (None: none were); the fit assumes them missing at random
+    missing: incomplete.MissingSummary | None = None
 
     # --- criteria -----------------------------------------------------------------
     @property
@@ -127,7 +130,10 @@ class MixtureResult(MixtureCriteria):
         on each row's ``scale`` (logit weights, log variances), so inside the
         parameter space.
         """
-        return self.conf_int(0.95)
+        table = self.conf_int(0.95)
+        if self.missing is not None:
+            table.attrs["missing"] = self.missing.to_dict()
+        return table
 
     def conf_int(self, level: float = 0.95, method: str = "wald", **options: Any) -> pd.DataFrame:
         """``params`` with intervals at ``level`` by ``method``, and a ``method`` column.
@@ -144,6 +150,7 @@ class MixtureResult(MixtureCriteria):
 
         if method != "wald":
             self._require_unregularised(f"{method} intervals")
+            self._require_complete(f"{method} intervals")
         return conf_int_by_method(self, level, method, options, self._wald_table)
 
     def _wald_table(self, level: float) -> pd.DataFrame:
@@ -178,6 +185,11 @@ class MixtureResult(MixtureCriteria):
         if self.algorithm != "em":
             return np.full(size, np.nan), (
                 f"an estimate of algorithm {self.algorithm!r}, not a maximum of the likelihood"
+            )
+        if self.missing is not None:
+            return np.full(size, np.nan), (
+                "not computed for data with missing cells (the observed information of "
+                "incomplete rows)"
             )
         if self.data_ is None:
             return np.full(size, np.nan), "no data kept (a fit loaded from a file)"
@@ -225,6 +237,14 @@ class MixtureResult(MixtureCriteria):
                 "they refit by EM (fit with algorithm='em' for them)"
             )
 
+    def _require_complete(self, what: str) -> None:
+        # Their refits take complete rows; a fit with missing cells would be refitted otherwise.
+        if self.missing is not None:
+            raise InputError(
+                f"{what} are not available for a fit with missing cells (they refit complete "
+                "rows); impute(m=...) draws the parameters by bootstrap refits instead"
+            )
+
     @property
     def std_error_reason(self) -> str | None:
         """Why some standard errors are NaN (naming the parameter or direction), or None."""
@@ -252,6 +272,7 @@ class MixtureResult(MixtureCriteria):
         from emstat.inference.bootstrap import bootstrap_fit
 
         self._require_unregularised("bootstrap replicates")
+        self._require_complete("bootstrap replicates")
         return bootstrap_fit(
             self,
             n_boot=n_boot,
@@ -271,21 +292,36 @@ class MixtureResult(MixtureCriteria):
         the predictions keep the digits the fit had.
         """
         theta = self._require_ok()
-        x = as_numeric_data(data, expected_columns=self.columns if _is_frame(data) else None)
-        if x.d != self.d:
-            raise InputError(f"the fit has {self.d} columns; the data have {x.d}")
+        x = self._rows(data)
         center = theta.center
         if self.vinv is not None and self.noise_weight is not None:
             from emstat.mixture.noise import noise_log_responsibilities
 
+            if np.isnan(x.values).any():
+                raise InputError("a fit with a noise component predicts complete rows only")
             log_resp, row_loglik = noise_log_responsibilities(
                 x.values - center, theta.about(center), self.noise_weight, math.log(self.vinv)
             )
             return log_resp, row_loglik, x.index
-        log_resp, row_loglik = gaussian.log_responsibilities(
-            x.values - center, theta.about(center), rows=x.index
-        )
+        if np.isnan(x.values).any():
+            # missing coordinates are marginalised: each row's density is its observed part's
+            log_resp, row_loglik = incomplete.log_responsibilities(
+                x.values - center, theta.about(center), rows=x.index
+            )
+        else:
+            log_resp, row_loglik = gaussian.log_responsibilities(
+                x.values - center, theta.about(center), rows=x.index
+            )
         return log_resp, row_loglik, x.index
+
+    def _rows(self, data: Any) -> Any:
+        """New rows as numbers in the fit's columns; NaN cells allowed (marginalised)."""
+        x = as_numeric_data(
+            data, expected_columns=self.columns if _is_frame(data) else None, allow_missing=True
+        )
+        if x.d != self.d:
+            raise InputError(f"the fit has {self.d} columns; the data have {x.d}")
+        return x
 
     @property
     def _response_labels(self) -> pd.Index:
@@ -295,7 +331,12 @@ class MixtureResult(MixtureCriteria):
         return pd.Index([*range(1, self.k + 1), 0], name="component")
 
     def predict_proba(self, data: Any) -> pd.DataFrame:
-        """Responsibilities, a column per component (0, the noise, last), by the data's index."""
+        """Responsibilities, one column per component (0, the noise, last), by the data's index.
+
+        Rows may have NaN cells: their missing coordinates are marginalised
+        (as in :meth:`predict` and :meth:`score_samples`); a row with every
+        cell missing gets the mixing weights.
+        """
         log_resp, _, index = self._log_resp(data)
         return pd.DataFrame(np.exp(log_resp), index=index, columns=self._response_labels)
 
@@ -306,9 +347,55 @@ class MixtureResult(MixtureCriteria):
         return pd.Series(labels, index=index, name="component")
 
     def score_samples(self, data: Any) -> pd.Series:
-        """Each row's log density under the fitted mixture (-inf beyond float range)."""
+        """Each row's log density under the fitted mixture (-inf beyond float range).
+
+        A row with NaN cells gets the density of its observed coordinates
+        (0 when none is observed).
+        """
         _, row_loglik, index = self._log_resp(data)
         return pd.Series(row_loglik, index=index, name="loglik")
+
+    def impute(self, data: Any = None, *, m: int | None = None, seed: Any = None) -> pd.DataFrame:
+        """The data with every missing cell filled in from the fitted mixture.
+
+        ``m=None``: each missing cell becomes its conditional mean given the
+        row's observed cells, ``E[x_m | x_o] = Σ_k z_k(x_o) E_k[x_m | x_o]``
+        (a row with nothing observed: the mixture's mean).  ``m`` > 0:
+        ``m`` proper multiple imputations, stacked with an ``imputation``
+        column (1..m): for each, the parameters are drawn from their
+        sampling distribution by a bootstrap refit (the rows resampled with
+        replacement and EM rerun from the fitted parameters, as Amelia's
+        EMB), then each row's component and missing cells from their
+        conditional distribution under those parameters.  ``seed`` (a whole
+        number >= 0, or None) seeds the draws; each imputation has its own
+        stream from ``SeedSequence(seed).spawn(m)``.
+
+        ``data`` defaults to the rows the fit was given (same index and
+        columns); other rows in the fit's columns may be passed.
+        """
+        from emstat.mixture.missing import impute_fit
+
+        theta = self._require_ok()
+        if data is None:
+            if not isinstance(self.data_, incomplete.IncompleteData):
+                if self.missing is None and self.data_ is not None:
+                    raise InputError(
+                        "the fitted data had no missing cells; pass data= to impute other rows"
+                    )
+                raise InputError("the fit keeps no data to impute; pass data=")
+            values, index = self.data_.values, self.data_.index
+        else:
+            x = self._rows(data)
+            values, index = x.values, x.index
+        filled = impute_fit(self, theta, values, m=m, seed=seed)
+        if m is None:
+            return pd.DataFrame(filled[0], index=index, columns=self.columns)
+        frames = [
+            pd.DataFrame(block, index=index, columns=self.columns).assign(imputation=j + 1)
+            for j, block in enumerate(filled)
+        ]
+        stacked = pd.concat(frames)
+        return stacked[["imputation", *self.columns]]
 
     def sample(self, n: int, seed: int | np.random.Generator | None = None) -> pd.DataFrame:
         """Draw ``n`` rows from the fitted mixture, with the component each came from.
@@ -336,10 +423,14 @@ class MixtureResult(MixtureCriteria):
         or ``"stopping"``, on ``ax`` (an Axes, or one per pair of variables).
 
         Returns the Axes (an array of them for several pairs); options and
-        details: :func:`emstat.plotting.plot_mixture`.
+        details: :func:`emstat.plotting.plot_mixture`.  A fit with missing
+        cells draws its complete rows unless ``data=`` is given.
         """
         from emstat.plotting import plot_mixture
 
+        if isinstance(self.data_, incomplete.IncompleteData) and options.get("data") is None:
+            # the rows a fit with missing cells was given: the complete ones are drawn
+            options["data"] = pd.DataFrame(self.data_.values, columns=self.columns)
         return plot_mixture(self, kind, ax, **options)
 
     # --- text ---------------------------------------------------------------------
@@ -351,6 +442,8 @@ class MixtureResult(MixtureCriteria):
         ]
         if self.algorithm != "em":
             head.append(algorithm_text(self.algorithm, self.objective))
+        if self.missing is not None:
+            head.append(self.missing.describe())
         if self.reg_covar != 0:
             head.append(
                 f"reg_covar = {self.reg_covar:g} added to each covariance's diagonal "
@@ -379,7 +472,9 @@ class MixtureResult(MixtureCriteria):
             "(-2 loglik + penalty: smaller is better)",
             f"standard errors: {self.std_error_method or 'not available'}"
             + (f" (some not available: {self.std_error_reason})" if self.std_error_reason else "")
-            + "; 95% Wald intervals on the scale shown",
+            + "; 95% Wald intervals on the scale shown"
+            if self.missing is None
+            else f"standard errors: {self.std_error_reason}",
             "",
         ]
         return "\n".join(head) + self.params_text()
@@ -416,6 +511,7 @@ class MixtureResult(MixtureCriteria):
             ),
             **({"noise_weight": self.noise_weight, "Vinv": self.vinv} if self.has_noise else {}),
             **saved_algorithm(self.algorithm, self.objective),
+            **({"missing": self.missing.to_dict()} if self.missing is not None else {}),
             **_saved_center(theta),
         }
 
@@ -477,6 +573,9 @@ class MixtureResult(MixtureCriteria):
             noise_weight=noise_weight,
             vinv=vinv,
             **loaded_algorithm(fields),
+            missing=None
+            if payload.get("missing") is None
+            else incomplete.MissingSummary.from_dict(payload["missing"]),
         )
 
     def save(self, path: str | Path) -> Path:

@@ -23,6 +23,7 @@ from emstat.mixture.fit import (
     algorithm_defaults,
     check_algorithm_combination,
     check_options,
+    check_other_family_missing,
     make_control,
     prepare_data,
 )
@@ -190,6 +191,7 @@ def select_mixture(
     Vinv: float | None = None,
     inner_tol: float | None = None,
     algorithm: str = "em",
+    missing: str = "em",
 ) -> SelectionResult:
     """Fit every number of components in ``k`` with every covariance model.
 
@@ -235,6 +237,10 @@ def select_mixture(
     ``algorithm`` (``"em"``, ``"cem"`` or ``"sem"``) fits every cell by that
     algorithm, as in :func:`emstat.fit_mixture`; the criteria use each
     estimate's observed-data log-likelihood.
+
+    ``missing`` (``"em"`` or ``"error"``) treats NaN cells as in
+    :func:`emstat.fit_mixture`: every cell is fitted by its observed-data
+    likelihood, all from the same starting partition.
 
     Examples
     --------
@@ -289,6 +295,7 @@ def select_mixture(
             raise InputError("prior serves the Gaussian family only")
         if inner_tol is not None:
             raise InputError("inner_tol serves the Gaussian family's iterative M-steps only")
+        check_other_family_missing(missing)
         return _select_family(
             data,
             ks,
@@ -311,7 +318,9 @@ def select_mixture(
         models = [models]
     if models is not None and len(models) == 0:
         raise InputError("models names no covariance model; pass None for mclust's defaults")
-    prepared = prepare_data(data, columns, sample_size=hc_subset, seed=seed, weights=weights)
+    prepared = prepare_data(
+        data, columns, sample_size=hc_subset, seed=seed, weights=weights, missing=missing
+    )
     names = list(models) if models is not None else default_models(prepared.d, prepared.n)
     if known is not None:
         from emstat.mixture.known_labels import check_classes_fit, ssc_models

@@ -30,6 +30,13 @@ from emstat._io import split_row_index
 from emstat._optional import require
 from emstat._validation import as_numeric_data, describe_labels
 from emstat.errors import EmstatError, InputError
+from emstat.mixture.missing import (
+    IncompleteRows,
+    MissingSummary,
+    check_columns_observed,
+    start_sample,
+    warn_dropped,
+)
 
 __all__ = [
     "DEFAULT_CHUNK_ROWS",
@@ -151,6 +158,8 @@ class SpillSource:
     sample_rows: np.ndarray
     chunk_rows: int = DEFAULT_CHUNK_ROWS
     _tempdir: tempfile.TemporaryDirectory[str] | None = field(default=None, repr=False)
+    missing: MissingSummary | None = None  # set when some cells are NaN (EM marginalises them)
+    starts_imputed: bool = False  # the sample's missing cells set to column means for starts
 
     @property
     def d(self) -> int:
@@ -171,10 +180,80 @@ class SpillSource:
         total: Any = None
         loglik = 0.0
         for chunk in self.chunks():
-            stats, part = e_step(chunk)
+            stats, part = e_step(_with_missing(chunk, self.missing is not None))
             total = stats if total is None else total + stats
             loglik += part
         return total, loglik
+
+
+def _with_missing(chunk: np.ndarray, has_missing: bool) -> Any:
+    """A chunk as the E-step takes it: grouped by missingness pattern when cells are NaN."""
+    return IncompleteRows.from_array(chunk) if has_missing else chunk
+
+
+@dataclass
+class _Tally:
+    """Column sums, observed counts, ranges and the missingness of the chunks seen so far."""
+
+    d: int
+    n: int = 0
+    sums: np.ndarray = field(init=False)
+    counts: np.ndarray = field(init=False)
+    lo: np.ndarray = field(init=False)
+    hi: np.ndarray = field(init=False)
+    cells_missing: np.ndarray = field(init=False)
+    rows_missing: int = 0
+    rows_empty: int = 0
+
+    def __post_init__(self) -> None:
+        self.sums, self.counts = np.zeros(self.d), np.zeros(self.d, dtype=np.int64)
+        self.lo, self.hi = np.full(self.d, np.inf), np.full(self.d, -np.inf)
+        self.cells_missing = np.zeros(self.d, dtype=np.int64)
+
+    def add(self, values: np.ndarray) -> None:
+        mask = np.isnan(values)
+        self.n += values.shape[0]
+        self.counts += values.shape[0] - mask.sum(axis=0)
+        self.cells_missing += mask.sum(axis=0)
+        if mask.any():
+            per_row = mask.sum(axis=1)
+            self.rows_missing += int(np.count_nonzero(per_row))
+            self.rows_empty += int(np.count_nonzero(per_row == self.d))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column of a chunk
+                self.sums += np.nansum(values, axis=0)
+                self.lo = np.fmin(self.lo, np.nanmin(values, axis=0))
+                self.hi = np.fmax(self.hi, np.nanmax(values, axis=0))
+        elif values.shape[0]:
+            self.sums += values.sum(axis=0)
+            self.lo = np.minimum(self.lo, values.min(axis=0))
+            self.hi = np.maximum(self.hi, values.max(axis=0))
+
+    def missing(self, names: Sequence[str]) -> MissingSummary | None:
+        """What was missing (None: nothing); refuses a column never observed."""
+        if not self.cells_missing.any():
+            return None
+        check_columns_observed((self.counts == 0)[None, :], names)
+        return MissingSummary(
+            cells=int(self.cells_missing.sum()),
+            total_cells=self.n * self.d,
+            rows=self.rows_missing,
+            total_rows=self.n,
+            dropped=self.rows_empty,
+            by_column={str(c): int(v) for c, v in zip(names, self.cells_missing, strict=True)},
+        )
+
+
+def _sample_for_starts(
+    sample: np.ndarray, sample_rows: np.ndarray, missing: MissingSummary | None
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """The sampled rows the starts use: all of them, or (missing cells) as in-memory fits
+    choose them; and whether their missing cells were set to column means."""
+    if missing is None:
+        return sample, sample_rows, False
+    kept = np.flatnonzero(~np.isnan(sample).all(axis=1))
+    rows, positions, imputed = start_sample(sample, kept)
+    return rows, sample_rows[positions], imputed
 
 
 def spill(
@@ -185,15 +264,18 @@ def spill(
     sample_size: int = 2000,
     seed: int | None = 0,
     spill_dir: str | os.PathLike[str] | None = None,
+    missing: str = "error",
 ) -> SpillSource:
-    """Validate chunks (DataFrames or arrays) and write them to a spill file."""
+    """Validate chunks (DataFrames or arrays) and write them to a spill file.
+
+    ``missing="em"`` lets NaN cells through (rows with none observed are
+    counted, and left out of the fit by the E-step).
+    """
     tmp = tempfile.TemporaryDirectory(prefix="emstat-", dir=spill_dir)
     path = Path(tmp.name) / "rows.f64"
     reservoir = _Reservoir(sample_size, np.random.default_rng(seed))
     names: list[str] | None = None
-    n = 0
-    total = None
-    lo = hi = None
+    tally: _Tally | None = None
     with path.open("wb") as handle:
         for number, raw in enumerate(chunks):
             where = f"chunk {number + 1}"
@@ -201,35 +283,50 @@ def spill(
                 if "source" in raw.attrs:
                     where += f" (from {raw.attrs['source']!r})"
                 raw = raw.reset_index(drop=True)
-                raw.index = raw.index + n  # rows are named by their position in the whole data
+                # rows are named by their position in the whole data
+                raw.index = raw.index + (tally.n if tally else 0)
             try:
-                chunk = as_numeric_data(raw, columns)
+                chunk = as_numeric_data(raw, columns, allow_missing=missing == "em")
             except InputError as exc:
                 raise InputError(f"{where}: {exc}") from None
-            if names is None:
-                names = chunk.columns
+            if tally is None:
+                names, tally = chunk.columns, _Tally(len(chunk.columns))
             elif chunk.columns != names:
                 raise InputError(
                     f"{where} has columns {describe_labels(chunk.columns)}; "
-                    f"the first had {describe_labels(names)}"
+                    f"the first had {describe_labels(names or [])}"
                 )
             values = chunk.values
             values.tofile(handle)
             reservoir.add(values)
-            n += values.shape[0]
-            total = values.sum(axis=0) if total is None else total + values.sum(axis=0)
-            lo = values.min(axis=0) if lo is None else np.minimum(lo, values.min(axis=0))
-            hi = values.max(axis=0) if hi is None else np.maximum(hi, values.max(axis=0))
-    if names is None or n == 0 or total is None or lo is None or hi is None:
+            tally.add(values)
+    if names is None or tally is None or tally.n == 0:
         tmp.cleanup()
         raise InputError("the data have no rows")
-    constant = [c for c, a, b in zip(names, lo, hi, strict=True) if a == b]
+    try:
+        summary = tally.missing(names)
+    except InputError:
+        tmp.cleanup()
+        raise
+    constant = [c for c, a, b in zip(names, tally.lo, tally.hi, strict=True) if a == b]
     if constant:
         tmp.cleanup()
         raise InputError(f"column {describe_labels(constant)} is constant; drop it")
-    sample, sample_rows = reservoir.sample()
+    if summary is not None:
+        warn_dropped(summary.dropped)
+    sample, sample_rows, starts_imputed = _sample_for_starts(*reservoir.sample(), summary)
+    fitted = tally.n - (summary.dropped if summary is not None else 0)
     return SpillSource(
-        path, names, n, total / n, sample, sample_rows, chunk_rows=chunk_rows, _tempdir=tmp
+        path,
+        names,
+        fitted,
+        tally.sums / tally.counts,
+        sample,
+        sample_rows,
+        chunk_rows=chunk_rows,
+        _tempdir=tmp,
+        missing=summary,
+        starts_imputed=starts_imputed,
     )
 
 
@@ -248,15 +345,14 @@ def _as_rows(part: Any) -> np.ndarray:
     return rows if rows.ndim == 2 else rows[:, None]
 
 
-def _part_summary(part: Any) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, bool]:
+def _part_summary(part: Any) -> _Tally | bool:
+    """A partition's tally, or False when it holds an infinite value."""
     rows = _as_rows(part)
-    return (
-        rows.shape[0],
-        rows.sum(axis=0),
-        rows.min(axis=0),
-        rows.max(axis=0),
-        bool(np.isfinite(rows).all()),
-    )
+    if np.isinf(rows).any():
+        return False
+    tally = _Tally(rows.shape[1])
+    tally.add(rows)
+    return tally
 
 
 def _part_rows(part: Any, local: np.ndarray) -> np.ndarray:
@@ -274,12 +370,15 @@ class DaskSource:
     sample: np.ndarray
     sample_rows: np.ndarray
     client: Any = None
+    missing: MissingSummary | None = None  # set when some cells are NaN (EM marginalises them)
+    starts_imputed: bool = False  # the sample's missing cells set to column means for starts
 
     def map_reduce(self, e_step: Callable[[Any], tuple[Any, float]]) -> tuple[Any, float]:
         center = self.center
+        has_missing = self.missing is not None
 
         def on_partition(part: Any) -> tuple[Any, float]:
-            return e_step(_as_rows(part) - center)
+            return e_step(_with_missing(_as_rows(part) - center, has_missing))
 
         total: Any = None
         loglik = 0.0
@@ -291,7 +390,12 @@ class DaskSource:
 
 
 def _dask_source(
-    data: Any, columns: Sequence[str] | None, sample_size: int, seed: int | None, client: Any
+    data: Any,
+    columns: Sequence[str] | None,
+    sample_size: int,
+    seed: int | None,
+    client: Any,
+    missing: str = "error",
 ) -> DaskSource:
     if hasattr(data, "columns"):  # a Dask DataFrame
         frame = data[list(columns)] if columns is not None else data
@@ -307,18 +411,30 @@ def _dask_source(
     if client is not None:
         parts = client.compute(parts)  # futures: the partitions stay on the workers
     summaries = _map_parts(_part_summary, parts, client)
-    sizes = np.array([s[0] for s in summaries])
+    tallies = [s for s in summaries if not isinstance(s, bool)]
+    sizes = np.array([s.n if not isinstance(s, bool) else 0 for s in summaries])
     n = int(sizes.sum())
-    if n == 0:
+    if n == 0 and len(tallies) == len(summaries):
         raise InputError("the data have no rows")
-    if not all(s[4] for s in summaries):
+    total = _Tally(len(names))
+    for tally in tallies:
+        total.n += tally.n
+        total.sums += tally.sums
+        total.counts += tally.counts
+        total.lo, total.hi = np.fmin(total.lo, tally.lo), np.fmax(total.hi, tally.hi)
+        total.cells_missing += tally.cells_missing
+        total.rows_missing += tally.rows_missing
+        total.rows_empty += tally.rows_empty
+    if len(tallies) < len(summaries) or (missing != "em" and total.cells_missing.any()):
         raise InputError("NaN/missing or infinite values in the data; drop or impute them first")
-    lo = np.min([s[2] for s in summaries if s[0]], axis=0)
-    hi = np.max([s[3] for s in summaries if s[0]], axis=0)
-    constant = [c for c, a, b in zip(names, lo, hi, strict=True) if a == b]
+    summary = total.missing(names)
+    constant = [c for c, a, b in zip(names, total.lo, total.hi, strict=True) if a == b]
     if constant:
         raise InputError(f"column {describe_labels(constant)} is constant; drop it")
-    center = np.sum([s[1] for s in summaries if s[0]], axis=0) / n
+    if summary is not None:
+        warn_dropped(summary.dropped)
+    # summed as before missing cells were allowed: a fit of complete data is unchanged
+    center = np.sum([t.sums for t in tallies if t.n], axis=0) / total.counts
     sample_rows = np.sort(
         np.random.default_rng(seed).choice(n, size=min(sample_size, n), replace=False)
     )
@@ -326,7 +442,11 @@ def _dask_source(
     owner = np.searchsorted(offsets, sample_rows, side="right") - 1
     local = [sample_rows[owner == p] - offsets[p] for p in range(len(parts))]
     sample = np.concatenate(_map_parts(_part_rows, parts, client, local))
-    return DaskSource(parts, names, n, center, sample, sample_rows, client)
+    sample, sample_rows, starts_imputed = _sample_for_starts(sample, sample_rows, summary)
+    fitted = n - (summary.dropped if summary is not None else 0)
+    return DaskSource(
+        parts, names, fitted, center, sample, sample_rows, client, summary, starts_imputed
+    )
 
 
 @contextmanager
@@ -353,10 +473,15 @@ def open_source(
     seed: int | None = 0,
     client: Any = None,
     spill_dir: str | os.PathLike[str] | None = None,
+    missing: str = "error",
 ) -> SpillSource | DaskSource:
-    """Open chunks, files or a Dask collection as a source EM can pass over repeatedly."""
+    """Open chunks, files or a Dask collection as a source EM can pass over repeatedly.
+
+    ``missing="em"`` lets NaN cells through: each chunk's E-step then
+    groups its rows by missingness pattern (:mod:`emstat.mixture.missing`).
+    """
     if is_dask_collection(data):
-        return _dask_source(data, columns, sample_size, seed, client)
+        return _dask_source(data, columns, sample_size, seed, client, missing)
     chunks = _read_files(data, chunk_rows) if _is_file_list(data) else data
     return spill(
         chunks,
@@ -365,4 +490,5 @@ def open_source(
         sample_size=sample_size,
         seed=seed,
         spill_dir=spill_dir,
+        missing=missing,
     )

@@ -21,7 +21,7 @@ def frame() -> pd.DataFrame:
 def test_nan_names_row_and_column(frame: pd.DataFrame) -> None:
     frame.loc["r7", "b"] = np.nan
     with pytest.raises(InputError, match=r"column 'b' at row 'r7'"):
-        emstat.fit_mixture(frame, k=2)
+        emstat.fit_mixture(frame, k=2, missing="error")
 
 
 def test_inf_is_refused(frame: pd.DataFrame) -> None:

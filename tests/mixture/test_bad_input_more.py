@@ -214,7 +214,7 @@ def test_values_too_large_to_square_are_refused(init: str) -> None:
 def test_nullable_missing_values_are_named(frame: pd.DataFrame) -> None:
     frame["n"] = pd.array([1, 2, 3, 4] * 9 + [None, 6, 7, 8], dtype="Int64")
     with pytest.raises(InputError, match=r"NaN/missing .* column 'n' at row 'r36'"):
-        emstat.fit_mixture(frame, k=2)
+        emstat.fit_mixture(frame, k=2, missing="error")
 
 
 def test_missing_column_names_it_and_the_columns_there_are(frame: pd.DataFrame) -> None:

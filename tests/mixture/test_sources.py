@@ -122,7 +122,7 @@ def test_bad_chunks_name_the_chunk_and_row(faithful: pd.DataFrame) -> None:
     broken = faithful.copy()
     broken.loc[130, "waiting"] = np.nan
     with pytest.raises(InputError, match=r"chunk 3: NaN.*column 'waiting' at row 130"):
-        emstat.fit_mixture(pieces(broken, 50), k=2)
+        emstat.fit_mixture(pieces(broken, 50), k=2, missing="error")
     renamed = [faithful.iloc[:100], faithful.iloc[100:].rename(columns={"waiting": "wait"})]
     with pytest.raises(InputError, match="chunk 2 has columns"):
         emstat.fit_mixture(iter(renamed), k=2)
