@@ -327,6 +327,29 @@ def check_lrt_options(max_k: Any, n_boot: Any, level: Any, seed: Any, workers: A
     check_whole(workers, "workers", 1)
 
 
+# fit_mixture's options whose fits the bootstrap refits (maximum likelihood by EM) are not
+_NOT_REFITTED = {
+    "prior": "a prior",
+    "labels": "known labels",
+    "noise": "a noise component",
+    "Vinv": "a noise component",
+}
+
+
+def check_refit_options(options: dict[str, Any]) -> None:
+    """Refuse fit options the bootstrap refits would drop (their statistics would not match)."""
+    for name, what in _NOT_REFITTED.items():
+        if options.get(name) is not None:
+            raise InputError(
+                f"the bootstrap LRT does not take {name}= ({what}): "
+                "its refits are maximum-likelihood fits by EM"
+            )
+    if options.get("algorithm", "em") != "em" or options.get("init") == "cem":
+        raise InputError(
+            "the bootstrap LRT refits by EM: give algorithm='em' and an init other than 'cem'"
+        )
+
+
 def _fit(data: Any, k: int, model: str | None, options: dict[str, Any]) -> Any:
     from emstat.mixture.fit import fit_mixture
 
@@ -395,6 +418,7 @@ def bootstrap_lrt(
     [{'k0': 1, 'k1': 2, 'p_value': 0.05}]
     """
     check_lrt_options(max_k, n_boot, level, seed, workers)
+    check_refit_options(fit_options)
     from emstat.families import is_gaussian
 
     gaussian = is_gaussian(family)
@@ -403,6 +427,11 @@ def bootstrap_lrt(
         options["family"] = family
         model = None
     fits: dict[int, Any] = {1: _fit(data, 1, model, options)}
+    if getattr(fits[1], "missing", None) is not None:
+        raise InputError(
+            "the bootstrap LRT needs complete data: its bootstrap samples have no missing "
+            "cells, so their statistics would not be the observed one's (drop or impute them)"
+        )
     if not fits[1].ok:
         raise InputError(f"the fit with one component is degenerate: {fits[1].degenerate}")
     streams = np.random.SeedSequence(seed).spawn(int(max_k))

@@ -216,3 +216,25 @@ def test_a_ridged_fit_is_refitted_with_its_ridge(k: int) -> None:
     # refitted on its own data from itself, the ridged fit stays where it is
     refit = _gaussian_refit(fit, df.to_numpy(dtype=float))
     assert refit == pytest.approx(fit.loglik, rel=1e-7)
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"prior": "mclust"}, "does not take prior="),
+        ({"noise": True}, "does not take noise="),
+        ({"algorithm": "cem"}, "refits by EM"),
+        ({"init": "cem"}, "refits by EM"),
+    ],
+)
+def test_options_the_refits_would_drop_are_refused(options: dict, words: str) -> None:
+    df = emstat.load_dataset("faithful")
+    with pytest.raises(InputError, match=words):
+        emstat.bootstrap_lrt(df, model="EEE", max_k=1, n_boot=9, **options)
+
+
+def test_data_with_missing_cells_are_refused() -> None:
+    df = emstat.load_dataset("faithful").copy()
+    df.iloc[3, 0] = np.nan
+    with pytest.raises(InputError, match="needs complete data"):
+        emstat.bootstrap_lrt(df, model="EEE", max_k=1, n_boot=9)
