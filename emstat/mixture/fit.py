@@ -52,7 +52,8 @@ from emstat.results import restart_table, run_fields
 
 __all__ = ["MixtureFitter", "fit_mixture"]
 
-# One normal's observed-data MLE converges linearly: a tight rule, for a prior's moments.
+# One normal with missing cells has no closed form and EM converges linearly: the rule that
+# takes it to its MLE (a prior's moments; k = 1 under the default rule).
 _MOMENTS_CONTROL = EMControl(tol=1e-13, criterion="abs", max_iter=100_000)
 
 
@@ -412,11 +413,13 @@ class MixtureFitter:
                 )
                 if self.data.missing is None:
                     return _closed_form(one_component, self.data.x, stats0, self.control)
+                # no closed form with missing cells: EM run to the MLE unless told otherwise
+                one_control = _MOMENTS_CONTROL if self.control == EMControl() else self.control
                 return fit_em(
                     one_component,
                     self.data.x,
                     stats0=stats0,
-                    control=self.control,
+                    control=one_control,
                     n_obs=self.data.size,
                     warn=len(starts) == 1,
                 )

@@ -122,3 +122,14 @@ def test_a_noise_fit_refuses_to_predict_rows_with_missing_cells(faithful: pd.Dat
     rows.iloc[0, 0] = np.nan
     with pytest.raises(InputError, match="noise component predicts complete rows only"):
         fit.predict(rows)
+
+
+def test_one_component_with_missing_cells_reaches_the_mle_under_the_default_rule() -> None:
+    # R's airquality: the observed-data MLE of one normal (tests/reference/README_missing.md)
+    from pathlib import Path
+
+    air = pd.read_csv(Path(__file__).parents[1] / "reference" / "mvn_missing_airquality.csv")
+    fit = emstat.fit_mixture(air, 1, "VVV")
+    assert fit.loglik == pytest.approx(-2326.6973827983365, abs=1e-9)
+    told = emstat.fit_mixture(air, 1, "VVV", tol=1e-3)  # a rule given is the rule used
+    assert abs(told.loglik - -2326.6973827983365) > 1e-6
