@@ -14,8 +14,8 @@ import pandas as pd
 
 __all__ = [
     "fit_facts",
-    "option_facts",
     "fit_html",
+    "option_facts",
     "segmentation_html",
     "selection_html",
     "table_html",

@@ -245,10 +245,23 @@ def _fitted_rows(fit: MixtureResult) -> tuple[np.ndarray, np.ndarray | None]:
         return np.asarray(kept.values, dtype=float), None
     if kept is None:
         raise InputError(
-            "the fit keeps no data (it was loaded from a file); pass data= (the rows it was "
+            f"the fit keeps no data ({_why_no_rows(fit)}); pass data= (the rows it was "
             "fitted to) to draw them"
         )
     raise InputError("the fit streamed its data from disk; pass data= (its rows, or a sample)")
+
+
+def _why_no_rows(fit: MixtureResult) -> str:
+    """Why a fit kept no rows: the option that made it drop them, or a load from a file."""
+    if fit.known_labels is not None:
+        return "a fit with known labels keeps none"
+    if fit.prior is not None:
+        return "a fit with a prior keeps none"
+    if fit.algorithm != "em":
+        return f"a fit by algorithm={fit.algorithm!r} keeps none"
+    if fit.reg_covar != 0:
+        return "a fit with reg_covar keeps none"
+    return "it was loaded from a file"
 
 
 def _labelled_rows(fit: MixtureResult, index: pd.Index | None, n_given: int) -> np.ndarray | None:
@@ -320,6 +333,7 @@ def draw_mixture(
                 view.means[:, 0],
                 view.covariances[:, 0, 0],
                 view.case_weights,
+                _noise_density(fit),
             )
         ]
     if kind == "classification":
@@ -361,6 +375,13 @@ def draw_mixture(
         view.covariances,
         max_vars,
     )
+
+
+def _noise_density(fit: MixtureResult) -> tuple[float, float] | None:
+    """A noise component's proportion and density, for the 1-D density figure; or None."""
+    if not fit.has_noise or fit.noise_weight is None or fit.vinv is None:
+        return None
+    return float(fit.noise_weight), float(fit.vinv)
 
 
 def _titled(drawn: list[Axes], view: MixtureView) -> list[Axes]:

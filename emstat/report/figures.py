@@ -438,10 +438,13 @@ def density_plot(
     means: np.ndarray,
     variances: np.ndarray,
     case_weights: np.ndarray | None = None,
+    noise: tuple[float, float] | None = None,
 ) -> Axes:
     """One variable: the mixture density and its weighted components over a histogram.
 
-    ``case_weights`` (one per value of ``x``) weight the histogram.  The
+    ``case_weights`` (one per value of ``x``) weight the histogram.
+    ``noise`` (its proportion and density Vinv) adds a noise component's
+    uniform density over the data's range, drawn grey and dotted.  The
     mixture's line is the last one drawn.
     """
     ax.hist(
@@ -459,12 +462,18 @@ def density_plot(
             w * np.exp(-0.5 * (grid - m) ** 2 / v) / math.sqrt(2.0 * math.pi * v)
             for w, m, v in zip(weights, means, variances, strict=True)
         ]
-    )
+    ).reshape(len(weights), grid.size)
     for j, part in enumerate(parts):
         ax.plot(
             grid, part, color=colour(j), linestyle="--", linewidth=1.2, label=f"component {j + 1}"
         )
-    ax.plot(grid, parts.sum(axis=0), color="black", linewidth=1.8, label="mixture")
+    total = parts.sum(axis=0)
+    if noise is not None:
+        inside = (grid >= x.min()) & (grid <= x.max())
+        flat = np.where(inside, noise[0] * noise[1], 0.0)
+        ax.plot(grid, flat, color=NOISE_COLOUR, linestyle=":", linewidth=1.2, label="noise")
+        total = total + flat
+    ax.plot(grid, total, color="black", linewidth=1.8, label="mixture")
     ax.set_xlabel(column)
     ax.set_ylabel("density")
     ax.legend(fontsize=8, frameon=False)

@@ -215,7 +215,7 @@ def _labels_argument(fit: MixtureResult) -> str:
         )
     rows = np.flatnonzero(known.known)
     pairs = ", ".join(
-        f"{literal(known.index[i])}: {literal(known.classes[known.codes[i]])}" for i in rows
+        f"{literal(known.index[int(i)])}: {literal(known.classes[known.codes[i]])}" for i in rows
     )
     text = f"labels=pd.Series({{{pairs}}}).reindex(df.index)"
     classes = list(known.classes)
