@@ -92,7 +92,7 @@ def option_facts(result: Any) -> list[tuple[str, str]]:
     """
     rows: list[tuple[str, str]] = []
     missing = getattr(result, "missing", None)
-    if missing is not None:
+    if missing is not None and hasattr(missing, "total_cells"):
         dropped = f"; {missing.dropped} rows left out" if missing.dropped else ""
         rows.append(
             (

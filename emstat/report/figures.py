@@ -315,9 +315,9 @@ def classification_plot(
             ax.scatter(
                 values[noise, a],
                 values[noise, b],
-                s=4 if sizes is None else sizes[noise],
+                s=6 if sizes is None else sizes[noise],
                 color=NOISE_COLOUR,
-                marker=".",
+                marker="o",
                 alpha=0.7,
                 linewidths=0,
                 label="noise",

@@ -213,11 +213,24 @@ def test_selection_reproduce_code_refits_every_cell(faithful: pd.DataFrame) -> N
     assert "Every fit is a MAP fit under a prior" in text
 
 
-def test_selection_reproduce_code_with_noise(faithful: pd.DataFrame) -> None:
-    sel = emstat.select_mixture(faithful, k=[0, 1, 2], models=["EEE", "VVV"], noise=True)
-    code = build_document(sel, data=faithful).metadata["command"]
-    assert "noise=True," in code and f"Vinv={sel.best.vinv!r}," in code
-    again = _rerun(code, faithful, "sel")
+@pytest.mark.parametrize("case", ["noise", "labels", "missing", "sem"])
+def test_selection_reproduce_code_with_each_option(
+    case: str, faithful: pd.DataFrame, holes: pd.DataFrame, labels: pd.Series
+) -> None:
+    options: dict[str, Any] = {
+        "noise": {"k": [0, 1, 2], "noise": True},
+        "labels": {"k": [2, 3], "labels": labels},
+        "missing": {"k": [1, 2]},
+        "sem": {"k": [1, 2], "algorithm": "sem", "seed": 3},
+    }[case]
+    data = holes if case == "missing" else faithful
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sel = emstat.select_mixture(data, models=["EEE", "VVV"], **options)
+    code = build_document(sel, data=data).metadata["command"]
+    if case == "noise":
+        assert "noise=True," in code and f"Vinv={sel.best.vinv!r}," in code
+    again = _rerun(code, data, "sel")
     pd.testing.assert_frame_equal(again.table, sel.table, rtol=1e-12)
 
 
