@@ -209,6 +209,12 @@ def _criterion_blocks(selection: SelectionResult) -> list[Any]:
     return blocks
 
 
+def _shared_notes(selection: SelectionResult) -> list[str]:
+    """What every fit shares (a prior, labels, noise, the algorithm, missing cells), or nothing."""
+    notes = selection_notes(list(selection.fits.values()))
+    return [paragraph(*notes)] if notes else []
+
+
 def degenerate_note(selection: SelectionResult) -> str | None:
     """One sentence naming every fit of ``selection`` that was degenerate, and why."""
     table = selection.reasons
@@ -417,7 +423,7 @@ def selection_document(
             + ". The same sign convention is used in every table and figure of this report.",
             "Sign convention",
         ),
-        *([paragraph(*notes)] if (notes := selection_notes(list(selection.fits.values()))) else []),
+        *_shared_notes(selection),
         *_criterion_blocks(selection),
     ]
     note = degenerate_note(selection)

@@ -285,3 +285,11 @@ def test_rendered_html_holds_the_option_sentences(holes: pd.DataFrame, tmp_path:
     assert f"{fit.missing.cells} of {fit.missing.total_cells} cells" in page
     assert "exclude the prior" in page
     assert 'prior="mclust",' in page and 'missing="em",' in page
+
+
+def test_report_api_takes_options_for_the_reproduce_code(
+    faithful: pd.DataFrame, tmp_path: Any
+) -> None:
+    fit = _fit(faithful, k=2, model="EVE", inner_tol=1e-9)
+    (qmd,) = emstat.report(fit, tmp_path / "eve.qmd", data=faithful, options={"inner_tol": 1e-9})
+    assert "inner_tol=1e-09," in qmd.read_text(encoding="utf-8")
