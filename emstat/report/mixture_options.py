@@ -204,12 +204,24 @@ def literal(value: Any) -> str:
     return repr(value)
 
 
+def _plain_key(value: Any) -> bool:
+    """Whether ``value`` is written back exactly by its repr: a number or text."""
+    return isinstance(value, (int, float, str, np.integer, np.floating)) and not isinstance(
+        value, bool
+    )
+
+
 def _labels_argument(fit: MixtureResult) -> str:
     """``labels=`` as a Series of the labelled rows reindexed to the data's rows."""
     known = fit.known_labels
     if known is None:
         return ""
-    if known.index is None or known.n_known > LABELS_INLINE_MAX:
+    if (
+        known.index is None
+        or known.n_known > LABELS_INLINE_MAX
+        or not all(_plain_key(v) for v in known.index[known.known])
+        or not all(_plain_key(c) for c in known.classes)
+    ):
         return (
             'labels="...",  # the known labels: a column name or one value per row (NaN: unknown)'
         )

@@ -293,3 +293,11 @@ def test_report_api_takes_options_for_the_reproduce_code(
     fit = _fit(faithful, k=2, model="EVE", inner_tol=1e-9)
     (qmd,) = emstat.report(fit, tmp_path / "eve.qmd", data=faithful, options={"inner_tol": 1e-9})
     assert "inner_tol=1e-09," in qmd.read_text(encoding="utf-8")
+
+
+def test_labels_on_an_index_repr_cannot_rebuild_are_a_placeholder(faithful: pd.DataFrame) -> None:
+    dated = faithful.set_axis(pd.date_range("2020-01-01", periods=len(faithful)))
+    known = pd.Series(np.nan, index=dated.index, dtype=object)
+    known.iloc[::20], known.iloc[1::20] = "a", "b"
+    code = build_document(_fit(dated, k=2, labels=known), data=dated).metadata["command"]
+    assert 'labels="...",  # the known labels' in code and "Timestamp" not in code
