@@ -15,6 +15,7 @@ import pandas as pd
 __all__ = [
     "fit_facts",
     "fit_html",
+    "option_facts",
     "segmentation_html",
     "selection_html",
     "table_html",
@@ -80,7 +81,51 @@ def fit_facts(result: Any) -> list[tuple[str, str]]:
     if hasattr(result, "k"):  # ICL needs components to classify into
         rows.append(("ICL", _number(result.icl, ".4f")))
     converged = "yes" if result.converged else f"no ({result.stop_reason})"
-    return [*rows, ("converged", converged), ("iterations", str(result.n_iter))]
+    rows += [("converged", converged), ("iterations", str(result.n_iter))]
+    return rows + option_facts(result)
+
+
+def option_facts(result: Any) -> list[tuple[str, str]]:
+    """Rows for the options a Gaussian fit used: missing cells, labels, algorithm, prior, noise.
+
+    Read by attribute, so results without these options give no rows.
+    """
+    rows: list[tuple[str, str]] = []
+    missing = getattr(result, "missing", None)
+    if missing is not None and hasattr(missing, "total_cells"):
+        dropped = f"; {missing.dropped} rows left out" if missing.dropped else ""
+        rows.append(
+            (
+                "missing",
+                f"{missing.cells} of {missing.total_cells} cells in {missing.rows} of "
+                f"{missing.total_rows} rows{dropped}; assumed missing at random",
+            )
+        )
+    known = getattr(result, "known_labels", None)
+    if known is not None:
+        mapping = ", ".join(f"{c} -> {j + 1}" for j, c in enumerate(known.classes))
+        rows.append(
+            (
+                "known labels",
+                f"{known.n_known} of {result.n:g} rows labelled ({mapping}); "
+                "loglik of data and labels",
+            )
+        )
+    algorithm = getattr(result, "algorithm", "em")
+    if algorithm in ("cem", "sem"):
+        name = "classification EM" if algorithm == "cem" else "stochastic EM"
+        rows.append(("algorithm", f"{name}; no standard errors"))
+        if algorithm == "cem":
+            rows.append(("objective", _number(result.objective, ".6f")))
+    prior = getattr(result, "prior", None)
+    if isinstance(prior, str):
+        rows.append(("prior", f"{prior}; criteria exclude the prior"))
+    if getattr(result, "has_noise", False):
+        rows += [
+            ("noise proportion", _number(result.noise_weight, ".6g")),
+            ("noise Vinv", _number(result.vinv, ".6g")),
+        ]
+    return rows
 
 
 def fit_html(result: Any) -> str:
@@ -104,15 +149,19 @@ def selection_html(selection: Any) -> str:
         f"{', '.join(map(str, selection.columns))} ({sign} is better)"
     )
     ranked = selection.ranking()
+    options = ""
     if ranked.empty:
         best = "every fit was degenerate; see .reasons"
     else:
         fit = selection.best
         value = fit.criterion(selection.criterion, selection.convention)
         best = f"best: model {fit.model} with k = {fit.k} ({criterion} {value:.4f})"
+        facts = option_facts(fit)
+        options = _rows_html(facts) if facts else ""
     return (
         f'<div class="emstat-result"><p><strong>{html.escape(title)}</strong></p>'
-        f"{_frame_html(selection.table, '.3f', index=True)}<p>{html.escape(best)}</p></div>"
+        f"{_frame_html(selection.table, '.3f', index=True)}<p>{html.escape(best)}</p>"
+        f"{options}</div>"
     )
 
 

@@ -69,6 +69,7 @@ __all__ = [
     "plot_run",
     "plot_segmentation",
     "plot_selection",
+    "view_note",
 ]
 
 #: What ``MixtureResult.plot`` draws.
@@ -182,17 +183,27 @@ def _check_ok(fit: Any) -> None:
 
 @dataclass(frozen=True, eq=False)
 class MixtureView:
-    """What the figures of a Gaussian fit draw: its rows, their classification, the estimates."""
+    """What the figures of a Gaussian fit draw: its rows, their classification, the estimates.
+
+    ``given`` counts the rows before those with a missing cell were left
+    out (None when none were); ``labelled`` marks the drawn rows whose class
+    was known (a fit with known labels, when the rows can be matched).
+    """
 
     fit: MixtureResult
     values: np.ndarray
     case_weights: np.ndarray | None
     proba: np.ndarray
+    given: int | None = None
+    labelled: np.ndarray | None = None
 
     @property
     def labels(self) -> np.ndarray:
-        """The most probable component of every row, 1..k."""
-        return np.argmax(self.proba, axis=1) + 1
+        """The most probable component of every row, 1..k, or 0 for the noise component."""
+        components = np.arange(1, self.fit.k + 1)
+        if self.fit.has_noise:  # predict_proba has the noise's column last
+            components = np.append(components, 0)
+        return components[np.argmax(self.proba, axis=1)]
 
     @property
     def uncertainty(self) -> np.ndarray:
@@ -205,49 +216,100 @@ class MixtureView:
 
     @property
     def covariances(self) -> np.ndarray:
+        if self.fit.k == 0:  # the noise-only fit has no Gaussian component
+            return np.zeros((0, self.fit.d, self.fit.d))
         return np.stack([self.fit.covariances[j + 1].to_numpy() for j in range(self.fit.k)])
+
+
+def view_note(view: MixtureView) -> str:
+    """A sentence on which rows are drawn when some were left out for missing cells; or ""."""
+    if view.given is None or view.given == view.values.shape[0]:
+        return ""
+    return (
+        f"The figures draw the {view.values.shape[0]} complete rows of {view.given} (rows "
+        "with a missing value are left out of them, not of the fit)."
+    )
 
 
 def _fitted_rows(fit: MixtureResult) -> tuple[np.ndarray, np.ndarray | None]:
     """The rows the fit keeps (and their case weights), or an InputError asking for ``data``."""
     from emstat.mixture import gaussian
+    from emstat.mixture.missing import IncompleteData
 
     kept = fit.data_
     if isinstance(kept, np.ndarray):
         return kept, None
     if isinstance(kept, gaussian.WeightedRows):
         return kept.x, kept.weights
+    if isinstance(kept, IncompleteData):
+        return np.asarray(kept.values, dtype=float), None
     if kept is None:
         raise InputError(
-            "the fit keeps no data (it was loaded from a file); pass data= (the rows it was "
+            f"the fit keeps no data ({_why_no_rows(fit)}); pass data= (the rows it was "
             "fitted to) to draw them"
         )
     raise InputError("the fit streamed its data from disk; pass data= (its rows, or a sample)")
 
 
+def _why_no_rows(fit: MixtureResult) -> str:
+    """Why a fit kept no rows: the option that made it drop them, or a load from a file."""
+    if fit.known_labels is not None:
+        return "a fit with known labels keeps none"
+    if fit.prior is not None:
+        return "a fit with a prior keeps none"
+    if fit.algorithm != "em":
+        return f"a fit by algorithm={fit.algorithm!r} keeps none"
+    if fit.reg_covar != 0:
+        return "a fit with reg_covar keeps none"
+    return "it was loaded from a file"
+
+
+def _labelled_rows(fit: MixtureResult, index: pd.Index | None, n_given: int) -> np.ndarray | None:
+    """Which of ``n_given`` rows (labelled ``index`` when known) had a known class."""
+    known = fit.known_labels
+    if known is None:
+        return None
+    if index is not None and known.index is not None:
+        if not known.index.is_unique:
+            return None
+        codes = pd.Series(known.codes, index=known.index).reindex(index)
+        return np.asarray(codes.fillna(-1).to_numpy() >= 0)
+    return np.asarray(known.known) if known.codes.shape[0] == n_given else None
+
+
 def mixture_view(fit: MixtureResult, data: Any = None) -> MixtureView:
     """The rows to draw (``data``, else those the fit keeps), classified by the fit.
 
-    A DataFrame gives the fit's columns, rows with a missing value left out.
+    Rows with a missing value are left out (the fit classifies them, but a
+    point needs every coordinate); the view counts the rows given.
     """
     _check_ok(fit)
     weights = None
+    index = None
     if data is None:
         values, weights = _fitted_rows(fit)
     elif isinstance(data, pd.DataFrame):
         missing = [c for c in fit.columns if c not in data.columns]
         if missing:
             raise InputError(f"the data lack the fit's column(s) {missing}")
-        values = data[fit.columns].dropna().to_numpy(dtype=float)
+        values, index = data[fit.columns].to_numpy(dtype=float), data.index
     else:
         values = np.asarray(data, dtype=float)
         values = values.reshape(-1, 1) if values.ndim == 1 else values
         if values.ndim != 2 or values.shape[1] != fit.d:
             raise InputError(f"the fit has {fit.d} columns; the data have shape {values.shape}")
+    labelled = _labelled_rows(fit, index, values.shape[0])
+    complete = ~np.isnan(values).any(axis=1)
+    given = None
+    if not complete.all():
+        given = values.shape[0]
+        values = values[complete]
+        weights = None if weights is None else weights[complete]
+        labelled = None if labelled is None else labelled[complete]
     if values.shape[0] == 0:
         raise InputError("the data have no rows to draw")
     proba = fit.predict_proba(values).to_numpy()
-    return MixtureView(fit, values, weights, proba)
+    return MixtureView(fit, values, weights, proba, given, labelled)
 
 
 def draw_mixture(
@@ -258,9 +320,10 @@ def draw_mixture(
     if fit.d == 1:
         x, column = view.values[:, 0], fit.columns[0]
         if kind == "classification":
-            return [figures.classification_1d_plot(axes[0], x, column, view.labels)]
+            return _titled([figures.classification_1d_plot(axes[0], x, column, view.labels)], view)
         if kind == "uncertainty":
-            return [figures.uncertainty_1d_plot(axes[0], x, column, view.labels, view.uncertainty)]
+            drawn = figures.uncertainty_1d_plot(axes[0], x, column, view.labels, view.uncertainty)
+            return _titled([drawn], view)
         return [
             figures.density_plot(
                 axes[0],
@@ -270,29 +333,38 @@ def draw_mixture(
                 view.means[:, 0],
                 view.covariances[:, 0, 0],
                 view.case_weights,
+                _noise_density(fit),
             )
         ]
     if kind == "classification":
-        return figures.classification_plot(
-            axes,
-            view.values,
-            fit.columns,
-            view.labels,
-            view.means,
-            view.covariances,
-            max_vars=max_vars,
-            level=level,
+        return _titled(
+            figures.classification_plot(
+                axes,
+                view.values,
+                fit.columns,
+                view.labels,
+                view.means,
+                view.covariances,
+                max_vars=max_vars,
+                level=level,
+                ringed=view.labelled,
+            ),
+            view,
         )
     if kind == "uncertainty":
-        return figures.uncertainty_plot(
-            axes,
-            view.values,
-            fit.columns,
-            view.labels,
-            view.uncertainty,
-            view.means,
-            view.covariances,
-            max_vars,
+        return _titled(
+            figures.uncertainty_plot(
+                axes,
+                view.values,
+                fit.columns,
+                view.labels,
+                view.uncertainty,
+                view.means,
+                view.covariances,
+                max_vars,
+                ringed=view.labelled,
+            ),
+            view,
         )
     return figures.density_contour_plot(
         axes,
@@ -303,6 +375,20 @@ def draw_mixture(
         view.covariances,
         max_vars,
     )
+
+
+def _noise_density(fit: MixtureResult) -> tuple[float, float] | None:
+    """A noise component's proportion and density, for the 1-D density figure; or None."""
+    if not fit.has_noise or fit.noise_weight is None or fit.vinv is None:
+        return None
+    return float(fit.noise_weight), float(fit.vinv)
+
+
+def _titled(drawn: list[Axes], view: MixtureView) -> list[Axes]:
+    """Say on the first panel when the rows drawn are the complete ones of more."""
+    if view.given is not None:
+        drawn[0].set_title(f"complete rows: {view.values.shape[0]} of {view.given}", fontsize=8)
+    return drawn
 
 
 def mixture_panels(d: int, max_vars: int = 4) -> int:

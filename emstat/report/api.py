@@ -247,7 +247,10 @@ def report(
         Create the folder of ``path`` when missing (otherwise an InputError).
     **options
         ``data`` (the data frame, for classification plots), ``data_name``,
-        ``title``, ``command``, ``seed``; ``other`` (a second categorical fit).
+        ``title``, ``command``, ``seed``; ``other`` (a second categorical fit);
+        for a Gaussian fit or selection ``options``, keyword arguments of the
+        call that the fit does not keep (``mclust_compatible``, ``inner_tol``,
+        a user's ``emstat.GaussianPrior``), written into the reproduce code.
         An option the report does not take is an InputError naming it.
 
     Returns

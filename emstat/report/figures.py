@@ -274,6 +274,17 @@ def _ellipse(ax: Axes, mean: np.ndarray, cov: np.ndarray, colour_: str, level: f
     ax.plot([mean[0]], [mean[1]], marker="x", color="black", markersize=7)
 
 
+#: How noise rows (component 0 of a fit with a noise component) are drawn.
+NOISE_COLOUR = "#555555"
+
+
+def _component_style(j: int) -> tuple[str, str]:
+    """Colour and name of component ``j`` (1..k; 0 the noise)."""
+    if j == 0:
+        return NOISE_COLOUR, "noise"
+    return colour(j - 1), f"component {j}"
+
+
 def classification_plot(
     axes: Sequence[Axes],
     values: np.ndarray,
@@ -284,17 +295,33 @@ def classification_plot(
     sizes: np.ndarray | None = None,
     max_vars: int = 4,
     level: float = 0.95,
+    ringed: np.ndarray | None = None,
 ) -> list[Axes]:
     """Every pair of variables, one Axes each, points coloured by component, ``level`` ellipses.
 
     ``axes`` holds at least one Axes per pair of the first ``max_vars``
-    variables (:func:`pairs`); ``labels`` are 1..k; ``sizes`` (optional)
-    scale the points (the uncertainty plot).  Each component's points are
-    one scatter collection, in component order.
+    variables (:func:`pairs`); ``labels`` are 1..k, or 0 for rows of a noise
+    component (drawn first, small grey points labelled "noise"); ``sizes``
+    (optional) scale the points (the uncertainty plot); ``ringed`` (optional,
+    one boolean per row) circles those rows in black (the labelled rows of a
+    fit with known labels).  Each component's points are one scatter
+    collection, in component order.
     """
     drawn = list(axes)[: len(pairs(values.shape[1], max_vars))]
     k = means.shape[0]
     for ax, (a, b) in zip(drawn, pairs(values.shape[1], max_vars), strict=True):
+        noise = labels == 0
+        if noise.any():
+            ax.scatter(
+                values[noise, a],
+                values[noise, b],
+                s=6 if sizes is None else sizes[noise],
+                color=NOISE_COLOUR,
+                marker="o",
+                alpha=0.7,
+                linewidths=0,
+                label="noise",
+            )
         for j in range(k):
             rows = labels == j + 1
             ax.scatter(
@@ -309,6 +336,16 @@ def classification_plot(
             )
             sub = covariances[j][np.ix_([a, b], [a, b])]
             _ellipse(ax, means[j, [a, b]], sub, colour(j), level)
+        if ringed is not None and ringed.any():
+            ax.scatter(
+                values[ringed, a],
+                values[ringed, b],
+                s=30,
+                facecolors="none",
+                edgecolors="black",
+                linewidths=0.6,
+                label="labelled",
+            )
         ax.set_xlabel(columns[a])
         ax.set_ylabel(columns[b])
         ax.grid(alpha=0.3)
@@ -331,10 +368,13 @@ def uncertainty_plot(
     means: np.ndarray,
     covariances: np.ndarray,
     max_vars: int = 4,
+    ringed: np.ndarray | None = None,
 ) -> list[Axes]:
     """The classification plot with points sized by their uncertainty ``1 - max_k z_ik``."""
     sizes = uncertainty_sizes(uncertainty)
-    return classification_plot(axes, values, columns, labels, means, covariances, sizes, max_vars)
+    return classification_plot(
+        axes, values, columns, labels, means, covariances, sizes, max_vars, ringed=ringed
+    )
 
 
 def density_contour_plot(
@@ -398,10 +438,13 @@ def density_plot(
     means: np.ndarray,
     variances: np.ndarray,
     case_weights: np.ndarray | None = None,
+    noise: tuple[float, float] | None = None,
 ) -> Axes:
     """One variable: the mixture density and its weighted components over a histogram.
 
-    ``case_weights`` (one per value of ``x``) weight the histogram.  The
+    ``case_weights`` (one per value of ``x``) weight the histogram.
+    ``noise`` (its proportion and density Vinv) adds a noise component's
+    uniform density over the data's range, drawn grey and dotted.  The
     mixture's line is the last one drawn.
     """
     ax.hist(
@@ -419,12 +462,18 @@ def density_plot(
             w * np.exp(-0.5 * (grid - m) ** 2 / v) / math.sqrt(2.0 * math.pi * v)
             for w, m, v in zip(weights, means, variances, strict=True)
         ]
-    )
+    ).reshape(len(weights), grid.size)
     for j, part in enumerate(parts):
         ax.plot(
             grid, part, color=colour(j), linestyle="--", linewidth=1.2, label=f"component {j + 1}"
         )
-    ax.plot(grid, parts.sum(axis=0), color="black", linewidth=1.8, label="mixture")
+    total = parts.sum(axis=0)
+    if noise is not None:
+        inside = (grid >= x.min()) & (grid <= x.max())
+        flat = np.where(inside, noise[0] * noise[1], 0.0)
+        ax.plot(grid, flat, color=NOISE_COLOUR, linestyle=":", linewidth=1.2, label="noise")
+        total = total + flat
+    ax.plot(grid, total, color="black", linewidth=1.8, label="mixture")
     ax.set_xlabel(column)
     ax.set_ylabel("density")
     ax.legend(fontsize=8, frameon=False)
@@ -432,16 +481,17 @@ def density_plot(
 
 
 def classification_1d_plot(ax: Axes, x: np.ndarray, column: str, labels: np.ndarray) -> Axes:
-    """One variable: each observation at its value, on the row of its component (1..k)."""
+    """One variable: each observation at its value, on the row of its component (1..k; 0 noise)."""
     for j in np.unique(labels):
         rows = labels == j
+        shade, name = _component_style(int(j))
         ax.scatter(
             x[rows],
             np.full(int(rows.sum()), float(j)),
             s=12,
             marker="|",
-            color=colour(int(j) - 1),
-            label=f"component {int(j)}",
+            color=shade,
+            label=name,
         )
     ax.set_xlabel(column)
     ax.set_ylabel("component")
@@ -456,9 +506,8 @@ def uncertainty_1d_plot(
     """One variable: each observation's classification uncertainty against its value."""
     for j in np.unique(labels):
         rows = labels == j
-        ax.scatter(
-            x[rows], uncertainty[rows], s=10, color=colour(int(j) - 1), label=f"component {int(j)}"
-        )
+        shade, name = _component_style(int(j))
+        ax.scatter(x[rows], uncertainty[rows], s=10, color=shade, label=name)
     ax.set_xlabel(column)
     ax.set_ylabel("uncertainty 1 − max z")
     ax.grid(alpha=0.3)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,9 @@ from emstat.report.markdown import (
     md_escape,
     paragraph,
     pipe_table,
+    python_call,
 )
+from emstat.report.mixture_options import option_arguments, option_sentences, selection_notes
 from emstat.report.provenance import reproduce_section
 from emstat.report.registry import register_report
 
@@ -34,6 +36,7 @@ __all__ = [
     "criterion_table",
     "degenerate_note",
     "estimates_table",
+    "fit_call",
     "fit_document",
     "fit_sections",
     "restarts_table",
@@ -110,8 +113,17 @@ def restarts_table(restarts: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def selection_call(selection: SelectionResult, seed: int | None, data_name: str) -> str:
-    """Python that re-runs ``selection`` on the same data."""
+def selection_call(
+    selection: SelectionResult,
+    seed: int | None,
+    data_name: str,
+    options: Mapping[str, Any] | None = None,
+) -> str:
+    """Python that re-runs ``selection`` on the same data (every option its fits used).
+
+    ``options``: keyword arguments the fits do not keep (``mclust_compatible``,
+    ``inner_tol``, a prior's hyperparameters), written as given.
+    """
     best = selection.best
     ks = selection.ks
     k_text = (
@@ -129,12 +141,35 @@ def selection_call(selection: SelectionResult, seed: int | None, data_name: str)
         args.append(f"convention={selection.convention!r}")
     if seed is not None:
         args.append(f"seed={seed}")
-    args += [f"tol={best.control.tol:g}", f"max_iter={best.control.max_iter}"]
-    return (
-        "import emstat, pandas as pd\n"
-        f"df = {data_name}\n"
-        "sel = emstat.select_mixture(\n    df,\n" + "".join(f"    {a},\n" for a in args) + ")"
+    lines = [f"{a}," for a in args]
+    lines += option_arguments(
+        best, _fitted_values(selection.data, best), options, with_control=False
     )
+    lines += [f"tol={best.control.tol!r},", f"max_iter={best.control.max_iter},"]
+    return python_call("sel", "select_mixture", lines, data_name)
+
+
+def fit_call(
+    fit: MixtureResult,
+    seed: int | None,
+    data_name: str,
+    data: Any = None,
+    options: Mapping[str, Any] | None = None,
+) -> str:
+    """Python that fits ``fit`` again: model, k, columns and every option it used."""
+    lines = [f"k={fit.k},", f"model={fit.model!r},", f"columns={fit.columns!r},"]
+    if seed is not None:
+        lines.append(f"seed={seed},")
+    lines += option_arguments(fit, _fitted_values(data, fit), options)
+    return python_call("fit", "fit_mixture", lines, data_name)
+
+
+def _fitted_values(data: Any, fit: MixtureResult) -> np.ndarray | None:
+    """The rows fitted, as numbers, when they are at hand (the data given, or those kept)."""
+    if isinstance(data, pd.DataFrame) and all(c in data.columns for c in fit.columns):
+        return data[fit.columns].to_numpy(dtype=float)
+    kept = fit.data_
+    return kept if isinstance(kept, np.ndarray) else None
 
 
 def _criterion_blocks(selection: SelectionResult) -> list[Any]:
@@ -174,6 +209,12 @@ def _criterion_blocks(selection: SelectionResult) -> list[Any]:
     return blocks
 
 
+def _shared_notes(selection: SelectionResult) -> list[str]:
+    """What every fit shares (a prior, labels, noise, the algorithm, missing cells), or nothing."""
+    notes = selection_notes(list(selection.fits.values()))
+    return [paragraph(*notes)] if notes else []
+
+
 def degenerate_note(selection: SelectionResult) -> str | None:
     """One sentence naming every fit of ``selection`` that was degenerate, and why."""
     table = selection.reasons
@@ -201,6 +242,7 @@ def fit_sections(
             f"{fmt_fixed(fit.loglik, 4)}, {fit.n_params} free parameters, BIC {fmt_fixed(bic, 2)}.",
             f"Started from the `{fit.init}` partition.",
         ),
+        *_option_list(fit),
         pipe_table(
             estimates_table(fit.params),
             "Estimates of the chosen fit; standard errors from the observed information "
@@ -251,16 +293,25 @@ def fit_sections(
     return sections
 
 
+def _option_list(fit: MixtureResult) -> list[str]:
+    """The fit's options as a bullet list (one block), or nothing."""
+    sentences = option_sentences(fit)
+    return ["\n".join(f"- {s}" for s in sentences)] if sentences else []
+
+
 def _classification_blocks(fit: MixtureResult, data: pd.DataFrame) -> list[Any]:
     view = plotting.mixture_view(fit, data)
     labels, uncertainty = view.labels, view.uncertainty
-    counts = pd.Series(labels).value_counts().reindex(range(1, fit.k + 1), fill_value=0)
+    order = [*range(1, fit.k + 1), *([0] if fit.has_noise else [])]
+    counts = pd.Series(labels).value_counts().reindex(order, fill_value=0)
+    named = [f"{'noise' if j == 0 else f'component {j}'}: {n}" for j, n in counts.items()]
     text = paragraph(
-        "Each observation is assigned to its most probable component "
-        f"({', '.join(f'component {j}: {n}' for j, n in counts.items())} observations).",
+        f"Each observation is assigned to its most probable component ({', '.join(named)} "
+        "observations).",
         "Its uncertainty is 1 − max z, one minus its largest posterior probability; "
         f"the median is {fmt_sig(np.median(uncertainty), 2)}, the largest "
         f"{fmt_sig(uncertainty.max(), 2)}.",
+        plotting.view_note(view),
     )
     if fit.d == 1:
         return [
@@ -287,7 +338,9 @@ def _classification_blocks(fit: MixtureResult, data: pd.DataFrame) -> list[Any]:
             "classification",
             _drawn(view, "classification"),
             f"Classification{shown}: points coloured by component, ellipses holding 95% of "
-            "each fitted component, crosses at the means.",
+            "each fitted component, crosses at the means"
+            + ("; noise (component 0) as small grey points." if fit.has_noise else ".")
+            + (" Labelled rows are ringed in black." if view.labelled is not None else ""),
             width=width,
         ),
         FigureBlock(
@@ -317,6 +370,7 @@ def selection_document(
     title: str | None = None,
     command: str | None = None,
     seed: int | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> Document:
     """The whole report of a mixture selection.
 
@@ -336,6 +390,10 @@ def selection_document(
         Python call rebuilt from the selection.
     seed
         The seed the selection used, when known.
+    options
+        Keyword arguments of the call that the fits do not keep (such as
+        ``mclust_compatible=True``, ``inner_tol=1e-8`` or the
+        ``emstat.GaussianPrior`` given), written into the reproduce code.
     """
     if data is None:
         data = getattr(selection, "data", None)
@@ -345,7 +403,7 @@ def selection_document(
     n_fits = len(selection.fits)
     n_converged = sum(f.converged for f in selection.fits.values())
     n_ok = sum(f.ok for f in selection.fits.values())
-    code = command or selection_call(selection, seed, f"pd.read_csv(...)  # {data_name}")
+    code = command or selection_call(selection, seed, data_name, options)
     intro = [
         paragraph(
             f"Gaussian mixtures fitted by EM to **{md_escape(data_name)}**: n = {selection.n} "
@@ -365,6 +423,7 @@ def selection_document(
             + ". The same sign convention is used in every table and figure of this report.",
             "Sign convention",
         ),
+        *_shared_notes(selection),
         *_criterion_blocks(selection),
     ]
     note = degenerate_note(selection)
@@ -392,16 +451,15 @@ def fit_document(
     title: str | None = None,
     command: str | None = None,
     seed: int | None = None,
+    options: Mapping[str, Any] | None = None,
 ) -> Document:
-    """The report of a single mixture fit (no selection)."""
-    code = command or (
-        "import emstat, pandas as pd\n"
-        f"df = pd.read_csv(...)  # {data_name}\n"
-        f"fit = emstat.fit_mixture(df, k={fit.k}, model={fit.model!r}, "
-        f"columns={fit.columns!r}{'' if seed is None else f', seed={seed}'}, "
-        f"tol={fit.control.tol:g}, criterion={fit.control.criterion!r}, "
-        f"max_iter={fit.control.max_iter})"
-    )
+    """The report of a single mixture fit (no selection).
+
+    ``options``: keyword arguments of the call the fit does not keep (such
+    as ``mclust_compatible=True`` or ``inner_tol=1e-8``), written into the
+    reproduce code.
+    """
+    code = command or fit_call(fit, seed, data_name, data, options)
     intro = [
         paragraph(
             f"A Gaussian mixture fitted by EM to **{md_escape(data_name)}**: n = {fit.n}, "
