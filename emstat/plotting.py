@@ -245,23 +245,10 @@ def _fitted_rows(fit: MixtureResult) -> tuple[np.ndarray, np.ndarray | None]:
         return np.asarray(kept.values, dtype=float), None
     if kept is None:
         raise InputError(
-            f"the fit keeps no data ({_why_no_rows(fit)}); pass data= (the rows it was "
+            "the fit keeps no data (it was loaded from a file); pass data= (the rows it was "
             "fitted to) to draw them"
         )
     raise InputError("the fit streamed its data from disk; pass data= (its rows, or a sample)")
-
-
-def _why_no_rows(fit: MixtureResult) -> str:
-    """Why a fit kept no rows: the option that made it drop them, or a load from a file."""
-    if fit.known_labels is not None:
-        return "a fit with known labels keeps none"
-    if fit.prior is not None:
-        return "a fit with a prior keeps none"
-    if fit.algorithm != "em":
-        return f"a fit by algorithm={fit.algorithm!r} keeps none"
-    if fit.reg_covar != 0:
-        return "a fit with reg_covar keeps none"
-    return "it was loaded from a file"
 
 
 def _labelled_rows(fit: MixtureResult, index: pd.Index | None, n_given: int) -> np.ndarray | None:

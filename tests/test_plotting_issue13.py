@@ -107,9 +107,7 @@ def test_known_labels_rows_are_ringed(faithful: pd.DataFrame) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = emstat.fit_mixture(faithful, k=2, labels=labels)
-    with pytest.raises(emstat.InputError, match="a fit with known labels keeps none"):
-        fit.plot("classification")
-    ax = fit.plot("classification", data=faithful)
+    ax = fit.plot("classification")  # the fit keeps its rows
     ringed = _collection(ax, "labelled").get_offsets()
     np.testing.assert_array_equal(ringed, faithful.loc[rows].to_numpy())
 

@@ -516,13 +516,11 @@ class MixtureFitter:
         restarts: pd.DataFrame | None,
     ) -> MixtureResult:
         theta = em.theta if em.ok else None
-        # The observed information is the unregularised likelihood's: not at a ridged
-        # estimate, nor at a posterior mode, nor at CEM's or SEM's (no maximum of the likelihood).
-        rows = (
-            self.fitted_rows()
-            if self.reg_covar == 0 and self.prior is None and self.algorithm == "em"
-            else None
-        )
+        # The rows are kept for plots and predictions; the observed information is the
+        # unregularised likelihood's: not at a ridged estimate, nor at a posterior mode,
+        # nor at CEM's or SEM's (no maximum of the likelihood).
+        rows = self.fitted_rows()
+        at_mle = self.reg_covar == 0 and self.prior is None and self.algorithm == "em"
         layout = self.data.missing
         classification_loglik = math.nan
         if theta is not None and em.stats is not None:
@@ -548,7 +546,7 @@ class MixtureFitter:
             else math.nan,
             data_=rows if theta is not None else None,
             std_error_method="observed information"
-            if theta is not None and rows is not None and layout is None
+            if theta is not None and rows is not None and layout is None and at_mle
             else None,
             missing=None if layout is None else layout.summary,
         )

@@ -536,4 +536,4 @@ def fit_known_labels(
     if result.ok and em.theta is not None:
         fitted = replace(labels, components=_components(em.theta, fitter.data.x, labels))
     # The observed information of the labelled likelihood is not the unlabelled one's.
-    return replace(result, known_labels=fitted, data_=None, std_error_method=None)
+    return replace(result, known_labels=fitted, std_error_method=None)
