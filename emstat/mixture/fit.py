@@ -32,6 +32,7 @@ from emstat.mixture.covariance import CovarianceModel, check_inner_tol, get_cova
 from emstat.mixture.family_fit import FAMILY_CONTROL
 from emstat.mixture.gaussian import GaussianParams, GaussianStats
 from emstat.mixture.init import StartingPartition, labels_to_resp, make_starts
+from emstat.mixture.known_labels import labels_option
 from emstat.mixture.model import GaussianMixtureModel
 from emstat.mixture.prior import (
     DataMoments,
@@ -219,6 +220,16 @@ def check_other_family_missing(missing: Any) -> None:
             f"missing={missing!r} serves the Gaussian family; the other families marginalise "
             "missing values (missing='em')"
         )
+
+
+def check_other_family_options(*, reg_covar: Any, prior: Any, inner_tol: Any) -> None:
+    """Refuse the options that serve the Gaussian family only (one line naming the option)."""
+    if reg_covar != 0:
+        raise InputError("reg_covar serves the Gaussian family only")
+    if prior is not None:
+        raise InputError("prior serves the Gaussian family only")
+    if inner_tol is not None:
+        raise InputError("inner_tol serves the Gaussian family's iterative M-steps only")
 
 
 def check_reg_covar(reg_covar: Any) -> float:
@@ -824,34 +835,22 @@ def fit_mixture(
         prior=prior,
         inner_tol=inner_tol,
     )
-    known, labels_control = None, None
-    if labels is not None:
-        if not is_gaussian(family):
-            raise InputError("labels serve the Gaussian family only")
-        if noisy:
-            raise InputError("known labels and a noise component cannot be combined yet")
-        from emstat.mixture.known_labels import LABELS_CONTROL, prepare_labels
-
-        columns, known = prepare_labels(
-            data,
-            labels,
-            columns,
-            weights=weights,
-            init=init,
-            n_init=n_init,
-            out_of_core=client is not None or is_out_of_core(data),
-        )
-        labels_control = LABELS_CONTROL
+    columns, known, labels_control = labels_option(
+        data,
+        labels,
+        columns,
+        family=family,
+        noise=noisy,
+        weights=weights,
+        init=init,
+        n_init=n_init,
+        out_of_core=client is not None or is_out_of_core(data),
+    )
     if noisy and not is_gaussian(family):
         raise InputError("the noise component serves the Gaussian family only")
     columns, noise_column = split_noise_column(data, columns, noise)
     if not is_gaussian(family):
-        if reg_covar != 0:
-            raise InputError("reg_covar serves the Gaussian family only")
-        if prior is not None:
-            raise InputError("prior serves the Gaussian family only")
-        if inner_tol is not None:
-            raise InputError("inner_tol serves the Gaussian family's iterative M-steps only")
+        check_other_family_options(reg_covar=reg_covar, prior=prior, inner_tol=inner_tol)
         check_other_family_missing(missing)
         return _fit_other_family(
             data,

@@ -222,6 +222,36 @@ def prepare_labels(
     return columns, KnownLabels(classes, codes, frame.index)
 
 
+def labels_option(
+    data: Any,
+    labels: Any,
+    columns: Sequence[str] | None,
+    *,
+    family: Any,
+    noise: bool,
+    weights: Any = None,
+    init: Any = None,
+    n_init: int = 1,
+    out_of_core: bool = False,
+) -> tuple[Sequence[str] | None, KnownLabels | None, EMControl | None]:
+    """``labels=`` of a fit or selection: the columns to model, the labels and their rule.
+
+    Without labels: the columns as given and no labels or rule.
+    """
+    if labels is None:
+        return columns, None, None
+    from emstat.families import is_gaussian
+
+    if not is_gaussian(family):
+        raise InputError("labels serve the Gaussian family only")
+    if noise:
+        raise InputError("known labels and a noise component cannot be combined yet")
+    columns, known = prepare_labels(
+        data, labels, columns, weights=weights, init=init, n_init=n_init, out_of_core=out_of_core
+    )
+    return columns, known, LABELS_CONTROL
+
+
 def _frame_of(data: Any, labels: Any) -> pd.DataFrame:
     """The data as a DataFrame, to align and count rows (an array keeps its positions)."""
     if isinstance(data, pd.DataFrame):

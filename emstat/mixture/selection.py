@@ -24,9 +24,11 @@ from emstat.mixture.fit import (
     check_algorithm_combination,
     check_options,
     check_other_family_missing,
+    check_other_family_options,
     make_control,
     prepare_data,
 )
+from emstat.mixture.known_labels import labels_option, ssc_k
 from emstat.mixture.result import MixtureResult
 
 __all__ = ["SelectionResult", "select_mixture"]
@@ -256,18 +258,11 @@ def select_mixture(
     from emstat.mixture.noise import noise_ks, split_noise_column, uses_noise, with_noise
 
     noisy = uses_noise(noise, Vinv)
-    known, labels_control = None, None
-    if labels is not None:
-        if not is_gaussian(family):
-            raise InputError("labels serve the Gaussian family only")
-        if noisy:
-            raise InputError("known labels and a noise component cannot be combined yet")
-        from emstat.mixture.known_labels import LABELS_CONTROL, prepare_labels, ssc_k
-
-        columns, known = prepare_labels(
-            data, labels, columns, weights=weights, init=init, n_init=n_init
-        )
-        k, labels_control = ssc_k(known, k), LABELS_CONTROL
+    columns, known, labels_control = labels_option(
+        data, labels, columns, family=family, noise=noisy, weights=weights, init=init, n_init=n_init
+    )
+    if known is not None:
+        k = ssc_k(known, k)
     if noisy:
         ks = noise_ks(k, k is None)
     else:
@@ -289,12 +284,7 @@ def select_mixture(
     if not is_gaussian(family):
         if models is not None:
             raise InputError("models= names Gaussian covariance models; other families have none")
-        if reg_covar != 0:
-            raise InputError("reg_covar serves the Gaussian family only")
-        if prior is not None:
-            raise InputError("prior serves the Gaussian family only")
-        if inner_tol is not None:
-            raise InputError("inner_tol serves the Gaussian family's iterative M-steps only")
+        check_other_family_options(reg_covar=reg_covar, prior=prior, inner_tol=inner_tol)
         check_other_family_missing(missing)
         return _select_family(
             data,
