@@ -17,7 +17,8 @@ import pandas as pd
 from emstat.errors import InputError
 from emstat.mixture import fit_mixture, select_mixture
 from emstat.simulation.design import CRITERIA, Design, IntervalSettings, Scenario, Truth
-from emstat.simulation.generate import replicate_rng
+from emstat.simulation.generate import missing_rng, replicate_rng
+from emstat.simulation.missingness import delete_cells
 
 __all__ = [
     "REPLICATE_COLUMNS",
@@ -50,6 +51,10 @@ REPLICATE_COLUMNS = (
 SELECTION_COLUMNS = ("scenario", "replicate", "criterion", "k", "model", "true_k", "error")
 #: The level of every interval a study computes (its Wald coverage is of 95% intervals too).
 INTERVAL_LEVEL = 0.95
+#: The column of a study with a ``[missing]`` table: the share of the replicate's cells deleted.
+MISSING_COLUMN = "missing_share"
+#: The component of a noise fit's rows about its uniform noise component.
+NOISE_COMPONENT = 0
 
 
 def interval_columns(methods: tuple[str, ...]) -> list[str]:
@@ -58,8 +63,10 @@ def interval_columns(methods: tuple[str, ...]) -> list[str]:
 
 
 def replicate_columns(design: Design) -> list[str]:
-    """The columns of a design's replicate rows: the fixed ones, then its interval methods'."""
-    return [*REPLICATE_COLUMNS, *interval_columns(design.intervals.methods)]
+    """The columns of a design's replicate rows: the fixed ones, its interval methods',
+    and the share of cells deleted when it deletes some."""
+    missing = [MISSING_COLUMN] if design.missing.active else []
+    return [*REPLICATE_COLUMNS, *interval_columns(design.intervals.methods), *missing]
 
 
 @dataclass(frozen=True)
@@ -142,10 +149,22 @@ def _aligned_rows(
     truth_rows = np.full((fit.k, p), np.nan)
     matched = labels[order] < truth.k
     truth_rows[matched] = truths[labels[order][matched]]
+    component = np.repeat(labels[order] + 1, p)
+    parameter = np.tile(np.asarray(names, dtype=object), fit.k)
+    truth_values = truth_rows.reshape(-1)
+    noise = np.flatnonzero(params["component"].to_numpy() == NOISE_COMPONENT)
+    if noise.size:  # a noise fit's own rows: its weight (truly 0) and its density Vinv
+        noise_names = params["parameter"].to_numpy(dtype=object)[noise]
+        rows = np.concatenate([rows, noise])
+        component = np.concatenate([component, np.full(noise.size, NOISE_COMPONENT)])
+        parameter = np.concatenate([parameter, noise_names])
+        truth_values = np.concatenate(
+            [truth_values, np.where(noise_names == "weight", 0.0, np.nan)]
+        )
     columns = {
-        "component": np.repeat(labels[order] + 1, p),
-        "parameter": np.tile(np.asarray(names, dtype=object), fit.k),
-        "truth": truth_rows.reshape(-1),
+        "component": component,
+        "parameter": parameter,
+        "truth": truth_values,
         "estimate": params["estimate"].to_numpy(dtype=float)[rows],
         "std_err": params["std_err"].to_numpy(dtype=float)[rows],
         "ci_low": params["ci_low"].to_numpy(dtype=float)[rows],
@@ -208,8 +227,10 @@ def run_replicate(
     names, truths = truth_table(truth)
     rng, fit_seed = replicate_rng(design.seed, replicate)
     data, _ = truth.draw(scenario.n, rng)
+    data, deleted = delete_cells(data, design.missing, missing_rng(design.seed, replicate))
     settings = design.fit
     control = settings.control()
+    options = settings.options()
     selection_rows: list[tuple] = []
     started = time.perf_counter()
     fit: Any = None
@@ -224,6 +245,7 @@ def run_replicate(
                 init=settings.init,
                 seed=fit_seed,
                 control=control,
+                **options,
             )
             selection_rows = _selection_rows(selection, scenario, replicate, truth.k)
             fit = selection.fits.get((scenario.k, scenario.model))
@@ -238,6 +260,7 @@ def run_replicate(
                 init=settings.init,
                 seed=fit_seed,
                 control=control,
+                **options,
             )
         methods = design.intervals.methods
         if fit.ok:
@@ -271,6 +294,8 @@ def run_replicate(
         seconds=np.full(size, seconds),
         error=np.full(size, error, dtype=object),
     )
+    if design.missing.active:
+        columns[MISSING_COLUMN] = np.full(size, deleted)
     return columns, selection_rows
 
 
