@@ -23,10 +23,10 @@ from emstat.engine import EMControl
 from emstat.errors import InputError
 from emstat.mixture import gaussian
 from emstat.mixture.align import match_components
-from emstat.mixture.covariance import get_covariance_model
 from emstat.mixture.classification_em import SEM_CONTROL
-from emstat.mixture.prior import GaussianPrior
+from emstat.mixture.covariance import get_covariance_model
 from emstat.mixture.init import INIT_CHOICES
+from emstat.mixture.prior import DataMoments, GaussianPrior, resolve_prior
 from emstat.simulation.align import ALIGNMENT
 from emstat.simulation.family_truth import FamilyTruth, family_truth_from_terms
 from emstat.simulation.formula import parse_formula
@@ -297,18 +297,18 @@ class FitSettings:
             )
         if isinstance(self.prior, str) and self.prior != "mclust":
             raise InputError(
-                f"fit: unknown prior {self.prior!r}; give \"mclust\" or a table of "
+                f'fit: unknown prior {self.prior!r}; give "mclust" or a table of '
                 f"{', '.join(_PRIOR_KEYS)}"
             )
         if self.prior is not None and not isinstance(self.prior, (str, Mapping)):
             raise InputError(
-                f"fit: prior must be \"mclust\" or a table of {', '.join(_PRIOR_KEYS)}, "
+                f'fit: prior must be "mclust" or a table of {", ".join(_PRIOR_KEYS)}, '
                 f"got {self.prior!r}"
             )
         hard = self.algorithm != "em" or self.init == "cem"
         if hard and self.noise:
             raise InputError(
-                f"fit: algorithm = {self.algorithm!r} or init = \"cem\" cannot be combined "
+                f'fit: algorithm = {self.algorithm!r} or init = "cem" cannot be combined '
                 "with noise = true yet"
             )
         try:
@@ -398,7 +398,9 @@ class MissingSettings:
                 f"{', '.join(MECHANISMS)}"
             )
         if self.mechanism == "mar" and self.rate > 0.5:
-            raise InputError(f"missing: rate must be at most 0.5 with mechanism mar, got {self.rate}")
+            raise InputError(
+                f"missing: rate must be at most 0.5 with mechanism mar, got {self.rate}"
+            )
 
     @property
     def active(self) -> bool:
@@ -654,15 +656,14 @@ def make_design(
         raise InputError("HMM studies do not select k yet; leave select and select_k out")
     settings = _fit_settings(fit, getattr(mixture, "fit_defaults", dict)())
     check_fit_for_truth(settings, mixture)
+    _check_prior_dimension(settings, mixture, [*models, *sel_models])
     checked_missing = missing_settings(missing)
     _check_missing_for_truth(checked_missing, mixture, settings)
     grid = Grid(ns, seps, ks, models, selects, sel_ks, sel_models)
     checked_intervals = interval_settings(intervals, n_boot)
     if isinstance(mixture, HMMTruth) and checked_intervals.methods:
         raise InputError("HMM studies report the fits' Wald intervals only; leave --intervals out")
-    return Design(
-        mixture, grid, int(reps), int(seed), settings, checked_intervals, checked_missing
-    )
+    return Design(mixture, grid, int(reps), int(seed), settings, checked_intervals, checked_missing)
 
 
 def check_fit_for_truth(settings: FitSettings, truth: Truth) -> None:
@@ -687,6 +688,19 @@ def check_fit_for_truth(settings: FitSettings, truth: Truth) -> None:
                 f"fit: {gaussian_only[0]} serves Gaussian studies only; a {truth.family_name} "
                 f"study's [fit] takes {', '.join(_BASE_FIT_KEYS)} and algorithm"
             )
+
+
+def _check_prior_dimension(settings: FitSettings, truth: Truth, models: Sequence[str]) -> None:
+    """Refuse a prior table whose mean, dof or scale does not fit the data's dimension."""
+    if not isinstance(settings.prior, Mapping) or not isinstance(truth, TrueMixture):
+        return
+    d = truth.d
+    moments = DataMoments(100.0, np.zeros(d), np.eye(d))  # only the dimension is checked
+    for model in models:
+        try:
+            resolve_prior(GaussianPrior(**settings.prior), moments, 1, model)
+        except InputError as exc:
+            raise InputError(f"fit: prior: {exc}") from None
 
 
 def missing_settings(missing: MissingSettings | Mapping[str, Any] | None) -> MissingSettings:
