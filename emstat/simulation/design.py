@@ -40,6 +40,7 @@ __all__ = [
     "Grid",
     "IntervalSettings",
     "MissingSettings",
+    "NoiseSettings",
     "Scenario",
     "TrueMixture",
     "load_design",
@@ -63,6 +64,7 @@ _PRIOR_KEYS = ("shrinkage", "mean", "dof", "scale")
 #: How cells of a replicate's data are deleted (see :class:`MissingSettings`).
 MECHANISMS = ("mcar", "mar")
 _MISSING_KEYS = ("rate", "mechanism")
+_NOISE_KEYS = ("count", "share")
 #: Interval methods a study may compare per replicate (through ``fit.conf_int(method=...)``).
 INTERVAL_METHODS = ("wald", "bootstrap", "profile")
 _INTERVAL_KEYS = ("methods", "n_boot", "kind", "interval", "tol")
@@ -411,6 +413,57 @@ class MissingSettings:
 
 
 @dataclass(frozen=True)
+class NoiseSettings:
+    """Outliers added to each replicate's data: ``count`` rows, or ``share`` times n.
+
+    The m outliers (``count``, or ``round(share * n)``) are drawn uniformly
+    over the bounding box of the n rows drawn from the mixture, from a
+    stream of their own (:func:`emstat.simulation.generate.noise_rng`), and
+    appended to them: the data have n + m rows, of which the first n are the
+    same as without noise.  A fit with ``noise = true`` then has the truth
+    ``m / (n + m)`` for its noise weight and ``w_k n / (n + m)`` for the
+    weights of the Gaussian components; a fit without a noise component
+    keeps the mixture's weights as their truths.
+    """
+
+    count: int = 0
+    share: float = 0.0
+
+    def __post_init__(self) -> None:
+        whole_number("noise: count", self.count, 0)
+        share("noise: share", self.share)
+        if self.count and self.share:
+            raise InputError("noise: give a count or a share of outliers, not both")
+
+    @property
+    def active(self) -> bool:
+        return self.count > 0 or self.share > 0
+
+    def rows(self, n: int) -> int:
+        """The number of outliers added to ``n`` rows drawn from the mixture."""
+        return int(self.count) if self.count else round(self.share * n)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"count": int(self.count)} if self.count else {"share": float(self.share)}
+
+
+def noise_settings(noise: NoiseSettings | Mapping[str, Any] | None) -> NoiseSettings:
+    """The :class:`NoiseSettings` of ``noise`` (a mapping of ``count`` or ``share``), checked."""
+    if noise is None:
+        return NoiseSettings()
+    if isinstance(noise, NoiseSettings):
+        return noise
+    if not isinstance(noise, Mapping):
+        raise InputError(f"noise must be a table of {' or '.join(_NOISE_KEYS)}, got {noise!r}")
+    unknown = set(noise) - set(_NOISE_KEYS)
+    if unknown:
+        raise InputError(f"noise: unknown keys {sorted(unknown)} (count or share)")
+    if not noise:
+        raise InputError("noise: give the count or the share of outliers")
+    return NoiseSettings(**noise)
+
+
+@dataclass(frozen=True)
 class IntervalSettings:
     """Which interval methods each replicate computes besides its fit's Wald intervals.
 
@@ -500,7 +553,8 @@ class Design:
     """Everything that decides a study's numbers: mixture, grid, replicates, seed, fit.
 
     ``missing`` says which cells of each replicate's data are deleted before
-    it is fitted (none by default).
+    it is fitted (none by default), ``noise`` how many outliers are added to
+    them (none by default).
     """
 
     mixture: Truth
@@ -510,6 +564,7 @@ class Design:
     fit: FitSettings = field(default_factory=FitSettings)
     intervals: IntervalSettings = field(default_factory=IntervalSettings)
     missing: MissingSettings = field(default_factory=MissingSettings)
+    noise: NoiseSettings = field(default_factory=NoiseSettings)
 
     def scenarios(self) -> list[Scenario]:
         """The grid crossed in a fixed order (n, separation, k, model, select)."""
@@ -522,7 +577,8 @@ class Design:
         """A JSON-ready description; two designs are the same study when these are equal.
 
         ``intervals`` appears only when the study compares interval methods,
-        ``missing`` only when it deletes cells, and the fit's options (such
+        ``missing`` and ``noise`` only when it deletes cells or adds
+        outliers, and the fit's options (such
         as ``algorithm``) only when they are set, so a study without them is
         the study it always was.
         """
@@ -537,6 +593,8 @@ class Design:
             spec["intervals"] = self.intervals.to_dict()
         if self.missing.active:
             spec["missing"] = self.missing.to_dict()
+        if self.noise.active:
+            spec["noise"] = self.noise.to_dict()
         return spec
 
 
@@ -618,13 +676,15 @@ def make_design(
     intervals: IntervalSettings | Mapping[str, Any] | Sequence[str] | str | None = None,
     n_boot: int | None = None,
     missing: MissingSettings | Mapping[str, Any] | None = None,
+    noise: NoiseSettings | Mapping[str, Any] | None = None,
 ) -> Design:
     """Validate the factors of a study and build its :class:`Design`.
 
     ``intervals``: interval methods to compare (``"wald,bootstrap"``, a list,
     a mapping of :class:`IntervalSettings` fields, or the settings);
     ``n_boot`` overrides their bootstrap refits.  ``missing``: the cells to
-    delete (a mapping of :class:`MissingSettings` fields, or the settings).
+    delete (a mapping of :class:`MissingSettings` fields, or the settings);
+    ``noise``: the outliers to add (see :class:`NoiseSettings`).
     """
     if isinstance(reps, float):  # 4.0 from a JSON file is a count; 4.5 is not
         reps = whole_number("reps", reps, 1)
@@ -659,11 +719,17 @@ def make_design(
     _check_prior_dimension(settings, mixture, [*models, *sel_models])
     checked_missing = missing_settings(missing)
     _check_missing_for_truth(checked_missing, mixture, settings)
+    checked_noise = noise_settings(noise)
+    if checked_noise.active and not isinstance(mixture, TrueMixture):
+        raise InputError("noise: outliers are added to Gaussian studies only; leave [noise] out")
     grid = Grid(ns, seps, ks, models, selects, sel_ks, sel_models)
     checked_intervals = interval_settings(intervals, n_boot)
     if isinstance(mixture, HMMTruth) and checked_intervals.methods:
         raise InputError("HMM studies report the fits' Wald intervals only; leave --intervals out")
-    return Design(mixture, grid, int(reps), int(seed), settings, checked_intervals, checked_missing)
+    return Design(
+        mixture, grid, int(reps), int(seed), settings, checked_intervals, checked_missing,
+        checked_noise,
+    )  # fmt: skip
 
 
 def check_fit_for_truth(settings: FitSettings, truth: Truth) -> None:
@@ -842,7 +908,9 @@ def load_design(path: str | Path, **overrides: Any) -> Design:
     ``[fit]`` table, an optional ``[intervals]`` table (``methods``,
     ``n_boot``, ``kind``, ``interval``: see :class:`IntervalSettings`) and an
     optional ``[missing]`` table (``rate``, ``mechanism`` ``"mcar"`` or
-    ``"mar"``: see :class:`MissingSettings`).
+    ``"mar"``: see :class:`MissingSettings`) and an optional ``[noise]``
+    table of outliers added to the data (``count`` or ``share``: see
+    :class:`NoiseSettings`).
 
     ``[fit]`` takes ``init`` (``"hc"``, ``"quantile"``, ``"kmeans++"``,
     ``"random"``, ``"cem"``), ``tol``, ``criterion``, ``max_iter``,
@@ -856,12 +924,12 @@ def load_design(path: str | Path, **overrides: Any) -> Design:
     besides the stopping rule, HMM studies the stopping rule and ``init``.
     """
     payload = _read_design_file(Path(path))
-    tables = {"mixture", "hmm", "grid", "reps", "seed", "fit", "intervals", "missing"}
+    tables = {"mixture", "hmm", "grid", "reps", "seed", "fit", "intervals", "missing", "noise"}
     unknown = set(payload) - tables
     if unknown:
         raise InputError(
             f"design file {str(path)!r}: unknown keys {sorted(unknown)} "
-            "(mixture or hmm, grid, reps, seed, fit, intervals, missing)"
+            "(mixture or hmm, grid, reps, seed, fit, intervals, missing, noise)"
         )
     if ("mixture" in payload) == ("hmm" in payload):
         raise InputError(f"design file {str(path)!r} needs a [mixture] table or an [hmm] table")
@@ -879,6 +947,7 @@ def load_design(path: str | Path, **overrides: Any) -> Design:
     values["fit"] = payload.get("fit")
     values["intervals"] = payload.get("intervals")
     values["missing"] = payload.get("missing")
+    values["noise"] = payload.get("noise")
     values.update({key: value for key, value in overrides.items() if value is not None})
     if values.get("n") is None:
         raise InputError(f"design file {str(path)!r}: give the sample sizes n in [grid] or --n")

@@ -17,7 +17,7 @@ import pandas as pd
 from emstat.errors import InputError
 from emstat.mixture import fit_mixture, select_mixture
 from emstat.simulation.design import CRITERIA, Design, IntervalSettings, Scenario, Truth
-from emstat.simulation.generate import missing_rng, replicate_rng
+from emstat.simulation.generate import add_outliers, missing_rng, noise_rng, replicate_rng
 from emstat.simulation.missingness import delete_cells
 
 __all__ = [
@@ -133,8 +133,13 @@ def _aligned_rows(
     names: list[str],
     truths: np.ndarray,
     intervals: Any = None,
+    noise_weight: float = 0.0,
 ) -> dict[str, np.ndarray]:
-    """The fit's rows in the truth's component order; ``intervals(params)`` adds its methods'."""
+    """The fit's rows in the truth's component order; ``intervals(params)`` adds its methods'.
+
+    A noise fit's own rows come last as component 0, its weight's truth
+    ``noise_weight``.
+    """
     own = getattr(truth, "aligned_rows", None)
     if own is not None:  # a truth that lays out its own estimates (an HMM's states)
         return dict(own(fit, names, truths))
@@ -153,13 +158,13 @@ def _aligned_rows(
     parameter = np.tile(np.asarray(names, dtype=object), fit.k)
     truth_values = truth_rows.reshape(-1)
     noise = np.flatnonzero(params["component"].to_numpy() == NOISE_COMPONENT)
-    if noise.size:  # a noise fit's own rows: its weight (truly 0) and its density Vinv
+    if noise.size:  # a noise fit's own rows: its weight and its density Vinv
         noise_names = params["parameter"].to_numpy(dtype=object)[noise]
         rows = np.concatenate([rows, noise])
         component = np.concatenate([component, np.full(noise.size, NOISE_COMPONENT)])
         parameter = np.concatenate([parameter, noise_names])
         truth_values = np.concatenate(
-            [truth_values, np.where(noise_names == "weight", 0.0, np.nan)]
+            [truth_values, np.where(noise_names == "weight", noise_weight, np.nan)]
         )
     columns = {
         "component": component,
@@ -227,6 +232,12 @@ def run_replicate(
     names, truths = truth_table(truth)
     rng, fit_seed = replicate_rng(design.seed, replicate)
     data, _ = truth.draw(scenario.n, rng)
+    outliers = design.noise.rows(scenario.n)
+    data = add_outliers(data, outliers, noise_rng(design.seed, replicate))
+    noise_weight = outliers / (scenario.n + outliers)
+    if design.fit.noise and outliers:  # the Gaussian components share what noise leaves
+        truths = truths.copy()
+        truths[:, 0] *= 1.0 - noise_weight
     data, deleted = delete_cells(data, design.missing, missing_rng(design.seed, replicate))
     settings = design.fit
     control = settings.control()
@@ -271,7 +282,7 @@ def run_replicate(
                 def intervals(params: pd.DataFrame) -> dict[str, np.ndarray]:
                     return _intervals(fitted, design.intervals, fit_seed, params)
 
-            columns = _aligned_rows(fit, truth, names, truths, intervals)
+            columns = _aligned_rows(fit, truth, names, truths, intervals, noise_weight)
         else:
             error = f"degenerate: {fit.degenerate}"
             columns = _failed_rows(scenario.k, truth, names, truths, methods)

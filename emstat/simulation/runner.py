@@ -298,6 +298,7 @@ def simulate(
     intervals: str | Sequence[str] | Mapping[str, Any] | None = None,
     n_boot: int | None = None,
     missing: Mapping[str, Any] | None = None,
+    noise: Mapping[str, Any] | None = None,
     out_dir: str | Path | None = None,
     workers: int | None = 1,
     scheduler: str | None = None,
@@ -360,6 +361,11 @@ def simulate(
         (see :class:`~emstat.simulation.design.MissingSettings`); the fits
         then use ``missing="em"`` and ``replicates.parquet`` records each
         replicate's ``missing_share``.
+    noise
+        Outliers appended to each replicate's data: ``{"count": 10}`` or
+        ``{"share": 0.05}`` (of n), uniform over the data's bounding box
+        (see :class:`~emstat.simulation.design.NoiseSettings`); fit them
+        with ``fit={"noise": True}``.
     out_dir
         Where ``replicates.parquet``, ``summary.csv``, ``run.json`` … go; an
         interrupted run resumes there.  Default: a temporary directory,
@@ -399,7 +405,7 @@ def simulate(
     values = dict(
         n=n, reps=reps, k=k, model=model, separation=separation, select_k=select_k,
         select_models=select_models, seed=seed, fit=fit, intervals=intervals, n_boot=n_boot,
-        missing=missing,
+        missing=missing, noise=noise,
     )  # fmt: skip
     if (mixture is None) == (design is None):
         raise InputError("give either a mixture or a design")

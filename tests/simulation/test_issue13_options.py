@@ -198,6 +198,50 @@ def test_noise_study_records_the_noise_weight_as_component_zero(tmp_path: Path) 
     )
 
 
+def test_noise_truth_adds_outliers_for_the_noise_fit_to_find(tmp_path: Path) -> None:
+    body = "[fit]\nnoise = true\n[noise]\nshare = 0.2\n"
+    design_path = _design_file(tmp_path, body, reps=8, n=150)
+    out = tmp_path / "outliers"
+    result = _run_cli(design_path, out)
+    assert result.exit_code == 0, result.output
+    rows = pd.read_parquet(out / "replicates.parquet")
+    assert json.loads((out / "run.json").read_text())["design"]["noise"] == {"share": 0.2}
+    design = load_design(design_path)
+    data, fit_seed = _replicate_data(design, 4, 150)
+    # 30 outliers from the replicate's fourth stream, uniform over the data's box
+    stream = np.random.default_rng(np.random.SeedSequence(7, spawn_key=(4, 3)))
+    low, high = data.min().to_numpy(), data.max().to_numpy()
+    outliers = pd.DataFrame(low + (high - low) * stream.random((30, 2)), columns=["a", "b"])
+    noisy = pd.concat([data, outliers], ignore_index=True)
+    fit = emstat.fit_mixture(noisy, 2, noise=True, seed=fit_seed, control=design.fit.control())
+    np.testing.assert_allclose(_stored(rows, 4), _fitted(fit), rtol=1e-12)
+    weights = rows[rows["parameter"] == "weight"].drop_duplicates("component")
+    truth = dict(zip(weights["component"], weights["truth"], strict=True))
+    assert truth == pytest.approx({0: 30 / 180, 1: 0.4 * 150 / 180, 2: 0.6 * 150 / 180})
+    summary = pd.read_csv(out / "summary.csv")
+    found = summary[(summary["component"] == 0) & (summary["parameter"] == "weight")]
+    clean = tmp_path / "clean"
+    assert (
+        _run_cli(_design_file(tmp_path, "[fit]\nnoise = true\n", reps=8, n=150), clean).exit_code
+        == 0
+    )
+    plain = pd.read_csv(clean / "summary.csv")
+    without = plain[(plain["component"] == 0) & (plain["parameter"] == "weight")]
+    # the noise component takes some tail points either way (0.08 here without outliers);
+    # the outliers raise its weight by about their share
+    rise = found["mean"].iloc[0] - without["mean"].iloc[0]
+    assert rise == pytest.approx(30 / 180, abs=0.04)
+
+
+def test_noise_truth_is_refused_where_it_cannot_apply() -> None:
+    with pytest.raises(InputError, match="count or a share of outliers, not both"):
+        load_design_from(None, noise={"count": 3, "share": 0.1})
+    with pytest.raises(InputError, match="noise: unknown keys"):
+        load_design_from(None, noise={"rows": 3})
+    with pytest.raises(InputError, match="Gaussian studies only"):
+        simulate("0.5*Pois(2) + 0.5*Pois(9)", n=50, reps=2, noise={"count": 3})
+
+
 # --------------------------------------------------------------------------- #
 # missing cells
 # --------------------------------------------------------------------------- #
@@ -336,6 +380,7 @@ def load_design_from(
     *,
     model: str = "VVV",
     missing: dict[str, Any] | None = None,
+    noise: dict[str, Any] | None = None,
     reps: int = 6,
     n: int = 100,
 ) -> Design:
@@ -349,7 +394,9 @@ def load_design_from(
             "covariances": [[[1.0, 0.3], [0.3, 0.5]], [[0.8, 0.0], [0.0, 1.2]]],
         }
     )
-    return make_design(truth, n=n, reps=reps, seed=7, model=model, fit=fit, missing=missing)
+    return make_design(
+        truth, n=n, reps=reps, seed=7, model=model, fit=fit, missing=missing, noise=noise
+    )
 
 
 def load_design_from_dir(out: Path) -> Design:
