@@ -24,7 +24,7 @@ from emstat.errors import InputError
 from emstat.mixture import gaussian
 from emstat.mixture.align import match_components
 from emstat.mixture.classification_em import SEM_CONTROL
-from emstat.mixture.covariance import get_covariance_model
+from emstat.mixture.covariance import check_inner_tol, get_covariance_model
 from emstat.mixture.init import INIT_CHOICES
 from emstat.mixture.prior import DataMoments, GaussianPrior, resolve_prior
 from emstat.simulation.align import ALIGNMENT
@@ -291,12 +291,11 @@ class FitSettings:
         for name in ("mclust_compatible", "noise"):
             if not isinstance(getattr(self, name), (bool, np.bool_)):
                 raise InputError(f"fit: {name} must be true or false, got {getattr(self, name)!r}")
-        if self.inner_tol is not None and (
-            not _is_number(self.inner_tol) or not 0 < self.inner_tol < 1
-        ):
-            raise InputError(
-                f"fit: inner_tol must be a number between 0 and 1, got {self.inner_tol!r}"
-            )
+        if self.inner_tol is not None:
+            try:
+                check_inner_tol(self.inner_tol)
+            except InputError as exc:
+                raise InputError(f"fit: {exc}") from None
         if isinstance(self.prior, str) and self.prior != "mclust":
             raise InputError(
                 f'fit: unknown prior {self.prior!r}; give "mclust" or a table of '

@@ -330,7 +330,7 @@ def test_a_study_without_the_options_is_recorded_as_before() -> None:
         ('[fit]\nprior = "flat"\n', ["prior 'flat'", "mclust"]),
         ("[fit.prior]\ndof = 0.5\n", ["prior", "dof"]),
         ("[fit.prior]\nwidth = 1\n", ["prior keys", "width", "shrinkage"]),
-        ("[fit]\ninner_tol = -1\n", ["inner_tol", "between 0 and 1"]),
+        ("[fit]\ninner_tol = -1\n", ["fit: inner_tol", ">= 0 and < 1"]),
         ('[fit]\nnoise = "yes"\n', ["noise must be true or false"]),
         ("[fit]\nmclust_compatible = 1\n", ["mclust_compatible must be true or false"]),
         ('[fit]\nnoise = true\nalgorithm = "cem"\n', ["noise", "cem"]),
