@@ -12,7 +12,7 @@ import itertools
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,10 @@ from emstat.engine import EMControl
 from emstat.errors import InputError
 from emstat.mixture import gaussian
 from emstat.mixture.align import match_components
-from emstat.mixture.covariance import get_covariance_model
-from emstat.mixture.init import INIT_METHODS
+from emstat.mixture.classification_em import SEM_CONTROL
+from emstat.mixture.covariance import check_inner_tol, get_covariance_model
+from emstat.mixture.init import INIT_CHOICES
+from emstat.mixture.prior import DataMoments, GaussianPrior, resolve_prior
 from emstat.simulation.align import ALIGNMENT
 from emstat.simulation.family_truth import FamilyTruth, family_truth_from_terms
 from emstat.simulation.formula import parse_formula
@@ -37,6 +39,8 @@ __all__ = [
     "FitSettings",
     "Grid",
     "IntervalSettings",
+    "MissingSettings",
+    "NoiseSettings",
     "Scenario",
     "TrueMixture",
     "load_design",
@@ -48,7 +52,19 @@ __all__ = [
 
 #: Criteria whose choice is recorded when a scenario selects k.
 CRITERIA = ("bic", "aic", "icl")
-_FIT_KEYS = ("init", "tol", "criterion", "max_iter")
+#: The stopping rule and start of every fit; recorded in every study's design.
+_BASE_FIT_KEYS = ("init", "tol", "criterion", "max_iter")
+#: Issue 13's options; recorded only when set, so a study without them is the one it always was.
+_OPTION_KEYS = ("algorithm", "prior", "inner_tol", "mclust_compatible", "noise")
+_FIT_KEYS = (*_BASE_FIT_KEYS, *_OPTION_KEYS)
+#: The options that serve the Gaussian family only.
+_GAUSSIAN_ONLY = ("prior", "inner_tol", "mclust_compatible", "noise")
+_ALGORITHMS = ("em", "cem", "sem")
+_PRIOR_KEYS = ("shrinkage", "mean", "dof", "scale")
+#: How cells of a replicate's data are deleted (see :class:`MissingSettings`).
+MECHANISMS = ("mcar", "mar")
+_MISSING_KEYS = ("rate", "mechanism")
+_NOISE_KEYS = ("count", "share")
 #: Interval methods a study may compare per replicate (through ``fit.conf_int(method=...)``).
 INTERVAL_METHODS = ("wald", "bootstrap", "profile")
 _INTERVAL_KEYS = ("methods", "n_boot", "kind", "interval", "tol")
@@ -230,14 +246,28 @@ def mixture_from_mapping(spec: Mapping[str, Any]) -> Truth:
 
 @dataclass(frozen=True)
 class FitSettings:
-    """How each replicate is fitted: the start and the stopping rule."""
+    """How each replicate is fitted: the start, the stopping rule and the fitter's options.
+
+    ``algorithm`` (``"em"``, ``"cem"``, ``"sem"``), ``prior`` (``"mclust"``
+    or a mapping of :class:`emstat.GaussianPrior` fields), ``inner_tol``,
+    ``mclust_compatible`` and ``noise`` (a uniform noise component fitted
+    beside the k Gaussian ones) are passed to every replicate's
+    :func:`emstat.fit_mixture` and :func:`emstat.select_mixture`.
+    """
 
     init: str | None = None
     tol: float = EMControl().tol
     criterion: str = EMControl().criterion
     max_iter: int = EMControl().max_iter
+    algorithm: str = "em"
+    prior: str | dict[str, Any] | None = None
+    inner_tol: float | None = None
+    mclust_compatible: bool = False
+    noise: bool = False
 
     def __post_init__(self) -> None:
+        if isinstance(self.prior, Mapping):  # a JSON-ready copy: the design is recorded as given
+            object.__setattr__(self, "prior", _prior_table(self.prior))
         self.check()
 
     def check(self) -> None:
@@ -246,12 +276,41 @@ class FitSettings:
         Raises
         ------
         InputError
-            An unknown ``init`` method, or a bad ``tol``, ``criterion`` or
-            ``max_iter`` (see :class:`~emstat.engine.EMControl`).
+            An unknown ``init`` method or ``algorithm``, a bad ``tol``,
+            ``criterion`` or ``max_iter`` (see :class:`~emstat.engine.EMControl`),
+            ``prior``, ``inner_tol``, or a flag that is not true or false.
         """
-        if self.init is not None and self.init not in INIT_METHODS:
+        if self.init is not None and self.init not in INIT_CHOICES:
             raise InputError(
-                f"fit: unknown init {self.init!r}; choose one of {', '.join(INIT_METHODS)}"
+                f"fit: unknown init {self.init!r}; choose one of {', '.join(INIT_CHOICES)}"
+            )
+        if self.algorithm not in _ALGORITHMS:
+            raise InputError(
+                f"fit: unknown algorithm {self.algorithm!r}; choose one of {', '.join(_ALGORITHMS)}"
+            )
+        for name in ("mclust_compatible", "noise"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise InputError(f"fit: {name} must be true or false, got {getattr(self, name)!r}")
+        if self.inner_tol is not None:
+            try:
+                check_inner_tol(self.inner_tol)
+            except InputError as exc:
+                raise InputError(f"fit: {exc}") from None
+        if isinstance(self.prior, str) and self.prior != "mclust":
+            raise InputError(
+                f'fit: unknown prior {self.prior!r}; give "mclust" or a table of '
+                f"{', '.join(_PRIOR_KEYS)}"
+            )
+        if self.prior is not None and not isinstance(self.prior, (str, Mapping)):
+            raise InputError(
+                f'fit: prior must be "mclust" or a table of {", ".join(_PRIOR_KEYS)}, '
+                f"got {self.prior!r}"
+            )
+        hard = self.algorithm != "em" or self.init == "cem"
+        if hard and self.noise:
+            raise InputError(
+                f'fit: algorithm = {self.algorithm!r} or init = "cem" cannot be combined '
+                "with noise = true yet"
             )
         try:
             self.control()
@@ -260,6 +319,147 @@ class FitSettings:
 
     def control(self) -> EMControl:
         return EMControl(tol=self.tol, criterion=self.criterion, max_iter=self.max_iter)  # type: ignore[arg-type]
+
+    def options(self) -> dict[str, Any]:
+        """The keyword arguments of every replicate's fit and selection besides init and control.
+
+        Only the options set are given, so a family study's fit is called as
+        it always was.
+        """
+        out: dict[str, Any] = {}
+        if self.algorithm != "em":
+            out["algorithm"] = self.algorithm
+        if self.prior is not None:
+            out["prior"] = (
+                self.prior if isinstance(self.prior, str) else GaussianPrior(**self.prior)
+            )
+        if self.inner_tol is not None:
+            out["inner_tol"] = float(self.inner_tol)
+        if self.mclust_compatible:
+            out["mclust_compatible"] = True
+        if self.noise:
+            out["noise"] = True
+        return out
+
+    def set_options(self) -> list[str]:
+        """The names of the options set (not at their defaults)."""
+        return [name for name in _OPTION_KEYS if getattr(self, name) != _FIT_DEFAULTS[name]]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings for ``run.json``: the start and stopping rule, and the options set."""
+        spec = {name: getattr(self, name) for name in _BASE_FIT_KEYS}
+        spec.update({name: getattr(self, name) for name in self.set_options()})
+        return spec
+
+
+def _prior_table(prior: Mapping[str, Any]) -> dict[str, Any]:
+    """A prior's table of :class:`emstat.GaussianPrior` fields, checked, as plain JSON values."""
+    unknown = set(prior) - set(_PRIOR_KEYS)
+    if unknown:
+        raise InputError(f"fit: unknown prior keys {sorted(unknown)} ({', '.join(_PRIOR_KEYS)})")
+    try:
+        GaussianPrior(**prior)
+    except InputError as exc:
+        raise InputError(f"fit: prior: {exc}") from None
+    return {key: np.asarray(value, dtype=float).tolist() for key, value in prior.items()}
+
+
+_FIT_DEFAULTS = {f.name: f.default for f in fields(FitSettings)}
+
+
+@dataclass(frozen=True)
+class MissingSettings:
+    """Which cells of each replicate's drawn data are deleted before it is fitted.
+
+    ``rate`` is a share between 0 and 1 (0: none deleted).  ``mechanism``:
+
+    * ``"mcar"`` (missing completely at random, the default): every cell is
+      deleted with probability ``rate``, independently;
+    * ``"mar"`` (missing at random): the first column is never deleted;
+      a cell of another column is deleted with probability
+      ``2 * rate * (r - 1/2) / n``, where r is the rank of the row's
+      first value among the n rows, so that rows high in the first column
+      lose more and each other column loses a share ``rate`` on average
+      (``rate`` at most 1/2; d >= 2).
+
+    The deletions come from their own stream (see
+    :func:`emstat.simulation.generate.missing_rng`): the data of replicate i
+    are the same with and without missing cells.  The fits then use
+    ``missing="em"``, whose estimates assume missing at random.
+    """
+
+    rate: float = 0.0
+    mechanism: str = "mcar"
+
+    def __post_init__(self) -> None:
+        share("missing: rate", self.rate)
+        if self.mechanism not in MECHANISMS:
+            raise InputError(
+                f"missing: unknown mechanism {self.mechanism!r}; choose one of "
+                f"{', '.join(MECHANISMS)}"
+            )
+        if self.mechanism == "mar" and self.rate > 0.5:
+            raise InputError(
+                f"missing: rate must be at most 0.5 with mechanism mar, got {self.rate}"
+            )
+
+    @property
+    def active(self) -> bool:
+        return self.rate > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"rate": float(self.rate), "mechanism": self.mechanism}
+
+
+@dataclass(frozen=True)
+class NoiseSettings:
+    """Outliers added to each replicate's data: ``count`` rows, or ``share`` times n.
+
+    The m outliers (``count``, or ``round(share * n)``) are drawn uniformly
+    over the bounding box of the n rows drawn from the mixture, from a
+    stream of their own (:func:`emstat.simulation.generate.noise_rng`), and
+    appended to them: the data have n + m rows, of which the first n are the
+    same as without noise.  A fit with ``noise = true`` then has the truth
+    ``m / (n + m)`` for its noise weight and ``w_k n / (n + m)`` for the
+    weights of the Gaussian components; a fit without a noise component
+    keeps the mixture's weights as their truths.
+    """
+
+    count: int = 0
+    share: float = 0.0
+
+    def __post_init__(self) -> None:
+        whole_number("noise: count", self.count, 0)
+        share("noise: share", self.share)
+        if self.count and self.share:
+            raise InputError("noise: give a count or a share of outliers, not both")
+
+    @property
+    def active(self) -> bool:
+        return self.count > 0 or self.share > 0
+
+    def rows(self, n: int) -> int:
+        """The number of outliers added to ``n`` rows drawn from the mixture."""
+        return int(self.count) if self.count else round(self.share * n)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"count": int(self.count)} if self.count else {"share": float(self.share)}
+
+
+def noise_settings(noise: NoiseSettings | Mapping[str, Any] | None) -> NoiseSettings:
+    """The :class:`NoiseSettings` of ``noise`` (a mapping of ``count`` or ``share``), checked."""
+    if noise is None:
+        return NoiseSettings()
+    if isinstance(noise, NoiseSettings):
+        return noise
+    if not isinstance(noise, Mapping):
+        raise InputError(f"noise must be a table of {' or '.join(_NOISE_KEYS)}, got {noise!r}")
+    unknown = set(noise) - set(_NOISE_KEYS)
+    if unknown:
+        raise InputError(f"noise: unknown keys {sorted(unknown)} (count or share)")
+    if not noise:
+        raise InputError("noise: give the count or the share of outliers")
+    return NoiseSettings(**noise)
 
 
 @dataclass(frozen=True)
@@ -349,7 +549,12 @@ class Scenario:
 
 @dataclass(frozen=True)
 class Design:
-    """Everything that decides a study's numbers: mixture, grid, replicates, seed, fit."""
+    """Everything that decides a study's numbers: mixture, grid, replicates, seed, fit.
+
+    ``missing`` says which cells of each replicate's data are deleted before
+    it is fitted (none by default), ``noise`` how many outliers are added to
+    them (none by default).
+    """
 
     mixture: Truth
     grid: Grid
@@ -357,6 +562,8 @@ class Design:
     seed: int
     fit: FitSettings = field(default_factory=FitSettings)
     intervals: IntervalSettings = field(default_factory=IntervalSettings)
+    missing: MissingSettings = field(default_factory=MissingSettings)
+    noise: NoiseSettings = field(default_factory=NoiseSettings)
 
     def scenarios(self) -> list[Scenario]:
         """The grid crossed in a fixed order (n, separation, k, model, select)."""
@@ -369,17 +576,24 @@ class Design:
         """A JSON-ready description; two designs are the same study when these are equal.
 
         ``intervals`` appears only when the study compares interval methods,
-        so a study without them is the study it always was.
+        ``missing`` and ``noise`` only when it deletes cells or adds
+        outliers, and the fit's options (such
+        as ``algorithm``) only when they are set, so a study without them is
+        the study it always was.
         """
         spec = {
             "mixture": self.mixture.to_dict(),
             "grid": {key: list(value) for key, value in asdict(self.grid).items()},
             "reps": self.reps,
             "seed": self.seed,
-            "fit": asdict(self.fit),
+            "fit": self.fit.to_dict(),
         }
         if self.intervals.methods:
             spec["intervals"] = self.intervals.to_dict()
+        if self.missing.active:
+            spec["missing"] = self.missing.to_dict()
+        if self.noise.active:
+            spec["noise"] = self.noise.to_dict()
         return spec
 
 
@@ -460,12 +674,16 @@ def make_design(
     fit: FitSettings | Mapping[str, Any] | None = None,
     intervals: IntervalSettings | Mapping[str, Any] | Sequence[str] | str | None = None,
     n_boot: int | None = None,
+    missing: MissingSettings | Mapping[str, Any] | None = None,
+    noise: NoiseSettings | Mapping[str, Any] | None = None,
 ) -> Design:
     """Validate the factors of a study and build its :class:`Design`.
 
     ``intervals``: interval methods to compare (``"wald,bootstrap"``, a list,
     a mapping of :class:`IntervalSettings` fields, or the settings);
-    ``n_boot`` overrides their bootstrap refits.
+    ``n_boot`` overrides their bootstrap refits.  ``missing``: the cells to
+    delete (a mapping of :class:`MissingSettings` fields, or the settings);
+    ``noise``: the outliers to add (see :class:`NoiseSettings`).
     """
     if isinstance(reps, float):  # 4.0 from a JSON file is a count; 4.5 is not
         reps = whole_number("reps", reps, 1)
@@ -496,11 +714,98 @@ def make_design(
     if isinstance(mixture, HMMTruth) and any(selects):
         raise InputError("HMM studies do not select k yet; leave select and select_k out")
     settings = _fit_settings(fit, getattr(mixture, "fit_defaults", dict)())
+    check_fit_for_truth(settings, mixture)
+    _check_prior_dimension(settings, mixture, [*models, *sel_models])
+    checked_missing = missing_settings(missing)
+    _check_missing_for_truth(checked_missing, mixture, settings)
+    checked_noise = noise_settings(noise)
+    if checked_noise.active and not isinstance(mixture, TrueMixture):
+        raise InputError("noise: outliers are added to Gaussian studies only; leave [noise] out")
     grid = Grid(ns, seps, ks, models, selects, sel_ks, sel_models)
     checked_intervals = interval_settings(intervals, n_boot)
     if isinstance(mixture, HMMTruth) and checked_intervals.methods:
         raise InputError("HMM studies report the fits' Wald intervals only; leave --intervals out")
-    return Design(mixture, grid, int(reps), int(seed), settings, checked_intervals)
+    return Design(
+        mixture, grid, int(reps), int(seed), settings, checked_intervals, checked_missing,
+        checked_noise,
+    )  # fmt: skip
+
+
+def check_fit_for_truth(settings: FitSettings, truth: Truth) -> None:
+    """Refuse fit options the study's family cannot take, naming the option.
+
+    The Gaussian studies take every option; the other families take
+    ``algorithm`` and ``init = "cem"``; HMM studies none of them.
+    """
+    options = settings.set_options()
+    if isinstance(truth, HMMTruth):
+        if options or settings.init == "cem":
+            what = options[0] if options else "init = 'cem'"
+            raise InputError(
+                f"fit: {what} is not offered for HMM studies; their [fit] takes "
+                f"{', '.join(_BASE_FIT_KEYS)} (init not 'cem')"
+            )
+        return
+    if isinstance(truth, FamilyTruth):
+        gaussian_only = [name for name in options if name in _GAUSSIAN_ONLY]
+        if gaussian_only:
+            raise InputError(
+                f"fit: {gaussian_only[0]} serves Gaussian studies only; a {truth.family_name} "
+                f"study's [fit] takes {', '.join(_BASE_FIT_KEYS)} and algorithm"
+            )
+
+
+def _check_prior_dimension(settings: FitSettings, truth: Truth, models: Sequence[str]) -> None:
+    """Refuse a prior table whose mean, dof or scale does not fit the data's dimension."""
+    if not isinstance(settings.prior, Mapping) or not isinstance(truth, TrueMixture):
+        return
+    d = truth.d
+    moments = DataMoments(100.0, np.zeros(d), np.eye(d))  # only the dimension is checked
+    for model in models:
+        try:
+            resolve_prior(GaussianPrior(**settings.prior), moments, 1, model)
+        except InputError as exc:
+            raise InputError(f"fit: prior: {exc}") from None
+
+
+def missing_settings(missing: MissingSettings | Mapping[str, Any] | None) -> MissingSettings:
+    """The :class:`MissingSettings` of ``missing`` (a mapping of its fields), checked."""
+    if missing is None:
+        return MissingSettings()
+    if isinstance(missing, MissingSettings):
+        return missing
+    if not isinstance(missing, Mapping):
+        raise InputError(f"missing must be a table of {', '.join(_MISSING_KEYS)}, got {missing!r}")
+    unknown = set(missing) - set(_MISSING_KEYS)
+    if unknown:
+        raise InputError(f"missing: unknown keys {sorted(unknown)} ({', '.join(_MISSING_KEYS)})")
+    if "rate" not in missing:
+        raise InputError("missing: give the rate, a share of cells between 0 and 1")
+    return MissingSettings(**missing)
+
+
+def _check_missing_for_truth(missing: MissingSettings, truth: Truth, fit: FitSettings) -> None:
+    """Refuse deleted cells where the study's fits cannot take them (what fit_mixture refuses)."""
+    if not missing.active:
+        return
+    if isinstance(truth, HMMTruth):
+        raise InputError("missing: HMM studies do not delete cells; leave [missing] out")
+    if isinstance(truth, TrueMixture):
+        what = [
+            *([f"algorithm = {fit.algorithm!r}"] if fit.algorithm != "em" else []),
+            *(["init = 'cem'"] if fit.init == "cem" else []),
+            *(["noise = true"] if fit.noise else []),
+        ]
+        if what:
+            raise InputError(
+                f"missing: a Gaussian fit with missing cells does not take {what[0]} yet; "
+                "leave [missing] out or fit by EM (algorithm = 'em', no noise)"
+            )
+    if missing.mechanism == "mar" and truth.d < 2:
+        raise InputError(
+            "missing: mechanism mar needs at least 2 columns (the first is never deleted); "
+            "use mcar for 1-D data"
+        )
 
 
 def interval_settings(
@@ -556,6 +861,9 @@ def _fit_settings(
     unknown = set(fit) - set(_FIT_KEYS)
     if unknown:
         raise InputError(f"fit: unknown keys {sorted(unknown)} ({', '.join(_FIT_KEYS)})")
+    if fit.get("algorithm") == "sem":  # SEM stops by flexmix's rule unless one is given
+        sem = SEM_CONTROL
+        defaults.update(tol=sem.tol, criterion=sem.criterion, max_iter=sem.max_iter)
     return FitSettings(**{**defaults, **fit})
 
 
@@ -596,16 +904,31 @@ def load_design(path: str | Path, **overrides: Any) -> Design:
     then the length of each of its ``sequences``), a ``[grid]`` table
     (``n``, ``separation``, ``k``, ``model``, ``select``, ``select_k``,
     ``select_models``), top-level ``reps`` and ``seed``, an optional
-    ``[fit]`` table (``init``, ``tol``, ``criterion``, ``max_iter``) and an
-    optional ``[intervals]`` table (``methods``, ``n_boot``, ``kind``,
-    ``interval``: see :class:`IntervalSettings`).
+    ``[fit]`` table, an optional ``[intervals]`` table (``methods``,
+    ``n_boot``, ``kind``, ``interval``: see :class:`IntervalSettings`) and an
+    optional ``[missing]`` table (``rate``, ``mechanism`` ``"mcar"`` or
+    ``"mar"``: see :class:`MissingSettings`) and an optional ``[noise]``
+    table of outliers added to the data (``count`` or ``share``: see
+    :class:`NoiseSettings`).
+
+    ``[fit]`` takes ``init`` (``"hc"``, ``"quantile"``, ``"kmeans++"``,
+    ``"random"``, ``"cem"``), ``tol``, ``criterion``, ``max_iter``,
+    ``algorithm`` (``"em"``, ``"cem"``, ``"sem"``; SEM stops by flexmix's
+    rule unless one is given), ``prior`` (``"mclust"`` or a
+    ``[fit.prior]`` table of ``shrinkage``, ``mean``, ``dof``, ``scale``),
+    ``inner_tol``, ``mclust_compatible`` and ``noise`` (true: a uniform
+    noise component is fitted; its weight is the study's component 0, true
+    value 0): see :class:`FitSettings` and :func:`emstat.fit_mixture`.
+    Studies of the other families take ``algorithm`` and ``init = "cem"``
+    besides the stopping rule, HMM studies the stopping rule and ``init``.
     """
     payload = _read_design_file(Path(path))
-    unknown = set(payload) - {"mixture", "hmm", "grid", "reps", "seed", "fit", "intervals"}
+    tables = {"mixture", "hmm", "grid", "reps", "seed", "fit", "intervals", "missing", "noise"}
+    unknown = set(payload) - tables
     if unknown:
         raise InputError(
             f"design file {str(path)!r}: unknown keys {sorted(unknown)} "
-            "(mixture or hmm, grid, reps, seed, fit, intervals)"
+            "(mixture or hmm, grid, reps, seed, fit, intervals, missing, noise)"
         )
     if ("mixture" in payload) == ("hmm" in payload):
         raise InputError(f"design file {str(path)!r} needs a [mixture] table or an [hmm] table")
@@ -622,6 +945,8 @@ def load_design(path: str | Path, **overrides: Any) -> Design:
     values: dict[str, Any] = {**grid, "reps": payload.get("reps"), "seed": payload.get("seed", 0)}
     values["fit"] = payload.get("fit")
     values["intervals"] = payload.get("intervals")
+    values["missing"] = payload.get("missing")
+    values["noise"] = payload.get("noise")
     values.update({key: value for key, value in overrides.items() if value is not None})
     if values.get("n") is None:
         raise InputError(f"design file {str(path)!r}: give the sample sizes n in [grid] or --n")

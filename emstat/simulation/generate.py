@@ -6,17 +6,28 @@ number of workers and wherever it runs.  Every scenario uses the same stream
 for replicate ``i``: scenarios that differ only in what is fitted (k, model,
 selection) fit the same data sets, so their differences are paired (common
 random numbers), and scenarios that differ in n or separation draw their
-data from the same uniform numbers.
+data from the same uniform numbers.  The cells a design's ``[missing]``
+table deletes come from a third stream of the replicate (:func:`missing_rng`),
+so the data are the same with and without them; the outliers of its
+``[noise]`` table from a fourth (:func:`noise_rng`).
 """
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from emstat.mixture import gaussian
 from emstat.simulation.design import TrueMixture
 
-__all__ = ["draw_mixture", "replicate_rng", "replicate_seed_sequence"]
+__all__ = [
+    "add_outliers",
+    "draw_mixture",
+    "missing_rng",
+    "noise_rng",
+    "replicate_rng",
+    "replicate_seed_sequence",
+]
 
 
 def replicate_seed_sequence(seed: int, replicate: int) -> np.random.SeedSequence:
@@ -37,6 +48,38 @@ def replicate_rng(seed: int, replicate: int) -> tuple[np.random.Generator, int]:
     sequence = replicate_seed_sequence(seed, replicate)
     data_seq, fit_seq = sequence.spawn(2)
     return np.random.default_rng(data_seq), int(fit_seq.generate_state(1)[0])
+
+
+def missing_rng(seed: int, replicate: int) -> np.random.Generator:
+    """The generator of the cells replicate ``replicate`` deletes.
+
+    Its stream, ``SeedSequence(seed, spawn_key=(replicate, 2))``, is the
+    third child of the replicate's: the first two draw the data and seed
+    the fit (see :func:`replicate_rng`), and stay as they were.
+
+    Examples
+    --------
+    >>> a = missing_rng(1, 3).random()
+    >>> b = np.random.default_rng(replicate_seed_sequence(1, 3).spawn(3)[2]).random()
+    >>> a == b
+    True
+    """
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(replicate, 2)))
+
+
+def noise_rng(seed: int, replicate: int) -> np.random.Generator:
+    """The generator of the outliers replicate ``replicate`` adds: stream ``(replicate, 3)``."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(replicate, 3)))
+
+
+def add_outliers(data: pd.DataFrame, m: int, rng: np.random.Generator) -> pd.DataFrame:
+    """``data`` with ``m`` rows drawn uniformly over its bounding box appended."""
+    if m == 0:
+        return data
+    low = data.min().to_numpy(dtype=float)
+    high = data.max().to_numpy(dtype=float)
+    drawn = low + (high - low) * rng.random((m, data.shape[1]))
+    return pd.concat([data, pd.DataFrame(drawn, columns=data.columns)], ignore_index=True)
 
 
 def draw_mixture(

@@ -17,7 +17,8 @@ import pandas as pd
 from emstat.errors import InputError
 from emstat.mixture import fit_mixture, select_mixture
 from emstat.simulation.design import CRITERIA, Design, IntervalSettings, Scenario, Truth
-from emstat.simulation.generate import replicate_rng
+from emstat.simulation.generate import add_outliers, missing_rng, noise_rng, replicate_rng
+from emstat.simulation.missingness import delete_cells
 
 __all__ = [
     "REPLICATE_COLUMNS",
@@ -50,6 +51,10 @@ REPLICATE_COLUMNS = (
 SELECTION_COLUMNS = ("scenario", "replicate", "criterion", "k", "model", "true_k", "error")
 #: The level of every interval a study computes (its Wald coverage is of 95% intervals too).
 INTERVAL_LEVEL = 0.95
+#: The column of a study with a ``[missing]`` table: the share of the replicate's cells deleted.
+MISSING_COLUMN = "missing_share"
+#: The component of a noise fit's rows about its uniform noise component.
+NOISE_COMPONENT = 0
 
 
 def interval_columns(methods: tuple[str, ...]) -> list[str]:
@@ -58,8 +63,10 @@ def interval_columns(methods: tuple[str, ...]) -> list[str]:
 
 
 def replicate_columns(design: Design) -> list[str]:
-    """The columns of a design's replicate rows: the fixed ones, then its interval methods'."""
-    return [*REPLICATE_COLUMNS, *interval_columns(design.intervals.methods)]
+    """The columns of a design's replicate rows: the fixed ones, its interval methods',
+    and the share of cells deleted when it deletes some."""
+    missing = [MISSING_COLUMN] if design.missing.active else []
+    return [*REPLICATE_COLUMNS, *interval_columns(design.intervals.methods), *missing]
 
 
 @dataclass(frozen=True)
@@ -126,8 +133,13 @@ def _aligned_rows(
     names: list[str],
     truths: np.ndarray,
     intervals: Any = None,
+    noise_weight: float = 0.0,
 ) -> dict[str, np.ndarray]:
-    """The fit's rows in the truth's component order; ``intervals(params)`` adds its methods'."""
+    """The fit's rows in the truth's component order; ``intervals(params)`` adds its methods'.
+
+    A noise fit's own rows come last as component 0, its weight's truth
+    ``noise_weight``.
+    """
     own = getattr(truth, "aligned_rows", None)
     if own is not None:  # a truth that lays out its own estimates (an HMM's states)
         return dict(own(fit, names, truths))
@@ -142,10 +154,22 @@ def _aligned_rows(
     truth_rows = np.full((fit.k, p), np.nan)
     matched = labels[order] < truth.k
     truth_rows[matched] = truths[labels[order][matched]]
+    component = np.repeat(labels[order] + 1, p)
+    parameter = np.tile(np.asarray(names, dtype=object), fit.k)
+    truth_values = truth_rows.reshape(-1)
+    noise = np.flatnonzero(params["component"].to_numpy() == NOISE_COMPONENT)
+    if noise.size:  # a noise fit's own rows: its weight and its density Vinv
+        noise_names = params["parameter"].to_numpy(dtype=object)[noise]
+        rows = np.concatenate([rows, noise])
+        component = np.concatenate([component, np.full(noise.size, NOISE_COMPONENT)])
+        parameter = np.concatenate([parameter, noise_names])
+        truth_values = np.concatenate(
+            [truth_values, np.where(noise_names == "weight", noise_weight, np.nan)]
+        )
     columns = {
-        "component": np.repeat(labels[order] + 1, p),
-        "parameter": np.tile(np.asarray(names, dtype=object), fit.k),
-        "truth": truth_rows.reshape(-1),
+        "component": component,
+        "parameter": parameter,
+        "truth": truth_values,
         "estimate": params["estimate"].to_numpy(dtype=float)[rows],
         "std_err": params["std_err"].to_numpy(dtype=float)[rows],
         "ci_low": params["ci_low"].to_numpy(dtype=float)[rows],
@@ -208,8 +232,16 @@ def run_replicate(
     names, truths = truth_table(truth)
     rng, fit_seed = replicate_rng(design.seed, replicate)
     data, _ = truth.draw(scenario.n, rng)
+    outliers = design.noise.rows(scenario.n)
+    data = add_outliers(data, outliers, noise_rng(design.seed, replicate))
+    noise_weight = outliers / (scenario.n + outliers)
+    if design.fit.noise and outliers:  # the Gaussian components share what noise leaves
+        truths = truths.copy()
+        truths[:, 0] *= 1.0 - noise_weight
+    data, deleted = delete_cells(data, design.missing, missing_rng(design.seed, replicate))
     settings = design.fit
     control = settings.control()
+    options = settings.options()
     selection_rows: list[tuple] = []
     started = time.perf_counter()
     fit: Any = None
@@ -224,6 +256,7 @@ def run_replicate(
                 init=settings.init,
                 seed=fit_seed,
                 control=control,
+                **options,
             )
             selection_rows = _selection_rows(selection, scenario, replicate, truth.k)
             fit = selection.fits.get((scenario.k, scenario.model))
@@ -238,6 +271,7 @@ def run_replicate(
                 init=settings.init,
                 seed=fit_seed,
                 control=control,
+                **options,
             )
         methods = design.intervals.methods
         if fit.ok:
@@ -248,7 +282,7 @@ def run_replicate(
                 def intervals(params: pd.DataFrame) -> dict[str, np.ndarray]:
                     return _intervals(fitted, design.intervals, fit_seed, params)
 
-            columns = _aligned_rows(fit, truth, names, truths, intervals)
+            columns = _aligned_rows(fit, truth, names, truths, intervals, noise_weight)
         else:
             error = f"degenerate: {fit.degenerate}"
             columns = _failed_rows(scenario.k, truth, names, truths, methods)
@@ -271,6 +305,8 @@ def run_replicate(
         seconds=np.full(size, seconds),
         error=np.full(size, error, dtype=object),
     )
+    if design.missing.active:
+        columns[MISSING_COLUMN] = np.full(size, deleted)
     return columns, selection_rows
 
 

@@ -297,6 +297,8 @@ def simulate(
     fit: FitSettings | Mapping[str, Any] | None = None,
     intervals: str | Sequence[str] | Mapping[str, Any] | None = None,
     n_boot: int | None = None,
+    missing: Mapping[str, Any] | None = None,
+    noise: Mapping[str, Any] | None = None,
     out_dir: str | Path | None = None,
     workers: int | None = 1,
     scheduler: str | None = None,
@@ -342,7 +344,10 @@ def simulate(
     seed
         The study's seed (default 0), recorded in ``run.json``.
     fit
-        ``init``, ``tol``, ``criterion``, ``max_iter`` of every fit.
+        ``init``, ``tol``, ``criterion``, ``max_iter`` of every fit, and
+        the fitter's options ``algorithm``, ``prior``, ``inner_tol``,
+        ``mclust_compatible``, ``noise`` (see
+        :class:`~emstat.simulation.design.FitSettings` and :func:`load_design`).
     intervals, n_boot
         Interval methods to compare per replicate (``"wald,bootstrap,profile"``
         or a list; or a mapping of
@@ -350,6 +355,17 @@ def simulate(
         bootstrap's refits per replicate (default 199).  The summary then gives
         each method's coverage, its Monte Carlo standard error, mean width and
         share of replicates with an interval (see :func:`summarise_replicates`).
+    missing
+        Cells to delete from each replicate's data before it is fitted:
+        ``{"rate": 0.1}`` (MCAR) or ``{"rate": 0.1, "mechanism": "mar"}``
+        (see :class:`~emstat.simulation.design.MissingSettings`); the fits
+        then use ``missing="em"`` and ``replicates.parquet`` records each
+        replicate's ``missing_share``.
+    noise
+        Outliers appended to each replicate's data: ``{"count": 10}`` or
+        ``{"share": 0.05}`` (of n), uniform over the data's bounding box
+        (see :class:`~emstat.simulation.design.NoiseSettings`); fit them
+        with ``fit={"noise": True}``.
     out_dir
         Where ``replicates.parquet``, ``summary.csv``, ``run.json`` … go; an
         interrupted run resumes there.  Default: a temporary directory,
@@ -389,6 +405,7 @@ def simulate(
     values = dict(
         n=n, reps=reps, k=k, model=model, separation=separation, select_k=select_k,
         select_models=select_models, seed=seed, fit=fit, intervals=intervals, n_boot=n_boot,
+        missing=missing, noise=noise,
     )  # fmt: skip
     if (mixture is None) == (design is None):
         raise InputError("give either a mixture or a design")
