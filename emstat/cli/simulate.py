@@ -109,7 +109,8 @@ def simulate(
             help=escape(
                 "TOML (or .json) design file: [mixture] (formula, or weights/means/covariances) "
                 "or [hmm] (start, transitions, means/covariances or [[hmm.emissions]], "
-                "sequences), [grid], reps, seed, [fit]. Options given here override it."
+                "sequences), [grid], reps, seed, [fit], [intervals], [missing] (cells deleted), "
+                "[noise] (outliers added). Options given here override it."
             ),
             rich_help_panel=_DESIGN,
         ),
