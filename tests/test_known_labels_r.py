@@ -18,19 +18,8 @@ pytest.importorskip("rpy2", reason="rpy2 is not installed: pip install 'emstat[r
 
 from emstat import _r
 from emstat.crosscheck import mclust_ssc
-from emstat.errors import EmstatError
 
-pytestmark = pytest.mark.r
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _r_ready() -> None:
-    try:
-        _r.r_session()
-    except EmstatError as exc:
-        pytest.skip(f"R is not usable: {exc}")
-    if not _r.r_has_package("mclust"):
-        pytest.skip("R package mclust is not installed (apt-get install r-cran-mclust)")
+pytestmark = [pytest.mark.r, pytest.mark.usefixtures("r_mclust")]
 
 
 def _r_data(expression: str, class_column: str, seed: int) -> tuple[pd.DataFrame, pd.Series]:

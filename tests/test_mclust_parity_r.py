@@ -16,24 +16,13 @@ from typer.testing import CliRunner
 
 pytest.importorskip("rpy2", reason="rpy2 is not installed: pip install 'emstat[r]'")
 
-from emstat import _r
-from emstat.errors import EmstatError, InputError
+from emstat.errors import InputError
 from emstat.mixture.hc import hc_merges, svd_transform
 
-pytestmark = pytest.mark.r
+pytestmark = [pytest.mark.r, pytest.mark.usefixtures("r_mclust")]
 
 REFERENCE = Path(__file__).resolve().parent / "reference"
 DATA = Path(__file__).resolve().parent.parent / "data"
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _r_ready() -> None:
-    try:
-        _r.r_session()
-    except EmstatError as exc:
-        pytest.skip(f"R is not usable: {exc}")
-    if not _r.r_has_package("mclust"):
-        pytest.skip("R package mclust is not installed (apt-get install r-cran-mclust)")
 
 
 @pytest.fixture(autouse=True)

@@ -18,20 +18,8 @@ pytest.importorskip("rpy2", reason="rpy2 is not installed: pip install 'emstat[r
 
 import emstat
 from emstat import _r
-from emstat.errors import EmstatError
 
-pytestmark = pytest.mark.r
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _r_ready() -> None:
-    try:
-        _r.r_session()
-    except EmstatError as exc:
-        pytest.skip(f"R is not usable: {exc}")
-    if not _r.r_has_package("mclust"):
-        pytest.skip("R package mclust is not installed (apt-get install r-cran-mclust)")
-    _r.require_r_package("mclust")  # Mclust calls mclustBIC by name: attach it
+pytestmark = [pytest.mark.r, pytest.mark.usefixtures("r_mclust_attached")]
 
 
 def simulated() -> tuple[pd.DataFrame, np.ndarray]:

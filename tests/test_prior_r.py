@@ -17,25 +17,14 @@ pytest.importorskip("rpy2", reason="rpy2 is not installed: pip install 'emstat[r
 
 import emstat
 from emstat import _r
-from emstat.errors import EmstatError
 from emstat.mixture.prior import GaussianPrior
 
-pytestmark = pytest.mark.r
+pytestmark = [pytest.mark.r, pytest.mark.usefixtures("r_mclust")]
 
 REFERENCE = Path(__file__).resolve().parent / "reference"
 
 # the ten models mclust fits under a prior
 MODELS = ["EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "EEV", "VEV", "VVV"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _r_ready() -> None:
-    try:
-        _r.r_session()
-    except EmstatError as exc:
-        pytest.skip(f"R is not usable: {exc}")
-    if not _r.r_has_package("mclust"):
-        pytest.skip("R package mclust is not installed (apt-get install r-cran-mclust)")
 
 
 def _mclust_bic(

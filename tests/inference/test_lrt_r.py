@@ -18,23 +18,11 @@ pytest.importorskip("rpy2", reason="rpy2 is not installed: pip install 'emstat[r
 
 import emstat
 from emstat import _r
-from emstat.errors import EmstatError
 from emstat.mixture.lrt import bootstrap_lrt
 
-pytestmark = pytest.mark.r
+pytestmark = [pytest.mark.r, pytest.mark.usefixtures("r_mclust_attached")]
 
 N_BOOT = 199
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _r_ready() -> None:
-    try:
-        _r.r_session()
-    except EmstatError as exc:
-        pytest.skip(f"R is not usable: {exc}")
-    if not _r.r_has_package("mclust"):
-        pytest.skip("R package mclust is not installed (apt-get install r-cran-mclust)")
-    _r.require_r_package("mclust")
 
 
 def _mclust_lrt(name: str, model: str, max_g: int) -> dict[str, np.ndarray]:
