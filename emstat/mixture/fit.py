@@ -386,11 +386,15 @@ class MixtureFitter:
         return make_starts(self._sample, k, self.init, self.n_init, rng, self._deterministic_start)
 
     # --- fitting ----------------------------------------------------------------
+    def covariance_model(self, name: str) -> CovarianceModel:
+        """Covariance model ``name`` with this fitter's M-step options (mclust arithmetic, tol)."""
+        return get_covariance_model(
+            name, self.data.d, mclust_compatible=self.mclust_compatible, inner_tol=self.inner_tol
+        )
+
     def not_estimable(self, k: int, model: str, reason: str) -> MixtureResult:
         """A selection cell that cannot be fitted: NaN criteria and the reason (mclust's NA)."""
-        covariance = get_covariance_model(
-            model, self.data.d, mclust_compatible=self.mclust_compatible, inner_tol=self.inner_tol
-        )
+        covariance = self.covariance_model(model)
         em = _failed(self.control, reason, n_iter=0)
         return self._result(self._model(covariance, k), em, "none", None)
 
@@ -400,9 +404,7 @@ class MixtureFitter:
             from emstat.mixture.known_labels import fit_known_labels
 
             return fit_known_labels(self, self.labels, k, model)
-        covariance = get_covariance_model(
-            model, self.data.d, mclust_compatible=self.mclust_compatible, inner_tol=self.inner_tol
-        )
+        covariance = self.covariance_model(model)
         em_model = self._model(covariance, k)
         rng = np.random.default_rng(self.seed)
         starts = self.starts(k, rng)
@@ -913,10 +915,9 @@ def check_algorithm_combination(algorithm: str, init: Any, *, labels: bool, nois
     """Refuse CEM, SEM or ``init="cem"`` with known labels or a noise component (not built)."""
     hard = algorithm != "em" or (isinstance(init, str) and init == "cem")
     if hard and (labels or noise):
+        given = f"algorithm={algorithm!r}" if algorithm != "em" else "init='cem'"
         what = "known labels" if labels else "a noise component"
-        raise InputError(
-            f"algorithm={algorithm!r} or init='cem' cannot be combined with {what} yet"
-        )
+        raise InputError(f"{given} cannot be combined with {what} yet")
 
 
 def algorithm_defaults(algorithm: str, defaults: EMControl | None = None) -> EMControl | None:

@@ -48,7 +48,7 @@ from emstat._validation import describe_labels
 from emstat.engine import EMControl, EMResult, fit_em
 from emstat.errors import InputError
 from emstat.mixture import gaussian
-from emstat.mixture.covariance import CovarianceModel, default_models, get_covariance_model
+from emstat.mixture.covariance import CovarianceModel, default_models
 from emstat.mixture.gaussian import GaussianParams, GaussianStats, WeightedRows
 from emstat.mixture.model import GaussianMixtureModel
 
@@ -553,9 +553,7 @@ def fit_known_labels(
 ) -> MixtureResult:
     """One (k, model) fit with known labels, as ``MclustSSC.fit`` runs it."""
     check_classes_fit(labels, k)
-    covariance = get_covariance_model(
-        model, fitter.data.d, mclust_compatible=fitter.mclust_compatible
-    )
+    covariance = fitter.covariance_model(model)
     inner = fitter._model(covariance, k)  # with the fit's ridge and prior
     layer, data, start = build_layer(inner, fitter.data.x, labels)
     em = fit_em(layer, data, stats0=start, control=fitter.control, n_obs=fitter.data.size)

@@ -404,9 +404,7 @@ class NoiseFitter(MixtureFitter):
         return replace(cell, n_params=cell.n_params + 2, vinv=self.vinv)
 
     def fit(self, k: int, model: str) -> MixtureResult:
-        requested = get_covariance_model(
-            model, self.data.d, mclust_compatible=self.mclust_compatible
-        )
+        requested = self.covariance_model(model)
         if k == 0:
             return self._noise_only(requested.name)
         reason = self.too_many_components(k)

@@ -168,29 +168,34 @@ class MixtureResult(MixtureCriteria):
             table = pd.concat([table, noise_rows_frame(self)], ignore_index=True)
         return table
 
+    def _no_std_errors_reason(self) -> str | None:
+        """Why this kind of fit has no standard errors at all (None: it may have them)."""
+        if self.reg_covar != 0:
+            return f"a regularised fit (reg_covar = {self.reg_covar:g})"
+        if self.prior is not None:
+            return "a posterior mode (a fit with a prior)"
+        if self.known_labels is not None:
+            return "a fit with known labels (not implemented for them)"
+        if self.has_noise:
+            return "a fit with a noise component (not implemented)"
+        if self.algorithm != "em":
+            return f"an estimate of algorithm {self.algorithm!r}, not a maximum of the likelihood"
+        if self.missing is not None:
+            return (
+                "not computed for data with missing cells (the observed information of "
+                "incomplete rows)"
+            )
+        return None
+
     @cached_property
     def _std_errors_and_reason(self) -> tuple[np.ndarray, str | None]:
         theta = self._require_ok()
         size = self.k * (1 + len(parameter_names(self.columns)))
+        whole_fit = self._no_std_errors_reason()
+        if whole_fit is not None:
+            return np.full(size, np.nan), whole_fit
         if self.std_errors is not None:
             return self.std_errors, None
-        if self.reg_covar != 0:
-            return np.full(size, np.nan), f"a regularised fit (reg_covar = {self.reg_covar:g})"
-        if self.prior is not None:
-            return np.full(size, np.nan), "a posterior mode (a fit with a prior)"
-        if self.known_labels is not None:
-            return np.full(size, np.nan), "a fit with known labels (not implemented for them)"
-        if self.has_noise:
-            return np.full(size, np.nan), "a fit with a noise component (not implemented)"
-        if self.algorithm != "em":
-            return np.full(size, np.nan), (
-                f"an estimate of algorithm {self.algorithm!r}, not a maximum of the likelihood"
-            )
-        if self.missing is not None:
-            return np.full(size, np.nan), (
-                "not computed for data with missing cells (the observed information of "
-                "incomplete rows)"
-            )
         if self.data_ is None:
             return np.full(size, np.nan), "no data kept (a fit loaded from a file)"
         from emstat.mixture.stderr import stationary_std_errors
@@ -516,7 +521,7 @@ class MixtureResult(MixtureCriteria):
         }
 
     def _saved_std_errors(self) -> list[float | None] | None:
-        if not self.ok or self.has_noise:  # none with a noise component
+        if not self.ok or self._no_std_errors_reason() is not None:  # the reason is re-derived
             return None
         return [None if math.isnan(v) else float(v) for v in self.params["std_err"]]
 

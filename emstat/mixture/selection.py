@@ -30,6 +30,7 @@ from emstat.mixture.fit import (
 )
 from emstat.mixture.known_labels import labels_option, ssc_k
 from emstat.mixture.result import MixtureResult
+from emstat.mixture.sources import is_out_of_core
 
 __all__ = ["SelectionResult", "select_mixture"]
 
@@ -144,8 +145,8 @@ class SelectionResult:
 
 def _prior_note(selection: SelectionResult) -> str:
     """A line saying the fits are MAP fits, when they are (the criteria exclude the prior)."""
-    first = next(iter(selection.fits.values()), None)
-    text = getattr(first, "prior", None)
+    # any fit's: the noise-only fit (k = 0) has no components, so no prior
+    text = next((f.prior for f in selection.fits.values() if getattr(f, "prior", None)), None)
     if not text:
         return ""
     where = text.split(" (", 1)[0]
@@ -207,7 +208,8 @@ def select_mixture(
     ``mclust_compatible=True``, which also agglomerates the start as
     mclust's ``hcVVV`` does (emstat's own is exact: see
     :func:`emstat.mixture.hc.hc_merges`).  ``workers > 1`` fits the models on
-    that many forked processes (where the platform forks), with the same
+    that many forked processes (where the platform forks; data with missing
+    cells fit in this process, whose E-step uses both cores), with the same
     results.  ``models`` is one model name or a list of them.  A number of
     components larger than the data's distinct rows cannot be estimated: its
     cells are NaN, with the reason in ``.reasons`` (mclust's NA).
@@ -258,8 +260,18 @@ def select_mixture(
     from emstat.mixture.noise import noise_ks, split_noise_column, uses_noise, with_noise
 
     noisy = uses_noise(noise, Vinv)
+    algorithm = check_algorithm(algorithm)
+    check_algorithm_combination(algorithm, init, labels=labels is not None, noise=noisy)
     columns, known, labels_control = labels_option(
-        data, labels, columns, family=family, noise=noisy, weights=weights, init=init, n_init=n_init
+        data,
+        labels,
+        columns,
+        family=family,
+        noise=noisy,
+        weights=weights,
+        init=init,
+        n_init=n_init,
+        out_of_core=is_out_of_core(data),
     )
     if known is not None:
         k = ssc_k(known, k)
@@ -267,8 +279,6 @@ def select_mixture(
         ks = noise_ks(k, k is None)
     else:
         ks = check_k_values(_DEFAULT_KS if k is None else k)
-    algorithm = check_algorithm(algorithm)
-    check_algorithm_combination(algorithm, init, labels=labels is not None, noise=noisy)
     seed = check_options(
         seed=seed,
         hc_subset=hc_subset,
@@ -340,7 +350,9 @@ def select_mixture(
     # Like mclust's NA: a k beyond the distinct rows is a cell without a fit, not an error.
     reasons = {kk: fitter.too_many_components(kk) for kk in ks}
     feasible = [kk for kk in ks if reasons[kk] is None]
-    if workers > 1 and can_fork():
+    # Missing cells take an E-step that always runs threads, which forked workers
+    # cannot start (GNU OpenMP): such a selection fits in this process, on both cores.
+    if workers > 1 and can_fork() and fitter.data.missing is None:
         fits = fit_grid(fitter, feasible, resolved, workers)
     else:
         fits = {(kk, m): fitter.fit(kk, m) for kk in feasible for m in resolved}

@@ -133,3 +133,53 @@ def test_one_component_with_missing_cells_reaches_the_mle_under_the_default_rule
     assert fit.loglik == pytest.approx(-2326.6973827983365, abs=1e-9)
     told = emstat.fit_mixture(air, 1, "VVV", tol=1e-3)  # a rule given is the rule used
     assert abs(told.loglik - -2326.6973827983365) > 1e-6
+
+
+@pytest.mark.parametrize("extra", [{"noise": True}, {"use_labels": True}])
+def test_inner_tol_reaches_noise_and_labelled_fits(
+    faithful: pd.DataFrame, labels: pd.Series, extra: dict[str, object]
+) -> None:
+    options = dict(extra)
+    if options.pop("use_labels", False):
+        options["labels"] = labels
+    loose, tight = (
+        emstat.fit_mixture(faithful, 2, "VVE", inner_tol=t, **options).loglik for t in (0.5, 1e-12)
+    )
+    assert loose != tight  # the inner M-step iterations stop where told
+
+
+def test_a_selection_with_missing_cells_and_workers_fits_in_this_process(
+    with_missing: pd.DataFrame,
+) -> None:
+    emstat.fit_mixture(with_missing, 2, "VVV")  # its E-step has run threads in this process
+    two = emstat.select_mixture(with_missing, [1, 2], ["VVV", "EEE"], workers=2)
+    one = emstat.select_mixture(with_missing, [1, 2], ["VVV", "EEE"])
+    pd.testing.assert_frame_equal(two.table, one.table)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"missing_cells": True}, {"algorithm": "cem"}, {"prior": "mclust"}, {"reg_covar": 1e-3}],
+)
+def test_a_saved_fit_keeps_why_it_has_no_standard_errors(
+    faithful: pd.DataFrame, with_missing: pd.DataFrame, options: dict[str, object]
+) -> None:
+    options = dict(options)
+    data = with_missing if options.pop("missing_cells", False) else faithful
+    fit = emstat.fit_mixture(data, 2, "VVV", **options)
+    loaded = type(fit).from_dict(fit.to_dict())
+    assert fit.std_error_reason is not None
+    assert loaded.std_error_reason == fit.std_error_reason
+
+
+def test_a_noise_selection_with_a_prior_says_so_with_k_zero_in_the_table(
+    faithful: pd.DataFrame,
+) -> None:
+    selection = emstat.select_mixture(faithful, [0, 1, 2], "VVV", noise=True, prior="mclust")
+    assert "MAP fits under a prior" in selection.summary()
+
+
+def test_the_refusal_names_the_option_given(faithful: pd.DataFrame, labels: pd.Series) -> None:
+    for call in (emstat.fit_mixture, emstat.select_mixture):
+        with pytest.raises(InputError, match=r"^init='cem' cannot be combined with known labels"):
+            call(faithful, 2, "VVV", labels=labels, init="cem")
