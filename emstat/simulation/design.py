@@ -446,17 +446,22 @@ class NoiseSettings:
         return {"count": int(self.count)} if self.count else {"share": float(self.share)}
 
 
+def check_table(value: Any, name: str, keys: Sequence[str]) -> None:
+    """Refuse a design table ``name`` that is no mapping or has a key not in ``keys``."""
+    if not isinstance(value, Mapping):
+        raise InputError(f"{name} must be a table of {', '.join(keys)}, got {value!r}")
+    unknown = set(value) - set(keys)
+    if unknown:
+        raise InputError(f"{name}: unknown keys {sorted(unknown)} ({', '.join(keys)})")
+
+
 def noise_settings(noise: NoiseSettings | Mapping[str, Any] | None) -> NoiseSettings:
     """The :class:`NoiseSettings` of ``noise`` (a mapping of ``count`` or ``share``), checked."""
     if noise is None:
         return NoiseSettings()
     if isinstance(noise, NoiseSettings):
         return noise
-    if not isinstance(noise, Mapping):
-        raise InputError(f"noise must be a table of {' or '.join(_NOISE_KEYS)}, got {noise!r}")
-    unknown = set(noise) - set(_NOISE_KEYS)
-    if unknown:
-        raise InputError(f"noise: unknown keys {sorted(unknown)} (count or share)")
+    check_table(noise, "noise", _NOISE_KEYS)
     if not noise:
         raise InputError("noise: give the count or the share of outliers")
     return NoiseSettings(**noise)
@@ -774,11 +779,7 @@ def missing_settings(missing: MissingSettings | Mapping[str, Any] | None) -> Mis
         return MissingSettings()
     if isinstance(missing, MissingSettings):
         return missing
-    if not isinstance(missing, Mapping):
-        raise InputError(f"missing must be a table of {', '.join(_MISSING_KEYS)}, got {missing!r}")
-    unknown = set(missing) - set(_MISSING_KEYS)
-    if unknown:
-        raise InputError(f"missing: unknown keys {sorted(unknown)} ({', '.join(_MISSING_KEYS)})")
+    check_table(missing, "missing", _MISSING_KEYS)
     if "rate" not in missing:
         raise InputError("missing: give the rate, a share of cells between 0 and 1")
     return MissingSettings(**missing)
@@ -856,11 +857,7 @@ def _fit_settings(
     if isinstance(fit, FitSettings):
         fit.check()
         return fit
-    if not isinstance(fit, Mapping):
-        raise InputError(f"fit must be a table of {', '.join(_FIT_KEYS)}, got {fit!r}")
-    unknown = set(fit) - set(_FIT_KEYS)
-    if unknown:
-        raise InputError(f"fit: unknown keys {sorted(unknown)} ({', '.join(_FIT_KEYS)})")
+    check_table(fit, "fit", _FIT_KEYS)
     if fit.get("algorithm") == "sem":  # SEM stops by flexmix's rule unless one is given
         sem = SEM_CONTROL
         defaults.update(tol=sem.tol, criterion=sem.criterion, max_iter=sem.max_iter)
