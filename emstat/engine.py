@@ -31,6 +31,7 @@ __all__ = [
     "CRITERIA",
     "Chunk",
     "ChunkedData",
+    "CompiledRun",
     "Criterion",
     "EMControl",
     "EMModel",
@@ -74,6 +75,46 @@ class EMModel(Protocol[ThetaT, StatsT]):
 #       the trace and the stopping rule follow it, BIC keeps the log-likelihood.
 #   monotone: bool = False for algorithms whose objective need not increase
 #       (stochastic EM): a decrease is then no warning.
+
+
+#   run_compiled(data, theta, control, n_iter, trace, n_obs) -> CompiledRun | None:
+#       the loop below from ``theta`` (the parameters its next E-step uses) in one
+#       compiled call; None where it cannot run there.  The engine applies what it
+#       returns and goes on in Python from there, so every rule, message and
+#       warning is the loop's own.
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledRun(Generic[ThetaT, StatsT]):
+    """Where a model's compiled loop (``run_compiled``) left EM.
+
+    ``trace`` holds the objectives it added and ``decreases`` their positions
+    (in ``trace``) where the objective fell by more than rounding.  With
+    ``stop_reason`` ``"converged"`` or ``"max_iter"`` the run is over:
+    ``theta`` is from the last M-step, ``stats`` and ``loglik`` from the last
+    E-step.  With ``stop_reason`` ``""`` the loop goes on in Python from an
+    E-step at ``theta`` (where the compiled M-step doubted, or the
+    log-likelihood was not finite: the Python loop decides, with its messages).
+    """
+
+    theta: ThetaT
+    stats: StatsT | None
+    loglik: float
+    n_iter: int
+    trace: np.ndarray
+    decreases: np.ndarray
+    stop_reason: str
+
+
+def _decrease_note(what: str, n_iter: int, old: float, new: float) -> str:
+    return f"the {what} decreased at iteration {n_iter}: {old!r} -> {new!r}"
+
+
+def _cap_note(control: EMControl) -> str:
+    return (
+        f"EM stopped at the iteration cap ({control.max_iter}) before meeting "
+        f"{control.describe().split(',')[0]}"
+    )
 
 
 def _objective_of(model: Any) -> Callable[[Any, Any, float], float] | None:
@@ -318,6 +359,27 @@ def fit_em(
             theta = theta0
         assert theta is not None  # narrowed for the type checker; set on both branches
         objective_old: float | None = None
+        run_compiled = getattr(model, "run_compiled", None)
+        if run_compiled is not None and objective_of is None and control.criterion != "param":
+            done = run_compiled(data, theta, control, n_iter, trace, n_obs or 1.0)
+            if done is not None:
+                start_length, start_iter = len(trace), n_iter
+                trace.extend(float(value) for value in done.trace)
+                for position in done.decreases:
+                    at = start_length + int(position)
+                    notes.append(
+                        _decrease_note(
+                            "log-likelihood", start_iter + int(position), trace[at - 1], trace[at]
+                        )
+                    )
+                theta, n_iter = done.theta, done.n_iter
+                if done.stop_reason:
+                    stats, objective, stop_reason = done.stats, trace[-1], done.stop_reason
+                    converged = stop_reason == "converged"
+                    if not converged:
+                        notes.append(_cap_note(control))
+                    return finish(done.loglik)
+                objective_old = trace[-1] if trace else None
         while True:
             current, loglik = e_step(theta)
             stats = current
@@ -329,19 +391,14 @@ def fit_em(
                 if monotone and objective < objective_old - _DECREASE_TOLERANCE * (
                     1.0 + abs(objective)
                 ):
-                    notes.append(
-                        f"the {'log-likelihood' if objective_of is None else 'objective'} "
-                        f"decreased at iteration {n_iter}: {objective_old!r} -> {objective!r}"
-                    )
+                    what = "log-likelihood" if objective_of is None else "objective"
+                    notes.append(_decrease_note(what, n_iter, objective_old, objective))
                 if control.criterion != "param" and _loglik_converged(control, trace, n_obs or 1.0):
                     converged, stop_reason = True, "converged"
                     return finish(loglik)
             if n_iter >= control.max_iter:
                 stop_reason = "max_iter"
-                notes.append(
-                    f"EM stopped at the iteration cap ({control.max_iter}) before meeting "
-                    f"{control.describe().split(',')[0]}"
-                )
+                notes.append(_cap_note(control))
                 return finish(loglik)
             theta_new = model.m_step(current, theta)
             n_iter += 1

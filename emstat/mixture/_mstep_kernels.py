@@ -74,18 +74,19 @@ def diagonal_m_step(
     nk: np.ndarray,
     sums: np.ndarray,
     second: np.ndarray,
-    equal_volume: bool,
-    shape: int,
-    min_weight: float,
-    rounding: float,
+    previous_covariances: np.ndarray,
+    options: tuple[bool, int, float, float],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """M-step of a diagonal model from (k, d) second moments about the data's centre.
 
     Returns weights, means, covariances (k, d, d), precision factors
-    (k, d, d), -½ log|Σ_k| and a status.  ``shape`` is ``SHAPE_I``,
-    ``SHAPE_E`` (only with equal volumes: ``VEI`` is iterative) or
-    ``SHAPE_V``.
+    (k, d, d), -½ log|Σ_k| and a status.  ``options`` are ``(equal_volume,
+    shape, min_weight, rounding)``; ``shape`` is ``SHAPE_I``, ``SHAPE_E``
+    (only with equal volumes: ``VEI`` is iterative) or ``SHAPE_V``.  A closed
+    form needs no ``previous_covariances`` (the contract of every compiled
+    M-step: (k, d, d), or (0, d, d) at the first M-step).
     """
+    equal_volume, shape, min_weight, rounding = options
     k, d = sums.shape
     weights, means, offsets, n, valid = _weights_and_means(nk, sums, min_weight)
     covariances = np.zeros((k, d, d))
@@ -160,11 +161,15 @@ def full_m_step(
     nk: np.ndarray,
     sums: np.ndarray,
     second: np.ndarray,
-    equal: bool,
-    min_weight: float,
-    rounding: float,
+    previous_covariances: np.ndarray,
+    options: tuple[bool, float, float],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """M-step of ``VVV`` (``equal`` False) or ``EEE`` from (k, d, d) second moments."""
+    """M-step of ``VVV`` (``equal`` False) or ``EEE`` from (k, d, d) second moments.
+
+    ``options`` are ``(equal, min_weight, rounding)``; ``previous_covariances``
+    as in :func:`diagonal_m_step`.
+    """
+    equal, min_weight, rounding = options
     k, d = sums.shape
     weights, means, offsets, n, valid = _weights_and_means(nk, sums, min_weight)
     covariances = np.zeros((k, d, d))

@@ -55,6 +55,11 @@ def rows_per_logarithm(k: int) -> int:
     return max(1, int(_PRODUCT_BITS / math.log2(max(k, 2))))
 
 
+def block_rows(d: int) -> int:
+    """Rows per block of the kernels for ``d`` columns."""
+    return _BLOCK_ROWS_SMALL_D if d <= 3 else _BLOCK_ROWS
+
+
 def fused_e_step(
     x: np.ndarray,
     weights: np.ndarray,
@@ -80,7 +85,7 @@ def fused_e_step(
         np.ascontiguousarray(half_log_det_prec, dtype=np.float64),
         diag_prec,
         diag_second,
-        _BLOCK_ROWS_SMALL_D if x.shape[1] <= 3 else _BLOCK_ROWS,
+        block_rows(x.shape[1]),
         rows_per_logarithm(means.shape[0]),
     )
     second = diagonals if diag_second else second

@@ -86,10 +86,27 @@ class GaussianMixtureModel:
         stats = self.regularised(stats)
         if self.prior is not None:  # the compiled M-steps know no prior
             return self._numpy_m_step(stats, previous)
-        compiled = _compiled_m_step(self.covariance.name, stats)
+        compiled = _compiled_m_step(self.covariance.name, stats, previous)
         if compiled is not None:
             return compiled
         return self._numpy_m_step(stats, previous)
+
+    def run_compiled(
+        self,
+        data: Any,
+        theta: GaussianParams,
+        control: Any,
+        n_iter: int,
+        trace: list[float],
+        n_obs: float,
+    ) -> Any:
+        """EM's loop in one compiled call where it can run there, else None (the engine's hook).
+
+        See :func:`emstat.mixture._em_kernels.run_em`.
+        """
+        from emstat.mixture import _em_kernels
+
+        return _em_kernels.run_em(self, data, theta, control, n_iter, trace, n_obs)
 
     def regularised(self, stats: GaussianStats) -> GaussianStats:
         """``stats`` with ``reg_covar * n_k`` on the diagonal of each second moment.
@@ -161,9 +178,13 @@ class GaussianMixtureModel:
 
 @cache
 def _compiled_kernel(name: str) -> tuple[Callable[..., Any], tuple[Any, ...], bool, int] | None:
-    """The compiled M-step of model ``name``, its fixed arguments, whether it is
+    """The compiled M-step of model ``name``, its options, whether it is
     diagonal, and its success status; None for a model without one.
 
+    Every kernel has the signature ``kernel(nk, sums, second,
+    previous_covariances, options) -> (weights, means, covariances, prec_chol,
+    half_log_det, status)``; the compiled EM loop
+    (:mod:`emstat.mixture._em_kernels`) serves every model listed here.
     Decided once per model, not once per EM iteration.
     """
     form = _CLOSED_FORM.get(name)
@@ -181,19 +202,25 @@ def _compiled_kernel(name: str) -> tuple[Callable[..., Any], tuple[Any, ...], bo
     return kernels.full_m_step, full_options, False, kernels.OK
 
 
-def _compiled_m_step(name: str, stats: GaussianStats) -> GaussianParams | None:
-    """The M-step of a closed-form model in one compiled call, or None.
+def _compiled_m_step(
+    name: str, stats: GaussianStats, previous: GaussianParams | None = None
+) -> GaussianParams | None:
+    """The M-step of a model with a compiled kernel in one call, or None.
 
-    None when the model has no compiled M-step, numba is missing, or the
-    kernel doubts the result (an empty or singular component): the numpy
-    M-step then decides, with its messages.
+    None when the model has no compiled M-step, or the kernel doubts the
+    result (an empty or singular component): the numpy M-step then decides,
+    with its messages.
     """
     compiled = _compiled_kernel(name)
     if compiled is None:
         return None
     kernel, options, diagonal, ok = compiled
+    d = stats.sums.shape[1]
+    previous_covariances = (
+        np.empty((0, d, d)) if previous is None else np.ascontiguousarray(previous.covariances)
+    )
     weights, means, covariances, prec_chol, half_log_det, status = kernel(
-        stats.nk, stats.sums, stats.second, *options
+        stats.nk, stats.sums, stats.second, previous_covariances, options
     )
     if status != ok:
         return None

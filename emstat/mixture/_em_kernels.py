@@ -1,0 +1,273 @@
+"""EM's whole loop for a Gaussian mixture in memory, in one compiled call.
+
+On the small data of a simulation study or a bootstrap an EM iteration is a
+few microseconds of arithmetic and some twenty of Python around it.  Here
+the loop of :func:`emstat.engine.fit_em` runs in numba: the serial fused
+E-step, the model's compiled M-step, the ridge, the decrease check, the
+stopping rules ``rel``, ``abs``, ``per_sample`` and ``aitken`` (the same
+arithmetic and comparisons as the engine's) and the trace.  It returns to
+Python once, when EM is done, or where the Python loop must decide: an
+M-step the kernel doubts (an empty or singular component) or a log-likelihood
+that is not finite.  The engine then goes on from an E-step at the last
+parameters, so its messages and warnings are the ones it always gives.
+
+One loop serves every model with a compiled M-step (``model._compiled_kernel``,
+one table entry per model): each kernel gets its own copy of the loop, the
+kernel bound as a global, so that numba specialises the call and caches the
+copy on disk (a kernel passed as an argument would not be cached).
+"""
+
+from __future__ import annotations
+
+import math
+import types
+from functools import cache
+from typing import Any
+
+import numba
+import numpy as np
+
+from emstat.engine import _DECREASE_TOLERANCE, CompiledRun, EMControl
+from emstat.mixture import fused
+from emstat.mixture._fused_kernels import e_step_serial
+from emstat.mixture.gaussian import GaussianParams, GaussianStats
+
+__all__ = ["enabled", "loop_for", "run_em"]
+
+#: The tests switch the compiled loop off to run the engine's Python loop, the oracle.
+enabled = True
+
+# How the loop ended: EM is done, or the Python loop goes on from an E-step.
+CONVERGED, MAX_ITER, RESUME = 0, 1, 2
+_CRITERIA = {"rel": 0, "abs": 1, "per_sample": 2, "aitken": 3}
+
+# Bound per copy of the loop by :func:`loop_for`: the M-step kernel and the
+# function that hands it the second moments in its shape.
+M_STEP: Any = None
+SECOND_OF: Any = None
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _aitken_distance(l2: float, l1: float, l0: float) -> float:
+    """:func:`emstat.engine.aitken_distance`, the same arithmetic."""
+    step, previous = l0 - l1, l1 - l2
+    if step == 0.0:
+        return 0.0
+    if previous == 0.0:
+        return math.nan
+    rate = step / previous
+    if not (0.0 <= rate and rate < 1.0):
+        return math.nan
+    limit = l1 + step / (1.0 - rate)
+    return abs(limit - l0) / (1.0 + abs(l0))
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _converged(trace: np.ndarray, length: int, criterion: int, tol: float, n_obs: float) -> bool:
+    """The engine's ``_loglik_converged`` on ``trace[:length]`` (length >= 2)."""
+    old, new = trace[length - 2], trace[length - 1]
+    change = abs(new - old)
+    if criterion == 3:
+        if length < 3:
+            return False
+        return _aitken_distance(trace[length - 3], old, new) <= tol  # NaN: not yet
+    if criterion == 0:
+        return change / (1.0 + abs(new)) <= tol
+    if criterion == 1:
+        return change <= tol
+    return change / n_obs <= tol
+
+
+@numba.njit(cache=True)
+def _diagonal_second(
+    second: np.ndarray, diagonals: np.ndarray, nk: np.ndarray, reg_covar: float
+) -> np.ndarray:
+    """The (k, d) second moments a diagonal M-step takes, ridged as ``model.regularised``."""
+    if reg_covar != 0.0:
+        for j in range(diagonals.shape[0]):
+            ridge = reg_covar * nk[j]
+            for c in range(diagonals.shape[1]):
+                diagonals[j, c] += ridge
+    return diagonals
+
+
+@numba.njit(cache=True)
+def _full_second(
+    second: np.ndarray, diagonals: np.ndarray, nk: np.ndarray, reg_covar: float
+) -> np.ndarray:
+    """The (k, d, d) second moments a full M-step takes, ridged as ``model.regularised``."""
+    if reg_covar != 0.0:
+        for j in range(second.shape[0]):
+            ridge = reg_covar * nk[j]
+            for c in range(second.shape[1]):
+                second[j, c, c] += ridge
+    return second
+
+
+def _em_loop(
+    x: np.ndarray,
+    weights: np.ndarray,
+    means: np.ndarray,
+    covariances: np.ndarray,
+    prec_chol: np.ndarray,
+    half_log_det: np.ndarray,
+    diag_start: bool,
+    diag_model: bool,
+    diag_second: bool,
+    block_rows: int,
+    rows_per_log: int,
+    options: Any,
+    ok: int,
+    reg_covar: float,
+    monotone: bool,
+    criterion: int,
+    tol: float,
+    n_obs: float,
+    n_iter: int,
+    max_iter: int,
+    history: np.ndarray,
+) -> Any:
+    """EM from the parameters given, as the engine's loop (``M_STEP``, ``SECOND_OF``: globals).
+
+    Returns the status, n_iter, the objectives added, the positions (among
+    them) of decreases, the parameters, and the last E-step's statistics,
+    log-likelihood and ICL term.  On ``RESUME`` the parameters are those
+    the next E-step uses and the trace stops before it.
+    """
+    n_prev = history.shape[0]
+    trace = np.empty(n_prev + max(max_iter - n_iter, 0) + 1)
+    trace[:n_prev] = history
+    decreases = np.empty(trace.shape[0], dtype=np.int64)
+    n_decreases = 0
+    length = n_prev
+    diag_prec = diag_start
+    while True:
+        nk, sums, second, diagonals, loglik, icl_term = e_step_serial(
+            x,
+            weights,
+            means,
+            prec_chol,
+            half_log_det,
+            diag_prec,
+            diag_second,
+            block_rows,
+            rows_per_log,
+        )
+        if not math.isfinite(loglik):  # the Python loop raises its error
+            status = RESUME
+            break
+        trace[length] = loglik
+        length += 1
+        decreased = 0
+        if length >= 2:
+            if monotone and loglik < trace[length - 2] - _DECREASE_TOLERANCE * (1.0 + abs(loglik)):
+                decreases[n_decreases] = length - 1 - n_prev
+                decreased = 1
+            if _converged(trace, length, criterion, tol, n_obs):
+                n_decreases += decreased
+                status = CONVERGED
+                break
+        if n_iter >= max_iter:
+            n_decreases += decreased
+            status = MAX_ITER
+            break
+        moments = SECOND_OF(second, diagonals, nk, reg_covar)
+        new_weights, new_means, new_cov, new_prec, new_half, m_status = M_STEP(
+            nk, sums, moments, covariances, options
+        )
+        if m_status != ok:  # the Python loop redoes this E-step and its numpy M-step decides
+            length -= 1
+            status = RESUME
+            break
+        n_decreases += decreased
+        weights, means, covariances = new_weights, new_means, new_cov
+        prec_chol, half_log_det = new_prec, new_half
+        diag_prec = diag_model
+        n_iter += 1
+    return (
+        status,
+        n_iter,
+        trace[n_prev:length],
+        decreases[:n_decreases],
+        (weights, means, covariances, prec_chol, half_log_det, diag_prec),
+        (nk, sums, second, diagonals, loglik, icl_term),
+    )
+
+
+@cache
+def loop_for(kernel: Any, diag_second: bool) -> Any:
+    """The compiled loop around M-step ``kernel``: one copy per kernel, each cached on disk."""
+    name = f"em_loop_{kernel.__name__}_{'diagonal' if diag_second else 'full'}"
+    namespace = dict(_em_loop.__globals__)
+    namespace["M_STEP"] = kernel
+    namespace["SECOND_OF"] = _diagonal_second if diag_second else _full_second
+    copy = types.FunctionType(_em_loop.__code__, namespace, name, _em_loop.__defaults__)
+    copy.__qualname__ = name
+    return numba.njit(cache=True, error_model="numpy")(copy)
+
+
+def _array(values: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(values, dtype=np.float64)
+
+
+def run_em(
+    model: Any,
+    data: Any,
+    theta: GaussianParams,
+    control: EMControl,
+    n_iter: int,
+    trace: list[float],
+    n_obs: float,
+) -> CompiledRun[GaussianParams, GaussianStats] | None:
+    """The engine's hook for a :class:`~emstat.mixture.model.GaussianMixtureModel`.
+
+    None (the Python loop runs) unless the data are complete rows in memory
+    (no case weights, no missing cells, fewer rows than the parallel E-step
+    takes), the model has a compiled M-step and no prior, and the rule is
+    one the loop knows.
+    """
+    from emstat.mixture import model as model_module
+
+    if not enabled or not fused.available() or model.prior is not None:
+        return None
+    if type(data) is not np.ndarray or data.ndim != 2 or control.criterion not in _CRITERIA:
+        return None
+    if data.shape[0] >= fused.PARALLEL_MIN_ROWS or data.shape[1] != theta.d:
+        return None
+    compiled = model_module._compiled_kernel(model.covariance.name)
+    if compiled is None:
+        return None
+    kernel, options, diag_model, ok = compiled
+    diag_second = model.covariance.scatter == "diag"
+    k, d = theta.means.shape
+    status, n_done, added, decreases, state, stats = loop_for(kernel, diag_second)(
+        _array(data),
+        _array(theta.weights),
+        _array(theta.means),
+        _array(theta.covariances),
+        _array(theta.prec_chol),
+        _array(theta.half_log_det_prec),
+        bool(theta.diagonal),
+        bool(diag_model),
+        diag_second,
+        fused.block_rows(d),
+        fused.rows_per_logarithm(k),
+        options,
+        ok,
+        float(model.reg_covar),
+        bool(model.monotone),
+        _CRITERIA[control.criterion],
+        float(control.tol),
+        float(n_obs),
+        int(n_iter),
+        int(control.max_iter),
+        np.asarray(trace, dtype=np.float64),
+    )
+    if n_done != n_iter:  # parameters of the loop's own M-steps
+        theta = GaussianParams(*state)
+    if status == RESUME:
+        return CompiledRun(theta, None, math.nan, n_done, added, decreases, "")
+    nk, sums, second, diagonals, loglik, icl_term = stats
+    last = GaussianStats(nk, sums, diagonals if diag_second else second, float(icl_term))
+    stop_reason = "converged" if status == CONVERGED else "max_iter"
+    return CompiledRun(theta, last, float(loglik), n_done, added, decreases, stop_reason)
