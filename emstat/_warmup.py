@@ -27,6 +27,7 @@ def compile_kernels() -> float:
         emstat.fit_mixture(small, k=2, model=model)
     for model in ("VEE", "EVE", "VVE"):  # mclust's own versions, for the R cross-check
         emstat.fit_mixture(small, k=2, model=model, mclust_compatible=True)
+    _compile_em_loops(small)
     large = rng.normal(size=(fused.PARALLEL_MIN_ROWS + 1, 2))
     emstat.fit_mixture(large, k=2, model="VVV", init="kmeans++", max_iter=2)  # parallel E-step
     # The count families' compiled E-steps: serial and parallel, with and without weights.
@@ -44,6 +45,18 @@ def compile_kernels() -> float:
                 **options,
             )
     return time.perf_counter() - started
+
+
+def _compile_em_loops(rows: np.ndarray) -> None:
+    """The compiled EM loop of every model with a compiled M-step, as a fit reaches it."""
+    import emstat
+    from emstat.mixture.covariance import default_models
+    from emstat.mixture.model import _compiled_kernel
+
+    for d, x in ((1, rows[:, :1]), (2, rows)):
+        for model in default_models(d, len(x)):
+            if _compiled_kernel(model) is not None:
+                emstat.fit_mixture(x, k=2, model=model, max_iter=3)
 
 
 if __name__ == "__main__":
