@@ -364,7 +364,7 @@ def fit_em(
             done = run_compiled(data, theta, control, n_iter, trace, n_obs or 1.0)
             if done is not None:
                 start_length, start_iter = len(trace), n_iter
-                trace.extend(float(value) for value in done.trace)
+                trace.extend(done.trace.tolist())
                 for position in done.decreases:
                     at = start_length + int(position)
                     notes.append(

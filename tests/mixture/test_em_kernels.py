@@ -277,3 +277,45 @@ def test_rows_the_loop_does_not_serve_keep_the_python_loop(
     fit_em(no_kernel, x, stats0=start_stats(no_kernel, x, seed=1), control=EMControl())
     # weighted rows and an M-step without a kernel: asked, refused; "param": never asked
     assert spy.ends == [None, None]
+
+
+# --- where the loop serves: fits, bootstrap refits, standard errors -------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "data"), [("VVV", "faithful"), ("EEI", "faithful"), ("V", "acidity")]
+)
+def test_fits_and_their_standard_errors_are_the_python_loops(
+    name: str, data: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import emstat
+
+    rows = emstat.load_dataset(data)
+    spy = Spy(monkeypatch)
+    compiled = emstat.fit_mixture(rows, k=3, model=name)
+    compiled_params = compiled.params
+    assert "converged" in spy.ends  # the fit's EM ran compiled
+    monkeypatch.setattr(_em_kernels, "enabled", False)
+    python = emstat.fit_mixture(rows, k=3, model=name)
+    assert (compiled.n_iter, compiled.loglik, compiled.icl) == (
+        python.n_iter,
+        python.loglik,
+        python.icl,
+    )
+    np.testing.assert_array_equal(compiled.trace, python.trace)
+    np.testing.assert_array_equal(compiled.params_.covariances, python.params_.covariances)
+    for column in ("estimate", "std_err"):
+        np.testing.assert_array_equal(compiled_params[column], python.params[column])
+
+
+@pytest.mark.parametrize("kind", ["pb", "bs"])
+def test_bootstrap_refits_are_the_python_loops(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import emstat
+
+    fit = emstat.fit_mixture(emstat.load_dataset("faithful"), k=2, model="VVV")
+    spy = Spy(monkeypatch)
+    compiled = fit.bootstrap(n_boot=20, kind=kind, seed=3)
+    assert spy.ends.count("converged") >= 15  # the refits ran compiled
+    monkeypatch.setattr(_em_kernels, "enabled", False)
+    python = fit.bootstrap(n_boot=20, kind=kind, seed=3)
+    np.testing.assert_array_equal(compiled.values, python.values)
