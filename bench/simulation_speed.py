@@ -1,10 +1,18 @@
-"""Speed of a simulation study: 1,000 replicates of n = 100, k = 2, 1-D (target: < 10 s on 2 cores).
+"""Speed of a simulation study: 1,000 replicates of n = 100, k = 2, 1-D (target: ~1 s on 2 CPUs).
 
 Run: ``python bench/simulation_speed.py [--reps 1000] [--workers 2]``.  Prints
 the wall time of the whole study (pool start-up, fits with information
 standard errors, alignment, storage and summary), the mean time per fit as
 recorded in ``replicates.parquet``, and where one fit's time goes (cProfile of
 ``fit_mixture`` + ``params`` in this process).
+
+``--compare`` times, in this run, EM's compiled loop against the engine's
+Python loop (``emstat.mixture._em_kernels.enabled``): one small fit's EM
+(n = 100, d = 1, k = 2, model V), one replicate of the study at the margin,
+and ``select_mixture`` on faithful and iris; ``--before DIR`` also times the
+whole command (``emstat simulate ... --workers``) with the package in DIR
+(an older checkout) against this one, alternating.  Every time is the best
+of ``--rounds`` (the machine is shared).
 """
 
 from __future__ import annotations
@@ -14,6 +22,8 @@ import cProfile
 import io
 import os
 import pstats
+import subprocess
+import sys
 import tempfile
 import time
 import warnings
@@ -61,13 +71,112 @@ def profile_fits(count: int = 200) -> str:
     return out.getvalue()
 
 
+def _best(function, rounds: int, repeat: int = 1) -> float:  # type: ignore[no-untyped-def]
+    """The best of ``rounds`` timings of ``repeat`` calls, per call."""
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for _ in range(repeat):
+            function()
+        times.append((time.perf_counter() - started) / repeat)
+    return min(times)
+
+
+def _both_loops(function, rounds: int, repeat: int = 1) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    """``function``'s best time with the Python loop and with the compiled loop, alternating."""
+    from emstat.mixture import _em_kernels
+
+    python, compiled = [], []
+    for _ in range(rounds):
+        for enabled, times in ((False, python), (True, compiled)):
+            _em_kernels.enabled = enabled
+            times.append(_best(function, 1, repeat))
+    _em_kernels.enabled = True
+    return min(python), min(compiled)
+
+
+def _row(label: str, python: float, compiled: float, unit: float = 1e3) -> str:
+    name = "ms" if unit == 1e3 else "s"
+    return (
+        f"{label:<34} {python * unit:>9.3f} {compiled * unit:>9.3f} {name:<2} "
+        f"{python / compiled:>6.2f}x"
+    )
+
+
+def compare(rounds: int) -> None:
+    """The compiled loop against the Python loop, in this process (see the module docstring)."""
+    from sklearn.datasets import load_iris
+
+    from emstat import load_dataset, select_mixture
+    from emstat.engine import EMControl, fit_em
+    from emstat.mixture.covariance import get_covariance_model
+    from emstat.mixture.model import GaussianMixtureModel
+    from emstat.simulation.design import make_design, mixture_from_formula
+    from emstat.simulation.replicate import run_replicate
+
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.normal(-0.8, 1, 50), rng.normal(0.8, 1, 50)])[:, None]
+    x = np.ascontiguousarray(x - x.mean())
+    em_model = GaussianMixtureModel(get_covariance_model("V", 1), 2)
+    stats0 = em_model.stats_from_labels(x, (x[:, 0] > 0).astype(int))
+    n_iter = fit_em(em_model, x, stats0=stats0, control=EMControl()).n_iter
+    design = make_design(mixture_from_formula(FORMULA), n=100, reps=1000, k=2, model="V", seed=1)
+    scenario = design.scenarios()[0]
+    iris = load_iris(as_frame=True).data
+    faithful = load_dataset("faithful")
+    print(f"{'best of ' + str(rounds):<34} {'Python':>9} {'compiled':>9}    {'ratio':>7}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        small = _both_loops(lambda: fit_em(em_model, x, stats0=stats0), rounds, 200)
+        print(_row(f"small fit's EM ({n_iter} iterations)", *small))
+        replicate = _both_loops(lambda: run_replicate(design, scenario, 7), rounds, 50)
+        print(_row("one seed-study replicate", *replicate))
+        for name, data in (("faithful", faithful), ("iris", iris)):
+            grid = _both_loops(lambda d=data: select_mixture(d, k=range(1, 10)), rounds)
+            print(_row(f"select_mixture({name}), 9 x 14", *grid, unit=1.0))
+
+
+def whole_command(before: str, reps: int, workers: int, rounds: int) -> None:
+    """``emstat simulate`` as a command with the package in ``before`` and in this tree."""
+    here = str(Path(__file__).resolve().parent.parent)
+    times: dict[str, list[float]] = {before: [], here: []}
+    for _ in range(rounds):
+        for tree in (before, here):
+            with tempfile.TemporaryDirectory() as tmp:
+                command = [sys.executable, "-m", "emstat.cli", "simulate", "--mixture", FORMULA]
+                command += ["--n", "100", "--reps", str(reps), "--k", "2", "--model", "V"]
+                command += ["--seed", "1", "--workers", str(workers), "--out-dir", tmp + "/x"]
+                started = time.perf_counter()
+                subprocess.run(
+                    command,
+                    env={**os.environ, "PYTHONPATH": tree},
+                    check=True,
+                    capture_output=True,
+                )
+                times[tree].append(time.perf_counter() - started)
+    old, new = min(times[before]), min(times[here])
+    print(
+        f"emstat simulate, {reps} replicates, {workers} workers (best of {rounds}): "
+        f"before {old:.2f} s, now {new:.2f} s, {old / new:.2f}x"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reps", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--profile", action="store_true", help="also profile single fits")
+    parser.add_argument("--compare", action="store_true", help="compiled loop against Python's")
+    parser.add_argument("--before", help="an older checkout: time the whole command against it")
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    print(f"cpus: {os.cpu_count()}")
+    print(f"cpus: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
+    if args.compare:
+        compare(args.rounds)
+    if args.before:
+        whole_command(args.before, args.reps, args.workers, args.rounds)
+    if args.compare or args.before:
+        return
     for workers in sorted({1, args.workers}):
         seconds, rows = study(args.reps, workers)
         per_rep = rows.drop_duplicates(["scenario", "replicate"])
