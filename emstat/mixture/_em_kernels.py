@@ -40,6 +40,9 @@ enabled = True
 # How the loop ended: EM is done, or the Python loop goes on from an E-step.
 CONVERGED, MAX_ITER, RESUME = 0, 1, 2
 _CRITERIA = {"rel": 0, "abs": 1, "per_sample": 2, "aitken": 3}
+# The loop's trace is allocated for every iteration the cap allows: a larger
+# cap keeps the Python loop, whose trace grows as it goes.
+_MAX_TRACE = 1_000_000
 
 # Bound per copy of the loop by :func:`loop_for`: the M-step kernel and the
 # function that hands it the second moments in its shape.
@@ -223,8 +226,8 @@ def run_em(
 
     None (the Python loop runs) unless the data are complete rows in memory
     (no case weights, no missing cells, fewer rows than the parallel E-step
-    takes), the model has a compiled M-step and no prior, and the rule is
-    one the loop knows.
+    takes), the model has a compiled M-step and no prior, the rule is one
+    the loop knows, and the iteration cap is below a million.
     """
     from emstat.mixture import model as model_module
 
@@ -233,6 +236,8 @@ def run_em(
     if type(data) is not np.ndarray or data.ndim != 2 or control.criterion not in _CRITERIA:
         return None
     if data.shape[0] >= fused.PARALLEL_MIN_ROWS or data.shape[1] != theta.d:
+        return None
+    if control.max_iter - n_iter + len(trace) >= _MAX_TRACE:
         return None
     compiled = model_module._compiled_kernel(model.covariance.name)
     if compiled is None:

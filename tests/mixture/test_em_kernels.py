@@ -273,10 +273,12 @@ def test_rows_the_loop_does_not_serve_keep_the_python_loop(
     weighted = gaussian.WeightedRows(x, np.ones(x.shape[0]))
     fit_em(em_model, weighted, stats0=stats0, control=EMControl())  # case weights
     fit_em(em_model, x, stats0=stats0, control=EMControl(criterion="param"))
+    huge_cap = fit_em(em_model, x, stats0=stats0, control=EMControl(max_iter=10**12))
+    assert huge_cap.converged  # a cap whose trace would not fit in memory: the Python loop
     no_kernel = GaussianMixtureModel(get_covariance_model("VEV", 2), 2)
     fit_em(no_kernel, x, stats0=start_stats(no_kernel, x, seed=1), control=EMControl())
-    # weighted rows and an M-step without a kernel: asked, refused; "param": never asked
-    assert spy.ends == [None, None]
+    # weighted rows, a huge cap, an M-step without a kernel: asked, refused; "param": never
+    assert spy.ends == [None, None, None]
 
 
 # --- where the loop serves: fits, bootstrap refits, standard errors -------------------------
