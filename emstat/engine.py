@@ -117,6 +117,24 @@ def _cap_note(control: EMControl) -> str:
     )
 
 
+def _record_compiled(
+    done: CompiledRun[Any, Any],
+    n_iter: int,
+    control: EMControl,
+    trace: list[float],
+    notes: list[str],
+) -> None:
+    """Add a compiled run's objectives to ``trace`` and its warnings to ``notes``, as the
+    loop below words them; ``n_iter`` is where the run started."""
+    start = len(trace)
+    trace.extend(done.trace.tolist())
+    for position in done.decreases.tolist():
+        at = start + position
+        notes.append(_decrease_note("log-likelihood", n_iter + position, trace[at - 1], trace[at]))
+    if done.stop_reason == "max_iter":
+        notes.append(_cap_note(control))
+
+
 def _objective_of(model: Any) -> Callable[[Any, Any, float], float] | None:
     return getattr(model, "objective", None)
 
@@ -363,21 +381,11 @@ def fit_em(
         if run_compiled is not None and objective_of is None and control.criterion != "param":
             done = run_compiled(data, theta, control, n_iter, trace, n_obs or 1.0)
             if done is not None:
-                start_length, start_iter = len(trace), n_iter
-                trace.extend(done.trace.tolist())
-                for position in done.decreases:
-                    at = start_length + int(position)
-                    notes.append(
-                        _decrease_note(
-                            "log-likelihood", start_iter + int(position), trace[at - 1], trace[at]
-                        )
-                    )
+                _record_compiled(done, n_iter, control, trace, notes)
                 theta, n_iter = done.theta, done.n_iter
                 if done.stop_reason:
                     stats, objective, stop_reason = done.stats, trace[-1], done.stop_reason
                     converged = stop_reason == "converged"
-                    if not converged:
-                        notes.append(_cap_note(control))
                     return finish(done.loglik)
                 objective_old = trace[-1] if trace else None
         while True:
