@@ -19,9 +19,12 @@ copy on disk (a kernel passed as an argument would not be cached).
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import math
 import types
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import numba
@@ -197,10 +200,23 @@ def _em_loop(
     )
 
 
+def _kernels_stamp(kernel: Any) -> str:
+    """A digest of the dates and sizes of the files whose kernels a loop compiles in:
+    this package's ``_*kernels.py`` and the M-step kernel's own module."""
+    files = set(Path(__file__).parent.glob("_*kernels.py"))
+    files.add(Path(inspect.getfile(kernel.py_func)))
+    stamps = [(f.name, f.stat().st_mtime_ns, f.stat().st_size) for f in sorted(files)]
+    return hashlib.sha1(repr(stamps).encode()).hexdigest()[:12]
+
+
 @cache
 def loop_for(kernel: Any, diag_second: bool) -> Any:
     """The compiled loop around M-step ``kernel``: one copy per kernel, each cached on disk."""
-    name = f"em_loop_{kernel.__name__}_{'diagonal' if diag_second else 'full'}"
+    # The name keys numba's disk cache: unique per kernel (its module and name), shape,
+    # and version of the kernels it compiles in (numba checks only this file's date).
+    module = kernel.py_func.__module__.rsplit(".", 1)[-1].lstrip("_")
+    shape = "diagonal" if diag_second else "full"
+    name = f"em_loop_{module}_{kernel.__name__}_{shape}_{_kernels_stamp(kernel)}"
     namespace = dict(_em_loop.__globals__)
     namespace["M_STEP"] = kernel
     namespace["SECOND_OF"] = _diagonal_second if diag_second else _full_second
