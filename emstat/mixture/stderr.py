@@ -856,23 +856,30 @@ def _polish_em(
     return em.theta, None
 
 
+Derivatives = tuple[_Chart, Array, Array, Array]  # chart, Hessian, sizes, score
+
+
 def _polish(
     x: Array, params: GaussianParams, model: str, case_weights: Array | None
-) -> tuple[GaussianParams, str | None]:
+) -> tuple[GaussianParams, str | None, Derivatives | None]:
     """EM steps at a tight tolerance from ``params``, then Newton steps in the chart.
 
-    Returns the polished parameters (``params`` if EM from them degenerates)
-    and, then, the reason.
+    Returns the polished parameters (``params`` if EM from them degenerates),
+    then the reason, and the chart and :func:`_loglik_derivatives` at the
+    parameters returned when the last Newton step computed them there (None
+    otherwise): they are what the caller would compute again.
     """
     n = float(x.shape[0] if case_weights is None else case_weights.sum())
     theta, reason = _polish_em(x, params, model, case_weights, n)
     if reason is not None:
-        return theta, reason
+        return theta, reason, None
     diagonal = get_covariance_model(model, params.d).scatter == "diag"
     current = _weighted_loglik(x, theta, case_weights)
+    known: tuple[GaussianParams, Derivatives] | None = None
     for _ in range(_NEWTON_STEPS):
         chart = _build_chart(theta, model)
         hess, size, grad = _loglik_derivatives(x, theta, chart, case_weights)
+        known = (theta, (chart, hess, size, grad))
         step, distance = _newton_step(-hess, grad, size)
         if step is None or distance <= STATIONARY_SE * 1e-3:
             break
@@ -888,7 +895,8 @@ def _polish(
                 break
         else:
             break
-    return theta, None
+    at_theta = known is not None and known[0] is theta
+    return theta, None, known[1] if known is not None and at_theta else None
 
 
 def _labels_or_default(labels: list[str] | None, k: int, d: int) -> list[str]:
@@ -974,9 +982,12 @@ def stationary_std_errors(
         hess, size, grad = _loglik_derivatives(data, centred, chart, case_weights)
         _, distance = _newton_step(-hess, grad, size)
         if distance > STATIONARY_SE:
-            centred, polish_reason = _polish(data, centred, model, case_weights)
-            chart = _build_chart(centred, model)
-            hess, size, grad = _loglik_derivatives(data, centred, chart, case_weights)
+            centred, polish_reason, known = _polish(data, centred, model, case_weights)
+            if known is None:
+                chart = _build_chart(centred, model)
+                hess, size, grad = _loglik_derivatives(data, centred, chart, case_weights)
+            else:  # the last Newton step's, at the same parameters
+                chart, hess, size, grad = known
     jac = _jacobian(chart)
     se, singular = _delta_method(-hess, jac, size)
     reason: str | None = None
