@@ -12,7 +12,8 @@ import numpy as np
 
 from emstat.errors import DegenerateFitError
 from emstat.mixture import gaussian, missing
-from emstat.mixture.covariance import CovarianceModel
+from emstat.mixture.covariance import INNER_MAX_ITER, CovarianceModel
+from emstat.mixture.covariance import _inner_tol as current_inner_tol
 from emstat.mixture.gaussian import GaussianParams, GaussianStats
 from emstat.mixture.prior import ResolvedPrior, map_statistics
 
@@ -34,6 +35,17 @@ _CLOSED_FORM: dict[str, tuple[bool, bool, str]] = {
     "VVI": (True, False, "V"),
     "EEE": (False, True, "E"),
     "VVV": (False, False, "V"),
+}
+
+# The iterative models the compiled M-step serves: name -> (kernel in
+# ``_mstep_iterative_kernels``, diagonal, also in mclust_compatible mode).  Their
+# kernels take (nk, sums, second, previous covariances, options) with options
+# (min weight, rounding, inner tolerance, iteration cap).
+_ITERATIVE: dict[str, tuple[str, bool, bool]] = {
+    "VEI": ("vei_m_step", True, True),  # mclust_compatible changes nothing in VEI
+    "VEE": ("vee_m_step", False, False),
+    "EVE": ("eve_m_step", False, False),
+    "VVE": ("vve_m_step", False, False),
 }
 
 
@@ -87,6 +99,8 @@ class GaussianMixtureModel:
         if self.prior is not None:  # the compiled M-steps know no prior
             return self._numpy_m_step(stats, previous)
         compiled = _compiled_m_step(self.covariance.name, stats)
+        if compiled is None:
+            compiled = _iterative_m_step(self.covariance, stats, previous)
         if compiled is not None:
             return compiled
         return self._numpy_m_step(stats, previous)
@@ -194,6 +208,51 @@ def _compiled_m_step(name: str, stats: GaussianStats) -> GaussianParams | None:
     kernel, options, diagonal, ok = compiled
     weights, means, covariances, prec_chol, half_log_det, status = kernel(
         stats.nk, stats.sums, stats.second, *options
+    )
+    if status != ok:
+        return None
+    return GaussianParams(weights, means, covariances, prec_chol, half_log_det, diagonal)
+
+
+@cache
+def _iterative_kernel(name: str) -> tuple[Callable[..., Any], bool, bool, int] | None:
+    """The compiled M-step of iterative model ``name``, whether it is diagonal,
+    whether it serves mclust_compatible mode, and its success status; None
+    for a model without one."""
+    entry = _ITERATIVE.get(name)
+    if entry is None:
+        return None
+    from emstat.mixture import _mstep_iterative_kernels as kernels
+
+    kernel_name, diagonal, mclust_too = entry
+    return getattr(kernels, kernel_name), diagonal, mclust_too, kernels.OK
+
+
+def _iterative_m_step(
+    covariance: CovarianceModel, stats: GaussianStats, previous: GaussianParams | None
+) -> GaussianParams | None:
+    """The M-step of an iterative model in one compiled call, or None.
+
+    None when the model has no compiled M-step here, or the kernel doubts
+    (an empty or singular component, an inner loop at its cap or too close
+    to a decision): the numpy M-step then decides, errors and warnings
+    included.  The inner tolerance is the model's, else the one in force.
+    """
+    compiled = _iterative_kernel(covariance.name)
+    if compiled is None:
+        return None
+    kernel, diagonal, mclust_too, ok = compiled
+    if covariance.mclust_compatible and not mclust_too:
+        return None
+    d = stats.sums.shape[1]
+    if previous is not None and previous.covariances.shape[1:] == (d, d):
+        before = np.ascontiguousarray(previous.covariances, dtype=float)
+    else:
+        before = np.empty((0, d, d))
+    tol = current_inner_tol() if covariance.inner_tol is None else covariance.inner_tol
+    options = (_MIN_COMPONENT_WEIGHT, gaussian.ROUNDING_FACTOR * _EPS, tol, INNER_MAX_ITER)
+    weights, means, covariances, prec_chol, half_log_det, status = kernel(
+        stats.nk, stats.sums, stats.second, before, options
     )
     if status != ok:
         return None
