@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 
 from emstat.errors import DegenerateFitError
+from emstat.mixture import covariance as covariance_models
 from emstat.mixture import gaussian, missing
-from emstat.mixture.covariance import INNER_MAX_ITER, CovarianceModel
-from emstat.mixture.covariance import _inner_tol as current_inner_tol
+from emstat.mixture.covariance import CovarianceModel
 from emstat.mixture.gaussian import GaussianParams, GaussianStats
 from emstat.mixture.prior import ResolvedPrior, map_statistics
 
@@ -249,8 +249,12 @@ def _iterative_m_step(
         before = np.ascontiguousarray(previous.covariances, dtype=float)
     else:
         before = np.empty((0, d, d))
-    tol = current_inner_tol() if covariance.inner_tol is None else covariance.inner_tol
-    options = (_MIN_COMPONENT_WEIGHT, gaussian.ROUNDING_FACTOR * _EPS, tol, INNER_MAX_ITER)
+    # read when called, as the numpy M-step does: the tolerance in force and the cap
+    tol = covariance.inner_tol
+    if tol is None:
+        tol = covariance_models._inner_tol()
+    cap = covariance_models.INNER_MAX_ITER
+    options = (_MIN_COMPONENT_WEIGHT, gaussian.ROUNDING_FACTOR * _EPS, tol, cap)
     weights, means, covariances, prec_chol, half_log_det, status = kernel(
         stats.nk, stats.sums, stats.second, before, options
     )
