@@ -244,3 +244,17 @@ def test_a_fit_without_the_compiled_kernels_is_the_same(
     assert plain.n_iter == compiled.n_iter
     assert plain.loglik == pytest.approx(compiled.loglik, rel=1e-10)
     np.testing.assert_allclose(plain.params_.covariances, compiled.params_.covariances, rtol=1e-8)
+
+
+def test_a_selection_without_the_compiled_kernels_has_the_same_table(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import emstat
+
+    x = pytest.importorskip("sklearn.datasets").load_iris().data
+    models = ITERATIVE
+    compiled = emstat.select_mixture(x, k=range(1, 7), models=models).table_for("bic")
+    monkeypatch.setattr(model_module, "_iterative_m_step", lambda *args: None)
+    plain = emstat.select_mixture(x, k=range(1, 7), models=models).table_for("bic")
+    assert compiled.notna().sum().sum() > 20  # most cells are fits
+    np.testing.assert_allclose(compiled.to_numpy(), plain.to_numpy(), rtol=1e-10)
