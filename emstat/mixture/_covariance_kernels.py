@@ -427,6 +427,14 @@ def mclust_vee(
     (relative).  Returns the ``(k, d, d)`` covariances ``lambda_k C``, a
     status and a component.
     """
+    return guarded_mclust_vee(nk, scatter, tol, max_iter, 0.0)
+
+
+@numba.njit(cache=True)
+def guarded_mclust_vee(
+    nk: np.ndarray, scatter: np.ndarray, tol: float, max_iter: int, guard: float
+) -> tuple[np.ndarray, int, int]:
+    """:func:`mclust_vee`; with ``guard > 0`` its stopping rule is :func:`_stop`."""
     k, d, _ = scatter.shape
     n = 0.0
     for j in range(k):
@@ -446,9 +454,12 @@ def mclust_vee(
             target += d * nk[j] * np.log(volumes[j])
         change = abs(target - target_old) / (1.0 + abs(target))
         target_old = target
-        if change <= tol:
-            status = CONVERGED
+        status = _stop(change, tol, guard)
+        if status == UNDECIDED:
+            return np.zeros((k, d, d)), UNDECIDED, -1
+        if status == CONVERGED:
             break
+        status = CAPPED
     sigma = np.empty((k, d, d))
     for j in range(k):
         for a in range(d):
@@ -479,6 +490,23 @@ def mclust_common_orientation(
     the target over ``n d``.  Returns the ``(k, d, d)`` covariances, a status
     and a component.
     """
+    return guarded_mclust_common_orientation(
+        nk, scatter, previous, has_previous, equal_volume, tol, max_iter, 0.0
+    )
+
+
+@numba.njit(cache=True)
+def guarded_mclust_common_orientation(
+    nk: np.ndarray,
+    scatter: np.ndarray,
+    previous: np.ndarray,
+    has_previous: bool,
+    equal_volume: bool,
+    tol: float,
+    max_iter: int,
+    guard: float,
+) -> tuple[np.ndarray, int, int]:
+    """:func:`mclust_common_orientation`; with ``guard > 0`` its stopping rule is :func:`_stop`."""
     k, d, _ = scatter.shape
     shapes = np.ones((k, d))
     usable = has_previous
@@ -525,9 +553,12 @@ def mclust_common_orientation(
                 target += rotated_diag[j, i] / shapes[j, i]
         change = abs(target - target_old) / (1.0 + abs(target))
         target_old = target
-        if change <= tol:
-            status = CONVERGED
+        status = _stop(change, tol, guard)
+        if status == UNDECIDED:
+            return np.zeros((k, d, d)), UNDECIDED, -1
+        if status == CONVERGED:
             break
+        status = CAPPED
     diagonals = np.empty((k, d))
     for j in range(k):
         for i in range(d):

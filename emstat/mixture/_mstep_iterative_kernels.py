@@ -7,9 +7,9 @@ weights, means, the scatter, the inner iteration of
 too), mclust's tests of the scatters and of the fitted volumes and shapes
 (``covariance._check_scatters`` and ``covariance._check_fitted``), the
 precision factors and the singularity tests of
-:func:`emstat.mixture.gaussian.gaussian_params`.  These are the default
-M-steps; ``mclust_compatible``'s own loops of ``VEE``, ``EVE`` and ``VVE``
-stay with the numpy M-step.
+:func:`emstat.mixture.gaussian.gaussian_params`.  ``mclust_compatible``'s
+own loops of ``VEE``, ``EVE`` and ``VVE`` (mclust 6.0's ``meVEE``,
+``meEVE``, ``meVVE``) have kernels of their own, ``*_mclust_m_step``.
 
 Every kernel has the signature
 
@@ -43,7 +43,17 @@ from emstat.mixture._factor_kernels import OK as FACTORS_OK
 from emstat.mixture._factor_kernels import full_factors
 from emstat.mixture._mstep_kernels import DOUBT, OK, _column_scales2, _weights_and_means
 
-__all__ = ["DOUBT", "OK", "eve_m_step", "vee_m_step", "vei_m_step", "vve_m_step"]
+__all__ = [
+    "DOUBT",
+    "OK",
+    "eve_m_step",
+    "eve_mclust_m_step",
+    "vee_m_step",
+    "vee_mclust_m_step",
+    "vei_m_step",
+    "vve_m_step",
+    "vve_mclust_m_step",
+]
 
 _EPS = float(np.finfo(np.float64).eps)
 #: mclust's threshold of the volume, shape and scatter tests (covariance._RTEPS).
@@ -224,6 +234,45 @@ def vei_m_step(
 
 
 @numba.njit(cache=True, error_model="numpy")
+def _vee_m_step(
+    nk: np.ndarray,
+    sums: np.ndarray,
+    second: np.ndarray,
+    previous: np.ndarray,
+    options: tuple[float, float, float, int],
+    mclust: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """VEE, by emstat's loop or (``mclust``) by mclust's, which ignores ``previous``."""
+    min_weight, rounding, tol, max_iter = options
+    k, d = sums.shape
+    weights, means, offsets, _, valid = _weights_and_means(nk, sums, min_weight)
+    if not valid:
+        return _empty_result(weights, means)
+    scatter = _full_scatter(nk, means, second)
+    if mclust:  # its covariances come out symmetric
+        covariances, status, _ = loops.guarded_mclust_vee(nk, scatter, tol, max_iter, _GUARD)
+    else:
+        volumes = np.empty(k)
+        if not _previous_volumes(previous, volumes):
+            for j in range(k):
+                trace = 0.0
+                for c in range(d):
+                    trace += scatter[j, c, c]
+                volumes[j] = trace / (nk[j] * d)
+        sigma, status, _ = loops.guarded_common_shape_full(
+            nk, scatter, volumes, tol, max_iter, _GUARD
+        )
+        covariances = np.empty((k, d, d))
+        for j in range(k):
+            for a in range(d):
+                for b in range(d):
+                    covariances[j, a, b] = 0.5 * (sigma[j, a, b] + sigma[j, b, a])
+    if status != loops.CONVERGED or _fitted_doubtful(covariances, True):
+        return _empty_result(weights, means)
+    return _full_result(weights, means, offsets, covariances, rounding)
+
+
+@numba.njit(cache=True, error_model="numpy")
 def vee_m_step(
     nk: np.ndarray,
     sums: np.ndarray,
@@ -236,30 +285,19 @@ def vee_m_step(
     Volumes start from ``previous`` (``|Sigma_k|^(1/d)``), else from
     ``tr(W_k) / (d n_k)``.
     """
-    min_weight, rounding, tol, max_iter = options
-    k, d = sums.shape
-    weights, means, offsets, _, valid = _weights_and_means(nk, sums, min_weight)
-    if not valid:
-        return _empty_result(weights, means)
-    scatter = _full_scatter(nk, means, second)
-    volumes = np.empty(k)
-    if not _previous_volumes(previous, volumes):
-        for j in range(k):
-            trace = 0.0
-            for c in range(d):
-                trace += scatter[j, c, c]
-            volumes[j] = trace / (nk[j] * d)
-    sigma, status, _ = loops.guarded_common_shape_full(nk, scatter, volumes, tol, max_iter, _GUARD)
-    if status != loops.CONVERGED:
-        return _empty_result(weights, means)
-    covariances = np.empty((k, d, d))
-    for j in range(k):
-        for a in range(d):
-            for b in range(d):
-                covariances[j, a, b] = 0.5 * (sigma[j, a, b] + sigma[j, b, a])
-    if _fitted_doubtful(covariances, True):
-        return _empty_result(weights, means)
-    return _full_result(weights, means, offsets, covariances, rounding)
+    return _vee_m_step(nk, sums, second, previous, options, False)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def vee_mclust_m_step(
+    nk: np.ndarray,
+    sums: np.ndarray,
+    second: np.ndarray,
+    previous: np.ndarray,
+    options: tuple[float, float, float, int],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """VEE as mclust 6.0's ``meVEE`` (``mclust_compatible``): volumes restart at 1."""
+    return _vee_m_step(nk, sums, second, previous, options, True)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -270,8 +308,9 @@ def _common_orientation_m_step(
     previous: np.ndarray,
     options: tuple[float, float, float, int],
     equal_volume: bool,
+    mclust: bool,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """EVE (``equal_volume``) and VVE: one orientation, shapes varying."""
+    """EVE (``equal_volume``) and VVE: one orientation, shapes varying; ``mclust``: its MM loop."""
     min_weight, rounding, tol, max_iter = options
     weights, means, offsets, _, valid = _weights_and_means(nk, sums, min_weight)
     if not valid:
@@ -281,16 +320,15 @@ def _common_orientation_m_step(
         return _empty_result(weights, means)
     d = scatter.shape[1]
     has_previous = previous.shape[0] > 0 and previous.shape[1] == d and previous.shape[2] == d
-    covariances, status, _ = loops.guarded_common_orientation(
-        nk,
-        scatter,
-        previous if has_previous else scatter,
-        has_previous,
-        equal_volume,
-        tol,
-        max_iter,
-        _GUARD,
-    )
+    start = previous if has_previous else scatter
+    if mclust:
+        covariances, status, _ = loops.guarded_mclust_common_orientation(
+            nk, scatter, start, has_previous, equal_volume, tol, max_iter, _GUARD
+        )
+    else:
+        covariances, status, _ = loops.guarded_common_orientation(
+            nk, scatter, start, has_previous, equal_volume, tol, max_iter, _GUARD
+        )
     if status != loops.CONVERGED or _fitted_doubtful(covariances, not equal_volume):
         return _empty_result(weights, means)
     return _full_result(weights, means, offsets, covariances, rounding)
@@ -305,7 +343,7 @@ def eve_m_step(
     options: tuple[float, float, float, int],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """EVE: equal volume, varying shapes, one orientation (started from ``previous``'s)."""
-    return _common_orientation_m_step(nk, sums, second, previous, options, True)
+    return _common_orientation_m_step(nk, sums, second, previous, options, True, False)
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -317,4 +355,28 @@ def vve_m_step(
     options: tuple[float, float, float, int],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """VVE: varying volumes and shapes, one orientation (started from ``previous``'s)."""
-    return _common_orientation_m_step(nk, sums, second, previous, options, False)
+    return _common_orientation_m_step(nk, sums, second, previous, options, False, False)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def eve_mclust_m_step(
+    nk: np.ndarray,
+    sums: np.ndarray,
+    second: np.ndarray,
+    previous: np.ndarray,
+    options: tuple[float, float, float, int],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """EVE as mclust 6.0's ``meEVE`` (``mclust_compatible``): its MM update of ``D``."""
+    return _common_orientation_m_step(nk, sums, second, previous, options, True, True)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def vve_mclust_m_step(
+    nk: np.ndarray,
+    sums: np.ndarray,
+    second: np.ndarray,
+    previous: np.ndarray,
+    options: tuple[float, float, float, int],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """VVE as mclust 6.0's ``meVVE`` (``mclust_compatible``): its MM update, shapes only."""
+    return _common_orientation_m_step(nk, sums, second, previous, options, False, True)

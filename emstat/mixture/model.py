@@ -38,14 +38,14 @@ _CLOSED_FORM: dict[str, tuple[bool, bool, str]] = {
 }
 
 # The iterative models the compiled M-step serves: name -> (kernel in
-# ``_mstep_iterative_kernels``, diagonal, also in mclust_compatible mode).  Their
-# kernels take (nk, sums, second, previous covariances, options) with options
-# (min weight, rounding, inner tolerance, iteration cap).
-_ITERATIVE: dict[str, tuple[str, bool, bool]] = {
-    "VEI": ("vei_m_step", True, True),  # mclust_compatible changes nothing in VEI
-    "VEE": ("vee_m_step", False, False),
-    "EVE": ("eve_m_step", False, False),
-    "VVE": ("vve_m_step", False, False),
+# ``_mstep_iterative_kernels``, its mclust_compatible twin, diagonal).  They take
+# (nk, sums, second, previous covariances, options) with options (min weight,
+# rounding, inner tolerance, iteration cap).
+_ITERATIVE: dict[str, tuple[str, str, bool]] = {
+    "VEI": ("vei_m_step", "vei_m_step", True),  # mclust_compatible changes nothing in VEI
+    "VEE": ("vee_m_step", "vee_mclust_m_step", False),
+    "EVE": ("eve_m_step", "eve_mclust_m_step", False),
+    "VVE": ("vve_m_step", "vve_mclust_m_step", False),
 }
 
 
@@ -215,17 +215,19 @@ def _compiled_m_step(name: str, stats: GaussianStats) -> GaussianParams | None:
 
 
 @cache
-def _iterative_kernel(name: str) -> tuple[Callable[..., Any], bool, bool, int] | None:
-    """The compiled M-step of iterative model ``name``, whether it is diagonal,
-    whether it serves mclust_compatible mode, and its success status; None
-    for a model without one."""
+def _iterative_kernel(
+    name: str, mclust_compatible: bool
+) -> tuple[Callable[..., Any], bool, int] | None:
+    """The compiled M-step of iterative model ``name`` (in mclust_compatible mode
+    or not), whether it is diagonal, and its success status; None for a model
+    without one."""
     entry = _ITERATIVE.get(name)
     if entry is None:
         return None
     from emstat.mixture import _mstep_iterative_kernels as kernels
 
-    kernel_name, diagonal, mclust_too = entry
-    return getattr(kernels, kernel_name), diagonal, mclust_too, kernels.OK
+    default, mclust, diagonal = entry
+    return getattr(kernels, mclust if mclust_compatible else default), diagonal, kernels.OK
 
 
 def _iterative_m_step(
@@ -238,12 +240,10 @@ def _iterative_m_step(
     to a decision): the numpy M-step then decides, errors and warnings
     included.  The inner tolerance is the model's, else the one in force.
     """
-    compiled = _iterative_kernel(covariance.name)
+    compiled = _iterative_kernel(covariance.name, covariance.mclust_compatible)
     if compiled is None:
         return None
-    kernel, diagonal, mclust_too, ok = compiled
-    if covariance.mclust_compatible and not mclust_too:
-        return None
+    kernel, diagonal, ok = compiled
     d = stats.sums.shape[1]
     if previous is not None and previous.covariances.shape[1:] == (d, d):
         before = np.ascontiguousarray(previous.covariances, dtype=float)

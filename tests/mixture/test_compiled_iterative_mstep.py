@@ -184,16 +184,23 @@ def test_the_cap_warning_comes_from_the_numpy_m_step(
 
 
 @pytest.mark.parametrize("name", ["VEE", "EVE", "VVE"])
-def test_mclust_compatible_keeps_its_own_loops(name: str) -> None:
-    em_model = model_for(name, 3, mclust_compatible=True)
-    stats = random_stats(em_model, 3, np.random.default_rng(12))
-    assert _iterative_m_step(em_model.covariance, stats, None) is None
-    default = model_for(name, 3).reference_m_step(stats, None)
-    mclust = em_model.m_step(stats, None)
-    np.testing.assert_array_equal(
-        mclust.covariances, em_model.reference_m_step(stats, None).covariances
+@pytest.mark.parametrize("d", [2, 3, 5])
+def test_mclust_compatible_runs_mclusts_loops_compiled(name: str, d: int) -> None:
+    em_model = model_for(name, d, mclust_compatible=True)
+    rng = np.random.default_rng(12 + d)
+    stats = random_stats(em_model, d, rng, 1e4)
+    reference = em_model.reference_m_step(stats, None)
+    compiled = _iterative_m_step(em_model.covariance, stats, None)
+    assert_same(compiled, reference)
+    later = random_stats(em_model, d, rng, 1e4)
+    assert_same(
+        _iterative_m_step(em_model.covariance, later, reference),
+        em_model.reference_m_step(later, reference),
     )
-    assert not np.allclose(mclust.covariances, default.covariances, rtol=1e-12, atol=0)
+    # mclust's loops, not emstat's: they stop elsewhere
+    default = model_for(name, d).reference_m_step(stats, None)
+    assert compiled is not None
+    assert not np.allclose(compiled.covariances, default.covariances, rtol=1e-12, atol=0)
 
 
 def test_vei_is_compiled_in_mclust_compatible_mode_too() -> None:
@@ -202,6 +209,25 @@ def test_vei_is_compiled_in_mclust_compatible_mode_too() -> None:
     assert_same(
         _iterative_m_step(em_model.covariance, stats, None), em_model.reference_m_step(stats, None)
     )
+
+
+@pytest.mark.parametrize("name", ["VEE", "EVE", "VVE"])
+def test_mclust_compatible_collapsed_and_capped_go_to_numpy(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    em_model = model_for(name, 3, k=2, mclust_compatible=True)
+    stats = collapsed_stats(em_model, "point")
+    assert _iterative_m_step(em_model.covariance, stats, None) is None
+    with pytest.raises(DegenerateFitError) as through_m_step:
+        em_model.m_step(stats, None)
+    with pytest.raises(DegenerateFitError) as reference:
+        em_model.reference_m_step(stats, None)
+    assert str(through_m_step.value) == str(reference.value)
+    regular = random_stats(em_model, 3, np.random.default_rng(14))
+    monkeypatch.setattr(covariance, "INNER_MAX_ITER", 1)
+    assert _iterative_m_step(em_model.covariance, regular, None) is None
+    with pytest.warns(ConvergenceWarning, match=f"model {name}: .* cap of 1 iterations"):
+        em_model.m_step(regular, None)
 
 
 def test_the_guarded_stopping_rule() -> None:
@@ -215,12 +241,18 @@ def test_the_guarded_stopping_rule() -> None:
     assert loops._stop(tol * (1 + 1e-9), tol, 0.0) == -1
 
 
-FITS = [(name, "faithful") for name in ITERATIVE] + [("VVE", "iris"), ("VEE", "iris")]
+FITS = [(name, "faithful", False) for name in ITERATIVE] + [
+    ("VVE", "iris", False),
+    ("VEE", "iris", False),
+    ("VEE", "faithful", True),
+    ("EVE", "iris", True),
+    ("VVE", "iris", True),
+]
 
 
-@pytest.mark.parametrize(("name", "data"), FITS)
+@pytest.mark.parametrize(("name", "data", "mclust_compatible"), FITS)
 def test_a_fit_without_the_compiled_kernels_is_the_same(
-    name: str, data: str, monkeypatch: pytest.MonkeyPatch
+    name: str, data: str, mclust_compatible: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import emstat
 
@@ -237,10 +269,10 @@ def test_a_fit_without_the_compiled_kernels_is_the_same(
         return result
 
     monkeypatch.setattr(model_module, "_iterative_m_step", counted)
-    compiled = emstat.fit_mixture(x, k=3, model=name)
+    compiled = emstat.fit_mixture(x, k=3, model=name, mclust_compatible=mclust_compatible)
     assert sum(calls) > 0.9 * len(calls) > 0  # the kernels served the fit
     monkeypatch.setattr(model_module, "_iterative_m_step", lambda *args: None)
-    plain = emstat.fit_mixture(x, k=3, model=name)
+    plain = emstat.fit_mixture(x, k=3, model=name, mclust_compatible=mclust_compatible)
     assert plain.n_iter == compiled.n_iter
     assert plain.loglik == pytest.approx(compiled.loglik, rel=1e-10)
     np.testing.assert_allclose(plain.params_.covariances, compiled.params_.covariances, rtol=1e-8)
