@@ -9,7 +9,11 @@ that numba's on-disk cache finds them again in a new process and so that
 
 The kernels do not raise for a degenerate fit: they return a status (one of
 the constants below) and the component concerned, and the caller raises the
-error or the warning with the model's name.
+error or the warning with the model's name.  Each loop has a ``guarded_``
+form for the compiled M-steps (:mod:`emstat.mixture._mstep_iterative_kernels`):
+the same iteration, which answers UNDECIDED where a decision (a floor, the
+stopping rule) is too close to call for numbers that differ from the numpy
+M-step's in their last bits.
 """
 
 from __future__ import annotations

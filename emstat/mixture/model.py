@@ -89,11 +89,12 @@ class GaussianMixtureModel:
         return gaussian.e_step(data, theta, self.covariance.scatter)
 
     def m_step(self, stats: GaussianStats, previous: GaussianParams | None) -> GaussianParams:
-        """One compiled call for the closed-form models; :meth:`reference_m_step` otherwise.
+        """One compiled call where a kernel exists; :meth:`reference_m_step` otherwise.
 
-        The compiled M-step never declares a fit degenerate: where it doubts,
-        the reference M-step decides, so both paths give the same parameters
-        (to rounding) and the same errors.
+        The closed-form models and the iterative VEI, VEE, EVE and VVE (in
+        both modes) have kernels.  The compiled M-step never declares a fit
+        degenerate: where it doubts, the reference M-step decides, so both
+        paths give the same parameters (to rounding) and the same errors.
         """
         stats = self.regularised(stats)
         if self.prior is not None:  # the compiled M-steps know no prior
