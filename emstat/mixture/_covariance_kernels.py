@@ -9,7 +9,11 @@ that numba's on-disk cache finds them again in a new process and so that
 
 The kernels do not raise for a degenerate fit: they return a status (one of
 the constants below) and the component concerned, and the caller raises the
-error or the warning with the model's name.
+error or the warning with the model's name.  Each loop has a ``guarded_``
+form for the compiled M-steps (:mod:`emstat.mixture._mstep_iterative_kernels`):
+the same iteration, which answers UNDECIDED where a decision (a floor, the
+stopping rule) is too close to call for numbers that differ from the numpy
+M-step's in their last bits.
 """
 
 from __future__ import annotations
@@ -29,6 +33,10 @@ SINGULAR_POOLED = 3
 ZERO_SHAPE_VARIANCE = 4
 #: A fitted variance along the common axes at or below eps times the largest.
 ZERO_AXIS_VARIANCE = 5
+#: A guarded loop (``guard > 0``, the compiled M-step's) came too close to one
+#: of its decisions to be sure the unguarded loop on the same numbers, up to
+#: rounding, decides alike: the numpy M-step must run.
+UNDECIDED = 6
 
 _EPS = float(np.finfo(np.float64).eps)
 
@@ -69,6 +77,18 @@ def _volume_floor(volumes: np.ndarray) -> float:
 
 
 @numba.njit(cache=True)
+def _stop(change: float, tol: float, guard: float) -> int:
+    """The stopping rule: CONVERGED, -1 (go on), or UNDECIDED within ``guard * tol`` of ``tol``.
+
+    A guarded loop runs on numbers that differ from the numpy M-step's in
+    their last bits; one cycle more or less would move its answer by ``tol``.
+    """
+    if guard > 0.0 and abs(change - tol) <= guard * tol:
+        return UNDECIDED
+    return CONVERGED if change <= tol else -1
+
+
+@numba.njit(cache=True)
 def common_shape_diagonal(
     nk: np.ndarray, diagonals: np.ndarray, volumes: np.ndarray, tol: float, max_iter: int
 ) -> tuple[np.ndarray, int, int]:
@@ -77,8 +97,25 @@ def common_shape_diagonal(
     ``diagonals`` ``(k, d)``, ``volumes`` ``(k,)`` the start (overwritten).
     Returns the ``(k, d)`` diagonals of ``lambda_k C``, a status and a component.
     """
+    return guarded_common_shape_diagonal(nk, diagonals, volumes, tol, max_iter, 0.0)
+
+
+@numba.njit(cache=True)
+def guarded_common_shape_diagonal(
+    nk: np.ndarray,
+    diagonals: np.ndarray,
+    volumes: np.ndarray,
+    tol: float,
+    max_iter: int,
+    guard: float,
+) -> tuple[np.ndarray, int, int]:
+    """:func:`common_shape_diagonal`; with ``guard > 0`` UNDECIDED near a decision.
+
+    The volume floor is then raised by the factor ``1 + guard`` (a volume
+    that close to it gives ZERO_VOLUME) and the stopping rule is :func:`_stop`.
+    """
     k, d = diagonals.shape
-    floor = _volume_floor(volumes)
+    floor = _volume_floor(volumes) * (1.0 + guard)
     pooled = np.empty(d)
     shape = np.empty(d)
     sigma = np.zeros((k, d))
@@ -107,8 +144,10 @@ def common_shape_diagonal(
             volumes[j] = trace / (d * nk[j])
             for i in range(d):
                 sigma[j, i] = volumes[j] * shape[i]
-        if it > 0 and _relative_change(sigma, sigma_old) <= tol:
-            return sigma, CONVERGED, -1
+        if it > 0:
+            status = _stop(_relative_change(sigma, sigma_old), tol, guard)
+            if status >= 0:
+                return sigma, status, -1
         sigma_old[:, :] = sigma
     return sigma, CAPPED, -1
 
@@ -149,8 +188,21 @@ def common_shape_full(
     ``scatter`` ``(k, d, d)``, ``volumes`` ``(k,)`` the start (overwritten).
     Returns the ``(k, d, d)`` matrices ``lambda_k C``, a status and a component.
     """
+    return guarded_common_shape_full(nk, scatter, volumes, tol, max_iter, 0.0)
+
+
+@numba.njit(cache=True)
+def guarded_common_shape_full(
+    nk: np.ndarray,
+    scatter: np.ndarray,
+    volumes: np.ndarray,
+    tol: float,
+    max_iter: int,
+    guard: float,
+) -> tuple[np.ndarray, int, int]:
+    """:func:`common_shape_full`, guarded as :func:`guarded_common_shape_diagonal`."""
     k, d, _ = scatter.shape
-    floor = _volume_floor(volumes)
+    floor = _volume_floor(volumes) * (1.0 + guard)
     sigma = np.zeros((k, d, d))
     sigma_old = np.zeros((k, d, d))
     for it in range(max_iter):
@@ -164,8 +216,10 @@ def common_shape_full(
             for a in range(d):
                 for b in range(d):
                     sigma[j, a, b] = volumes[j] * shape[a, b]
-        if it > 0 and _relative_change(sigma, sigma_old) <= tol:
-            return sigma, CONVERGED, -1
+        if it > 0:
+            status = _stop(_relative_change(sigma, sigma_old), tol, guard)
+            if status >= 0:
+                return sigma, status, -1
         sigma_old[:, :, :] = sigma
     return sigma, CAPPED, -1
 
@@ -377,6 +431,14 @@ def mclust_vee(
     (relative).  Returns the ``(k, d, d)`` covariances ``lambda_k C``, a
     status and a component.
     """
+    return guarded_mclust_vee(nk, scatter, tol, max_iter, 0.0)
+
+
+@numba.njit(cache=True)
+def guarded_mclust_vee(
+    nk: np.ndarray, scatter: np.ndarray, tol: float, max_iter: int, guard: float
+) -> tuple[np.ndarray, int, int]:
+    """:func:`mclust_vee`; with ``guard > 0`` its stopping rule is :func:`_stop`."""
     k, d, _ = scatter.shape
     n = 0.0
     for j in range(k):
@@ -396,9 +458,12 @@ def mclust_vee(
             target += d * nk[j] * np.log(volumes[j])
         change = abs(target - target_old) / (1.0 + abs(target))
         target_old = target
-        if change <= tol:
-            status = CONVERGED
+        status = _stop(change, tol, guard)
+        if status == UNDECIDED:
+            return np.zeros((k, d, d)), UNDECIDED, -1
+        if status == CONVERGED:
             break
+        status = CAPPED
     sigma = np.empty((k, d, d))
     for j in range(k):
         for a in range(d):
@@ -429,6 +494,23 @@ def mclust_common_orientation(
     the target over ``n d``.  Returns the ``(k, d, d)`` covariances, a status
     and a component.
     """
+    return guarded_mclust_common_orientation(
+        nk, scatter, previous, has_previous, equal_volume, tol, max_iter, 0.0
+    )
+
+
+@numba.njit(cache=True)
+def guarded_mclust_common_orientation(
+    nk: np.ndarray,
+    scatter: np.ndarray,
+    previous: np.ndarray,
+    has_previous: bool,
+    equal_volume: bool,
+    tol: float,
+    max_iter: int,
+    guard: float,
+) -> tuple[np.ndarray, int, int]:
+    """:func:`mclust_common_orientation`; with ``guard > 0`` its stopping rule is :func:`_stop`."""
     k, d, _ = scatter.shape
     shapes = np.ones((k, d))
     usable = has_previous
@@ -475,9 +557,12 @@ def mclust_common_orientation(
                 target += rotated_diag[j, i] / shapes[j, i]
         change = abs(target - target_old) / (1.0 + abs(target))
         target_old = target
-        if change <= tol:
-            status = CONVERGED
+        status = _stop(change, tol, guard)
+        if status == UNDECIDED:
+            return np.zeros((k, d, d)), UNDECIDED, -1
+        if status == CONVERGED:
             break
+        status = CAPPED
     diagonals = np.empty((k, d))
     for j in range(k):
         for i in range(d):
@@ -505,7 +590,29 @@ def common_orientation(
     eigenvectors of ``sum_k W_k``.  ``equal_volume`` selects EVE.  Returns the
     ``(k, d, d)`` covariances, a status and a component.
     """
+    return guarded_common_orientation(
+        nk, scatter, previous, has_previous, equal_volume, tol, max_iter, 0.0
+    )
+
+
+@numba.njit(cache=True)
+def guarded_common_orientation(
+    nk: np.ndarray,
+    scatter: np.ndarray,
+    previous: np.ndarray,
+    has_previous: bool,
+    equal_volume: bool,
+    tol: float,
+    max_iter: int,
+    guard: float,
+) -> tuple[np.ndarray, int, int]:
+    """:func:`common_orientation`; with ``guard > 0`` UNDECIDED near a decision.
+
+    The floors of the zero-variance tests are then raised by the factor
+    ``1 + guard`` and the stopping rule is :func:`_stop`.
+    """
     k, d, _ = scatter.shape
+    margin = 1.0 + guard
     orientation = _start_orientation(scatter, previous, has_previous)
     n = 0.0
     for j in range(k):
@@ -522,7 +629,7 @@ def common_orientation(
             for j in range(k):
                 for i in range(d):
                     top = max(top, rotated[j, i])
-            bad = _first_at_or_below(rotated, _EPS * top)
+            bad = _first_at_or_below(rotated, margin * _EPS * top)
             if bad >= 0:
                 return sigma, ZERO_SHAPE_VARIANCE, bad
             total = 0.0
@@ -541,12 +648,14 @@ def common_orientation(
         for j in range(k):
             for i in range(d):
                 top = max(top, diagonals[j, i])
-        bad = _first_at_or_below(diagonals, _EPS * top)
+        bad = _first_at_or_below(diagonals, margin * _EPS * top)
         if bad >= 0:
             return sigma, ZERO_AXIS_VARIANCE, bad
         sigma = _rotate_back(orientation, diagonals)
-        if it > 0 and _relative_change(sigma, sigma_old) <= tol:
-            return sigma, CONVERGED, -1
+        if it > 0:
+            status = _stop(_relative_change(sigma, sigma_old), tol, guard)
+            if status >= 0:
+                return sigma, status, -1
         sigma_old[:, :, :] = sigma
         for j in range(k):
             for i in range(d):

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from emstat.errors import DegenerateFitError
+from emstat.mixture import covariance as covariance_models
 from emstat.mixture import gaussian, missing
 from emstat.mixture.covariance import CovarianceModel
 from emstat.mixture.gaussian import GaussianParams, GaussianStats
@@ -34,6 +35,17 @@ _CLOSED_FORM: dict[str, tuple[bool, bool, str]] = {
     "VVI": (True, False, "V"),
     "EEE": (False, True, "E"),
     "VVV": (False, False, "V"),
+}
+
+# The iterative models the compiled M-step serves: name -> (kernel in
+# ``_mstep_iterative_kernels``, its mclust_compatible twin, diagonal).  They take
+# (nk, sums, second, previous covariances, options) with options (min weight,
+# rounding, inner tolerance, iteration cap).
+_ITERATIVE: dict[str, tuple[str, str, bool]] = {
+    "VEI": ("vei_m_step", "vei_m_step", True),  # mclust_compatible changes nothing in VEI
+    "VEE": ("vee_m_step", "vee_mclust_m_step", False),
+    "EVE": ("eve_m_step", "eve_mclust_m_step", False),
+    "VVE": ("vve_m_step", "vve_mclust_m_step", False),
 }
 
 
@@ -77,16 +89,17 @@ class GaussianMixtureModel:
         return gaussian.e_step(data, theta, self.covariance.scatter)
 
     def m_step(self, stats: GaussianStats, previous: GaussianParams | None) -> GaussianParams:
-        """One compiled call for the closed-form models; :meth:`reference_m_step` otherwise.
+        """One compiled call where a kernel exists; :meth:`reference_m_step` otherwise.
 
-        The compiled M-step never declares a fit degenerate: where it doubts,
-        the reference M-step decides, so both paths give the same parameters
-        (to rounding) and the same errors.
+        The closed-form models and the iterative VEI, VEE, EVE and VVE (in
+        both modes) have kernels.  The compiled M-step never declares a fit
+        degenerate: where it doubts, the reference M-step decides, so both
+        paths give the same parameters (to rounding) and the same errors.
         """
         stats = self.regularised(stats)
         if self.prior is not None:  # the compiled M-steps know no prior
             return self._numpy_m_step(stats, previous)
-        compiled = _compiled_m_step(self.covariance.name, stats, previous)
+        compiled = _compiled_m_step(self.covariance, stats, previous)
         if compiled is not None:
             return compiled
         return self._numpy_m_step(stats, previous)
@@ -221,6 +234,55 @@ def _compiled_m_step(
     )
     weights, means, covariances, prec_chol, half_log_det, status = kernel(
         stats.nk, stats.sums, stats.second, previous_covariances, options
+    )
+    if status != ok:
+        return None
+    return GaussianParams(weights, means, covariances, prec_chol, half_log_det, diagonal)
+
+
+@cache
+def _iterative_kernel(
+    name: str, mclust_compatible: bool
+) -> tuple[Callable[..., Any], bool, int] | None:
+    """The compiled M-step of iterative model ``name`` (in mclust_compatible mode
+    or not), whether it is diagonal, and its success status; None for a model
+    without one."""
+    entry = _ITERATIVE.get(name)
+    if entry is None:
+        return None
+    from emstat.mixture import _mstep_iterative_kernels as kernels
+
+    default, mclust, diagonal = entry
+    return getattr(kernels, mclust if mclust_compatible else default), diagonal, kernels.OK
+
+
+def _iterative_m_step(
+    covariance: CovarianceModel, stats: GaussianStats, previous: GaussianParams | None
+) -> GaussianParams | None:
+    """The M-step of an iterative model in one compiled call, or None.
+
+    None when the model has no compiled M-step here, or the kernel doubts
+    (an empty or singular component, an inner loop at its cap or too close
+    to a decision): the numpy M-step then decides, errors and warnings
+    included.  The inner tolerance is the model's, else the one in force.
+    """
+    compiled = _iterative_kernel(covariance.name, covariance.mclust_compatible)
+    if compiled is None:
+        return None
+    kernel, diagonal, ok = compiled
+    d = stats.sums.shape[1]
+    if previous is not None and previous.covariances.shape[1:] == (d, d):
+        before = np.ascontiguousarray(previous.covariances, dtype=float)
+    else:
+        before = np.empty((0, d, d))
+    # read when called, as the numpy M-step does: the tolerance in force and the cap
+    tol = covariance.inner_tol
+    if tol is None:
+        tol = covariance_models._inner_tol()
+    cap = covariance_models.INNER_MAX_ITER
+    options = (_MIN_COMPONENT_WEIGHT, gaussian.ROUNDING_FACTOR * _EPS, tol, cap)
+    weights, means, covariances, prec_chol, half_log_det, status = kernel(
+        stats.nk, stats.sums, stats.second, before, options
     )
     if status != ok:
         return None
