@@ -77,7 +77,7 @@ class GaussianMixtureModel:
         return gaussian.e_step(data, theta, self.covariance.scatter)
 
     def m_step(self, stats: GaussianStats, previous: GaussianParams | None) -> GaussianParams:
-        """One compiled call for the closed-form models; :meth:`reference_m_step` otherwise.
+        """One compiled call for the closed-form models, EEV, VEV and EVV; else the numpy M-step.
 
         The compiled M-step never declares a fit degenerate: where it doubts,
         the reference M-step decides, so both paths give the same parameters
@@ -87,6 +87,8 @@ class GaussianMixtureModel:
         if self.prior is not None:  # the compiled M-steps know no prior
             return self._numpy_m_step(stats, previous)
         compiled = _compiled_m_step(self.covariance.name, stats)
+        if compiled is None:
+            compiled = _orientation_m_step(self.covariance, stats, previous)
         if compiled is not None:
             return compiled
         return self._numpy_m_step(stats, previous)
@@ -198,3 +200,38 @@ def _compiled_m_step(name: str, stats: GaussianStats) -> GaussianParams | None:
     if status != ok:
         return None
     return GaussianParams(weights, means, covariances, prec_chol, half_log_det, diagonal)
+
+
+# The models with varying orientation and their kernels in _mstep_orientation_kernels;
+# their M-steps warm-start from the previous covariances and take the model's inner_tol.
+_ORIENTATION: dict[str, str] = {"EEV": "eev_m_step", "VEV": "vev_m_step", "EVV": "evv_m_step"}
+
+
+def _orientation_m_step(
+    covariance: CovarianceModel, stats: GaussianStats, previous: GaussianParams | None
+) -> GaussianParams | None:
+    """The M-step of EEV, VEV or EVV in one compiled call, or None.
+
+    None for another model, for ``mclust_compatible`` (which keeps the numpy
+    M-step), or when the kernel doubts (an empty or singular component, a
+    capped inner iteration, undetermined eigenvectors): the numpy M-step then
+    decides, with its messages and warnings.
+    """
+    kernel_name = _ORIENTATION.get(covariance.name)
+    if kernel_name is None or covariance.mclust_compatible or stats.second.ndim != 3:
+        return None
+    from emstat.mixture import _mstep_orientation_kernels as kernels
+
+    d = stats.sums.shape[1]
+    previous_covariances = (
+        np.empty((0, d, d)) if previous is None else np.ascontiguousarray(previous.covariances)
+    )
+    options = kernels.options(
+        _MIN_COMPONENT_WEIGHT, gaussian.ROUNDING_FACTOR * _EPS, covariance.inner_tol
+    )
+    weights, means, covariances, prec_chol, half_log_det, status = getattr(kernels, kernel_name)(
+        stats.nk, stats.sums, stats.second, previous_covariances, options
+    )
+    if status != kernels.OK:
+        return None
+    return GaussianParams(weights, means, covariances, prec_chol, half_log_det, False)
