@@ -13,8 +13,9 @@ and (``EVV``) :func:`emstat.mixture.covariance._check_fitted`.
 As the closed-form kernels of :mod:`emstat.mixture._mstep_kernels`, they
 never decide that a fit is degenerate: where a test fails, where it is too
 close to call, where the inner iteration hits its cap (the numpy path warns)
-or where the eigenvectors are not determined (two eigenvalues of a scatter
-too close, as in a rank-deficient scatter), they answer ``DOUBT`` and the
+or where the fit depends on eigenvectors that are not determined (two
+eigenvalues of a scatter too close, as in a rank-deficient scatter, fitted
+with different variances), they answer ``DOUBT`` and the
 caller reruns the numpy M-step, the reference, which then decides.
 
 Every kernel has the signature
@@ -41,17 +42,20 @@ __all__ = ["DOUBT", "OK", "eev_m_step", "evv_m_step", "options", "vev_m_step"]
 
 _EPS = float(np.finfo(np.float64).eps)
 
-#: Two eigenvalues of a scatter closer than this fraction of its largest leave
-#: their eigenvectors to the last bits of the LAPACK in use (and a fit that
-#: pairs them with different shape values to the same): the numpy M-step decides.
-TIE_RTOL = 1e-6
+#: Where two eigenvalues ``w_a``, ``w_b`` of a scatter are close, their axes are
+#: known only to about ``eps |W_k| / |w_a - w_b|`` (an angle that depends on the
+#: LAPACK in use), and so is the fitted covariance, to that angle times the
+#: difference of the fitted variances on the two axes.  Where that product
+#: exceeds this fraction of the largest fitted variance (always for equal
+#: eigenvalues fitted with different variances), the numpy M-step decides.
+AXES_RTOL = 1e-10
 #: An eigenvalue of ``W_k`` is known to within this many ``d * eps * |W_k|``
 #: between two backward-stable eigen-solvers (``eigh`` here, ``eigvalsh`` in
 #: mclust's EVV test): the margin of the tests that are close to call.
 _EIGEN_ERROR = 32.0
 
 #: The type of ``options``: min weight, rounding factor, inner tolerance,
-#: inner cap, mclust's sqrt(eps), the rank tolerance of the EVV test, the tie tolerance.
+#: inner cap, mclust's sqrt(eps), the rank tolerance of the EVV test, :data:`AXES_RTOL`.
 Options = tuple[float, float, float, int, float, float, float]
 
 
@@ -82,7 +86,7 @@ def options(min_weight: float, rounding: float, inner_tol: float | None) -> Opti
         int(covariance.INNER_MAX_ITER),
         float(covariance._RTEPS),
         float(covariance._RANK_RTOL),
-        TIE_RTOL,
+        AXES_RTOL,
     )
 
 
@@ -103,42 +107,45 @@ def _scatters(nk: np.ndarray, means: np.ndarray, second: np.ndarray) -> tuple[np
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _sorted_eigh(
-    scatter: np.ndarray, tie_rtol: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+def _sorted_eigh(scatter: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Eigenvalues (decreasing, negatives clipped to 0), eigenvectors and ``|W_k|_2`` of each W_k.
 
-    The order is covariance.py's stable sort of ``-values``: tied values
-    keep ``eigh``'s order.  False when two eigenvalues of one scatter are
-    within ``tie_rtol`` of its largest.
+    Where eigenvalues tie, covariance.py's stable sort and this reversed
+    order may differ; :func:`_axes_determined` sends every fit where that
+    matters to the numpy M-step.
     """
     k, d = scatter.shape[0], scatter.shape[1]
     values = np.empty((k, d))
     vectors = np.empty((k, d, d))
     tops = np.empty(k)
-    distinct = True
     for j in range(k):
-        raw, columns = np.linalg.eigh(scatter[j])
-        top = max(abs(raw[0]), abs(raw[d - 1]))
-        tops[j] = top
-        for c in range(d - 1):
-            if not raw[c + 1] - raw[c] > tie_rtol * top:
-                distinct = False
-        # eigh's values increase; a stable decreasing order takes each run of
-        # equal values in eigh's order, the runs from the largest down
-        position = 0
-        end = d
-        while end > 0:
-            start = end - 1
-            while start > 0 and raw[start - 1] == raw[end - 1]:
-                start -= 1
-            for c in range(start, end):
-                values[j, position] = max(raw[c], 0.0)
-                for a in range(d):
-                    vectors[j, a, position] = columns[a, c]
-                position += 1
-            end = start
-    return values, vectors, tops, distinct
+        raw, columns = np.linalg.eigh(scatter[j])  # increasing
+        tops[j] = max(abs(raw[0]), abs(raw[d - 1]))
+        for c in range(d):
+            values[j, c] = max(raw[d - 1 - c], 0.0)
+            for a in range(d):
+                vectors[j, a, c] = columns[a, d - 1 - c]
+    return values, vectors, tops
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _axes_determined(
+    values: np.ndarray, tops: np.ndarray, diagonals: np.ndarray, axes_rtol: float
+) -> bool:
+    """False where close eigenvalues leave the covariance to the eigen-solver (see AXES_RTOL)."""
+    k, d = values.shape
+    for j in range(k):
+        largest = 0.0
+        for c in range(d):
+            largest = max(largest, abs(diagonals[j, c]))
+        for a in range(d):
+            for b in range(a + 1, d):
+                spread = abs(diagonals[j, a] - diagonals[j, b])
+                gap = abs(values[j, a] - values[j, b])
+                # a tie fitted with two variances fails even for a zero scatter
+                if spread > 0.0 and not _EPS * tops[j] * spread < axes_rtol * largest * gap:
+                    return False
+    return True
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -275,7 +282,7 @@ def _orientation_m_step(
     model: int,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """The M-step of ``EEV`` (model 0), ``VEV`` (1) or ``EVV`` (2)."""
-    min_weight, rounding, inner_tol, max_iter, rteps, rank_rtol, tie_rtol = options
+    min_weight, rounding, inner_tol, max_iter, rteps, rank_rtol, axes_rtol = options
     k, d = sums.shape
     weights, means, offsets, n, valid = _weights_and_means(nk, sums, min_weight)
     covariances = np.zeros((k, d, d))
@@ -285,9 +292,7 @@ def _orientation_m_step(
     scatter, finite = _scatters(nk, means, second)
     if not finite:
         return nothing
-    values, vectors, tops, distinct = _sorted_eigh(scatter, tie_rtol)
-    if not distinct:
-        return nothing
+    values, vectors, tops = _sorted_eigh(scatter)
     if model == 0:  # EEV: the pooled eigenvalues
         diagonals = np.empty((k, d))
         for c in range(d):
@@ -304,6 +309,8 @@ def _orientation_m_step(
         diagonals, tested = _evv_diagonals(nk, values, tops, n, rteps, rank_rtol)
         if not tested:
             return nothing
+    if not _axes_determined(values, tops, diagonals, axes_rtol):
+        return nothing
     covariances = _rotate_out(vectors, diagonals)
     prec_chol, half_log_det, factorised = _factorise(weights, offsets, covariances, rounding)
     return weights, means, covariances, prec_chol, half_log_det, OK if factorised else DOUBT
