@@ -18,10 +18,11 @@ eigenvalues of a scatter too close, as in a rank-deficient scatter, fitted
 with different variances), they answer ``DOUBT`` and the
 caller reruns the numpy M-step, the reference, which then decides.
 
-Every kernel has the signature
-``kernel(nk, sums, second, previous_covariances, options)`` with ``second``
-``(k, d, d)``, ``previous_covariances`` ``(k, d, d)`` or ``(0, d, d)`` (none)
-and ``options`` the tuple made by :func:`options`; it returns
+One kernel serves the three models (one compilation, not three):
+``orientation_m_step(nk, sums, second, previous_covariances, options)`` with
+``second`` ``(k, d, d)``, ``previous_covariances`` ``(k, d, d)`` or
+``(0, d, d)`` (none) and ``options`` the tuple made by :func:`options`, which
+names the model; it returns
 ``(weights, means, covariances, prec_chol, half_log_det, status)``.
 """
 
@@ -38,7 +39,7 @@ from emstat.mixture._factor_kernels import OK as FACTORS_OK
 from emstat.mixture._factor_kernels import full_factors
 from emstat.mixture._mstep_kernels import DOUBT, OK, _column_scales2, _weights_and_means
 
-__all__ = ["DOUBT", "OK", "eev_m_step", "evv_m_step", "options", "vev_m_step"]
+__all__ = ["DOUBT", "MODELS", "OK", "options", "orientation_m_step"]
 
 _EPS = float(np.finfo(np.float64).eps)
 
@@ -54,16 +55,22 @@ AXES_RTOL = 1e-10
 #: mclust's EVV test): the margin of the tests that are close to call.
 _EIGEN_ERROR = 32.0
 
-#: The type of ``options``: min weight, rounding factor, inner tolerance,
-#: inner cap, mclust's sqrt(eps), the rank tolerance of the EVV test, :data:`AXES_RTOL`.
-Options = tuple[float, float, float, int, float, float, float]
+#: The models served and their codes in ``options``.
+MODELS = {"EEV": 0, "VEV": 1, "EVV": 2}
+
+#: The type of ``options``: the model's code, min weight, rounding factor, inner
+#: tolerance, inner cap, mclust's sqrt(eps), the rank tolerance of the EVV test,
+#: :data:`AXES_RTOL`.
+Options = tuple[int, float, float, float, int, float, float, float]
 
 
-def options(min_weight: float, rounding: float, inner_tol: float | None) -> Options:
-    """The ``options`` tuple of the kernels, with :mod:`~emstat.mixture.covariance`'s constants.
+def options(model: str, min_weight: float, rounding: float, inner_tol: float | None) -> Options:
+    """The ``options`` tuple of the kernel, with :mod:`~emstat.mixture.covariance`'s constants.
 
     Parameters
     ----------
+    model
+        ``EEV``, ``VEV`` or ``EVV``.
     min_weight
         A component with this total responsibility or less is empty.
     rounding
@@ -80,6 +87,7 @@ def options(min_weight: float, rounding: float, inner_tol: float | None) -> Opti
     """
     tol = covariance.INNER_TOL if inner_tol is None else float(inner_tol)
     return (
+        MODELS[model],
         float(min_weight),
         float(rounding),
         tol,
@@ -273,16 +281,17 @@ def _evv_diagonals(
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _orientation_m_step(
-    nk: np.ndarray,
-    sums: np.ndarray,
-    second: np.ndarray,
-    previous: np.ndarray,
-    options: Options,
-    model: int,
+def orientation_m_step(
+    nk: np.ndarray, sums: np.ndarray, second: np.ndarray, previous: np.ndarray, options: Options
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """The M-step of ``EEV`` (model 0), ``VEV`` (1) or ``EVV`` (2)."""
-    min_weight, rounding, inner_tol, max_iter, rteps, rank_rtol, axes_rtol = options
+    """The M-step of the model ``options`` names, from ``(k, d, d)`` second moments.
+
+    * ``EEV`` (code 0): ``Sigma_k = D_k (sum_j diag w_j / n) D_k^T``;
+    * ``VEV`` (1): ``Sigma_k = lambda_k D_k C D_k^T``, ``lambda_k`` and ``C``
+      iterated from the volumes of ``previous`` where usable;
+    * ``EVV`` (2): ``Sigma_k = lambda D_k A_k D_k^T``, one volume.
+    """
+    model, min_weight, rounding, inner_tol, max_iter, rteps, rank_rtol, axes_rtol = options
     k, d = sums.shape
     weights, means, offsets, n, valid = _weights_and_means(nk, sums, min_weight)
     covariances = np.zeros((k, d, d))
@@ -314,27 +323,3 @@ def _orientation_m_step(
     covariances = _rotate_out(vectors, diagonals)
     prec_chol, half_log_det, factorised = _factorise(weights, offsets, covariances, rounding)
     return weights, means, covariances, prec_chol, half_log_det, OK if factorised else DOUBT
-
-
-@numba.njit(cache=True, error_model="numpy")
-def eev_m_step(
-    nk: np.ndarray, sums: np.ndarray, second: np.ndarray, previous: np.ndarray, options: Options
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """M-step of ``EEV``: ``Sigma_k = D_k (sum_j diag w_j / n) D_k^T``."""
-    return _orientation_m_step(nk, sums, second, previous, options, 0)
-
-
-@numba.njit(cache=True, error_model="numpy")
-def vev_m_step(
-    nk: np.ndarray, sums: np.ndarray, second: np.ndarray, previous: np.ndarray, options: Options
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """M-step of ``VEV``: ``Sigma_k = lambda_k D_k C D_k^T``, ``lambda_k`` and ``C`` iterated."""
-    return _orientation_m_step(nk, sums, second, previous, options, 1)
-
-
-@numba.njit(cache=True, error_model="numpy")
-def evv_m_step(
-    nk: np.ndarray, sums: np.ndarray, second: np.ndarray, previous: np.ndarray, options: Options
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """M-step of ``EVV``: ``Sigma_k = lambda D_k A_k D_k^T``, one volume, shapes per component."""
-    return _orientation_m_step(nk, sums, second, previous, options, 2)

@@ -202,9 +202,10 @@ def _compiled_m_step(name: str, stats: GaussianStats) -> GaussianParams | None:
     return GaussianParams(weights, means, covariances, prec_chol, half_log_det, diagonal)
 
 
-# The models with varying orientation and their kernels in _mstep_orientation_kernels;
-# their M-steps warm-start from the previous covariances and take the model's inner_tol.
-_ORIENTATION: dict[str, str] = {"EEV": "eev_m_step", "VEV": "vev_m_step", "EVV": "evv_m_step"}
+# The models with varying orientation, whose compiled M-step is in
+# _mstep_orientation_kernels: it warm-starts from the previous covariances and
+# takes the model's inner_tol.
+_ORIENTATION = frozenset({"EEV", "VEV", "EVV"})
 
 
 def _orientation_m_step(
@@ -217,8 +218,8 @@ def _orientation_m_step(
     capped inner iteration, undetermined eigenvectors): the numpy M-step then
     decides, with its messages and warnings.
     """
-    kernel_name = _ORIENTATION.get(covariance.name)
-    if kernel_name is None or covariance.mclust_compatible or stats.second.ndim != 3:
+    name = covariance.name
+    if name not in _ORIENTATION or covariance.mclust_compatible or stats.second.ndim != 3:
         return None
     from emstat.mixture import _mstep_orientation_kernels as kernels
 
@@ -227,9 +228,9 @@ def _orientation_m_step(
         np.empty((0, d, d)) if previous is None else np.ascontiguousarray(previous.covariances)
     )
     options = kernels.options(
-        _MIN_COMPONENT_WEIGHT, gaussian.ROUNDING_FACTOR * _EPS, covariance.inner_tol
+        name, _MIN_COMPONENT_WEIGHT, gaussian.ROUNDING_FACTOR * _EPS, covariance.inner_tol
     )
-    weights, means, covariances, prec_chol, half_log_det, status = getattr(kernels, kernel_name)(
+    weights, means, covariances, prec_chol, half_log_det, status = kernels.orientation_m_step(
         stats.nk, stats.sums, stats.second, previous_covariances, options
     )
     if status != kernels.OK:
