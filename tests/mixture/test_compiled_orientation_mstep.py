@@ -310,10 +310,26 @@ def test_mclust_compatible_keeps_the_numpy_m_step() -> None:
     assert _orientation_m_step(em_model.covariance, stats, None) is None
 
 
+def count_compiled(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Count the M-steps the kernel answers (so a test cannot pass by doubting everything)."""
+    counts = {"compiled": 0, "doubted": 0}
+    kernel = model_module._orientation_m_step
+
+    def counted(*args: object) -> gaussian.GaussianParams | None:
+        params = kernel(*args)  # type: ignore[arg-type]
+        counts["doubted" if params is None else "compiled"] += 1
+        return params
+
+    monkeypatch.setattr(model_module, "_orientation_m_step", counted)
+    return counts
+
+
 @pytest.mark.parametrize("name", ORIENTATION)
 def test_a_fit_without_the_kernels_is_the_same(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     data = emstat.load_dataset("faithful")
+    counts = count_compiled(monkeypatch)
     compiled = emstat.fit_mixture(data, k=3, model=name)
+    assert counts["compiled"] >= compiled.n_iter > 3
     monkeypatch.setattr(model_module, "_ORIENTATION", frozenset())
     plain = emstat.fit_mixture(data, k=3, model=name)
     assert plain.n_iter == compiled.n_iter
@@ -324,7 +340,9 @@ def test_a_fit_without_the_kernels_is_the_same(name: str, monkeypatch: pytest.Mo
 def test_a_selection_without_the_kernels_is_the_same(monkeypatch: pytest.MonkeyPatch) -> None:
     # banknote (d = 6): its k = 9 EEV/VEV/EVV fits meet rank-deficient components
     x = np.loadtxt(REFERENCE / "mclust_banknote.csv", delimiter=",", skiprows=1)
+    counts = count_compiled(monkeypatch)
     compiled = emstat.select_mixture(x, k=range(1, 10), models=ORIENTATION)
+    assert counts["compiled"] > 20 * counts["doubted"] > 0
     monkeypatch.setattr(model_module, "_ORIENTATION", frozenset())
     plain = emstat.select_mixture(x, k=range(1, 10), models=ORIENTATION)
     np.testing.assert_allclose(
