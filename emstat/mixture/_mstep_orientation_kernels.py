@@ -225,42 +225,40 @@ def _start_volumes(nk: np.ndarray, values: np.ndarray, previous: np.ndarray) -> 
 
 @numba.njit(cache=True, error_model="numpy")
 def _evv_diagonals(
-    nk: np.ndarray, values: np.ndarray, tops: np.ndarray, n: float, rteps: float, rank_rtol: float
+    values: np.ndarray, tops: np.ndarray, n: float, rteps: float, rank_rtol: float
 ) -> tuple[np.ndarray, bool]:
     """EVV's fitted diagonals ``common * w_k / |diag w_k|^(1/d)``; False where a test doubts.
 
     The tests, each with a margin for the eigenvalues' rounding: covariance.py's
-    ``_fit_diagonal`` (no eigenvalue at or below eps times its position's
-    largest) and mclust's EVV test in ``_check_fitted`` (eigenvalues of
+    ``_fit_diagonal`` (no eigenvalue at or below eps times the largest in its
+    position) and mclust's EVV test in ``_check_fitted`` (eigenvalues of
     ``W_k`` above ``rank_rtol`` of the largest; shapes and the tested
     volumes above ``rteps``).
     """
     k, d = values.shape
     diagonals = np.empty((k, d))
     scales = np.empty(k)
-    spread = np.empty(k)  # relative error bound of scales[j] (and of each eigenvalue)
-    largest = 0.0
+    errors = np.empty(k)  # bound on the error of each eigenvalue of W_k
+    spread = np.empty(k)  # bound on the relative error of scales[j]
     for j in range(k):
-        largest = max(largest, tops[j])
-    error = _EIGEN_ERROR * d * _EPS * largest
+        errors[j] = _EIGEN_ERROR * d * _EPS * tops[j]
     for c in range(d):
         column = 0.0
         for j in range(k):
             column = max(column, values[j, c])
         for j in range(k):
-            if not values[j, c] > _EPS * (column + error) + error:
+            if not values[j, c] - errors[j] > 1.001 * _EPS * column:
                 return diagonals, False
     common = 0.0
     for j in range(k):
-        error_j = _EIGEN_ERROR * d * _EPS * tops[j]
         log_sum = 0.0
         for c in range(d):
-            if not values[j, c] > 4.0 * rank_rtol * tops[j]:
+            if not values[j, c] > 4.0 * rank_rtol * tops[j] + errors[j]:
                 return diagonals, False
             log_sum += math.log(values[j, c])
         scales[j] = math.exp(log_sum / d)
-        spread[j] = error_j / values[j, d - 1] + 1e-12
-        low = (values[j, d - 1] - error_j) / (scales[j] * (1.0 + spread[j]))
+        spread[j] = errors[j] / values[j, d - 1] + 1e-12
+        low = (values[j, d - 1] - errors[j]) / (scales[j] * (1.0 + spread[j]))
         if not low > rteps * (1.0 + 1e-12):
             return diagonals, False
         common += scales[j]
@@ -315,7 +313,7 @@ def orientation_m_step(
         if status != CONVERGED:  # the numpy M-step raises or warns
             return nothing
     else:  # EVV
-        diagonals, tested = _evv_diagonals(nk, values, tops, n, rteps, rank_rtol)
+        diagonals, tested = _evv_diagonals(values, tops, n, rteps, rank_rtol)
         if not tested:
             return nothing
     if not _axes_determined(values, tops, diagonals, axes_rtol):
