@@ -50,13 +50,17 @@ def compile_kernels() -> float:
 def _compile_em_loops(rows: np.ndarray) -> None:
     """The compiled EM loop of every model with a compiled M-step, as a fit reaches it."""
     import emstat
-    from emstat.mixture.covariance import default_models
+    from emstat.mixture.covariance import default_models, get_covariance_model
     from emstat.mixture.model import _compiled_kernel
 
     for d, x in ((1, rows[:, :1]), (2, rows)):
         for model in default_models(d, len(x)):
-            if _compiled_kernel(model) is not None:
-                emstat.fit_mixture(x, k=2, model=model, max_iter=3)
+            for compatible in (False, True):  # the R cross-checks fit in mclust's mode
+                covariance = get_covariance_model(model, d, mclust_compatible=compatible)
+                if _compiled_kernel(covariance) is not None:
+                    emstat.fit_mixture(
+                        x, k=2, model=model, max_iter=3, mclust_compatible=compatible
+                    )
 
 
 if __name__ == "__main__":

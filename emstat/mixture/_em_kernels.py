@@ -255,7 +255,7 @@ def run_em(
         return None
     if control.max_iter - n_iter + len(trace) >= _MAX_TRACE:
         return None
-    compiled = model_module._compiled_kernel(model.covariance.name)
+    compiled = model_module._compiled_kernel(model.covariance)
     if compiled is None:
         return None
     kernel, options, diag_model, ok = compiled

@@ -189,23 +189,21 @@ class GaussianMixtureModel:
         return gaussian.stats_from_responsibilities(x, resp, self.covariance.scatter)
 
 
-@cache
-def _compiled_kernel(name: str) -> tuple[Callable[..., Any], tuple[Any, ...], bool, int] | None:
-    """The compiled M-step of model ``name``, its options, whether it is
-    diagonal, and its success status; None for a model without one.
+# The models with varying orientation, whose kernel is in _mstep_orientation_kernels
+# (mclust_compatible keeps the numpy M-step, which repeats mclust's arithmetic).
+_ORIENTATION = frozenset({"EEV", "VEV", "EVV"})
 
-    Every kernel has the signature ``kernel(nk, sums, second,
-    previous_covariances, options) -> (weights, means, covariances, prec_chol,
-    half_log_det, status)``; the compiled EM loop
-    (:mod:`emstat.mixture._em_kernels`) serves every model listed here.
-    Decided once per model, not once per EM iteration.
-    """
-    form = _CLOSED_FORM.get(name)
-    if form is None:
-        return None
+#: What :func:`_compiled_kernel` gives: the kernel, its options, whether the
+#: model is diagonal, and the kernel's success status.
+CompiledMStep = tuple[Callable[..., Any], tuple[Any, ...], bool, int]
+
+
+@cache
+def _closed_form_kernel(name: str) -> CompiledMStep:
+    """The kernel and options of closed-form model ``name`` (decided once per model)."""
     from emstat.mixture import _mstep_kernels as kernels  # numba: a dependency, no fallback
 
-    diagonal, equal_volume, shape = form
+    diagonal, equal_volume, shape = _CLOSED_FORM[name]
     rounding = gaussian.ROUNDING_FACTOR * _EPS
     if diagonal:
         shape_code = {"I": kernels.SHAPE_I, "E": kernels.SHAPE_E, "V": kernels.SHAPE_V}[shape]
@@ -215,74 +213,57 @@ def _compiled_kernel(name: str) -> tuple[Callable[..., Any], tuple[Any, ...], bo
     return kernels.full_m_step, full_options, False, kernels.OK
 
 
+def _compiled_kernel(covariance: CovarianceModel) -> CompiledMStep | None:
+    """The compiled M-step of ``covariance``'s model, or None for a model without one.
+
+    Every kernel has the signature ``kernel(nk, sums, second,
+    previous_covariances, options) -> (weights, means, covariances, prec_chol,
+    half_log_det, status)``; the compiled EM loop
+    (:mod:`emstat.mixture._em_kernels`) serves every model listed here.  The
+    iterative models' options hold the inner tolerance in force when called
+    (the model's ``inner_tol``, else the default) and the inner cap.
+    """
+    name = covariance.name
+    if name in _CLOSED_FORM:
+        return _closed_form_kernel(name)
+    tol = covariance.inner_tol if covariance.inner_tol is not None else covariance_models._inner_tol()
+    rounding = gaussian.ROUNDING_FACTOR * _EPS
+    if name in _ITERATIVE:
+        from emstat.mixture import _mstep_iterative_kernels as iterative
+
+        default, mclust, diagonal = _ITERATIVE[name]
+        kernel = getattr(iterative, mclust if covariance.mclust_compatible else default)
+        cap = covariance_models.INNER_MAX_ITER
+        return kernel, (_MIN_COMPONENT_WEIGHT, rounding, tol, cap), diagonal, iterative.OK
+    if name in _ORIENTATION and not covariance.mclust_compatible:
+        from emstat.mixture import _mstep_orientation_kernels as orientation
+
+        options = orientation.options(name, _MIN_COMPONENT_WEIGHT, rounding, tol)
+        return orientation.orientation_m_step, options, False, orientation.OK
+    return None
+
+
 def _compiled_m_step(
-    name: str, stats: GaussianStats, previous: GaussianParams | None = None
+    covariance: CovarianceModel, stats: GaussianStats, previous: GaussianParams | None = None
 ) -> GaussianParams | None:
     """The M-step of a model with a compiled kernel in one call, or None.
 
     None when the model has no compiled M-step, or the kernel doubts the
-    result (an empty or singular component): the numpy M-step then decides,
-    with its messages.
+    result (an empty or singular component, an inner loop at its cap or too
+    close to a decision): the numpy M-step then decides, with its messages
+    and warnings.
     """
-    compiled = _compiled_kernel(name)
+    compiled = _compiled_kernel(covariance)
     if compiled is None:
         return None
     kernel, options, diagonal, ok = compiled
     d = stats.sums.shape[1]
-    previous_covariances = (
-        np.empty((0, d, d)) if previous is None else np.ascontiguousarray(previous.covariances)
-    )
+    if previous is not None and previous.covariances.shape[1:] == (d, d):
+        previous_covariances = np.ascontiguousarray(previous.covariances, dtype=float)
+    else:
+        previous_covariances = np.empty((0, d, d))
     weights, means, covariances, prec_chol, half_log_det, status = kernel(
         stats.nk, stats.sums, stats.second, previous_covariances, options
-    )
-    if status != ok:
-        return None
-    return GaussianParams(weights, means, covariances, prec_chol, half_log_det, diagonal)
-
-
-@cache
-def _iterative_kernel(
-    name: str, mclust_compatible: bool
-) -> tuple[Callable[..., Any], bool, int] | None:
-    """The compiled M-step of iterative model ``name`` (in mclust_compatible mode
-    or not), whether it is diagonal, and its success status; None for a model
-    without one."""
-    entry = _ITERATIVE.get(name)
-    if entry is None:
-        return None
-    from emstat.mixture import _mstep_iterative_kernels as kernels
-
-    default, mclust, diagonal = entry
-    return getattr(kernels, mclust if mclust_compatible else default), diagonal, kernels.OK
-
-
-def _iterative_m_step(
-    covariance: CovarianceModel, stats: GaussianStats, previous: GaussianParams | None
-) -> GaussianParams | None:
-    """The M-step of an iterative model in one compiled call, or None.
-
-    None when the model has no compiled M-step here, or the kernel doubts
-    (an empty or singular component, an inner loop at its cap or too close
-    to a decision): the numpy M-step then decides, errors and warnings
-    included.  The inner tolerance is the model's, else the one in force.
-    """
-    compiled = _iterative_kernel(covariance.name, covariance.mclust_compatible)
-    if compiled is None:
-        return None
-    kernel, diagonal, ok = compiled
-    d = stats.sums.shape[1]
-    if previous is not None and previous.covariances.shape[1:] == (d, d):
-        before = np.ascontiguousarray(previous.covariances, dtype=float)
-    else:
-        before = np.empty((0, d, d))
-    # read when called, as the numpy M-step does: the tolerance in force and the cap
-    tol = covariance.inner_tol
-    if tol is None:
-        tol = covariance_models._inner_tol()
-    cap = covariance_models.INNER_MAX_ITER
-    options = (_MIN_COMPONENT_WEIGHT, gaussian.ROUNDING_FACTOR * _EPS, tol, cap)
-    weights, means, covariances, prec_chol, half_log_det, status = kernel(
-        stats.nk, stats.sums, stats.second, before, options
     )
     if status != ok:
         return None

@@ -10,11 +10,12 @@ import pytest
 
 from emstat.errors import ConvergenceWarning, DegenerateFitError
 from emstat.mixture import _covariance_kernels as loops
+from emstat.mixture import _em_kernels
 from emstat.mixture import covariance
 from emstat.mixture import model as model_module
 from emstat.mixture.covariance import COVARIANCE_MODELS, get_covariance_model
 from emstat.mixture.gaussian import GaussianParams, GaussianStats
-from emstat.mixture.model import _ITERATIVE, GaussianMixtureModel, _iterative_m_step
+from emstat.mixture.model import _ITERATIVE, GaussianMixtureModel, _compiled_m_step
 
 ITERATIVE = list(_ITERATIVE)
 FIELDS = ("weights", "means", "covariances", "prec_chol", "half_log_det_prec")
@@ -57,11 +58,11 @@ def test_compiled_equals_numpy(name: str, d: int, offset: float) -> None:
     rng = np.random.default_rng(d * 11 + len(name) + int(offset))
     stats = random_stats(em_model, d, rng, offset)
     reference = em_model.reference_m_step(stats, None)
-    assert_same(_iterative_m_step(em_model.covariance, stats, None), reference)
+    assert_same(_compiled_m_step(em_model.covariance, stats, None), reference)
     # warm-started from another M-step's parameters, as in EM
     later = random_stats(em_model, d, rng, offset)
     assert_same(
-        _iterative_m_step(em_model.covariance, later, reference),
+        _compiled_m_step(em_model.covariance, later, reference),
         em_model.reference_m_step(later, reference),
     )
 
@@ -74,7 +75,7 @@ def test_near_round_shapes_agree(name: str, d: int) -> None:
     spread = 1.0 + 1e-6 * np.arange(d)
     stats = random_stats(em_model, d, np.random.default_rng(40 + d), 0.0, spread)
     reference = em_model.reference_m_step(stats, None)
-    assert_same(_iterative_m_step(em_model.covariance, stats, None), reference)
+    assert_same(_compiled_m_step(em_model.covariance, stats, None), reference)
     assert_same(em_model.m_step(stats, reference), em_model.reference_m_step(stats, reference))
 
 
@@ -99,7 +100,7 @@ def test_a_component_on_a_line_is_decided_alike(name: str) -> None:
     if name in ("VEI", "VEE"):
         assert_same(em_model.m_step(stats, None), em_model.reference_m_step(stats, None))
         return
-    assert _iterative_m_step(em_model.covariance, stats, None) is None
+    assert _compiled_m_step(em_model.covariance, stats, None) is None
     with pytest.raises(DegenerateFitError, match="scatter matrix has an eigenvalue") as error:
         em_model.m_step(stats, None)
     assert "component 2" in str(error.value)
@@ -109,7 +110,7 @@ def test_a_component_on_a_line_is_decided_alike(name: str) -> None:
 def test_a_collapsed_component_gives_the_numpy_error(name: str) -> None:
     em_model = model_for(name, 3, k=2)
     stats = collapsed_stats(em_model, "point")
-    assert _iterative_m_step(em_model.covariance, stats, None) is None
+    assert _compiled_m_step(em_model.covariance, stats, None) is None
     with pytest.raises(DegenerateFitError) as through_m_step:
         em_model.m_step(stats, None)
     with pytest.raises(DegenerateFitError) as reference:
@@ -123,7 +124,7 @@ def test_an_empty_component_is_decided_by_the_numpy_m_step(name: str) -> None:
     x = np.random.default_rng(2).normal(size=(30, 2))
     em_model = model_for(name, 2, k=2)
     stats = em_model.stats_from_labels(x, np.zeros(30, int))
-    assert _iterative_m_step(em_model.covariance, stats, None) is None
+    assert _compiled_m_step(em_model.covariance, stats, None) is None
     with pytest.raises(DegenerateFitError, match="component 2 is empty"):
         em_model.m_step(stats, None)
 
@@ -154,15 +155,15 @@ def test_volumes_at_mclusts_threshold_are_decided_alike(name: str) -> None:
 def test_the_inner_tolerance_reaches_the_kernel(name: str) -> None:
     loose = model_for(name, 3, inner_tol=1e-3)
     stats = random_stats(loose, 3, np.random.default_rng(9))
-    compiled = _iterative_m_step(loose.covariance, stats, None)
+    compiled = _compiled_m_step(loose.covariance, stats, None)
     assert_same(compiled, loose.reference_m_step(stats, None))
-    default = _iterative_m_step(model_for(name, 3).covariance, stats, None)
+    default = _compiled_m_step(model_for(name, 3).covariance, stats, None)
     assert default is not None and compiled is not None
     assert not np.allclose(compiled.covariances, default.covariances, rtol=1e-9, atol=0)
     # the tolerance in force (covariance's context variable) when the model has none
     plain = model_for(name, 3)
     with covariance._inner_tolerance(1e-3):
-        in_context = _iterative_m_step(plain.covariance, stats, None)
+        in_context = _compiled_m_step(plain.covariance, stats, None)
         assert_same(in_context, plain.reference_m_step(stats, None))
     assert_same(in_context, loose.reference_m_step(stats, None))
 
@@ -174,7 +175,7 @@ def test_the_cap_warning_comes_from_the_numpy_m_step(
     em_model = model_for(name, 3)
     stats = random_stats(em_model, 3, np.random.default_rng(10))
     monkeypatch.setattr(covariance, "INNER_MAX_ITER", 2)
-    assert _iterative_m_step(em_model.covariance, stats, None) is None
+    assert _compiled_m_step(em_model.covariance, stats, None) is None
     with pytest.warns(ConvergenceWarning, match=f"model {name}: .* cap of 2 iterations"):
         capped = em_model.m_step(stats, None)
     with warnings.catch_warnings():
@@ -190,11 +191,11 @@ def test_mclust_compatible_runs_mclusts_loops_compiled(name: str, d: int) -> Non
     rng = np.random.default_rng(12 + d)
     stats = random_stats(em_model, d, rng, 1e4)
     reference = em_model.reference_m_step(stats, None)
-    compiled = _iterative_m_step(em_model.covariance, stats, None)
+    compiled = _compiled_m_step(em_model.covariance, stats, None)
     assert_same(compiled, reference)
     later = random_stats(em_model, d, rng, 1e4)
     assert_same(
-        _iterative_m_step(em_model.covariance, later, reference),
+        _compiled_m_step(em_model.covariance, later, reference),
         em_model.reference_m_step(later, reference),
     )
     # mclust's loops, not emstat's: they stop elsewhere
@@ -207,7 +208,7 @@ def test_vei_is_compiled_in_mclust_compatible_mode_too() -> None:
     em_model = model_for("VEI", 3, mclust_compatible=True)
     stats = random_stats(em_model, 3, np.random.default_rng(13))
     assert_same(
-        _iterative_m_step(em_model.covariance, stats, None), em_model.reference_m_step(stats, None)
+        _compiled_m_step(em_model.covariance, stats, None), em_model.reference_m_step(stats, None)
     )
 
 
@@ -217,7 +218,7 @@ def test_mclust_compatible_collapsed_and_capped_go_to_numpy(
 ) -> None:
     em_model = model_for(name, 3, k=2, mclust_compatible=True)
     stats = collapsed_stats(em_model, "point")
-    assert _iterative_m_step(em_model.covariance, stats, None) is None
+    assert _compiled_m_step(em_model.covariance, stats, None) is None
     with pytest.raises(DegenerateFitError) as through_m_step:
         em_model.m_step(stats, None)
     with pytest.raises(DegenerateFitError) as reference:
@@ -225,7 +226,7 @@ def test_mclust_compatible_collapsed_and_capped_go_to_numpy(
     assert str(through_m_step.value) == str(reference.value)
     regular = random_stats(em_model, 3, np.random.default_rng(14))
     monkeypatch.setattr(covariance, "INNER_MAX_ITER", 1)
-    assert _iterative_m_step(em_model.covariance, regular, None) is None
+    assert _compiled_m_step(em_model.covariance, regular, None) is None
     with pytest.warns(ConvergenceWarning, match=f"model {name}: .* cap of 1 iterations"):
         em_model.m_step(regular, None)
 
@@ -261,17 +262,18 @@ def test_a_fit_without_the_compiled_kernels_is_the_same(
     else:
         x = emstat.load_dataset(data).to_numpy()
     calls = []
-    kernel = model_module._iterative_m_step
+    kernel = model_module._compiled_m_step
 
     def counted(*args: object) -> GaussianParams | None:
         result = kernel(*args)  # type: ignore[arg-type]
         calls.append(result is not None)
         return result
 
-    monkeypatch.setattr(model_module, "_iterative_m_step", counted)
+    monkeypatch.setattr(_em_kernels, "enabled", False)  # M-steps one call at a time, counted
+    monkeypatch.setattr(model_module, "_compiled_m_step", counted)
     compiled = emstat.fit_mixture(x, k=3, model=name, mclust_compatible=mclust_compatible)
     assert sum(calls) > 0.9 * len(calls) > 0  # the kernels served the fit
-    monkeypatch.setattr(model_module, "_iterative_m_step", lambda *args: None)
+    monkeypatch.setattr(model_module, "_compiled_kernel", lambda covariance: None)
     plain = emstat.fit_mixture(x, k=3, model=name, mclust_compatible=mclust_compatible)
     assert plain.n_iter == compiled.n_iter
     assert plain.loglik == pytest.approx(compiled.loglik, rel=1e-10)
@@ -286,7 +288,7 @@ def test_a_selection_without_the_compiled_kernels_has_the_same_table(
     x = pytest.importorskip("sklearn.datasets").load_iris().data
     models = ITERATIVE
     compiled = emstat.select_mixture(x, k=range(1, 7), models=models).table_for("bic")
-    monkeypatch.setattr(model_module, "_iterative_m_step", lambda *args: None)
+    monkeypatch.setattr(model_module, "_compiled_kernel", lambda covariance: None)
     plain = emstat.select_mixture(x, k=range(1, 7), models=models).table_for("bic")
     assert compiled.notna().sum().sum() > 20  # most cells are fits
     np.testing.assert_allclose(compiled.to_numpy(), plain.to_numpy(), rtol=1e-10)

@@ -116,6 +116,36 @@ def test_the_compiled_loop_is_the_python_loop(
     assert_same_run(compiled, python)
 
 
+ITERATIVE_CASES = [
+    (name, d, compatible)
+    for name in ("VEI", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV")
+    for d in (2, 3)
+    for compatible in (False, True)
+]
+
+
+@pytest.mark.parametrize(("name", "d", "compatible"), ITERATIVE_CASES)
+def test_the_compiled_loop_serves_the_iterative_models_as_the_python_loop(
+    name: str, d: int, compatible: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    covariance = get_covariance_model(name, d, mclust_compatible=compatible)
+    em_model = GaussianMixtureModel(covariance, 3)
+    x = mixture_rows(d, seed=d + 2 * len(name))
+    stats0 = start_stats(em_model, x, seed=6)
+    control = EMControl(tol=1e-8, max_iter=5000)
+
+    def run() -> EMResult[Any, Any]:
+        return fit_em(em_model, x, stats0=stats0, control=control)
+
+    compiled, python, ends = both_loops(monkeypatch, run)
+    has_kernel = model_module._compiled_kernel(covariance) is not None
+    # mclust's EEV/VEV/EVV arithmetic keeps the numpy M-step and so the Python loop
+    assert has_kernel == (not compatible or name not in ("EEV", "VEV", "EVV"))
+    assert ends[-1] is None and (ends[0] == "converged") == has_kernel
+    assert compiled.converged and compiled.n_iter > 3
+    assert_same_run(compiled, python)
+
+
 @pytest.mark.parametrize(("name", "d"), [("V", 1), ("VVI", 2), ("EEE", 3), ("VVV", 2)])
 def test_a_run_from_parameters_that_ends_on_the_cap(
     name: str, d: int, monkeypatch: pytest.MonkeyPatch
@@ -224,7 +254,7 @@ def _shrinking_m_step(
 def _with_kernel(monkeypatch: pytest.MonkeyPatch, options: tuple[float, bool]) -> None:
     """Model "V" with the test kernel, in the compiled loop and in the Python M-step alike."""
     entry = (_shrinking_m_step, options, True, OK)
-    monkeypatch.setattr(model_module, "_compiled_kernel", lambda name: entry)
+    monkeypatch.setattr(model_module, "_compiled_kernel", lambda covariance: entry)
 
 
 def test_decreases_are_warned_of_as_the_python_loop_warns(
