@@ -226,7 +226,9 @@ def _compiled_kernel(covariance: CovarianceModel) -> CompiledMStep | None:
     name = covariance.name
     if name in _CLOSED_FORM:
         return _closed_form_kernel(name)
-    tol = covariance.inner_tol if covariance.inner_tol is not None else covariance_models._inner_tol()
+    tol = covariance.inner_tol
+    if tol is None:
+        tol = covariance_models._inner_tol()
     rounding = gaussian.ROUNDING_FACTOR * _EPS
     if name in _ITERATIVE:
         from emstat.mixture import _mstep_iterative_kernels as iterative

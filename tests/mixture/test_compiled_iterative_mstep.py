@@ -10,8 +10,7 @@ import pytest
 
 from emstat.errors import ConvergenceWarning, DegenerateFitError
 from emstat.mixture import _covariance_kernels as loops
-from emstat.mixture import _em_kernels
-from emstat.mixture import covariance
+from emstat.mixture import _em_kernels, covariance
 from emstat.mixture import model as model_module
 from emstat.mixture.covariance import COVARIANCE_MODELS, get_covariance_model
 from emstat.mixture.gaussian import GaussianParams, GaussianStats

@@ -305,7 +305,7 @@ def test_rows_the_loop_does_not_serve_keep_the_python_loop(
     fit_em(em_model, x, stats0=stats0, control=EMControl(criterion="param"))
     huge_cap = fit_em(em_model, x, stats0=stats0, control=EMControl(max_iter=10**12))
     assert huge_cap.converged  # a cap whose trace would not fit in memory: the Python loop
-    no_kernel = GaussianMixtureModel(get_covariance_model("VEV", 2), 2)
+    no_kernel = GaussianMixtureModel(get_covariance_model("VEV", 2, mclust_compatible=True), 2)
     fit_em(no_kernel, x, stats0=start_stats(no_kernel, x, seed=1), control=EMControl())
     # weighted rows, a huge cap, an M-step without a kernel: asked, refused; "param": never
     assert spy.ends == [None, None, None]
