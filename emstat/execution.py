@@ -213,10 +213,12 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _serial_kernels_only() -> None:
-    """Make this process's compiled E-steps serial (a worker's parallelism is across tasks)."""
-    from emstat.mixture import fused
+    """Make this process's compiled E-steps serial (a worker's parallelism is across tasks).
 
-    fused.PARALLEL_MIN_ROWS = 2**62
+    Only the kernel modules already loaded are set (a forked worker has its
+    parent's): loading kernels a worker may never use would cost seconds of
+    its start.
+    """
     for name in _THREADED_KERNELS:
         module = sys.modules.get(name)
         if module is not None:

@@ -11,6 +11,7 @@ import pytest
 
 from emstat import execution
 from emstat.errors import InputError
+from emstat.mixture import fused  # loaded here, so forked workers have it
 
 
 def _draw(task: tuple[int, np.random.SeedSequence]) -> tuple[int, float]:
@@ -27,8 +28,6 @@ def _pid(_: int) -> int:
 
 
 def _kernel_threshold(_: int) -> int:
-    from emstat.mixture import fused
-
     return int(fused.PARALLEL_MIN_ROWS)
 
 
