@@ -845,6 +845,7 @@ def fit_mixture(
         prior=prior,
         inner_tol=inner_tol,
     )
+    workers = check_whole(workers, "workers")
     columns, known, labels_control = labels_option(
         data,
         labels,
@@ -916,7 +917,7 @@ def fit_mixture(
             noise=(noise, noise_column, Vinv) if noisy else None,
             inner_tol=inner_tol,
             algorithm=algorithm,
-            workers=check_whole(workers, "workers"),
+            workers=workers,
         )
 
 
