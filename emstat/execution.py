@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any, TypeVar
 
 from emstat._optional import require
@@ -295,15 +295,16 @@ def _on_dask(
     timeout: str | None,
 ) -> Iterator[list[tuple[int, Any]]]:
     distributed = require("distributed", "dask")
-    context = dask_client(scheduler, timeout)
-    client = context.__enter__()  # connect now: an unreachable scheduler fails before any work
+    stack = ExitStack()
+    # connect now: an unreachable scheduler fails before any work
+    client = stack.enter_context(dask_client(scheduler, timeout))
     try:
         remote = shared
         if shared is not _NO_SHARED:
             remote = client.scatter(shared, broadcast=True, hash=False)
         futures = [client.submit(_run_chunk, function, remote, c, pure=False) for c in chunks]
     except BaseException:
-        context.__exit__(*sys.exc_info())
+        stack.close()
         raise
 
     def results() -> Iterator[list[tuple[int, Any]]]:
@@ -312,7 +313,7 @@ def _on_dask(
                 yield future.result()
         finally:
             client.cancel(futures)
-            context.__exit__(None, None, None)
+            stack.close()
 
     return results()
 
