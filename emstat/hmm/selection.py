@@ -11,6 +11,7 @@ import pandas as pd
 
 from emstat._validation import check_k_values, check_seed, check_whole
 from emstat.errors import DegenerateFitError, InputError
+from emstat.execution import map_tasks
 from emstat.families import is_gaussian
 from emstat.hmm.fit import HMM_CONTROL, HMMFitter, prepare_hmm
 from emstat.hmm.result import HMMResult
@@ -82,6 +83,14 @@ class HMMSelection:
         return self.summary()
 
 
+def _fit_or_reason(fitter: HMMFitter, k: int) -> HMMResult | str:
+    """The fit with ``k`` states, or why it cannot be made (a cell's reason)."""
+    try:
+        return fitter.fit(k)
+    except (InputError, DegenerateFitError) as exc:
+        return str(exc)
+
+
 def select_hmm(
     data: Any,
     k: Any = range(1, 6),
@@ -104,14 +113,16 @@ def select_hmm(
     max_iter: int | None = None,
     trials: Any = None,
     exposure: Any = None,
+    workers: int = 1,
 ) -> HMMSelection:
     """Fit hidden Markov models with every k (and Gaussian covariance model) and rank them.
 
     ``models`` are Gaussian covariance models (default ``["V"]`` in 1-D and
     ``["VVV"]`` otherwise); for the other families the one model is the
     family.  A cell that cannot be fitted (too few rows, a degenerate start,
-    a constraint of another size) keeps its reason in ``table``.  Other
-    arguments as :func:`emstat.fit_hmm`.
+    a constraint of another size) keeps its reason in ``table``.  ``workers``
+    fits the numbers of states on that many processes, with the same
+    results.  Other arguments as :func:`emstat.fit_hmm`.
     """
     from emstat.mixture.fit import make_control
 
@@ -119,6 +130,7 @@ def select_hmm(
         raise InputError(f"unknown criterion {criterion!r}; choose one of {', '.join(_CRITERIA)}")
     ks = check_k_values(k)
     check_whole(n_init, "n_init")
+    workers = check_whole(workers, "workers")
     seed = check_seed(seed)
     stop = make_control(control, tol, None, max_iter, HMM_CONTROL)
     if not is_gaussian(family) and models is not None:
@@ -153,9 +165,10 @@ def select_hmm(
             n_init=n_init,
             seed=seed,
         )
-        for kk in ks:
-            try:
-                fits[(kk, label)] = fitter.fit(kk)
-            except (InputError, DegenerateFitError) as exc:
-                reasons[(kk, label)] = str(exc)
+        outcomes = map_tasks(_fit_or_reason, ks, workers=workers, shared=fitter, chunk=1)
+        for kk, outcome in zip(ks, outcomes, strict=True):
+            if isinstance(outcome, str):
+                reasons[(kk, label)] = outcome
+            else:
+                fits[(kk, label)] = outcome
     return HMMSelection(fits, reasons, criterion, ks, list(dict.fromkeys(labels)), columns_used)

@@ -11,9 +11,7 @@ standard errors and percentile, basic, BCa and normal intervals.
 
 from __future__ import annotations
 
-import multiprocessing
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,17 +22,14 @@ from numpy.typing import NDArray
 from emstat._validation import check_whole
 from emstat.engine import EMControl
 from emstat.errors import InputError
+from emstat.execution import check_scheduler_argument, map_tasks
 from emstat.inference import intervals
 from emstat.inference.refit import KINDS, Refitter, refitter_for
-from emstat.mixture import _parallel
 from emstat.results import wald_z
 
 __all__ = ["KINDS", "BootstrapResult", "bootstrap_fit", "check_kind", "parameter_labels"]
 
 Array = NDArray[np.float64]
-
-_REFITTER: Refitter | None = None  # what a forked worker inherits
-_DASK_CHUNKS = 16  # tasks of one bootstrap on a Dask cluster
 
 
 def check_kind(kind: Any) -> str:
@@ -60,26 +55,10 @@ def _seed_sequence(seed: Any) -> np.random.SeedSequence:
     return np.random.SeedSequence(seed)
 
 
-def _run(kind: str, indices: NDArray[np.intp], seeds: list[np.random.SeedSequence]) -> Array:
-    refitter = _REFITTER
-    if refitter is None:  # pragma: no cover - set by the parent before forking
-        raise RuntimeError("no refitter in this worker")
-    return _refits(refitter, kind, indices, seeds)
-
-
-def _refits(
-    refitter: Refitter, kind: str, indices: NDArray[np.intp], seeds: list[np.random.SeedSequence]
-) -> Array:
-    rows = []
-    for b, seq in zip(indices, seeds, strict=True):
-        value = refitter.refit(kind, int(b), np.random.default_rng(seq))
-        rows.append(None if value is None else value)
-    m = next((len(r) for r in rows if r is not None), 0)
-    out = np.full((len(rows), m), np.nan)
-    for i, value in enumerate(rows):
-        if value is not None:
-            out[i] = value
-    return out
+def _refit(refitter: Refitter, task: tuple[str, int, np.random.SeedSequence]) -> Array | None:
+    """One refit's aligned estimates (None when it failed), from its own stream."""
+    kind, b, seq = task
+    return refitter.refit(kind, b, np.random.default_rng(seq))
 
 
 def run_refits(
@@ -92,40 +71,21 @@ def run_refits(
 ) -> Array:
     """``(n_boot, m)`` aligned refit estimates; a failed refit's row is NaN.
 
-    On a Dask cluster (``scheduler``) the refits go in chunks of about
-    ``n_boot / 16``; each refit draws from its own spawned stream, so the
-    rows are those of a local run whatever runs them.
+    The refits run on :func:`emstat.execution.map_tasks` (this process,
+    ``workers`` processes or the Dask ``scheduler``); each refit draws from
+    its own spawned stream, so the rows are those of a serial run whatever
+    runs them.
     """
-    global _REFITTER
-    indices = np.arange(n_boot)
-    seeds = seed.spawn(n_boot)
-    if scheduler is not None:
-        from emstat._dask import map_on_dask
-
-        chunks = [c for c in np.array_split(indices, min(n_boot, _DASK_CHUNKS)) if c.size]
-        parts = map_on_dask(
-            scheduler, _refits, refitter, [(kind, c, [seeds[int(i)] for i in c]) for c in chunks]
-        )
-    elif workers <= 1 or n_boot < 2 * workers or not _parallel.can_fork():
-        parts = [_refits(refitter, kind, indices, seeds)]
-    else:
-        chunks = np.array_split(indices, workers * 4)
-        _REFITTER = refitter
-        try:
-            with ProcessPoolExecutor(
-                max_workers=workers,
-                mp_context=multiprocessing.get_context("fork"),
-                initializer=_parallel._serial_kernels_only,
-            ) as pool:
-                futures = [
-                    pool.submit(_run, kind, c, [seeds[int(i)] for i in c]) for c in chunks if c.size
-                ]
-                parts = [f.result() for f in futures]
-        finally:
-            _REFITTER = None
-    widths = {p.shape[1] for p in parts if p.shape[1]}
-    m = widths.pop() if widths else 0
-    return np.concatenate([p if p.shape[1] else np.full((p.shape[0], m), np.nan) for p in parts])
+    tasks = [(kind, b, seq) for b, seq in enumerate(seed.spawn(n_boot))]
+    if n_boot < 2 * workers:  # too few refits to pay for starting processes
+        workers = 1
+    rows = map_tasks(_refit, tasks, workers=workers, scheduler=scheduler, shared=refitter)
+    m = next((len(r) for r in rows if r is not None), 0)
+    out = np.full((n_boot, m), np.nan)
+    for i, value in enumerate(rows):
+        if value is not None:
+            out[i] = value
+    return out
 
 
 def parameter_labels(table: pd.DataFrame) -> list[str]:
@@ -324,8 +284,6 @@ def bootstrap_fit(
     if control is not None and not isinstance(control, EMControl):
         raise InputError(f"control must be an EMControl, got {type(control).__name__}")
     sequence = _seed_sequence(seed)
-    from emstat._dask import check_scheduler_argument
-
     check_scheduler_argument(scheduler)
     table = fit.conf_int(0.95)[["component", "parameter", "estimate", "scale"]]
     refitter = refitter_for(fit, kind, control)

@@ -1,67 +1,79 @@
-"""Fitting many (k, model) pairs of one data set on several processes.
+"""Fitting many (k, model) pairs of one data set, or the restarts of one fit, on processes.
 
-The fitter, with the centred data and the cached starting partitions, is
-inherited by forked workers instead of being sent to them; each task is one
-fit, sent back without the data, which the parent reattaches.  Workers use
-the serial E-step kernel: the parallelism is across fits, and OpenMP threads
-must not be started in a forked child whose parent already ran them.
+The fitter, with the centred data and the cached starting partitions, is the
+tasks' shared object of :func:`emstat.execution.map_tasks`: forked workers
+inherit it instead of receiving it; each task is one fit, sent back without
+the data, which the parent reattaches.  The restarts of one fit share the
+fit's own closure (forked workers only: it is not sent), one start per task.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from emstat.mixture import fused
+from emstat.engine import fit_em_restarts
+from emstat.execution import can_fork, map_tasks
 
 if TYPE_CHECKING:
     from emstat.mixture.fit import MixtureFitter
     from emstat.mixture.result import MixtureResult
 
-_FITTER: MixtureFitter | None = None  # the fitter a forked worker inherits
-
-
-def can_fork() -> bool:
-    return "fork" in multiprocessing.get_all_start_methods()
-
-
-def _serial_kernels_only() -> None:
-    fused.PARALLEL_MIN_ROWS = 2**62
-
+__all__ = ["can_fork", "fit_grid", "fit_restarts", "restart_workers"]
 
 # Models whose M-steps iterate cost most: they go first, so the pool ends together.
 _ITERATIVE = ("EVE", "VVE", "VEE", "VEV", "VEI", "EVV")
 
 
-def _fit_one(k: int, model: str) -> MixtureResult:
-    assert _FITTER is not None  # set by the parent before the pool forks
-    return replace(_FITTER.fit(k, model), data_=None)
+def _fit_one(fitter: MixtureFitter, cell: tuple[int, str]) -> MixtureResult:
+    return replace(fitter.fit(*cell), data_=None)
 
 
 def fit_grid(
     fitter: MixtureFitter, ks: list[int], models: list[str], workers: int
 ) -> dict[tuple[int, str], MixtureResult]:
-    """Every (k, model) fit, on ``workers`` forked processes, one fit per task."""
-    global _FITTER
-    for k in ks:  # compute the shared starts once, before forking
+    """Every (k, model) fit, on ``workers`` processes, one fit per task."""
+    for k in ks:  # compute the shared starts once, before the workers start
         fitter.prime(k)
-    _FITTER = fitter
-    try:
-        with ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=multiprocessing.get_context("fork"),
-            initializer=_serial_kernels_only,
-        ) as pool:
-            order = sorted(models, key=lambda m: m not in _ITERATIVE)
-            futures = {(k, m): pool.submit(_fit_one, k, m) for m in order for k in reversed(ks)}
-            fits = {key: future.result() for key, future in futures.items()}
-    finally:
-        _FITTER = None
+    order = sorted(models, key=lambda m: m not in _ITERATIVE)
+    cells = [(k, m) for m in order for k in reversed(ks)]
+    done = map_tasks(_fit_one, cells, workers=workers, shared=fitter, chunk=1)
+    fits = dict(zip(cells, done, strict=True))
     rows = fitter.fitted_rows()
     return {
         (k, m): replace(fits[(k, m)], data_=rows if fits[(k, m)].ok else None)
         for k in ks
         for m in models
     }
+
+
+def restart_workers(fitter: MixtureFitter, n_starts: int) -> int:
+    """Processes for ``n_starts`` restarts of one fit: the fitter's ``workers``, or 1 when
+    they cannot give the serial result (or there is one start).
+
+    SEM's draws and ``init="cem"``'s notes live in the parent's state; the
+    missing-cells E-step always runs threads, which a forked child cannot start.
+    """
+    serial_only = (
+        n_starts < 2
+        or not can_fork()  # the run is a closure: only a forked worker has it
+        or fitter.algorithm == "sem"
+        or fitter._cem_init
+        or fitter.data.missing is not None
+    )
+    return 1 if serial_only else min(fitter.workers, n_starts)
+
+
+def _run_start(run: Callable[[Any], Any], start: Any) -> Any:
+    return run(start)
+
+
+def fit_restarts(
+    run: Callable[[Any], Any], starts: Sequence[Any], workers: int
+) -> tuple[Any, list[Any]]:
+    """:func:`emstat.engine.fit_em_restarts` with the runs on ``workers`` forked processes."""
+    if workers <= 1:
+        return fit_em_restarts(run, starts)
+    runs = iter(map_tasks(_run_start, list(starts), workers=workers, shared=run))
+    return fit_em_restarts(lambda _: next(runs), starts)

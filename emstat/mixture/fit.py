@@ -22,12 +22,13 @@ from emstat._validation import (
     count_distinct_rows,
     describe_labels,
 )
-from emstat.engine import EMControl, EMResult, fit_em, fit_em_restarts, run_e_step
+from emstat.engine import EMControl, EMResult, fit_em, run_e_step
 from emstat.errors import DegenerateFitError, InputError
 from emstat.families import is_gaussian
 from emstat.mixture import classification_em, gaussian
 from emstat.mixture import missing as incomplete
 from emstat.mixture._mclust_start import mclust_hard_start
+from emstat.mixture._parallel import fit_restarts, restart_workers
 from emstat.mixture.covariance import CovarianceModel, check_inner_tol, get_covariance_model
 from emstat.mixture.family_fit import FAMILY_CONTROL
 from emstat.mixture.gaussian import GaussianParams, GaussianStats
@@ -279,6 +280,7 @@ class MixtureFitter:
     labels: Any = None  # KnownLabels: rows whose component is known (semi-supervised)
     inner_tol: float | None = None
     algorithm: str = "em"
+    workers: int = 1  # processes for the restarts of one fit
     _sample: np.ndarray = field(init=False, repr=False)
     _starts: dict[tuple[str, int], StartingPartition] = field(init=False, repr=False)
     _hc: Any = field(init=False, repr=False, default=None)
@@ -473,7 +475,7 @@ class MixtureFitter:
                 warn=len(starts) == 1 and self.algorithm != "sem",
             )
 
-        best, runs = fit_em_restarts(run, starts)
+        best, runs = fit_restarts(run, starts, restart_workers(self, len(starts)))
         best = classification_em.best_run(best, runs, self.algorithm)
         restarts = restart_table(runs, [s.method for s in starts]) if len(runs) > 1 else None
         position = next(i for i, r in enumerate(runs) if r is best)
@@ -657,6 +659,7 @@ def fit_mixture(
     inner_tol: float | None = None,
     algorithm: str = "em",
     missing: str = "em",
+    workers: int = 1,
 ) -> Any:
     """Fit a k-component mixture by EM: Gaussian by default, or any component family.
 
@@ -691,6 +694,11 @@ def fit_mixture(
         Restarts (random inits only); the best log-likelihood is kept (under
         ``algorithm="cem"`` the best classification log-likelihood, its
         objective) and every restart is reported in ``result.restarts``.
+    workers
+        Processes the Gaussian restarts run on (forked, where the platform
+        forks; 1: this process), with the same result as one process.  It
+        pays when ``n_init`` is large; data with missing cells, ``init="cem"``
+        and ``algorithm="sem"`` restart in this process.
     control, tol, criterion, max_iter
         The stopping rule (:class:`emstat.EMControl`); for Gaussian mixtures
         mclust's ``|l_old - l| / (1 + |l|) <= 1e-5`` by default, for the
@@ -837,6 +845,7 @@ def fit_mixture(
         prior=prior,
         inner_tol=inner_tol,
     )
+    workers = check_whole(workers, "workers")
     columns, known, labels_control = labels_option(
         data,
         labels,
@@ -908,6 +917,7 @@ def fit_mixture(
             noise=(noise, noise_column, Vinv) if noisy else None,
             inner_tol=inner_tol,
             algorithm=algorithm,
+            workers=workers,
         )
 
 

@@ -20,8 +20,8 @@ not depend on ``workers``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,6 +30,7 @@ import pandas as pd
 from emstat._validation import check_seed, check_whole, describe_labels
 from emstat.engine import fit_em
 from emstat.errors import InputError
+from emstat.execution import map_tasks
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -46,7 +47,6 @@ __all__ = [
 
 #: Draws of one bootstrap sample before it is given up (mclust draws again without end).
 MAX_DRAWS = 10
-_TASKS_PER_WORKER = 4
 TABLE_COLUMNS = ("k0", "k1", "statistic", "p_value", "n_boot", "n_failed", "rejected", "note")
 
 
@@ -136,74 +136,41 @@ def _gaussian_refit(fit: Any, x: np.ndarray) -> float:
     return float(em.loglik) if em.ok else math.nan
 
 
-@dataclass(frozen=True)
-class _Chunk:
-    """Bootstrap samples ``indices`` of one test: the unit of work a worker runs."""
+def _statistic(fits: tuple[Any, Any, int], stream: np.random.SeedSequence) -> tuple[float, int]:
+    """One bootstrap sample's statistic (NaN after ``MAX_DRAWS`` failures) and its failed draws.
 
-    null: Any  # the k-component fit (samples are drawn from it; the k refit starts there)
-    alternative: Any  # the (k + 1)-component fit (the k + 1 refit starts there)
-    n: int
-    indices: tuple[int, ...]
-    streams: tuple[np.random.SeedSequence, ...]
-
-
-def _run_chunk(chunk: _Chunk) -> tuple[tuple[int, ...], np.ndarray, int]:
-    """The statistic of every bootstrap sample of the chunk, and the failed draws."""
+    ``fits`` is the k-component fit (samples are drawn from it; the k refit
+    starts there), the (k + 1)-component fit (the k + 1 refit starts there)
+    and the sample size.
+    """
     import warnings
 
-    values = np.full(len(chunk.indices), np.nan)
+    null, alternative, n = fits
+    rng = np.random.default_rng(stream)
     failed = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for i, stream in enumerate(chunk.streams):
-            rng = np.random.default_rng(stream)
-            for _ in range(MAX_DRAWS):
-                sample = _draw(chunk.null, chunk.n, rng)
-                l0 = _refit_loglik(chunk.null, sample)
-                l1 = _refit_loglik(chunk.alternative, sample) if math.isfinite(l0) else math.nan
-                statistic = 2.0 * (l1 - l0)
-                if math.isfinite(statistic):
-                    values[i] = statistic
-                    break
-                failed += 1
-    return chunk.indices, values, failed
-
-
-def _without_data(fit: Any) -> Any:
-    """A Gaussian fit sent to workers without its rows (draws need only its parameters)."""
-    return replace(fit, data_=None) if _is_gaussian_fit(fit) else fit
+        for _ in range(MAX_DRAWS):
+            sample = _draw(null, n, rng)
+            l0 = _refit_loglik(null, sample)
+            l1 = _refit_loglik(alternative, sample) if math.isfinite(l0) else math.nan
+            statistic = 2.0 * (l1 - l0)
+            if math.isfinite(statistic):
+                return statistic, failed
+            failed += 1
+    return math.nan, failed
 
 
 def _bootstrap(
     null: Any, alternative: Any, n: int, stream: np.random.SeedSequence, n_boot: int, workers: int
 ) -> tuple[np.ndarray, int]:
-    streams = stream.spawn(n_boot)
-    per_task = max(1, math.ceil(n_boot / (_TASKS_PER_WORKER * workers)))
-    chunks = [
-        _Chunk(
-            _without_data(null),
-            _without_data(alternative),
-            n,
-            tuple(range(start, min(start + per_task, n_boot))),
-            tuple(streams[start : start + per_task]),
-        )
-        for start in range(0, n_boot, per_task)
-    ]
-    results: Iterator[tuple[tuple[int, ...], np.ndarray, int]]
-    if workers <= 1 or len(chunks) <= 1:
-        # the fit itself may need its rows (a family's trials column)
-        chunks = [replace(c, null=null) for c in chunks]
-        results = (_run_chunk(c) for c in chunks)
-    else:
-        from emstat.simulation.executors import map_processes
-
-        results = map_processes(_run_chunk, chunks, min(workers, len(chunks)))
-    values = np.full(n_boot, np.nan)
-    failed = 0
-    for indices, chunk_values, chunk_failed in results:
-        values[list(indices)] = chunk_values
-        failed += chunk_failed
-    return values, failed
+    # the fits are shared by the tasks: forked workers inherit them with their rows
+    # (a family's trials column), the streams go in chunks
+    results = map_tasks(
+        _statistic, stream.spawn(n_boot), workers=workers, shared=(null, alternative, n)
+    )
+    values = np.array([value for value, _ in results], dtype=float)
+    return values, sum(failed for _, failed in results)
 
 
 # --------------------------------------------------------------------------- #
