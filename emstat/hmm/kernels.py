@@ -48,7 +48,7 @@ from numba import types as nbtypes
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from emstat.mixture._fused_kernels import _FAST, exp_neg
+from emstat.mixture._fused_kernels import _FAST, _bits_to_float, _float_to_bits, exp_neg
 
 __all__ = [
     "chunk_bounds",
@@ -182,10 +182,13 @@ _gaussian_parallel = numba.njit(parallel=True, cache=True)(_gaussian_blocks.py_f
 _SPECIALISED_MAX_K = 8
 # A forward or backward vector is not normalised at every step (a division on the
 # recursion's critical path) but multiplied by an exact power of two when its sum
-# falls below _TINY; a step whose sum falls below _SAFE is done again from the
-# previous vector brought to [1, 2), so that no value loses bits to underflow.
-_TINY = 2.0**-300
+# falls below _TINY, which keeps it within 2^64 of where the per-step normalisation
+# would put it (no more of a tiny probability is lost to underflow than there).  A
+# step whose sum falls below _SAFE is done again from the previous vector brought
+# to [1, 2).
+_TINY = 2.0**-64
 _SAFE = 2.0**-1000
+_SMALLEST_NORMAL = 2.0**-1022
 _LN2 = math.log(2.0)
 
 
@@ -208,19 +211,22 @@ def _stack_intrinsic(typingctx: Any, size: Any) -> Any:
 _stack: Any = _stack_intrinsic
 
 
-@numba.njit(cache=True)
-def _exponent(total: float) -> int:
-    """The power of two that brings ``total`` (> 0) into [1, 2)."""
-    return 1 - math.frexp(total)[1]
-
-
 @numba.njit(fastmath=_FAST, inline="always", cache=True)
-def _rescale(v: np.ndarray, k: int, total: float) -> int:
-    """Multiply ``v`` by the exact power of two that brings its sum ``total`` into [1, 2)."""
-    e = _exponent(total)
+def _rescale(v: np.ndarray, k: int, total: float) -> tuple[int, float]:
+    """Multiply ``v`` by the power of two ``2^e`` that brings its sum ``total`` (> 0)
+    into [1, 2): exact, as long as no entry is below the smallest normal number.
+    Returns ``e`` and the new sum."""
+    if total >= _SMALLEST_NORMAL:
+        # 2^e from the exponent bits of total: no call to frexp and ldexp
+        e = 1023 - ((_float_to_bits(total) >> 52) & 0x7FF)
+        factor = _bits_to_float((e + 1023) << 52)
+        for j in range(k):
+            v[j] *= factor
+        return e, total * factor
+    e = 1 - math.frexp(total)[1]
     for j in range(k):
         v[j] = math.ldexp(v[j], e)
-    return e
+    return e, math.ldexp(total, e)
 
 
 @numba.njit(fastmath=_FAST, inline="always", cache=True)
@@ -341,22 +347,21 @@ def _make_forward_backward(n_states: int, moments: bool) -> tuple[Any, Any, Any]
             if not total >= _TINY:
                 if not total > 0.0:
                     return exps, total, lo
-                exps += _rescale(a, k, total)
-                total = math.ldexp(total, _exponent(total))
+                e, total = _rescale(a, k, total)
+                exps += e
             for j in range(k):
                 alpha[lo, j] = a[j]
             first = lo + 1
         for t in range(first, hi):
             step = _advance(a, y, dens, t, trans, k)
-            if not step >= _TINY:  # rare: every few hundred steps
+            if not step >= _TINY:  # every few dozen steps
                 if not step >= _SAFE:
-                    exps += _rescale(a, k, total)
+                    exps += _rescale(a, k, total)[0]
                     step = _advance(a, y, dens, t, trans, k)
                     if not step > 0.0:
                         return exps, step, t
-                e = _rescale(y, k, step)
+                e, step = _rescale(y, k, step)
                 exps += e
-                step = math.ldexp(step, e)
             for j in range(k):
                 alpha[t, j] = y[j]
                 a[j] = y[j]
@@ -384,8 +389,7 @@ def _make_forward_backward(n_states: int, moments: bool) -> tuple[Any, Any, Any]
                     step = _retreat(b, w, m, v, dens, t, trans, k)
                     if not step > 0.0:
                         return t + 1
-                _rescale(v, k, step)
-                step = math.ldexp(step, _exponent(step))
+                step = _rescale(v, k, step)[1]
             for j in range(k):
                 beta[t, j] = v[j]
                 b[j] = v[j]
@@ -441,7 +445,7 @@ def _make_forward_backward(n_states: int, moments: bool) -> tuple[Any, Any, Any]
             z = 0.0
             for i in range(k):
                 z += alpha[t, i] * v[i]
-            if step >= _TINY and z >= _SAFE:
+            if step >= _SAFE and z >= _SAFE:
                 inverse = 1.0 / z
                 for i in range(k):
                     a[i] = alpha[t, i] * inverse
@@ -475,8 +479,7 @@ def _make_forward_backward(n_states: int, moments: bool) -> tuple[Any, Any, Any]
                     for j in range(k):
                         local_xi[i * k + j] += a[i] * m[i * k + j]
             if not step >= _TINY:
-                _rescale(v, k, step)
-                step = math.ldexp(step, _exponent(step))
+                step = _rescale(v, k, step)[1]
             for j in range(k):
                 b[j] = v[j]
             total = step
@@ -528,8 +531,8 @@ def _make_forward_backward(n_states: int, moments: bool) -> tuple[Any, Any, Any]
             for j in range(k):
                 q[j] = beta[t, j]
                 z += y[j] * q[j]
-            if not (step >= _TINY and z >= _SAFE):  # rare, as in _backward_stats
-                exps += _rescale(a, k, total)
+            if not (step >= _SAFE and z >= _SAFE):  # rare, as in _backward_stats
+                exps += _rescale(a, k, total)[0]
                 step = _advance(a, y, dens, t, trans, k)
                 if not step > 0.0:
                     return exps, step, t
@@ -540,11 +543,16 @@ def _make_forward_backward(n_states: int, moments: bool) -> tuple[Any, Any, Any]
                 z = 0.0
                 for j in range(k):
                     z += y[j] * q[j]
-                if not z > 0.0:
-                    return exps, step, t
+                if not z > 0.0:  # no path through row t: the forward recursion finds why
+                    for j in range(k):
+                        alpha[t - 1, j] = a[j]
+                    more, step, row = _forward(dens, t, hi, True, a, trans, alpha)
+                    return exps + more, step, row if row >= 0 else t
             inverse = 1.0 / z
             for j in range(k):
-                g[j] = y[j] * q[j] * inverse
+                c[j] = y[j] * inverse  # before the product with q: it may be tiny
+            for j in range(k):
+                g[j] = c[j] * q[j]
             if moments:
                 _add_moments(g, x, t, means, second, local_sums, k)
             else:
@@ -559,8 +567,8 @@ def _make_forward_backward(n_states: int, moments: bool) -> tuple[Any, Any, Any]
                     for j in range(k):
                         local_xi[i * k + j] += c[i] * trans[i, j] * q[j]
             if not step >= _TINY:
-                exps += _rescale(y, k, step)
-                step = math.ldexp(step, _exponent(step))
+                e, step = _rescale(y, k, step)
+                exps += e
             for j in range(k):
                 a[j] = y[j]
             total = step
@@ -640,10 +648,10 @@ def _make_forward_backward(n_states: int, moments: bool) -> tuple[Any, Any, Any]
         if bad[0] >= 0:
             return
         if bad[1] >= 0:  # zero likelihood: the forward recursion finds the first such row
-            bad[1] = -1
+            row = bad[1]
             exps[1], ends[1], bad[1] = _forward(dens, middle, n, True, start, trans, alpha)
             if bad[1] < 0:
-                bad[1] = n - 1
+                bad[1] = row
             return
         for task in numba.prange(2):
             if task == 0:
@@ -655,6 +663,9 @@ def _make_forward_backward(n_states: int, moments: bool) -> tuple[Any, Any, Any]
                 exps[1], ends[1], bad[1] = _forward_stats(
                     dens, middle, n, trans, alpha, beta, gamma, x, means, second, xi[1], sums[1]
                 )
+        if bad[1] >= 0:  # the forward recursion's row is the first of zero likelihood
+            bad[0] = -1
+            return
         logliks[0] = math.log(ends[1]) - (exps[0] + exps[1]) * _LN2
 
     parallel = numba.njit(parallel=True, cache=True)(_chunks.py_func)
