@@ -218,7 +218,7 @@ def _rescale(v: np.ndarray, k: int, total: float) -> tuple[int, float]:
     Returns ``e`` and the new sum."""
     if total >= _SMALLEST_NORMAL:
         # 2^e from the exponent bits of total: no call to frexp and ldexp
-        e = 1023 - ((_float_to_bits(total) >> 52) & 0x7FF)
+        e = 1023 - ((_float_to_bits(total) >> 52) & 0x7FF)  # type: ignore[call-arg]
         factor = _bits_to_float((e + 1023) << 52)
         for j in range(k):
             v[j] *= factor
