@@ -234,10 +234,10 @@ def _call_kernel(serial, dens, offsets, starts, trans, gaussian=None):
     sums = np.zeros((n_chunks, k, 1 + 2 * x.shape[1]))
     log_scales = np.zeros(n_chunks)
     bad = np.full(n_chunks, -1, dtype=np.int64)
-    alpha, scales = np.empty((n, k)), np.empty(n)
+    alpha = np.empty((n, k))
     serial(
-        dens, offsets, bounds, starts, trans, alpha, scales, xi, gamma, first,
-        x, means, second, sums, log_scales, bad,
+        dens, offsets, bounds, starts, trans, alpha, gamma, first,
+        x, means, second, xi, sums, log_scales, bad,
     )  # fmt: skip
     return gamma, xi.sum(axis=0), first, log_scales.sum(), sums.sum(axis=0), bad
 

@@ -6,29 +6,32 @@ the ``(T, k)`` log densities ``log b_t(j)`` (0 for a row with nothing
 observed: a step of the chain without emission), or, for diagonal Gaussian
 emissions, the kernels compute the densities themselves.
 
-Forward-backward runs in the scaled form of Rabiner (1989): each row's
-densities are divided by their largest value before the exponential (a
-parallel pass over blocks of rows), and each forward vector is normalised
-to sum to 1, so nothing underflows however long the sequence; the
-log-likelihood is the sum of the logarithms of the scales and of the row
-maxima.  Within a sequence the backward vector is formed on the way back and
-combined at once with the stored forward vectors into the posterior state
-probabilities ``gamma`` and the expected transition counts ``xi``; for
-diagonal Gaussian emissions the kernels compute the densities themselves and
-the backward pass sums the moments Σγ, Σγx, Σγx² instead of storing ``gamma``
-(work that overlaps the recursion's latency).  The recursions are compiled
-once for each number of states up to ``_SPECIALISED_MAX_K`` from the same
-code, k a constant there, so that their loops over states unroll.  A step whose
-scale is 0 (no state can emit the row, or none can be reached) has zero
-likelihood: the kernels return its row and the caller raises.
+Forward-backward runs in scaled form: each row's densities are divided by
+their largest value before the exponential (a parallel pass over blocks of
+rows), and a forward or backward vector is multiplied by an exact power of
+two whenever its sum falls below 2^-300, instead of being normalised at every
+step (a division on the recursion's critical path).  The exponents are
+integers: the log-likelihood is the logarithm of the last forward vector's
+sum, less the exponents times log 2, plus the row maxima.  Since every vector
+is known up to its own factor, the posteriors are normalised per step:
+``gamma_t ∝ alpha_t * beta_t`` and ``xi_t ∝ alpha_{t-1}(i) A_ij b_t(j) beta_t(j)``.
+The backward recursion forms them as it goes from the stored forward
+vectors; for diagonal Gaussian emissions it sums the moments Σγ, Σγx, Σγx²
+instead of storing ``gamma``.  The recursions are compiled once for each
+number of states up to ``_SPECIALISED_MAX_K`` from the same code, k a
+constant there, so that their loops over states unroll and the state vectors
+stay in registers.  A step whose vector sums to 0 (no state can emit the
+row, or none can be reached) has zero likelihood: the kernels return its row
+and the caller raises.
 
 Parallel work: sequences are grouped into chunks that depend on the data
-only, one chunk per task; chunk totals are summed in chunk order, so a
-result does not depend on the number of threads.  Within one long sequence
-the recursions are serial; the passes over the densities and the moments
-run in parallel blocks of rows.  (Running the forward and the backward
-recursion on two threads at once cost more than it saved on this
-two-core machine, whose cores are shared.)
+only, one chunk per task; chunk totals are summed in chunk order.  One long
+sequence runs on two threads: the forward recursion over its first half and
+the backward over its second half at once, then each continues into the
+other half with the other's stored vectors, forming the posteriors there.
+Each half has its own totals, summed in a fixed order, so a result does not
+depend on the number of threads.  The passes over the densities run in
+parallel blocks of rows.
 
 The numpy versions in ``tests/test_hmm_kernels.py`` are these kernels' oracle.
 """
@@ -41,8 +44,11 @@ from typing import Any
 
 import numba
 import numpy as np
+from numba import types as nbtypes
+from numba.core import cgutils
+from numba.extending import intrinsic
 
-from emstat.mixture._fused_kernels import _FAST, exp_neg
+from emstat.mixture._fused_kernels import _FAST, _bits_to_float, _float_to_bits, exp_neg
 
 __all__ = [
     "chunk_bounds",
@@ -108,22 +114,25 @@ def _gaussian_rows(
 ) -> None:
     """The scaled densities of diagonal Gaussian emissions, missing coordinates marginalised.
 
-    State by state over the block's rows, so that the loops over rows vectorise.
+    State by state over the block's rows, each coordinate first copied out of
+    ``x``, so that the loops over rows vectorise.
     """
     k, d = means.shape
     m = hi - lo
     logs = np.zeros((k, m))
-    for j in range(k):
-        row = logs[j]
-        for c in range(d):
+    column = np.empty(m)
+    for c in range(d):
+        for i in range(m):
+            column[i] = x[lo + i, c]
+        for j in range(k):
+            row = logs[j]
             mu = means[j, c]
             p = precision[j, c]
             constant = log_norm[j, c]
             for i in range(m):
-                v = x[lo + i, c]
+                v = column[i]
                 z = (v - mu) * p
-                term = constant - 0.5 * z * z
-                row[i] += term if v == v else 0.0  # NaN: the coordinate is marginalised
+                row[i] += constant - 0.5 * z * z if v == v else 0.0  # NaN: marginalised
     best = np.empty(m)
     for i in range(m):
         best[i] = logs[0, i]
@@ -168,201 +177,503 @@ _gaussian_parallel = numba.njit(parallel=True, cache=True)(_gaussian_blocks.py_f
 
 
 # Numbers of states with a kernel of their own (compiled on first use, then cached on
-# disk): with k a compile-time constant the loops over states unroll.
+# disk): with k a compile-time constant the loops over states unroll and the state
+# vectors live in registers.
 _SPECIALISED_MAX_K = 8
+# A forward or backward vector is not normalised at every step (a division on the
+# recursion's critical path) but multiplied by an exact power of two when its sum
+# falls below _TINY, which keeps it within 2^64 of where the per-step normalisation
+# would put it (no more of a tiny probability is lost to underflow than there).  A
+# step whose sum falls below _SAFE is done again from the previous vector brought
+# to [1, 2).
+_TINY = 2.0**-64
+_SAFE = 2.0**-1000
+_SMALLEST_NORMAL = 2.0**-1022
+_LN2 = math.log(2.0)
+
+
+@intrinsic
+def _stack_intrinsic(typingctx: Any, size: Any) -> Any:
+    """Room for ``size`` doubles on the stack (``size`` a compile-time constant):
+    a vector there, indexed by unrolled loops, is kept in registers."""
+    if not isinstance(size, nbtypes.IntegerLiteral):
+        return None
+    count = size.literal_value
+
+    def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
+        double = context.get_value_type(nbtypes.float64)
+        return cgutils.alloca_once(builder, double, size=context.get_constant(nbtypes.intp, count))
+
+    return nbtypes.CPointer(nbtypes.float64)(size), codegen
+
+
+# called as _stack(size) in compiled code (the typing context is numba's)
+_stack: Any = _stack_intrinsic
+
+
+@numba.njit(fastmath=_FAST, inline="always", cache=True)
+def _rescale(v: np.ndarray, k: int, total: float) -> tuple[int, float]:
+    """Multiply ``v`` by the power of two ``2^e`` that brings its sum ``total`` (> 0)
+    into [1, 2): exact, as long as no entry is below the smallest normal number.
+    Returns ``e`` and the new sum."""
+    if total >= _SMALLEST_NORMAL:
+        # 2^e from the exponent bits of total: no call to frexp and ldexp
+        e = 1023 - ((_float_to_bits(total) >> 52) & 0x7FF)  # type: ignore[call-arg]
+        factor = _bits_to_float((e + 1023) << 52)
+        for j in range(k):
+            v[j] *= factor
+        return e, total * factor
+    e = 1 - math.frexp(total)[1]
+    for j in range(k):
+        v[j] = math.ldexp(v[j], e)
+    return e, math.ldexp(total, e)
+
+
+@numba.njit(fastmath=_FAST, inline="always", cache=True)
+def _advance(
+    a: np.ndarray, y: np.ndarray, dens: np.ndarray, t: int, trans: np.ndarray, k: int
+) -> float:
+    """``y = (a A) * b_t``, the forward step; returns ``sum(y)``."""
+    total = 0.0
+    for j in range(k):
+        acc = 0.0
+        for i in range(k):
+            acc += a[i] * trans[i, j]
+        value = acc * dens[t, j]
+        y[j] = value
+        total += value
+    return total
+
+
+@numba.njit(fastmath=_FAST, inline="always", cache=True)
+def _retreat(
+    b: np.ndarray,
+    w: np.ndarray,
+    m: np.ndarray,
+    v: np.ndarray,
+    dens: np.ndarray,
+    t: int,
+    trans: np.ndarray,
+    k: int,
+) -> float:
+    """The backward step from ``b = beta_{t+1}``: ``w = b_{t+1} * b``, ``m_ij = A_ij w_j``,
+    ``v = beta_t = m 1``; returns ``sum(v)``."""
+    for j in range(k):
+        w[j] = dens[t + 1, j] * b[j]
+    total = 0.0
+    for i in range(k):
+        acc = 0.0
+        for j in range(k):
+            term = trans[i, j] * w[j]
+            m[i * k + j] = term
+            acc += term
+        v[i] = acc
+        total += acc
+    return total
+
+
+@numba.njit(fastmath=_FAST, inline="always", cache=True)
+def _add_moments(
+    g: np.ndarray,
+    x: np.ndarray,
+    t: int,
+    means: np.ndarray,
+    second: np.ndarray,
+    sums: np.ndarray,
+    k: int,
+) -> None:
+    """Add row ``t``'s posteriors ``g`` times 1, x and x^2 to ``sums`` (k, 1 + 2d); a
+    missing coordinate by its moments given the state, a row with nothing observed not."""
+    d = x.shape[1]
+    seen = False
+    for c in range(d):
+        seen = seen or x[t, c] == x[t, c]
+    if not seen:
+        return
+    for j in range(k):
+        w = g[j]
+        sums[j, 0] += w
+        for c in range(d):
+            v = x[t, c]
+            if v == v:
+                sums[j, 1 + c] += w * v
+                sums[j, 1 + d + c] += w * v * v
+            else:
+                sums[j, 1 + c] += w * means[j, c]
+                sums[j, 1 + d + c] += w * second[j, c]
 
 
 @functools.cache
-def _make_forward_backward(n_states: int, moments: bool) -> tuple[Any, Any]:
-    """The serial and the parallel forward-backward over chunks of sequences, for
-    ``n_states`` states (a constant of the compiled code), or any number if 0.
+def _make_forward_backward(n_states: int, moments: bool) -> tuple[Any, Any, Any]:
+    """The kernels for ``n_states`` states (a constant of the compiled code), or any
+    number if 0: forward-backward over chunks of sequences, serial and parallel, and
+    the two-thread forward-backward of one long sequence.
 
-    With ``moments`` the backward pass sums the diagonal Gaussian moments
-    Σγ, Σγx, Σγx² of its posteriors instead of storing them: it saves a pass
-    over ``gamma``, whose work overlaps the recursion's latency.
+    With ``moments`` the posteriors are not stored but their diagonal Gaussian
+    moments Σγ, Σγx, Σγx² summed, in the same pass that forms them.
     """
+    fixed = n_states > 0
+    cap = max(n_states, 1)  # room on the stack for one vector of the specialised kernels
+    grid = cap * cap
 
-    @numba.njit(cache=True)
-    def _forward_pass(
+    @numba.njit(fastmath=_FAST, cache=True)
+    def _forward(
         dens: np.ndarray,
         lo: int,
         hi: int,
+        cont: bool,
         start: np.ndarray,
         trans: np.ndarray,
         alpha: np.ndarray,
-        scales: np.ndarray,
-    ) -> tuple[float, int]:
-        """The scaled forward pass of rows ``lo:hi``: the sum of the log scales and -1,
-        or the first row of zero likelihood.
+    ) -> tuple[int, float, int]:
+        """Forward vectors of rows ``lo:hi`` into ``alpha``, from ``start`` or (``cont``)
+        from ``alpha[lo - 1]``.  Each is the true one times 2 to the power of the
+        exponents applied so far; returns their sum, the last vector's sum and -1, or
+        the first row of zero likelihood."""
+        k = n_states if fixed else dens.shape[1]
+        a = numba.carray(_stack(cap), k) if fixed else np.empty(k)
+        y = numba.carray(_stack(cap), k) if fixed else np.empty(k)
+        exps = 0
+        total = 0.0
+        if cont:
+            for j in range(k):
+                a[j] = alpha[lo - 1, j]
+                total += a[j]
+            first = lo
+        else:
+            for j in range(k):
+                a[j] = start[j] * dens[lo, j]
+                total += a[j]
+            if not total >= _TINY:
+                if not total > 0.0:
+                    return exps, total, lo
+                e, total = _rescale(a, k, total)
+                exps += e
+            for j in range(k):
+                alpha[lo, j] = a[j]
+            first = lo + 1
+        for t in range(first, hi):
+            step = _advance(a, y, dens, t, trans, k)
+            if not step >= _TINY:  # every few dozen steps
+                if not step >= _SAFE:
+                    exps += _rescale(a, k, total)[0]
+                    step = _advance(a, y, dens, t, trans, k)
+                    if not step > 0.0:
+                        return exps, step, t
+                e, step = _rescale(y, k, step)
+                exps += e
+            for j in range(k):
+                alpha[t, j] = y[j]
+                a[j] = y[j]
+            total = step
+        return exps, total, -1
 
-        ``alpha`` holds ``u_t = (a_{t-1} A) * b_t`` and ``scales[t] = 1 / sum(u_t)``,
-        so that ``a_t = u_t * scales[t]``: the division of step t overlaps the
-        products of step t + 1 instead of delaying them.
-        """
-        k = n_states if n_states > 0 else dens.shape[1]
-        log_scales = 0.0
-        product = 1.0  # of the totals since the last logarithm: one log per many steps
-        previous = 1.0
-        for t in range(lo, hi):
-            total = 0.0
-            if t == lo:
-                for j in range(k):
-                    value = start[j] * dens[t, j]
-                    alpha[t, j] = value
-                    total += value
-            else:
-                for j in range(k):
-                    acc = 0.0
-                    for i in range(k):
-                        acc += alpha[t - 1, i] * trans[i, j]
-                    value = acc * dens[t, j] * previous
-                    alpha[t, j] = value
-                    total += value
-            if not total > 0.0:
-                return log_scales + math.log(product), t
-            previous = 1.0 / total
-            scales[t] = previous
-            if total < 1e-30:
-                log_scales += math.log(total)
-            else:
-                product *= total
-                if product < 1e-250:
-                    log_scales += math.log(product)
-                    product = 1.0
-        return log_scales + math.log(product), -1
+    @numba.njit(fastmath=_FAST, cache=True)
+    def _backward(dens: np.ndarray, lo: int, hi: int, trans: np.ndarray, beta: np.ndarray) -> int:
+        """Backward vectors of rows ``lo:hi`` (``hi`` the sequence's end) into ``beta``,
+        each up to its own power of two; -1, or a row no state path explains."""
+        k = n_states if fixed else dens.shape[1]
+        b = numba.carray(_stack(cap), k) if fixed else np.empty(k)
+        w = numba.carray(_stack(cap), k) if fixed else np.empty(k)
+        v = numba.carray(_stack(cap), k) if fixed else np.empty(k)
+        m = numba.carray(_stack(grid), k * k) if fixed else np.empty(k * k)
+        for j in range(k):
+            b[j] = 1.0
+            beta[hi - 1, j] = 1.0
+        total = float(k)
+        for t in range(hi - 2, lo - 1, -1):
+            step = _retreat(b, w, m, v, dens, t, trans, k)
+            if not step >= _TINY:
+                if not step >= _SAFE:
+                    _rescale(b, k, total)
+                    step = _retreat(b, w, m, v, dens, t, trans, k)
+                    if not step > 0.0:
+                        return t + 1
+                step = _rescale(v, k, step)[1]
+            for j in range(k):
+                beta[t, j] = v[j]
+                b[j] = v[j]
+            total = step
+        return -1
 
-    @numba.njit(cache=True)
-    def _forward_backward_sequence(
+    @numba.njit(fastmath=_FAST, cache=True)
+    def _backward_stats(
         dens: np.ndarray,
         lo: int,
         hi: int,
-        start: np.ndarray,
+        cont: bool,
         trans: np.ndarray,
         alpha: np.ndarray,
-        scales: np.ndarray,
-        xi: np.ndarray,
+        beta: np.ndarray,
         gamma: np.ndarray,
         first: np.ndarray,
         x: np.ndarray,
         means: np.ndarray,
         second: np.ndarray,
+        xi: np.ndarray,
         sums: np.ndarray,
-    ) -> tuple[float, int]:
-        """One sequence, rows ``lo:hi``, of scaled densities ``dens``.
-
-        Writes its posteriors to ``gamma`` (or, with ``moments``, adds their
-        moments of ``x`` to ``sums``, a missing coordinate by ``means`` and the
-        second moments ``second``) and its first row's to ``first``, adds its
-        expected transitions to ``xi``.  Returns the sum of the log scales and
-        -1, or the first row of zero likelihood.
-        """
-        log_scales, bad = _forward_pass(dens, lo, hi, start, trans, alpha, scales)
-        if bad >= 0:
-            return log_scales, bad
-        k = n_states if n_states > 0 else dens.shape[1]
-        # a local sum: the compiler keeps it apart from the arrays read in the loop
-        local_xi = np.zeros((k, k))
-        beta = np.ones(k)
-        weighted = np.empty(k)
-        g = np.empty(k)
-        d = x.shape[1]
-        local_sums = np.zeros((k, 1 + 2 * d))
+    ) -> int:
+        """The backward recursion over rows ``lo:hi`` with the stored forward vectors,
+        from ``beta[hi]`` if ``cont`` (else ``hi`` ends the sequence): posteriors
+        normalised per step, written to ``gamma`` (or their moments added to ``sums``),
+        the expected transitions out of rows ``lo:hi`` added to ``xi``, row ``lo``'s
+        posterior written to ``first``.  -1, or a row no state path explains."""
+        k = n_states if fixed else dens.shape[1]
+        b = numba.carray(_stack(cap), k) if fixed else np.empty(k)
+        w = numba.carray(_stack(cap), k) if fixed else np.empty(k)
+        v = numba.carray(_stack(cap), k) if fixed else np.empty(k)
+        a = numba.carray(_stack(cap), k) if fixed else np.empty(k)
+        g = numba.carray(_stack(cap), k) if fixed else np.empty(k)
+        m = numba.carray(_stack(grid), k * k) if fixed else np.empty(k * k)
+        local_xi = numba.carray(_stack(grid), k * k) if fixed else np.empty(k * k)
+        for ij in range(k * k):
+            local_xi[ij] = 0.0
+        local_sums = np.zeros_like(sums)
+        total = 0.0
+        if cont:
+            for j in range(k):
+                b[j] = beta[hi, j]
+                total += b[j]
         for t in range(hi - 1, lo - 1, -1):
-            scale = scales[t]
-            for j in range(k):
-                g[j] = alpha[t, j] * scale * beta[j]
-                if not moments:
-                    gamma[t, j] = g[j]
-            if moments:
-                seen = False
-                for c in range(d):
-                    seen = seen or x[t, c] == x[t, c]
-                if seen:  # a row with nothing observed adds nothing
-                    for j in range(k):
-                        w = g[j]
-                        local_sums[j, 0] += w
-                        for c in range(d):
-                            v = x[t, c]
-                            if v == v:
-                                local_sums[j, 1 + c] += w * v
-                                local_sums[j, 1 + d + c] += w * v * v
-                            else:
-                                local_sums[j, 1 + c] += w * means[j, c]
-                                local_sums[j, 1 + d + c] += w * second[j, c]
-            if t == lo:
+            last = t == hi - 1 and not cont
+            if last:
                 for j in range(k):
-                    first[j] = g[j]
-                break
-            for j in range(k):
-                weighted[j] = dens[t, j] * beta[j] * scale
-            before = scales[t - 1]
+                    v[j] = 1.0
+                step = float(k)
+            else:
+                step = _retreat(b, w, m, v, dens, t, trans, k)
+            z = 0.0
             for i in range(k):
-                a = alpha[t - 1, i] * before
-                acc = 0.0
+                z += alpha[t, i] * v[i]
+            if step >= _SAFE and z >= _SAFE:
+                inverse = 1.0 / z
+                for i in range(k):
+                    a[i] = alpha[t, i] * inverse
+            else:  # rare: bring both vectors to [1, 2) exactly and form the step again
+                if not last:
+                    _rescale(b, k, total)
+                    step = _retreat(b, w, m, v, dens, t, trans, k)
+                    if not step > 0.0:
+                        return t + 1
+                size = 0.0
+                for i in range(k):
+                    a[i] = alpha[t, i]
+                    size += a[i]
+                _rescale(a, k, size)
+                z = 0.0
+                for i in range(k):
+                    z += a[i] * v[i]
+                if not z > 0.0:
+                    return t
+                for i in range(k):
+                    a[i] /= z
+            for i in range(k):
+                g[i] = a[i] * v[i]
+            if moments:
+                _add_moments(g, x, t, means, second, local_sums, k)
+            else:
+                for i in range(k):
+                    gamma[t, i] = g[i]
+            if not last:
+                for i in range(k):
+                    for j in range(k):
+                        local_xi[i * k + j] += a[i] * m[i * k + j]
+            if not step >= _TINY:
+                step = _rescale(v, k, step)[1]
+            for j in range(k):
+                b[j] = v[j]
+            total = step
+        for i in range(k):
+            first[i] = g[i]
+            for j in range(k):
+                xi[i, j] += local_xi[i * k + j]
+        if moments:
+            sums += local_sums
+        return -1
+
+    @numba.njit(fastmath=_FAST, cache=True)
+    def _forward_stats(
+        dens: np.ndarray,
+        lo: int,
+        hi: int,
+        trans: np.ndarray,
+        alpha: np.ndarray,
+        beta: np.ndarray,
+        gamma: np.ndarray,
+        x: np.ndarray,
+        means: np.ndarray,
+        second: np.ndarray,
+        xi: np.ndarray,
+        sums: np.ndarray,
+    ) -> tuple[int, float, int]:
+        """The forward recursion over rows ``lo:hi`` from ``alpha[lo - 1]``, with the
+        stored backward vectors: posteriors as in ``_backward_stats``, the expected
+        transitions into rows ``lo + 1:hi``.  Returns the exponents applied, the last
+        vector's sum and -1, or the first row of zero likelihood."""
+        k = n_states if fixed else dens.shape[1]
+        a = numba.carray(_stack(cap), k) if fixed else np.empty(k)
+        y = numba.carray(_stack(cap), k) if fixed else np.empty(k)
+        q = numba.carray(_stack(cap), k) if fixed else np.empty(k)
+        c = numba.carray(_stack(cap), k) if fixed else np.empty(k)
+        g = numba.carray(_stack(cap), k) if fixed else np.empty(k)
+        local_xi = numba.carray(_stack(grid), k * k) if fixed else np.empty(k * k)
+        for ij in range(k * k):
+            local_xi[ij] = 0.0
+        local_sums = np.zeros_like(sums)
+        exps = 0
+        total = 0.0
+        for j in range(k):
+            a[j] = alpha[lo - 1, j]
+            total += a[j]
+        for t in range(lo, hi):
+            step = _advance(a, y, dens, t, trans, k)
+            z = 0.0
+            for j in range(k):
+                q[j] = beta[t, j]
+                z += y[j] * q[j]
+            if not (step >= _SAFE and z >= _SAFE):  # rare, as in _backward_stats
+                exps += _rescale(a, k, total)[0]
+                step = _advance(a, y, dens, t, trans, k)
+                if not step > 0.0:
+                    return exps, step, t
+                size = 0.0
                 for j in range(k):
-                    step = trans[i, j] * weighted[j]
-                    local_xi[i, j] += a * step
-                    acc += step
-                beta[i] = acc
+                    size += q[j]
+                _rescale(q, k, size)
+                z = 0.0
+                for j in range(k):
+                    z += y[j] * q[j]
+                if not z > 0.0:  # no path through row t: the forward recursion finds why
+                    for j in range(k):
+                        alpha[t - 1, j] = a[j]
+                    more, step, row = _forward(dens, t, hi, True, a, trans, alpha)
+                    return exps + more, step, row if row >= 0 else t
+            inverse = 1.0 / z
+            for j in range(k):
+                c[j] = y[j] * inverse  # before the product with q: it may be tiny
+            for j in range(k):
+                g[j] = c[j] * q[j]
+            if moments:
+                _add_moments(g, x, t, means, second, local_sums, k)
+            else:
+                for j in range(k):
+                    gamma[t, j] = g[j]
+            if t > lo:
+                for j in range(k):
+                    q[j] *= dens[t, j]
+                for i in range(k):
+                    c[i] = a[i] * inverse
+                for i in range(k):
+                    for j in range(k):
+                        local_xi[i * k + j] += c[i] * trans[i, j] * q[j]
+            if not step >= _TINY:
+                e, step = _rescale(y, k, step)
+                exps += e
+            for j in range(k):
+                a[j] = y[j]
+            total = step
         for i in range(k):
             for j in range(k):
-                xi[i, j] += local_xi[i, j]
+                xi[i, j] += local_xi[i * k + j]
         if moments:
-            for j in range(k):
-                for c in range(1 + 2 * d):
-                    sums[j, c] += local_sums[j, c]
-        return log_scales, -1
+            sums += local_sums
+        return exps, total, -1
 
     @numba.njit(cache=True)
-    def _forward_backward_chunks(
+    def _chunks(
         dens: np.ndarray,
         offsets: np.ndarray,
         bounds: np.ndarray,
         starts: np.ndarray,
         trans: np.ndarray,
         alpha: np.ndarray,
-        scales: np.ndarray,
-        xi: np.ndarray,
         gamma: np.ndarray,
         first: np.ndarray,
         x: np.ndarray,
         means: np.ndarray,
         second: np.ndarray,
+        xi: np.ndarray,
         sums: np.ndarray,
-        log_scales: np.ndarray,
+        logliks: np.ndarray,
         bad: np.ndarray,
     ) -> None:
+        """Forward, then backward with the statistics, sequence by sequence; one task
+        per chunk of sequences, each with its own totals."""
         for c in numba.prange(bounds.shape[0] - 1):
             total = 0.0
             for s in range(bounds[c], bounds[c + 1]):
-                part, row = _forward_backward_sequence(
-                    dens,
-                    offsets[s],
-                    offsets[s + 1],
-                    starts[s],
-                    trans,
-                    alpha,
-                    scales,
-                    xi[c],
-                    gamma,
-                    first[s],
-                    x,
-                    means,
-                    second,
-                    sums[c],
-                )
+                lo, hi = offsets[s], offsets[s + 1]
+                exps, last, row = _forward(dens, lo, hi, False, starts[s], trans, alpha)
+                if row < 0:
+                    row = _backward_stats(
+                        dens, lo, hi, False, trans, alpha, alpha, gamma, first[s],
+                        x, means, second, xi[c], sums[c],
+                    )  # fmt: skip
                 if row >= 0:
                     bad[c] = row
                     break
-                total += part
-            log_scales[c] = total
+                total += math.log(last) - exps * _LN2
+            logliks[c] = total
 
-    parallel = numba.njit(parallel=True, cache=True)(_forward_backward_chunks.py_func)
-    return _forward_backward_chunks, parallel
+    @numba.njit(parallel=True, cache=True)
+    def _halves(
+        dens: np.ndarray,
+        start: np.ndarray,
+        trans: np.ndarray,
+        alpha: np.ndarray,
+        beta: np.ndarray,
+        gamma: np.ndarray,
+        first: np.ndarray,
+        x: np.ndarray,
+        means: np.ndarray,
+        second: np.ndarray,
+        xi: np.ndarray,
+        sums: np.ndarray,
+        logliks: np.ndarray,
+        bad: np.ndarray,
+    ) -> None:
+        """One sequence on two threads: the forward recursion over the first half and
+        the backward over the second at once, then each continues into the other half
+        with the stored vectors of the other, forming the posteriors as it goes.
+        Each half has its own totals (index 0: first half)."""
+        n = dens.shape[0]
+        middle = n // 2
+        exps = np.zeros(2, dtype=np.int64)
+        ends = np.zeros(2)
+        for task in numba.prange(2):
+            if task == 0:
+                exps[0], ends[0], bad[0] = _forward(dens, 0, middle, False, start, trans, alpha)
+            else:
+                bad[1] = _backward(dens, middle, n, trans, beta)
+        if bad[0] >= 0:
+            return
+        if bad[1] >= 0:  # zero likelihood: the forward recursion finds the first such row
+            row = bad[1]
+            exps[1], ends[1], bad[1] = _forward(dens, middle, n, True, start, trans, alpha)
+            if bad[1] < 0:
+                bad[1] = row
+            return
+        for task in numba.prange(2):
+            if task == 0:
+                bad[0] = _backward_stats(
+                    dens, 0, middle, True, trans, alpha, beta, gamma, first,
+                    x, means, second, xi[0], sums[0],
+                )  # fmt: skip
+            else:
+                exps[1], ends[1], bad[1] = _forward_stats(
+                    dens, middle, n, trans, alpha, beta, gamma, x, means, second, xi[1], sums[1]
+                )
+        if bad[1] >= 0:  # the forward recursion's row is the first of zero likelihood
+            bad[0] = -1
+            return
+        logliks[0] = math.log(ends[1]) - (exps[0] + exps[1]) * _LN2
+
+    parallel = numba.njit(parallel=True, cache=True)(_chunks.py_func)
+    return _chunks, parallel, _halves
 
 
 @functools.cache
-def _forward_backward_kernels(k: int, moments: bool = False) -> tuple[Any, Any]:
+def _forward_backward_kernels(k: int, moments: bool = False) -> tuple[Any, Any, Any]:
     """The kernels for ``k`` states: specialised up to ``_SPECIALISED_MAX_K``."""
     return _make_forward_backward(k if 1 <= k <= _SPECIALISED_MAX_K else 0, moments)
 
@@ -402,42 +713,37 @@ def _run(
     offsets = np.asarray(offsets, dtype=np.int64)
     starts = np.ascontiguousarray(starts, dtype=np.float64)
     trans = np.ascontiguousarray(trans, dtype=np.float64)
+    n_seq = offsets.shape[0] - 1
     alpha = _buffer(work, "alpha", (n, k))
-    scales = _buffer(work, "scales", (n,))
-    bounds = chunk_bounds(offsets)
-    n_chunks = bounds.shape[0] - 1
-    xi = np.zeros((n_chunks, k, k))
-    first = np.zeros((offsets.shape[0] - 1, k))
-    log_scales = np.zeros(n_chunks)
-    bad_chunks = np.full(n_chunks, -1, dtype=np.int64)
     if gaussian is None:
         x, means, second = np.zeros((n, 0)), np.zeros((k, 0)), np.zeros((k, 0))
     else:
         x, means, second = gaussian
-    sums = np.zeros((n_chunks, k, 1 + 2 * x.shape[1]))
-    serial, parallel = _forward_backward_kernels(k, gaussian is not None)
-    kernel = parallel if n_chunks > 1 else serial
-    kernel(
-        dens,
-        offsets,
-        bounds,
-        starts,
-        trans,
-        alpha,
-        scales,
-        xi,
-        gamma,
-        first,
-        x,
-        means,
-        second,
-        sums,
-        log_scales,
-        bad_chunks,
-    )
-    failed_rows = bad_chunks[bad_chunks >= 0]
+    serial, parallel, halves = _forward_backward_kernels(k, gaussian is not None)
+    first = np.zeros((n_seq, k))
+    if n_seq == 1 and n >= PARALLEL_MIN_ROWS:
+        # one long sequence: its two halves on two threads (the split depends on n only)
+        parts = 2
+        beta = _buffer(work, "beta", (n, k))
+        xi = np.zeros((parts, k, k))
+        sums = np.zeros((parts, k, 1 + 2 * x.shape[1]))
+        logliks = np.zeros(1)
+        bad_parts = np.full(parts, -1, dtype=np.int64)
+        halves(dens, starts[0], trans, alpha, beta, gamma, first[0], x, means, second, xi, sums,
+               logliks, bad_parts)  # fmt: skip
+    else:
+        bounds = chunk_bounds(offsets)
+        parts = bounds.shape[0] - 1
+        xi = np.zeros((parts, k, k))
+        sums = np.zeros((parts, k, 1 + 2 * x.shape[1]))
+        logliks = np.zeros(parts)
+        bad_parts = np.full(parts, -1, dtype=np.int64)
+        kernel = parallel if parts > 1 else serial
+        kernel(dens, offsets, bounds, starts, trans, alpha, gamma, first, x, means, second, xi,
+               sums, logliks, bad_parts)  # fmt: skip
+    failed_rows = bad_parts[bad_parts >= 0]
     bad = int(failed_rows.min()) if failed_rows.size else -1
-    return xi.sum(axis=0), first, float(log_scales.sum() + top.sum()), bad, sums.sum(axis=0)
+    return xi.sum(axis=0), first, float(logliks.sum() + top.sum()), bad, sums.sum(axis=0)
 
 
 def _scaled(log_b: np.ndarray, work: Workspace | None) -> tuple[np.ndarray, np.ndarray]:
