@@ -44,7 +44,20 @@ def compile_kernels() -> float:
                 max_iter=2,
                 **options,
             )
+    _compile_hmm_kernels(rng)
     return time.perf_counter() - started
+
+
+def _compile_hmm_kernels(rng: np.random.Generator) -> None:
+    """Baum-Welch's kernels for two and three states: many short sequences and one
+    sequence long enough to be split between the threads."""
+    import emstat
+
+    for rows in (200, 60_000):
+        frame = pd.DataFrame({"x": rng.normal(size=rows), "s": np.arange(rows) * 10 // rows})
+        for k in (2, 3):
+            emstat.fit_hmm(frame, k=k, columns=["x"], max_iter=2)
+            emstat.fit_hmm(frame, k=k, columns=["x"], sequence="s", max_iter=2)
 
 
 def _compile_em_loops(rows: np.ndarray) -> None:
