@@ -48,7 +48,7 @@ from numba import types as nbtypes
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from emstat.mixture._fused_kernels import _FAST, _bits_to_float, _float_to_bits, exp_neg
+from emstat.mixture._fused_kernels import _FAST, _bits_to_float, _float_to_bits, _twin, exp_neg
 
 __all__ = [
     "chunk_bounds",
@@ -172,8 +172,14 @@ def _gaussian_blocks(
         _gaussian_rows(x, means, precision, log_norm, dens, top, lo, hi)
 
 
-_scale_parallel = numba.njit(parallel=True, cache=True)(_scale_blocks.py_func)
-_gaussian_parallel = numba.njit(parallel=True, cache=True)(_gaussian_blocks.py_func)
+# Each parallel variant is a copy under its own name: numba's disk cache keys a
+# function by its name, so a variant of the same function would load the other's code.
+_scale_parallel = numba.njit(parallel=True, cache=True)(
+    _twin(_scale_blocks.py_func, "_scale_parallel")
+)
+_gaussian_parallel = numba.njit(parallel=True, cache=True)(
+    _twin(_gaussian_blocks.py_func, "_gaussian_parallel")
+)
 
 
 # Numbers of states with a kernel of their own (compiled on first use, then cached on
@@ -668,7 +674,7 @@ def _make_forward_backward(n_states: int, moments: bool) -> tuple[Any, Any, Any]
             return
         logliks[0] = math.log(ends[1]) - (exps[0] + exps[1]) * _LN2
 
-    parallel = numba.njit(parallel=True, cache=True)(_chunks.py_func)
+    parallel = numba.njit(parallel=True, cache=True)(_twin(_chunks.py_func, "_chunks_parallel"))
     return _chunks, parallel, _halves
 
 

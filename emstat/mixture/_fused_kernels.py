@@ -623,7 +623,9 @@ def _e_step_body(
 
 def _twin(func: Any, name: str) -> Any:
     """A copy of ``func`` under another name, so each compiled variant has its own cache."""
-    copy = types.FunctionType(func.__code__, func.__globals__, name, func.__defaults__)
+    copy = types.FunctionType(
+        func.__code__, func.__globals__, name, func.__defaults__, func.__closure__
+    )
     copy.__qualname__ = name
     return copy
 
