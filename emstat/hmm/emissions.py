@@ -509,31 +509,30 @@ class GaussianEmission(Emission):
         mixture = GaussianMixtureModel(self.covariance, stats.nk.shape[0])
         if fixed is None:
             return mixture.m_step(stats, previous)
-        means, variances = self._fixed_parts(fixed)
+        means, covariances = self._fixed_parts(fixed)
         theta = mixture.m_step(_about(stats, means), previous)
-        # the scatter about the fixed means gives the covariances; put the values in exactly
-        covariances = theta.covariances.copy()
-        held = ~np.isnan(variances)
-        covariances[:, 0, 0][held] = variances[held]
+        # the scatter about the fixed means gives the free covariances; the fixed ones are
+        # put in exactly (check_fixed allows only models whose states' covariances are
+        # estimated apart, where this is the constrained maximum)
         return gaussian.gaussian_params(
             theta.weights,
             np.where(np.isnan(means), theta.means, means),
-            covariances,
+            np.where(np.isnan(covariances), theta.covariances, covariances),
             diagonal=theta.diagonal,
         )
 
     def _fixed_parts(self, fixed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Fixed means about the centre (k, d) and fixed variances of 1-D states (k,)."""
+        """Fixed means about the centre (k, d) and fixed covariances (k, d, d), NaN where
+        free (the rows lay out the covariance's upper triangle)."""
         d = self.d
-        return fixed[:, :d] - self.center, fixed[:, d] if d == 1 else np.full(len(fixed), np.nan)
+        upper = np.triu_indices(d)
+        covariances = np.full((fixed.shape[0], d, d), np.nan)
+        covariances[:, upper[0], upper[1]] = fixed[:, d:]
+        covariances[:, upper[1], upper[0]] = fixed[:, d:]
+        return fixed[:, :d] - self.center, covariances
 
     def check_fixed(self, fixed: np.ndarray) -> int:
         d, name = self.d, self.covariance.name
-        covariance = ~np.isnan(fixed[:, d:])
-        if covariance.any() and name != "V":
-            raise InputError(
-                f"variances can be fixed with the one-dimensional model 'V' only, not {name!r}"
-            )
         means = ~np.isnan(fixed[:, :d])
         partly = means.any(axis=1) & ~means.all(axis=1)
         if partly.any() and self.covariance.scatter != "diag":
@@ -542,7 +541,8 @@ class GaussianEmission(Emission):
                 f"mean; with correlated coordinates ({name!r}) fix all of them or use a "
                 "diagonal model"
             )
-        return int(means.sum() + covariance.sum())
+        _, covariances = self._fixed_parts(fixed)
+        return int(means.sum()) + _check_fixed_covariances(name, covariances, self.columns)
 
     def n_free(self, k: int) -> int:
         return self.covariance.n_var_params(k, self.d) + k * self.d
@@ -557,11 +557,15 @@ class GaussianEmission(Emission):
         skip = k - 1  # the chart's weight coordinates: the states have no weights
         moving = np.ones(chart.n_free - skip, dtype=bool)
         if fixed is not None:
-            # a fixed mean is its own coordinate; a fixed 1-D variance its state's volume
-            means, variances = self._fixed_parts(fixed)
+            means, covariances = self._fixed_parts(fixed)
+            held = ~np.isnan(covariances).all(axis=(1, 2))
+            if held.any() and self.covariance.name in ("V", "VVI"):
+                return _diagonal_chart(theta, means, covariances)
+            # a fixed mean is its own coordinate; a fixed covariance its state's own
+            # volume, shape and orientation (the models check_fixed allows share none)
             moving[: k * d] = np.isnan(means).reshape(-1)
-            if d == 1:
-                moving[k * d : k * d + k] &= np.isnan(variances)
+            for j in np.flatnonzero(held):
+                moving[chart.cov_index[j] - skip] = False
 
         def back(v: np.ndarray) -> GaussianParams:
             local = np.zeros(moving.size)
@@ -637,6 +641,81 @@ class GaussianEmission(Emission):
             "columns": list(self.columns),
             "center": self.center.tolist(),
         }
+
+
+def _check_fixed_covariances(name: str, covariances: np.ndarray, columns: list[str]) -> int:
+    """Refuse fixed covariances the M-step cannot hold exactly; the free parameters
+    they take away.  ``covariances`` is (k, d, d), NaN where free."""
+    held = ~np.isnan(covariances)
+    states = held.any(axis=(1, 2))
+    if not states.any():
+        return 0
+    shared = [what for letter, what in zip(name, _SHARED, strict=False) if letter == "E"]
+    if shared:
+        raise InputError(
+            f"variances cannot be fixed with model {name!r}: its states share one "
+            f"{' and '.join(shared)}, so a state's fixed value would move the others; "
+            "use 'V' (1-D), 'VII', 'VVI' or 'VVV'"
+        )
+    d = covariances.shape[1]
+    off = held & ~np.eye(d, dtype=bool)[None]
+    if name in ("V", "VII", "VVI") and off.any():
+        j, a, b = (int(v) for v in np.argwhere(off)[0])
+        raise InputError(
+            f"state {j + 1} fixes cov[{columns[min(a, b)]},{columns[max(a, b)]}]; the "
+            f"diagonal model {name!r} has no covariances (fix variances, or use 'VVV')"
+        )
+    diagonals = np.einsum("kii->ki", covariances)
+    if name == "VII":
+        for j in np.flatnonzero(states):
+            if np.isnan(diagonals[j]).any() or np.ptp(diagonals[j]) > 0:
+                raise InputError(
+                    f"state {j + 1}: the spherical model 'VII' has one variance per state; "
+                    f"fix every var[...] of the state to one value (or use 'VVI')"
+                )
+        return int(states.sum())
+    if name == "VVV":
+        for j in np.flatnonzero(states):
+            if not held[j].all():
+                raise InputError(
+                    f"state {j + 1} fixes part of its covariance; with correlated coordinates "
+                    "('VVV') fix every var[...] and cov[...] of the state, or use 'VVI'"
+                )
+            if not (np.linalg.eigvalsh(covariances[j]) > 0).all():
+                raise InputError(
+                    f"the fixed covariance of state {j + 1} is not positive definite"
+                )
+        return int(states.sum()) * d * (d + 1) // 2
+    return int((~np.isnan(diagonals)).sum())  # 'V' and 'VVI': each variance its own
+
+
+# What the letters of an mclust model's name tie across states where they are E.
+_SHARED = ("volume", "shape", "orientation")
+
+
+def _diagonal_chart(
+    theta: GaussianParams, means: np.ndarray, covariances: np.ndarray
+) -> tuple[np.ndarray, Callable[[np.ndarray], GaussianParams], str | None]:
+    """Free coordinates of diagonal covariances per state with some variances fixed:
+    the free means and the logs of the free variances, each its own (the volume and
+    shape of the mixtures' chart mix a state's variances)."""
+    k, d = theta.k, theta.d
+    free_means = np.isnan(means)
+    variances = np.einsum("kii->ki", theta.covariances).copy()
+    free_variances = np.isnan(np.einsum("kii->ki", covariances))
+    n_means = int(free_means.sum())
+    diagonal = np.arange(d)
+
+    def back(v: np.ndarray) -> GaussianParams:
+        moved = theta.means.copy()
+        moved[free_means] += v[:n_means]
+        scaled = variances.copy()
+        scaled[free_variances] *= np.exp(v[n_means:])
+        out = np.zeros((k, d, d))
+        out[:, diagonal, diagonal] = scaled
+        return gaussian.gaussian_params(np.full(k, 1.0 / k), moved, out, diagonal=theta.diagonal)
+
+    return np.zeros(n_means + int(free_variances.sum())), back, None
 
 
 def gaussian_emission(

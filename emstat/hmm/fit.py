@@ -140,9 +140,32 @@ def emission_from_names(
     return emission.theta_from_rows(table)
 
 
+def _state_number(state: Any, k: int, label: str) -> int:
+    """A state named by its number (1..k), as ``params`` and ``viterbi`` number them."""
+    if isinstance(state, str) and state.strip().isdigit():
+        state = int(state)
+    if isinstance(state, bool) or not isinstance(state, (int, np.integer)) or state < 1:
+        raise InputError(f"{label} names state {state!r}; states are numbered 1, 2, ...")
+    if state > k:
+        have = "state 1 only" if k == 1 else f"states 1 to {k}"
+        raise InputError(f"{label} names state {int(state)}; a fit of k = {k} has {have}")
+    return int(state)
+
+
+def _by_state(value: Mapping[Any, Any], k: int, label: str) -> list[Any]:
+    """``{state: value}`` (states 1..k) as one value per state, None where not named."""
+    column: list[Any] = [None] * k
+    for state, given in value.items():
+        column[_state_number(state, k, label) - 1] = given
+    return column
+
+
 def _state_values(value: Any, k: int, scale: str, label: str, free: bool = False) -> np.ndarray:
     """One parameter's values for the k states, in its parameter space; with ``free``,
-    None (or NaN) marks a state where it is not given."""
+    None (or NaN) marks a state where it is not given, and ``{state: value}`` names
+    the states given (any k with that many states)."""
+    if free and isinstance(value, Mapping):
+        value = _by_state(value, k, label)
     if free and not isinstance(value, str):
         value = [np.nan if v is None else v for v in np.asarray(value, dtype=object).reshape(-1)]
     try:
