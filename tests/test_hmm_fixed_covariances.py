@@ -185,7 +185,7 @@ def test_select_hmm_fixes_by_state_and_gives_a_reason_where_the_state_is_missing
     ("fixed", "message"),
     [
         ({"mu[a]": {1: 0.0}}, "fixed names 'mu[a]', not an emission parameter"),
-        ({"mean[a]": {5: 0.0}}, "fixed['mean[a]'] names state 5; a fit of k = 1 has state 1 only"),
+        ({"mean[a]": {5: 0.0}}, "fixed['mean[a]'] names state 5; a fit of k = 2 has states 1 to 2"),
         ({"var[a]": {1: 0.0}}, "fixed['var[a]'] must be numbers > 0"),
     ],
 )

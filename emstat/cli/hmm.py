@@ -5,6 +5,7 @@ Registered in :data:`emstat.cli.COMMANDS`.
 
 from __future__ import annotations
 
+import math
 import warnings
 from pathlib import Path
 from typing import Annotated, Any
@@ -80,6 +81,20 @@ NInitOption = Annotated[
         "--n-init", help="Starts per k and model; the best is kept.", rich_help_panel=_HMM
     ),
 ]
+FixedOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--fixed",
+        help=(
+            "Hold one state's emission parameter at a value: NAME@STATE=VALUE, names as in "
+            "the fit's parameter table, e.g. 'mean[x]@1=0' or 'prob[face=6]@2=1/6'; repeat "
+            "for more (a state's whole covariance in 'VVV': each var[...] and cov[...]). "
+            "Fixed values are not free parameters (BIC); a k without that state says so in "
+            "the table."
+        ),
+        rich_help_panel=_HMM,
+    ),
+]
 ByOption = Annotated[str, typer.Option("--by", help="Choose k (and the model) by bic, aic or icl.")]
 SavePath = Annotated[Path | None, typer.Option("--save", "-o", help="Save the chosen fit as JSON.")]
 OverwriteFlag = Annotated[bool, overwrite_option("Replace existing --save and --report files.")]
@@ -101,6 +116,7 @@ def hmm_options(
     tol: float | None,
     criterion: str | None,
     max_iter: int | None,
+    fixed: list[str] | None = None,
 ) -> dict[str, Any]:
     """The keywords of :func:`emstat.select_hmm` from the command line's options."""
     from emstat._parsing import number_or_column, parse_family, parse_list
@@ -116,7 +132,11 @@ def hmm_options(
         "n_init": n_init,
         "seed": seed,
     }
-    extras = {"trials": number_or_column(trials), "exposure": number_or_column(exposure)}
+    extras = {
+        "trials": number_or_column(trials),
+        "exposure": number_or_column(exposure),
+        "fixed": parse_fixed(fixed),
+    }
     options.update({key: value for key, value in extras.items() if value is not None})
     if tol is not None or criterion is not None or max_iter is not None:
         from emstat.hmm import HMM_CONTROL
@@ -138,6 +158,7 @@ def hmm(
     exposure: ExposureOption = None,
     n_init: NInitOption = 1,
     seed: SeedOption = 0,
+    fixed: FixedOption = None,
     tol: HMMTolOption = None,
     criterion: HMMCriterionOption = None,
     max_iter: HMMMaxIterOption = None,
@@ -166,7 +187,7 @@ def hmm(
     options = hmm_options(
         columns=columns, family=family, models=models, sequence=sequence, order=order,
         trials=trials, exposure=exposure, n_init=n_init, seed=seed, tol=tol,
-        criterion=criterion, max_iter=max_iter,
+        criterion=criterion, max_iter=max_iter, fixed=fixed,
     )  # fmt: skip
     frame = read_table(data)
     with warnings.catch_warnings():
@@ -193,6 +214,50 @@ def hmm(
             mkdir=mkdir,
         ):
             note(f"report: {path}", output_format)
+
+
+_FIXED_FORM = "NAME@STATE=VALUE, e.g. 'mean[x]@1=0'"
+
+
+def parse_fixed(texts: list[str] | None) -> dict[str, dict[int, float]] | None:
+    """``["mean[x]@1=0", "var[x]@2=4"]`` -> ``{"mean[x]": {1: 0.0}, "var[x]": {2: 4.0}}``.
+
+    The value follows the last ``=`` and the state the last ``@`` before it, so
+    names that hold ``=`` (``prob[face=6]``) need no quoting of their own.
+    """
+    if not texts:
+        return None
+    fixed: dict[str, dict[int, float]] = {}
+    for text in texts:
+        left, equals, value = text.rpartition("=")
+        name, at, state = left.rpartition("@")
+        if not equals or not at or not name.strip():
+            raise InputError(f"--fixed {text!r} must read {_FIXED_FORM}")
+        if not state.strip().isdigit() or int(state) < 1:
+            raise InputError(
+                f"--fixed {text!r}: the state after '@' must be a number 1, 2, ..., got {state!r}"
+            )
+        number = _fixed_number(value.strip(), text)
+        per_state = fixed.setdefault(name.strip(), {})
+        if int(state) in per_state:
+            raise InputError(f"--fixed gives {name.strip()}@{int(state)} twice")
+        per_state[int(state)] = number
+    return fixed
+
+
+def _fixed_number(value: str, text: str) -> float:
+    """A number, or a fraction such as ``1/6`` (a probability written as users think of it)."""
+    top, slash, bottom = value.partition("/")
+    try:
+        number = float(top) / float(bottom) if slash else float(value)
+    except (ValueError, ZeroDivisionError):
+        raise InputError(
+            f"--fixed {text!r}: the value after '=' must be a number (or a fraction such as "
+            f"1/6), got {value!r}"
+        ) from None
+    if not math.isfinite(number):
+        raise InputError(f"--fixed {text!r}: the value must be finite, got {value!r}")
+    return number
 
 
 def selection_text(selection: Any) -> str:

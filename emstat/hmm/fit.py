@@ -176,12 +176,15 @@ def _state_values(value: Any, k: int, scale: str, label: str, free: bool = False
     if column.shape[0] != k or not np.isfinite(column[given]).all():
         kind = "numbers (None where free)" if free else "finite numbers"
         raise InputError(f"{label} must be {k} {kind}, one per state, got {value!r}")
-    seen = column[given]
-    if (scale == "logit" and ((seen < 0) | (seen > 1)).any()) or (
-        scale == "log" and (seen <= 0).any()
-    ):
+    outside = np.zeros(k, dtype=bool)
+    if scale == "logit":
+        outside = given & ((column < 0) | (column > 1))
+    elif scale == "log":
+        outside = given & (column <= 0)
+    if outside.any():
         space = "probabilities in [0, 1]" if scale == "logit" else "numbers > 0"
-        raise InputError(f"{label} must be {space}, got {column.tolist()}")
+        i = int(np.flatnonzero(outside)[0])
+        raise InputError(f"{label} must be {space}, got {column[i]:g} for state {i + 1}")
     return column
 
 

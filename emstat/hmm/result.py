@@ -59,6 +59,8 @@ class HMMResult(FitCriteria):
     sequence: str | None = None
     order: str | None = None
     std_errors: np.ndarray | None = field(default=None, repr=False)
+    # why a saved standard error is missing (a fixed value, the boundary), entry by entry
+    std_error_notes: list[str] | None = field(default=None, repr=False)
     data_: HMMData | None = field(default=None, repr=False)
 
     # --- what was fitted ---------------------------------------------------------
@@ -128,7 +130,9 @@ class HMMResult(FitCriteria):
         theta = self._require_ok()
         size = reported(self.hmm, theta).shape[0]
         if self.std_errors is not None:
-            notes = ["" if np.isfinite(v) else "not available" for v in self.std_errors]
+            notes = self.std_error_notes or [
+                "" if np.isfinite(v) else "not available" for v in self.std_errors
+            ]
             return self.std_errors, notes
         if self.data_ is None:
             return np.full(size, np.nan), ["no data kept"] * size
@@ -338,6 +342,7 @@ class HMMResult(FitCriteria):
             "std_errors": None
             if not self.ok
             else [finite(v) for v in self._std_errors_and_notes[0]],
+            "std_error_notes": None if not self.ok else list(self._std_errors_and_notes[1]),
         }
 
     def save(self, path: str | Path) -> Path:
@@ -454,4 +459,16 @@ def load_hmm(path: str | Path) -> HMMResult:
         sequence=fields.optional_string("sequence"),
         order=fields.optional_string("order"),
         std_errors=fields.std_errors(theta is not None, size),
+        std_error_notes=_notes(payload.get("std_error_notes"), size),
     )
+
+
+def _notes(payload: Any, size: int) -> list[str] | None:
+    """The saved notes of the standard errors (None in files written before they were kept)."""
+    if payload is None:
+        return None
+    if not isinstance(payload, list) or len(payload) != size:
+        raise InputError(f"std_error_notes must be a list of {size} strings")
+    if not all(isinstance(v, str) for v in payload):
+        raise InputError("std_error_notes must hold strings only")
+    return list(payload)

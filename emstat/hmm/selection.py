@@ -185,7 +185,7 @@ def _check_fixed_somewhere(variants: list[Prepared], ks: list[int], fixed: Any) 
         return
     first: InputError | None = None
     for prepared in variants:
-        for k in ks:
+        for k in sorted(ks, reverse=True):  # the largest k first: its reason is the widest
             try:
                 emission_fixed(prepared.emission, k, fixed)
             except InputError as exc:
