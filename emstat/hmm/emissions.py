@@ -125,8 +125,13 @@ class Emission:
         raise NotImplementedError
 
     def sample(
-        self, theta: Any, states: np.ndarray, rng: np.random.Generator
+        self,
+        theta: Any,
+        states: np.ndarray,
+        rng: np.random.Generator,
+        given: dict[str, Any] | None = None,
     ) -> dict[str, np.ndarray]:
+        """Draws for the ``states``; ``given``: each row's ``"trials"`` / ``"exposure"``."""
         raise NotImplementedError
 
     def describe(self) -> str:
@@ -288,26 +293,89 @@ class FamilyEmission(Emission):
         return tuple(out)
 
     def sample(
-        self, theta: Any, states: np.ndarray, rng: np.random.Generator
+        self,
+        theta: Any,
+        states: np.ndarray,
+        rng: np.random.Generator,
+        given: dict[str, Any] | None = None,
     ) -> dict[str, np.ndarray]:
+        """Draws for the ``states``; ``given`` maps ``"trials"`` / ``"exposure"`` to each
+        row's values (n numbers, a number, or a DataFrame holding the fit's column),
+        which a fit whose trials or exposure are a column needs; such columns are
+        returned beside the draws."""
+        given = {key: value for key, value in (given or {}).items() if value is not None}
+        n = states.shape[0]
+        kinds = {
+            kind
+            for part in self.family.parts
+            for kind in ("trials", "exposure")
+            if getattr(part, kind, None) is not None
+        }
+        unused = sorted(set(given) - kinds)
+        if unused:
+            owner = "binomial" if unused[0] == "trials" else "Poisson"
+            raise InputError(
+                f"{unused[0]}= belongs to a {owner} emission with {unused[0]}; this fit "
+                f"({self.family.describe()}) has none"
+            )
         extras: list[np.ndarray | None] = []
+        columns: dict[str, np.ndarray] = {}
         for part in self.family.parts:
-            source = getattr(part, "trials", None) or getattr(part, "exposure", None)
-            if isinstance(source, str):
-                raise InputError(
-                    f"sampling needs {source!r} per row; this fit's "
-                    f"{'trials' if hasattr(part, 'trials') else 'exposure'} is a column"
-                )
             if getattr(part, "name", "") == "multinomial":
                 raise InputError("sampling a multinomial emission needs each row's total")
-            extras.append(None if source is None else np.full(states.shape[0], float(source)))
-        return self.family.sample(theta, states, extras, rng)
+            kind = "trials" if hasattr(part, "trials") else "exposure"
+            source = getattr(part, kind, None)
+            if kind in given and source is not None:
+                values = _row_extras(given[kind], source, kind, part.column, n)
+                extras.append(values)
+                if isinstance(source, str):
+                    columns[source] = values
+            elif isinstance(source, str):
+                raise InputError(
+                    f"sampling needs each row's {kind}: this fit's {kind} is the column "
+                    f"{source!r}; give {kind}= ({n} numbers, or a DataFrame with column "
+                    f"{source!r})"
+                )
+            else:
+                extras.append(None if source is None else np.full(n, float(source)))
+        return {**self.family.sample(theta, states, extras, rng), **columns}
 
     def describe(self) -> str:
         return self.family.describe()
 
     def to_spec(self) -> dict[str, Any]:
         return {"kind": "family", "family": self.family.to_spec()}
+
+
+def _row_extras(value: Any, source: str | float, kind: str, column: str, n: int) -> np.ndarray:
+    """Each sampled row's trials or exposure from what the user gave, checked."""
+    if isinstance(value, pd.DataFrame):
+        if not isinstance(source, str):
+            raise InputError(
+                f"this fit's {kind} is {source:g} for every row; give {kind}= as {n} numbers"
+            )
+        if source not in value.columns:
+            raise InputError(f"the {kind}= DataFrame has no column {source!r}")
+        value = value[source]
+    if isinstance(value, bool):
+        raise InputError(f"{kind}= must be numbers, got {value!r}")
+    try:
+        values = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"{kind}= must be numbers, got {value!r}") from None
+    values = np.full(n, float(values)) if values.ndim == 0 else values.reshape(-1)
+    if values.shape[0] != n:
+        raise InputError(f"{kind}= has {values.shape[0]} values; sampling {n} rows needs {n}")
+    if kind == "trials":
+        bad = ~np.isfinite(values) | (values < 1) | (values != np.round(values))
+        rule = "trials are whole numbers >= 1"
+    else:
+        bad = ~np.isfinite(values) | (values <= 0)
+        rule = "exposures are finite and > 0"
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(f"the {kind} of {column!r} is {values[i]:g} at row {i}; {rule}")
+    return values
 
 
 def _about(stats: GaussianStats, means: np.ndarray) -> GaussianStats:
@@ -622,8 +690,17 @@ class GaussianEmission(Emission):
             raise InputError(f"the Gaussian start values are not valid: {exc}") from None
 
     def sample(
-        self, theta: GaussianParams, states: np.ndarray, rng: np.random.Generator
+        self,
+        theta: GaussianParams,
+        states: np.ndarray,
+        rng: np.random.Generator,
+        given: dict[str, Any] | None = None,
     ) -> dict[str, np.ndarray]:
+        named = [key for key, value in (given or {}).items() if value is not None]
+        if named:
+            raise InputError(
+                f"{named[0]}= belongs to Poisson and binomial emissions, not Gaussian ones"
+            )
         chol = np.linalg.cholesky(theta.covariances)
         noise = rng.standard_normal((states.shape[0], self.d))
         x = theta.means[states] + self.center + np.einsum("nij,nj->ni", chol[states], noise)

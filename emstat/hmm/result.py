@@ -247,10 +247,22 @@ class HMMResult(FitCriteria):
         return float(self.hmm.loglik(theta, encoded))
 
     def sample(
-        self, n: int, seed: int | np.random.Generator | None = None, lengths: Any = None
+        self,
+        n: int,
+        seed: int | np.random.Generator | None = None,
+        lengths: Any = None,
+        *,
+        exposure: Any = None,
+        trials: Any = None,
     ) -> pd.DataFrame:
         """Draw ``n`` rows: one sequence, or several of ``lengths``; columns, ``state`` (1..k)
-        and ``sequence`` (1, 2, ...) when there are several."""
+        and ``sequence`` (1, 2, ...) when there are several.
+
+        A Poisson emission whose exposure is a column, or a binomial one whose
+        trials are, needs each row's ``exposure`` / ``trials``: ``n`` numbers,
+        one number, or a DataFrame holding the fit's column; they are returned
+        beside the draws, under the column's name.
+        """
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise InputError(f"the number of rows to sample must be a whole number >= 1, got {n!r}")
         theta = self._require_ok()
@@ -274,7 +286,8 @@ class HMMResult(FitCriteria):
                 state = min(int(np.searchsorted(row, draws[t] * row[-1], side="right")), self.k - 1)
                 states[at + t] = state
             at += size
-        values = self.hmm.emission.sample(theta.emission, states, rng)
+        given = {"exposure": exposure, "trials": trials}
+        values = self.hmm.emission.sample(theta.emission, states, rng, given)
         out = pd.DataFrame(values)
         out["state"] = states + 1
         if len(sizes) > 1:
