@@ -23,7 +23,9 @@ def pair_frame() -> pd.DataFrame:
     states = chain(rng, 160)
     centres = np.array([[0.0, 0.0], [3.0, 2.0]])
     noise = rng.multivariate_normal([0, 0], [[1.0, 0.4], [0.4, 0.8]], size=160)
-    return pd.DataFrame(centres[states] + noise * np.array([1.0, 1.5])[states, None], columns=["a", "b"])
+    return pd.DataFrame(
+        centres[states] + noise * np.array([1.0, 1.5])[states, None], columns=["a", "b"]
+    )
 
 
 # One rough start for EM and for scipy (two regimes, so each climbs to the same maximum

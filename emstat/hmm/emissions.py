@@ -737,9 +737,9 @@ def _check_fixed_covariances(name: str, covariances: np.ndarray, columns: list[s
     d = covariances.shape[1]
     off = held & ~np.eye(d, dtype=bool)[None]
     if name in ("V", "VII", "VVI") and off.any():
-        j, a, b = (int(v) for v in np.argwhere(off)[0])
+        state, a, b = (int(v) for v in np.argwhere(off)[0])
         raise InputError(
-            f"state {j + 1} fixes cov[{columns[min(a, b)]},{columns[max(a, b)]}]; the "
+            f"state {state + 1} fixes cov[{columns[min(a, b)]},{columns[max(a, b)]}]; the "
             f"diagonal model {name!r} has no covariances (fix variances, or use 'VVV')"
         )
     diagonals = np.einsum("kii->ki", covariances)
@@ -748,7 +748,7 @@ def _check_fixed_covariances(name: str, covariances: np.ndarray, columns: list[s
             if np.isnan(diagonals[j]).any() or np.ptp(diagonals[j]) > 0:
                 raise InputError(
                     f"state {j + 1}: the spherical model 'VII' has one variance per state; "
-                    f"fix every var[...] of the state to one value (or use 'VVI')"
+                    "fix every var[...] of the state to one value (or use 'VVI')"
                 )
         return int(states.sum())
     if name == "VVV":
@@ -759,9 +759,7 @@ def _check_fixed_covariances(name: str, covariances: np.ndarray, columns: list[s
                     "('VVV') fix every var[...] and cov[...] of the state, or use 'VVI'"
                 )
             if not (np.linalg.eigvalsh(covariances[j]) > 0).all():
-                raise InputError(
-                    f"the fixed covariance of state {j + 1} is not positive definite"
-                )
+                raise InputError(f"the fixed covariance of state {j + 1} is not positive definite")
         return int(states.sum()) * d * (d + 1) // 2
     return int((~np.isnan(diagonals)).sum())  # 'V' and 'VVI': each variance its own
 

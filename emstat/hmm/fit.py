@@ -257,12 +257,12 @@ class HMMFitter:
     ) -> tuple[np.ndarray, np.ndarray]:
         k = model.k
         if "transitions" in given:
-            trans = check_distribution(given["transitions"], (k, k), "start transitions")
+            trans = check_distribution(given["transitions"], (k, k), "init's transitions")
             trans = np.where(model.trans_constraint.free, trans, model.trans_constraint.fixed)
         else:
             trans = model.trans_constraint.project(_default_transitions(k))
         if "start" in given:
-            start = check_distribution(given["start"], (k,), "start distribution")
+            start = check_distribution(given["start"], (k,), "init's start")
             start = np.where(model.start_constraint.free[0], start, model.start_constraint.fixed[0])
         else:
             start = model.start_constraint.project(np.full((1, k), 1.0 / k))[0]
@@ -535,10 +535,14 @@ def fit_hmm(
         estimated: their ``params`` names mapped to one value per state,
         None where free, e.g. ``{"mean[x]": [0.0, None]}`` or
         ``{"prob[face=6]": [1 / 6, None]}`` (the other levels of a fixed
-        state share what is left).  Gaussian means may be fixed in any
-        covariance model (all of a state's coordinates unless the model is
-        diagonal), variances in the 1-D model ``"V"``.  Fixed values are not
-        free parameters (``n_params``, BIC) and have no standard error.
+        state share what is left), or to ``{state: value}`` with states
+        numbered from 1, e.g. ``{"var[x]": {2: 4.0}}``.  Gaussian means may
+        be fixed in any covariance model (all of a state's coordinates
+        unless the model is diagonal); variances in the models whose states
+        share nothing: ``"V"`` (1-D) and ``"VVI"`` any of a state's,
+        ``"VII"`` a state's one variance, ``"VVV"`` a state's whole
+        covariance matrix.  Fixed values are not free parameters
+        (``n_params``, BIC) and have no standard error.
     n_init, seed
         Restarts from seeded random partitions; ``restarts`` reports each.
     control, tol, criterion, max_iter

@@ -63,13 +63,13 @@ class HMMSelection:
         table = full.dropna(subset=[self.criterion])
         if table.empty:
             failed = full[full["reason"] != ""]
-            why = (
-                ""
-                if failed.empty
-                else f" (k = {failed['k'].iloc[0]}, {failed['model'].iloc[0]}: "
-                f"{failed['reason'].iloc[0]})"
-            )
-            raise InputError(f"no fit of the selection has parameters{why}; see .table's reason column")
+            why = ""
+            if not failed.empty:
+                first = failed.iloc[0]
+                why = f"; k = {first['k']}, {first['model']}: {first['reason']}"
+                if len(failed) > 1:
+                    why += f" (and {len(failed) - 1} more: the table's reason column says why)"
+            raise InputError(f"no fit of the selection has parameters{why}")
         top = table.sort_values(self.criterion, kind="stable").iloc[0]
         return self.fits[(int(top["k"]), str(top["model"]))]
 
