@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 
 from emstat.cli.options import (
@@ -95,6 +96,27 @@ FixedOption = Annotated[
         rich_help_panel=_HMM,
     ),
 ]
+TransitionsOption = Annotated[
+    str | None,
+    typer.Option(
+        "--transitions",
+        help=(
+            "Constrain the transitions: rows joined by ';', entries by ',', '*' where free and "
+            "a number where fixed (0: a structural zero), e.g. '*,*,0;0,*,*;0,0,1' (left to "
+            "right, 3 states); other k say so in the table."
+        ),
+        rich_help_panel=_HMM,
+    ),
+]
+StartOption = Annotated[
+    str | None,
+    typer.Option(
+        "--start",
+        help="Constrain the start distribution: entries joined by ',', '*' where free, e.g. "
+        "'1,0,0' or '*,*,0'.",
+        rich_help_panel=_HMM,
+    ),
+]
 ByOption = Annotated[str, typer.Option("--by", help="Choose k (and the model) by bic, aic or icl.")]
 SavePath = Annotated[Path | None, typer.Option("--save", "-o", help="Save the chosen fit as JSON.")]
 OverwriteFlag = Annotated[bool, overwrite_option("Replace existing --save and --report files.")]
@@ -117,6 +139,8 @@ def hmm_options(
     criterion: str | None,
     max_iter: int | None,
     fixed: list[str] | None = None,
+    transitions: str | None = None,
+    start: str | None = None,
 ) -> dict[str, Any]:
     """The keywords of :func:`emstat.select_hmm` from the command line's options."""
     from emstat._parsing import number_or_column, parse_family, parse_list
@@ -136,6 +160,8 @@ def hmm_options(
         "trials": number_or_column(trials),
         "exposure": number_or_column(exposure),
         "fixed": parse_fixed(fixed),
+        "transitions": parse_constraint(transitions, "--transitions"),
+        "start": parse_constraint(start, "--start"),
     }
     options.update({key: value for key, value in extras.items() if value is not None})
     if tol is not None or criterion is not None or max_iter is not None:
@@ -159,6 +185,8 @@ def hmm(
     n_init: NInitOption = 1,
     seed: SeedOption = 0,
     fixed: FixedOption = None,
+    transitions: TransitionsOption = None,
+    start: StartOption = None,
     tol: HMMTolOption = None,
     criterion: HMMCriterionOption = None,
     max_iter: HMMMaxIterOption = None,
@@ -187,7 +215,8 @@ def hmm(
     options = hmm_options(
         columns=columns, family=family, models=models, sequence=sequence, order=order,
         trials=trials, exposure=exposure, n_init=n_init, seed=seed, tol=tol,
-        criterion=criterion, max_iter=max_iter, fixed=fixed,
+        criterion=criterion, max_iter=max_iter, fixed=fixed, transitions=transitions,
+        start=start,
     )  # fmt: skip
     frame = read_table(data)
     with warnings.catch_warnings():
@@ -245,18 +274,37 @@ def parse_fixed(texts: list[str] | None) -> dict[str, dict[int, float]] | None:
     return fixed
 
 
-def _fixed_number(value: str, text: str) -> float:
+def parse_constraint(text: str | None, option: str) -> np.ndarray | None:
+    """``"*,*,0;0,*,*"`` -> rows of fixed values, NaN where free (``--start``: one row)."""
+    if text is None:
+        return None
+    rows = [row.split(",") for row in text.split(";")]
+    if option == "--start" and len(rows) != 1:
+        raise InputError(f"{option} is one row of entries joined by ','; got {text!r}")
+    if len({len(row) for row in rows}) != 1:
+        raise InputError(f"the rows of {option} {text!r} have different lengths")
+    values = np.full((len(rows), len(rows[0])), np.nan)
+    for i, row in enumerate(rows):
+        for j, entry in enumerate(row):
+            if entry.strip() != "*":
+                values[i, j] = _fixed_number(entry.strip(), text, option)
+    return values[0] if option == "--start" else values
+
+
+def _fixed_number(value: str, text: str, option: str = "--fixed") -> float:
     """A number, or a fraction such as ``1/6`` (a probability written as users think of it)."""
     top, slash, bottom = value.partition("/")
     try:
         number = float(top) / float(bottom) if slash else float(value)
     except (ValueError, ZeroDivisionError):
+        where = "the value after '='" if option == "--fixed" else "each entry"
+        free = "" if option == "--fixed" else " or '*' (free)"
         raise InputError(
-            f"--fixed {text!r}: the value after '=' must be a number (or a fraction such as "
-            f"1/6), got {value!r}"
+            f"{option} {text!r}: {where} must be a number (or a fraction such as 1/6){free}, "
+            f"got {value!r}"
         ) from None
     if not math.isfinite(number):
-        raise InputError(f"--fixed {text!r}: the value must be finite, got {value!r}")
+        raise InputError(f"{option} {text!r}: the value must be finite, got {value!r}")
     return number
 
 
