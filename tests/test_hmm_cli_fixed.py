@@ -101,3 +101,5 @@ def test_the_same_state_twice_is_refused():
 def test_fixed_is_in_the_help():
     result = runner.invoke(app, ["hmm", "--help"], env={"COLUMNS": "200"})
     assert "--fixed" in result.output and "NAME@STATE=VALUE" in result.output
+    # the names' brackets are shown, not read as markup
+    assert "'mean[x]@1=0'" in result.output and "'prob[face=6]@2=1/6'" in result.output

@@ -86,10 +86,12 @@ FixedOption = Annotated[
     list[str] | None,
     typer.Option(
         "--fixed",
+        metavar="NAME@STATE=VALUE",
         help=(
             "Hold one state's emission parameter at a value: NAME@STATE=VALUE, names as in "
-            "the fit's parameter table, e.g. 'mean[x]@1=0' or 'prob[face=6]@2=1/6'; repeat "
-            "for more (a state's whole covariance in 'VVV': each var[...] and cov[...]). "
+            "the fit's parameter table, e.g. 'mean\\[x]@1=0' or 'prob\\[face=6]@2=1/6'; "
+            "repeat for more (a state's whole covariance in 'VVV': each var\\[...] and "
+            "cov\\[...]). "
             "Fixed values are not free parameters (BIC); a k without that state says so in "
             "the table."
         ),
