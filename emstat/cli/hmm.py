@@ -8,9 +8,8 @@ from __future__ import annotations
 import math
 import warnings
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
 import typer
 
 from emstat.cli.options import (
@@ -30,6 +29,9 @@ from emstat.cli.options import (
 )
 from emstat.cli.output import emit_table, note
 from emstat.errors import ConvergenceWarning, DegenerateFitError, InputError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["hmm", "hmm_options"]
 
@@ -280,6 +282,8 @@ def parse_constraint(text: str | None, option: str) -> np.ndarray | None:
     """``"*,*,0;0,*,*"`` -> rows of fixed values, NaN where free (``--start``: one row)."""
     if text is None:
         return None
+    import numpy as np  # not at import: --help loads no numerical stack
+
     rows = [row.split(",") for row in text.split(";")]
     if option == "--start" and len(rows) != 1:
         raise InputError(f"{option} is one row of entries joined by ','; got {text!r}")
