@@ -189,7 +189,7 @@ def test_fixed_whole_mean_vector_with_correlated_coordinates():
         (
             {"var[x]": [1.0, None]},
             {"model": "E"},
-            "variances can be fixed with the one-dimensional model 'V' only",
+            "variances cannot be fixed with model 'E': its states share one volume",
         ),
         ([0.0, None], {}, "fixed must map parameter names"),
     ],

@@ -125,8 +125,13 @@ class Emission:
         raise NotImplementedError
 
     def sample(
-        self, theta: Any, states: np.ndarray, rng: np.random.Generator
+        self,
+        theta: Any,
+        states: np.ndarray,
+        rng: np.random.Generator,
+        given: dict[str, Any] | None = None,
     ) -> dict[str, np.ndarray]:
+        """Draws for the ``states``; ``given``: each row's ``"trials"`` / ``"exposure"``."""
         raise NotImplementedError
 
     def describe(self) -> str:
@@ -288,26 +293,89 @@ class FamilyEmission(Emission):
         return tuple(out)
 
     def sample(
-        self, theta: Any, states: np.ndarray, rng: np.random.Generator
+        self,
+        theta: Any,
+        states: np.ndarray,
+        rng: np.random.Generator,
+        given: dict[str, Any] | None = None,
     ) -> dict[str, np.ndarray]:
+        """Draws for the ``states``; ``given`` maps ``"trials"`` / ``"exposure"`` to each
+        row's values (n numbers, a number, or a DataFrame holding the fit's column),
+        which a fit whose trials or exposure are a column needs; such columns are
+        returned beside the draws."""
+        given = {key: value for key, value in (given or {}).items() if value is not None}
+        n = states.shape[0]
+        kinds = {
+            kind
+            for part in self.family.parts
+            for kind in ("trials", "exposure")
+            if getattr(part, kind, None) is not None
+        }
+        unused = sorted(set(given) - kinds)
+        if unused:
+            owner = "binomial" if unused[0] == "trials" else "Poisson"
+            raise InputError(
+                f"{unused[0]}= belongs to a {owner} emission with {unused[0]}; this fit "
+                f"({self.family.describe()}) has none"
+            )
         extras: list[np.ndarray | None] = []
+        columns: dict[str, np.ndarray] = {}
         for part in self.family.parts:
-            source = getattr(part, "trials", None) or getattr(part, "exposure", None)
-            if isinstance(source, str):
-                raise InputError(
-                    f"sampling needs {source!r} per row; this fit's "
-                    f"{'trials' if hasattr(part, 'trials') else 'exposure'} is a column"
-                )
             if getattr(part, "name", "") == "multinomial":
                 raise InputError("sampling a multinomial emission needs each row's total")
-            extras.append(None if source is None else np.full(states.shape[0], float(source)))
-        return self.family.sample(theta, states, extras, rng)
+            kind = "trials" if hasattr(part, "trials") else "exposure"
+            source = getattr(part, kind, None)
+            if kind in given and source is not None:
+                values = _row_extras(given[kind], source, kind, part.column, n)
+                extras.append(values)
+                if isinstance(source, str):
+                    columns[source] = values
+            elif isinstance(source, str):
+                raise InputError(
+                    f"sampling needs each row's {kind}: this fit's {kind} is the column "
+                    f"{source!r}; give {kind}= ({n} numbers, or a DataFrame with column "
+                    f"{source!r})"
+                )
+            else:
+                extras.append(None if source is None else np.full(n, float(source)))
+        return {**self.family.sample(theta, states, extras, rng), **columns}
 
     def describe(self) -> str:
         return self.family.describe()
 
     def to_spec(self) -> dict[str, Any]:
         return {"kind": "family", "family": self.family.to_spec()}
+
+
+def _row_extras(value: Any, source: str | float, kind: str, column: str, n: int) -> np.ndarray:
+    """Each sampled row's trials or exposure from what the user gave, checked."""
+    if isinstance(value, pd.DataFrame):
+        if not isinstance(source, str):
+            raise InputError(
+                f"this fit's {kind} is {source:g} for every row; give {kind}= as {n} numbers"
+            )
+        if source not in value.columns:
+            raise InputError(f"the {kind}= DataFrame has no column {source!r}")
+        value = value[source]
+    if isinstance(value, bool):
+        raise InputError(f"{kind}= must be numbers, got {value!r}")
+    try:
+        values = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"{kind}= must be numbers, got {value!r}") from None
+    values = np.full(n, float(values)) if values.ndim == 0 else values.reshape(-1)
+    if values.shape[0] != n:
+        raise InputError(f"{kind}= has {values.shape[0]} values; sampling {n} rows needs {n}")
+    if kind == "trials":
+        bad = ~np.isfinite(values) | (values < 1) | (values != np.round(values))
+        rule = "trials are whole numbers >= 1"
+    else:
+        bad = ~np.isfinite(values) | (values <= 0)
+        rule = "exposures are finite and > 0"
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(f"the {kind} of {column!r} is {values[i]:g} at row {i}; {rule}")
+    return values
 
 
 def _about(stats: GaussianStats, means: np.ndarray) -> GaussianStats:
@@ -509,31 +577,30 @@ class GaussianEmission(Emission):
         mixture = GaussianMixtureModel(self.covariance, stats.nk.shape[0])
         if fixed is None:
             return mixture.m_step(stats, previous)
-        means, variances = self._fixed_parts(fixed)
+        means, covariances = self._fixed_parts(fixed)
         theta = mixture.m_step(_about(stats, means), previous)
-        # the scatter about the fixed means gives the covariances; put the values in exactly
-        covariances = theta.covariances.copy()
-        held = ~np.isnan(variances)
-        covariances[:, 0, 0][held] = variances[held]
+        # the scatter about the fixed means gives the free covariances; the fixed ones are
+        # put in exactly (check_fixed allows only models whose states' covariances are
+        # estimated apart, where this is the constrained maximum)
         return gaussian.gaussian_params(
             theta.weights,
             np.where(np.isnan(means), theta.means, means),
-            covariances,
+            np.where(np.isnan(covariances), theta.covariances, covariances),
             diagonal=theta.diagonal,
         )
 
     def _fixed_parts(self, fixed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Fixed means about the centre (k, d) and fixed variances of 1-D states (k,)."""
+        """Fixed means about the centre (k, d) and fixed covariances (k, d, d), NaN where
+        free (the rows lay out the covariance's upper triangle)."""
         d = self.d
-        return fixed[:, :d] - self.center, fixed[:, d] if d == 1 else np.full(len(fixed), np.nan)
+        upper = np.triu_indices(d)
+        covariances = np.full((fixed.shape[0], d, d), np.nan)
+        covariances[:, upper[0], upper[1]] = fixed[:, d:]
+        covariances[:, upper[1], upper[0]] = fixed[:, d:]
+        return fixed[:, :d] - self.center, covariances
 
     def check_fixed(self, fixed: np.ndarray) -> int:
         d, name = self.d, self.covariance.name
-        covariance = ~np.isnan(fixed[:, d:])
-        if covariance.any() and name != "V":
-            raise InputError(
-                f"variances can be fixed with the one-dimensional model 'V' only, not {name!r}"
-            )
         means = ~np.isnan(fixed[:, :d])
         partly = means.any(axis=1) & ~means.all(axis=1)
         if partly.any() and self.covariance.scatter != "diag":
@@ -542,7 +609,8 @@ class GaussianEmission(Emission):
                 f"mean; with correlated coordinates ({name!r}) fix all of them or use a "
                 "diagonal model"
             )
-        return int(means.sum() + covariance.sum())
+        _, covariances = self._fixed_parts(fixed)
+        return int(means.sum()) + _check_fixed_covariances(name, covariances, self.columns)
 
     def n_free(self, k: int) -> int:
         return self.covariance.n_var_params(k, self.d) + k * self.d
@@ -557,11 +625,15 @@ class GaussianEmission(Emission):
         skip = k - 1  # the chart's weight coordinates: the states have no weights
         moving = np.ones(chart.n_free - skip, dtype=bool)
         if fixed is not None:
-            # a fixed mean is its own coordinate; a fixed 1-D variance its state's volume
-            means, variances = self._fixed_parts(fixed)
+            means, covariances = self._fixed_parts(fixed)
+            held = ~np.isnan(covariances).all(axis=(1, 2))
+            if held.any() and self.covariance.name in ("V", "VVI"):
+                return _diagonal_chart(theta, means, covariances)
+            # a fixed mean is its own coordinate; a fixed covariance its state's own
+            # volume, shape and orientation (the models check_fixed allows share none)
             moving[: k * d] = np.isnan(means).reshape(-1)
-            if d == 1:
-                moving[k * d : k * d + k] &= np.isnan(variances)
+            for j in np.flatnonzero(held):
+                moving[chart.cov_index[j] - skip] = False
 
         def back(v: np.ndarray) -> GaussianParams:
             local = np.zeros(moving.size)
@@ -618,8 +690,17 @@ class GaussianEmission(Emission):
             raise InputError(f"the Gaussian start values are not valid: {exc}") from None
 
     def sample(
-        self, theta: GaussianParams, states: np.ndarray, rng: np.random.Generator
+        self,
+        theta: GaussianParams,
+        states: np.ndarray,
+        rng: np.random.Generator,
+        given: dict[str, Any] | None = None,
     ) -> dict[str, np.ndarray]:
+        named = [key for key, value in (given or {}).items() if value is not None]
+        if named:
+            raise InputError(
+                f"{named[0]}= belongs to Poisson and binomial emissions, not Gaussian ones"
+            )
         chol = np.linalg.cholesky(theta.covariances)
         noise = rng.standard_normal((states.shape[0], self.d))
         x = theta.means[states] + self.center + np.einsum("nij,nj->ni", chol[states], noise)
@@ -637,6 +718,79 @@ class GaussianEmission(Emission):
             "columns": list(self.columns),
             "center": self.center.tolist(),
         }
+
+
+def _check_fixed_covariances(name: str, covariances: np.ndarray, columns: list[str]) -> int:
+    """Refuse fixed covariances the M-step cannot hold exactly; the free parameters
+    they take away.  ``covariances`` is (k, d, d), NaN where free."""
+    held = ~np.isnan(covariances)
+    states = held.any(axis=(1, 2))
+    if not states.any():
+        return 0
+    shared = [what for letter, what in zip(name, _SHARED, strict=False) if letter == "E"]
+    if shared:
+        raise InputError(
+            f"variances cannot be fixed with model {name!r}: its states share one "
+            f"{' and '.join(shared)}, so a state's fixed value would move the others; "
+            "use 'V' (1-D), 'VII', 'VVI' or 'VVV'"
+        )
+    d = covariances.shape[1]
+    off = held & ~np.eye(d, dtype=bool)[None]
+    if name in ("V", "VII", "VVI") and off.any():
+        state, a, b = (int(v) for v in np.argwhere(off)[0])
+        raise InputError(
+            f"state {state + 1} fixes cov[{columns[min(a, b)]},{columns[max(a, b)]}]; the "
+            f"diagonal model {name!r} has no covariances (fix variances, or use 'VVV')"
+        )
+    diagonals = np.einsum("kii->ki", covariances)
+    if name == "VII":
+        for j in np.flatnonzero(states):
+            if np.isnan(diagonals[j]).any() or np.ptp(diagonals[j]) > 0:
+                raise InputError(
+                    f"state {j + 1}: the spherical model 'VII' has one variance per state; "
+                    "fix every var[...] of the state to one value (or use 'VVI')"
+                )
+        return int(states.sum())
+    if name == "VVV":
+        for j in np.flatnonzero(states):
+            if not held[j].all():
+                raise InputError(
+                    f"state {j + 1} fixes part of its covariance; with correlated coordinates "
+                    "('VVV') fix every var[...] and cov[...] of the state, or use 'VVI'"
+                )
+            if not (np.linalg.eigvalsh(covariances[j]) > 0).all():
+                raise InputError(f"the fixed covariance of state {j + 1} is not positive definite")
+        return int(states.sum()) * d * (d + 1) // 2
+    return int((~np.isnan(diagonals)).sum())  # 'V' and 'VVI': each variance its own
+
+
+# What the letters of an mclust model's name tie across states where they are E.
+_SHARED = ("volume", "shape", "orientation")
+
+
+def _diagonal_chart(
+    theta: GaussianParams, means: np.ndarray, covariances: np.ndarray
+) -> tuple[np.ndarray, Callable[[np.ndarray], GaussianParams], str | None]:
+    """Free coordinates of diagonal covariances per state with some variances fixed:
+    the free means and the logs of the free variances, each its own (the volume and
+    shape of the mixtures' chart mix a state's variances)."""
+    k, d = theta.k, theta.d
+    free_means = np.isnan(means)
+    variances = np.einsum("kii->ki", theta.covariances).copy()
+    free_variances = np.isnan(np.einsum("kii->ki", covariances))
+    n_means = int(free_means.sum())
+    diagonal = np.arange(d)
+
+    def back(v: np.ndarray) -> GaussianParams:
+        moved = theta.means.copy()
+        moved[free_means] += v[:n_means]
+        scaled = variances.copy()
+        scaled[free_variances] *= np.exp(v[n_means:])
+        out = np.zeros((k, d, d))
+        out[:, diagonal, diagonal] = scaled
+        return gaussian.gaussian_params(np.full(k, 1.0 / k), moved, out, diagonal=theta.diagonal)
+
+    return np.zeros(n_means + int(free_variances.sum())), back, None
 
 
 def gaussian_emission(

@@ -140,9 +140,32 @@ def emission_from_names(
     return emission.theta_from_rows(table)
 
 
+def _state_number(state: Any, k: int, label: str) -> int:
+    """A state named by its number (1..k), as ``params`` and ``viterbi`` number them."""
+    if isinstance(state, str) and state.strip().isdigit():
+        state = int(state)
+    if isinstance(state, bool) or not isinstance(state, (int, np.integer)) or state < 1:
+        raise InputError(f"{label} names state {state!r}; states are numbered 1, 2, ...")
+    if state > k:
+        have = "state 1 only" if k == 1 else f"states 1 to {k}"
+        raise InputError(f"{label} names state {int(state)}; a fit of k = {k} has {have}")
+    return int(state)
+
+
+def _by_state(value: Mapping[Any, Any], k: int, label: str) -> list[Any]:
+    """``{state: value}`` (states 1..k) as one value per state, None where not named."""
+    column: list[Any] = [None] * k
+    for state, given in value.items():
+        column[_state_number(state, k, label) - 1] = given
+    return column
+
+
 def _state_values(value: Any, k: int, scale: str, label: str, free: bool = False) -> np.ndarray:
     """One parameter's values for the k states, in its parameter space; with ``free``,
-    None (or NaN) marks a state where it is not given."""
+    None (or NaN) marks a state where it is not given, and ``{state: value}`` names
+    the states given (any k with that many states)."""
+    if free and isinstance(value, Mapping):
+        value = _by_state(value, k, label)
     if free and not isinstance(value, str):
         value = [np.nan if v is None else v for v in np.asarray(value, dtype=object).reshape(-1)]
     try:
@@ -153,12 +176,15 @@ def _state_values(value: Any, k: int, scale: str, label: str, free: bool = False
     if column.shape[0] != k or not np.isfinite(column[given]).all():
         kind = "numbers (None where free)" if free else "finite numbers"
         raise InputError(f"{label} must be {k} {kind}, one per state, got {value!r}")
-    seen = column[given]
-    if (scale == "logit" and ((seen < 0) | (seen > 1)).any()) or (
-        scale == "log" and (seen <= 0).any()
-    ):
+    outside = np.zeros(k, dtype=bool)
+    if scale == "logit":
+        outside = given & ((column < 0) | (column > 1))
+    elif scale == "log":
+        outside = given & (column <= 0)
+    if outside.any():
         space = "probabilities in [0, 1]" if scale == "logit" else "numbers > 0"
-        raise InputError(f"{label} must be {space}, got {column.tolist()}")
+        i = int(np.flatnonzero(outside)[0])
+        raise InputError(f"{label} must be {space}, got {column[i]:g} for state {i + 1}")
     return column
 
 
@@ -231,12 +257,12 @@ class HMMFitter:
     ) -> tuple[np.ndarray, np.ndarray]:
         k = model.k
         if "transitions" in given:
-            trans = check_distribution(given["transitions"], (k, k), "start transitions")
+            trans = check_distribution(given["transitions"], (k, k), "init's transitions")
             trans = np.where(model.trans_constraint.free, trans, model.trans_constraint.fixed)
         else:
             trans = model.trans_constraint.project(_default_transitions(k))
         if "start" in given:
-            start = check_distribution(given["start"], (k,), "start distribution")
+            start = check_distribution(given["start"], (k,), "init's start")
             start = np.where(model.start_constraint.free[0], start, model.start_constraint.fixed[0])
         else:
             start = model.start_constraint.project(np.full((1, k), 1.0 / k))[0]
@@ -509,10 +535,14 @@ def fit_hmm(
         estimated: their ``params`` names mapped to one value per state,
         None where free, e.g. ``{"mean[x]": [0.0, None]}`` or
         ``{"prob[face=6]": [1 / 6, None]}`` (the other levels of a fixed
-        state share what is left).  Gaussian means may be fixed in any
-        covariance model (all of a state's coordinates unless the model is
-        diagonal), variances in the 1-D model ``"V"``.  Fixed values are not
-        free parameters (``n_params``, BIC) and have no standard error.
+        state share what is left), or to ``{state: value}`` with states
+        numbered from 1, e.g. ``{"var[x]": {2: 4.0}}``.  Gaussian means may
+        be fixed in any covariance model (all of a state's coordinates
+        unless the model is diagonal); variances in the models whose states
+        share nothing: ``"V"`` (1-D) and ``"VVI"`` any of a state's,
+        ``"VII"`` a state's one variance, ``"VVV"`` a state's whole
+        covariance matrix.  Fixed values are not free parameters
+        (``n_params``, BIC) and have no standard error.
     n_init, seed
         Restarts from seeded random partitions; ``restarts`` reports each.
     control, tol, criterion, max_iter

@@ -59,6 +59,8 @@ class HMMResult(FitCriteria):
     sequence: str | None = None
     order: str | None = None
     std_errors: np.ndarray | None = field(default=None, repr=False)
+    # why a saved standard error is missing (a fixed value, the boundary), entry by entry
+    std_error_notes: list[str] | None = field(default=None, repr=False)
     data_: HMMData | None = field(default=None, repr=False)
 
     # --- what was fitted ---------------------------------------------------------
@@ -128,7 +130,9 @@ class HMMResult(FitCriteria):
         theta = self._require_ok()
         size = reported(self.hmm, theta).shape[0]
         if self.std_errors is not None:
-            notes = ["" if np.isfinite(v) else "not available" for v in self.std_errors]
+            notes = self.std_error_notes or [
+                "" if np.isfinite(v) else "not available" for v in self.std_errors
+            ]
             return self.std_errors, notes
         if self.data_ is None:
             return np.full(size, np.nan), ["no data kept"] * size
@@ -243,10 +247,22 @@ class HMMResult(FitCriteria):
         return float(self.hmm.loglik(theta, encoded))
 
     def sample(
-        self, n: int, seed: int | np.random.Generator | None = None, lengths: Any = None
+        self,
+        n: int,
+        seed: int | np.random.Generator | None = None,
+        lengths: Any = None,
+        *,
+        exposure: Any = None,
+        trials: Any = None,
     ) -> pd.DataFrame:
         """Draw ``n`` rows: one sequence, or several of ``lengths``; columns, ``state`` (1..k)
-        and ``sequence`` (1, 2, ...) when there are several."""
+        and ``sequence`` (1, 2, ...) when there are several.
+
+        A Poisson emission whose exposure is a column, or a binomial one whose
+        trials are, needs each row's ``exposure`` / ``trials``: ``n`` numbers,
+        one number, or a DataFrame holding the fit's column; they are returned
+        beside the draws, under the column's name.
+        """
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise InputError(f"the number of rows to sample must be a whole number >= 1, got {n!r}")
         theta = self._require_ok()
@@ -270,7 +286,8 @@ class HMMResult(FitCriteria):
                 state = min(int(np.searchsorted(row, draws[t] * row[-1], side="right")), self.k - 1)
                 states[at + t] = state
             at += size
-        values = self.hmm.emission.sample(theta.emission, states, rng)
+        given = {"exposure": exposure, "trials": trials}
+        values = self.hmm.emission.sample(theta.emission, states, rng, given)
         out = pd.DataFrame(values)
         out["state"] = states + 1
         if len(sizes) > 1:
@@ -338,6 +355,7 @@ class HMMResult(FitCriteria):
             "std_errors": None
             if not self.ok
             else [finite(v) for v in self._std_errors_and_notes[0]],
+            "std_error_notes": None if not self.ok else list(self._std_errors_and_notes[1]),
         }
 
     def save(self, path: str | Path) -> Path:
@@ -454,4 +472,16 @@ def load_hmm(path: str | Path) -> HMMResult:
         sequence=fields.optional_string("sequence"),
         order=fields.optional_string("order"),
         std_errors=fields.std_errors(theta is not None, size),
+        std_error_notes=_notes(payload.get("std_error_notes"), size),
     )
+
+
+def _notes(payload: Any, size: int) -> list[str] | None:
+    """The saved notes of the standard errors (None in files written before they were kept)."""
+    if payload is None:
+        return None
+    if not isinstance(payload, list) or len(payload) != size:
+        raise InputError(f"std_error_notes must be a list of {size} strings")
+    if not all(isinstance(v, str) for v in payload):
+        raise InputError("std_error_notes must hold strings only")
+    return list(payload)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +13,7 @@ from emstat._validation import check_k_values, check_seed, check_whole
 from emstat.errors import DegenerateFitError, InputError
 from emstat.execution import map_tasks
 from emstat.families import is_gaussian
-from emstat.hmm.fit import HMM_CONTROL, HMMFitter, prepare_hmm
+from emstat.hmm.fit import HMM_CONTROL, HMMFitter, Prepared, emission_fixed, prepare_hmm
 from emstat.hmm.result import HMMResult
 from emstat.results import CONVENTION_TEXT
 
@@ -60,9 +60,17 @@ class HMMSelection:
     @property
     def best(self) -> HMMResult:
         """The fit of smallest ``criterion`` among those with parameters."""
-        table = self.table.dropna(subset=[self.criterion])
+        full = self.table
+        table = full.dropna(subset=[self.criterion])
         if table.empty:
-            raise InputError("no fit of the selection has parameters; see .table's reason column")
+            failed = full[full["reason"] != ""]
+            why = ""
+            if not failed.empty:
+                first = failed.iloc[0]
+                why = f"; k = {first['k']}, {first['model']}: {first['reason']}"
+                if len(failed) > 1:
+                    why += f" (and {len(failed) - 1} more: the table's reason column says why)"
+            raise InputError(f"no fit of the selection has parameters{why}")
         top = table.sort_values(self.criterion, kind="stable").iloc[0]
         return self.fits[(int(top["k"]), str(top["model"]))]
 
@@ -106,6 +114,7 @@ def select_hmm(
     transitions: Any = None,
     start: Any = None,
     init: Any = None,
+    fixed: Mapping[str, Any] | None = None,
     n_init: int = 1,
     seed: int | None = 0,
     control: Any = None,
@@ -120,9 +129,12 @@ def select_hmm(
     ``models`` are Gaussian covariance models (default ``["V"]`` in 1-D and
     ``["VVV"]`` otherwise); for the other families the one model is the
     family.  A cell that cannot be fitted (too few rows, a degenerate start,
-    a constraint of another size) keeps its reason in ``table``.  ``workers``
-    fits the numbers of states on that many processes, with the same
-    results.  Other arguments as :func:`emstat.fit_hmm`.
+    a constraint of another size, a fixed value of a state the fit does not
+    have) keeps its reason in ``table``.  ``fixed`` names states by number so
+    that it applies to every k, e.g. ``{"mean[x]": {1: 0.0}}`` (state 1's mean
+    is 0 at every k); a fixed value that no cell can hold is refused at once.
+    ``workers`` fits the numbers of states on that many processes, with the
+    same results.  Other arguments as :func:`emstat.fit_hmm`.
     """
     from emstat.mixture.fit import make_control
 
@@ -140,8 +152,8 @@ def select_hmm(
     reasons: dict[tuple[int, str], str] = {}
     labels: list[str] = []
     columns_used: list[str] = []
-    for name in names:
-        prepared = prepare_hmm(
+    variants = [
+        prepare_hmm(
             data,
             columns=columns,
             family=family,
@@ -152,6 +164,10 @@ def select_hmm(
             trials=trials,
             exposure=exposure,
         )
+        for name in names
+    ]
+    _check_fixed_somewhere(variants, ks, fixed)
+    for prepared in variants:
         label = prepared.emission.model
         labels.append(label)
         columns_used = prepared.emission.columns
@@ -164,6 +180,7 @@ def select_hmm(
             init=init,
             n_init=n_init,
             seed=seed,
+            fixed=fixed,
         )
         outcomes = map_tasks(_fit_or_reason, ks, workers=workers, shared=fitter, chunk=1)
         for kk, outcome in zip(ks, outcomes, strict=True):
@@ -172,3 +189,21 @@ def select_hmm(
             else:
                 fits[(kk, label)] = outcome
     return HMMSelection(fits, reasons, criterion, ks, list(dict.fromkeys(labels)), columns_used)
+
+
+def _check_fixed_somewhere(variants: list[Prepared], ks: list[int], fixed: Any) -> None:
+    """Refuse ``fixed`` values that no cell of the selection can hold (an unknown name,
+    a value outside the space): the reason of one cell is then every cell's."""
+    if fixed is None:
+        return
+    first: InputError | None = None
+    for prepared in variants:
+        for k in sorted(ks, reverse=True):  # the largest k first: its reason is the widest
+            try:
+                emission_fixed(prepared.emission, k, fixed)
+            except InputError as exc:
+                first = first or exc
+            else:
+                return
+    if first is not None:
+        raise first
