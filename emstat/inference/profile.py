@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from scipy.optimize import brentq
 from scipy.stats import chi2
 
@@ -32,6 +33,12 @@ from emstat.mixture import gaussian
 from emstat.mixture.covariance import get_covariance_model
 from emstat.mixture.gaussian import GaussianParams, GaussianStats
 from emstat.mixture.model import GaussianMixtureModel
+from emstat.mixture.stderr import (
+    _build_chart,
+    _chart_point,
+    _loglik_derivatives,
+    _weighted_loglik,
+)
 from emstat.results import wald_z
 
 __all__ = [
@@ -41,6 +48,8 @@ __all__ = [
     "profile_conf_int",
     "profile_loglik",
 ]
+
+Array = NDArray[np.float64]
 
 #: The stopping rule of the constrained refits (and of the unconstrained maximum).
 PROFILE_CONTROL = EMControl(tol=1e-11, criterion="rel", max_iter=20_000)
@@ -164,6 +173,170 @@ class _Profile:
         return float(em.loglik), em.theta
 
 
+# --------------------------------------------------------------------------- #
+# covariance entries of multivariate fits: direct maximisation in the chart
+# --------------------------------------------------------------------------- #
+
+#: Most Newton steps of one constrained maximisation.
+_NEWTON_STEPS = 200
+#: The maximisation stops when a Newton step would gain less log-likelihood than this.
+_GAIN_TOL = 1e-11
+_HALVINGS = 40
+_RESTORE_STEPS = 60
+
+
+def _entry_jets(chart: Any, j: int, a: int, b: int) -> tuple[Array, Array]:
+    """Gradient and Hessian at 0 of entry ``(a, b)`` of component ``j``'s covariance in the
+    chart's coordinates (only its covariance coordinates move it)."""
+    orient = chart.orientations[j]
+    cols = chart.cov_index[j]
+    grad = np.zeros(chart.n_free)
+    hess = np.zeros((chart.n_free, chart.n_free))
+    grad[cols] = (orient @ chart.d_m[j] @ orient.T)[:, a, b]
+    hess[np.ix_(cols, cols)] = (orient @ chart.d2_m[j] @ orient.T)[:, :, a, b]
+    return grad, hess
+
+
+def _chart_params(chart: Any, theta: Array, diagonal: bool) -> GaussianParams | None:
+    """The parameters at chart coordinates ``theta``, or None where a covariance degenerates."""
+    weights, means, covariances = _chart_point(chart, theta)
+    try:
+        return gaussian.gaussian_params(weights, means, covariances, diagonal=diagonal)
+    except (EmstatError, FloatingPointError, np.linalg.LinAlgError):
+        return None
+
+
+@dataclass(frozen=True, eq=False)
+class _EntryProfile:
+    """The profile log-likelihood of entry ``(a, b)`` of component ``component``'s covariance
+    in a multivariate fit.
+
+    Holding the entry at ``v``, the observed-data log-likelihood is maximised
+    over the model's other free parameters in its own coordinates: the local
+    chart of :mod:`emstat.mixture.stderr` (log-volume, log-shape and
+    rotation coordinates, shared as the model's letters say), re-centred at
+    each iterate.  Each step is a Newton step in the tangent space of the
+    constraint with the analytic Hessian of the Lagrangian (the entry's own
+    curvature times its multiplier included), followed by a move back onto
+    the constraint along the entry's gradient and step halving until the
+    log-likelihood rises: every iterate satisfies the constraint and the
+    model's constraints, and every covariance stays positive definite.
+    """
+
+    model: str
+    data: Array
+    case_weights: Array | None
+    mle: GaussianParams
+    l_max: float
+    component: int
+    entry: tuple[int, int]
+    diagonal: bool
+
+    def _loglik(self, params: GaussianParams) -> float:
+        try:
+            value = _weighted_loglik(self.data, params, self.case_weights)
+        except (EmstatError, FloatingPointError):
+            return -math.inf
+        return value if math.isfinite(value) else -math.inf
+
+    def _entry(self, chart: Any, theta: Array) -> tuple[float, GaussianParams | None]:
+        params = _chart_params(chart, theta, self.diagonal)
+        if params is None:
+            return math.nan, None
+        a, b = self.entry
+        return float(params.covariances[self.component, a, b]), params
+
+    def _restore(
+        self, chart: Any, theta: Array, direction: Array, value: float
+    ) -> GaussianParams | None:
+        """The point ``theta + t direction`` of ``chart`` where the entry is ``value`` (secant
+        on ``t``; ``direction`` moves the entry by about one per unit), or None."""
+        a, b = self.entry
+        size = math.sqrt(
+            chart.covariances[self.component, a, a] * chart.covariances[self.component, b, b]
+        )
+        tol = 1e-13 * max(size, abs(value))
+        before, params = self._entry(chart, theta)
+        if params is None:
+            return None
+        t_prev, miss_prev = 0.0, before - value
+        if abs(miss_prev) <= tol:
+            return params
+        t = -miss_prev
+        for _ in range(_RESTORE_STEPS):
+            reached, params = self._entry(chart, theta + t * direction)
+            if params is None:
+                return None
+            miss = reached - value
+            if abs(miss) <= tol:
+                return params
+            if miss == miss_prev:
+                return None
+            t_prev, t, miss_prev = t, t - miss * (t - t_prev) / (miss - miss_prev), miss
+        return None
+
+    def _local(self, params: GaussianParams) -> tuple[Any, Array, Array, float]:
+        """The chart at ``params``, the Newton step along the constraint in it, the
+        direction that moves the entry by one at least cost of log-likelihood, and the
+        step's predicted gain.
+
+        Both come from the curvature of the Lagrangian (the log-likelihood's
+        Hessian less the multiplier times the entry's own); where it is not
+        concave along a direction (far from the maximum) that direction's
+        curvature counts by its size, so the step still goes uphill.
+        """
+        j, (a, b) = self.component, self.entry
+        chart = _build_chart(params, self.model)
+        hess, size, score = _loglik_derivatives(self.data, params, chart, self.case_weights)
+        grad, curvature = _entry_jets(chart, j, a, b)
+        # each coordinate in the unit of its terms, so that the systems are well scaled
+        scale = 1.0 / np.sqrt(np.maximum(size, 1e-12 * max(float(size.max()), 1e-300)))
+        g, n = score * scale, grad * scale
+        multiplier = float(g @ n) / float(n @ n)
+        lagrangian = -(hess - multiplier * curvature) * scale[:, None] * scale[None, :]
+        towards = _positive_solve(lagrangian, n)
+        normal = scale * towards / float(n @ towards)
+        basis = np.linalg.qr(n[:, None], mode="complete")[0][:, 1:]  # the tangent space
+        along = basis.T @ g
+        coefficients = _positive_solve(basis.T @ lagrangian @ basis, along)
+        return chart, scale * (basis @ coefficients), normal, 0.5 * float(along @ coefficients)
+
+    def _maximise(self, params: GaussianParams, value: float) -> tuple[float, GaussianParams]:
+        """Newton steps on the constraint from ``params`` until the gain is below tolerance."""
+        current = self._loglik(params)
+        for _ in range(_NEWTON_STEPS):
+            chart, step, normal, gain = self._local(params)
+            if not gain > _GAIN_TOL:
+                break
+            for halving in range(_HALVINGS):
+                trial = self._restore(chart, step * 0.5**halving, normal, value)
+                reached = -math.inf if trial is None else self._loglik(trial)
+                if trial is not None and reached > current:
+                    params, current = trial, reached
+                    break
+            else:
+                break
+        return current, params
+
+    def loglik(self, value: float, start: GaussianParams | None = None) -> tuple[float, Any]:
+        try:
+            chart, _, normal, _ = self._local(start or self.mle)
+            params = self._restore(chart, np.zeros(chart.n_free), normal, value)
+            if params is None:
+                return -math.inf, None
+            reached, params = self._maximise(params, value)
+        except (EmstatError, FloatingPointError, np.linalg.LinAlgError):
+            return -math.inf, None
+        return (reached, params) if math.isfinite(reached) else (-math.inf, None)
+
+
+def _positive_solve(matrix: Array, vector: Array) -> Array:
+    """``M^{-1} v`` with ``M``'s eigenvalues replaced by their sizes (floored): a metric."""
+    values, vectors = np.linalg.eigh(0.5 * (matrix + matrix.T))
+    values = np.maximum(np.abs(values), max(1e-10 * float(np.max(np.abs(values))), 1e-14))
+    return np.asarray(vectors @ ((vectors.T @ vector) / values), dtype=float)
+
+
 def _parse(label: Any, labels: Sequence[str]) -> int:
     if isinstance(label, tuple) and len(label) == 2:
         label = f"{label[0]}:{label[1]}"
@@ -214,21 +387,42 @@ class _Setup:
     l_max: float
     centre: np.ndarray
     control: EMControl
+    positions: dict[str, tuple[int, ...]]  # a parameter's place in (mean | covariance)
 
-    def profile(self, row: int, names: list[str]) -> _Profile:
+    def profile(self, row: int) -> _Profile | _EntryProfile:
         parameter = str(self.table["parameter"].iloc[row])
         kind = parameter.split("[")[0]
-        coord = names.index(parameter) if kind == "mean" else 0
+        component = int(self.table["component"].iloc[row]) - 1
+        if kind in ("var", "cov") and self.mle.d > 1:
+            return self.entry_profile(component, parameter)
+        coord = self.positions[parameter][0] if kind == "mean" else 0
         return _Profile(
             self.base,
             self.data,
             self.mle,
             self.l_max,
             kind,
-            int(self.table["component"].iloc[row]) - 1,
+            component,
             coord,
             self.control,
             float(self.centre[coord]) if kind == "mean" else 0.0,
+        )
+
+    def entry_profile(self, component: int, parameter: str) -> _EntryProfile:
+        a, b = self.positions[parameter]
+        if isinstance(self.data, gaussian.WeightedRows):
+            x, case_weights = self.data.x, self.data.weights
+        else:
+            x, case_weights = self.data, None
+        return _EntryProfile(
+            self.base.covariance.name,
+            x,
+            case_weights,
+            self.mle,
+            self.l_max,
+            component,
+            (a, b),
+            self.base.covariance.scatter == "diag",
         )
 
 
@@ -253,16 +447,20 @@ def _setup(fit: Any, level: float, control: EMControl | None) -> _Setup:
     top = fit_em(base, data, theta0=start, control=control, warn=False)
     mle = top.theta if top.ok and top.theta is not None else start
     l_max = max(float(top.loglik) if top.ok else -math.inf, float(fit.loglik))
-    return _Setup(table, labels, base, data, mle, l_max, centre, control)
+    positions = dict(gaussian.parameter_names(list(fit.columns)))
+    return _Setup(table, labels, base, data, mle, l_max, centre, control, positions)
 
 
 def _profilable(fit: Any, table: pd.DataFrame) -> list[int]:
+    """Rows with a profile: every free parameter (not the weight of k = 1, nor a
+    covariance a diagonal model fixes at 0)."""
+    diagonal = get_covariance_model(fit.model, fit.d).scatter == "diag"
     return [
         i
         for i, p in enumerate(table["parameter"])
         if (p == "weight" and fit.k > 1)
-        or p.startswith("mean[")
-        or (p.startswith("var[") and fit.d == 1)
+        or p.startswith(("mean[", "var["))
+        or (p.startswith("cov[") and not diagonal)
     ]
 
 
@@ -392,19 +590,18 @@ def _profiles(fit: Any, level: float, control: EMControl | None) -> _Profiles:
             "every estimated parameter has one but a weight fixed by the user or by k = 1",
         )
     setup = _setup(fit, level, control)
-    names = [name for name, _ in gaussian.parameter_names(fit.columns)]
 
     def get(row: int) -> tuple[Any, tuple[float, float]]:
-        profile = setup.profile(row, names)
-        return profile, _bounds(profile.kind)
+        kind = str(setup.table["parameter"].iloc[row]).split("[")[0]
+        return setup.profile(row), _bounds(kind)
 
     return _Profiles(
         setup.table,
         setup.labels,
         _profilable(fit, setup.table),
         get,
-        "weights (k > 1), means and the variances of 1-D fits have one (not the variances "
-        "and covariances of a multivariate fit); use method='bootstrap' for the others",
+        "every free parameter has one but the weight of k = 1 and the covariances a "
+        "diagonal model fixes at 0",
     )
 
 
