@@ -181,6 +181,9 @@ class _Profile:
 _NEWTON_STEPS = 200
 #: The maximisation stops when a Newton step would gain less log-likelihood than this.
 _GAIN_TOL = 1e-11
+#: After a full Newton step that promised less than this the rest is below _GAIN_TOL
+#: (the steps converge quadratically): no further step is taken.
+_LAST_GAIN = 1e-7
 _HALVINGS = 40
 _RESTORE_STEPS = 60
 
@@ -316,6 +319,8 @@ class _EntryProfile:
                     break
             else:
                 break
+            if halving == 0 and gain < _LAST_GAIN:
+                break
         return current, params
 
     def loglik(self, value: float, start: GaussianParams | None = None) -> tuple[float, Any]:
@@ -347,16 +352,28 @@ def _parse(label: Any, labels: Sequence[str]) -> int:
     return list(labels).index(label)
 
 
+_FAILED = (
+    "stops at {value:.6g}, the last value whose constrained fit succeeds (beyond it the "
+    "fits degenerate or do not converge)"
+)
+
+
 def _end(
-    profile: _Profile,
+    profile: Any,
     estimate: float,
     step: float,
     bound: float,
     threshold: float,
     max_evaluations: int,
 ) -> tuple[float, str]:
-    """One end of the interval: step out until the deviance passes ``threshold``, then Brent."""
+    """One end of the interval: step out until the deviance passes ``threshold``, then Brent.
+
+    A value whose constrained fit fails is not a crossing: the step is halved
+    towards the last value with a fit, and when no fit is found the end is
+    that value, with the reason.
+    """
     inside, start = estimate, None
+    known = {estimate: profile.l_max}  # values already fitted: Brent starts from its bracket
     for i in range(1, _MAX_BRACKET_STEPS + 1):
         candidate = estimate + step * 2 ** (i - 1)
         if (step > 0 and candidate >= bound) or (step < 0 and candidate <= bound):
@@ -364,15 +381,35 @@ def _end(
             if abs(candidate - bound) < 1e-10 * max(abs(bound), 1.0):
                 return bound, "reaches the edge of the parameter space"
         value, theta = profile.loglik(candidate, start)
+        for _ in range(_MAX_BRACKET_STEPS):
+            if math.isfinite(value):
+                break
+            candidate = inside + 0.5 * (candidate - inside)
+            value, theta = profile.loglik(candidate, start)
+        else:
+            return inside, _FAILED.format(value=inside)
+        known[candidate] = value
         if 2.0 * (profile.l_max - value) > threshold:
 
-            def deviance(v: float, warm: Any = start) -> float:
-                return 2.0 * (profile.l_max - profile.loglik(v, warm)[0]) - threshold
+            def signed_root(v: float, warm: Any = start) -> float:
+                # the root of the deviance is nearly linear in v: Brent converges in a few steps
+                reached = known[v] if v in known else profile.loglik(v, warm)[0]
+                if not math.isfinite(reached):
+                    raise _FitFailed(v)
+                return math.sqrt(max(2.0 * (profile.l_max - reached), 0.0)) - math.sqrt(threshold)
 
-            root = brentq(deviance, inside, candidate, xtol=1e-10, maxiter=max_evaluations)
+            xtol = 1e-7 * abs(step)
+            try:
+                root = brentq(signed_root, inside, candidate, xtol=xtol, maxiter=max_evaluations)
+            except _FitFailed:
+                return inside, _FAILED.format(value=inside)
             return float(root), ""
         inside, start = candidate, start if theta is None else theta
     return inside, "the profile is still below the cut-off far from the estimate"
+
+
+class _FitFailed(Exception):
+    """A constrained fit inside a bracket failed."""
 
 
 @dataclass(frozen=True, eq=False)

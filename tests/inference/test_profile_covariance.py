@@ -247,3 +247,152 @@ def test_profile_of_a_covariance_entry_matches_a_brute_force_grid(
 ) -> None:
     fit = emstat.fit_mixture(faithful, 2, model=model, tol=1e-10)
     _check_against_oracle(fit, label, make(), size)
+
+
+TRUTH_COVARIANCES = np.array(
+    [
+        [[1.0, 0.5, -0.3], [0.5, 2.0, 0.4], [-0.3, 0.4, 1.5]],
+        [[0.6, -0.2, 0.1], [-0.2, 0.8, 0.3], [0.1, 0.3, 1.2]],
+    ]
+)
+TRUTH_MEANS = np.array([[0.0, 0.0, 0.0], [5.0, 4.0, -3.0]])
+
+
+def _draw_3d(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    """Two well-separated 3-D components (weights 0.6, 0.4), in component order."""
+    n1 = int(rng.binomial(n, 0.6))
+    rows = [
+        rng.multivariate_normal(TRUTH_MEANS[j], TRUTH_COVARIANCES[j], size)
+        for j, size in enumerate((n1, n - n1))
+    ]
+    return pd.DataFrame(np.vstack(rows), columns=["x", "y", "z"])
+
+
+@pytest.mark.parametrize(("label", "j", "entry"), [("2:cov[x,z]", 1, (0, 2))])
+def test_profile_in_three_dimensions_matches_a_brute_force_grid(
+    label: str, j: int, entry: tuple[int, int]
+) -> None:
+    data = _draw_3d(160, np.random.default_rng(11))
+    fit = emstat.fit_mixture(data, 2, model="VVV", tol=1e-10)
+    assert fit.means.iloc[0, 0] < fit.means.iloc[1, 0]  # components in the truth's order
+    _check_against_oracle(fit, label, unpack_vvv(2, 3, j, entry), 11)
+
+
+# --------------------------------------------------------------------------- every model
+
+
+MODELS_2D = ["EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE"]
+MODELS_2D += ["VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV"]
+
+
+@pytest.mark.parametrize("model", MODELS_2D)
+def test_every_model_has_profile_intervals_of_its_covariance_inside_the_space(
+    faithful: pd.DataFrame, model: str
+) -> None:
+    fit = emstat.fit_mixture(faithful, 2, model=model)
+    rows = fit.params[(fit.params["component"] == 1) & fit.params["parameter"].str.match("var|cov")]
+    diagonal = model.endswith("I")
+    labels = [f"1:{p}" for p in rows["parameter"] if not (diagonal and p.startswith("cov"))]
+    table = fit.conf_int(method="profile", parameters=labels).set_index("parameter")
+    assert len(table) == (2 if diagonal else 3)
+    assert (table["ci_low"] < table["estimate"]).all()
+    assert (table["estimate"] < table["ci_high"]).all()
+    assert (table.filter(like="var[", axis=0)["ci_low"] > 0).all()
+    assert (table["note"] == "").all()
+    wald = rows.set_index("parameter").loc[table.index]
+    # the profile and the Wald interval (log scale for variances) agree to first order
+    np.testing.assert_allclose(table["ci_low"], wald["ci_low"], rtol=0.25)
+    np.testing.assert_allclose(table["ci_high"], wald["ci_high"], rtol=0.25)
+    if model in ("EII", "VII"):  # one variance per component: both rows are it
+        assert tuple(table.iloc[0][["ci_low", "ci_high"]]) == pytest.approx(
+            tuple(table.iloc[1][["ci_low", "ci_high"]]), rel=1e-7
+        )
+
+
+def test_a_shared_covariance_has_the_same_interval_in_every_component(
+    faithful: pd.DataFrame,
+) -> None:
+    fit = emstat.fit_mixture(faithful, 2, model="EEE")
+    table = fit.conf_int(
+        method="profile", parameters=["1:cov[eruptions,waiting]", "2:cov[eruptions,waiting]"]
+    )
+    first, second = table.iloc[0], table.iloc[1]
+    assert (first["ci_low"], first["ci_high"]) == pytest.approx(
+        (second["ci_low"], second["ci_high"]), rel=1e-7
+    )
+
+
+def test_a_higher_level_gives_a_wider_interval_around_the_estimate(
+    faithful: pd.DataFrame,
+) -> None:
+    fit = emstat.fit_mixture(faithful, 2, model="VVV")
+    label = "2:cov[eruptions,waiting]"
+    ends = [
+        fit.conf_int(level, method="profile", parameters=[label]).iloc[0]
+        for level in (0.5, 0.8, 0.95, 0.99)
+    ]
+    lows = [float(e["ci_low"]) for e in ends]
+    highs = [float(e["ci_high"]) for e in ends]
+    estimate = float(ends[0]["estimate"])
+    assert lows == sorted(lows, reverse=True) and len(set(lows)) == 4
+    assert highs == sorted(highs) and len(set(highs)) == 4
+    assert lows[0] < estimate < highs[0]
+
+
+def test_a_diagonal_model_has_no_profile_of_a_covariance_it_fixes(
+    faithful: pd.DataFrame,
+) -> None:
+    fit = emstat.fit_mixture(faithful, 2, model="VVI")
+    table = fit.conf_int(method="profile")
+    assert not table["parameter"].str.startswith("cov").any()
+    assert table["parameter"].str.startswith("var").sum() == 4
+    with pytest.raises(InputError, match=r"'2:cov\[eruptions,waiting\]'.*diagonal model"):
+        fit.conf_int(method="profile", parameters=["2:cov[eruptions,waiting]"])
+
+
+# --------------------------------------------------------------------------- the truth
+
+
+def test_profile_intervals_of_a_covariance_cover_the_truth() -> None:
+    """Replicates of a 2-D design with known covariances: the 95% intervals cover at
+    about 0.95 (at least 21 of 25: P(X <= 20) = 0.007 for X ~ Bin(25, 0.95))."""
+    rng = np.random.default_rng(2024)
+    truth = {"1:cov[x,y]": TRUTH_COVARIANCES[0, 0, 1], "2:var[y]": TRUTH_COVARIANCES[1, 1, 1]}
+    covered = dict.fromkeys(truth, 0)
+    for _ in range(25):
+        data = _draw_3d(200, rng)[["x", "y"]]
+        fit = emstat.fit_mixture(data, 2, model="VVV")
+        first = 1 if fit.means.iloc[0, 0] < fit.means.iloc[1, 0] else 2
+        labels = {f"{first}:cov[x,y]": "1:cov[x,y]", f"{3 - first}:var[y]": "2:var[y]"}
+        table = fit.conf_int(method="profile", parameters=list(labels))
+        for (_, row), name in zip(table.iterrows(), labels.values(), strict=True):
+            covered[name] += int(row["ci_low"] <= truth[name] <= row["ci_high"])
+    assert min(covered.values()) >= 21, covered
+
+
+# --------------------------------------------------------------------------- a failing end
+
+
+class _FailsBelow:
+    """A profile whose constrained fits fail below ``edge`` (a quadratic above it)."""
+
+    l_max = 0.0
+
+    def __init__(self, edge: float) -> None:
+        self.edge = edge
+
+    def loglik(self, value: float, start: object = None) -> tuple[float, object]:
+        if value < self.edge:
+            return -math.inf, None
+        return -0.5 * value**2, None
+
+
+def test_an_end_whose_fits_fail_stops_there_and_says_so() -> None:
+    from emstat.inference.profile import _end
+
+    # the deviance v^2 reaches the cut-off 3.84 at -1.96, but the fits fail below -1
+    low, note = _end(_FailsBelow(-1.0), 0.0, -0.3, -math.inf, CUT, 100)
+    assert -1.0 <= low < -0.99
+    assert "stops at" in note and "constrained fit" in note
+    high, note = _end(_FailsBelow(-1.0), 0.0, 0.3, math.inf, CUT, 100)
+    assert high == pytest.approx(math.sqrt(CUT), abs=1e-8) and note == ""
