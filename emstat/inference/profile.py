@@ -1,17 +1,28 @@
 """Profile-likelihood intervals of named parameters of a mixture fit, for every family.
 
 The profile log-likelihood of a parameter at a value ``v`` is the largest
-log-likelihood of the fits with that parameter held at ``v``.  It comes from
-EM with the constraint in the M-step (:class:`ConstrainedMixture`), started
-from the MLE moved onto the constraint: a weight held fixed (the others
-rescaled to fill the rest), one coordinate of a component's mean held fixed
-(the others and the covariance by conditional M-steps, an ECM), or a
-component's variance held fixed (1-D fits).  The interval is where
-``2 (l_max - l_profile(v)) <= chi2_1(level)``, its ends found by Brent's
-method on brackets stepped out from the estimate; an end that reaches the
-edge of the parameter space without crossing is that edge.  The other
-families' profiles (:mod:`emstat.inference.family_profile`) maximise the
-log-likelihood directly over their free parameters instead.
+log-likelihood of the fits with that parameter held at ``v``.  For a
+Gaussian fit's weights, means and 1-D variances it comes from EM with the
+constraint in the M-step (:class:`ConstrainedMixture`), started from the MLE
+moved onto the constraint: a weight held fixed (the others rescaled to fill
+the rest), one coordinate of a component's mean held fixed (the others and
+the covariance by conditional M-steps, an ECM), or a component's variance
+held fixed.  The variances and covariances of a multivariate fit (every
+covariance model, a shared one such as EEE's common covariance included)
+are held by direct maximisation of the observed-data log-likelihood over
+the model's other free parameters in its own coordinates, the chart of
+:mod:`emstat.mixture.stderr`, by Newton steps along the constraint: every
+iterate keeps the covariances positive definite and in the model.  The
+covariances a diagonal model fixes at 0 have no profile.
+
+The interval is where ``2 (l_max - l_profile(v)) <= chi2_1(level)``, its ends
+found by Brent's method on brackets stepped out from the estimate, each
+constrained fit started from the optimum at the neighbouring value; an end
+that reaches the edge of the parameter space without crossing is that edge,
+and one beyond which the constrained fits fail stops at the last value with
+a fit; the table's note says which.  The other families' profiles
+(:mod:`emstat.inference.family_profile`) maximise the log-likelihood
+directly over their free parameters.
 """
 
 from __future__ import annotations
@@ -520,12 +531,14 @@ def profile_conf_int(
         Confidence level in (0, 1).
     parameters
         Labels ``"component:parameter"`` (``"1:weight"``, ``"2:mean[x]"``,
-        ``"1:var[x]"``, ``"2:rate[deaths]"``) or (component, parameter)
-        pairs; default: every weight and mean, and the variances of a 1-D
-        Gaussian fit; every estimated parameter of a family fit.
+        ``"1:var[x]"``, ``"2:cov[x,y]"``, ``"2:rate[deaths]"``) or
+        (component, parameter) pairs; default: every free parameter (not the
+        weight of k = 1, nor a covariance a diagonal model fixes at 0).
     control
-        Stopping rule of a Gaussian fit's constrained refits (default
-        :data:`PROFILE_CONTROL`); family fits take none.
+        Stopping rule of a Gaussian fit's constrained EM refits (default
+        :data:`PROFILE_CONTROL`); the variances and covariances of a
+        multivariate fit are maximised by Newton steps until one would gain
+        less than 1e-11 in log-likelihood; family fits take none.
     max_evaluations
         Most profile evaluations of Brent's method per end.
 
