@@ -189,14 +189,21 @@ class _Profile:
 # --------------------------------------------------------------------------- #
 
 #: Most Newton steps of one constrained maximisation.
-_NEWTON_STEPS = 200
+_NEWTON_STEPS = 60
 #: The maximisation stops when a Newton step would gain less log-likelihood than this.
 _GAIN_TOL = 1e-11
 #: After a full Newton step that promised less than this the rest is below _GAIN_TOL
 #: (the steps converge quadratically): no further step is taken.
 _LAST_GAIN = 1e-7
-_HALVINGS = 40
-_RESTORE_STEPS = 60
+_HALVINGS = 20
+_RESTORE_STEPS = 30
+#: The largest gain of log-likelihood one Newton step may promise (longer steps are
+#: shortened): the fit follows the profile's path rather than leap to a degenerate spike.
+_MAX_GAIN = 2.0
+#: Most halvings of the way from a start to a value it cannot reach in one line.
+_CONTINUATION_DEPTH = 4
+#: Most halvings of a bracket step whose constrained fit fails.
+_FAILED_HALVINGS = 6
 
 
 def _entry_jets(chart: Any, j: int, a: int, b: int) -> tuple[Array, Array]:
@@ -322,6 +329,10 @@ class _EntryProfile:
             chart, step, normal, gain = self._local(params)
             if not gain > _GAIN_TOL:
                 break
+            if current > self.l_max + _ABOVE_MAX:
+                break  # above the estimate's maximum: no point of this profile (see _end)
+            if gain > _MAX_GAIN:  # a trust region: stay near the path from the estimate
+                step, gain = step * math.sqrt(_MAX_GAIN / gain), _MAX_GAIN
             for halving in range(_HALVINGS):
                 trial = self._restore(chart, step * 0.5**halving, normal, value)
                 reached = -math.inf if trial is None else self._loglik(trial)
@@ -334,16 +345,34 @@ class _EntryProfile:
                 break
         return current, params
 
+    def _fit_at(self, value: float, start: GaussianParams) -> tuple[float, GaussianParams] | None:
+        """The constrained maximum from ``start`` moved onto the constraint, or None."""
+        chart, _, normal, _ = self._local(start)
+        params = self._restore(chart, np.zeros(chart.n_free), normal, value)
+        return None if params is None else self._maximise(params, value)
+
+    def _continued(
+        self, value: float, start: GaussianParams, depth: int
+    ) -> tuple[float, GaussianParams] | None:
+        """:meth:`_fit_at`, or, when ``start`` cannot be moved onto the constraint in one
+        line (a covariance that a rotation alone cannot reach), by way of the constrained
+        maximum half-way there."""
+        found = self._fit_at(value, start)
+        if found is not None or depth >= _CONTINUATION_DEPTH:
+            return found
+        a, b = self.entry
+        here = float(start.covariances[self.component, a, b])
+        middle = self._continued(0.5 * (here + value), start, depth + 1)
+        return None if middle is None else self._continued(value, middle[1], depth + 1)
+
     def loglik(self, value: float, start: GaussianParams | None = None) -> tuple[float, Any]:
         try:
-            chart, _, normal, _ = self._local(start or self.mle)
-            params = self._restore(chart, np.zeros(chart.n_free), normal, value)
-            if params is None:
-                return -math.inf, None
-            reached, params = self._maximise(params, value)
+            found = self._continued(value, start or self.mle, 0)
         except (EmstatError, FloatingPointError, np.linalg.LinAlgError):
             return -math.inf, None
-        return (reached, params) if math.isfinite(reached) else (-math.inf, None)
+        if found is None or not math.isfinite(found[0]):
+            return -math.inf, None
+        return found
 
 
 def _positive_solve(matrix: Array, vector: Array) -> Array:
@@ -365,8 +394,15 @@ def _parse(label: Any, labels: Sequence[str]) -> int:
 
 _FAILED = (
     "stops at {value:.6g}, the last value whose constrained fit succeeds (beyond it the "
-    "fits degenerate or do not converge)"
+    "fits degenerate, do not converge or leave the estimate's local maximum)"
 )
+#: A constrained fit this far above the maximum has left the estimate's local maximum
+#: (for a degenerate spike or another mode): it is no point of this profile.
+_ABOVE_MAX = 1e-3
+
+
+def _fitted(value: float, l_max: float) -> bool:
+    return math.isfinite(value) and value <= l_max + _ABOVE_MAX
 
 
 def _end(
@@ -392,8 +428,8 @@ def _end(
             if abs(candidate - bound) < 1e-10 * max(abs(bound), 1.0):
                 return bound, "reaches the edge of the parameter space"
         value, theta = profile.loglik(candidate, start)
-        for _ in range(_MAX_BRACKET_STEPS):
-            if math.isfinite(value):
+        for _ in range(_FAILED_HALVINGS):
+            if _fitted(value, profile.l_max):
                 break
             candidate = inside + 0.5 * (candidate - inside)
             value, theta = profile.loglik(candidate, start)
@@ -405,7 +441,7 @@ def _end(
             def signed_root(v: float, warm: Any = start) -> float:
                 # the root of the deviance is nearly linear in v: Brent converges in a few steps
                 reached = known[v] if v in known else profile.loglik(v, warm)[0]
-                if not math.isfinite(reached):
+                if not _fitted(reached, profile.l_max):
                     raise _FitFailed(v)
                 return math.sqrt(max(2.0 * (profile.l_max - reached), 0.0)) - math.sqrt(threshold)
 
