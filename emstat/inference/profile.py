@@ -238,10 +238,13 @@ class _EntryProfile:
     rotation coordinates, shared as the model's letters say), re-centred at
     each iterate.  Each step is a Newton step in the tangent space of the
     constraint with the analytic Hessian of the Lagrangian (the entry's own
-    curvature times its multiplier included), followed by a move back onto
-    the constraint along the entry's gradient and step halving until the
-    log-likelihood rises: every iterate satisfies the constraint and the
-    model's constraints, and every covariance stays positive definite.
+    curvature times its multiplier included), inside a trust region,
+    followed by a move back onto the constraint along the direction that
+    changes the entry at the least cost of log-likelihood, and step halving
+    until the log-likelihood rises: every iterate satisfies the constraint and
+    the model's constraints, and every covariance stays positive definite.  A
+    start that cannot be moved onto the constraint in one line goes by way of
+    the constrained maximum half-way there.
     """
 
     model: str

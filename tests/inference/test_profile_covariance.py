@@ -396,3 +396,45 @@ def test_an_end_whose_fits_fail_stops_there_and_says_so() -> None:
     assert "stops at" in note and "constrained fit" in note
     high, note = _end(_FailsBelow(-1.0), 0.0, 0.3, math.inf, CUT, 100)
     assert high == pytest.approx(math.sqrt(CUT), abs=1e-8) and note == ""
+
+
+class _LeavesBelow(_FailsBelow):
+    """A profile that jumps above the maximum (a degenerate spike) below ``edge``."""
+
+    def loglik(self, value: float, start: object = None) -> tuple[float, object]:
+        if value < self.edge:
+            return 50.0, None
+        return -0.5 * value**2, None
+
+
+def test_an_end_whose_fits_leave_the_maximum_stops_there_and_says_so() -> None:
+    from emstat.inference.profile import _end
+
+    low, note = _end(_LeavesBelow(-1.0), 0.0, -0.3, -math.inf, CUT, 100)
+    assert -1.0 <= low < -0.9
+    assert "leave the estimate's local maximum" in note
+
+
+def test_a_covariance_a_rotation_cannot_reach_is_profiled_by_way_of_half_way_values() -> None:
+    """A near-spherical component (variances 0.56 and 0.88, covariance -0.13): a
+    covariance of -0.47 needs a more elongated shape, which no straight line from the
+    estimate in the chart reaches; the profile goes there by way of -0.30."""
+    rng = np.random.default_rng(5)
+    for _ in range(3):  # the third data set of this stream
+        n1 = rng.binomial(100, 0.5)
+        x = np.vstack(
+            [
+                rng.multivariate_normal([0, 0], [[1, 0.3], [0.3, 1]], n1),
+                rng.multivariate_normal([1.5, 1.0], [[1, -0.2], [-0.2, 0.7]], 100 - n1),
+            ]
+        )
+    fit = emstat.fit_mixture(pd.DataFrame(x, columns=["x", "y"]), 2, model="VVV")
+    label = "2:cov[x,y]"
+    assert fit.params.set_index(["component", "parameter"]).loc[
+        (2, "cov[x,y]"), "estimate"
+    ] == pytest.approx(-0.1287, abs=1e-3)
+    unpack = unpack_vvv(2, 2, 1, (0, 1))
+    estimate = float(fit.params_.covariances[1, 0, 1])
+    oracle = Oracle(x, 2, unpack, _oracle_start(fit, unpack, estimate, 5))
+    ours = profile_loglik(fit, label, [-0.472])
+    assert ours[0] == pytest.approx(oracle.profile(-0.472), abs=1e-5)
