@@ -438,3 +438,14 @@ def test_a_covariance_a_rotation_cannot_reach_is_profiled_by_way_of_half_way_val
     oracle = Oracle(x, 2, unpack, _oracle_start(fit, unpack, estimate, 5))
     ours = profile_loglik(fit, label, [-0.472])
     assert ours[0] == pytest.approx(oracle.profile(-0.472), abs=1e-5)
+
+
+def test_case_weights_profile_as_repeated_rows(faithful: pd.DataFrame) -> None:
+    weights = np.where(np.arange(len(faithful)) % 3 == 0, 2.0, 1.0)
+    repeated = faithful.loc[faithful.index.repeat(weights.astype(int))].reset_index(drop=True)
+    labels = ["1:cov[eruptions,waiting]", "2:var[waiting]"]
+    weighted = emstat.fit_mixture(faithful, 2, model="VVV", weights=weights)
+    plain = emstat.fit_mixture(repeated, 2, model="VVV")
+    ours = weighted.conf_int(method="profile", parameters=labels)[["ci_low", "ci_high"]]
+    theirs = plain.conf_int(method="profile", parameters=labels)[["ci_low", "ci_high"]]
+    np.testing.assert_allclose(ours.to_numpy(), theirs.to_numpy(), rtol=1e-6)
