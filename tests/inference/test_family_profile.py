@@ -127,8 +127,8 @@ def test_family_profile_refuses_control_and_names_the_parameters(deaths) -> None
 
 def test_gaussian_profile_names_what_it_supports() -> None:
     df = emstat.datasets.load_dataset("faithful")
-    fit = emstat.fit_mixture(df, 2, model="VVV")
+    fit = emstat.fit_mixture(df, 2, model="VVI")  # its covariances are 0 by construction
     with pytest.raises(InputError) as caught:
-        fit.conf_int(method="profile", parameters=["1:var[eruptions]"])
+        fit.conf_int(method="profile", parameters=["1:cov[eruptions,waiting]"])
     message = str(caught.value)
-    assert "weights (k > 1), means" in message and "multivariate" in message
+    assert "'1:cov[eruptions,waiting]'" in message and "diagonal model fixes at 0" in message
