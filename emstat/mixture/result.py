@@ -279,8 +279,9 @@ class MixtureResult(MixtureCriteria):
         workers: int = 1,
         control: EMControl | None = None,
         scheduler: Any = None,
+        start: str | None = "fit",
     ) -> BootstrapResult:
-        """Refit ``n_boot`` resamples from the fitted parameters, as mclust's ``MclustBootstrap``.
+        """Refit ``n_boot`` resamples, of mclust's ``MclustBootstrap`` kinds.
 
         ``kind``: ``"bs"`` (rows resampled), ``"wlbs"`` (weighted likelihood:
         Dirichlet weights), ``"pb"`` (parametric: samples from the fit) or
@@ -288,6 +289,9 @@ class MixtureResult(MixtureCriteria):
         aligned to the fitted ones; failed refits are counted
         (``n_failed``).  ``scheduler`` (a Dask address or ``distributed.Client``)
         runs the refits on that cluster, with the local run's replicates.
+        ``start="fit"`` starts each refit from the fit, as mclust does;
+        ``"estimator"`` repeats the fit's start, restarts and stopping rule on
+        each resample (the spread of the estimator itself).
         See :func:`emstat.inference.bootstrap_fit`.
         """
         from emstat.inference.bootstrap import bootstrap_fit
@@ -302,6 +306,7 @@ class MixtureResult(MixtureCriteria):
             workers=workers,
             control=control,
             scheduler=scheduler,
+            start=start,
         )
 
     # --- predictions --------------------------------------------------------------
