@@ -25,10 +25,10 @@ from numpy.typing import NDArray
 
 from emstat.engine import EMControl
 from emstat.errors import EmstatError
+from emstat.inference.refit import GaussianRefitter, _aligned
 from emstat.mixture import gaussian
 from emstat.mixture.gaussian import reported_vector
 from emstat.mixture.init import INIT_METHODS
-from emstat.inference.refit import GaussianRefitter, _aligned
 
 __all__ = ["START_CHOICES", "EstimatorRefitter", "estimator_start", "resolve_start"]
 

@@ -1033,8 +1033,8 @@ def _row_scores(x: Array, params: GaussianParams, chart: _Chart) -> Array:
 
 def empirical_information(
     x: Any, params: GaussianParams, model: str, case_weights: Array | None = None
-) -> tuple[Array, Array, Array]:
-    """The empirical information in the model's chart, its Jacobian and the rows' chart.
+) -> tuple[Array, Array, _Chart]:
+    """The empirical information in the model's chart, its Jacobian and the chart.
 
     ``sum_i c_i (g_i - g_bar)(g_i - g_bar)^T`` over the per-row scores
     ``g_i`` (``c_i`` the case weights, ``g_bar`` their weighted mean): an

@@ -106,7 +106,9 @@ def test_case_weights_count_as_repeated_rows() -> None:
     x = data.to_numpy(float)
     counts = np.arange(x.shape[0]) % 3 + 1.0
     weighted, _ = stderr.empirical_std_errors(x, fit.params_, "V", case_weights=counts)
-    repeated, _ = stderr.empirical_std_errors(np.repeat(x, counts.astype(int), axis=0), fit.params_, "V")
+    repeated, _ = stderr.empirical_std_errors(
+        np.repeat(x, counts.astype(int), axis=0), fit.params_, "V"
+    )
     np.testing.assert_allclose(weighted, repeated, rtol=1e-10)
 
 
