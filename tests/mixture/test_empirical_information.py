@@ -130,6 +130,13 @@ def test_a_saddle_point_fit_gets_standard_errors_from_the_empirical_information(
     variances = table[table["parameter"] == "var[x]"]
     assert ((weights["ci_low"] > 0) & (weights["ci_high"] <= 1)).all()  # 1.0: rounded
     assert (variances["ci_low"] > 0).all()
+    # the log-scale interval of a variance is the delta method's, by hand
+    z = norm.ppf(0.975)
+    v, se = variances[["estimate", "std_err"]].to_numpy()[0]
+    np.testing.assert_allclose(
+        variances[["ci_low", "ci_high"]].to_numpy()[0],
+        [v * np.exp(-z * se / v), v * np.exp(z * se / v)],
+    )
     # the summary says which information and why, not "some not available"
     line = next(s for s in fit.summary().splitlines() if s.startswith("standard errors"))
     assert stderr.EMPIRICAL_INFORMATION in line and "not positive definite" in line
