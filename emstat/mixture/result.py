@@ -125,8 +125,10 @@ class MixtureResult(MixtureCriteria):
 
         Standard errors come from the observed information of the fitted data
         (computed on first use, at the fit polished to a stationary point when
-        it stopped short), or those saved with the fit; ``std_error_method``
-        says which, ``std_error_reason`` why any are NaN.  95% Wald intervals
+        it stopped short) or, where that is not positive definite, from the
+        empirical information (the per-row scores' covariance), or those saved
+        with the fit; ``std_error_information`` says which, ``std_error_reason``
+        why (and why any are NaN).  95% Wald intervals
         on each row's ``scale`` (logit weights, log variances), so inside the
         parameter space.
         """

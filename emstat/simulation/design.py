@@ -487,7 +487,10 @@ class IntervalSettings:
     replicates of 99 refits: from the fit the weights' bootstrap sd is 0.22
     against their sampling sd 0.15 and the variances cover 0.89-0.92;
     repeating the estimator, 0.153 against 0.150 and 0.92-0.94.  A tighter
-    tol does not mend the start (1e-12: coverage 0.81-0.89).
+    tol does not mend the start (1e-12: coverage 0.81-0.89), nor does the
+    estimator refit at 1e-7 instead of its own 1e-5 (sd 0.24).  1,000
+    replicates of 199 refits repeating the estimator: weights 0.995, means
+    0.989 and 0.982, variances 0.928 and 0.919 (Monte Carlo se 0.009).
     """
 
     methods: tuple[str, ...] = ()
