@@ -529,12 +529,15 @@ class IntervalSettings:
         """The stopping rule of bootstrap refits that start from the fit."""
         return EMControl(tol=self.tol, criterion="rel")
 
-    def bootstrap_options(self) -> dict[str, Any]:
-        """What ``conf_int(method="bootstrap")`` takes of these settings besides the seed: a
-        refit that repeats the estimator keeps the fit's own stopping rule."""
-        if self.start == "estimator":
-            return {"n_boot": self.n_boot, "kind": self.kind, "start": None, "control": None}
-        return {"n_boot": self.n_boot, "kind": self.kind, "start": "fit", "control": self.control()}
+    def bootstrap_options(self, fit: Any) -> dict[str, Any]:
+        """What ``fit.conf_int(method="bootstrap")`` takes of these settings besides the seed:
+        a refit that repeats the estimator keeps the fit's own stopping rule, one from the fit
+        stops at ``tol``."""
+        from emstat.inference.estimator_refit import resolve_start
+
+        start = "fit" if self.start == "fit" else resolve_start(None, self.kind, fit)
+        control = None if start == "estimator" else self.control()
+        return {"n_boot": self.n_boot, "kind": self.kind, "start": start, "control": control}
 
     def to_dict(self) -> dict[str, Any]:
         return {"methods": list(self.methods), **{k: getattr(self, k) for k in _INTERVAL_KEYS[1:]}}

@@ -107,7 +107,7 @@ def _intervals(
         options: dict[str, Any] = {}
         if method == "bootstrap":
             options = {
-                **settings.bootstrap_options(),
+                **settings.bootstrap_options(fit),
                 "interval": settings.interval,
                 # its own stream: the fit's random choices use the seed itself
                 "seed": np.random.SeedSequence(seed).spawn(1)[0],

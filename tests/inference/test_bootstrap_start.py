@@ -104,8 +104,15 @@ def test_a_fit_from_given_labels_cannot_repeat_its_start() -> None:
 def test_a_study_bootstraps_each_replicate_by_its_estimator(tmp_path: Path) -> None:
     settings = IntervalSettings(methods=("bootstrap",), n_boot=20)
     assert settings.start == "estimator"
-    assert settings.bootstrap_options() == {
-        "n_boot": 20, "kind": "pb", "start": None, "control": None,
+    data, seed = _seed_data(1)
+    fit = emstat.fit_mixture(data, 2, model="V", seed=seed)
+    assert settings.bootstrap_options(fit) == {
+        "n_boot": 20, "kind": "pb", "start": "estimator", "control": None,
+    }  # fmt: skip
+    # a fit whose start cannot be repeated refits from the fit, stopped at the settings' tol
+    labelled = emstat.fit_mixture(data, 2, model="V", init=(data["x"] > 0).astype(int).to_numpy())
+    assert settings.bootstrap_options(labelled) == {
+        "n_boot": 20, "kind": "pb", "start": "fit", "control": settings.control(),
     }  # fmt: skip
     with pytest.raises(InputError, match="unknown bootstrap start 'z'; choose from estimator, fit"):
         IntervalSettings(methods=("bootstrap",), start="z")
@@ -115,8 +122,6 @@ def test_a_study_bootstraps_each_replicate_by_its_estimator(tmp_path: Path) -> N
     )  # fmt: skip
     rows = pd.read_parquet(tmp_path / "s" / "replicates.parquet")
     one = rows[rows["replicate"] == 1]
-    data, seed = _seed_data(1)
-    fit = emstat.fit_mixture(data, 2, model="V", seed=seed)
     table = fit.conf_int(
         method="bootstrap", n_boot=20, kind="pb", start="estimator",
         seed=np.random.SeedSequence(seed).spawn(1)[0],
