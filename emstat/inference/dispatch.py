@@ -24,6 +24,7 @@ _BOOTSTRAP_OPTIONS = (
     "workers",
     "control",
     "scheduler",
+    "start",
 )
 _PROFILE_OPTIONS = ("parameters", "control", "max_evaluations")
 

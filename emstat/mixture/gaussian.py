@@ -499,7 +499,16 @@ def weighted_e_step(
     data: WeightedRows, params: GaussianParams, scatter: ScatterKind
 ) -> tuple[GaussianStats, float]:
     """The E-step of case-weighted rows (mclust's ``me.weighted``): statistics and
-    log-likelihood are the weighted sums, as if each row were repeated its weight's times."""
+    log-likelihood are the weighted sums, as if each row were repeated its weight's times.
+
+    One compiled pass serves (:mod:`emstat.mixture._weighted_kernels`) unless the kernels
+    are switched off or a row is too far from every mean for it."""
+    if fused.available():
+        from emstat.mixture._weighted_kernels import weighted_e_step as compiled
+
+        done = compiled(data.x, data.weights, params, scatter == "diag")
+        if done is not None:
+            return done
     log_resp, row_loglik = log_responsibilities(data.x, params)
     resp = np.exp(log_resp) * data.weights[:, None]
     stats = stats_from_responsibilities(data.x, resp, scatter)

@@ -125,8 +125,10 @@ class MixtureResult(MixtureCriteria):
 
         Standard errors come from the observed information of the fitted data
         (computed on first use, at the fit polished to a stationary point when
-        it stopped short), or those saved with the fit; ``std_error_method``
-        says which, ``std_error_reason`` why any are NaN.  95% Wald intervals
+        it stopped short) or, where that is not positive definite, from the
+        empirical information (the per-row scores' covariance), or those saved
+        with the fit; ``std_error_information`` says which, ``std_error_reason``
+        why (and why any are NaN).  95% Wald intervals
         on each row's ``scale`` (logit weights, log variances), so inside the
         parameter space.
         """
@@ -188,17 +190,19 @@ class MixtureResult(MixtureCriteria):
         return None
 
     @cached_property
-    def _std_errors_and_reason(self) -> tuple[np.ndarray, str | None]:
+    def _wald_std_errors(self) -> tuple[np.ndarray, str | None, str | None]:
+        """The standard errors, why any are NaN (or why they are not the observed
+        information's), and the information they come from (None: not computed)."""
         theta = self._require_ok()
         size = self.k * (1 + len(parameter_names(self.columns)))
         whole_fit = self._no_std_errors_reason()
         if whole_fit is not None:
-            return np.full(size, np.nan), whole_fit
+            return np.full(size, np.nan), whole_fit, None
         if self.std_errors is not None:
-            return self.std_errors, None
+            return self.std_errors, None, self.std_error_method
         if self.data_ is None:
-            return np.full(size, np.nan), "no data kept (a fit loaded from a file)"
-        from emstat.mixture.stderr import stationary_std_errors
+            return np.full(size, np.nan), "no data kept (a fit loaded from a file)", None
+        from emstat.mixture.stderr import wald_std_errors
 
         labels = [
             f"{j + 1}:{name}"
@@ -206,9 +210,9 @@ class MixtureResult(MixtureCriteria):
             for name in ["weight", *(n for n, _ in parameter_names(self.columns))]
         ]
         if isinstance(self.data_, np.ndarray):
-            return stationary_std_errors(self.data_, theta, self.model, labels=labels)
+            return wald_std_errors(self.data_, theta, self.model, labels=labels)
         if isinstance(self.data_, gaussian.WeightedRows):
-            return stationary_std_errors(
+            return wald_std_errors(
                 self.data_.x,
                 theta,
                 self.model,
@@ -216,7 +220,21 @@ class MixtureResult(MixtureCriteria):
                 labels=labels,
             )
         # an out-of-core source streams chunks centred on its own centre
-        return stationary_std_errors(self.data_, theta.shifted(-self.data_.center), self.model)
+        return wald_std_errors(self.data_, theta.shifted(-self.data_.center), self.model)
+
+    @property
+    def _std_errors_and_reason(self) -> tuple[np.ndarray, str | None]:
+        std_err, reason, _ = self._wald_std_errors
+        return std_err, reason
+
+    @property
+    def std_error_information(self) -> str | None:
+        """The information the standard errors come from: the observed information, or the
+        empirical information (the per-row scores' covariance) where the observed one is
+        not positive definite (``std_error_reason`` says why); None when not computed."""
+        if not self.ok or self.std_error_method is None:
+            return None
+        return self._wald_std_errors[2]
 
     def _require_unregularised(self, what: str) -> None:
         # The refits behind these are maximum-likelihood fits: they would not be this fit's.
@@ -263,8 +281,9 @@ class MixtureResult(MixtureCriteria):
         workers: int = 1,
         control: EMControl | None = None,
         scheduler: Any = None,
+        start: str | None = "fit",
     ) -> BootstrapResult:
-        """Refit ``n_boot`` resamples from the fitted parameters, as mclust's ``MclustBootstrap``.
+        """Refit ``n_boot`` resamples, of mclust's ``MclustBootstrap`` kinds.
 
         ``kind``: ``"bs"`` (rows resampled), ``"wlbs"`` (weighted likelihood:
         Dirichlet weights), ``"pb"`` (parametric: samples from the fit) or
@@ -272,6 +291,9 @@ class MixtureResult(MixtureCriteria):
         aligned to the fitted ones; failed refits are counted
         (``n_failed``).  ``scheduler`` (a Dask address or ``distributed.Client``)
         runs the refits on that cluster, with the local run's replicates.
+        ``start="fit"`` starts each refit from the fit, as mclust does;
+        ``"estimator"`` repeats the fit's start, restarts and stopping rule on
+        each resample (the spread of the estimator itself).
         See :func:`emstat.inference.bootstrap_fit`.
         """
         from emstat.inference.bootstrap import bootstrap_fit
@@ -286,6 +308,7 @@ class MixtureResult(MixtureCriteria):
             workers=workers,
             control=control,
             scheduler=scheduler,
+            start=start,
         )
 
     # --- predictions --------------------------------------------------------------
@@ -475,14 +498,21 @@ class MixtureResult(MixtureCriteria):
             f"after {self.n_iter} iterations ({self.seconds:.3f} s)",
             f"BIC {self.bic:.4f}  AIC {self.aic:.4f}  ICL {self.icl:.4f}  "
             "(-2 loglik + penalty: smaller is better)",
-            f"standard errors: {self.std_error_method or 'not available'}"
-            + (f" (some not available: {self.std_error_reason})" if self.std_error_reason else "")
-            + "; 95% Wald intervals on the scale shown"
+            f"standard errors: {self._std_error_text()}; 95% Wald intervals on the scale shown"
             if self.missing is None
             else f"standard errors: {self.std_error_reason}",
             "",
         ]
         return "\n".join(head) + self.params_text()
+
+    def _std_error_text(self) -> str:
+        """The information the standard errors come from, and why when it is not the observed
+        one or some are NaN."""
+        method = self.std_error_information or self.std_error_method
+        reason = self.std_error_reason
+        if method is not None and reason is not None and reason.startswith(method):
+            return reason  # the fallback's own sentence: which information, and why
+        return (method or "not available") + (f" (some not available: {reason})" if reason else "")
 
     # --- persistence --------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -506,7 +536,7 @@ class MixtureResult(MixtureCriteria):
             else self.classification_loglik,
             "degenerate": self.degenerate,
             "std_errors": self._saved_std_errors(),
-            "std_error_method": self.std_error_method,
+            "std_error_method": self.std_error_information or self.std_error_method,
             **({"reg_covar": self.reg_covar} if self.reg_covar != 0 else {}),
             **({"prior": self.prior} if self.prior is not None else {}),
             **(

@@ -1007,3 +1007,111 @@ def stationary_std_errors(
             stacklevel=2,
         )
     return se, reason
+
+
+# --------------------------------------------------------------------------- #
+# the empirical information: when the observed one is not positive definite
+# --------------------------------------------------------------------------- #
+
+#: What :func:`wald_std_errors` reports as the information its standard errors used.
+OBSERVED_INFORMATION = "observed information"
+EMPIRICAL_INFORMATION = "empirical information (covariance of the per-row scores)"
+
+
+def _row_scores(x: Array, params: GaussianParams, chart: _Chart) -> Array:
+    """``(n, p)`` per-row scores of ``log sum_k w_k N(x_i | mu_k, Sigma_k)`` in the chart at 0.
+
+    Row i's score is ``g_i = sum_k z_ik dl_ik``, the first-derivative part of
+    :func:`_loglik_derivatives` (their column sums are its score).
+    """
+    k, d = chart.k, chart.d
+    resp = np.exp(gaussian.log_responsibilities(x, params)[0])
+    scores = np.zeros((x.shape[0], chart.n_free))
+    w = chart.weights
+    for j in range(k):
+        orient = chart.orientations[j]
+        prec = params.prec_chol[j] @ params.prec_chol[j].T
+        prec_r = orient.T @ prec @ orient
+        u = ((x - chart.means[j]) @ orient) @ prec_r
+        y = prec_r @ chart.d_m[j]
+        g_cov = 0.5 * (np.einsum("ni,aij,nj->na", u, chart.d_m[j], u) - np.einsum("aii->a", y))
+        g_weight = np.broadcast_to((np.arange(k - 1) == j) - w[: k - 1], (x.shape[0], k - 1))
+        grad = np.concatenate([g_weight, u @ orient.T, g_cov], axis=1)
+        cols = np.concatenate([np.arange(k - 1), k - 1 + j * d + np.arange(d), chart.cov_index[j]])
+        scores[:, cols] += grad * resp[:, [j]]
+    return scores
+
+
+def empirical_information(
+    x: Any, params: GaussianParams, model: str, case_weights: Array | None = None
+) -> tuple[Array, Array, _Chart]:
+    """The empirical information in the model's chart, its Jacobian and the chart.
+
+    ``sum_i c_i (g_i - g_bar)(g_i - g_bar)^T`` over the per-row scores
+    ``g_i`` (``c_i`` the case weights, ``g_bar`` their weighted mean): an
+    estimate of the Fisher information ``Var(g)`` that is positive
+    semi-definite by construction, and consistent also where the estimate is
+    not exactly stationary (hence centred).  Returns the information, the
+    reported parameters' Jacobian and the chart (for :func:`_degenerate_rows`).
+    """
+    data, centred, chart = _prepare(x, params, model)
+    scores = _row_scores(data, centred, chart)
+    rows = np.ones(data.shape[0]) if case_weights is None else np.asarray(case_weights, float)
+    scores -= (rows @ scores) / rows.sum()
+    info = (scores * rows[:, None]).T @ scores
+    return 0.5 * (info + info.T), _jacobian(chart), chart
+
+
+def empirical_std_errors(
+    x: Any, params: GaussianParams, model: str, case_weights: Array | None = None
+) -> tuple[Array, str | None]:
+    """Standard errors from :func:`empirical_information` and the delta method, and why any
+    are NaN (a direction no row's score moves, or an unidentified orientation)."""
+    info, jac, chart = empirical_information(x, params, model, case_weights)
+    se, reason = _delta_method(info, jac, np.diag(info))
+    degenerate = _degenerate_rows(chart, jac)
+    if np.any(degenerate):
+        se[degenerate] = np.nan
+        reason = reason or "tied eigenvalues of a covariance leave its orientation unidentified"
+    return se, reason
+
+
+def wald_std_errors(
+    x: Any,
+    params: GaussianParams,
+    model: str,
+    case_weights: Array | None = None,
+    labels: list[str] | None = None,
+) -> tuple[Array, str | None, str]:
+    """Standard errors of a fit for its Wald intervals, why any are NaN, and their information.
+
+    :func:`stationary_std_errors` first (the observed information at the
+    polished fit).  Where that is not positive definite (a saddle point, a
+    flat direction, EM from the fit running into a degenerate component) the
+    fit's standard errors all come from :func:`empirical_information` at the
+    fit, a valid estimator of the information that needs no curvature; the
+    reason then says so and why.  Standard errors are NaN only where that
+    fails too (a direction no row's score moves: an unidentified parameter),
+    with both reasons.  Out-of-core data keep the observed information.
+
+    Returns ``(std_errors, reason, information)``, ``information`` one of
+    :data:`OBSERVED_INFORMATION` and :data:`EMPIRICAL_INFORMATION`.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", StdErrorWarning)
+        se, reason = stationary_std_errors(x, params, model, case_weights, labels)
+    if reason is None or isinstance(x, ChunkedData):
+        if reason is not None:
+            warnings.warn(f"standard errors are NaN: {reason}", StdErrorWarning, stacklevel=2)
+        return se, reason, OBSERVED_INFORMATION
+    empirical, why_not = empirical_std_errors(x, params, model, case_weights)
+    if int(np.isnan(empirical).sum()) >= int(np.isnan(se).sum()):
+        reason = f"{reason}; nor does the empirical information identify them ({why_not})"
+        warnings.warn(f"standard errors are NaN: {reason}", StdErrorWarning, stacklevel=2)
+        return se, reason, OBSERVED_INFORMATION
+    because = f"{EMPIRICAL_INFORMATION}, as the observed information is not positive definite: "
+    if why_not is None:
+        return empirical, because + reason, EMPIRICAL_INFORMATION
+    full = f"{because}{reason}; some are still NaN: {why_not}"
+    warnings.warn(f"standard errors are NaN: {full}", StdErrorWarning, stacklevel=2)
+    return empirical, full, EMPIRICAL_INFORMATION

@@ -107,13 +107,11 @@ def _intervals(
         options: dict[str, Any] = {}
         if method == "bootstrap":
             options = {
-                "n_boot": settings.n_boot,
-                "kind": settings.kind,
+                **settings.bootstrap_options(fit),
                 "interval": settings.interval,
                 # its own stream: the fit's random choices use the seed itself
                 "seed": np.random.SeedSequence(seed).spawn(1)[0],
                 "workers": 1,
-                "control": settings.control(),
             }
         low = high = np.full(len(params), np.nan)
         try:

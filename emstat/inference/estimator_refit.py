@@ -1,0 +1,129 @@
+"""Bootstrap refits that repeat the whole estimator, not EM from the fitted parameters.
+
+A bootstrap estimates the sampling distribution of the estimator that was
+used, so each refit runs that estimator on its resample: the fit's start
+(``quantile``, ``hc``, ``kmeans++`` or ``random``, with its restarts) and
+its stopping rule.  Started from the fitted parameters instead (mclust's
+``MclustBootstrap`` starts from the fitted ``z`` of the resampled rows, or
+from the simulated labels), an overlapping mixture's refit stays in the
+fit's basin and crawls: the replicates' spread is then the spread of EM
+from the fit, not the estimator's (the seed's design: weights' bootstrap sd
+0.22 against a sampling sd 0.15, and variances' percentile coverage 0.90).
+
+:class:`EstimatorRefitter` draws the resample as the refitter of
+:mod:`emstat.inference.refit` does and aligns the refit's components to the
+fitted ones in the same metric.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from emstat.engine import EMControl
+from emstat.errors import EmstatError
+from emstat.inference.refit import GaussianRefitter, _aligned
+from emstat.mixture import gaussian
+from emstat.mixture.gaussian import reported_vector
+from emstat.mixture.init import INIT_METHODS
+
+__all__ = ["START_CHOICES", "EstimatorRefitter", "estimator_start", "resolve_start"]
+
+Array = NDArray[np.float64]
+
+#: Where bootstrap refits start: the whole estimator again, or the fit (as mclust).
+START_CHOICES = ("estimator", "fit")
+
+
+def estimator_start(fit: Any) -> tuple[str, int] | None:
+    """The fit's start as a method a resample can repeat, and its restarts; None when the
+    fit started from something only its own rows have (labels, responsibilities, CEM)."""
+    init = getattr(fit, "init", None)
+    if not isinstance(init, str) or init not in INIT_METHODS:
+        return None
+    restarts = getattr(fit, "restarts", None)
+    return init, 1 if restarts is None else len(restarts)
+
+
+def resolve_start(start: Any, kind: str, fit: Any) -> str:
+    """``start`` checked; None picks ``"estimator"`` where the estimator can be repeated (a
+    Gaussian fit from a named start, kinds bs, wlbs, pb) and ``"fit"`` otherwise (the
+    jackknife, other families, a fit started from given labels)."""
+    from emstat.errors import InputError
+    from emstat.mixture.result import MixtureResult
+
+    if start is not None and start not in START_CHOICES:
+        raise InputError(
+            f"unknown bootstrap start {start!r}; choose 'estimator' (each refit repeats the fit's "
+            "start, restarts and stopping rule) or 'fit' (from the fitted parameters, as mclust)"
+        )
+    repeatable = isinstance(fit, MixtureResult) and estimator_start(fit) is not None
+    if start is None:
+        return "estimator" if repeatable and kind != "jk" else "fit"
+    if start == "estimator" and not repeatable:
+        what = (
+            f"its start ({getattr(fit, 'init', '?')}) cannot be repeated on a resample"
+            if isinstance(fit, MixtureResult)
+            else "not implemented for this family yet"
+        )
+        raise InputError(f"start='estimator': {what}; use start='fit'")
+    if start == "estimator" and kind == "jk":
+        raise InputError("the jackknife refits start from the fit (start='fit')")
+    return str(start)
+
+
+@dataclass(frozen=True, eq=False)
+class EstimatorRefitter:
+    """Refits of a Gaussian fit that repeat its estimator on each resample."""
+
+    base: GaussianRefitter  # draws the resamples and holds the alignment's metric
+    model: str
+    init: str
+    n_init: int
+
+    @property
+    def n_units(self) -> int:
+        return self.base.n_units
+
+    @property
+    def control(self) -> EMControl:
+        return self.base.control
+
+    def refit(self, kind: str, b: int, rng: np.random.Generator) -> Array | None:
+        """Refit ``b``'s estimates in the fit's ``params`` order, or None when degenerate."""
+        from emstat.mixture.fit import fit_mixture
+
+        base = self.base
+        data, _ = base._sample(kind, b, rng)
+        weighted = isinstance(data, gaussian.WeightedRows)
+        x, weights = (data.x, data.weights) if weighted else (data, None)
+        try:
+            fit = fit_mixture(
+                x + base.centre,
+                base.model.k,
+                self.model,
+                init=self.init,
+                n_init=self.n_init,
+                seed=int(rng.integers(2**32)),
+                control=base.control,
+                weights=weights,
+            )
+            if not fit.ok:
+                return None
+            theta = fit._require_ok()
+        except (EmstatError, FloatingPointError, np.linalg.LinAlgError):
+            return None
+        means = np.asarray(theta.means, dtype=float)
+        perm = _aligned(base.start.means, means - base.centre, base.whiten, base.metric)
+        return reported_vector(theta.weights[perm], means[perm], theta.covariances[perm])
+
+
+def estimator_refitter(fit: Any, base: GaussianRefitter) -> EstimatorRefitter:
+    """The :class:`EstimatorRefitter` of a Gaussian fit whose start can be repeated."""
+    start = estimator_start(fit)
+    if start is None:  # pragma: no cover - refused by resolve_start
+        raise ValueError("the fit's start cannot be repeated")
+    return EstimatorRefitter(base=base, model=str(fit.model), init=start[0], n_init=start[1])
