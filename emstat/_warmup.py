@@ -28,6 +28,7 @@ def compile_kernels() -> float:
     for model in ("VEE", "EVE", "VVE"):  # mclust's own versions, for the R cross-check
         emstat.fit_mixture(small, k=2, model=model, mclust_compatible=True)
     _compile_em_loops(small)
+    emstat.fit_mixture(small, k=2, model="EEE", weights=rng.uniform(0.5, 2.0, len(small)))
     large = rng.normal(size=(fused.PARALLEL_MIN_ROWS + 1, 2))
     emstat.fit_mixture(large, k=2, model="VVV", init="kmeans++", max_iter=2)  # parallel E-step
     # The count families' compiled E-steps: serial and parallel, with and without weights.
