@@ -39,9 +39,13 @@ import numba
 import numpy as np
 
 from emstat.mixture import _covariance_kernels as loops
-from emstat.mixture._factor_kernels import OK as FACTORS_OK
-from emstat.mixture._factor_kernels import full_factors
-from emstat.mixture._mstep_kernels import DOUBT, OK, _column_scales2, _weights_and_means
+from emstat.mixture._mstep_kernels import (
+    DOUBT,
+    OK,
+    _column_scales2,
+    _weights_and_means,
+    factorise_full,
+)
 
 __all__ = [
     "DOUBT",
@@ -163,21 +167,8 @@ def _full_result(
     rounding: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
     """The factors and tests of ``gaussian_params`` for full covariances (as ``full_m_step``)."""
-    k, d = means.shape
-    variances = np.empty((k, d))
-    for j in range(k):
-        for c in range(d):
-            variances[j, c] = covariances[j, c, c]
-    scales = np.sqrt(_column_scales2(weights, offsets, variances))
-    prec_chol, half_log_det, status, _ = full_factors(covariances, offsets, scales, rounding)
-    return (
-        weights,
-        means,
-        covariances,
-        prec_chol,
-        half_log_det,
-        OK if status == FACTORS_OK else DOUBT,
-    )
+    prec_chol, half_log_det, valid = factorise_full(weights, offsets, covariances, rounding)
+    return weights, means, covariances, prec_chol, half_log_det, OK if valid else DOUBT
 
 
 @numba.njit(cache=True, error_model="numpy")

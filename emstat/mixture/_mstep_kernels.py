@@ -194,17 +194,21 @@ def full_m_step(
                     covariances[j, a, b] = 0.5 * (
                         scatter[j, a, b] / nk[j] + scatter[j, b, a] / nk[j]
                     )
+    prec_chol, half_log_det, valid = factorise_full(weights, offsets, covariances, rounding)
+    return weights, means, covariances, prec_chol, half_log_det, OK if valid else DOUBT
+
+
+@numba.njit(cache=True, error_model="numpy")
+def factorise_full(
+    weights: np.ndarray, offsets: np.ndarray, covariances: np.ndarray, rounding: float
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Precision factors and -½ log|Σ_k| of full covariances, with the tests of
+    ``gaussian_params``; False where one doubts (every full-covariance kernel's last step)."""
+    k, d = offsets.shape
     variances = np.empty((k, d))
     for j in range(k):
         for c in range(d):
             variances[j, c] = covariances[j, c, c]
     scales = np.sqrt(_column_scales2(weights, offsets, variances))
     prec_chol, half_log_det, status, _ = full_factors(covariances, offsets, scales, rounding)
-    return (
-        weights,
-        means,
-        covariances,
-        prec_chol,
-        half_log_det,
-        OK if status == FACTORS_OK else DOUBT,
-    )
+    return prec_chol, half_log_det, status == FACTORS_OK

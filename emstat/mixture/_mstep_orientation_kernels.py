@@ -35,9 +35,7 @@ import numpy as np
 
 from emstat.mixture import covariance
 from emstat.mixture._covariance_kernels import CONVERGED, common_shape_diagonal
-from emstat.mixture._factor_kernels import OK as FACTORS_OK
-from emstat.mixture._factor_kernels import full_factors
-from emstat.mixture._mstep_kernels import DOUBT, OK, _column_scales2, _weights_and_means
+from emstat.mixture._mstep_kernels import DOUBT, OK, _weights_and_means, factorise_full
 
 __all__ = ["DOUBT", "MODELS", "OK", "options", "orientation_m_step"]
 
@@ -177,21 +175,6 @@ def _rotate_out(vectors: np.ndarray, diagonals: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _factorise(
-    weights: np.ndarray, offsets: np.ndarray, covariances: np.ndarray, rounding: float
-) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Precision factors and -½ log|Σ_k| with gaussian_params's tests; False if one doubts."""
-    k, d = offsets.shape
-    variances = np.empty((k, d))
-    for j in range(k):
-        for c in range(d):
-            variances[j, c] = covariances[j, c, c]
-    scales = np.sqrt(_column_scales2(weights, offsets, variances))
-    prec_chol, half_log_det, status, _ = full_factors(covariances, offsets, scales, rounding)
-    return prec_chol, half_log_det, status == FACTORS_OK
-
-
-@numba.njit(cache=True, error_model="numpy")
 def _start_volumes(nk: np.ndarray, values: np.ndarray, previous: np.ndarray) -> np.ndarray:
     """VEV's start: ``|Sigma_k|^(1/d)`` of usable previous covariances, else ``tr(W_k) / (d n_k)``.
 
@@ -319,5 +302,5 @@ def orientation_m_step(
     if not _axes_determined(values, tops, diagonals, axes_rtol):
         return nothing
     covariances = _rotate_out(vectors, diagonals)
-    prec_chol, half_log_det, factorised = _factorise(weights, offsets, covariances, rounding)
+    prec_chol, half_log_det, factorised = factorise_full(weights, offsets, covariances, rounding)
     return weights, means, covariances, prec_chol, half_log_det, OK if factorised else DOUBT
