@@ -39,6 +39,7 @@ The numpy versions in ``tests/test_hmm_kernels.py`` are these kernels' oracle.
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 from typing import Any
 
@@ -309,6 +310,31 @@ def _add_moments(
                 sums[j, 1 + d + c] += w * second[j, c]
 
 
+def _with_stable_cache_key(dispatcher: Any, *constants: object) -> Any:
+    """``dispatcher`` cached on disk under its function's code and ``constants``.
+
+    numba keys a closure's cache entry by its code and the pickled contents of
+    its cells; a cell holding another kernel pickles that kernel with a random
+    UUID and unordered options, new in every process, so the kernels made
+    below would compile afresh in each one.  Their cells hold only kernels of
+    this file and the constants given, and numba drops every entry of a file
+    whose date changes, so code and constants are a complete key.
+    """
+    cache = getattr(dispatcher, "_cache", None)
+    if cache is None or not hasattr(cache, "_index_key"):  # another numba: compile as it does
+        return dispatcher
+    code = hashlib.sha256(dispatcher.py_func.__code__.co_code).hexdigest()
+    identity = hashlib.sha256(
+        repr((dispatcher.py_func.__qualname__, constants)).encode()
+    ).hexdigest()
+
+    def index_key(signature: Any, codegen: Any) -> tuple[Any, ...]:
+        return (signature, codegen.magic_tuple(), (code, identity))
+
+    cache._index_key = index_key
+    return dispatcher
+
+
 @functools.cache
 def _make_forward_backward(n_states: int, moments: bool) -> tuple[Any, Any, Any]:
     """The kernels for ``n_states`` states (a constant of the compiled code), or any
@@ -322,7 +348,14 @@ def _make_forward_backward(n_states: int, moments: bool) -> tuple[Any, Any, Any]
     cap = max(n_states, 1)  # room on the stack for one vector of the specialised kernels
     grid = cap * cap
 
-    @numba.njit(fastmath=_FAST, cache=True)
+    def kernel(**options: Any) -> Any:
+        def compile_(func: Any) -> Any:
+            dispatcher = numba.njit(cache=True, **options)(func)
+            return _with_stable_cache_key(dispatcher, n_states, moments)
+
+        return compile_
+
+    @kernel(fastmath=_FAST)
     def _forward(
         dens: np.ndarray,
         lo: int,
@@ -374,7 +407,7 @@ def _make_forward_backward(n_states: int, moments: bool) -> tuple[Any, Any, Any]
             total = step
         return exps, total, -1
 
-    @numba.njit(fastmath=_FAST, cache=True)
+    @kernel(fastmath=_FAST)
     def _backward(dens: np.ndarray, lo: int, hi: int, trans: np.ndarray, beta: np.ndarray) -> int:
         """Backward vectors of rows ``lo:hi`` (``hi`` the sequence's end) into ``beta``,
         each up to its own power of two; -1, or a row no state path explains."""
@@ -402,7 +435,7 @@ def _make_forward_backward(n_states: int, moments: bool) -> tuple[Any, Any, Any]
             total = step
         return -1
 
-    @numba.njit(fastmath=_FAST, cache=True)
+    @kernel(fastmath=_FAST)
     def _backward_stats(
         dens: np.ndarray,
         lo: int,
@@ -497,7 +530,7 @@ def _make_forward_backward(n_states: int, moments: bool) -> tuple[Any, Any, Any]
             sums += local_sums
         return -1
 
-    @numba.njit(fastmath=_FAST, cache=True)
+    @kernel(fastmath=_FAST)
     def _forward_stats(
         dens: np.ndarray,
         lo: int,
@@ -585,7 +618,7 @@ def _make_forward_backward(n_states: int, moments: bool) -> tuple[Any, Any, Any]
             sums += local_sums
         return exps, total, -1
 
-    @numba.njit(cache=True)
+    @kernel()
     def _chunks(
         dens: np.ndarray,
         offsets: np.ndarray,
@@ -621,7 +654,7 @@ def _make_forward_backward(n_states: int, moments: bool) -> tuple[Any, Any, Any]
                 total += math.log(last) - exps * _LN2
             logliks[c] = total
 
-    @numba.njit(parallel=True, cache=True)
+    @kernel(parallel=True)
     def _halves(
         dens: np.ndarray,
         start: np.ndarray,
@@ -674,7 +707,7 @@ def _make_forward_backward(n_states: int, moments: bool) -> tuple[Any, Any, Any]
             return
         logliks[0] = math.log(ends[1]) - (exps[0] + exps[1]) * _LN2
 
-    parallel = numba.njit(parallel=True, cache=True)(_twin(_chunks.py_func, "_chunks_parallel"))
+    parallel = kernel(parallel=True)(_twin(_chunks.py_func, "_chunks_parallel"))
     return _chunks, parallel, _halves
 
 
