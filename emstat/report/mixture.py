@@ -245,7 +245,8 @@ def fit_sections(
         *_option_list(fit),
         pipe_table(
             estimates_table(fit.params),
-            "Estimates of the chosen fit; standard errors from the observed information "
+            f"Estimates of the chosen fit; standard errors from the "
+            f"{fit.std_error_information or 'observed information'} "
             "(NA where not computed), 95% Wald intervals.",
             align=["r", "l", "r", "r", "r"],
         ),

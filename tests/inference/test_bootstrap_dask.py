@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 import emstat
+from emstat import execution
 from emstat.errors import InputError
-from emstat.simulation import executors
 
 distributed = pytest.importorskip("distributed")
 
@@ -62,6 +62,6 @@ def test_bad_schedulers_are_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> 
         fit.bootstrap(10, scheduler=8786)
     with pytest.raises(InputError, match="not a Dask scheduler address"):
         fit.bootstrap(10, scheduler="tcp://host-without-port")
-    monkeypatch.setattr(executors, "CONNECT_TIMEOUT", "1s")
+    monkeypatch.setattr(execution, "CONNECT_TIMEOUT", "1s")
     with pytest.raises(InputError, match="cannot reach the Dask scheduler"):
         fit.bootstrap(10, scheduler="tcp://127.0.0.1:1")

@@ -169,3 +169,17 @@ def test_unidentified_parameters_stay_nan_with_both_reasons() -> None:
     assert information == stderr.OBSERVED_INFORMATION
     assert np.isnan(se[0]) and np.isnan(se[3])
     assert "singular" in reason and "nor does the empirical information" in reason
+
+
+def test_the_report_names_the_information_the_standard_errors_come_from() -> None:
+    from emstat.report.document import to_qmd
+    from emstat.report.mixture import fit_document
+
+    data, saddle = _seed_fit(SADDLE_REPLICATE)
+    text = to_qmd(fit_document(saddle, data), "fit")
+    assert f"standard errors from the {stderr.EMPIRICAL_INFORMATION}" in text
+    data, maximum = _seed_fit(0)
+    assert maximum.std_error_information != stderr.EMPIRICAL_INFORMATION
+    assert "standard errors from the observed information" in to_qmd(
+        fit_document(maximum, data), "fit"
+    )

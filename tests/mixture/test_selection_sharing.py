@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from typing import Any
 
@@ -17,8 +18,11 @@ from emstat.mixture import selection as selection_module
 
 def _counting(monkeypatch: pytest.MonkeyPatch, calls: Counter[str], where: Any, name: str) -> None:
     real = getattr(where, name)
+    parent = os.getpid()
 
     def counted(*args: Any, **kwargs: Any) -> Any:
+        if os.getpid() != parent:  # a worker redoing it: its count would not reach us
+            raise AssertionError(f"{name} ran again in a worker")
         calls[name] += 1
         return real(*args, **kwargs)
 
