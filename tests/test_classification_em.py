@@ -136,8 +136,7 @@ def test_cem_ties_go_to_the_lowest_component() -> None:
 def test_cem_restarts_keep_the_largest_classification_likelihood(
     faithful: pd.DataFrame, monkeypatch: pytest.MonkeyPatch, family: str | None, k: int, seed: int
 ) -> None:
-    from emstat.mixture import family_fit
-    from emstat.mixture import fit as fit_module
+    from emstat.mixture import _parallel, family_fit
 
     seen: list[list[float]] = []
 
@@ -146,7 +145,7 @@ def test_cem_restarts_keep_the_largest_classification_likelihood(
         seen.append([(r.objective, r.loglik) for r in runs if r.ok])
         return best, runs
 
-    monkeypatch.setattr(fit_module, "fit_em_restarts", recording)
+    monkeypatch.setattr(_parallel, "fit_em_restarts", recording)  # the Gaussian restarts
     monkeypatch.setattr(family_fit, "fit_em_restarts", recording)
     data = faithful if family is None else faithful[["waiting"]]
     model = "VVV" if family is None else None
