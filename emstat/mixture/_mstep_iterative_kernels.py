@@ -42,8 +42,8 @@ from emstat.mixture import _covariance_kernels as loops
 from emstat.mixture._mstep_kernels import (
     DOUBT,
     OK,
-    _column_scales2,
     _weights_and_means,
+    diagonal_result,
     factorise_full,
 )
 
@@ -206,22 +206,7 @@ def vei_m_step(
     if status != loops.CONVERGED:
         return _empty_result(weights, means)
     # gaussian_params' diagonal tests, each threshold raised by the margin
-    unit2 = _column_scales2(weights, offsets, var)
-    covariances = np.zeros((k, d, d))
-    prec_chol = np.zeros((k, d, d))
-    half_log_det = np.zeros(k)
-    for j in range(k):
-        log_det = 0.0
-        for c in range(d):
-            v = var[j, c]
-            floor = max(_EPS * unit2[c], rounding * (offsets[j, c] * offsets[j, c] + abs(v)))
-            if not (v > (1.0 + _GUARD) * floor and v < np.inf):
-                return _empty_result(weights, means)
-            covariances[j, c, c] = v
-            prec_chol[j, c, c] = 1.0 / math.sqrt(v)
-            log_det += math.log(v)
-        half_log_det[j] = -0.5 * log_det
-    return weights, means, covariances, prec_chol, half_log_det, OK
+    return diagonal_result(weights, means, offsets, var, rounding, _GUARD)
 
 
 @numba.njit(cache=True, error_model="numpy")

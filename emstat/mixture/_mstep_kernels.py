@@ -141,13 +141,32 @@ def diagonal_m_step(
         for j in range(k):
             for c in range(d):
                 var[j, c] = common * scatter[j, c] / scales[j]
+    return diagonal_result(weights, means, offsets, var, rounding, 0.0)
+
+
+@numba.njit(cache=True, error_model="numpy")
+def diagonal_result(
+    weights: np.ndarray,
+    means: np.ndarray,
+    offsets: np.ndarray,
+    var: np.ndarray,
+    rounding: float,
+    margin: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """A diagonal kernel's last step: covariances, factors and -½ log|Σ_k| of the
+    variances ``var`` (k, d), with the tests of ``gaussian_params``, each threshold
+    raised by ``margin`` (a fraction; 0 is the tests themselves); DOUBT if one fails."""
+    k, d = var.shape
+    covariances = np.zeros((k, d, d))
+    prec_chol = np.zeros((k, d, d))
+    half_log_det = np.zeros(k)
     unit2 = _column_scales2(weights, offsets, var)
     for j in range(k):
         log_det = 0.0
         for c in range(d):
             v = var[j, c]
-            floor = rounding * (offsets[j, c] * offsets[j, c] + abs(v))
-            if not (v > _EPS * unit2[c] and v > floor and v < np.inf):
+            floor = max(_EPS * unit2[c], rounding * (offsets[j, c] * offsets[j, c] + abs(v)))
+            if not (v > (1.0 + margin) * floor and v < np.inf):
                 return weights, means, covariances, prec_chol, half_log_det, DOUBT
             covariances[j, c, c] = v
             prec_chol[j, c, c] = 1.0 / math.sqrt(v)
