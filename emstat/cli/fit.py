@@ -8,6 +8,17 @@ from typing import Annotated, Any
 import typer
 
 from emstat._parsing import parse_list
+from emstat.cli.intervals import (
+    BootIntervalOption,
+    BootKindOption,
+    BootStartOption,
+    IntervalsOption,
+    IntervalsOutOption,
+    LevelOption,
+    NBootOption,
+    interval_settings,
+    show_intervals,
+)
 from emstat.cli.options import (
     AlgorithmOption,
     ColumnsOption,
@@ -34,6 +45,7 @@ from emstat.cli.options import (
     out_option,
     overwrite_option,
     scheduler_option,
+    workers_option,
 )
 from emstat.cli.output import say
 from emstat.errors import DegenerateFitError, InputError
@@ -94,12 +106,32 @@ def fit(
     vinv: VinvOption = None,
     algorithm: AlgorithmOption = "em",
     missing: MissingOption = "em",
+    workers: Annotated[
+        int, workers_option("Processes for the restarts and bootstrap refits (same results).")
+    ] = 1,
+    intervals: IntervalsOption = None,
+    level: LevelOption = 0.95,
+    n_boot: NBootOption = 999,
+    boot_kind: BootKindOption = "bs",
+    boot_interval: BootIntervalOption = None,
+    boot_start: BootStartOption = "fit",
+    intervals_out: IntervalsOutOption = None,
 ) -> None:
     """Fit one mixture (Gaussian, or another family) and print its summary."""
     from emstat.mixture import fit_mixture
     from emstat.mixture.sources import DEFAULT_CHUNK_ROWS
 
     check_target(out, "--out", overwrite)
+    check_target(intervals_out, "--intervals-out", overwrite)
+    settings = interval_settings(
+        intervals,
+        level,
+        n_boot,
+        boot_kind,
+        boot_interval,
+        boot_start,
+        gaussian=family in ("gaussian", None),
+    )
     result = fit_mixture(
         _fit_input(data, chunk_rows, scheduler),
         k,
@@ -120,6 +152,7 @@ def fit(
         **noise_options(noise, noise_start, vinv),
         algorithm=algorithm,
         missing=missing,
+        workers=workers,
     )
     if not result.ok:
         raise DegenerateFitError(
@@ -130,6 +163,8 @@ def fit(
     if out is not None:
         result.save(out)
         say(f"saved to {out}")
+    if settings is not None:
+        show_intervals(result, settings, intervals_out, seed=seed, workers=workers)
 
 
 def _fit_input(paths: list[Path], chunk_rows: int | None, scheduler: str | None) -> Any:

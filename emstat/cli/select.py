@@ -10,6 +10,17 @@ import typer
 
 from emstat._parsing import parse_ks, parse_list
 from emstat.cli.fit import MissingOption
+from emstat.cli.intervals import (
+    BootIntervalOption,
+    BootKindOption,
+    BootStartOption,
+    IntervalsOption,
+    IntervalsOutOption,
+    LevelOption,
+    NBootOption,
+    interval_settings,
+    show_intervals,
+)
 from emstat.cli.options import (
     AlgorithmOption,
     ColumnsOption,
@@ -109,6 +120,13 @@ def select(
     noise_start: NoiseStartOption = None,
     vinv: VinvOption = None,
     missing: MissingOption = "em",
+    intervals: IntervalsOption = None,
+    level: LevelOption = 0.95,
+    n_boot: NBootOption = 999,
+    boot_kind: BootKindOption = "bs",
+    boot_interval: BootIntervalOption = None,
+    boot_start: BootStartOption = "fit",
+    intervals_out: IntervalsOutOption = None,
 ) -> None:
     """Fit every k (and covariance model); print the table and the chosen fit."""
     from emstat._io import read_table
@@ -118,6 +136,16 @@ def select(
     from emstat.mixture import select_mixture
 
     check_target(out, "--out", overwrite)
+    check_target(intervals_out, "--intervals-out", overwrite)
+    settings = interval_settings(
+        intervals,
+        level,
+        n_boot,
+        boot_kind,
+        boot_interval,
+        boot_start,
+        gaussian=family in ("gaussian", None),
+    )
     if report is not None:
         check_report(report, pdf=pdf, overwrite=overwrite, mkdir=mkdir)
     model_names = parse_list(models, "--models", "model")
@@ -161,6 +189,10 @@ def select(
     if out is not None:
         selection.best.save(out)
         note(f"saved to {out}", output_format)
+    if settings is not None:
+        show_intervals(
+            selection.best, settings, intervals_out, seed=seed, workers=workers, fmt=output_format
+        )
     if report is not None:
         from emstat.cli.report import selection_report
 

@@ -287,11 +287,14 @@ class FamilyMixtureResult(MixtureCriteria):
         workers: int = 1,
         control: EMControl | None = None,
         scheduler: Any = None,
+        start: str | None = "fit",
     ) -> Any:
         """Refit ``n_boot`` resamples from the fitted parameters (``"bs"``, ``"wlbs"``,
         ``"pb"`` or ``"jk"``, as mclust's ``MclustBootstrap``): a
         :class:`~emstat.inference.BootstrapResult`; ``scheduler`` (a Dask
-        address or ``distributed.Client``) runs the refits on that cluster."""
+        address or ``distributed.Client``) runs the refits on that cluster.
+        ``start``: only ``"fit"`` (each refit from the fitted parameters) for
+        these families."""
         from emstat.inference.bootstrap import bootstrap_fit
 
         return bootstrap_fit(
@@ -302,6 +305,7 @@ class FamilyMixtureResult(MixtureCriteria):
             workers=workers,
             control=control,
             scheduler=scheduler,
+            start=start,
         )
 
     @cached_property
