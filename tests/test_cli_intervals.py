@@ -120,23 +120,24 @@ def test_bad_interval_options_are_refused_before_the_fit(
     assert "loglik" not in output  # refused before fitting: no summary was printed
 
 
-def test_other_families_refuse_the_estimator_start_before_fitting(tmp_path: Path) -> None:
+def test_other_families_bootstrap_by_their_estimator_too(tmp_path: Path) -> None:
     counts = tmp_path / "counts.csv"
     rng = np.random.default_rng(0)
     pd.DataFrame({"y": np.concatenate([rng.poisson(1, 60), rng.poisson(8, 60)])}).to_csv(
         counts, index=False
     )
     code, output = _invoke(
-        ["fit", str(counts), "-k", "2", "--family", "poisson", "--intervals", "bootstrap",
-         "--boot-start", "estimator"]
-    )  # fmt: skip
-    assert code == 2 and "--boot-start estimator is for Gaussian mixtures" in output
-    code, output = _invoke(
         ["fit", str(counts), "-k", "2", "--family", "poisson", "--intervals", "wald,bootstrap",
-         "--n-boot", "19"]
+         "--n-boot", "19", "--boot-start", "estimator"]
     )  # fmt: skip
     assert code == 0, output
-    assert "nonparametric bootstrap (bs): 19 refits" in output and "rate[y]" in output
+    assert "nonparametric bootstrap (bs): 19 refits, 0 failed" in output
+    assert "each repeats the fit's start" in output and "rate[y]" in output
+    code, output = _invoke(
+        ["fit", str(counts), "-k", "2", "--family", "poisson", "--algorithm", "cem",
+         "--intervals", "bootstrap", "--boot-start", "estimator"]
+    )  # fmt: skip
+    assert code == 2 and "algorithm 'cem'" in output
 
 
 def test_an_existing_intervals_file_is_kept_without_overwrite(

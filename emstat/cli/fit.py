@@ -123,15 +123,7 @@ def fit(
 
     check_target(out, "--out", overwrite)
     check_target(intervals_out, "--intervals-out", overwrite)
-    settings = interval_settings(
-        intervals,
-        level,
-        n_boot,
-        boot_kind,
-        boot_interval,
-        boot_start,
-        gaussian=family in ("gaussian", None),
-    )
+    settings = interval_settings(intervals, level, n_boot, boot_kind, boot_interval, boot_start)
     result = fit_mixture(
         _fit_input(data, chunk_rows, scheduler),
         k,

@@ -107,12 +107,9 @@ def interval_settings(
     kind: str,
     interval: str | None,
     start: str,
-    *,
-    gaussian: bool = True,
 ) -> IntervalSettings | None:
     """The checked settings, or None without ``--intervals``; refused in one line naming the
-    option and its choices, before any fitting.  ``gaussian``: the fit is a Gaussian
-    mixture (the other families' refits start from the fit only)."""
+    option and its choices, before any fitting."""
     from emstat.inference.dispatch import METHODS
     from emstat.inference.estimator_refit import START_CHOICES
     from emstat.inference.intervals import INTERVALS
@@ -142,11 +139,6 @@ def interval_settings(
             raise InputError(f"{option}: unknown choice {value!r}; choose from {named}")
     if bootstrapped and kind != "jk" and n_boot < 2:
         raise InputError(f"--n-boot must be at least 2, got {n_boot}")
-    if bootstrapped and start == "estimator" and not gaussian:
-        raise InputError(
-            "--boot-start estimator is for Gaussian mixtures; this family's refits start "
-            "from the fit (--boot-start fit)"
-        )
     if kind == "jk" and interval not in (None, "normal"):
         raise InputError(
             f"--boot-kind jk gives 'normal' intervals (estimate ± z·se), not {interval!r}"

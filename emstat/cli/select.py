@@ -137,15 +137,7 @@ def select(
 
     check_target(out, "--out", overwrite)
     check_target(intervals_out, "--intervals-out", overwrite)
-    settings = interval_settings(
-        intervals,
-        level,
-        n_boot,
-        boot_kind,
-        boot_interval,
-        boot_start,
-        gaussian=family in ("gaussian", None),
-    )
+    settings = interval_settings(intervals, level, n_boot, boot_kind, boot_interval, boot_start)
     if report is not None:
         check_report(report, pdf=pdf, overwrite=overwrite, mkdir=mkdir)
     model_names = parse_list(models, "--models", "model")

@@ -17,6 +17,7 @@ fitted ones in the same metric.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,13 +25,19 @@ import numpy as np
 from numpy.typing import NDArray
 
 from emstat.engine import EMControl
-from emstat.errors import EmstatError
-from emstat.inference.refit import GaussianRefitter, _aligned
+from emstat.errors import ConvergenceWarning, EmstatError
+from emstat.inference.refit import FamilyRefitter, GaussianRefitter, _aligned
 from emstat.mixture import gaussian
 from emstat.mixture.gaussian import reported_vector
 from emstat.mixture.init import INIT_METHODS
 
-__all__ = ["START_CHOICES", "EstimatorRefitter", "estimator_start", "resolve_start"]
+__all__ = [
+    "START_CHOICES",
+    "EstimatorRefitter",
+    "FamilyEstimatorRefitter",
+    "estimator_start",
+    "resolve_start",
+]
 
 Array = NDArray[np.float64]
 
@@ -50,8 +57,8 @@ def estimator_start(fit: Any) -> tuple[str, int] | None:
 
 def resolve_start(start: Any, kind: str, fit: Any) -> str:
     """``start`` checked; None picks ``"estimator"`` where the estimator can be repeated (a
-    Gaussian fit from a named start, kinds bs, wlbs, pb) and ``"fit"`` otherwise (the
-    jackknife, other families, a fit started from given labels)."""
+    fit from a named start, kinds bs, wlbs, pb) and ``"fit"`` otherwise (the
+    jackknife, a fit started from given labels or parameters, CEM and SEM fits)."""
     from emstat.errors import InputError
     from emstat.mixture.result import MixtureResult
 
@@ -60,14 +67,21 @@ def resolve_start(start: Any, kind: str, fit: Any) -> str:
             f"unknown bootstrap start {start!r}; choose 'estimator' (each refit repeats the fit's "
             "start, restarts and stopping rule) or 'fit' (from the fitted parameters, as mclust)"
         )
-    repeatable = isinstance(fit, MixtureResult) and estimator_start(fit) is not None
+    from emstat.mixture.family_fit import FamilyMixtureResult
+
+    gaussian_fit = isinstance(fit, MixtureResult)
+    repeatable = (
+        (gaussian_fit or isinstance(fit, FamilyMixtureResult))
+        and getattr(fit, "algorithm", "em") == "em"
+        and estimator_start(fit) is not None
+    )
     if start is None:
         return "estimator" if repeatable and kind != "jk" else "fit"
     if start == "estimator" and not repeatable:
         what = (
-            f"its start ({getattr(fit, 'init', '?')}) cannot be repeated on a resample"
-            if isinstance(fit, MixtureResult)
-            else "not implemented for this family yet"
+            f"an estimate of algorithm {fit.algorithm!r} is not the likelihood's estimator"
+            if getattr(fit, "algorithm", "em") != "em"
+            else f"its start ({getattr(fit, 'init', '?')}) cannot be repeated on a resample"
         )
         raise InputError(f"start='estimator': {what}; use start='fit'")
     if start == "estimator" and kind == "jk":
@@ -101,16 +115,19 @@ class EstimatorRefitter:
         weighted = isinstance(data, gaussian.WeightedRows)
         x, weights = (data.x, data.weights) if weighted else (data, None)
         try:
-            fit = fit_mixture(
-                x + base.centre,
-                base.model.k,
-                self.model,
-                init=self.init,
-                n_init=self.n_init,
-                seed=int(rng.integers(2**32)),
-                control=base.control,
-                weights=weights,
-            )
+            with warnings.catch_warnings():
+                # a refit stopped by the cap counts as the estimator's answer, as the fit's would
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                fit = fit_mixture(
+                    x + base.centre,
+                    base.model.k,
+                    self.model,
+                    init=self.init,
+                    n_init=self.n_init,
+                    seed=int(rng.integers(2**32)),
+                    control=base.control,
+                    weights=weights,
+                )
             if not fit.ok:
                 return None
             theta = fit._require_ok()
@@ -121,9 +138,55 @@ class EstimatorRefitter:
         return reported_vector(theta.weights[perm], means[perm], theta.covariances[perm])
 
 
-def estimator_refitter(fit: Any, base: GaussianRefitter) -> EstimatorRefitter:
-    """The :class:`EstimatorRefitter` of a Gaussian fit whose start can be repeated."""
+@dataclass(frozen=True, eq=False)
+class FamilyEstimatorRefitter:
+    """Refits of a fit of another family that repeat its estimator on each resample."""
+
+    base: FamilyRefitter  # draws the resamples and aligns on the family's link scale
+    init: str
+    n_init: int
+
+    @property
+    def n_units(self) -> int:
+        return self.base.n_units
+
+    @property
+    def control(self) -> EMControl:
+        return self.base.control
+
+    def refit(self, kind: str, b: int, rng: np.random.Generator) -> Array | None:
+        """Refit ``b``'s estimates in the fit's ``params`` order, or None when degenerate."""
+        from emstat.mixture.family_fit import FamilyFitter
+
+        base = self.base
+        try:
+            fitter = FamilyFitter(
+                base.model.family,
+                base._sample(kind, b, rng),
+                base.control,
+                init=self.init,
+                n_init=self.n_init,
+                seed=int(rng.integers(2**32)),
+                fixed_weights=base.model.fixed_weights,
+            )
+            with warnings.catch_warnings():
+                # a refit stopped by the cap counts as the estimator's answer, as the fit's would
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                fit = fitter.fit(base.model.k)
+            if not fit.ok:
+                return None
+            return base.aligned(fit._require_ok())
+        except (EmstatError, FloatingPointError, np.linalg.LinAlgError):
+            return None
+
+
+def estimator_refitter(
+    fit: Any, base: GaussianRefitter | FamilyRefitter
+) -> EstimatorRefitter | FamilyEstimatorRefitter:
+    """The refitter that repeats the estimator of a fit whose start can be repeated."""
     start = estimator_start(fit)
     if start is None:  # pragma: no cover - refused by resolve_start
         raise ValueError("the fit's start cannot be repeated")
+    if isinstance(base, FamilyRefitter):
+        return FamilyEstimatorRefitter(base=base, init=start[0], n_init=start[1])
     return EstimatorRefitter(base=base, model=str(fit.model), init=start[0], n_init=start[1])

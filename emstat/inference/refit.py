@@ -213,7 +213,11 @@ class FamilyRefitter:
             return None
         if not em.ok or em.theta is None:
             return None
-        theta = em.theta
+        return self.aligned(em.theta)
+
+    def aligned(self, theta: MixtureTheta) -> Array:
+        """A refit's estimates in the fit's ``params`` order, its components matched to the
+        fitted ones on the family's link scale."""
         family = self.model.family
         _, fitted, scales = family.rows(self.theta.components)
         _, values, _ = family.rows(theta.components)

@@ -130,3 +130,47 @@ def test_a_study_bootstraps_each_replicate_by_its_estimator(tmp_path: Path) -> N
     np.testing.assert_allclose(
         np.sort(one["ci_low_bootstrap"].to_numpy()), np.sort(table["ci_low"].to_numpy()), rtol=1e-12
     )
+
+
+def _counts() -> pd.DataFrame:
+    rng = np.random.default_rng(4)
+    return pd.DataFrame({"y": np.concatenate([rng.poisson(1.5, 70), rng.poisson(9.0, 50)])})
+
+
+@pytest.mark.parametrize(("init", "n_init"), [("quantile", 1), ("random", 3)])
+def test_a_family_refit_is_the_family_fit_run_again_on_its_resample(init: str, n_init: int) -> None:
+    data = _counts()
+    fit = emstat.fit_mixture(data, 2, family="poisson", init=init, n_init=n_init, seed=5)
+    refitter = estimator_refitter(fit, refitter_for(fit, "bs", None))
+    got = refitter.refit("bs", 0, np.random.default_rng(11))
+    assert got is not None
+    rng = np.random.default_rng(11)
+    rows = rng.integers(len(data), size=len(data))
+    again = emstat.fit_mixture(
+        data.iloc[rows].reset_index(drop=True), 2, family="poisson", init=init, n_init=n_init,
+        seed=int(rng.integers(2**32)), control=fit.control,
+    )  # fmt: skip
+    assert n_init == 1 or len(again.restarts) == n_init
+    table = again.params
+    rates = table[table["parameter"] == "rate[y]"]["estimate"].to_numpy()
+    fitted = fit.params
+    fitted_rates = fitted[fitted["parameter"] == "rate[y]"]["estimate"].to_numpy()
+    # aligned to the fit: the refit's components in the order of the fitted rates
+    order = np.argsort(rates)[np.argsort(np.argsort(fitted_rates))]
+    expected = table["estimate"].to_numpy().reshape(2, -1)[order].reshape(-1)
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_family_bootstraps_repeat_the_estimator_where_asked_and_in_studies() -> None:
+    fit = emstat.fit_mixture(_counts(), 2, family="poisson", seed=5)
+    boot = fit.bootstrap(40, kind="pb", seed=2, start="estimator")
+    assert boot.start == "estimator" and boot.n_failed == 0
+    assert fit.bootstrap(10, kind="bs", seed=2).start == "fit"  # mclust's, the default
+    assert bootstrap_fit(fit, 10, kind="pb", seed=2, start=None).start == "estimator"
+    # the parametric bootstrap's sd of the larger rate is its sampling sd, about sqrt(9 / 50)
+    rates = boot.conf_int()
+    spread = rates[rates["parameter"] == "rate[y]"]["std_err"].max()
+    assert 0.25 < spread < 0.7
+    cem = emstat.fit_mixture(_counts(), 2, family="poisson", algorithm="cem")
+    with pytest.raises(InputError, match="algorithm 'cem' is not the likelihood's estimator"):
+        cem.bootstrap(10, start="estimator")
