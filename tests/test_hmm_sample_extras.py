@@ -99,5 +99,5 @@ def test_bad_trials_are_refused(binomial_truth, kwargs, message):
 
 def test_gaussian_sample_refuses_an_exposure():
     truth = hmm_from_params({**TRUTH, "mean[x]": [0.0, 3.0], "var[x]": [1.0, 1.0]})
-    with pytest.raises(InputError, match="exposure= belongs to Poisson and binomial emissions"):
+    with pytest.raises(InputError, match="exposure= belongs to Poisson, binomial and multinomial"):
         truth.sample(5, exposure=np.ones(5))

@@ -131,7 +131,8 @@ class Emission:
         rng: np.random.Generator,
         given: dict[str, Any] | None = None,
     ) -> dict[str, np.ndarray]:
-        """Draws for the ``states``; ``given``: each row's ``"trials"`` / ``"exposure"``."""
+        """Draws for the ``states``; ``given``: each row's ``"trials"`` / ``"exposure"`` /
+        ``"totals"``."""
         raise NotImplementedError
 
     def describe(self) -> str:
@@ -302,7 +303,9 @@ class FamilyEmission(Emission):
         """Draws for the ``states``; ``given`` maps ``"trials"`` / ``"exposure"`` to each
         row's values (n numbers, a number, or a DataFrame holding the fit's column),
         which a fit whose trials or exposure are a column needs; such columns are
-        returned beside the draws."""
+        returned beside the draws.  ``"totals"``: each row's total count of a
+        multinomial emission (n numbers, a number, or a DataFrame whose rows of
+        the emission's columns are summed)."""
         given = {key: value for key, value in (given or {}).items() if value is not None}
         n = states.shape[0]
         kinds = {
@@ -311,18 +314,21 @@ class FamilyEmission(Emission):
             for kind in ("trials", "exposure")
             if getattr(part, kind, None) is not None
         }
+        if any(getattr(part, "name", "") == "multinomial" for part in self.family.parts):
+            kinds.add("totals")
         unused = sorted(set(given) - kinds)
         if unused:
-            owner = "binomial" if unused[0] == "trials" else "Poisson"
+            owner = {"trials": "binomial", "exposure": "Poisson", "totals": "multinomial"}
             raise InputError(
-                f"{unused[0]}= belongs to a {owner} emission with {unused[0]}; this fit "
+                f"{unused[0]}= belongs to a {owner[unused[0]]} emission; this fit "
                 f"({self.family.describe()}) has none"
             )
         extras: list[np.ndarray | None] = []
         columns: dict[str, np.ndarray] = {}
         for part in self.family.parts:
             if getattr(part, "name", "") == "multinomial":
-                raise InputError("sampling a multinomial emission needs each row's total")
+                extras.append(_multinomial_totals(given.get("totals"), part.columns, n))
+                continue
             kind = "trials" if hasattr(part, "trials") else "exposure"
             source = getattr(part, kind, None)
             if kind in given and source is not None:
@@ -345,6 +351,37 @@ class FamilyEmission(Emission):
 
     def to_spec(self) -> dict[str, Any]:
         return {"kind": "family", "family": self.family.to_spec()}
+
+
+def _multinomial_totals(value: Any, columns: Sequence[str], n: int) -> np.ndarray:
+    """Each sampled row's total count of a multinomial emission over ``columns``, checked."""
+    names = ", ".join(columns)
+    if value is None:
+        raise InputError(
+            f"sampling the multinomial emission of {names} needs each row's total count: "
+            f"give totals= ({n} numbers, one number, or a DataFrame with those columns)"
+        )
+    if isinstance(value, pd.DataFrame):
+        absent = [name for name in columns if name not in value.columns]
+        if absent:
+            raise InputError(f"the totals= DataFrame has no column {absent[0]!r}")
+        value = value[list(columns)].sum(axis=1, skipna=False)
+    if isinstance(value, bool):
+        raise InputError(f"totals= must be numbers, got {value!r}")
+    try:
+        values = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(f"totals= must be numbers, got {value!r}") from None
+    values = np.full(n, float(values)) if values.ndim == 0 else values.reshape(-1)
+    if values.shape[0] != n:
+        raise InputError(f"totals= has {values.shape[0]} values; sampling {n} rows needs {n}")
+    bad = ~np.isfinite(values) | (values < 0) | (values != np.round(values))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"the total of {names} is {values[i]:g} at row {i}; totals are whole numbers >= 0"
+        )
+    return values
 
 
 def _row_extras(value: Any, source: str | float, kind: str, column: str, n: int) -> np.ndarray:
@@ -699,7 +736,8 @@ class GaussianEmission(Emission):
         named = [key for key, value in (given or {}).items() if value is not None]
         if named:
             raise InputError(
-                f"{named[0]}= belongs to Poisson and binomial emissions, not Gaussian ones"
+                f"{named[0]}= belongs to Poisson, binomial and multinomial emissions, not "
+                "Gaussian ones"
             )
         chol = np.linalg.cholesky(theta.covariances)
         noise = rng.standard_normal((states.shape[0], self.d))

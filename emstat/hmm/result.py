@@ -254,6 +254,7 @@ class HMMResult(FitCriteria):
         *,
         exposure: Any = None,
         trials: Any = None,
+        totals: Any = None,
     ) -> pd.DataFrame:
         """Draw ``n`` rows: one sequence, or several of ``lengths``; columns, ``state`` (1..k)
         and ``sequence`` (1, 2, ...) when there are several.
@@ -261,7 +262,10 @@ class HMMResult(FitCriteria):
         A Poisson emission whose exposure is a column, or a binomial one whose
         trials are, needs each row's ``exposure`` / ``trials``: ``n`` numbers,
         one number, or a DataFrame holding the fit's column; they are returned
-        beside the draws, under the column's name.
+        beside the draws, under the column's name.  A multinomial emission
+        needs each row's total count, ``totals``: ``n`` numbers, one number,
+        or a DataFrame whose rows of the emission's columns are summed (the
+        fitted data, say).
         """
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise InputError(f"the number of rows to sample must be a whole number >= 1, got {n!r}")
@@ -286,7 +290,7 @@ class HMMResult(FitCriteria):
                 state = min(int(np.searchsorted(row, draws[t] * row[-1], side="right")), self.k - 1)
                 states[at + t] = state
             at += size
-        given = {"exposure": exposure, "trials": trials}
+        given = {"exposure": exposure, "trials": trials, "totals": totals}
         values = self.hmm.emission.sample(theta.emission, states, rng, given)
         out = pd.DataFrame(values)
         out["state"] = states + 1
