@@ -551,6 +551,22 @@ def _profilable(fit: Any, table: pd.DataFrame) -> list[int]:
     ]
 
 
+def _shared_key(fit: Any, component: int, parameter: str) -> tuple[int, str]:
+    """What a row's profile constrains: rows with one key are one parameter of the model
+    (a shared covariance's entry in every component; a spherical component's variances)."""
+    from emstat.mixture.result import MixtureResult
+
+    if not isinstance(fit, MixtureResult) or not parameter.startswith(("var[", "cov[")):
+        return component, parameter
+    name = get_covariance_model(fit.model, fit.d).name
+    letters = name if len(name) == 3 else f"{name}II"
+    if letters[1] == "I" and parameter.startswith("var["):
+        parameter = "var"  # a spherical covariance has one variance
+    if letters[0] == "E" and letters[1] in "EI" and letters[2] in "EI":
+        component = 0  # one covariance for all components
+    return component, parameter
+
+
 def profile_conf_int(
     fit: Any,
     level: float = 0.95,
@@ -602,18 +618,26 @@ def profile_conf_int(
                 raise InputError(f"no profile interval for {labels[i]!r}: {profiles.supported}")
     threshold = float(chi2.ppf(level, 1))
     out = []
+    ends: dict[tuple[int, str], tuple[float, float, str]] = {}  # one profile per parameter
     for i in rows:
-        profile, (low_bound, high_bound) = profiles.get(i)
         estimate = float(table["estimate"].iloc[i])
         se = float(table["std_err"].iloc[i])
-        step = se if math.isfinite(se) and se > 0 else 0.1 * max(abs(estimate), 1.0)
-        low, note_low = _end(profile, estimate, -step, low_bound, threshold, max_evaluations)
-        high, note_high = _end(profile, estimate, step, high_bound, threshold, max_evaluations)
-        note = "; ".join(
-            f"{side} end {text}"
-            for side, text in (("lower", note_low), ("upper", note_high))
-            if text
-        )
+        key = _shared_key(fit, int(table["component"].iloc[i]), labels[i].split(":", 1)[1])
+        if key not in ends:
+            profile, (low_bound, high_bound) = profiles.get(i)
+            step = se if math.isfinite(se) and se > 0 else 0.1 * max(abs(estimate), 1.0)
+            low, note_low = _end(profile, estimate, -step, low_bound, threshold, max_evaluations)
+            high, note_high = _end(profile, estimate, step, high_bound, threshold, max_evaluations)
+            ends[key] = (
+                low,
+                high,
+                "; ".join(
+                    f"{side} end {text}"
+                    for side, text in (("lower", note_low), ("upper", note_high))
+                    if text
+                ),
+            )
+        low, high, note = ends[key]
         out.append(
             (
                 int(table["component"].iloc[i]),
