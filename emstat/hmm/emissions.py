@@ -327,7 +327,7 @@ class FamilyEmission(Emission):
         columns: dict[str, np.ndarray] = {}
         for part in self.family.parts:
             if getattr(part, "name", "") == "multinomial":
-                extras.append(_multinomial_totals(given.get("totals"), part.columns, n))
+                extras.append(_multinomial_totals(given.get("totals"), part_columns(part), n))
                 continue
             kind = "trials" if hasattr(part, "trials") else "exposure"
             source = getattr(part, kind, None)
