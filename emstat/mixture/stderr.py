@@ -57,6 +57,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -182,30 +183,33 @@ def _decompose(covariances: Array, letters: str, model: str) -> tuple[Array, Arr
     volume, shape, orientation = letters[0], letters[1], letters[2]
     if orientation == "I":
         orientations = np.broadcast_to(np.eye(d), (k, d, d)).copy()
-    elif orientation == "V":
-        _, vectors = np.linalg.eigh(covariances)
-        orientations = vectors[:, :, ::-1]  # decreasing eigenvalues, as the M-step orders them
+        rotated = covariances  # the identity rotates nothing
     else:
-        scales = np.einsum("kii->k", covariances)
-        mix = (1.0 + 0.6180339887498949 * np.arange(k)) / scales
-        _, vectors = np.linalg.eigh(np.tensordot(mix, covariances, axes=1))
-        orientations = np.broadcast_to(vectors[:, ::-1], (k, d, d)).copy()
-    rotated = np.einsum("kji,kjl,klm->kim", orientations, covariances, orientations)
+        if orientation == "V":
+            _, vectors = np.linalg.eigh(covariances)
+            orientations = vectors[:, :, ::-1]  # decreasing eigenvalues, as the M-step orders them
+        else:
+            scales = np.einsum("kii->k", covariances)
+            mix = (1.0 + 0.6180339887498949 * np.arange(k)) / scales
+            _, vectors = np.linalg.eigh(np.tensordot(mix, covariances, axes=1))
+            orientations = np.broadcast_to(vectors[:, ::-1], (k, d, d)).copy()
+        rotated = np.einsum("kji,kjl,klm->kim", orientations, covariances, orientations)
     diagonals = np.einsum("kii->ki", rotated).copy()
-    scale = np.max(np.abs(diagonals), axis=1)
     if np.any(diagonals <= 0) or not np.all(np.isfinite(diagonals)):
         raise InputError(f"covariance model {model}: the covariances are not positive definite")
+    scale = np.max(diagonals, axis=1)
     off = np.max(np.abs(rotated - diagonals[:, :, None] * np.eye(d)), axis=(1, 2)) / scale
     problems = []
     if np.any(off > _CONSTRAINT_RTOL):
         problems.append("orientation")
-    volumes = np.exp(np.mean(np.log(diagonals), axis=1))
-    shapes = diagonals / volumes[:, None]
-    if volume == "E" and np.ptp(np.log(volumes)) > _CONSTRAINT_RTOL:
+    logs = np.log(diagonals)
+    log_volumes = np.mean(logs, axis=1)
+    log_shapes = logs - log_volumes[:, None]
+    if volume == "E" and np.ptp(log_volumes) > _CONSTRAINT_RTOL:
         problems.append("volume")
-    if shape == "I" and np.max(np.abs(np.log(shapes))) > _CONSTRAINT_RTOL:
+    if shape == "I" and d > 1 and np.max(np.abs(log_shapes)) > _CONSTRAINT_RTOL:
         problems.append("shape")
-    if shape == "E" and np.max(np.ptp(np.log(shapes), axis=0)) > _CONSTRAINT_RTOL:
+    if shape == "E" and np.max(np.ptp(log_shapes, axis=0)) > _CONSTRAINT_RTOL:
         problems.append("shape")
     if problems:
         raise InputError(
@@ -232,8 +236,39 @@ def _local_jets(diagonal: Array, has_shape: bool, has_orientation: bool) -> tupl
 
     Local coordinates are ``(v, h_1..h_{d-1}, s_1..s_{d(d-1)/2})``, the
     ``h`` and ``s`` present only when the model has free shape and
-    orientation.
+    orientation.  ``M`` is linear in ``diag Lambda_hat``, and so are its
+    derivatives: they are combinations of :func:`_jet_basis`.
     """
+    first, second = _jet_combinations(diagonal[None, :], has_shape, has_orientation)
+    return first[0], second[0]
+
+
+def _jet_combinations(
+    diagonals: Array, has_shape: bool, has_orientation: bool
+) -> tuple[Array, Array]:
+    """:func:`_local_jets` of every row of ``diagonals`` ``(k, d)``, stacked."""
+    k, d = diagonals.shape
+    first, second = _jet_basis(d, has_shape, has_orientation)
+    d_m = (diagonals @ first.reshape(d, -1)).reshape(k, *first.shape[1:])
+    d2_m = (diagonals @ second.reshape(d, -1)).reshape(k, *second.shape[1:])
+    return d_m, d2_m
+
+
+@cache
+def _jet_basis(d: int, has_shape: bool, has_orientation: bool) -> tuple[Array, Array]:
+    """:func:`_direct_local_jets` of each unit diagonal ``e_i``, stacked on a first axis
+    (read-only: shared by every chart of the model)."""
+    jets = [_direct_local_jets(np.eye(d)[i], has_shape, has_orientation) for i in range(d)]
+    first, second = np.stack([j[0] for j in jets]), np.stack([j[1] for j in jets])
+    first.flags.writeable = False
+    second.flags.writeable = False
+    return first, second
+
+
+def _direct_local_jets(
+    diagonal: Array, has_shape: bool, has_orientation: bool
+) -> tuple[Array, Array]:
+    """:func:`_local_jets` from the jets of the factors of ``M`` (the products spelled out)."""
     d = diagonal.shape[0]
     n_h = d - 1 if has_shape else 0
     skew = _skew_basis(d) if has_orientation else np.zeros((0, d, d))
@@ -283,9 +318,7 @@ def _build_chart(params: GaussianParams, model: str) -> _Chart:
         start += count
         parts.append(np.tile(block, (k, 1)) if letter == "E" else block.reshape(k, size))
     cov_index = np.concatenate(parts, axis=1).astype(np.intp)
-    jets = [_local_jets(diagonals[j], has_shape, has_orientation) for j in range(k)]
-    d_m = np.stack([j[0] for j in jets])
-    d2_m = np.stack([j[1] for j in jets])
+    d_m, d2_m = _jet_combinations(diagonals, has_shape, has_orientation)
     n_free = start
     expected = (k - 1) + k * d + get_covariance_model(name, d).n_var_params(k, d)
     if n_free != expected:  # pragma: no cover - a bug in the chart, not the user's fault
@@ -361,7 +394,55 @@ def _loglik_hessian(
     return hess, size
 
 
+def _case_weights(n: int, case_weights: Array | None) -> Array:
+    if case_weights is None:
+        return np.ones(n)
+    return np.ascontiguousarray(case_weights, dtype=float)
+
+
+def _log_weights(params: GaussianParams) -> Array:
+    """``log w_k - 1/2 log|Sigma_k|``, the constant of each component's log-density."""
+    with np.errstate(divide="ignore"):
+        return np.log(params.weights) + params.half_log_det_prec
+
+
+def _compiled_derivatives(
+    x: Array, params: GaussianParams, chart: _Chart, case_weights: Array | None
+) -> tuple[Array, Array, Array, float] | None:
+    """:func:`_loglik_derivatives` and the log-likelihood by the compiled kernel; None when
+    a row's log-likelihood is not finite (numpy then treats that row on its own)."""
+    from emstat.mixture import _information_kernels
+
+    hess, size, grad, loglik = _information_kernels.loglik_derivatives(
+        np.ascontiguousarray(x, dtype=float),
+        _case_weights(x.shape[0], case_weights),
+        np.asarray(chart.weights, dtype=float),
+        np.ascontiguousarray(chart.means, dtype=float),
+        np.ascontiguousarray(params.prec_chol, dtype=float),
+        _log_weights(params),
+        np.ascontiguousarray(chart.orientations),
+        np.ascontiguousarray(chart.d_m),
+        np.ascontiguousarray(chart.d2_m),
+        np.ascontiguousarray(chart.cov_index, dtype=np.intp),
+        chart.n_free,
+    )
+    if not math.isfinite(loglik):
+        return None
+    return hess, size, grad, loglik
+
+
 def _loglik_derivatives(
+    x: Array, params: GaussianParams, chart: _Chart, case_weights: Array | None = None
+) -> tuple[Array, Array, Array]:
+    """:func:`_numpy_loglik_derivatives` in one compiled pass over the rows (numpy's where a
+    row lies too far from every mean to evaluate directly)."""
+    compiled = _compiled_derivatives(x, params, chart, case_weights)
+    if compiled is None:
+        return _numpy_loglik_derivatives(x, params, chart, case_weights)
+    return compiled[:3]
+
+
+def _numpy_loglik_derivatives(
     x: Array, params: GaussianParams, chart: _Chart, case_weights: Array | None = None
 ) -> tuple[Array, Array, Array]:
     """Analytic Hessian of the observed-data log-likelihood in chart coordinates at 0.
@@ -833,6 +914,19 @@ def _newton_step(info: Array, grad: Array, size: Array) -> tuple[Array | None, f
 
 
 def _weighted_loglik(x: Array, params: GaussianParams, case_weights: Array | None) -> float:
+    """The (case-weighted) log-likelihood, compiled (numpy's where a row lies too far from
+    every mean)."""
+    from emstat.mixture import _information_kernels
+
+    value = _information_kernels.log_likelihood(
+        np.ascontiguousarray(x, dtype=float),
+        _case_weights(x.shape[0], case_weights),
+        _log_weights(params),
+        np.ascontiguousarray(params.means, dtype=float),
+        np.ascontiguousarray(params.prec_chol, dtype=float),
+    )
+    if math.isfinite(value):
+        return float(value)
     _, row = gaussian.log_responsibilities(x, params)
     return float(row.sum() if case_weights is None else case_weights @ row)
 
@@ -859,30 +953,36 @@ def _polish_em(
 Derivatives = tuple[_Chart, Array, Array, Array]  # chart, Hessian, sizes, score
 
 
-def _polish(
-    x: Array, params: GaussianParams, model: str, case_weights: Array | None
-) -> tuple[GaussianParams, str | None, Derivatives | None]:
-    """EM steps at a tight tolerance from ``params``, then Newton steps in the chart.
+def _newton_polish(
+    x: Array,
+    params: GaussianParams,
+    model: str,
+    case_weights: Array | None,
+    known: Derivatives | None = None,
+) -> tuple[GaussianParams, Derivatives, bool]:
+    """Newton steps in the chart from ``params``, each halved until the log-likelihood
+    does not decrease.
 
-    Returns the polished parameters (``params`` if EM from them degenerates),
-    then the reason, and the chart and :func:`_loglik_derivatives` at the
-    parameters returned when the last Newton step computed them there (None
-    otherwise): they are what the caller would compute again.
+    ``known`` are the chart and :func:`_loglik_derivatives` at ``params``
+    when the caller has them.  Returns the parameters reached, the chart and
+    derivatives there, and whether they are stationary (a Newton step from
+    them moves less than ``STATIONARY_SE * 1e-3`` standard errors); not when
+    the information is not positive definite on the way, a step cannot be
+    halved to an ascent, or the steps run out.
     """
-    n = float(x.shape[0] if case_weights is None else case_weights.sum())
-    theta, reason = _polish_em(x, params, model, case_weights, n)
-    if reason is not None:
-        return theta, reason, None
     diagonal = get_covariance_model(model, params.d).scatter == "diag"
-    current = _weighted_loglik(x, theta, case_weights)
-    known: tuple[GaussianParams, Derivatives] | None = None
-    for _ in range(_NEWTON_STEPS):
+    theta = params
+    if known is None:
         chart = _build_chart(theta, model)
-        hess, size, grad = _loglik_derivatives(x, theta, chart, case_weights)
-        known = (theta, (chart, hess, size, grad))
+        known = (chart, *_loglik_derivatives(x, theta, chart, case_weights))
+    current = _weighted_loglik(x, theta, case_weights)
+    for _ in range(_NEWTON_STEPS):
+        chart, hess, size, grad = known
         step, distance = _newton_step(-hess, grad, size)
-        if step is None or distance <= STATIONARY_SE * 1e-3:
-            break
+        if step is None:
+            return theta, known, False
+        if distance <= STATIONARY_SE * 1e-3:
+            return theta, known, True
         for halving in range(_HALVINGS):
             weights, means, covs = _chart_point(chart, step * 0.5**halving)
             try:
@@ -894,9 +994,41 @@ def _polish(
                 theta, current = trial, value
                 break
         else:
-            break
-    at_theta = known is not None and known[0] is theta
-    return theta, None, known[1] if known is not None and at_theta else None
+            return theta, known, False
+        chart = _build_chart(theta, model)
+        known = (chart, *_loglik_derivatives(x, theta, chart, case_weights))
+    _, distance = _newton_step(-known[1], known[3], known[2])
+    return theta, known, distance <= STATIONARY_SE * 1e-3
+
+
+def _polish(
+    x: Array,
+    params: GaussianParams,
+    model: str,
+    case_weights: Array | None,
+    known: Derivatives | None = None,
+) -> tuple[GaussianParams, str | None, Derivatives | None]:
+    """Newton steps in the chart from ``params``; where they cannot start (the information
+    is not positive definite) or do not reach a stationary point, EM steps at a tight
+    tolerance from ``params`` and Newton steps from there.
+
+    Newton converges quadratically from a fit that stopped short on a flat
+    stretch, where EM creeps.  ``known`` are the chart and derivatives at
+    ``params`` when the caller has them.  Returns the polished parameters
+    (``params`` if EM from them degenerates), then the reason, and the chart
+    and :func:`_loglik_derivatives` at the parameters returned when the last
+    Newton step computed them there (None otherwise): they are what the
+    caller would compute again.
+    """
+    theta, derivatives, stationary = _newton_polish(x, params, model, case_weights, known)
+    if stationary:
+        return theta, None, derivatives
+    n = float(x.shape[0] if case_weights is None else case_weights.sum())
+    theta, reason = _polish_em(x, params, model, case_weights, n)
+    if reason is not None:
+        return theta, reason, None
+    theta, derivatives, _ = _newton_polish(x, theta, model, case_weights)
+    return theta, None, derivatives
 
 
 def _labels_or_default(labels: list[str] | None, k: int, d: int) -> list[str]:
@@ -954,9 +1086,10 @@ def stationary_std_errors(
     The score at ``params`` is checked first: when a Newton step would move
     the estimate more than :data:`STATIONARY_SE` standard errors (or the
     information is not positive definite), the fit stopped short of the
-    maximum (a loose stopping rule) and is polished: EM steps at
-    :data:`POLISH_CONTROL` from it, then Newton steps in the chart.  The
-    information is taken at the polished point.  Where it is still not
+    maximum (a loose stopping rule) and is polished: Newton steps in the
+    chart from it, or, where they cannot start or do not reach a stationary
+    point, EM steps at :data:`POLISH_CONTROL` from it and Newton steps from
+    there.  The information is taken at the polished point.  Where it is still not
     positive definite the reason names the cause: a near-empty component,
     the parameters along a flat direction, or a saddle point.
 
@@ -982,7 +1115,9 @@ def stationary_std_errors(
         hess, size, grad = _loglik_derivatives(data, centred, chart, case_weights)
         _, distance = _newton_step(-hess, grad, size)
         if distance > STATIONARY_SE:
-            centred, polish_reason, known = _polish(data, centred, model, case_weights)
+            centred, polish_reason, known = _polish(
+                data, centred, model, case_weights, (chart, hess, size, grad)
+            )
             if known is None:
                 chart = _build_chart(centred, model)
                 hess, size, grad = _loglik_derivatives(data, centred, chart, case_weights)
@@ -1022,8 +1157,27 @@ def _row_scores(x: Array, params: GaussianParams, chart: _Chart) -> Array:
     """``(n, p)`` per-row scores of ``log sum_k w_k N(x_i | mu_k, Sigma_k)`` in the chart at 0.
 
     Row i's score is ``g_i = sum_k z_ik dl_ik``, the first-derivative part of
-    :func:`_loglik_derivatives` (their column sums are its score).
+    :func:`_loglik_derivatives` (their column sums are its score).  Compiled;
+    :func:`_numpy_row_scores` where a row lies too far from every mean.
     """
+    from emstat.mixture import _information_kernels
+
+    scores, finite = _information_kernels.row_scores(
+        np.ascontiguousarray(x, dtype=float),
+        np.asarray(chart.weights, dtype=float),
+        np.ascontiguousarray(chart.means, dtype=float),
+        np.ascontiguousarray(params.prec_chol, dtype=float),
+        _log_weights(params),
+        np.ascontiguousarray(chart.orientations),
+        np.ascontiguousarray(chart.d_m),
+        np.ascontiguousarray(chart.cov_index, dtype=np.intp),
+        chart.n_free,
+    )
+    return scores if finite else _numpy_row_scores(x, params, chart)
+
+
+def _numpy_row_scores(x: Array, params: GaussianParams, chart: _Chart) -> Array:
+    """:func:`_row_scores` in numpy (the oracle of the compiled kernel)."""
     k, d = chart.k, chart.d
     resp = np.exp(gaussian.log_responsibilities(x, params)[0])
     scores = np.zeros((x.shape[0], chart.n_free))
