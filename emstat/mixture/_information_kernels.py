@@ -43,7 +43,7 @@ def _whitened_means(means: np.ndarray, prec_chol: np.ndarray) -> np.ndarray:
     return shift
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def _row_log_densities(
     x: np.ndarray,
     i: int,
@@ -155,7 +155,7 @@ def _columns(k: int, d: int, j: int, cov_index: np.ndarray) -> np.ndarray:
     return cols
 
 
-@numba.njit(cache=True, error_model="numpy")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def _row_gradient(
     x: np.ndarray,
     i: int,
@@ -337,9 +337,7 @@ def loglik_derivatives(
         for j in range(k):
             resp = math.exp(dens[j] - total)
             z = resp * c_i
-            _row_gradient(
-                x, i, j, weights, means, orientations, prec_r, d_m, trace, resid, u, grad
-            )
+            _row_gradient(x, i, j, weights, means, orientations, prec_r, d_m, trace, resid, u, grad)
             n_j[j] += z
             for r in range(d):
                 sums[j, r] += z * resid[r]
@@ -417,9 +415,64 @@ def row_scores(
             return scores, False
         for j in range(k):
             resp = math.exp(dens[j] - total)
-            _row_gradient(
-                x, i, j, weights, means, orientations, prec_r, d_m, trace, resid, u, grad
-            )
+            _row_gradient(x, i, j, weights, means, orientations, prec_r, d_m, trace, resid, u, grad)
             for a in range(width):
                 scores[i, cols[j, a]] += resp * grad[a]
     return scores, True
+
+
+@numba.njit(cache=True, error_model="numpy")
+def newton_step(
+    info: np.ndarray, grad: np.ndarray, size: np.ndarray, null_rtol: float
+) -> tuple[np.ndarray, float, bool]:
+    """The Newton step ``I^{-1} g``, its length ``sqrt(g' I^{-1} g)`` and whether ``I`` is
+    positive definite (the step and length are meaningless otherwise).
+
+    ``I`` is scaled to unit diagonal and factorised by Cholesky; a diagonal
+    entry at or below ``null_rtol`` times its ``size``, a pivot that is not
+    positive or a factor whose smallest diagonal squared is at or below
+    ``null_rtol`` count as not positive definite.
+    """
+    p = grad.shape[0]
+    step = np.zeros(p)
+    scale = np.empty(p)
+    for a in range(p):
+        for b in range(p):
+            if not np.isfinite(info[a, b]):
+                return step, math.inf, False
+        if not info[a, a] > null_rtol * size[a]:
+            return step, math.inf, False
+        scale[a] = 1.0 / math.sqrt(info[a, a])
+    chol = np.zeros((p, p))
+    smallest = math.inf
+    for a in range(p):
+        for b in range(a + 1):
+            acc = info[a, b] * scale[a] * scale[b]
+            for m in range(b):
+                acc -= chol[a, m] * chol[b, m]
+            if a == b:
+                if not acc > 0.0:
+                    return step, math.inf, False
+                chol[a, a] = math.sqrt(acc)
+                smallest = min(smallest, chol[a, a])
+            else:
+                chol[a, b] = acc / chol[b, b]
+    if smallest * smallest <= null_rtol:
+        return step, math.inf, False
+    half = np.empty(p)
+    for a in range(p):  # L half = scale * g
+        acc = grad[a] * scale[a]
+        for m in range(a):
+            acc -= chol[a, m] * half[m]
+        half[a] = acc / chol[a, a]
+    for a in range(p - 1, -1, -1):  # L' w = half; the step is scale * w
+        acc = half[a]
+        for m in range(a + 1, p):
+            acc -= chol[m, a] * step[m]
+        step[a] = acc / chol[a, a]
+    distance = 0.0
+    for a in range(p):
+        distance += half[a] * half[a]
+    for a in range(p):
+        step[a] *= scale[a]
+    return step, math.sqrt(distance), True

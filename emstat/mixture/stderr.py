@@ -153,6 +153,7 @@ def _letters(name: str) -> str:
     return f"{name}II" if len(name) == 1 else name
 
 
+@cache
 def _sum_zero_basis(d: int) -> Array:
     """Orthonormal ``(d, d-1)`` basis of the vectors whose entries sum to zero (Helmert)."""
     basis = np.zeros((d, d - 1))
@@ -160,9 +161,11 @@ def _sum_zero_basis(d: int) -> Array:
         basis[:j, j - 1] = 1.0
         basis[j, j - 1] = -float(j)
         basis[:, j - 1] /= math.sqrt(j * (j + 1))
+    basis.flags.writeable = False  # cached: shared by every caller
     return basis
 
 
+@cache
 def _skew_basis(d: int) -> Array:
     """``E_ij - E_ji`` for ``i < j`` in row-major order, shape ``(d(d-1)/2, d, d)``."""
     pairs = [(i, j) for i in range(d) for j in range(i + 1, d)]
@@ -170,6 +173,7 @@ def _skew_basis(d: int) -> Array:
     for a, (i, j) in enumerate(pairs):
         basis[a, i, j] = 1.0
         basis[a, j, i] = -1.0
+    basis.flags.writeable = False  # cached: shared by every caller
     return basis
 
 
@@ -182,7 +186,7 @@ def _decompose(covariances: Array, letters: str, model: str) -> tuple[Array, Arr
     k, d, _ = covariances.shape
     volume, shape, orientation = letters[0], letters[1], letters[2]
     if orientation == "I":
-        orientations = np.broadcast_to(np.eye(d), (k, d, d)).copy()
+        orientations = np.tile(np.eye(d), (k, 1, 1))
         rotated = covariances  # the identity rotates nothing
     else:
         if orientation == "V":
@@ -194,14 +198,15 @@ def _decompose(covariances: Array, letters: str, model: str) -> tuple[Array, Arr
             _, vectors = np.linalg.eigh(np.tensordot(mix, covariances, axes=1))
             orientations = np.broadcast_to(vectors[:, ::-1], (k, d, d)).copy()
         rotated = np.einsum("kji,kjl,klm->kim", orientations, covariances, orientations)
-    diagonals = np.einsum("kii->ki", rotated).copy()
-    if np.any(diagonals <= 0) or not np.all(np.isfinite(diagonals)):
+    diagonals = np.diagonal(rotated, axis1=1, axis2=2).copy()
+    if not np.all((diagonals > 0) & (diagonals < np.inf)):
         raise InputError(f"covariance model {model}: the covariances are not positive definite")
-    scale = np.max(diagonals, axis=1)
-    off = np.max(np.abs(rotated - diagonals[:, :, None] * np.eye(d)), axis=(1, 2)) / scale
     problems = []
-    if np.any(off > _CONSTRAINT_RTOL):
-        problems.append("orientation")
+    if d > 1:  # a 1 x 1 covariance has no off-diagonal entries
+        scale = np.max(diagonals, axis=1)
+        off = np.max(np.abs(rotated - diagonals[:, :, None] * np.eye(d)), axis=(1, 2)) / scale
+        if np.any(off > _CONSTRAINT_RTOL):
+            problems.append("orientation")
     logs = np.log(diagonals)
     log_volumes = np.mean(logs, axis=1)
     log_shapes = logs - log_volumes[:, None]
@@ -298,16 +303,14 @@ def _direct_local_jets(
     return first, second
 
 
-def _build_chart(params: GaussianParams, model: str) -> _Chart:
-    k, d = params.k, params.d
-    name = get_covariance_model(model, d).name
+@cache
+def _chart_layout(name: str, k: int, d: int) -> tuple[str, IntArray, int]:
+    """The letters of model ``name``, its charts' ``cov_index`` (read-only) and number of
+    coordinates, for ``k`` components in ``d`` dimensions."""
     letters = _letters(name)
-    covariances = np.asarray(params.covariances, dtype=float)
-    orientations, diagonals = _decompose(covariances, letters, name)
     volume, shape, orientation = letters[0], letters[1], letters[2]
-    has_shape, has_orientation = shape != "I", orientation != "I"
-    n_h = d - 1 if has_shape else 0
-    n_s = d * (d - 1) // 2 if has_orientation else 0
+    n_h = d - 1 if shape != "I" else 0
+    n_s = d * (d - 1) // 2 if orientation != "I" else 0
     start = (k - 1) + k * d
     parts = []
     for letter, size in ((volume, 1), (shape, n_h), (orientation, n_s)):
@@ -318,11 +321,21 @@ def _build_chart(params: GaussianParams, model: str) -> _Chart:
         start += count
         parts.append(np.tile(block, (k, 1)) if letter == "E" else block.reshape(k, size))
     cov_index = np.concatenate(parts, axis=1).astype(np.intp)
-    d_m, d2_m = _jet_combinations(diagonals, has_shape, has_orientation)
-    n_free = start
+    cov_index.flags.writeable = False
     expected = (k - 1) + k * d + get_covariance_model(name, d).n_var_params(k, d)
-    if n_free != expected:  # pragma: no cover - a bug in the chart, not the user's fault
-        raise RuntimeError(f"chart of {name} has {n_free} coordinates, the model {expected}")
+    if start != expected:  # pragma: no cover - a bug in the chart, not the user's fault
+        raise RuntimeError(f"chart of {name} has {start} coordinates, the model {expected}")
+    return letters, cov_index, start
+
+
+def _build_chart(params: GaussianParams, model: str) -> _Chart:
+    k, d = params.k, params.d
+    name = get_covariance_model(model, d).name
+    letters, cov_index, n_free = _chart_layout(name, k, d)
+    covariances = np.asarray(params.covariances, dtype=float)
+    orientations, diagonals = _decompose(covariances, letters, name)
+    has_shape, has_orientation = letters[1] != "I", letters[2] != "I"
+    d_m, d2_m = _jet_combinations(diagonals, has_shape, has_orientation)
     return _Chart(
         weights=np.asarray(params.weights, dtype=float),
         means=np.asarray(params.means, dtype=float),
@@ -347,16 +360,21 @@ def _chart_point(chart: _Chart, theta: Array) -> tuple[Array, Array, Array]:
     weights /= weights.sum()
     means = chart.means + theta[k - 1 : k - 1 + k * d].reshape(k, d)
     n_h = d - 1 if chart.has_shape else 0
-    basis = _sum_zero_basis(d) if n_h else np.zeros((d, 0))
+    local = theta[chart.cov_index]  # (k, q)
+    log_scale = local[:, :1]
+    if n_h:
+        log_scale = log_scale + local[:, 1 : 1 + n_h] @ _sum_zero_basis(d).T
+    lam = chart.diagonals * np.exp(log_scale)
+    if not chart.has_orientation:  # D_hat = I and E(s) = I: only the diagonals move
+        covariances = chart.covariances.copy()
+        idx = np.arange(d)
+        covariances[:, idx, idx] += lam - chart.diagonals
+        return weights, means, covariances
     skew = _skew_basis(d)
     covariances = np.empty_like(chart.covariances)
     for j in range(k):
-        local = theta[chart.cov_index[j]]
-        lam = chart.diagonals[j] * np.exp(local[0] + basis @ local[1 : 1 + n_h])
-        rot = np.eye(d)
-        if chart.has_orientation:
-            rot = expm(np.tensordot(local[1 + n_h :], skew, axes=1))
-        moved = rot @ np.diag(lam) @ rot.T - np.diag(chart.diagonals[j])
+        rot = expm(np.tensordot(local[j, 1 + n_h :], skew, axes=1))
+        moved = rot @ np.diag(lam[j]) @ rot.T - np.diag(chart.diagonals[j])
         orient = chart.orientations[j]
         covariances[j] = chart.covariances[j] + orient @ moved @ orient.T
     return weights, means, covariances
@@ -366,19 +384,20 @@ def _jacobian(chart: _Chart) -> Array:
     """Derivatives of the reported parameters with respect to the chart at 0."""
     k, d = chart.k, chart.d
     m = _block_size(d)
-    jac = np.zeros((k * m, chart.n_free))
+    jac = np.zeros((k, m, chart.n_free))
     w = chart.weights
+    if k > 1:
+        jac[:, 0, : k - 1] = w[:, None] * (np.eye(k)[:, : k - 1] - w[None, : k - 1])
+    rows = np.arange(k)[:, None]
+    means = np.arange(d)
+    jac[rows, 1 + means, k - 1 + rows * d + means] = 1.0
     iu = np.triu_indices(d)
-    for j in range(k):
-        row = j * m
-        if k > 1:
-            jac[row, : k - 1] = w[j] * ((np.arange(k - 1) == j) - w[: k - 1])
-        mean_cols = k - 1 + j * d + np.arange(d)
-        jac[row + 1 + np.arange(d), mean_cols] = 1.0
-        orient = chart.orientations[j]
-        d_sigma = orient @ chart.d_m[j] @ orient.T  # (q, d, d)
-        jac[row + 1 + d : row + m, chart.cov_index[j]] = d_sigma[:, iu[0], iu[1]].T
-    return jac
+    # d Sigma_k = D_hat_k dM_k D_hat_k^T, each coordinate's upper triangle
+    d_sigma = np.einsum("kil,kalm,kjm->kaij", chart.orientations, chart.d_m, chart.orientations)
+    jac[
+        rows[:, :, None], 1 + d + np.arange(len(iu[0]))[None, :, None], chart.cov_index[:, None, :]
+    ] = d_sigma[:, :, iu[0], iu[1]].transpose(0, 2, 1)
+    return jac.reshape(k * m, chart.n_free)
 
 
 # --------------------------------------------------------------------------- #
@@ -891,12 +910,30 @@ POLISH_CONTROL = EMControl(tol=1e-13, criterion="rel", max_iter=5_000)
 #: Rows times EM steps a polish may cost: a million rows get 50 steps.
 _POLISH_ROW_STEPS = 50_000_000
 _NEWTON_STEPS = 25
+#: Newton steps stop where the next would move the estimate less than this many standard
+#: errors (quadratic convergence gets there one step after the stationarity tolerance).
+_NEWTON_TOL = STATIONARY_SE * 1e-6
+# Relative rounding noise of a log-likelihood summed over the rows.
+_ROUNDING_SLACK = 1e-12
 _HALVINGS = 30
 
 
 def _newton_step(info: Array, grad: Array, size: Array) -> tuple[Array | None, float]:
     """The Newton step ``I^{-1} g`` and its length in standard errors; None when ``I`` is
-    not positive definite."""
+    not positive definite (compiled: :func:`_numpy_newton_step` is the oracle)."""
+    from emstat.mixture import _information_kernels
+
+    step, distance, ok = _information_kernels.newton_step(
+        np.ascontiguousarray(info, dtype=float),
+        np.ascontiguousarray(grad, dtype=float),
+        np.ascontiguousarray(size, dtype=float),
+        _NULL_RTOL,
+    )
+    return (step, float(distance)) if ok else (None, math.inf)
+
+
+def _numpy_newton_step(info: Array, grad: Array, size: Array) -> tuple[Array | None, float]:
+    """:func:`_newton_step` in numpy."""
     diag = np.diag(info)
     if np.any(diag <= _NULL_RTOL * size) or not np.all(np.isfinite(info)):
         return None, math.inf
@@ -953,6 +990,30 @@ def _polish_em(
 Derivatives = tuple[_Chart, Array, Array, Array]  # chart, Hessian, sizes, score
 
 
+def _ascent(
+    x: Array,
+    chart: _Chart,
+    step: Array,
+    current: float,
+    case_weights: Array | None,
+    diagonal: bool,
+    slack: float,
+) -> tuple[GaussianParams, float] | None:
+    """The chart's point at ``step``, halved until the log-likelihood is at least
+    ``current - slack`` (and the covariances valid), and its log-likelihood; None when
+    :data:`_HALVINGS` halvings do not get there."""
+    for halving in range(_HALVINGS):
+        weights, means, covs = _chart_point(chart, step * 0.5**halving)
+        try:
+            trial = gaussian.gaussian_params(weights, means, covs, diagonal=diagonal)
+        except (EmstatError, np.linalg.LinAlgError):
+            continue
+        value = _weighted_loglik(x, trial, case_weights)
+        if value >= current - slack:
+            return trial, value
+    return None
+
+
 def _newton_polish(
     x: Array,
     params: GaussianParams,
@@ -963,12 +1024,16 @@ def _newton_polish(
     """Newton steps in the chart from ``params``, each halved until the log-likelihood
     does not decrease.
 
-    ``known`` are the chart and :func:`_loglik_derivatives` at ``params``
-    when the caller has them.  Returns the parameters reached, the chart and
-    derivatives there, and whether they are stationary (a Newton step from
-    them moves less than ``STATIONARY_SE * 1e-3`` standard errors); not when
+    They stop where a Newton step would move the parameters less than
+    :data:`_NEWTON_TOL` standard errors.  Within the stationarity tolerance
+    (``STATIONARY_SE * 1e-3``) the gain of a step is at the rounding level of
+    the log-likelihood, so a decrease of that size (:data:`_ROUNDING_SLACK`)
+    does not reject it.  ``known`` are the chart and
+    :func:`_loglik_derivatives` at ``params`` when the caller has them.
+    Returns the parameters reached, the chart and derivatives there, and
+    whether they are stationary (within the stationarity tolerance); not when
     the information is not positive definite on the way, a step cannot be
-    halved to an ascent, or the steps run out.
+    halved to an ascent before that, or the steps run out.
     """
     diagonal = get_covariance_model(model, params.d).scatter == "diag"
     theta = params
@@ -976,25 +1041,20 @@ def _newton_polish(
         chart = _build_chart(theta, model)
         known = (chart, *_loglik_derivatives(x, theta, chart, case_weights))
     current = _weighted_loglik(x, theta, case_weights)
+    close = False
     for _ in range(_NEWTON_STEPS):
         chart, hess, size, grad = known
         step, distance = _newton_step(-hess, grad, size)
         if step is None:
             return theta, known, False
-        if distance <= STATIONARY_SE * 1e-3:
+        close = distance <= STATIONARY_SE * 1e-3
+        if distance <= _NEWTON_TOL:
             return theta, known, True
-        for halving in range(_HALVINGS):
-            weights, means, covs = _chart_point(chart, step * 0.5**halving)
-            try:
-                trial = gaussian.gaussian_params(weights, means, covs, diagonal=diagonal)
-            except (EmstatError, np.linalg.LinAlgError):
-                continue
-            value = _weighted_loglik(x, trial, case_weights)
-            if value >= current:
-                theta, current = trial, value
-                break
-        else:
-            return theta, known, False
+        slack = _ROUNDING_SLACK * (1.0 + abs(current)) if close else 0.0
+        moved = _ascent(x, chart, step, current, case_weights, diagonal, slack)
+        if moved is None:
+            return theta, known, close
+        theta, current = moved
         chart = _build_chart(theta, model)
         known = (chart, *_loglik_derivatives(x, theta, chart, case_weights))
     _, distance = _newton_step(-known[1], known[3], known[2])
@@ -1020,9 +1080,9 @@ def _polish(
     Newton step computed them there (None otherwise): they are what the
     caller would compute again.
     """
-    theta, derivatives, stationary = _newton_polish(x, params, model, case_weights, known)
+    newton, derivatives, stationary = _newton_polish(x, params, model, case_weights, known)
     if stationary:
-        return theta, None, derivatives
+        return newton, None, derivatives
     n = float(x.shape[0] if case_weights is None else case_weights.sum())
     theta, reason = _polish_em(x, params, model, case_weights, n)
     if reason is not None:
