@@ -40,6 +40,9 @@ The Hessian is analytic: per observation
 (``g_i = sum_k z_ik d l_ik``), with the first and second derivatives of the
 chart at 0 from second-order jets of ``e^v``, ``E(s)`` and ``Lambda(h)``.
 Tests check it against a numerical Hessian of the chart's log-likelihood.
+It is summed over the rows in one compiled pass
+(:mod:`emstat.mixture._information_kernels`); its numpy twin
+(``_numpy_loglik_derivatives``) is the tests' oracle.
 
 The delta method maps ``I^{-1}`` through the Jacobian of the reported
 parameters.  A reported parameter fixed by construction (an off-diagonal

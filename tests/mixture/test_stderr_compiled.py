@@ -115,6 +115,20 @@ def test_compiled_newton_step_matches_numpy(p: int) -> None:
             assert distance == want_distance == np.inf
 
 
+@pytest.mark.parametrize("d", [1, 2, 3, 4])
+@pytest.mark.parametrize("has_shape", [False, True])
+@pytest.mark.parametrize("has_orientation", [False, True])
+def test_jets_from_the_cached_basis_are_the_direct_products(
+    d: int, has_shape: bool, has_orientation: bool
+) -> None:
+    diagonal = np.random.default_rng(d).uniform(1e-3, 1e3, d)
+    direct = stderr._direct_local_jets(diagonal, has_shape, has_orientation)
+    combined = stderr._local_jets(diagonal, has_shape, has_orientation)
+    for got, want in zip(combined, direct, strict=True):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-14, atol=1e-14 * np.abs(want).max())
+
+
 # --------------------------------------------------------------------------- #
 # Newton first
 # --------------------------------------------------------------------------- #
