@@ -8,8 +8,9 @@ its diagonal and the score, and also the log-likelihood.  The
 log-responsibilities are formed inside (a stable log-sum-exp per row), so
 no ``n x k`` or ``n x p`` array is allocated: a row's gradients live in a
 few small buffers.  :func:`log_likelihood` is the log-likelihood alone, for
-the step halving of the Newton polish, and :func:`row_scores` the per-row
-scores of the empirical information.
+the step halving of the Newton polish, :func:`newton_step` the polish's
+step (a Cholesky factorisation of the scaled information), and
+:func:`row_scores` the per-row scores of the empirical information.
 
 A row whose log-likelihood is not finite (so far from every mean that its
 distances overflow) leaves the work to numpy, which treats such rows on its
@@ -24,7 +25,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["log_likelihood", "loglik_derivatives", "row_scores"]
+__all__ = ["log_likelihood", "loglik_derivatives", "newton_step", "row_scores"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
