@@ -11,8 +11,12 @@ Python loop (``emstat.mixture._em_kernels.enabled``): one small fit's EM
 (n = 100, d = 1, k = 2, model V), one replicate of the study at the margin,
 and ``select_mixture`` on faithful and iris; ``--before DIR`` also times the
 whole command (``emstat simulate ... --workers``) with the package in DIR
-(an older checkout) against this one, alternating.  Every time is the best
-of ``--rounds`` (the machine is shared).
+(an older checkout) against this one, alternating.  ``--stderr`` times the
+information standard errors of the study's fits (``stationary_std_errors``
+on 200 fits of its replicates, ms per fit, CPU time: the Newton polish, the
+EM route where the information is not positive definite), with ``--before
+DIR`` also with the package in DIR, alternating.  Every time is the best of
+``--rounds`` (the machine is shared).
 """
 
 from __future__ import annotations
@@ -161,6 +165,55 @@ def whole_command(before: str, reps: int, workers: int, rounds: int) -> None:
     )
 
 
+def stderr_fits(count: int = 200) -> list[tuple[np.ndarray, object]]:
+    """``count`` replicates of the study and their fits (the ones that are not degenerate)."""
+    rng = np.random.default_rng(1)
+    fits = []
+    for _ in range(count):
+        x = np.concatenate([rng.normal(-0.8, 1, 50), rng.normal(0.8, 1, 50)])[:, None]
+        fit = fit_mixture(x, 2, "V")
+        if fit.ok:
+            fits.append((x, fit.params_))
+    return fits
+
+
+def stderr_time(rounds: int) -> float:
+    """The best of ``rounds`` CPU times of ``stationary_std_errors`` per fit, in ms."""
+    from emstat.mixture.stderr import stationary_std_errors
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fits = stderr_fits()
+        stationary_std_errors(*fits[0], "V")  # warm up
+        times = []
+        for _ in range(rounds):
+            started = time.process_time()
+            for x, params in fits:
+                stationary_std_errors(x, params, "V")
+            times.append((time.process_time() - started) / len(fits))
+    return min(times) * 1e3
+
+
+def stderr_compare(before: str | None, rounds: int) -> None:
+    """:func:`stderr_time` in this tree and, with ``before``, in that one (one round each,
+    alternating, in fresh processes)."""
+    here = str(Path(__file__).resolve().parent.parent)
+    trees = [here] if before is None else [before, here]
+    times: dict[str, list[float]] = {tree: [] for tree in trees}
+    for _ in range(rounds):
+        for tree in trees:
+            command = [sys.executable, __file__, "--stderr-here", "--rounds", "3"]
+            env = {**os.environ, "PYTHONPATH": tree}
+            out = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
+            times[tree].append(float(out.stdout.split()[-1]))
+    now = min(times[here])
+    line = f"stationary_std_errors, ms per fit (CPU, best of {rounds}): now {now:.3f}"
+    if before is not None:
+        old = min(times[before])
+        line += f", before {old:.3f}, {old / now:.2f}x"
+    print(line)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reps", type=int, default=1000)
@@ -168,9 +221,17 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="also profile single fits")
     parser.add_argument("--compare", action="store_true", help="compiled loop against Python's")
     parser.add_argument("--before", help="an older checkout: time the whole command against it")
+    parser.add_argument("--stderr", action="store_true", help="time the standard errors")
+    parser.add_argument("--stderr-here", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
+    if args.stderr_here:  # one measurement in this process, for stderr_compare
+        print(f"{stderr_time(args.rounds):.6f}")
+        return
     print(f"cpus: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
+    if args.stderr:
+        stderr_compare(args.before, args.rounds)
+        return
     if args.compare:
         compare(args.rounds)
     if args.before:

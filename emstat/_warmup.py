@@ -46,7 +46,21 @@ def compile_kernels() -> float:
                 **options,
             )
     _compile_hmm_kernels(rng)
+    _compile_information_kernels(small)
     return time.perf_counter() - started
+
+
+def _compile_information_kernels(rows: np.ndarray) -> None:
+    """The observed information's kernels (derivatives, log-likelihood, Newton step) and the
+    empirical information's row scores, with and without case weights: one call of each
+    serves every model and dimension (the kernels take the same array types for all)."""
+    import emstat
+    from emstat.mixture import stderr
+
+    fit = emstat.fit_mixture(rows, k=2, model="VVV", tol=1e-3).params_  # loose: polished
+    for case_weights in (None, np.linspace(0.5, 2.0, len(rows))):
+        stderr.wald_std_errors(rows, fit, "VVV", case_weights)
+        stderr.empirical_std_errors(rows, fit, "VVV", case_weights)
 
 
 def _compile_hmm_kernels(rng: np.random.Generator) -> None:

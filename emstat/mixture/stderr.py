@@ -40,6 +40,9 @@ The Hessian is analytic: per observation
 (``g_i = sum_k z_ik d l_ik``), with the first and second derivatives of the
 chart at 0 from second-order jets of ``e^v``, ``E(s)`` and ``Lambda(h)``.
 Tests check it against a numerical Hessian of the chart's log-likelihood.
+It is summed over the rows in one compiled pass
+(:mod:`emstat.mixture._information_kernels`); its numpy twin
+(``_numpy_loglik_derivatives``) is the tests' oracle.
 
 The delta method maps ``I^{-1}`` through the Jacobian of the reported
 parameters.  A reported parameter fixed by construction (an off-diagonal
@@ -57,6 +60,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass, replace
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -152,6 +156,7 @@ def _letters(name: str) -> str:
     return f"{name}II" if len(name) == 1 else name
 
 
+@cache
 def _sum_zero_basis(d: int) -> Array:
     """Orthonormal ``(d, d-1)`` basis of the vectors whose entries sum to zero (Helmert)."""
     basis = np.zeros((d, d - 1))
@@ -159,9 +164,11 @@ def _sum_zero_basis(d: int) -> Array:
         basis[:j, j - 1] = 1.0
         basis[j, j - 1] = -float(j)
         basis[:, j - 1] /= math.sqrt(j * (j + 1))
+    basis.flags.writeable = False  # cached: shared by every caller
     return basis
 
 
+@cache
 def _skew_basis(d: int) -> Array:
     """``E_ij - E_ji`` for ``i < j`` in row-major order, shape ``(d(d-1)/2, d, d)``."""
     pairs = [(i, j) for i in range(d) for j in range(i + 1, d)]
@@ -169,6 +176,7 @@ def _skew_basis(d: int) -> Array:
     for a, (i, j) in enumerate(pairs):
         basis[a, i, j] = 1.0
         basis[a, j, i] = -1.0
+    basis.flags.writeable = False  # cached: shared by every caller
     return basis
 
 
@@ -181,31 +189,35 @@ def _decompose(covariances: Array, letters: str, model: str) -> tuple[Array, Arr
     k, d, _ = covariances.shape
     volume, shape, orientation = letters[0], letters[1], letters[2]
     if orientation == "I":
-        orientations = np.broadcast_to(np.eye(d), (k, d, d)).copy()
-    elif orientation == "V":
-        _, vectors = np.linalg.eigh(covariances)
-        orientations = vectors[:, :, ::-1]  # decreasing eigenvalues, as the M-step orders them
+        orientations = np.tile(np.eye(d), (k, 1, 1))
+        rotated = covariances  # the identity rotates nothing
     else:
-        scales = np.einsum("kii->k", covariances)
-        mix = (1.0 + 0.6180339887498949 * np.arange(k)) / scales
-        _, vectors = np.linalg.eigh(np.tensordot(mix, covariances, axes=1))
-        orientations = np.broadcast_to(vectors[:, ::-1], (k, d, d)).copy()
-    rotated = np.einsum("kji,kjl,klm->kim", orientations, covariances, orientations)
-    diagonals = np.einsum("kii->ki", rotated).copy()
-    scale = np.max(np.abs(diagonals), axis=1)
-    if np.any(diagonals <= 0) or not np.all(np.isfinite(diagonals)):
+        if orientation == "V":
+            _, vectors = np.linalg.eigh(covariances)
+            orientations = vectors[:, :, ::-1]  # decreasing eigenvalues, as the M-step orders them
+        else:
+            scales = np.einsum("kii->k", covariances)
+            mix = (1.0 + 0.6180339887498949 * np.arange(k)) / scales
+            _, vectors = np.linalg.eigh(np.tensordot(mix, covariances, axes=1))
+            orientations = np.broadcast_to(vectors[:, ::-1], (k, d, d)).copy()
+        rotated = np.einsum("kji,kjl,klm->kim", orientations, covariances, orientations)
+    diagonals = np.diagonal(rotated, axis1=1, axis2=2).copy()
+    if not np.all((diagonals > 0) & (diagonals < np.inf)):
         raise InputError(f"covariance model {model}: the covariances are not positive definite")
-    off = np.max(np.abs(rotated - diagonals[:, :, None] * np.eye(d)), axis=(1, 2)) / scale
     problems = []
-    if np.any(off > _CONSTRAINT_RTOL):
-        problems.append("orientation")
-    volumes = np.exp(np.mean(np.log(diagonals), axis=1))
-    shapes = diagonals / volumes[:, None]
-    if volume == "E" and np.ptp(np.log(volumes)) > _CONSTRAINT_RTOL:
+    if d > 1:  # a 1 x 1 covariance has no off-diagonal entries
+        scale = np.max(diagonals, axis=1)
+        off = np.max(np.abs(rotated - diagonals[:, :, None] * np.eye(d)), axis=(1, 2)) / scale
+        if np.any(off > _CONSTRAINT_RTOL):
+            problems.append("orientation")
+    logs = np.log(diagonals)
+    log_volumes = np.mean(logs, axis=1)
+    log_shapes = logs - log_volumes[:, None]
+    if volume == "E" and np.ptp(log_volumes) > _CONSTRAINT_RTOL:
         problems.append("volume")
-    if shape == "I" and np.max(np.abs(np.log(shapes))) > _CONSTRAINT_RTOL:
+    if shape == "I" and d > 1 and np.max(np.abs(log_shapes)) > _CONSTRAINT_RTOL:
         problems.append("shape")
-    if shape == "E" and np.max(np.ptp(np.log(shapes), axis=0)) > _CONSTRAINT_RTOL:
+    if shape == "E" and np.max(np.ptp(log_shapes, axis=0)) > _CONSTRAINT_RTOL:
         problems.append("shape")
     if problems:
         raise InputError(
@@ -232,8 +244,39 @@ def _local_jets(diagonal: Array, has_shape: bool, has_orientation: bool) -> tupl
 
     Local coordinates are ``(v, h_1..h_{d-1}, s_1..s_{d(d-1)/2})``, the
     ``h`` and ``s`` present only when the model has free shape and
-    orientation.
+    orientation.  ``M`` is linear in ``diag Lambda_hat``, and so are its
+    derivatives: they are combinations of :func:`_jet_basis`.
     """
+    first, second = _jet_combinations(diagonal[None, :], has_shape, has_orientation)
+    return first[0], second[0]
+
+
+def _jet_combinations(
+    diagonals: Array, has_shape: bool, has_orientation: bool
+) -> tuple[Array, Array]:
+    """:func:`_local_jets` of every row of ``diagonals`` ``(k, d)``, stacked."""
+    k, d = diagonals.shape
+    first, second = _jet_basis(d, has_shape, has_orientation)
+    d_m = (diagonals @ first.reshape(d, -1)).reshape(k, *first.shape[1:])
+    d2_m = (diagonals @ second.reshape(d, -1)).reshape(k, *second.shape[1:])
+    return d_m, d2_m
+
+
+@cache
+def _jet_basis(d: int, has_shape: bool, has_orientation: bool) -> tuple[Array, Array]:
+    """:func:`_direct_local_jets` of each unit diagonal ``e_i``, stacked on a first axis
+    (read-only: shared by every chart of the model)."""
+    jets = [_direct_local_jets(np.eye(d)[i], has_shape, has_orientation) for i in range(d)]
+    first, second = np.stack([j[0] for j in jets]), np.stack([j[1] for j in jets])
+    first.flags.writeable = False
+    second.flags.writeable = False
+    return first, second
+
+
+def _direct_local_jets(
+    diagonal: Array, has_shape: bool, has_orientation: bool
+) -> tuple[Array, Array]:
+    """:func:`_local_jets` from the jets of the factors of ``M`` (the products spelled out)."""
     d = diagonal.shape[0]
     n_h = d - 1 if has_shape else 0
     skew = _skew_basis(d) if has_orientation else np.zeros((0, d, d))
@@ -263,16 +306,14 @@ def _local_jets(diagonal: Array, has_shape: bool, has_orientation: bool) -> tupl
     return first, second
 
 
-def _build_chart(params: GaussianParams, model: str) -> _Chart:
-    k, d = params.k, params.d
-    name = get_covariance_model(model, d).name
+@cache
+def _chart_layout(name: str, k: int, d: int) -> tuple[str, IntArray, int]:
+    """The letters of model ``name``, its charts' ``cov_index`` (read-only) and number of
+    coordinates, for ``k`` components in ``d`` dimensions."""
     letters = _letters(name)
-    covariances = np.asarray(params.covariances, dtype=float)
-    orientations, diagonals = _decompose(covariances, letters, name)
     volume, shape, orientation = letters[0], letters[1], letters[2]
-    has_shape, has_orientation = shape != "I", orientation != "I"
-    n_h = d - 1 if has_shape else 0
-    n_s = d * (d - 1) // 2 if has_orientation else 0
+    n_h = d - 1 if shape != "I" else 0
+    n_s = d * (d - 1) // 2 if orientation != "I" else 0
     start = (k - 1) + k * d
     parts = []
     for letter, size in ((volume, 1), (shape, n_h), (orientation, n_s)):
@@ -283,13 +324,21 @@ def _build_chart(params: GaussianParams, model: str) -> _Chart:
         start += count
         parts.append(np.tile(block, (k, 1)) if letter == "E" else block.reshape(k, size))
     cov_index = np.concatenate(parts, axis=1).astype(np.intp)
-    jets = [_local_jets(diagonals[j], has_shape, has_orientation) for j in range(k)]
-    d_m = np.stack([j[0] for j in jets])
-    d2_m = np.stack([j[1] for j in jets])
-    n_free = start
+    cov_index.flags.writeable = False
     expected = (k - 1) + k * d + get_covariance_model(name, d).n_var_params(k, d)
-    if n_free != expected:  # pragma: no cover - a bug in the chart, not the user's fault
-        raise RuntimeError(f"chart of {name} has {n_free} coordinates, the model {expected}")
+    if start != expected:  # pragma: no cover - a bug in the chart, not the user's fault
+        raise RuntimeError(f"chart of {name} has {start} coordinates, the model {expected}")
+    return letters, cov_index, start
+
+
+def _build_chart(params: GaussianParams, model: str) -> _Chart:
+    k, d = params.k, params.d
+    name = get_covariance_model(model, d).name
+    letters, cov_index, n_free = _chart_layout(name, k, d)
+    covariances = np.asarray(params.covariances, dtype=float)
+    orientations, diagonals = _decompose(covariances, letters, name)
+    has_shape, has_orientation = letters[1] != "I", letters[2] != "I"
+    d_m, d2_m = _jet_combinations(diagonals, has_shape, has_orientation)
     return _Chart(
         weights=np.asarray(params.weights, dtype=float),
         means=np.asarray(params.means, dtype=float),
@@ -314,16 +363,21 @@ def _chart_point(chart: _Chart, theta: Array) -> tuple[Array, Array, Array]:
     weights /= weights.sum()
     means = chart.means + theta[k - 1 : k - 1 + k * d].reshape(k, d)
     n_h = d - 1 if chart.has_shape else 0
-    basis = _sum_zero_basis(d) if n_h else np.zeros((d, 0))
+    local = theta[chart.cov_index]  # (k, q)
+    log_scale = local[:, :1]
+    if n_h:
+        log_scale = log_scale + local[:, 1 : 1 + n_h] @ _sum_zero_basis(d).T
+    lam = chart.diagonals * np.exp(log_scale)
+    if not chart.has_orientation:  # D_hat = I and E(s) = I: only the diagonals move
+        covariances = chart.covariances.copy()
+        idx = np.arange(d)
+        covariances[:, idx, idx] += lam - chart.diagonals
+        return weights, means, covariances
     skew = _skew_basis(d)
     covariances = np.empty_like(chart.covariances)
     for j in range(k):
-        local = theta[chart.cov_index[j]]
-        lam = chart.diagonals[j] * np.exp(local[0] + basis @ local[1 : 1 + n_h])
-        rot = np.eye(d)
-        if chart.has_orientation:
-            rot = expm(np.tensordot(local[1 + n_h :], skew, axes=1))
-        moved = rot @ np.diag(lam) @ rot.T - np.diag(chart.diagonals[j])
+        rot = expm(np.tensordot(local[j, 1 + n_h :], skew, axes=1))
+        moved = rot @ np.diag(lam[j]) @ rot.T - np.diag(chart.diagonals[j])
         orient = chart.orientations[j]
         covariances[j] = chart.covariances[j] + orient @ moved @ orient.T
     return weights, means, covariances
@@ -333,19 +387,20 @@ def _jacobian(chart: _Chart) -> Array:
     """Derivatives of the reported parameters with respect to the chart at 0."""
     k, d = chart.k, chart.d
     m = _block_size(d)
-    jac = np.zeros((k * m, chart.n_free))
+    jac = np.zeros((k, m, chart.n_free))
     w = chart.weights
+    if k > 1:
+        jac[:, 0, : k - 1] = w[:, None] * (np.eye(k)[:, : k - 1] - w[None, : k - 1])
+    rows = np.arange(k)[:, None]
+    means = np.arange(d)
+    jac[rows, 1 + means, k - 1 + rows * d + means] = 1.0
     iu = np.triu_indices(d)
-    for j in range(k):
-        row = j * m
-        if k > 1:
-            jac[row, : k - 1] = w[j] * ((np.arange(k - 1) == j) - w[: k - 1])
-        mean_cols = k - 1 + j * d + np.arange(d)
-        jac[row + 1 + np.arange(d), mean_cols] = 1.0
-        orient = chart.orientations[j]
-        d_sigma = orient @ chart.d_m[j] @ orient.T  # (q, d, d)
-        jac[row + 1 + d : row + m, chart.cov_index[j]] = d_sigma[:, iu[0], iu[1]].T
-    return jac
+    # d Sigma_k = D_hat_k dM_k D_hat_k^T, each coordinate's upper triangle
+    d_sigma = np.einsum("kil,kalm,kjm->kaij", chart.orientations, chart.d_m, chart.orientations)
+    jac[
+        rows[:, :, None], 1 + d + np.arange(len(iu[0]))[None, :, None], chart.cov_index[:, None, :]
+    ] = d_sigma[:, :, iu[0], iu[1]].transpose(0, 2, 1)
+    return jac.reshape(k * m, chart.n_free)
 
 
 # --------------------------------------------------------------------------- #
@@ -361,7 +416,55 @@ def _loglik_hessian(
     return hess, size
 
 
+def _case_weights(n: int, case_weights: Array | None) -> Array:
+    if case_weights is None:
+        return np.ones(n)
+    return np.ascontiguousarray(case_weights, dtype=float)
+
+
+def _log_weights(params: GaussianParams) -> Array:
+    """``log w_k - 1/2 log|Sigma_k|``, the constant of each component's log-density."""
+    with np.errstate(divide="ignore"):
+        return np.log(params.weights) + params.half_log_det_prec
+
+
+def _compiled_derivatives(
+    x: Array, params: GaussianParams, chart: _Chart, case_weights: Array | None
+) -> tuple[Array, Array, Array, float] | None:
+    """:func:`_loglik_derivatives` and the log-likelihood by the compiled kernel; None when
+    a row's log-likelihood is not finite (numpy then treats that row on its own)."""
+    from emstat.mixture import _information_kernels
+
+    hess, size, grad, loglik = _information_kernels.loglik_derivatives(
+        np.ascontiguousarray(x, dtype=float),
+        _case_weights(x.shape[0], case_weights),
+        np.asarray(chart.weights, dtype=float),
+        np.ascontiguousarray(chart.means, dtype=float),
+        np.ascontiguousarray(params.prec_chol, dtype=float),
+        _log_weights(params),
+        np.ascontiguousarray(chart.orientations),
+        np.ascontiguousarray(chart.d_m),
+        np.ascontiguousarray(chart.d2_m),
+        np.ascontiguousarray(chart.cov_index, dtype=np.intp),
+        chart.n_free,
+    )
+    if not math.isfinite(loglik):
+        return None
+    return hess, size, grad, loglik
+
+
 def _loglik_derivatives(
+    x: Array, params: GaussianParams, chart: _Chart, case_weights: Array | None = None
+) -> tuple[Array, Array, Array]:
+    """:func:`_numpy_loglik_derivatives` in one compiled pass over the rows (numpy's where a
+    row lies too far from every mean to evaluate directly)."""
+    compiled = _compiled_derivatives(x, params, chart, case_weights)
+    if compiled is None:
+        return _numpy_loglik_derivatives(x, params, chart, case_weights)
+    return compiled[:3]
+
+
+def _numpy_loglik_derivatives(
     x: Array, params: GaussianParams, chart: _Chart, case_weights: Array | None = None
 ) -> tuple[Array, Array, Array]:
     """Analytic Hessian of the observed-data log-likelihood in chart coordinates at 0.
@@ -810,12 +913,30 @@ POLISH_CONTROL = EMControl(tol=1e-13, criterion="rel", max_iter=5_000)
 #: Rows times EM steps a polish may cost: a million rows get 50 steps.
 _POLISH_ROW_STEPS = 50_000_000
 _NEWTON_STEPS = 25
+#: Newton steps stop where the next would move the estimate less than this many standard
+#: errors (quadratic convergence gets there one step after the stationarity tolerance).
+_NEWTON_TOL = STATIONARY_SE * 1e-6
+# Relative rounding noise of a log-likelihood summed over the rows.
+_ROUNDING_SLACK = 1e-12
 _HALVINGS = 30
 
 
 def _newton_step(info: Array, grad: Array, size: Array) -> tuple[Array | None, float]:
     """The Newton step ``I^{-1} g`` and its length in standard errors; None when ``I`` is
-    not positive definite."""
+    not positive definite (compiled: :func:`_numpy_newton_step` is the oracle)."""
+    from emstat.mixture import _information_kernels
+
+    step, distance, ok = _information_kernels.newton_step(
+        np.ascontiguousarray(info, dtype=float),
+        np.ascontiguousarray(grad, dtype=float),
+        np.ascontiguousarray(size, dtype=float),
+        _NULL_RTOL,
+    )
+    return (step, float(distance)) if ok else (None, math.inf)
+
+
+def _numpy_newton_step(info: Array, grad: Array, size: Array) -> tuple[Array | None, float]:
+    """:func:`_newton_step` in numpy."""
     diag = np.diag(info)
     if np.any(diag <= _NULL_RTOL * size) or not np.all(np.isfinite(info)):
         return None, math.inf
@@ -833,6 +954,19 @@ def _newton_step(info: Array, grad: Array, size: Array) -> tuple[Array | None, f
 
 
 def _weighted_loglik(x: Array, params: GaussianParams, case_weights: Array | None) -> float:
+    """The (case-weighted) log-likelihood, compiled (numpy's where a row lies too far from
+    every mean)."""
+    from emstat.mixture import _information_kernels
+
+    value = _information_kernels.log_likelihood(
+        np.ascontiguousarray(x, dtype=float),
+        _case_weights(x.shape[0], case_weights),
+        _log_weights(params),
+        np.ascontiguousarray(params.means, dtype=float),
+        np.ascontiguousarray(params.prec_chol, dtype=float),
+    )
+    if math.isfinite(value):
+        return float(value)
     _, row = gaussian.log_responsibilities(x, params)
     return float(row.sum() if case_weights is None else case_weights @ row)
 
@@ -859,44 +993,105 @@ def _polish_em(
 Derivatives = tuple[_Chart, Array, Array, Array]  # chart, Hessian, sizes, score
 
 
-def _polish(
-    x: Array, params: GaussianParams, model: str, case_weights: Array | None
-) -> tuple[GaussianParams, str | None, Derivatives | None]:
-    """EM steps at a tight tolerance from ``params``, then Newton steps in the chart.
+def _ascent(
+    x: Array,
+    chart: _Chart,
+    step: Array,
+    current: float,
+    case_weights: Array | None,
+    diagonal: bool,
+    slack: float,
+) -> tuple[GaussianParams, float] | None:
+    """The chart's point at ``step``, halved until the log-likelihood is at least
+    ``current - slack`` (and the covariances valid), and its log-likelihood; None when
+    :data:`_HALVINGS` halvings do not get there."""
+    for halving in range(_HALVINGS):
+        weights, means, covs = _chart_point(chart, step * 0.5**halving)
+        try:
+            trial = gaussian.gaussian_params(weights, means, covs, diagonal=diagonal)
+        except (EmstatError, np.linalg.LinAlgError):
+            continue
+        value = _weighted_loglik(x, trial, case_weights)
+        if value >= current - slack:
+            return trial, value
+    return None
 
-    Returns the polished parameters (``params`` if EM from them degenerates),
-    then the reason, and the chart and :func:`_loglik_derivatives` at the
-    parameters returned when the last Newton step computed them there (None
-    otherwise): they are what the caller would compute again.
+
+def _newton_polish(
+    x: Array,
+    params: GaussianParams,
+    model: str,
+    case_weights: Array | None,
+    known: Derivatives | None = None,
+) -> tuple[GaussianParams, Derivatives, bool]:
+    """Newton steps in the chart from ``params``, each halved until the log-likelihood
+    does not decrease.
+
+    They stop where a Newton step would move the parameters less than
+    :data:`_NEWTON_TOL` standard errors.  Within the stationarity tolerance
+    (``STATIONARY_SE * 1e-3``) the gain of a step is at the rounding level of
+    the log-likelihood, so a decrease of that size (:data:`_ROUNDING_SLACK`)
+    does not reject it.  ``known`` are the chart and
+    :func:`_loglik_derivatives` at ``params`` when the caller has them.
+    Returns the parameters reached, the chart and derivatives there, and
+    whether they are stationary (within the stationarity tolerance); not when
+    the information is not positive definite on the way, a step cannot be
+    halved to an ascent before that, or the steps run out.
     """
+    diagonal = get_covariance_model(model, params.d).scatter == "diag"
+    theta = params
+    if known is None:
+        chart = _build_chart(theta, model)
+        known = (chart, *_loglik_derivatives(x, theta, chart, case_weights))
+    current = _weighted_loglik(x, theta, case_weights)
+    close = False
+    for _ in range(_NEWTON_STEPS):
+        chart, hess, size, grad = known
+        step, distance = _newton_step(-hess, grad, size)
+        if step is None:
+            return theta, known, False
+        close = distance <= STATIONARY_SE * 1e-3
+        if distance <= _NEWTON_TOL:
+            return theta, known, True
+        slack = _ROUNDING_SLACK * (1.0 + abs(current)) if close else 0.0
+        moved = _ascent(x, chart, step, current, case_weights, diagonal, slack)
+        if moved is None:
+            return theta, known, close
+        theta, current = moved
+        chart = _build_chart(theta, model)
+        known = (chart, *_loglik_derivatives(x, theta, chart, case_weights))
+    _, distance = _newton_step(-known[1], known[3], known[2])
+    return theta, known, distance <= STATIONARY_SE * 1e-3
+
+
+def _polish(
+    x: Array,
+    params: GaussianParams,
+    model: str,
+    case_weights: Array | None,
+    known: Derivatives | None = None,
+) -> tuple[GaussianParams, str | None, Derivatives | None]:
+    """Newton steps in the chart from ``params``; where they cannot start (the information
+    is not positive definite) or do not reach a stationary point, EM steps at a tight
+    tolerance from ``params`` and Newton steps from there.
+
+    Newton converges quadratically from a fit that stopped short on a flat
+    stretch, where EM creeps.  ``known`` are the chart and derivatives at
+    ``params`` when the caller has them.  Returns the polished parameters
+    (``params`` if EM from them degenerates), then the reason, and the chart
+    and :func:`_loglik_derivatives` at the parameters returned when the last
+    Newton step computed them there (None otherwise): they are what the
+    caller would compute again.
+    """
+    newton, derivatives, stationary = _newton_polish(x, params, model, case_weights, known)
+    if stationary:
+        return newton, None, derivatives
     n = float(x.shape[0] if case_weights is None else case_weights.sum())
     theta, reason = _polish_em(x, params, model, case_weights, n)
     if reason is not None:
         return theta, reason, None
-    diagonal = get_covariance_model(model, params.d).scatter == "diag"
-    current = _weighted_loglik(x, theta, case_weights)
-    known: tuple[GaussianParams, Derivatives] | None = None
-    for _ in range(_NEWTON_STEPS):
-        chart = _build_chart(theta, model)
-        hess, size, grad = _loglik_derivatives(x, theta, chart, case_weights)
-        known = (theta, (chart, hess, size, grad))
-        step, distance = _newton_step(-hess, grad, size)
-        if step is None or distance <= STATIONARY_SE * 1e-3:
-            break
-        for halving in range(_HALVINGS):
-            weights, means, covs = _chart_point(chart, step * 0.5**halving)
-            try:
-                trial = gaussian.gaussian_params(weights, means, covs, diagonal=diagonal)
-            except (EmstatError, np.linalg.LinAlgError):
-                continue
-            value = _weighted_loglik(x, trial, case_weights)
-            if value >= current:
-                theta, current = trial, value
-                break
-        else:
-            break
-    at_theta = known is not None and known[0] is theta
-    return theta, None, known[1] if known is not None and at_theta else None
+    theta, derivatives, _ = _newton_polish(x, theta, model, case_weights)
+    return theta, None, derivatives
 
 
 def _labels_or_default(labels: list[str] | None, k: int, d: int) -> list[str]:
@@ -954,9 +1149,10 @@ def stationary_std_errors(
     The score at ``params`` is checked first: when a Newton step would move
     the estimate more than :data:`STATIONARY_SE` standard errors (or the
     information is not positive definite), the fit stopped short of the
-    maximum (a loose stopping rule) and is polished: EM steps at
-    :data:`POLISH_CONTROL` from it, then Newton steps in the chart.  The
-    information is taken at the polished point.  Where it is still not
+    maximum (a loose stopping rule) and is polished: Newton steps in the
+    chart from it, or, where they cannot start or do not reach a stationary
+    point, EM steps at :data:`POLISH_CONTROL` from it and Newton steps from
+    there.  The information is taken at the polished point.  Where it is still not
     positive definite the reason names the cause: a near-empty component,
     the parameters along a flat direction, or a saddle point.
 
@@ -982,7 +1178,9 @@ def stationary_std_errors(
         hess, size, grad = _loglik_derivatives(data, centred, chart, case_weights)
         _, distance = _newton_step(-hess, grad, size)
         if distance > STATIONARY_SE:
-            centred, polish_reason, known = _polish(data, centred, model, case_weights)
+            centred, polish_reason, known = _polish(
+                data, centred, model, case_weights, (chart, hess, size, grad)
+            )
             if known is None:
                 chart = _build_chart(centred, model)
                 hess, size, grad = _loglik_derivatives(data, centred, chart, case_weights)
@@ -1022,8 +1220,27 @@ def _row_scores(x: Array, params: GaussianParams, chart: _Chart) -> Array:
     """``(n, p)`` per-row scores of ``log sum_k w_k N(x_i | mu_k, Sigma_k)`` in the chart at 0.
 
     Row i's score is ``g_i = sum_k z_ik dl_ik``, the first-derivative part of
-    :func:`_loglik_derivatives` (their column sums are its score).
+    :func:`_loglik_derivatives` (their column sums are its score).  Compiled;
+    :func:`_numpy_row_scores` where a row lies too far from every mean.
     """
+    from emstat.mixture import _information_kernels
+
+    scores, finite = _information_kernels.row_scores(
+        np.ascontiguousarray(x, dtype=float),
+        np.asarray(chart.weights, dtype=float),
+        np.ascontiguousarray(chart.means, dtype=float),
+        np.ascontiguousarray(params.prec_chol, dtype=float),
+        _log_weights(params),
+        np.ascontiguousarray(chart.orientations),
+        np.ascontiguousarray(chart.d_m),
+        np.ascontiguousarray(chart.cov_index, dtype=np.intp),
+        chart.n_free,
+    )
+    return scores if finite else _numpy_row_scores(x, params, chart)
+
+
+def _numpy_row_scores(x: Array, params: GaussianParams, chart: _Chart) -> Array:
+    """:func:`_row_scores` in numpy (the oracle of the compiled kernel)."""
     k, d = chart.k, chart.d
     resp = np.exp(gaussian.log_responsibilities(x, params)[0])
     scores = np.zeros((x.shape[0], chart.n_free))
