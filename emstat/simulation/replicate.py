@@ -16,6 +16,7 @@ import pandas as pd
 
 from emstat.errors import InputError
 from emstat.mixture import fit_mixture, select_mixture
+from emstat.results import ParamsArrays
 from emstat.simulation.design import CRITERIA, Design, IntervalSettings, Scenario, Truth
 from emstat.simulation.generate import add_outliers, missing_rng, noise_rng, replicate_rng
 from emstat.simulation.missingness import delete_cells
@@ -26,6 +27,7 @@ __all__ = [
     "BatchResult",
     "BatchTask",
     "interval_columns",
+    "params_arrays",
     "replicate_columns",
     "run_batch",
     "run_replicate",
@@ -93,15 +95,23 @@ def truth_table(mixture: Truth) -> tuple[list[str], np.ndarray]:
     return mixture.truth_table()
 
 
+def params_arrays(fit: Any) -> ParamsArrays:
+    """The fit's ``params`` columns as arrays: its own when it keeps them, else its table's."""
+    own = getattr(fit, "params_arrays", None)
+    if isinstance(own, ParamsArrays):
+        return own
+    return ParamsArrays.from_frame(fit.params)
+
+
 def _intervals(
-    fit: Any, settings: IntervalSettings, seed: int, params: pd.DataFrame
+    fit: Any, settings: IntervalSettings, seed: int, params: ParamsArrays
 ) -> dict[str, np.ndarray]:
     """Each method's interval of every parameter, in ``params``' row order (NaN: none).
 
     A method that fails on this fit leaves NaN: the fit and the other
     methods' intervals still count.
     """
-    key = pd.MultiIndex.from_arrays([params["component"], params["parameter"]])
+    key = pd.MultiIndex.from_arrays([params.component, params.parameter])
     out: dict[str, np.ndarray] = {}
     for method in settings.methods:
         options: dict[str, Any] = {}
@@ -141,7 +151,7 @@ def _aligned_rows(
     own = getattr(truth, "aligned_rows", None)
     if own is not None:  # a truth that lays out its own estimates (an HMM's states)
         return dict(own(fit, names, truths))
-    params = fit.params
+    params = params_arrays(fit)
     p = len(names)
     match = truth.match(fit)
     unmatched = np.flatnonzero(match < 0)
@@ -155,9 +165,9 @@ def _aligned_rows(
     component = np.repeat(labels[order] + 1, p)
     parameter = np.tile(np.asarray(names, dtype=object), fit.k)
     truth_values = truth_rows.reshape(-1)
-    noise = np.flatnonzero(params["component"].to_numpy() == NOISE_COMPONENT)
+    noise = np.flatnonzero(params.component == NOISE_COMPONENT)
     if noise.size:  # a noise fit's own rows: its weight and its density Vinv
-        noise_names = params["parameter"].to_numpy(dtype=object)[noise]
+        noise_names = params.parameter[noise]
         rows = np.concatenate([rows, noise])
         component = np.concatenate([component, np.full(noise.size, NOISE_COMPONENT)])
         parameter = np.concatenate([parameter, noise_names])
@@ -168,10 +178,10 @@ def _aligned_rows(
         "component": component,
         "parameter": parameter,
         "truth": truth_values,
-        "estimate": params["estimate"].to_numpy(dtype=float)[rows],
-        "std_err": params["std_err"].to_numpy(dtype=float)[rows],
-        "ci_low": params["ci_low"].to_numpy(dtype=float)[rows],
-        "ci_high": params["ci_high"].to_numpy(dtype=float)[rows],
+        "estimate": params.estimate[rows],
+        "std_err": params.std_err[rows],
+        "ci_low": params.ci_low[rows],
+        "ci_high": params.ci_high[rows],
     }
     if intervals is not None:
         columns.update({name: values[rows] for name, values in intervals(params).items()})
@@ -277,7 +287,7 @@ def run_replicate(
             if methods:
                 fitted = fit
 
-                def intervals(params: pd.DataFrame) -> dict[str, np.ndarray]:
+                def intervals(params: ParamsArrays) -> dict[str, np.ndarray]:
                     return _intervals(fitted, design.intervals, fit_seed, params)
 
             columns = _aligned_rows(fit, truth, names, truths, intervals, noise_weight)
