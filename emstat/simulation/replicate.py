@@ -226,6 +226,19 @@ def _selection_rows(selection: Any, scenario: Scenario, replicate: int, true_k: 
     return rows
 
 
+def _draw(truth: Truth, n: int, rng: np.random.Generator, plain: bool) -> Any:
+    """A replicate's rows: a DataFrame, or with ``plain`` (nothing to add or delete) the
+    array a Gaussian truth's frame would hold, when the fit names its columns the same.
+
+    The fit reads either the same way; the array skips building a DataFrame
+    and taking it apart again, once per replicate.
+    """
+    if plain and getattr(truth, "array_columns", False):
+        return truth.draw_array(n, rng)  # type: ignore[union-attr]
+    data, _ = truth.draw(n, rng)
+    return data
+
+
 def run_replicate(
     design: Design, scenario: Scenario, replicate: int
 ) -> tuple[dict[str, Any], list[tuple]]:
@@ -239,14 +252,17 @@ def run_replicate(
     truth = design.mixture.separated(scenario.separation)
     names, truths = truth_table(truth)
     rng, fit_seed = replicate_rng(design.seed, replicate)
-    data, _ = truth.draw(scenario.n, rng)
     outliers = design.noise.rows(scenario.n)
-    data = add_outliers(data, outliers, noise_rng(design.seed, replicate))
+    data = _draw(truth, scenario.n, rng, plain=not outliers and not design.missing.active)
+    if outliers:
+        data = add_outliers(data, outliers, noise_rng(design.seed, replicate))
     noise_weight = outliers / (scenario.n + outliers)
     if design.fit.noise and outliers:  # the Gaussian components share what noise leaves
         truths = truths.copy()
         truths[:, 0] *= 1.0 - noise_weight
-    data, deleted = delete_cells(data, design.missing, missing_rng(design.seed, replicate))
+    deleted = 0.0
+    if design.missing.active:
+        data, deleted = delete_cells(data, design.missing, missing_rng(design.seed, replicate))
     settings = design.fit
     control = settings.control()
     options = settings.options()
