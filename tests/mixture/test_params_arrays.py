@@ -186,24 +186,28 @@ def test_params_frame_with_fixed_rows_matches_its_definition():
 
 def test_the_normal_quantile_is_computed_once_per_level(monkeypatch):
     calls = []
-    real = norm.ppf
+    real = results.ndtri
 
-    class CountingNorm:
-        @staticmethod
-        def ppf(q):
-            calls.append(q)
-            return real(q)
+    def counting(q):
+        calls.append(q)
+        return real(q)
 
     results._normal_quantile.cache_clear()
-    monkeypatch.setattr(results, "norm", CountingNorm)
+    monkeypatch.setattr(results, "ndtri", counting)
     try:
         values = {results.wald_z(0.95) for _ in range(50)}
         results.wald_z(0.9)
         results.wald_z(0.9)
     finally:
         results._normal_quantile.cache_clear()
-    assert values == {float(real(0.975))}
+    assert values == {float(norm.ppf(0.975))}  # scipy's normal quantile, bit for bit
     assert calls == [0.975, 0.95]
+
+
+def test_the_normal_quantile_is_scipys_at_every_level():
+    levels = np.linspace(0.001, 0.999, 999)
+    got = np.array([results.wald_z(float(v)) for v in levels])
+    np.testing.assert_array_equal(got, norm.ppf(0.5 + levels / 2.0))
 
 
 @pytest.mark.parametrize("level", [0.0, 1.0, 1.5, True, "0.95"])

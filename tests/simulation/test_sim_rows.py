@@ -1,0 +1,130 @@
+"""A replicate's rows come from the fit's cached arrays and, where nothing is added or
+deleted, from data drawn as an array: the same rows as from ``fit.params`` and a DataFrame."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from emstat.mixture import fit_mixture
+from emstat.mixture.result import MixtureResult
+from emstat.simulation import make_design, mixture_from_formula, mixture_from_mapping
+from emstat.simulation import replicate as rep
+from emstat.simulation.generate import replicate_rng
+from tests.simulation.conftest import EXAMPLE
+
+MIX2 = {
+    "weights": [0.4, 0.6],
+    "means": [[0.0, 0.0], [2.5, 1.0]],
+    "covariances": [[[1.0, 0.3], [0.3, 0.6]], [[0.8, 0.0], [0.0, 1.2]]],
+}
+
+
+def _rows_from_params_table(fit, truth, names, truths, noise_weight=0.0):
+    """The replicate's estimate columns read from the public ``fit.params`` DataFrame."""
+    table = fit.params
+    p = len(names)
+    match = truth.match(fit)
+    labels = match.copy()
+    unmatched = np.flatnonzero(match < 0)
+    labels[unmatched] = truth.k + np.arange(unmatched.size)
+    order = np.argsort(labels, kind="stable")
+    rows = list((order[:, None] * p + np.arange(p)[None, :]).reshape(-1))
+    rows += list(np.flatnonzero(table["component"].to_numpy() == 0))
+    return {
+        name: table[name].to_numpy(dtype=float)[rows]
+        for name in ("estimate", "std_err", "ci_low", "ci_high")
+    }
+
+
+def _no_params_table(monkeypatch):
+    def refuse(self):
+        raise AssertionError("a replicate built fit.params")
+
+    monkeypatch.setattr(MixtureResult, "params", property(refuse))
+
+
+@pytest.mark.parametrize(
+    ("mixture", "noise"),
+    [(EXAMPLE, False), (MIX2, False), (MIX2, True)],
+    ids=["1-D", "2-D", "2-D noise"],
+)
+def test_replicate_rows_equal_the_params_table_without_building_it(monkeypatch, mixture, noise):
+    truth = (
+        mixture_from_formula(mixture) if isinstance(mixture, str) else mixture_from_mapping(mixture)
+    )
+    options = {"noise": {"share": 0.05}, "fit": {"noise": True}} if noise else {}
+    design = make_design(truth, n=80, reps=3, seed=7, **options)
+    scenario = design.scenarios()[0]
+    names, truths = rep.truth_table(truth)
+    expected = []
+    for replicate in range(3):  # the fits of run_replicate, made here as they are there
+        data = rep._draw(truth, scenario.n, replicate_rng(design.seed, replicate)[0], False)
+        outliers = design.noise.rows(scenario.n)
+        if outliers:
+            data = rep.add_outliers(data, outliers, rep.noise_rng(design.seed, replicate))
+        fit = fit_mixture(
+            data,
+            scenario.k,
+            model=scenario.model,
+            init=design.fit.init,
+            seed=replicate_rng(design.seed, replicate)[1],
+            control=design.fit.control(),
+            **design.fit.options(),
+        )
+        expected.append(_rows_from_params_table(fit, truth, names, truths))
+    _no_params_table(monkeypatch)
+    for replicate in range(3):
+        columns, _ = rep.run_replicate(design, scenario, replicate)
+        assert set(columns["error"]) == {""}
+        for name, want in expected[replicate].items():
+            assert columns[name].tobytes() == want.tobytes(), name
+        if noise:
+            assert columns["component"][-2:].tolist() == [0, 0]
+            assert columns["parameter"][-2:].tolist() == ["weight", "Vinv"]
+
+
+def test_wald_intervals_of_a_study_come_from_the_arrays(monkeypatch):
+    design = make_design(mixture_from_formula(EXAMPLE), n=60, reps=2, seed=3, intervals="wald")
+    scenario = design.scenarios()[0]
+    _no_params_table(monkeypatch)
+    columns, _ = rep.run_replicate(design, scenario, 0)
+    assert set(columns["error"]) == {""}
+    # the Wald method's intervals are the rows' own 95% Wald intervals
+    np.testing.assert_array_equal(columns["ci_low_wald"], columns["ci_low"])
+    np.testing.assert_array_equal(columns["ci_high_wald"], columns["ci_high"])
+
+
+def test_a_family_fit_still_reads_its_params_table():
+    design = make_design(mixture_from_formula("0.6*Pois(2) + 0.4*Pois(9)"), n=80, reps=1, seed=2)
+    columns, _ = rep.run_replicate(design, design.scenarios()[0], 0)
+    assert set(columns["error"]) == {""}
+    assert np.isfinite(columns["estimate"]).all()
+
+
+def test_the_array_draw_is_the_frames_values():
+    truth = mixture_from_mapping(MIX2)
+    assert truth.array_columns
+    frame, _ = truth.draw(50, np.random.default_rng(4))
+    values = truth.draw_array(50, np.random.default_rng(4))
+    assert values.tobytes(order="A") == frame.to_numpy().tobytes(order="A")
+    assert values.flags["F_CONTIGUOUS"]
+    a = fit_mixture(frame, 2, "VVV", seed=1)
+    b = fit_mixture(values, 2, "VVV", seed=1)
+    assert a.columns == b.columns == ["x1", "x2"]
+    pd.testing.assert_frame_equal(a.params, b.params, check_exact=True)
+    assert a.loglik == b.loglik and a.n_iter == b.n_iter
+
+
+def test_named_columns_and_deleted_cells_are_drawn_as_a_frame():
+    named = mixture_from_mapping({**MIX2, "columns": ["a", "b"]})
+    assert not named.array_columns
+    data = rep._draw(named, 20, np.random.default_rng(0), plain=True)
+    assert list(data.columns) == ["a", "b"]
+    plain = mixture_from_mapping(MIX2)
+    assert isinstance(rep._draw(plain, 20, np.random.default_rng(0), plain=False), pd.DataFrame)
+    assert isinstance(rep._draw(plain, 20, np.random.default_rng(0), plain=True), np.ndarray)
+    design = make_design(named, n=60, reps=1, seed=1)
+    columns, _ = rep.run_replicate(design, design.scenarios()[0], 0)
+    assert "mean[a]" in set(columns["parameter"])
