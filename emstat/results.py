@@ -213,12 +213,12 @@ def wald_intervals(
     low = np.full(estimate.shape, np.nan)
     high = np.full(estimate.shape, np.nan)
     scales = np.asarray(scales)
-    for scale, (forward, inverse, slope) in _TRANSFORMS.items():
-        rows = scales == scale
-        if not rows.any():
-            continue
-        est, se = estimate[rows], std_err[rows]
-        with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for scale, (forward, inverse, slope) in _TRANSFORMS.items():
+            rows = scales == scale
+            if not rows.any():
+                continue
+            est, se = estimate[rows], std_err[rows]
             centre = forward(est)
             half = z * se * np.abs(slope(est))
             low[rows] = inverse(centre - half)

@@ -26,11 +26,13 @@ __all__ = [
     "SELECTION_COLUMNS",
     "BatchResult",
     "BatchTask",
+    "ScenarioSetup",
     "interval_columns",
     "params_arrays",
     "replicate_columns",
     "run_batch",
     "run_replicate",
+    "scenario_setup",
     "truth_table",
 ]
 
@@ -239,18 +241,45 @@ def _draw(truth: Truth, n: int, rng: np.random.Generator, plain: bool) -> Any:
     return data
 
 
+@dataclass(frozen=True)
+class ScenarioSetup:
+    """What every replicate of a scenario shares: its truth, the truth's table, the fit's
+    control and options (made once per batch, not once per replicate)."""
+
+    truth: Truth
+    names: list[str]
+    truths: np.ndarray
+    control: Any
+    options: dict[str, Any]
+
+
+def scenario_setup(design: Design, scenario: Scenario) -> ScenarioSetup:
+    """The :class:`ScenarioSetup` of ``scenario``; its truths are read-only (shared)."""
+    truth = design.mixture.separated(scenario.separation)
+    names, truths = truth_table(truth)
+    truths = np.array(truths, dtype=float)
+    truths.flags.writeable = False
+    return ScenarioSetup(truth, names, truths, design.fit.control(), design.fit.options())
+
+
 def run_replicate(
-    design: Design, scenario: Scenario, replicate: int
+    design: Design,
+    scenario: Scenario,
+    replicate: int,
+    setup: ScenarioSetup | None = None,
 ) -> tuple[dict[str, Any], list[tuple]]:
     """Draw, fit and align replicate ``replicate`` of ``scenario``.
 
     Returns the replicate's columns (one entry per fitted component x
     parameter) and its selection rows (empty unless the scenario selects).
     A fit that raises or ends degenerate is recorded with NaN estimates and
-    the reason in ``error``; it does not stop the study.
+    the reason in ``error``; it does not stop the study.  ``setup``: the
+    scenario's :func:`scenario_setup`, when the caller runs several of its
+    replicates.
     """
-    truth = design.mixture.separated(scenario.separation)
-    names, truths = truth_table(truth)
+    if setup is None:
+        setup = scenario_setup(design, scenario)
+    truth, names, truths = setup.truth, setup.names, setup.truths
     rng, fit_seed = replicate_rng(design.seed, replicate)
     outliers = design.noise.rows(scenario.n)
     data = _draw(truth, scenario.n, rng, plain=not outliers and not design.missing.active)
@@ -264,8 +293,7 @@ def run_replicate(
     if design.missing.active:
         data, deleted = delete_cells(data, design.missing, missing_rng(design.seed, replicate))
     settings = design.fit
-    control = settings.control()
-    options = settings.options()
+    control, options = setup.control, setup.options
     selection_rows: list[tuple] = []
     started = time.perf_counter()
     fit: Any = None
@@ -338,10 +366,11 @@ def run_batch(task: BatchTask) -> BatchResult:
     """Run the replicates of a batch in order; the function workers execute."""
     parts: list[dict[str, Any]] = []
     selection: list[tuple] = []
+    setup = scenario_setup(task.design, task.scenario)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for replicate in task.replicates:
-            columns, sel = run_replicate(task.design, task.scenario, replicate)
+            columns, sel = run_replicate(task.design, task.scenario, replicate, setup)
             parts.append(columns)
             selection.extend(sel)
     rows = pd.DataFrame(

@@ -50,9 +50,10 @@ def _oracle_table(fit, level=0.95):
     names = ["weight", *(name for name, _ in parameter_names(fit.columns))]
     estimate = reported_vector(theta.weights, theta.means, theta.covariances)
     std_err = fit._std_errors_and_reason[0]
-    scales = (["identity" if fit.k == 1 else "logit"] + [
-        "log" if name.startswith("var[") else "identity" for name in names[1:]
-    ]) * fit.k
+    scales = (
+        ["identity" if fit.k == 1 else "logit"]
+        + ["log" if name.startswith("var[") else "identity" for name in names[1:]]
+    ) * fit.k
     component = list(np.repeat(np.arange(1, fit.k + 1), len(names)))
     parameter = names * fit.k
     estimate, std_err = list(estimate), list(std_err)

@@ -128,3 +128,30 @@ def test_named_columns_and_deleted_cells_are_drawn_as_a_frame():
     design = make_design(named, n=60, reps=1, seed=1)
     columns, _ = rep.run_replicate(design, design.scenarios()[0], 0)
     assert "mean[a]" in set(columns["parameter"])
+
+
+def test_a_replicates_streams_are_its_spawned_children():
+    from emstat.simulation.generate import replicate_seed_sequence
+
+    for seed, replicate in [(0, 0), (1, 7), (12345, 999)]:
+        data_seq, fit_seq = replicate_seed_sequence(seed, replicate).spawn(2)
+        rng, fit_seed = replicate_rng(seed, replicate)
+        assert (rng.random(4) == np.random.default_rng(data_seq).random(4)).all()
+        assert fit_seed == int(fit_seq.generate_state(1)[0])
+
+
+def test_a_batch_shares_one_setup_and_gives_each_replicates_rows():
+    design = make_design(mixture_from_formula(EXAMPLE), n=60, reps=3, seed=5)
+    scenario = design.scenarios()[0]
+    setup = rep.scenario_setup(design, scenario)
+    assert not setup.truths.flags.writeable  # shared by the batch: no replicate may edit it
+    batch = rep.run_batch(rep.BatchTask(design, scenario, (0, 1, 2)))
+    alone = pd.concat(
+        [
+            pd.DataFrame(rep.run_replicate(design, scenario, r)[0])[list(batch.rows.columns)]
+            for r in range(3)
+        ],
+        ignore_index=True,
+    )
+    for name in ("estimate", "std_err", "ci_low", "ci_high", "truth", "loglik"):
+        np.testing.assert_array_equal(batch.rows[name].to_numpy(), alone[name].to_numpy())
