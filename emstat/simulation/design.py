@@ -134,23 +134,6 @@ class TrueMixture:
         x, labels = gaussian.draw_mixture(self.weights, self.means, self.covariances, n, rng)
         return pd.DataFrame(x, columns=list(self.columns)), labels
 
-    @property
-    def array_columns(self) -> bool:
-        """Whether a fit names an array's columns as this mixture does (``x``; ``x1``, ``x2``...).
-
-        Then :meth:`draw_array`'s rows are fitted exactly as :meth:`draw`'s DataFrame.
-        """
-        return list(self.columns) == default_columns(self.d)
-
-    def draw_array(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """:meth:`draw`'s rows, from the same draws, as the (n, d) array its DataFrame holds.
-
-        Column-major, as a DataFrame's values are, so a fit reads the same
-        numbers in the same memory order.
-        """
-        x, _ = gaussian.draw_mixture(self.weights, self.means, self.covariances, n, rng)
-        return np.asfortranarray(x, dtype=float)
-
     def truth_table(self) -> tuple[list[str], np.ndarray]:
         """Parameter names of one component (``params`` order) and the truths (k, p)."""
         names = gaussian.parameter_names(list(self.columns))
@@ -178,11 +161,6 @@ class TrueMixture:
 
 #: What a study draws from: a Gaussian mixture, a mixture of another family, or an HMM.
 Truth = TrueMixture | FamilyTruth | HMMTruth
-
-
-def default_columns(d: int) -> list[str]:
-    """The names of unnamed columns, as a fit names an array's: ``x``, or ``x1``..``xd``."""
-    return ["x"] if d == 1 else [f"x{j + 1}" for j in range(d)]
 
 
 def _validate_mixture(
@@ -226,7 +204,7 @@ def _validate_mixture(
                 f"mixture: component {j + 1} has a non-positive {what}: {cov[j].tolist()}"
             )
     if columns is None:
-        columns = default_columns(d)
+        columns = ["x"] if d == 1 else [f"x{j + 1}" for j in range(d)]
     names = tuple(str(c) for c in columns)
     if len(names) != d or len(set(names)) != d:
         raise InputError(f"mixture: need {d} distinct column names, got {list(names)}")

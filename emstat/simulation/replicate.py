@@ -228,19 +228,6 @@ def _selection_rows(selection: Any, scenario: Scenario, replicate: int, true_k: 
     return rows
 
 
-def _draw(truth: Truth, n: int, rng: np.random.Generator, plain: bool) -> Any:
-    """A replicate's rows: a DataFrame, or with ``plain`` (nothing to add or delete) the
-    array a Gaussian truth's frame would hold, when the fit names its columns the same.
-
-    The fit reads either the same way; the array skips building a DataFrame
-    and taking it apart again, once per replicate.
-    """
-    if plain and getattr(truth, "array_columns", False):
-        return truth.draw_array(n, rng)  # type: ignore[union-attr]
-    data, _ = truth.draw(n, rng)
-    return data
-
-
 @dataclass(frozen=True)
 class ScenarioSetup:
     """What every replicate of a scenario shares: its truth, the truth's table, the fit's
@@ -282,7 +269,7 @@ def run_replicate(
     truth, names, truths = setup.truth, setup.names, setup.truths
     rng, fit_seed = replicate_rng(design.seed, replicate)
     outliers = design.noise.rows(scenario.n)
-    data = _draw(truth, scenario.n, rng, plain=not outliers and not design.missing.active)
+    data, _ = truth.draw(scenario.n, rng)
     if outliers:
         data = add_outliers(data, outliers, noise_rng(design.seed, replicate))
     noise_weight = outliers / (scenario.n + outliers)

@@ -1,5 +1,4 @@
-"""A replicate's rows come from the fit's cached arrays and, where nothing is added or
-deleted, from data drawn as an array: the same rows as from ``fit.params`` and a DataFrame."""
+"""A replicate's rows come from the fit's cached arrays: the same rows as from ``fit.params``."""
 
 from __future__ import annotations
 
@@ -60,7 +59,7 @@ def test_replicate_rows_equal_the_params_table_without_building_it(monkeypatch, 
     names, truths = rep.truth_table(truth)
     expected = []
     for replicate in range(3):  # the fits of run_replicate, made here as they are there
-        data = rep._draw(truth, scenario.n, replicate_rng(design.seed, replicate)[0], False)
+        data, _ = truth.draw(scenario.n, replicate_rng(design.seed, replicate)[0])
         outliers = design.noise.rows(scenario.n)
         if outliers:
             data = rep.add_outliers(data, outliers, rep.noise_rng(design.seed, replicate))
@@ -101,33 +100,6 @@ def test_a_family_fit_still_reads_its_params_table():
     columns, _ = rep.run_replicate(design, design.scenarios()[0], 0)
     assert set(columns["error"]) == {""}
     assert np.isfinite(columns["estimate"]).all()
-
-
-def test_the_array_draw_is_the_frames_values():
-    truth = mixture_from_mapping(MIX2)
-    assert truth.array_columns
-    frame, _ = truth.draw(50, np.random.default_rng(4))
-    values = truth.draw_array(50, np.random.default_rng(4))
-    assert values.tobytes(order="A") == frame.to_numpy().tobytes(order="A")
-    assert values.flags["F_CONTIGUOUS"]
-    a = fit_mixture(frame, 2, "VVV", seed=1)
-    b = fit_mixture(values, 2, "VVV", seed=1)
-    assert a.columns == b.columns == ["x1", "x2"]
-    pd.testing.assert_frame_equal(a.params, b.params, check_exact=True)
-    assert a.loglik == b.loglik and a.n_iter == b.n_iter
-
-
-def test_named_columns_and_deleted_cells_are_drawn_as_a_frame():
-    named = mixture_from_mapping({**MIX2, "columns": ["a", "b"]})
-    assert not named.array_columns
-    data = rep._draw(named, 20, np.random.default_rng(0), plain=True)
-    assert list(data.columns) == ["a", "b"]
-    plain = mixture_from_mapping(MIX2)
-    assert isinstance(rep._draw(plain, 20, np.random.default_rng(0), plain=False), pd.DataFrame)
-    assert isinstance(rep._draw(plain, 20, np.random.default_rng(0), plain=True), np.ndarray)
-    design = make_design(named, n=60, reps=1, seed=1)
-    columns, _ = rep.run_replicate(design, design.scenarios()[0], 0)
-    assert "mean[a]" in set(columns["parameter"])
 
 
 def test_a_replicates_streams_are_its_spawned_children():
