@@ -13,12 +13,13 @@ from __future__ import annotations
 import math
 import numbers
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, logit
-from scipy.stats import norm
+from scipy.special import expit, logit, ndtri
 
 from emstat._html import fit_html
 from emstat.errors import InputError
@@ -27,6 +28,8 @@ __all__ = [
     "CRITERION_NAMES",
     "FitCriteria",
     "MixtureCriteria",
+    "ParamsArrays",
+    "params_arrays",
     "params_frame",
     "restart_table",
     "run_fields",
@@ -187,7 +190,14 @@ def wald_z(level: float) -> float:
     """The normal quantile of a two-sided Wald interval at ``level``."""
     if isinstance(level, bool) or not isinstance(level, numbers.Real) or not 0 < level < 1:
         raise InputError(f"the confidence level must be a number between 0 and 1, got {level!r}")
-    return float(norm.ppf(0.5 + level / 2.0))
+    return _normal_quantile(float(level))
+
+
+@lru_cache(maxsize=64)
+def _normal_quantile(level: float) -> float:
+    # scipy.stats.norm.ppf's own function (ndtri; scipy.stats itself takes long to import),
+    # once per level: a study asks for the same one thousands of times
+    return float(ndtri(0.5 + level / 2.0))
 
 
 def wald_intervals(
@@ -203,17 +213,102 @@ def wald_intervals(
     low = np.full(estimate.shape, np.nan)
     high = np.full(estimate.shape, np.nan)
     scales = np.asarray(scales)
-    for scale, (forward, inverse, slope) in _TRANSFORMS.items():
-        rows = scales == scale
-        if not rows.any():
-            continue
-        est, se = estimate[rows], std_err[rows]
-        with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for scale, (forward, inverse, slope) in _TRANSFORMS.items():
+            rows = scales == scale
+            if not rows.any():
+                continue
+            est, se = estimate[rows], std_err[rows]
             centre = forward(est)
             half = z * se * np.abs(slope(est))
             low[rows] = inverse(centre - half)
             high[rows] = inverse(centre + half)
     return low, high
+
+
+@dataclass(frozen=True, eq=False)
+class ParamsArrays:
+    """A fit's ``params`` table as numpy columns, in its row order.
+
+    What a simulation replicate reads thousands of times without building a
+    DataFrame; :meth:`frame` is the public table, column for column.
+
+    Attributes
+    ----------
+    component, parameter, estimate, std_err, ci_low, ci_high, scale
+        The table's columns: int64, str (object), float64 x 4, str (object).
+    """
+
+    component: np.ndarray
+    parameter: np.ndarray
+    estimate: np.ndarray
+    std_err: np.ndarray
+    ci_low: np.ndarray
+    ci_high: np.ndarray
+    scale: np.ndarray
+
+    COLUMNS = ("component", "parameter", "estimate", "std_err", "ci_low", "ci_high", "scale")
+
+    def __len__(self) -> int:
+        return int(self.estimate.size)
+
+    def frame(self, method: str | None = None) -> pd.DataFrame:
+        """The tidy DataFrame; ``method`` adds a last ``method`` column of that value."""
+        columns: dict[str, Any] = {name: getattr(self, name) for name in self.COLUMNS}
+        if method is not None:
+            columns["method"] = method
+        return pd.DataFrame(columns)
+
+    def concat(self, other: ParamsArrays) -> ParamsArrays:
+        """These rows, then ``other``'s."""
+        return ParamsArrays(
+            *(np.concatenate([getattr(self, n), getattr(other, n)]) for n in self.COLUMNS)
+        )
+
+    @classmethod
+    def from_frame(cls, table: pd.DataFrame) -> ParamsArrays:
+        """The columns of a ``params`` table (of any fit)."""
+        return cls(
+            component=table["component"].to_numpy(dtype=np.int64),
+            parameter=table["parameter"].to_numpy(dtype=object),
+            estimate=table["estimate"].to_numpy(dtype=float),
+            std_err=table["std_err"].to_numpy(dtype=float),
+            ci_low=table["ci_low"].to_numpy(dtype=float),
+            ci_high=table["ci_high"].to_numpy(dtype=float),
+            scale=table["scale"].to_numpy(dtype=object),
+        )
+
+
+def params_arrays(
+    k: int,
+    names: list[str],
+    estimate: np.ndarray,
+    std_err: np.ndarray,
+    scales: list[str],
+    level: float = 0.95,
+) -> ParamsArrays:
+    """The tidy table's columns (see :func:`params_frame`) as :class:`ParamsArrays`.
+
+    ``names`` and ``scales`` are one component's; components are 1..k.
+
+    Examples
+    --------
+    >>> a = params_arrays(1, ["mean"], np.array([1.0]), np.array([0.5]), ["identity"])
+    >>> [round(float(v), 3) for v in (a.ci_low[0], a.ci_high[0])]
+    [0.02, 1.98]
+    """
+    per_component = len(names)
+    all_scales = np.asarray(scales * k, dtype=object)
+    low, high = wald_intervals(estimate, std_err, all_scales, level)
+    return ParamsArrays(
+        component=np.repeat(np.arange(1, k + 1, dtype=np.int64), per_component),
+        parameter=np.asarray(names * k, dtype=object),
+        estimate=np.asarray(estimate, dtype=float),
+        std_err=np.asarray(std_err, dtype=float),
+        ci_low=low,
+        ci_high=high,
+        scale=all_scales,
+    )
 
 
 def params_frame(
@@ -225,17 +320,4 @@ def params_frame(
     level: float = 0.95,
 ) -> pd.DataFrame:
     """The tidy table: component, parameter, estimate, std_err, ci_low, ci_high, scale."""
-    per_component = len(names)
-    all_scales = scales * k
-    low, high = wald_intervals(estimate, std_err, all_scales, level)
-    return pd.DataFrame(
-        {
-            "component": np.repeat(np.arange(1, k + 1), per_component),
-            "parameter": names * k,
-            "estimate": estimate,
-            "std_err": std_err,
-            "ci_low": low,
-            "ci_high": high,
-            "scale": all_scales,
-        }
-    )
+    return params_arrays(k, names, estimate, std_err, scales, level).frame()

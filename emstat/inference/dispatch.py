@@ -46,7 +46,8 @@ def conf_int_by_method(
     options: dict[str, Any],
     wald: Callable[[float], pd.DataFrame],
 ) -> pd.DataFrame:
-    """The fit's intervals by ``method``; ``wald(level)`` is its Wald table (with ``scale``).
+    """The fit's intervals by ``method``; ``wald(level)`` is its Wald table (with ``scale``,
+    and its ``method`` column or not).
 
     ``bootstrap`` takes ``boot`` (a :class:`~emstat.inference.BootstrapResult`
     to reuse) or the arguments of ``fit.bootstrap``, and ``interval``;
@@ -56,7 +57,8 @@ def conf_int_by_method(
     if method == "wald":
         _check_options(method, options, ())
         table = wald(level)
-        table["method"] = "wald"
+        if "method" not in table.columns:  # a family whose table does not name it yet
+            table["method"] = "wald"
         return table
     if method == "bootstrap":
         _check_options(method, options, _BOOTSTRAP_OPTIONS)

@@ -20,7 +20,7 @@ from emstat.mixture import gaussian
 from emstat.mixture import missing as incomplete
 from emstat.mixture.classification_em import algorithm_text, loaded_algorithm, saved_algorithm
 from emstat.mixture.gaussian import GaussianParams, parameter_names, reported_vector
-from emstat.results import MixtureCriteria, params_frame, run_payload
+from emstat.results import MixtureCriteria, ParamsArrays, params_arrays, run_payload
 
 if TYPE_CHECKING:
     from emstat.inference.bootstrap import BootstrapResult
@@ -31,6 +31,8 @@ __all__ = ["MixtureResult", "load_fit", "parameter_names", "reported_vector"]
 #: Version 2 adds the fit's centre and the means about it (full precision far from 0).
 _FORMAT = "emstat.MixtureResult/2"
 _FORMATS = ("emstat.MixtureResult/1", _FORMAT)
+#: The level of ``params``' intervals.
+_PARAMS_LEVEL = 0.95
 
 
 @dataclass(frozen=True, eq=False)
@@ -132,7 +134,7 @@ class MixtureResult(MixtureCriteria):
         on each row's ``scale`` (logit weights, log variances), so inside the
         parameter space.
         """
-        table = self.conf_int(0.95)
+        table = self.conf_int(_PARAMS_LEVEL)
         if self.missing is not None:
             table.attrs["missing"] = self.missing.to_dict()
         return table
@@ -155,7 +157,16 @@ class MixtureResult(MixtureCriteria):
             self._require_complete(f"{method} intervals")
         return conf_int_by_method(self, level, method, options, self._wald_table)
 
-    def _wald_table(self, level: float) -> pd.DataFrame:
+    @cached_property
+    def params_arrays(self) -> ParamsArrays:
+        """:attr:`params`' columns as numpy arrays, in its row order, computed once.
+
+        The same numbers as ``params`` (which is built from them); a study
+        reads these for each replicate without building a DataFrame.
+        """
+        return self._wald_arrays(_PARAMS_LEVEL)
+
+    def _wald_arrays(self, level: float) -> ParamsArrays:
         theta = self._require_ok()
         names = [name for name, _ in parameter_names(self.columns)]
         estimate = reported_vector(theta.weights, theta.means, theta.covariances)
@@ -163,12 +174,16 @@ class MixtureResult(MixtureCriteria):
         scales = ["identity" if self.k == 1 else "logit"] + [
             "log" if name.startswith("var[") else "identity" for name in names
         ]
-        table = params_frame(self.k, ["weight", *names], estimate, std_err, scales, level)
+        arrays = params_arrays(self.k, ["weight", *names], estimate, std_err, scales, level)
         if self.has_noise:
             from emstat.mixture.noise import noise_rows_frame
 
-            table = pd.concat([table, noise_rows_frame(self)], ignore_index=True)
-        return table
+            arrays = arrays.concat(ParamsArrays.from_frame(noise_rows_frame(self)))
+        return arrays
+
+    def _wald_table(self, level: float) -> pd.DataFrame:
+        arrays = self.params_arrays if level == _PARAMS_LEVEL else self._wald_arrays(level)
+        return arrays.frame(method="wald")
 
     def _no_std_errors_reason(self) -> str | None:
         """Why this kind of fit has no standard errors at all (None: it may have them)."""

@@ -147,7 +147,9 @@ class TrueMixture:
 
     def match(self, fit: Any) -> np.ndarray:
         """For each fitted component, its true component, or -1 (Hungarian on the means)."""
-        return match_components(self.means, fit.means.to_numpy())
+        theta = getattr(fit, "params_", None)  # a Gaussian fit's means, without a DataFrame
+        means = fit.means.to_numpy() if theta is None else theta.means
+        return match_components(self.means, means)
 
     def fit_arguments(self, model: str) -> dict[str, Any]:
         """What :func:`emstat.fit_mixture` takes besides the data, k, init, seed and control."""

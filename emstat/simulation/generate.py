@@ -44,9 +44,22 @@ def replicate_seed_sequence(seed: int, replicate: int) -> np.random.SeedSequence
 
 
 def replicate_rng(seed: int, replicate: int) -> tuple[np.random.Generator, int]:
-    """The generator of the data of a replicate, and an integer seed for its fit's own choices."""
-    sequence = replicate_seed_sequence(seed, replicate)
-    data_seq, fit_seq = sequence.spawn(2)
+    """The generator of the data of a replicate, and an integer seed for its fit's own choices.
+
+    They come from the first two children of the replicate's stream,
+    ``replicate_seed_sequence(seed, replicate).spawn(2)``, made directly.
+
+    Examples
+    --------
+    >>> data_seq, fit_seq = replicate_seed_sequence(1, 3).spawn(2)
+    >>> rng, fit_seed = replicate_rng(1, 3)
+    >>> bool(rng.random() == np.random.default_rng(data_seq).random())
+    True
+    >>> fit_seed == int(fit_seq.generate_state(1)[0])
+    True
+    """
+    data_seq = np.random.SeedSequence(seed, spawn_key=(replicate, 0))
+    fit_seq = np.random.SeedSequence(seed, spawn_key=(replicate, 1))
     return np.random.default_rng(data_seq), int(fit_seq.generate_state(1)[0])
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 
 from emstat.errors import InputError
 from emstat.mixture import fit_mixture, select_mixture
+from emstat.results import ParamsArrays
 from emstat.simulation.design import CRITERIA, Design, IntervalSettings, Scenario, Truth
 from emstat.simulation.generate import add_outliers, missing_rng, noise_rng, replicate_rng
 from emstat.simulation.missingness import delete_cells
@@ -25,10 +26,13 @@ __all__ = [
     "SELECTION_COLUMNS",
     "BatchResult",
     "BatchTask",
+    "ScenarioSetup",
     "interval_columns",
+    "params_arrays",
     "replicate_columns",
     "run_batch",
     "run_replicate",
+    "scenario_setup",
     "truth_table",
 ]
 
@@ -93,15 +97,23 @@ def truth_table(mixture: Truth) -> tuple[list[str], np.ndarray]:
     return mixture.truth_table()
 
 
+def params_arrays(fit: Any) -> ParamsArrays:
+    """The fit's ``params`` columns as arrays: its own when it keeps them, else its table's."""
+    own = getattr(fit, "params_arrays", None)
+    if isinstance(own, ParamsArrays):
+        return own
+    return ParamsArrays.from_frame(fit.params)
+
+
 def _intervals(
-    fit: Any, settings: IntervalSettings, seed: int, params: pd.DataFrame
+    fit: Any, settings: IntervalSettings, seed: int, params: ParamsArrays
 ) -> dict[str, np.ndarray]:
     """Each method's interval of every parameter, in ``params``' row order (NaN: none).
 
     A method that fails on this fit leaves NaN: the fit and the other
     methods' intervals still count.
     """
-    key = pd.MultiIndex.from_arrays([params["component"], params["parameter"]])
+    key = pd.MultiIndex.from_arrays([params.component, params.parameter])
     out: dict[str, np.ndarray] = {}
     for method in settings.methods:
         options: dict[str, Any] = {}
@@ -141,7 +153,7 @@ def _aligned_rows(
     own = getattr(truth, "aligned_rows", None)
     if own is not None:  # a truth that lays out its own estimates (an HMM's states)
         return dict(own(fit, names, truths))
-    params = fit.params
+    params = params_arrays(fit)
     p = len(names)
     match = truth.match(fit)
     unmatched = np.flatnonzero(match < 0)
@@ -155,9 +167,9 @@ def _aligned_rows(
     component = np.repeat(labels[order] + 1, p)
     parameter = np.tile(np.asarray(names, dtype=object), fit.k)
     truth_values = truth_rows.reshape(-1)
-    noise = np.flatnonzero(params["component"].to_numpy() == NOISE_COMPONENT)
+    noise = np.flatnonzero(params.component == NOISE_COMPONENT)
     if noise.size:  # a noise fit's own rows: its weight and its density Vinv
-        noise_names = params["parameter"].to_numpy(dtype=object)[noise]
+        noise_names = params.parameter[noise]
         rows = np.concatenate([rows, noise])
         component = np.concatenate([component, np.full(noise.size, NOISE_COMPONENT)])
         parameter = np.concatenate([parameter, noise_names])
@@ -168,10 +180,10 @@ def _aligned_rows(
         "component": component,
         "parameter": parameter,
         "truth": truth_values,
-        "estimate": params["estimate"].to_numpy(dtype=float)[rows],
-        "std_err": params["std_err"].to_numpy(dtype=float)[rows],
-        "ci_low": params["ci_low"].to_numpy(dtype=float)[rows],
-        "ci_high": params["ci_high"].to_numpy(dtype=float)[rows],
+        "estimate": params.estimate[rows],
+        "std_err": params.std_err[rows],
+        "ci_low": params.ci_low[rows],
+        "ci_high": params.ci_high[rows],
     }
     if intervals is not None:
         columns.update({name: values[rows] for name, values in intervals(params).items()})
@@ -216,30 +228,59 @@ def _selection_rows(selection: Any, scenario: Scenario, replicate: int, true_k: 
     return rows
 
 
+@dataclass(frozen=True)
+class ScenarioSetup:
+    """What every replicate of a scenario shares: its truth, the truth's table, the fit's
+    control and options (made once per batch, not once per replicate)."""
+
+    truth: Truth
+    names: list[str]
+    truths: np.ndarray
+    control: Any
+    options: dict[str, Any]
+
+
+def scenario_setup(design: Design, scenario: Scenario) -> ScenarioSetup:
+    """The :class:`ScenarioSetup` of ``scenario``; its truths are read-only (shared)."""
+    truth = design.mixture.separated(scenario.separation)
+    names, truths = truth_table(truth)
+    truths = np.array(truths, dtype=float)
+    truths.flags.writeable = False
+    return ScenarioSetup(truth, names, truths, design.fit.control(), design.fit.options())
+
+
 def run_replicate(
-    design: Design, scenario: Scenario, replicate: int
+    design: Design,
+    scenario: Scenario,
+    replicate: int,
+    setup: ScenarioSetup | None = None,
 ) -> tuple[dict[str, Any], list[tuple]]:
     """Draw, fit and align replicate ``replicate`` of ``scenario``.
 
     Returns the replicate's columns (one entry per fitted component x
     parameter) and its selection rows (empty unless the scenario selects).
     A fit that raises or ends degenerate is recorded with NaN estimates and
-    the reason in ``error``; it does not stop the study.
+    the reason in ``error``; it does not stop the study.  ``setup``: the
+    scenario's :func:`scenario_setup`, when the caller runs several of its
+    replicates.
     """
-    truth = design.mixture.separated(scenario.separation)
-    names, truths = truth_table(truth)
+    if setup is None:
+        setup = scenario_setup(design, scenario)
+    truth, names, truths = setup.truth, setup.names, setup.truths
     rng, fit_seed = replicate_rng(design.seed, replicate)
-    data, _ = truth.draw(scenario.n, rng)
     outliers = design.noise.rows(scenario.n)
-    data = add_outliers(data, outliers, noise_rng(design.seed, replicate))
+    data, _ = truth.draw(scenario.n, rng)
+    if outliers:
+        data = add_outliers(data, outliers, noise_rng(design.seed, replicate))
     noise_weight = outliers / (scenario.n + outliers)
     if design.fit.noise and outliers:  # the Gaussian components share what noise leaves
         truths = truths.copy()
         truths[:, 0] *= 1.0 - noise_weight
-    data, deleted = delete_cells(data, design.missing, missing_rng(design.seed, replicate))
+    deleted = 0.0
+    if design.missing.active:
+        data, deleted = delete_cells(data, design.missing, missing_rng(design.seed, replicate))
     settings = design.fit
-    control = settings.control()
-    options = settings.options()
+    control, options = setup.control, setup.options
     selection_rows: list[tuple] = []
     started = time.perf_counter()
     fit: Any = None
@@ -277,7 +318,7 @@ def run_replicate(
             if methods:
                 fitted = fit
 
-                def intervals(params: pd.DataFrame) -> dict[str, np.ndarray]:
+                def intervals(params: ParamsArrays) -> dict[str, np.ndarray]:
                     return _intervals(fitted, design.intervals, fit_seed, params)
 
             columns = _aligned_rows(fit, truth, names, truths, intervals, noise_weight)
@@ -312,10 +353,11 @@ def run_batch(task: BatchTask) -> BatchResult:
     """Run the replicates of a batch in order; the function workers execute."""
     parts: list[dict[str, Any]] = []
     selection: list[tuple] = []
+    setup = scenario_setup(task.design, task.scenario)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for replicate in task.replicates:
-            columns, sel = run_replicate(task.design, task.scenario, replicate)
+            columns, sel = run_replicate(task.design, task.scenario, replicate, setup)
             parts.append(columns)
             selection.extend(sel)
     rows = pd.DataFrame(
