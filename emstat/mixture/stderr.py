@@ -1017,12 +1017,54 @@ def _ascent(
     return None
 
 
+#: Levenberg-Marquardt dampings tried in turn (in units of the information scaled by each
+#: coordinate's size) where the information is not positive definite.
+_DAMPINGS = 10.0 ** np.arange(-4, 7)
+
+
+def _damped_steps(info: Array, grad: Array, size: Array) -> list[Array]:
+    """Levenberg-Marquardt steps ``(I + (s + mu) D)^{-1} g`` for each damping ``mu`` of
+    :data:`_DAMPINGS`, ``D`` the coordinates' sizes and ``s`` the shift that makes the
+    matrix positive definite: ascent directions where ``I`` is not positive definite."""
+    if not (np.all(np.isfinite(info)) and np.all(np.isfinite(grad)) and np.all(size > 0)):
+        return []
+    scale = 1.0 / np.sqrt(size)
+    values, vectors = np.linalg.eigh(info * scale[:, None] * scale[None, :])
+    shift = max(0.0, -float(values[0]))
+    projected = vectors.T @ (grad * scale)
+    return [scale * (vectors @ (projected / (values + shift + mu))) for mu in _DAMPINGS]
+
+
+def _damped_ascent(
+    x: Array,
+    known: Derivatives,
+    current: float,
+    case_weights: Array | None,
+    diagonal: bool,
+) -> tuple[GaussianParams, float] | None:
+    """The least damped Levenberg-Marquardt step that raises the log-likelihood, and the
+    log-likelihood there; None when none does."""
+    chart, hess, size, grad = known
+    for step in _damped_steps(-hess, grad, size):
+        weights, means, covs = _chart_point(chart, step)
+        try:
+            trial = gaussian.gaussian_params(weights, means, covs, diagonal=diagonal)
+        except (EmstatError, np.linalg.LinAlgError):
+            continue
+        value = _weighted_loglik(x, trial, case_weights)
+        if value > current:
+            return trial, value
+    return None
+
+
 def _newton_polish(
     x: Array,
     params: GaussianParams,
     model: str,
     case_weights: Array | None,
     known: Derivatives | None = None,
+    *,
+    damped: bool = True,
 ) -> tuple[GaussianParams, Derivatives, bool]:
     """Newton steps in the chart from ``params``, each halved until the log-likelihood
     does not decrease.
@@ -1033,10 +1075,13 @@ def _newton_polish(
     the log-likelihood, so a decrease of that size (:data:`_ROUNDING_SLACK`)
     does not reject it.  ``known`` are the chart and
     :func:`_loglik_derivatives` at ``params`` when the caller has them.
+    Where the information is not positive definite, a ``damped``
+    (Levenberg-Marquardt) step goes uphill instead (:func:`_damped_ascent`).
     Returns the parameters reached, the chart and derivatives there, and
     whether they are stationary (within the stationarity tolerance); not when
-    the information is not positive definite on the way, a step cannot be
-    halved to an ascent before that, or the steps run out.
+    no step gains (undamped: the information is not positive definite on the
+    way), a step cannot be halved to an ascent before that, or the steps run
+    out.
     """
     diagonal = get_covariance_model(model, params.d).scatter == "diag"
     theta = params
@@ -1048,20 +1093,49 @@ def _newton_polish(
     for _ in range(_NEWTON_STEPS):
         chart, hess, size, grad = known
         step, distance = _newton_step(-hess, grad, size)
-        if step is None:
-            return theta, known, False
-        close = distance <= STATIONARY_SE * 1e-3
-        if distance <= _NEWTON_TOL:
-            return theta, known, True
-        slack = _ROUNDING_SLACK * (1.0 + abs(current)) if close else 0.0
-        moved = _ascent(x, chart, step, current, case_weights, diagonal, slack)
-        if moved is None:
-            return theta, known, close
+        if step is None:  # not positive definite: a damped step, uphill
+            moved = _damped_ascent(x, known, current, case_weights, diagonal) if damped else None
+            if moved is None:
+                return theta, known, False
+        else:
+            close = distance <= STATIONARY_SE * 1e-3
+            if distance <= _NEWTON_TOL:
+                return theta, known, True
+            slack = _ROUNDING_SLACK * (1.0 + abs(current)) if close else 0.0
+            moved = _ascent(x, chart, step, current, case_weights, diagonal, slack)
+            if moved is None:
+                return theta, known, close
         theta, current = moved
         chart = _build_chart(theta, model)
         known = (chart, *_loglik_derivatives(x, theta, chart, case_weights))
     _, distance = _newton_step(-known[1], known[3], known[2])
     return theta, known, distance <= STATIONARY_SE * 1e-3
+
+
+_FAR = "the fit stopped far from a maximum of the likelihood"
+#: A polish may move the fit this many standard errors (of the polished point) at most:
+#: farther, the fit was not near the maximum EM tends to, whose information would not be
+#: the fit's.
+POLISH_REACH_SE = 3.0
+
+
+def _polish_move(
+    start: GaussianParams, theta: GaussianParams, derivatives: Derivatives
+) -> tuple[float, int, Array, Array]:
+    """How far ``theta`` lies from ``start`` in ``theta``'s standard errors (the most any
+    reported parameter moves; inf where they are not all finite), the row that moves most,
+    and both points' reported parameters."""
+    chart, hess, size, _ = derivatives
+    se, _ = _delta_method(-hess, _jacobian(chart), size)
+    before = reported_vector(start.weights, start.means, start.covariances)
+    after = reported_vector(theta.weights, theta.means, theta.covariances)
+    moved = np.abs(after - before)
+    free = se > 0
+    if not np.all(np.isfinite(se[free])):
+        return math.inf, int(np.argmax(moved)), before, after
+    ratio = np.where(free, moved / np.where(free, se, 1.0), 0.0)
+    row = int(np.argmax(ratio))
+    return float(ratio[row]), row, before, after
 
 
 def _polish(
@@ -1084,13 +1158,16 @@ def _polish(
     caller would compute again.
     """
     newton, derivatives, stationary = _newton_polish(x, params, model, case_weights, known)
-    if stationary:
+    # a maximum damped steps found beyond the fit's reach may not be EM's: try EM's
+    if stationary and _polish_move(params, newton, derivatives)[0] <= POLISH_REACH_SE:
         return newton, None, derivatives
     n = float(x.shape[0] if case_weights is None else case_weights.sum())
     theta, reason = _polish_em(x, params, model, case_weights, n)
     if reason is not None:
         return theta, reason, None
-    theta, derivatives, _ = _newton_polish(x, theta, model, case_weights)
+    # undamped from EM's point: where its information is not positive definite, damped
+    # steps would climb on, away from EM's answer
+    theta, derivatives, _ = _newton_polish(x, theta, model, case_weights, damped=False)
     return theta, None, derivatives
 
 
@@ -1137,6 +1214,35 @@ def _why_not_positive_definite(
     return f"the likelihood is flat along {where} (the observed information is singular there)"
 
 
+def _out_of_reach(
+    x: Array,
+    fitted: GaussianParams,
+    polished: GaussianParams,
+    derivatives: Derivatives,
+    case_weights: Array | None,
+    names: list[str],
+) -> str | None:
+    """Why the polished point's information is not the fit's (it lies more than
+    :data:`POLISH_REACH_SE` standard errors away), or None."""
+    moved, row, before, after = _polish_move(fitted, polished, derivatives)
+    if moved <= POLISH_REACH_SE or not math.isfinite(moved):
+        return None  # within reach, or not positive definite there: that is the reason
+    gain = _weighted_loglik(x, polished, case_weights) - _weighted_loglik(x, fitted, case_weights)
+    return (
+        f"{_FAR}: EM at a tight tolerance "
+        f"moves {names[row]} from {before[row]:.4g} to {after[row]:.4g} ({moved:.3g} standard "
+        f"errors; the log-likelihood up by {gain:.3g}), so the curvature there is not the "
+        "fit's (refit with a smaller tol for that estimate)"
+    )
+
+
+def _nan_std_errors(params: GaussianParams, reason: str) -> tuple[Array, str]:
+    """Every standard error NaN, with the reason (warned)."""
+    se = np.full(params.k * _block_size(params.d), np.nan)
+    warnings.warn(f"{se.size} standard errors are NaN: {reason}", StdErrorWarning, stacklevel=3)
+    return se, reason
+
+
 def stationary_std_errors(
     x: Any,
     params: GaussianParams,
@@ -1152,7 +1258,13 @@ def stationary_std_errors(
     maximum (a loose stopping rule) and is polished: Newton steps in the
     chart from it, or, where they cannot start or do not reach a stationary
     point, EM steps at :data:`POLISH_CONTROL` from it and Newton steps from
-    there.  The information is taken at the polished point.  Where it is still not
+    there; where the information is not positive definite on the way,
+    damped (Levenberg-Marquardt) steps go uphill instead.  The information is
+    taken at the polished point when it lies within :data:`POLISH_REACH_SE`
+    of its standard errors of the fit.  Farther, the fit was not near that
+    maximum and its curvature is not the fit's: every standard error is NaN
+    with a reason that says how far (:func:`wald_std_errors` then takes the
+    empirical information at the fit).  Where the information is still not
     positive definite the reason names the cause: a near-empty component,
     the parameters along a flat direction, or a saddle point.
 
@@ -1174,6 +1286,7 @@ def stationary_std_errors(
             hess, size, grad, n = _chunked_derivatives(x, centred, chart)
     else:
         data, centred, chart = _prepare(x, params, model)
+        fitted = centred
         n = float(data.shape[0] if case_weights is None else case_weights.sum())
         hess, size, grad = _loglik_derivatives(data, centred, chart, case_weights)
         _, distance = _newton_step(-hess, grad, size)
@@ -1186,6 +1299,12 @@ def stationary_std_errors(
                 hess, size, grad = _loglik_derivatives(data, centred, chart, case_weights)
             else:  # the last Newton step's, at the same parameters
                 chart, hess, size, grad = known
+            if polish_reason is None:
+                polish_reason = _out_of_reach(
+                    data, fitted, centred, (chart, hess, size, grad), case_weights, names
+                )
+                if polish_reason is not None:
+                    return _nan_std_errors(params, polish_reason)
     jac = _jacobian(chart)
     se, singular = _delta_method(-hess, jac, size)
     reason: str | None = None
@@ -1326,7 +1445,12 @@ def wald_std_errors(
         reason = f"{reason}; nor does the empirical information identify them ({why_not})"
         warnings.warn(f"standard errors are NaN: {reason}", StdErrorWarning, stacklevel=2)
         return se, reason, OBSERVED_INFORMATION
-    because = f"{EMPIRICAL_INFORMATION}, as the observed information is not positive definite: "
+    why = (
+        "the fit is not near a maximum"
+        if reason.startswith(_FAR)
+        else "the observed information is not positive definite"
+    )
+    because = f"{EMPIRICAL_INFORMATION} at the fit, as {why}: "
     if why_not is None:
         return empirical, because + reason, EMPIRICAL_INFORMATION
     full = f"{because}{reason}; some are still NaN: {why_not}"

@@ -214,12 +214,19 @@ def test_newton_from_a_loose_fit_reaches_the_em_routes_stationary_point(
         np.testing.assert_array_equal(got, want)
 
 
-def test_newton_that_loses_positive_definiteness_on_the_way_falls_back_to_em(
+def test_newton_that_loses_positive_definiteness_on_the_way_takes_damped_steps(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A loose VVV fit whose information is positive definite but not after the first step:
-    the EM route from the fit, then Newton, as without the Newton start."""
+    damped (Levenberg-Marquardt) steps carry on uphill to the EM route's stationary point;
+    without them the EM route runs, as before."""
     x, loose, _ = loose_fit("VVV", 2, 2)
+    reference = em_then_newton(x, loose, "VVV")
+    scale = np.abs(reference.vector()).max()
+    polished, _, stationary = stderr._newton_polish(x, loose, "VVV", None)
+    assert stationary
+    np.testing.assert_allclose(polished.vector(), reference.vector(), atol=1e-8 * scale)
+    monkeypatch.setattr(stderr, "_damped_ascent", lambda *a: None)
     _, _, stationary = stderr._newton_polish(x, loose, "VVV", None)
     assert not stationary
     em_calls: list[int] = []
@@ -227,7 +234,7 @@ def test_newton_that_loses_positive_definiteness_on_the_way_falls_back_to_em(
     monkeypatch.setattr(stderr, "_polish_em", lambda *a: em_calls.append(1) or polish_em(*a))
     polished, reason, _ = stderr._polish(x, loose, "VVV", None)
     assert em_calls == [1] and reason is None
-    np.testing.assert_array_equal(polished.vector(), em_then_newton(x, loose, "VVV").vector())
+    np.testing.assert_array_equal(polished.vector(), reference.vector())
 
 
 def saddle_fit() -> tuple[np.ndarray, GaussianParams]:
@@ -241,7 +248,7 @@ def saddle_fit() -> tuple[np.ndarray, GaussianParams]:
     return x, fit.params_
 
 
-def test_a_fit_whose_information_is_not_positive_definite_takes_the_em_route(
+def test_a_fit_whose_information_is_not_positive_definite_climbs_by_damped_steps(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     x, params = saddle_fit()
@@ -252,11 +259,14 @@ def test_a_fit_whose_information_is_not_positive_definite_takes_the_em_route(
     em_calls: list[int] = []
     polish_em = stderr._polish_em
     monkeypatch.setattr(stderr, "_polish_em", lambda *a: em_calls.append(1) or polish_em(*a))
-    polished, reason, _ = stderr._polish(data, centred, "V", None, (chart, hess, size, grad))
-    assert em_calls == [1] and reason is None
+    polished, reason, known = stderr._polish(data, centred, "V", None, (chart, hess, size, grad))
+    assert em_calls == [] and reason is None and known is not None
+    # the maximum EM at a tight tolerance reaches, without EM's thousand steps
     reference = em_then_newton(data, centred, "V")
-    np.testing.assert_array_equal(polished.vector(), reference.vector())
-    assert abs(polished.weights[0] - centred.weights[0]) > 0.1  # EM went far
+    np.testing.assert_allclose(polished.vector(), reference.vector(), atol=1e-8)
+    assert abs(polished.weights[0] - centred.weights[0]) > 0.1  # far in the weights...
+    moved, _, _, _ = stderr._polish_move(centred, polished, known)
+    assert 1 < moved <= stderr.POLISH_REACH_SE  # ...but within 3 of their standard errors
 
 
 def test_em_route_reason_when_em_from_the_fit_degenerates(
@@ -267,6 +277,7 @@ def test_em_route_reason_when_em_from_the_fit_degenerates(
     x, params = saddle_fit()
     message = "EM from the estimate runs into a degenerate solution (test)"
     monkeypatch.setattr(stderr, "_polish_em", lambda *a: (a[1], message))
+    monkeypatch.setattr(stderr, "_damped_ascent", lambda *a: None)  # the EM route, then
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         se, reason = stderr.stationary_std_errors(x, params, "V")

@@ -18,7 +18,7 @@ def seed_study_fit(seed: int) -> Any:
     return x, emstat.fit_mixture(x, k=2, model="V")
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 3, 4])
 def test_the_polished_information_is_the_one_computed_again(
     seed: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
