@@ -164,7 +164,7 @@ def _plain_frame(
     values = frame.to_numpy(dtype=float, copy=True)
     if not np.isfinite(values).all():
         return None
-    return NumericData(values, [str(c) for c in frame.columns.tolist()], frame.index)
+    return NumericData(values, [str(c) for c in frame.columns], frame.index)
 
 
 def _column_dtypes(frame: pd.DataFrame) -> Iterable[Any]:
