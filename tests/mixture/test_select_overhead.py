@@ -150,3 +150,48 @@ def test_every_cell_is_the_fit_it_would_be_alone(
     selection = emstat.select_mixture(frame, k=ks, **options)
     for (k, model), shared in selection.fits.items():
         _assert_same_fit(shared, emstat.fit_mixture(frame, k, model, **options))
+
+
+def test_the_selection_builds_its_data_frame_when_asked_for() -> None:
+    frame = emstat.load_dataset("faithful")
+    selection = emstat.select_mixture(frame, k=[1, 2], models=["EII"])
+    assert "data" not in vars(selection)  # not built by the selection itself
+    pd.testing.assert_frame_equal(selection.data, frame.astype(float), check_index_type=False)
+    assert selection.data is selection.data  # built once
+    # out of core: no rows in memory, no frame
+    chunks = [frame.iloc[:150], frame.iloc[150:]]
+    assert emstat.select_mixture(iter(chunks), k=[1, 2], models=["EII"]).data is None
+
+
+@pytest.mark.parametrize(
+    ("column", "words"),
+    [
+        (pd.Categorical([1.0, 2.0, 3.0, 1.0]), "not numeric"),  # a float categorical is no number
+        (pd.array([1.0, None, 3.0, 1.0], dtype="Float64"), "NaN/missing"),
+        ([True, False, True, True], "not numeric"),
+        (np.array([1.0, np.inf, 2.0, 3.0]), "infinite"),
+    ],
+)
+def test_frames_the_fast_path_does_not_take_are_refused_by_name(column: Any, words: str) -> None:
+    frame = pd.DataFrame({"a": [0.5, 1.5, 2.5, 3.5], "b": column})
+    with pytest.raises(emstat.InputError, match=words) as caught:
+        emstat.fit_mixture(frame, 1, missing="error")
+    assert "'b'" in str(caught.value)
+
+
+def test_float_and_int_frames_keep_their_values_labels_and_rows() -> None:
+    from emstat import _validation
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {"f64": rng.normal(size=20), "f32": rng.normal(size=20).astype(np.float32)},
+        index=pd.Index(list("abcdefghijklmnopqrst"), name="row"),
+    )
+    fast = _validation.as_numeric_data(frame)
+    np.testing.assert_array_equal(fast.values, frame.to_numpy(dtype=float))
+    assert fast.columns == ["f64", "f32"]
+    assert fast.index.equals(frame.index)
+    mixed = frame.assign(n=np.arange(20))  # an int column: the general path, the same values
+    np.testing.assert_array_equal(
+        _validation.as_numeric_data(mixed).values, mixed.to_numpy(dtype=float)
+    )
