@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -51,6 +51,9 @@ from emstat.mixture.sources import (
     open_source,
 )
 from emstat.results import restart_table, run_fields
+
+if TYPE_CHECKING:
+    from emstat.mixture.hc import QuantileCuts  # hc loads its compiled kernels: imported lazily
 
 __all__ = ["MixtureFitter", "fit_mixture"]
 
@@ -284,11 +287,11 @@ class MixtureFitter:
     _sample: np.ndarray = field(init=False, repr=False)
     _starts: dict[tuple[str, int], StartingPartition] = field(init=False, repr=False)
     _hc: Any = field(init=False, repr=False, default=None)
-    _cuts: Any = field(init=False, repr=False, default=None)  # hc.QuantileCuts of a 1-D sample
+    _cuts: QuantileCuts | None = field(init=False, repr=False, default=None)  # a 1-D sample
     _distinct: int | None = field(init=False, repr=False, default=None)
     # What every cell of a selection shares: each deterministic start's statistics
     # (per scatter kind) and the one-component fits (per unconstrained model).
-    _shared_stats: dict[tuple[int, str], tuple[StartingPartition, Any]] = field(
+    _shared_stats: dict[tuple[int, str], tuple[StartingPartition, GaussianStats]] = field(
         init=False, repr=False, default_factory=dict
     )
     _one_component: dict[str, EMResult[GaussianParams, GaussianStats]] = field(
@@ -357,7 +360,7 @@ class MixtureFitter:
         rows = None if part.rows.size == self.data.sample.shape[0] else part.rows
         return StartingPartition(labels_to_resp(part.labels, k), "hc", rows=rows)
 
-    def _quantile_cuts(self) -> Any:
+    def _quantile_cuts(self) -> QuantileCuts:
         """The 1-D sample sorted once for the quantile starts of every k."""
         if self._cuts is None:
             from emstat.mixture import hc
@@ -369,7 +372,7 @@ class MixtureFitter:
         # Counted once per data set: selection checks every k against it.
         if self._distinct is None:
             if self.data.d == 1 and isinstance(self.init, str) and self.init == "quantile":
-                self._distinct = int(self._quantile_cuts().distinct)  # the sort the starts need
+                self._distinct = self._quantile_cuts().distinct  # the sort the starts need
             else:
                 self._distinct = count_distinct_rows(self.data.sample)
         return self._distinct
