@@ -342,14 +342,14 @@ class MixtureFitter:
         return self._starts[key]
 
     def _compute_start(self, method: str, k: int) -> StartingPartition:
+        from emstat.mixture import hc  # numba's kernels: a fit without numba fails here
+
         if method == "quantile":
             if self.data.d != 1:
                 raise InputError("init='quantile' is for 1-D data; use 'hc' or 'kmeans++'")
             labels = self._quantile_cuts().classes(k)
             return StartingPartition(labels_to_resp(labels, k), "quantile")
         if self._hc is None:
-            from emstat.mixture import hc
-
             self._hc = hc.hc_tree(
                 self.data.sample,
                 subset=self.hc_subset,
