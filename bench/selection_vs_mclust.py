@@ -54,7 +54,9 @@ def load(name: str) -> np.ndarray:
     if name == "iris":
         import rpy2.robjects as ro
 
-        return np.asarray(ro.r("as.matrix(datasets::iris[, 1:4])"), dtype=float)
+        # A copy: np.asarray of an R matrix is a view of R's memory, which R reuses
+        # once it collects the matrix (the rows then change under the next fits).
+        return np.array(ro.r("as.matrix(datasets::iris[, 1:4])"), dtype=float, copy=True)
     paths = {
         "faithful": ROOT / "data" / "faithful.csv",
         "acidity": ROOT / "data" / "acidity.csv",

@@ -159,12 +159,27 @@ def _plain_frame(
         frame = data[wanted]
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         return None
-    if not all(dtype.kind == "f" for dtype in frame.dtypes):
+    if not all(dtype.kind == "f" for dtype in _column_dtypes(frame)):
         return None
     values = frame.to_numpy(dtype=float, copy=True)
     if not np.isfinite(values).all():
         return None
     return NumericData(values, [str(c) for c in frame.columns], frame.index)
+
+
+def _column_dtypes(frame: pd.DataFrame) -> Iterable[Any]:
+    """The columns' dtypes, from pandas' block manager where it has one.
+
+    ``frame.dtypes`` builds a Series of them, which costs more than
+    validating a small frame; the public attribute serves where the
+    manager's method is missing.
+    """
+    dtypes = getattr(getattr(frame, "_mgr", None), "get_dtypes", None)
+    if callable(dtypes):
+        found = dtypes()
+        if isinstance(found, np.ndarray) and found.shape == (frame.shape[1],):
+            return list(found)
+    return list(frame.dtypes)
 
 
 def as_numeric_data(
@@ -239,6 +254,8 @@ def count_distinct_rows(x: np.ndarray) -> int:
 
 def check_k_value(k: Any) -> int:
     """One number of components: a whole number >= 1 (``2.0`` passes, ``2.5``, ``True`` do not)."""
+    if type(k) is int and k >= 1:  # the usual case, without the checks of the numeric tower
+        return k
     whole = isinstance(k, numbers.Integral) or (
         isinstance(k, numbers.Real) and float(k).is_integer()  # inf and NaN are not
     )
@@ -281,6 +298,8 @@ def check_k(k: Any, distinct_rows: Callable[[], int], complete: bool = True) -> 
 
 def check_whole(value: Any, name: str, minimum: int = 1) -> int:
     """An option that counts something (workers, rows, restarts): a whole number >= minimum."""
+    if type(value) is int and value >= minimum:
+        return value
     if (
         isinstance(value, (bool, np.bool_))
         or not isinstance(value, numbers.Integral)
@@ -292,8 +311,8 @@ def check_whole(value: Any, name: str, minimum: int = 1) -> int:
 
 def check_seed(seed: Any) -> int | None:
     """A seed for ``numpy.random.default_rng``: a whole number >= 0, or None for fresh entropy."""
-    if seed is None:
-        return None
+    if seed is None or (type(seed) is int and seed >= 0):
+        return seed
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise InputError(f"seed must be a whole number >= 0 or None, got {seed!r}")
     return int(seed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -32,7 +32,7 @@ from emstat.mixture._parallel import fit_restarts, restart_workers
 from emstat.mixture.covariance import CovarianceModel, check_inner_tol, get_covariance_model
 from emstat.mixture.family_fit import FAMILY_CONTROL
 from emstat.mixture.gaussian import GaussianParams, GaussianStats
-from emstat.mixture.init import StartingPartition, labels_to_resp, make_starts
+from emstat.mixture.init import StartingPartition, draws_at_random, labels_to_resp, make_starts
 from emstat.mixture.known_labels import labels_option
 from emstat.mixture.model import GaussianMixtureModel
 from emstat.mixture.prior import (
@@ -51,6 +51,9 @@ from emstat.mixture.sources import (
     open_source,
 )
 from emstat.results import restart_table, run_fields
+
+if TYPE_CHECKING:
+    from emstat.mixture.hc import QuantileCuts  # hc loads its compiled kernels: imported lazily
 
 __all__ = ["MixtureFitter", "fit_mixture"]
 
@@ -284,7 +287,16 @@ class MixtureFitter:
     _sample: np.ndarray = field(init=False, repr=False)
     _starts: dict[tuple[str, int], StartingPartition] = field(init=False, repr=False)
     _hc: Any = field(init=False, repr=False, default=None)
+    _cuts: QuantileCuts | None = field(init=False, repr=False, default=None)  # a 1-D sample
     _distinct: int | None = field(init=False, repr=False, default=None)
+    # What every cell of a selection shares: each deterministic start's statistics
+    # (per scatter kind) and the one-component fits (per unconstrained model).
+    _shared_stats: dict[tuple[int, str], tuple[StartingPartition, GaussianStats]] = field(
+        init=False, repr=False, default_factory=dict
+    )
+    _one_component: dict[str, EMResult[GaussianParams, GaussianStats]] = field(
+        init=False, repr=False, default_factory=dict
+    )
     _moments: Any = field(init=False, repr=False, default=None)
     _cem_init: bool = field(init=False, repr=False, default=False)
 
@@ -330,14 +342,13 @@ class MixtureFitter:
         return self._starts[key]
 
     def _compute_start(self, method: str, k: int) -> StartingPartition:
-        from emstat.mixture import hc
+        from emstat.mixture import hc  # numba's kernels: a fit without numba fails here
 
         if method == "quantile":
             if self.data.d != 1:
                 raise InputError("init='quantile' is for 1-D data; use 'hc' or 'kmeans++'")
-            return StartingPartition(
-                labels_to_resp(hc.qclass(self.data.sample[:, 0], k), k), "quantile"
-            )
+            labels = self._quantile_cuts().classes(k)
+            return StartingPartition(labels_to_resp(labels, k), "quantile")
         if self._hc is None:
             self._hc = hc.hc_tree(
                 self.data.sample,
@@ -349,11 +360,36 @@ class MixtureFitter:
         rows = None if part.rows.size == self.data.sample.shape[0] else part.rows
         return StartingPartition(labels_to_resp(part.labels, k), "hc", rows=rows)
 
+    def _quantile_cuts(self) -> QuantileCuts:
+        """The 1-D sample sorted once for the quantile starts of every k."""
+        if self._cuts is None:
+            from emstat.mixture import hc
+
+            self._cuts = hc.QuantileCuts.of(self.data.sample[:, 0])
+        return self._cuts
+
     def _distinct_rows(self) -> int:
         # Counted once per data set: selection checks every k against it.
         if self._distinct is None:
-            self._distinct = count_distinct_rows(self.data.sample)
+            if self.data.d == 1 and isinstance(self.init, str) and self.init == "quantile":
+                self._distinct = self._quantile_cuts().distinct  # the sort the starts need
+            else:
+                self._distinct = count_distinct_rows(self.data.sample)
         return self._distinct
+
+    def _stats_of_start(
+        self, em_model: GaussianMixtureModel, start: StartingPartition, rows: Any
+    ) -> GaussianStats:
+        """The statistics of ``start``'s rows: computed once per deterministic start and
+        scatter kind, since every model of a selection starts from the same partition."""
+        if start.method not in ("hc", "quantile"):
+            return em_model.stats_from_responsibilities(rows, start.resp)
+        key = (start.resp.shape[1], em_model.covariance.scatter)
+        cached = self._shared_stats.get(key)
+        if cached is None or cached[0] is not start:
+            cached = (start, em_model.stats_from_responsibilities(rows, start.resp))
+            self._shared_stats[key] = cached
+        return cached[1]
 
     def fitted_rows(self) -> Any:
         """What a result keeps for its standard errors: the rows, or their spill file.
@@ -383,7 +419,7 @@ class MixtureFitter:
         of = "" if self.data.raw is not None else " of a sample of the data"
         return f"k = {k} exceeds the {self._distinct_rows()} distinct rows{of}"
 
-    def starts(self, k: int, rng: np.random.Generator) -> list[StartingPartition]:
+    def starts(self, k: int, rng: np.random.Generator | None) -> list[StartingPartition]:
         """The starting partitions of a k-component fit (the hc and quantile ones cached)."""
         return make_starts(self._sample, k, self.init, self.n_init, rng, self._deterministic_start)
 
@@ -408,7 +444,9 @@ class MixtureFitter:
             return fit_known_labels(self, self.labels, k, model)
         covariance = self.covariance_model(model)
         em_model = self._model(covariance, k)
-        rng = np.random.default_rng(self.seed)
+        # A generator costs more than a small fit's E-step: made only where it draws.
+        draws = self.algorithm == "sem" or draws_at_random(self.init)
+        rng = np.random.default_rng(self.seed) if draws else None
         starts = self.starts(k, rng)
         # CEM and SEM: the same model's M-step after a hard E-step (SEM draws from rng)
         runner = classification_em.hard_model(em_model, self.algorithm, rng)
@@ -417,17 +455,19 @@ class MixtureFitter:
         def run(start: StartingPartition) -> EMResult[GaussianParams, GaussianStats]:
             x_start = self._sample if start.rows is None else self._sample[start.rows]
             start_rows = self.data.start_rows(x_start, start.rows)
-            stats0 = em_model.stats_from_responsibilities(start_rows, start.resp)
             if k == 1:
                 # Every model with one component is the unconstrained one of its
                 # family, fitted in closed form as mclust's mvn does, without the
                 # iterative M-steps' singularity tests (by EM when cells are missing).
-                one_component = self._model(
-                    get_covariance_model(_one_component_equivalent(covariance.name), self.data.d),
-                    1,
-                )
+                equivalent = _one_component_equivalent(covariance.name)
+                if self.data.missing is None and equivalent in self._one_component:
+                    return self._one_component[equivalent]  # the same fit for every model
+                one_component = self._model(get_covariance_model(equivalent, self.data.d), 1)
+                stats0 = em_model.stats_from_responsibilities(start_rows, start.resp)
                 if self.data.missing is None:
-                    return _closed_form(one_component, self.data.x, stats0, self.control)
+                    fitted = _closed_form(one_component, self.data.x, stats0, self.control)
+                    self._one_component[equivalent] = fitted
+                    return fitted
                 # no closed form with missing cells: EM run to the MLE unless told otherwise
                 one_control = _MOMENTS_CONTROL if self.control == EMControl() else self.control
                 return fit_em(
@@ -438,6 +478,7 @@ class MixtureFitter:
                     n_obs=self.data.size,
                     warn=len(starts) == 1,
                 )
+            stats0 = self._stats_of_start(em_model, start, start_rows)
             em_run = runner
             if (
                 self.mclust_compatible

@@ -75,6 +75,7 @@ clustering. *SIAM J. Sci. Comput.* 20, 270-281.
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 from collections.abc import Callable, Iterable
@@ -89,6 +90,7 @@ from emstat.errors import InputError
 __all__ = [
     "HcTree",
     "Partition",
+    "QuantileCuts",
     "hc_merges",
     "hc_partitions",
     "hc_tree",
@@ -791,19 +793,89 @@ def hclass(merges: np.ndarray, k: int) -> np.ndarray:
     return _first_appearance(parent)
 
 
-def _r_quantile7(xs: np.ndarray, probs: np.ndarray) -> np.ndarray:
-    """R's type-7 quantiles of sorted ``xs``, with R's rounding."""
-    n = xs.size
-    index = 1 + max(n - 1, 0) * probs  # 1-based, as R computes it
-    lo = np.floor(index)
-    hi = np.ceil(index)
-    x_lo = xs[lo.astype(np.intp) - 1]
-    x_hi = xs[hi.astype(np.intp) - 1]
-    qs = x_lo.copy()
-    i = (index > lo) & (x_hi != qs)
-    h = (index - lo)[i]
-    qs[i] = (1 - h) * qs[i] + h * x_hi[i]
-    return qs
+def _quantile_points(xs: np.ndarray, m: int) -> list[float]:
+    """R's type-7 quantiles of sorted ``xs`` at ``m`` equally spaced probabilities.
+
+    ``quantile(x, seq(0, 1, length = m))`` with R's rounding, in Python floats:
+    the handful of points a start needs cost less than numpy's calls on them.
+    """
+    span = float(max(xs.size - 1, 0))
+    step = 1.0 / (m - 1)
+    points = []
+    for j in range(m):
+        index = 1 + span * (1.0 if j == m - 1 else j * step)
+        lo, hi = math.floor(index), math.ceil(index)
+        q, x_hi = float(xs[lo - 1]), float(xs[hi - 1])
+        if index > lo and x_hi != q:
+            h = index - lo
+            q = (1 - h) * q + h * x_hi
+        points.append(q)
+    return points
+
+
+def _first_of_each(points: list[float]) -> list[float]:
+    """The distinct values in order of first appearance (``-0.0`` equals ``0.0``)."""
+    seen: set[float] = set()
+    distinct = []
+    for q in points:
+        if q not in seen:
+            seen.add(q)
+            distinct.append(q)
+    return distinct
+
+
+@dataclass(frozen=True)
+class QuantileCuts:
+    """One column sorted once, for mclust's quantile start at every k (:func:`qclass`).
+
+    A selection starts E and V at each k from the same column: the sort, the
+    distinct count and the standard deviation are shared by every k.
+    """
+
+    values: np.ndarray  # (n,) as given
+    sorted: np.ndarray  # (n,) ascending
+    distinct: int
+    margin: float  # sd(x) * sqrt(eps): how far the end points lie beyond the data
+
+    @classmethod
+    def of(cls, x: np.ndarray) -> QuantileCuts:
+        """Validate ``x`` (finite, 1-D or one column) and sort it."""
+        v = np.asarray(x, dtype=float)
+        if v.ndim == 2 and v.shape[1] == 1:
+            v = v[:, 0]
+        if v.ndim != 1:
+            raise InputError(f"x must be 1-D, got shape {v.shape}")
+        if v.size == 0 or not np.all(np.isfinite(v)):
+            raise InputError("x must be non-empty and finite")
+        xs = np.sort(v)
+        margin = _standard_deviation(xs) * math.sqrt(_EPS) if v.size > 1 else 0.0
+        return cls(v, xs, count_distinct_sorted(xs), margin)
+
+    def cuts(self, k: int) -> np.ndarray:
+        """The ``k + 1`` cut points of :func:`qclass` (class i is ``q_i <= x < q_(i+1)``)."""
+        k = _check_k(k, self.distinct, "distinct values")
+        xs = self.sorted
+        m = k
+        q: list[float] = []
+        while len(q) < k + 1:
+            m += 1
+            q = _first_of_each(_quantile_points(xs, m))
+        if len(q) > k + 1:
+            # drop the points starting the shortest gaps (ties: the first, as a stable sort)
+            gaps = [b - a for a, b in itertools.pairwise(q)]
+            drop = set(sorted(range(len(gaps)), key=gaps.__getitem__)[: len(q) - k - 1])
+            q = [value for i, value in enumerate(q) if i not in drop]
+        # Far from the origin sd * sqrt(eps) can be below the spacing of floats there
+        # (data near 1e9 with sd 1e-5): step at least to the next float, so that
+        # every x lies inside [q_0, q_k) and class i is q_i <= x < q_(i+1).
+        low, high = float(xs[0]), float(xs[-1])
+        q[0] = min(low - self.margin, math.nextafter(low, -math.inf))
+        q[-1] = max(high + self.margin, math.nextafter(high, math.inf))
+        return np.array(q)
+
+    def classes(self, k: int) -> np.ndarray:
+        """Each value's class 0..k-1 (0 = lowest values): :func:`qclass` of the column."""
+        return np.searchsorted(self.cuts(k), self.values, side="right") - 1
 
 
 def qclass(x: np.ndarray, k: int) -> np.ndarray:
@@ -815,7 +887,7 @@ def qclass(x: np.ndarray, k: int) -> np.ndarray:
     shortest gaps are dropped. The end points become ``min(x) - sd(x) *
     sqrt(eps)`` and ``max(x) + sd(x) * sqrt(eps)`` (at least one float
     beyond, where that step is below the spacing of floats); class ``i`` is
-    ``q_i <= x < q_{i+1}``.
+    ``q_i <= x < q_{i+1}``.  :class:`QuantileCuts` sorts once for many k.
 
     Parameters
     ----------
@@ -833,37 +905,7 @@ def qclass(x: np.ndarray, k: int) -> np.ndarray:
     >>> qclass(np.array([5.0, 1.0, 2.0, 9.0, 8.0, 3.0]), 2).tolist()
     [1, 0, 0, 1, 1, 0]
     """
-    v = np.asarray(x, dtype=float)
-    if v.ndim == 2 and v.shape[1] == 1:
-        v = v[:, 0]
-    if v.ndim != 1:
-        raise InputError(f"x must be 1-D, got shape {v.shape}")
-    if v.size == 0 or not np.all(np.isfinite(v)):
-        raise InputError("x must be non-empty and finite")
-    xs = np.sort(v)
-    k = _check_k(k, count_distinct_sorted(xs), "distinct values")
-    eps = _standard_deviation(xs) * math.sqrt(_EPS) if v.size > 1 else 0.0
-    m = k
-    q = np.empty(0)
-    while q.size < k + 1:
-        m += 1
-        probs = np.arange(m) * (1.0 / (m - 1))
-        probs[-1] = 1.0
-        q = _unique_in_order(_r_quantile7(xs, probs))
-    if q.size > k + 1:
-        drop = np.argsort(np.diff(q), kind="stable")[: q.size - k - 1]
-        q = np.delete(q, drop)
-    # Far from the origin sd * sqrt(eps) can be below the spacing of floats there
-    # (data near 1e9 with sd 1e-5): step at least to the next float, so that
-    # every x lies inside [q_0, q_k) and class i is q_i <= x < q_(i+1).
-    q[0] = min(xs[0] - eps, np.nextafter(xs[0], -np.inf))
-    q[-1] = max(xs[-1] + eps, np.nextafter(xs[-1], np.inf))
-    return np.searchsorted(q, v, side="right") - 1
-
-
-def _unique_in_order(q: np.ndarray) -> np.ndarray:
-    _, first = np.unique(q, return_index=True)
-    return q[np.sort(first)]
+    return QuantileCuts.of(x).classes(k)
 
 
 def _standard_deviation(values: np.ndarray) -> float:
@@ -1035,4 +1077,5 @@ def quantile_partitions(x: np.ndarray, ks: Iterable[int] | int) -> dict[int, Par
         raise InputError(f"x must be 1-D, got shape {v.shape}")
     rows = np.arange(v.size)
     kl = _check_ks(ks, v.size)
-    return {k: Partition(labels=qclass(v, k), rows=rows, n=v.size) for k in kl}
+    cuts = QuantileCuts.of(v)
+    return {k: Partition(labels=cuts.classes(k), rows=rows, n=v.size) for k in kl}

@@ -24,6 +24,7 @@ __all__ = [
     "INIT_CHOICES",
     "INIT_METHODS",
     "StartingPartition",
+    "draws_at_random",
     "kmeanspp_labels",
     "lloyd_steps",
     "make_starts",
@@ -47,6 +48,11 @@ class StartingPartition:
     @property
     def labels(self) -> np.ndarray:
         return np.argmax(self.resp, axis=1)
+
+
+def draws_at_random(init: Any) -> bool:
+    """Whether ``init`` names a start drawn from the seeded generator (k-means++, random)."""
+    return isinstance(init, str) and init in _RANDOM_METHODS
 
 
 def labels_to_resp(labels: np.ndarray, k: int) -> np.ndarray:
@@ -175,13 +181,14 @@ def make_starts(
     k: int,
     init: Any,
     n_init: int,
-    rng: np.random.Generator,
+    rng: np.random.Generator | None,
     deterministic_start: Callable[[str, int], StartingPartition],
 ) -> list[StartingPartition]:
     """The starting partitions for one fit.
 
     ``deterministic_start(method, k)`` supplies the ``"hc"`` and
-    ``"quantile"`` partitions, which the caller caches across fits.
+    ``"quantile"`` partitions, which the caller caches across fits; ``rng``
+    draws the random ones (None where ``init`` draws nothing).
     """
     if isinstance(n_init, bool) or not isinstance(n_init, (int, np.integer)) or n_init < 1:
         raise InputError(f"n_init must be a whole number >= 1, got {n_init!r}")
@@ -205,4 +212,6 @@ def make_starts(
             )
         return [deterministic_start(init, k)]
     draw = kmeanspp_labels if init == "kmeans++" else random_labels
+    if rng is None:
+        raise InputError(f"init={init!r} draws its starts: it needs a seeded generator")
     return [StartingPartition(labels_to_resp(draw(x, k, rng), k), init) for _ in range(n_init)]

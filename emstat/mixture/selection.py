@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
 from emstat._html import selection_html
@@ -46,7 +48,9 @@ class SelectionResult:
     """Every fit of a selection, its tables, and the chosen one.
 
     ``emstat.report(selection, "x.html")`` writes its report (the report layer
-    knows the selection; the selection does not import reports).
+    knows the selection; the selection does not import reports).  ``rows``
+    are the rows fitted when they were in memory; ``data`` gives them as a
+    DataFrame, built when first asked for.
     """
 
     fits: dict[tuple[int, str], MixtureResult]
@@ -56,8 +60,13 @@ class SelectionResult:
     convention: Convention
     columns: list[str]
     n: float
-    data: pd.DataFrame | None = field(default=None, repr=False)  # the rows fitted, in memory
+    rows: np.ndarray | None = field(default=None, repr=False)  # the rows fitted, in memory
     seed: int | None = None
+
+    @cached_property
+    def data(self) -> pd.DataFrame | None:
+        """The rows fitted, with the selection's columns (None when they were not in memory)."""
+        return None if self.rows is None else pd.DataFrame(self.rows, columns=self.columns)
 
     def table_for(
         self, criterion: str = "bic", convention: Convention | None = None
@@ -360,11 +369,16 @@ def select_mixture(
         if reason is not None:
             fits.update({(kk, m): fitter.not_estimable(kk, m, reason) for m in resolved})
     fits = {(kk, m): fits[(kk, m)] for kk in ks for m in resolved}
-    frame = None
-    if prepared.raw is not None:
-        frame = pd.DataFrame(prepared.raw, columns=prepared.columns)
     return SelectionResult(
-        fits, ks, resolved, criterion, convention, prepared.columns, prepared.size, frame, seed
+        fits,
+        ks,
+        resolved,
+        criterion,
+        convention,
+        prepared.columns,
+        prepared.size,
+        prepared.raw,
+        seed,
     )
 
 
