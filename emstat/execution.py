@@ -10,9 +10,9 @@ the results are the same serially, on any number of workers and on Dask.
 - ``shared`` is what every task reads (a fitter and its data): forked workers
   inherit it, spawned ones receive it once each, and a Dask cluster once
   (scattered), instead of once per task.
-- Local workers run the serial compiled kernels: the parallelism is across
-  tasks, and OpenMP threads must not be started in a forked child whose
-  parent already ran them.
+- Local workers run the serial compiled kernels and one BLAS thread: the
+  parallelism is across tasks, and OpenMP threads must not be started in a
+  forked child whose parent already ran them.
 - Local workers ignore Ctrl-C (the parent ends them), and die with their
   parent even when it is killed with SIGKILL; closing a result iterator early
   (an interrupt, an error) ends them at once.
@@ -225,6 +225,17 @@ def _serial_kernels_only() -> None:
             module.PARALLEL_MIN_ROWS = 2**62  # type: ignore[attr-defined]
 
 
+def _serial_blas() -> None:
+    """One BLAS thread in this worker: its parallelism is across tasks, and on a machine
+    the workers already fill, a BLAS pool's threads make each small matrix call wait for
+    the others (scipy's 2 x 2 ``expm`` went from 8 us to milliseconds)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - a dependency; without it the pools stay
+        return
+    threadpool_limits(limits=1, user_api="blas")
+
+
 def _init_worker(parent: int, shared: Any) -> None:
     """Start of every local worker: the parent alone handles Ctrl-C and SIGTERM."""
     global _SHARED
@@ -234,6 +245,7 @@ def _init_worker(parent: int, shared: Any) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     _die_with_parent(parent)
     _serial_kernels_only()
+    _serial_blas()
     _SHARED = shared
 
 

@@ -63,6 +63,16 @@ def test_tasks_run_in_other_processes_with_serial_kernels() -> None:
     assert _kernel_threshold(0) < 2**62  # this process keeps its threaded kernels
 
 
+def _blas_threads(_: int) -> int:
+    from threadpoolctl import threadpool_info
+
+    return max(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
+
+
+def test_workers_run_one_blas_thread() -> None:
+    assert execution.map_tasks(_blas_threads, list(range(4)), workers=2, chunk=1) == [1] * 4
+
+
 def test_a_failing_task_raises_its_own_error() -> None:
     with pytest.raises(ZeroDivisionError, match="task 5"):
         execution.map_tasks(_fails, list(range(12)), workers=2, chunk=2)

@@ -299,7 +299,8 @@ def simulate(
         by_method = interval_summary(summary)
         if not by_method.empty:  # beside the table: the one table stays alone on stdout
             note(
-                "\ninterval methods: coverage, its Monte Carlo SE, mean width, with interval\n"
+                "\ninterval methods: coverage, its Monte Carlo SE, median and mean width, "
+                "with interval\n"
                 + by_method.to_string(index=False, float_format=lambda v: f"{v:.4g}"),
                 output_format,
             )

@@ -354,6 +354,26 @@ def _build_chart(params: GaussianParams, model: str) -> _Chart:
     )
 
 
+def _rotation(generator: Array) -> Array:
+    """``expm(S)`` of a skew-symmetric ``S``: Rodrigues' formula in 2-D and 3-D, where ``S``
+    turns one plane (``S^3 = -t^2 S``), scipy's ``expm`` beyond.
+
+    scipy's Pade step calls BLAS, whose threads make a 2 x 2 exponential cost
+    milliseconds on a busy machine.
+    """
+    d = generator.shape[0]
+    if d > 3:
+        return np.asarray(expm(generator))
+    angle = math.sqrt(0.5 * float(np.sum(generator * generator)))
+    if angle < 1e-8:  # the series to second order, exact to rounding here
+        return np.eye(d) + generator + 0.5 * (generator @ generator)
+    return (
+        np.eye(d)
+        + (math.sin(angle) / angle) * generator
+        + ((1.0 - math.cos(angle)) / angle**2) * (generator @ generator)
+    )
+
+
 def _chart_point(chart: _Chart, theta: Array) -> tuple[Array, Array, Array]:
     """Weights, means and covariances at chart coordinates ``theta`` (exact at 0)."""
     k, d = chart.k, chart.d
@@ -376,7 +396,7 @@ def _chart_point(chart: _Chart, theta: Array) -> tuple[Array, Array, Array]:
     skew = _skew_basis(d)
     covariances = np.empty_like(chart.covariances)
     for j in range(k):
-        rot = expm(np.tensordot(local[j, 1 + n_h :], skew, axes=1))
+        rot = _rotation(np.tensordot(local[j, 1 + n_h :], skew, axes=1))
         moved = rot @ np.diag(lam[j]) @ rot.T - np.diag(chart.diagonals[j])
         orient = chart.orientations[j]
         covariances[j] = chart.covariances[j] + orient @ moved @ orient.T

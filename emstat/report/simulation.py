@@ -185,6 +185,7 @@ def interval_table(by_method: pd.DataFrame, level: float = 0.95) -> pd.DataFrame
                 "truth": fmt_sig(r["truth"]),
                 "method": bold(method) if best else method,
                 "coverage": f"{fmt_fixed(r['coverage'], 3)} ± {fmt_fixed(r['coverage_se'], 3)}",
+                "median width": fmt_sig(r["median_width"], 3),
                 "mean width": fmt_sig(r["mean_width"], 3),
                 "with interval": fmt_fixed(r["with_interval"], 3),
             }
@@ -218,7 +219,8 @@ def _interval_blocks(summary: pd.DataFrame) -> list[Any]:
         ),
         pipe_table(
             interval_table(by_method),
-            "Coverage ± Monte Carlo SE, mean width and share of replicates with an interval, "
+            "Coverage ± Monte Carlo SE, median and mean width and share of replicates with "
+            "an interval, "
             "per method; in bold the method closest to 0.95.",
             full_width=True,
         ),

@@ -353,7 +353,7 @@ def simulate(
         or a list; or a mapping of
         :class:`~emstat.simulation.design.IntervalSettings`), and the
         bootstrap's refits per replicate (default 199).  The summary then gives
-        each method's coverage, its Monte Carlo standard error, mean width and
+        each method's coverage, its Monte Carlo standard error, median and mean width and
         share of replicates with an interval (see :func:`summarise_replicates`).
     missing
         Cells to delete from each replicate's data before it is fitted:

@@ -18,7 +18,7 @@ __all__ = [
 
 _KEYS = ["scenario", "component", "parameter"]
 #: What the summary reports of each interval method, column prefix -> meaning.
-INTERVAL_STATS = ("coverage", "coverage_se", "mean_width", "with_interval")
+INTERVAL_STATS = ("coverage", "coverage_se", "mean_width", "median_width", "with_interval")
 
 
 def scenario_table(scenarios: list[Scenario]) -> pd.DataFrame:
@@ -56,8 +56,10 @@ def summarise_replicates(
     ``coverage_<method>`` (the share of the replicates with that interval
     whose interval holds the truth), ``coverage_se_<method>`` (its Monte
     Carlo standard error ``sqrt(p (1 - p) / R)``, R those replicates),
-    ``mean_width_<method>`` and ``with_interval_<method>`` (the share of all
-    replicates that have the interval).
+    ``mean_width_<method>``, ``median_width_<method>`` (robust to the few
+    enormous intervals of fits near the edge of the space) and
+    ``with_interval_<method>`` (the share of all replicates that have the
+    interval).
     """
     frame = rows[[*_KEYS, "truth", "estimate", "ci_low", "ci_high", "converged", "n_iter"]].copy()
     ok = frame["estimate"].notna()
@@ -129,6 +131,8 @@ def _interval_stats(rows: pd.DataFrame, method: str) -> pd.DataFrame:
             f"coverage_{method}": coverage,
             f"coverage_se_{method}": se,
             f"mean_width_{method}": grouped["_width"].mean(),
+            # a few replicates on the edge of the space can have enormous intervals
+            f"median_width_{method}": grouped["_width"].median(),
             f"with_interval_{method}": grouped["_has"].mean(),
         }
     )
@@ -138,7 +142,7 @@ def interval_summary(summary: pd.DataFrame) -> pd.DataFrame:
     """The summary's interval columns in long form: one row per scenario, parameter, method.
 
     Columns: scenario, component, parameter, truth, method, coverage,
-    coverage_se, mean_width, with_interval (empty when the study compared
+    coverage_se, mean_width, median_width, with_interval (empty when the study compared
     no interval methods).
     """
     methods = [

@@ -59,6 +59,7 @@ def test_coverage_and_its_monte_carlo_error_by_hand() -> None:
     assert row["coverage_boot"] == pytest.approx(3 / 4)
     assert row["coverage_se_boot"] == pytest.approx(math.sqrt(0.75 * 0.25 / 4))
     assert row["mean_width_boot"] == pytest.approx((1.0 + 0.2 + 0.8 + 1.0) / 4)
+    assert row["median_width_boot"] == pytest.approx((0.8 + 1.0) / 2)
     assert row["with_interval_boot"] == pytest.approx(4 / 5)
     long = interval_summary(summary)
     assert long[["method", "coverage", "with_interval"]].to_dict("records") == [
