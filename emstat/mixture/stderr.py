@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
@@ -1042,17 +1043,18 @@ def _ascent(
 _DAMPINGS = 10.0 ** np.arange(-4, 7)
 
 
-def _damped_steps(info: Array, grad: Array, size: Array) -> list[Array]:
+def _damped_steps(info: Array, grad: Array, size: Array, first: int = 0) -> Iterator[Array]:
     """Levenberg-Marquardt steps ``(I + (s + mu) D)^{-1} g`` for each damping ``mu`` of
-    :data:`_DAMPINGS`, ``D`` the coordinates' sizes and ``s`` the shift that makes the
-    matrix positive definite: ascent directions where ``I`` is not positive definite."""
+    :data:`_DAMPINGS` from the ``first``, ``D`` the coordinates' sizes and ``s`` the shift
+    that makes the matrix positive definite: ascent directions where ``I`` is not."""
     if not (np.all(np.isfinite(info)) and np.all(np.isfinite(grad)) and np.all(size > 0)):
-        return []
+        return
     scale = 1.0 / np.sqrt(size)
     values, vectors = np.linalg.eigh(info * scale[:, None] * scale[None, :])
     shift = max(0.0, -float(values[0]))
     projected = vectors.T @ (grad * scale)
-    return [scale * (vectors @ (projected / (values + shift + mu))) for mu in _DAMPINGS]
+    for mu in _DAMPINGS[first:]:
+        yield scale * (vectors @ (projected / (values + shift + mu)))
 
 
 def _damped_ascent(
@@ -1061,11 +1063,13 @@ def _damped_ascent(
     current: float,
     case_weights: Array | None,
     diagonal: bool,
-) -> tuple[GaussianParams, float] | None:
-    """The least damped Levenberg-Marquardt step that raises the log-likelihood, and the
-    log-likelihood there; None when none does."""
+    first: int = 0,
+) -> tuple[GaussianParams, float, int] | None:
+    """The least damped Levenberg-Marquardt step (from damping ``first`` on) that raises
+    the log-likelihood, the log-likelihood there and the damping's index; None when none
+    does."""
     chart, hess, size, grad = known
-    for step in _damped_steps(-hess, grad, size):
+    for index, step in enumerate(_damped_steps(-hess, grad, size, first), start=first):
         weights, means, covs = _chart_point(chart, step)
         try:
             trial = gaussian.gaussian_params(weights, means, covs, diagonal=diagonal)
@@ -1073,7 +1077,7 @@ def _damped_ascent(
             continue
         value = _weighted_loglik(x, trial, case_weights)
         if value > current:
-            return trial, value
+            return trial, value, index
     return None
 
 
@@ -1110,13 +1114,18 @@ def _newton_polish(
         known = (chart, *_loglik_derivatives(x, theta, chart, case_weights))
     current = _weighted_loglik(x, theta, case_weights)
     close = False
+    damping = 0  # where the next damped step starts: one less damped than the last one
     for _ in range(_NEWTON_STEPS):
         chart, hess, size, grad = known
         step, distance = _newton_step(-hess, grad, size)
+        moved: tuple[GaussianParams, float] | None
         if step is None:  # not positive definite: a damped step, uphill
-            moved = _damped_ascent(x, known, current, case_weights, diagonal) if damped else None
-            if moved is None:
+            if not damped:
                 return theta, known, False
+            found = _damped_ascent(x, known, current, case_weights, diagonal, damping)
+            if found is None:
+                return theta, known, False
+            moved, damping = found[:2], max(found[2] - 1, 0)
         else:
             close = distance <= STATIONARY_SE * 1e-3
             if distance <= _NEWTON_TOL:
