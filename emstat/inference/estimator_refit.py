@@ -18,6 +18,7 @@ fitted ones in the same metric.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,49 +90,64 @@ def resolve_start(start: Any, kind: str, fit: Any) -> str:
     return str(start)
 
 
-@dataclass(frozen=True, eq=False)
-class EstimatorRefitter:
-    """Refits of a Gaussian fit that repeat its estimator on each resample."""
+def _estimator_theta(run: Callable[[], Any]) -> Any | None:
+    """The parameters ``run()`` (the estimator on a resample) fits, or None when it fails
+    or is degenerate.  A refit stopped by the cap counts as the estimator's answer, as the
+    fit's own would, so it does not warn."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fit = run()
+        return fit._require_ok() if fit.ok else None
+    except (EmstatError, FloatingPointError, np.linalg.LinAlgError):
+        return None
 
-    base: GaussianRefitter  # draws the resamples and holds the alignment's metric
-    model: str
+
+@dataclass(frozen=True, eq=False)
+class _RepeatsEstimator:
+    """What the refitters that repeat a fit's estimator share: its refitter (which draws
+    the resamples and aligns), and the fit's start and restarts."""
+
+    base: Any  # GaussianRefitter | FamilyRefitter
     init: str
     n_init: int
 
     @property
     def n_units(self) -> int:
-        return self.base.n_units
+        return int(self.base.n_units)
 
     @property
     def control(self) -> EMControl:
         return self.base.control
 
+
+@dataclass(frozen=True, eq=False)
+class EstimatorRefitter(_RepeatsEstimator):
+    """Refits of a Gaussian fit that repeat its estimator on each resample."""
+
+    model: str = ""
+
     def refit(self, kind: str, b: int, rng: np.random.Generator) -> Array | None:
         """Refit ``b``'s estimates in the fit's ``params`` order, or None when degenerate."""
         from emstat.mixture.fit import fit_mixture
 
-        base = self.base
+        base: GaussianRefitter = self.base
         data, _ = base._sample(kind, b, rng)
         weighted = isinstance(data, gaussian.WeightedRows)
         x, weights = (data.x, data.weights) if weighted else (data, None)
-        try:
-            with warnings.catch_warnings():
-                # a refit stopped by the cap counts as the estimator's answer, as the fit's would
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                fit = fit_mixture(
-                    x + base.centre,
-                    base.model.k,
-                    self.model,
-                    init=self.init,
-                    n_init=self.n_init,
-                    seed=int(rng.integers(2**32)),
-                    control=base.control,
-                    weights=weights,
-                )
-            if not fit.ok:
-                return None
-            theta = fit._require_ok()
-        except (EmstatError, FloatingPointError, np.linalg.LinAlgError):
+        theta = _estimator_theta(
+            lambda: fit_mixture(
+                x + base.centre,
+                base.model.k,
+                self.model,
+                init=self.init,
+                n_init=self.n_init,
+                seed=int(rng.integers(2**32)),
+                control=base.control,
+                weights=weights,
+            )
+        )
+        if theta is None:
             return None
         means = np.asarray(theta.means, dtype=float)
         perm = _aligned(base.start.means, means - base.centre, base.whiten, base.metric)
@@ -139,27 +155,16 @@ class EstimatorRefitter:
 
 
 @dataclass(frozen=True, eq=False)
-class FamilyEstimatorRefitter:
+class FamilyEstimatorRefitter(_RepeatsEstimator):
     """Refits of a fit of another family that repeat its estimator on each resample."""
-
-    base: FamilyRefitter  # draws the resamples and aligns on the family's link scale
-    init: str
-    n_init: int
-
-    @property
-    def n_units(self) -> int:
-        return self.base.n_units
-
-    @property
-    def control(self) -> EMControl:
-        return self.base.control
 
     def refit(self, kind: str, b: int, rng: np.random.Generator) -> Array | None:
         """Refit ``b``'s estimates in the fit's ``params`` order, or None when degenerate."""
         from emstat.mixture.family_fit import FamilyFitter
 
-        base = self.base
-        try:
+        base: FamilyRefitter = self.base
+
+        def run() -> Any:
             fitter = FamilyFitter(
                 base.model.family,
                 base._sample(kind, b, rng),
@@ -169,15 +174,10 @@ class FamilyEstimatorRefitter:
                 seed=int(rng.integers(2**32)),
                 fixed_weights=base.model.fixed_weights,
             )
-            with warnings.catch_warnings():
-                # a refit stopped by the cap counts as the estimator's answer, as the fit's would
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                fit = fitter.fit(base.model.k)
-            if not fit.ok:
-                return None
-            return base.aligned(fit._require_ok())
-        except (EmstatError, FloatingPointError, np.linalg.LinAlgError):
-            return None
+            return fitter.fit(base.model.k)
+
+        theta = _estimator_theta(run)
+        return None if theta is None else base.aligned(theta)
 
 
 def estimator_refitter(
