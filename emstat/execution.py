@@ -233,6 +233,8 @@ def _serial_blas() -> None:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - a dependency; without it the pools stay
         return
+    import scipy.linalg  # noqa: F401 - loads scipy's BLAS: only loaded pools are limited
+
     threadpool_limits(limits=1, user_api="blas")
 
 

@@ -300,15 +300,19 @@ def params_arrays(
     per_component = len(names)
     all_scales = np.asarray(scales * k, dtype=object)
     low, high = wald_intervals(estimate, std_err, all_scales, level)
-    return ParamsArrays(
+    # copies, read-only: a fit caches them, and a caller's edit must not reach its cache
+    arrays = ParamsArrays(
         component=np.repeat(np.arange(1, k + 1, dtype=np.int64), per_component),
         parameter=np.asarray(names * k, dtype=object),
-        estimate=np.asarray(estimate, dtype=float),
-        std_err=np.asarray(std_err, dtype=float),
+        estimate=np.array(estimate, dtype=float),
+        std_err=np.array(std_err, dtype=float),
         ci_low=low,
         ci_high=high,
         scale=all_scales,
     )
+    for values in vars(arrays).values():
+        values.flags.writeable = False
+    return arrays
 
 
 def params_frame(

@@ -109,6 +109,10 @@ def test_select_gives_the_chosen_fits_intervals_beside_a_csv_table(faithful_csv:
             ["--intervals", "bootstrap", "--boot-interval", "wide"],
             "--boot-interval: unknown choice 'wide'",
         ),
+        (
+            ["--intervals", "bootstrap", "--boot-kind", "jk", "--boot-start", "estimator"],
+            "--boot-kind jk refits each leave-one-out sample from the fit",
+        ),
     ],
 )
 def test_bad_interval_options_are_refused_before_the_fit(
@@ -150,3 +154,17 @@ def test_an_existing_intervals_file_is_kept_without_overwrite(
     )
     assert code == 2 and "--overwrite" in output
     assert out.read_text() == "mine\n"
+
+
+def test_the_heading_keeps_the_level_and_profile_notes_are_kept(
+    faithful_csv: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "intervals.csv"
+    code, output = _invoke(
+        ["fit", str(faithful_csv), "-k", "2", "-m", "V", "-c", "waiting", "--intervals",
+         "wald,profile", "--level", "0.975", "--intervals-out", str(out)]
+    )  # fmt: skip
+    assert code == 0, output
+    assert "97.5% confidence intervals" in output
+    table = pd.read_csv(out)
+    assert "note" in table.columns

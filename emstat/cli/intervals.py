@@ -139,6 +139,10 @@ def interval_settings(
             raise InputError(f"{option}: unknown choice {value!r}; choose from {named}")
     if bootstrapped and kind != "jk" and n_boot < 2:
         raise InputError(f"--n-boot must be at least 2, got {n_boot}")
+    if bootstrapped and kind == "jk" and start == "estimator":
+        raise InputError(
+            "--boot-kind jk refits each leave-one-out sample from the fit: --boot-start fit"
+        )
     if kind == "jk" and interval not in (None, "normal"):
         raise InputError(
             f"--boot-kind jk gives 'normal' intervals (estimate ± z·se), not {interval!r}"
@@ -162,23 +166,26 @@ def intervals_table(
                 kind=settings.kind,
                 seed=seed,
                 workers=workers,
-                start=None if settings.kind == "jk" else settings.start,
+                start="fit" if settings.kind == "jk" else settings.start,
             )
             notes.append(boot.describe())
             options = {"boot": boot, "interval": settings.interval}
         tables.append(fit.conf_int(settings.level, method=method, **options))
     columns = ["method", "component", "parameter", "estimate", "std_err", "ci_low", "ci_high"]
     combined = pd.concat(tables, ignore_index=True)
-    extra = [name for name in ("scale",) if name in combined.columns]
+    # a profile end stopped at a bound or at its evaluations' cap says so in its note
+    extra = [name for name in ("scale", "note") if name in combined.columns]
     return combined[[*columns, *extra]], notes
 
 
 def format_intervals(table: pd.DataFrame, level: float) -> str:
     """The table for people: one line per method and parameter, four significant digits."""
     shown = table.copy()
+    if "note" in shown.columns:
+        shown["note"] = shown["note"].fillna("")
     for name in ("estimate", "std_err", "ci_low", "ci_high"):
         shown[name] = shown[name].map(lambda value: f"{value:.4g}")
-    return f"{level:.0%} confidence intervals\n" + shown.to_string(index=False)
+    return f"{100 * level:.4g}% confidence intervals\n" + shown.to_string(index=False)
 
 
 def show_intervals(

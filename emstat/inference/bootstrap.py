@@ -297,8 +297,8 @@ def bootstrap_fit(
         components the fit's start understates some spreads and overstates
         others (the seed's design: variances' percentile coverage 0.90,
         0.94 repeating the estimator).  None: ``"estimator"`` where the
-        fit's start can be repeated on a resample (a Gaussian fit from a
-        named start, kinds bs, wlbs, pb), ``"fit"`` otherwise.  ``kind``
+        fit's start can be repeated on a resample (an EM fit of any family
+        from a named start, kinds bs, wlbs, pb), ``"fit"`` otherwise.  ``kind``
         keeps mclust's meaning either way: what is resampled.
     """
     kind = check_kind(kind)

@@ -103,7 +103,7 @@ def _estimator_theta(run: Callable[[], Any]) -> Any | None:
         return None
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class _RepeatsEstimator:
     """What the refitters that repeat a fit's estimator share: its refitter (which draws
     the resamples and aligns), and the fit's start and restarts."""
@@ -121,11 +121,11 @@ class _RepeatsEstimator:
         return self.base.control
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class EstimatorRefitter(_RepeatsEstimator):
     """Refits of a Gaussian fit that repeat its estimator on each resample."""
 
-    model: str = ""
+    model: str
 
     def refit(self, kind: str, b: int, rng: np.random.Generator) -> Array | None:
         """Refit ``b``'s estimates in the fit's ``params`` order, or None when degenerate."""
@@ -154,7 +154,7 @@ class EstimatorRefitter(_RepeatsEstimator):
         return reported_vector(theta.weights[perm], means[perm], theta.covariances[perm])
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class FamilyEstimatorRefitter(_RepeatsEstimator):
     """Refits of a fit of another family that repeat its estimator on each resample."""
 

@@ -293,8 +293,10 @@ class FamilyMixtureResult(MixtureCriteria):
         ``"pb"`` or ``"jk"``, as mclust's ``MclustBootstrap``): a
         :class:`~emstat.inference.BootstrapResult`; ``scheduler`` (a Dask
         address or ``distributed.Client``) runs the refits on that cluster.
-        ``start``: only ``"fit"`` (each refit from the fitted parameters) for
-        these families."""
+        ``start="fit"`` starts each refit from the fitted parameters, as
+        mclust does; ``"estimator"`` repeats the fit's start (quantile,
+        kmeans++, random), restarts and stopping rule on each resample (EM
+        fits, not CEM or SEM ones)."""
         from emstat.inference.bootstrap import bootstrap_fit
 
         return bootstrap_fit(

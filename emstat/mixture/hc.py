@@ -856,7 +856,7 @@ class QuantileCuts:
         k = _check_k(k, self.distinct, "distinct values")
         xs = self.sorted
         m = k
-        q: list[float] = []
+        q: list[float] = [float(xs[0])] * 2 if self.distinct == 1 else []  # k = 1 here
         while len(q) < k + 1:
             m += 1
             q = _first_of_each(_quantile_points(xs, m))

@@ -1159,7 +1159,7 @@ def _polish_move(
     before = reported_vector(start.weights, start.means, start.covariances)
     after = reported_vector(theta.weights, theta.means, theta.covariances)
     moved = np.abs(after - before)
-    free = se > 0
+    free = se != 0  # NaN counts: an unidentified direction is not within reach
     if not np.all(np.isfinite(se[free])):
         return math.inf, int(np.argmax(moved)), before, after
     ratio = np.where(free, moved / np.where(free, se, 1.0), 0.0)

@@ -156,7 +156,8 @@ def interval_summary(summary: pd.DataFrame) -> pd.DataFrame:
         part["_row"] = np.arange(len(summary))
         part["method"] = method
         for stat in INTERVAL_STATS:
-            part[stat] = summary[f"{stat}_{method}"].to_numpy()
+            column = f"{stat}_{method}"  # a summary saved before median widths has none
+            part[stat] = summary[column].to_numpy() if column in summary else np.nan
         frames.append(part)
     columns = ["scenario", "component", "parameter", "truth", "method", *INTERVAL_STATS]
     if not frames:

@@ -215,3 +215,15 @@ def test_the_normal_quantile_is_scipys_at_every_level():
 def test_the_level_is_still_checked_every_time(level):
     with pytest.raises(results.InputError, match="confidence level"):
         results.wald_z(level)
+
+
+def test_the_cached_arrays_cannot_be_edited_behind_the_fit() -> None:
+    import emstat
+
+    fit = emstat.fit_mixture(emstat.load_dataset("faithful")[["waiting"]], 2, "V")
+    arrays = fit.params_arrays
+    with pytest.raises(ValueError, match="read-only"):
+        arrays.estimate[1] = -5.0
+    with pytest.raises(ValueError, match="read-only"):
+        arrays.std_err[1] = 0.0
+    assert fit.conf_int(0.95)["estimate"].iloc[1] == fit.params["estimate"].iloc[1]

@@ -195,3 +195,10 @@ def test_float_and_int_frames_keep_their_values_labels_and_rows() -> None:
     np.testing.assert_array_equal(
         _validation.as_numeric_data(mixed).values, mixed.to_numpy(dtype=float)
     )
+
+
+def test_one_class_of_a_constant_column_is_every_row() -> None:
+    x = np.full(5, 2.5)  # before: the cut points' search never ended
+    cuts = hc.QuantileCuts.of(x).cuts(1)
+    assert cuts[0] < 2.5 < cuts[1]
+    np.testing.assert_array_equal(hc.qclass(x, 1), np.zeros(5, dtype=int))

@@ -191,3 +191,10 @@ def test_interval_settings_default_to_a_percentile_parametric_bootstrap() -> Non
     assert (settings.control().tol, settings.control().criterion) == (1e-7, "rel")
     with pytest.raises(InputError, match="intervals: tol"):
         IntervalSettings(methods=("bootstrap",), tol=-1.0)
+
+
+def test_a_summary_saved_before_median_widths_still_reads() -> None:
+    scenarios = pd.DataFrame({"scenario": [0], "n": [10]})
+    summary = summarise_replicates(_tiny_rows(), scenarios).drop(columns="median_width_boot")
+    long = interval_summary(summary)
+    assert long["coverage"].tolist() == [0.75] and long["median_width"].isna().all()
