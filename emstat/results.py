@@ -249,6 +249,11 @@ class ParamsArrays:
 
     COLUMNS = ("component", "parameter", "estimate", "std_err", "ci_low", "ci_high", "scale")
 
+    def __post_init__(self) -> None:
+        # read-only: a fit caches them, and a caller's edit must not reach its cache
+        for name in self.COLUMNS:
+            getattr(self, name).flags.writeable = False
+
     def __len__(self) -> int:
         return int(self.estimate.size)
 
@@ -269,13 +274,13 @@ class ParamsArrays:
     def from_frame(cls, table: pd.DataFrame) -> ParamsArrays:
         """The columns of a ``params`` table (of any fit)."""
         return cls(
-            component=table["component"].to_numpy(dtype=np.int64),
-            parameter=table["parameter"].to_numpy(dtype=object),
-            estimate=table["estimate"].to_numpy(dtype=float),
-            std_err=table["std_err"].to_numpy(dtype=float),
-            ci_low=table["ci_low"].to_numpy(dtype=float),
-            ci_high=table["ci_high"].to_numpy(dtype=float),
-            scale=table["scale"].to_numpy(dtype=object),
+            component=table["component"].to_numpy(dtype=np.int64, copy=True),
+            parameter=table["parameter"].to_numpy(dtype=object, copy=True),
+            estimate=table["estimate"].to_numpy(dtype=float, copy=True),
+            std_err=table["std_err"].to_numpy(dtype=float, copy=True),
+            ci_low=table["ci_low"].to_numpy(dtype=float, copy=True),
+            ci_high=table["ci_high"].to_numpy(dtype=float, copy=True),
+            scale=table["scale"].to_numpy(dtype=object, copy=True),
         )
 
 
@@ -300,8 +305,7 @@ def params_arrays(
     per_component = len(names)
     all_scales = np.asarray(scales * k, dtype=object)
     low, high = wald_intervals(estimate, std_err, all_scales, level)
-    # copies, read-only: a fit caches them, and a caller's edit must not reach its cache
-    arrays = ParamsArrays(
+    return ParamsArrays(  # copies of the caller's arrays: these become read-only
         component=np.repeat(np.arange(1, k + 1, dtype=np.int64), per_component),
         parameter=np.asarray(names * k, dtype=object),
         estimate=np.array(estimate, dtype=float),
@@ -310,9 +314,6 @@ def params_arrays(
         ci_high=high,
         scale=all_scales,
     )
-    for values in vars(arrays).values():
-        values.flags.writeable = False
-    return arrays
 
 
 def params_frame(

@@ -32,6 +32,7 @@ __all__ = [
     "fused_e_step",
     "gaussian_params",
     "log_responsibilities",
+    "log_weights",
     "numpy_e_step",
     "parameter_names",
     "reported_vector",
@@ -346,7 +347,8 @@ def _whitened_means(params: GaussianParams) -> np.ndarray:
     return np.einsum("kd,kde->ke", params.means, params.prec_chol)
 
 
-def _log_weights(params: GaussianParams) -> np.ndarray:
+def log_weights(params: GaussianParams) -> np.ndarray:
+    """``log w_k - 1/2 log|Sigma_k|``, the constant of each component's log-density."""
     with np.errstate(divide="ignore"):
         return np.log(params.weights) + params.half_log_det_prec
 
@@ -354,7 +356,7 @@ def _log_weights(params: GaussianParams) -> np.ndarray:
 def _log_densities(y: np.ndarray, params: GaussianParams) -> np.ndarray:
     with np.errstate(over="ignore"):
         maha = np.einsum("nkd,nkd->nk", y, y)
-    return _log_weights(params) - 0.5 * (y.shape[2] * _LOG_2PI + maha)
+    return log_weights(params) - 0.5 * (y.shape[2] * _LOG_2PI + maha)
 
 
 def log_responsibilities(
@@ -404,8 +406,8 @@ def _far_row(
     diff = x @ (prec - prec[r]) - (whitened_means - whitened_means[r])
     with np.errstate(over="ignore", invalid="ignore"):
         gap = size * np.einsum("kd,kd->k", diff, unit + unit[r])
-        log_weights = _log_weights(params)
-        relative = log_weights - log_weights[r] - 0.5 * gap
+        constants = log_weights(params)
+        relative = constants - constants[r] - 0.5 * gap
     relative[r] = 0.0
     if not np.all(relative < np.inf):  # also NaN
         raise InputError(
@@ -414,7 +416,7 @@ def _far_row(
     total = float(logsumexp_rows(relative[None, :])[0])
     with np.errstate(over="ignore"):
         nearest = size * (size * float(unit[r] @ unit[r]))
-    log_lik = float(log_weights[r]) - 0.5 * (y.shape[1] * _LOG_2PI + nearest) + total
+    log_lik = float(constants[r]) - 0.5 * (y.shape[1] * _LOG_2PI + nearest) + total
     return relative - total, log_lik
 
 

@@ -443,12 +443,6 @@ def _case_weights(n: int, case_weights: Array | None) -> Array:
     return np.ascontiguousarray(case_weights, dtype=float)
 
 
-def _log_weights(params: GaussianParams) -> Array:
-    """``log w_k - 1/2 log|Sigma_k|``, the constant of each component's log-density."""
-    with np.errstate(divide="ignore"):
-        return np.log(params.weights) + params.half_log_det_prec
-
-
 def _compiled_derivatives(
     x: Array, params: GaussianParams, chart: _Chart, case_weights: Array | None
 ) -> tuple[Array, Array, Array, float] | None:
@@ -462,7 +456,7 @@ def _compiled_derivatives(
         np.asarray(chart.weights, dtype=float),
         np.ascontiguousarray(chart.means, dtype=float),
         np.ascontiguousarray(params.prec_chol, dtype=float),
-        _log_weights(params),
+        gaussian.log_weights(params),
         np.ascontiguousarray(chart.orientations),
         np.ascontiguousarray(chart.d_m),
         np.ascontiguousarray(chart.d2_m),
@@ -982,7 +976,7 @@ def _weighted_loglik(x: Array, params: GaussianParams, case_weights: Array | Non
     value = _information_kernels.log_likelihood(
         np.ascontiguousarray(x, dtype=float),
         _case_weights(x.shape[0], case_weights),
-        _log_weights(params),
+        gaussian.log_weights(params),
         np.ascontiguousarray(params.means, dtype=float),
         np.ascontiguousarray(params.prec_chol, dtype=float),
     )
@@ -1027,15 +1021,23 @@ def _ascent(
     ``current - slack`` (and the covariances valid), and its log-likelihood; None when
     :data:`_HALVINGS` halvings do not get there."""
     for halving in range(_HALVINGS):
-        weights, means, covs = _chart_point(chart, step * 0.5**halving)
-        try:
-            trial = gaussian.gaussian_params(weights, means, covs, diagonal=diagonal)
-        except (EmstatError, np.linalg.LinAlgError):
-            continue
-        value = _weighted_loglik(x, trial, case_weights)
-        if value >= current - slack:
-            return trial, value
+        trial = _trial(x, chart, step * 0.5**halving, case_weights, diagonal)
+        if trial is not None and trial[1] >= current - slack:
+            return trial
     return None
+
+
+def _trial(
+    x: Array, chart: _Chart, step: Array, case_weights: Array | None, diagonal: bool
+) -> tuple[GaussianParams, float] | None:
+    """The parameters at chart coordinates ``step`` and their log-likelihood; None where
+    the covariances there are not valid."""
+    weights, means, covs = _chart_point(chart, step)
+    try:
+        params = gaussian.gaussian_params(weights, means, covs, diagonal=diagonal)
+    except (EmstatError, np.linalg.LinAlgError):
+        return None
+    return params, _weighted_loglik(x, params, case_weights)
 
 
 #: Levenberg-Marquardt dampings tried in turn (in units of the information scaled by each
@@ -1070,14 +1072,9 @@ def _damped_ascent(
     does."""
     chart, hess, size, grad = known
     for index, step in enumerate(_damped_steps(-hess, grad, size, first), start=first):
-        weights, means, covs = _chart_point(chart, step)
-        try:
-            trial = gaussian.gaussian_params(weights, means, covs, diagonal=diagonal)
-        except (EmstatError, np.linalg.LinAlgError):
-            continue
-        value = _weighted_loglik(x, trial, case_weights)
-        if value > current:
-            return trial, value, index
+        trial = _trial(x, chart, step, case_weights, diagonal)
+        if trial is not None and trial[1] > current:
+            return (*trial, index)
     return None
 
 
@@ -1378,7 +1375,7 @@ def _row_scores(x: Array, params: GaussianParams, chart: _Chart) -> Array:
         np.asarray(chart.weights, dtype=float),
         np.ascontiguousarray(chart.means, dtype=float),
         np.ascontiguousarray(params.prec_chol, dtype=float),
-        _log_weights(params),
+        gaussian.log_weights(params),
         np.ascontiguousarray(chart.orientations),
         np.ascontiguousarray(chart.d_m),
         np.ascontiguousarray(chart.cov_index, dtype=np.intp),
