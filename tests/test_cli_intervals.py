@@ -168,3 +168,23 @@ def test_the_heading_keeps_the_level_and_profile_notes_are_kept(
     assert "97.5% confidence intervals" in output
     table = pd.read_csv(out)
     assert "note" in table.columns
+
+
+def test_a_write_that_fails_leaves_the_old_intervals_file_whole(
+    faithful_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "intervals.csv"
+    out.write_text("the old table\n")
+
+    def half_then_fail(self: pd.DataFrame, path: Path, **options: object) -> None:
+        Path(path).write_text("method,comp")  # a part, then the process dies
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", half_then_fail)
+    runner.invoke(
+        app,
+        ["fit", str(faithful_csv), "-k", "2", "--intervals", "wald", "--intervals-out", str(out),
+         "--overwrite"],
+    )  # fmt: skip
+    assert out.read_text() == "the old table\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["intervals.csv"]  # no temporary left

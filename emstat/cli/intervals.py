@@ -207,5 +207,8 @@ def show_intervals(
     for line in notes:
         note(line, fmt)
     if out is not None:
-        table.to_csv(out, index=False)
+        from emstat.simulation.storage import atomic_write
+
+        # whole or not at all: a run killed mid-write leaves no part of a table
+        atomic_write(Path(out), lambda tmp: table.to_csv(tmp, index=False))
         note(f"intervals written to {out}", fmt)
