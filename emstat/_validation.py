@@ -141,7 +141,7 @@ def _plain_array(
 def _plain_frame(
     data: Any, columns: Sequence[str] | None, expected: Sequence[str] | None
 ) -> NumericData | None:
-    """A DataFrame of finite float columns passes with one copy and one finiteness check.
+    """A DataFrame of finite float or integer columns passes with one copy and one finiteness check.
 
     Anything else, or any problem, returns None, and the general path
     validates and names what is wrong.
@@ -159,12 +159,17 @@ def _plain_frame(
         frame = data[wanted]
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         return None
-    if not all(dtype.kind == "f" for dtype in _column_dtypes(frame)):
+    if not all(_plain_number(dtype) for dtype in _column_dtypes(frame)):
         return None
     values = frame.to_numpy(dtype=float, copy=True)
     if not np.isfinite(values).all():
         return None
     return NumericData(values, [str(c) for c in frame.columns], frame.index)
+
+
+def _plain_number(dtype: Any) -> bool:
+    """A float column, or a NumPy integer column (which cannot hold a missing value)."""
+    return bool(dtype.kind == "f" or (isinstance(dtype, np.dtype) and dtype.kind in "iu"))
 
 
 def _column_dtypes(frame: pd.DataFrame) -> Iterable[Any]:

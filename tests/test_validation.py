@@ -50,7 +50,8 @@ def test_float_frame_matches_the_general_path(columns: list[str] | None) -> None
     "frame",
     [
         pd.DataFrame({"a": [1.0, np.nan]}),
-        pd.DataFrame({"a": [1, 2]}),  # integers take the general path (and pass there)
+        pd.DataFrame({"a": pd.array([1, None], dtype="Int64")}),  # nullable: may hold NA
+        pd.DataFrame({"a": [1.0, 2.0], "b": [True, False]}),  # booleans are refused there
         pd.DataFrame({"a": [1.0, 2.0], "s": ["x", "y"]}),
         pd.DataFrame(np.ones((2, 2)), columns=["a", "a"]),
         pd.DataFrame({"a": []}, dtype=float),
@@ -67,6 +68,24 @@ def test_non_string_labels_are_named_as_strings() -> None:
 
 def test_missing_requested_column_takes_the_general_path() -> None:
     assert _plain_frame(pd.DataFrame({"a": [1.0]}), ["b"], None) is None
+
+
+@pytest.mark.parametrize("columns", [None, ["i"], ["u", "f"]])
+def test_integer_frame_matches_the_general_path(columns: list[str] | None) -> None:
+    # a CSV of whole numbers reads as int64: it must not pay for the general path
+    frame = pd.DataFrame(
+        {
+            "i": np.array([3, -1, 2**40], dtype=np.int64),
+            "u": np.array([1, 2, 3], dtype=np.uint8),
+            "f": [0.5, 1.5, 2.5],
+        }
+    )
+    fast = _plain_frame(frame, columns, None)
+    assert fast is not None
+    values, names, index = general_path(frame, columns)
+    np.testing.assert_array_equal(fast.values, values)
+    assert fast.values.dtype == np.float64 and fast.columns == names
+    assert fast.index.equals(index)
 
 
 def test_integer_frame_still_validates() -> None:
