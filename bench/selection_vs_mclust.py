@@ -10,14 +10,19 @@ it out; ``--data iris faithful`` for some data sets) times, on each data set,
   in a child process, once (``--pymclustr-rounds``), stopped after the budget,
 
 in turn, each after 0.2 s idle, best of ``--rounds`` (3) rounds, all on one
-core: numba on one thread, and BLAS/OpenMP pools of numpy and R set to one
-thread before either starts.  It then counts the BIC cells of emstat and of
-pymclustR that agree with R's to 1e-6 relative (both NA counts as agreeing;
-emstat's BIC is shown with mclust's sign).  emstat's default iterative
-M-steps (VEE, EVE, VVE) run to the exact constrained maximum, where mclust
-6.0 stops earlier, so a few of emstat's cells differ from R's beyond 1e-6
-by design; ``mclust_compatible=True`` matches them
-(tests/mixture/test_mclust_reference.py).  This prints a table; it tests nothing.
+core. A timing runs the selection back to back until it has lasted at least
+``--min-seconds`` (0.2 s; measured by a first call of each) and gives the time
+per call: R's clock (``proc.time``) counts whole milliseconds, a fifth of a
+selection on galaxies, and one cold call after the idle pause measures the
+pause more than the code. numba runs on one thread, and the BLAS/OpenMP pools
+of numpy and R are set to one thread before either starts. It then counts the
+BIC cells of emstat and of pymclustR that agree with R's to 1e-6 relative
+(both NA counts as agreeing; emstat's BIC is shown with mclust's sign).
+emstat's default iterative M-steps (VEE, EVE, VVE) run to the exact
+constrained maximum, where mclust 6.0 stops earlier, so a few of emstat's
+cells differ from R's beyond 1e-6 by design; ``mclust_compatible=True``
+matches them (tests/mixture/test_mclust_reference.py). This prints a table; it
+tests nothing.
 """
 
 from __future__ import annotations
@@ -67,33 +72,37 @@ def load(name: str) -> np.ndarray:
     return pd.read_csv(paths[name]).to_numpy(dtype=float)
 
 
-def time_emstat(x: np.ndarray, tables: dict[str, pd.DataFrame]) -> float:
+def time_emstat(x: np.ndarray, tables: dict[str, pd.DataFrame], calls: int = 1) -> float:
+    """``select_mixture``'s seconds per call over ``calls`` calls back to back."""
     import emstat
 
     frame = pd.DataFrame(x, columns=[f"x{j + 1}" for j in range(x.shape[1])])
-    started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        selection = emstat.select_mixture(frame, k=KS)
-    seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        for _ in range(calls):
+            selection = emstat.select_mixture(frame, k=KS)
+        seconds = time.perf_counter() - started
     tables["emstat"] = selection.table_for("bic", "mclust")
-    return seconds
+    return seconds / calls
 
 
-def time_r(x: np.ndarray, tables: dict[str, pd.DataFrame]) -> float:
-    """Mclust's seconds, timed inside R (the data are sent before the clock starts)."""
+def time_r(x: np.ndarray, tables: dict[str, pd.DataFrame], calls: int = 1) -> float:
+    """Mclust's seconds per call over ``calls`` calls back to back, timed inside R (the data
+    are sent before the clock starts)."""
     import rpy2.robjects as ro
     from rpy2.robjects import numpy2ri
     from rpy2.robjects.conversion import localconverter
 
     with localconverter(ro.default_converter + numpy2ri.converter):
         ro.globalenv["X"] = x
+        ro.globalenv["calls"] = calls
     seconds, bic, ks, models = ro.r(
         """
         local({
           started <- proc.time()[["elapsed"]]
-          fit <- Mclust(X, G = 1:9, verbose = FALSE)
-          elapsed <- proc.time()[["elapsed"]] - started
+          for (call in seq_len(calls)) fit <- Mclust(X, G = 1:9, verbose = FALSE)
+          elapsed <- (proc.time()[["elapsed"]] - started) / calls
           list(elapsed, as.numeric(unclass(fit$BIC)), as.integer(rownames(fit$BIC)),
                colnames(fit$BIC))
         })
@@ -152,6 +161,11 @@ def agreeing(table: pd.DataFrame, reference: pd.DataFrame) -> int:
     return count
 
 
+def calls_for(seconds: float, min_seconds: float) -> int:
+    """Calls back to back that last at least ``min_seconds`` at ``seconds`` per call."""
+    return max(1, math.ceil(min_seconds / max(seconds, 1e-4)))
+
+
 def interleaved_best(
     runs: dict[str, Callable[[], float]], rounds: dict[str, int]
 ) -> dict[str, float]:
@@ -170,6 +184,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", nargs="+", choices=DATA, default=list(DATA))
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--min-seconds",
+        type=float,
+        default=0.2,
+        help="least duration of one timing of emstat or R, in calls back to back (default 0.2)",
+    )
     parser.add_argument("--no-pymclustr", action="store_true", help="leave pymclustR out")
     parser.add_argument(
         "--pymclustr-budget",
@@ -199,13 +219,17 @@ def main() -> None:
     for name in args.data:
         x = load(name)
         tables: dict[str, pd.DataFrame] = {}
+        # the first calls compile and cache the kernels, and size the timings
+        emstat_calls = calls_for(
+            min(time_emstat(x, tables), time_emstat(x, tables)), args.min_seconds
+        )
+        r_calls = calls_for(time_r(x, tables), args.min_seconds)
         runs: dict[str, Callable[[], float]] = {
-            "emstat": partial(time_emstat, x, tables),
-            "R": partial(time_r, x, tables),
+            "emstat": partial(time_emstat, x, tables, emstat_calls),
+            "R": partial(time_r, x, tables, r_calls),
         }
         if not args.no_pymclustr:
             runs["pymclustR"] = partial(time_pymclustr, name, args.pymclustr_budget, tables)
-        time_emstat(x, tables)  # compile and cache the kernels before timing
         rounds = {"emstat": args.rounds, "R": args.rounds, "pymclustR": args.pymclustr_rounds}
         best = interleaved_best(runs, rounds)
         cells = tables["R"].size
@@ -215,6 +239,7 @@ def main() -> None:
             "emstat s": best["emstat"],
             "R s": best["R"],
             "R/emstat": best["R"] / best["emstat"],
+            "calls (emstat, R)": f"{emstat_calls}, {r_calls}",
         }
         if not args.no_pymclustr:
             stopped = math.isinf(best["pymclustR"])
