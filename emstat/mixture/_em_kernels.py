@@ -32,7 +32,7 @@ import numpy as np
 
 from emstat.engine import _DECREASE_TOLERANCE, CompiledRun, EMControl
 from emstat.mixture import fused
-from emstat.mixture._fused_kernels import e_step_serial
+from emstat.mixture._fused_kernels import e_step_serial, e_step_workspace
 from emstat.mixture.gaussian import GaussianParams, GaussianStats
 
 __all__ = ["enabled", "loop_for", "run_em"]
@@ -147,6 +147,7 @@ def _em_loop(
     n_decreases = 0
     length = n_prev
     diag_prec = diag_start
+    scratch = e_step_workspace(x.shape[0], x.shape[1], means.shape[0], block_rows)
     while True:
         nk, sums, second, diagonals, loglik, icl_term = e_step_serial(
             x,
@@ -158,6 +159,7 @@ def _em_loop(
             diag_second,
             block_rows,
             rows_per_log,
+            scratch,
         )
         if not math.isfinite(loglik):  # the Python loop raises its error
             status = RESUME

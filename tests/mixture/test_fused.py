@@ -193,3 +193,40 @@ def test_log_likelihood_does_not_depend_on_how_often_logarithms_are_taken(
     assert other[4] == pytest.approx(default[4], rel=1e-14)
     assert other[5] == pytest.approx(default[5], rel=1e-13)
     np.testing.assert_array_equal(other[2], default[2])
+
+
+@pytest.mark.parametrize(
+    ("model", "d", "n"), [("V", 1, 82), ("VVI", 2, 1_500), ("VVV", 3, 20_000), ("EEE", 5, 700)]
+)
+def test_a_reused_workspace_gives_the_statistics_of_a_fresh_one(model: str, d: int, n: int) -> None:
+    # An EM loop hands one workspace to every E-step: what an earlier E-step
+    # left in it (other parameters, other sums) must not reach the next one.
+    from emstat.mixture import _fused_kernels as kernels
+
+    rng = np.random.default_rng(n)
+    x = rng.normal(size=(n, d)) * 2.0
+    scatter = get_covariance_model(model, d).scatter
+    block = fused.block_rows(d)
+    workspace = kernels.e_step_workspace(n, d, 3, block)
+    if n >= 20_000:  # chunks of their own, as the parallel kernel hands out
+        assert workspace[2].shape[0] > 1
+    for seed in range(3):
+        params = fitted_params(model, d, np.random.default_rng(seed))
+        args = (
+            x,
+            params.weights,
+            params.means,
+            params.prec_chol,
+            params.half_log_det_prec,
+            params.diagonal,
+            scatter == "diag",
+            block,
+            fused.rows_per_logarithm(params.k),
+        )
+        fresh = kernels.e_step_serial(*args)
+        reused = kernels.e_step_serial(*args, workspace)
+        for a, b in zip(fresh, reused, strict=True):
+            np.testing.assert_array_equal(a, b)
+        numpy_stats, numpy_ll = gaussian.numpy_e_step(x, params, scatter)
+        assert reused[4] == pytest.approx(numpy_ll, rel=1e-12)
+        np.testing.assert_allclose(reused[0], numpy_stats.nk, rtol=1e-11)
