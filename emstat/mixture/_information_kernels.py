@@ -25,7 +25,7 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["log_likelihood", "loglik_derivatives", "newton_step", "row_scores"]
+__all__ = ["diagonal_trial", "log_likelihood", "loglik_derivatives", "newton_step", "row_scores"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -477,3 +477,92 @@ def newton_step(
     for a in range(p):
         step[a] *= scale[a]
     return step, math.sqrt(distance), True
+
+
+@numba.njit(cache=True, error_model="numpy")
+def diagonal_trial(
+    x: np.ndarray,
+    case_weights: np.ndarray,
+    weights_hat: np.ndarray,
+    means_hat: np.ndarray,
+    covariances_hat: np.ndarray,
+    diagonals: np.ndarray,
+    theta: np.ndarray,
+    cov_index: np.ndarray,
+    n_h: int,
+    shape_basis: np.ndarray,
+    floor_factor: float,
+    eps: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, int]:
+    """The point of a diagonal model's chart at ``theta``, factorised, and its log-likelihood.
+
+    Weights, means, covariances, the diagonal ``prec_chol`` and
+    ``-1/2 log|Sigma_k|`` as :func:`emstat.mixture.stderr._chart_point` and
+    :func:`emstat.mixture.gaussian.gaussian_params` give them (a chart
+    without orientation: ``Sigma_k`` is ``Sigma_hat_k`` with its diagonal
+    moved to ``diag Lambda_hat_k e^{v + B h}``), then the case-weighted
+    log-likelihood there.  The status is 0, or 1 where a variance is at
+    machine zero by ``gaussian_params``' rules (``floor_factor`` is its
+    rounding factor), or 2 where a row's log-likelihood is not finite (the
+    caller then takes numpy's route).
+    """
+    k, d = means_hat.shape
+    weights = np.empty(k)
+    top = -np.inf
+    for j in range(k):
+        a = theta[j] if j < k - 1 else 0.0
+        weights[j] = math.log(weights_hat[j]) + a
+        top = max(top, weights[j])
+    total = 0.0
+    for j in range(k):
+        weights[j] = math.exp(weights[j] - top)
+        total += weights[j]
+    for j in range(k):
+        weights[j] /= total
+    means = np.empty((k, d))
+    for j in range(k):
+        for c in range(d):
+            means[j, c] = means_hat[j, c] + theta[k - 1 + j * d + c]
+    covariances = covariances_hat.copy()
+    for j in range(k):
+        v = theta[cov_index[j, 0]]
+        for c in range(d):
+            log_scale = v
+            for m in range(n_h):
+                log_scale += theta[cov_index[j, 1 + m]] * shape_basis[c, m]
+            lam = diagonals[j, c] * math.exp(log_scale)
+            covariances[j, c, c] += lam - diagonals[j, c]
+    prec_chol = np.zeros((k, d, d))
+    half_log_det = np.zeros(k)
+    status = 0
+    centre = np.zeros(d)
+    for j in range(k):
+        for c in range(d):
+            centre[c] += weights[j] * means[j, c]
+    for c in range(d):
+        unit2 = 0.0
+        for j in range(k):
+            offset = means[j, c] - centre[c]
+            unit2 += weights[j] * (covariances[j, c, c] + offset * offset)
+        unit2 = math.sqrt(unit2) ** 2  # as gaussian.column_scales squared
+        for j in range(k):
+            var = covariances[j, c, c]
+            offset = means[j, c] - centre[c]
+            floor = floor_factor * eps * (offset * offset + abs(var))
+            if not (var > eps * unit2 and var > floor and var < np.inf):
+                status = 1
+    if status:
+        return weights, means, covariances, prec_chol, half_log_det, math.nan, status
+    log_weights = np.empty(k)
+    for j in range(k):
+        acc = 0.0
+        for c in range(d):
+            var = covariances[j, c, c]
+            prec_chol[j, c, c] = 1.0 / math.sqrt(var)
+            acc += math.log(var)
+        half_log_det[j] = -0.5 * acc
+        log_weights[j] = math.log(weights[j]) + half_log_det[j]
+    loglik = log_likelihood(x, case_weights, log_weights, means, prec_chol)
+    if not np.isfinite(loglik):
+        status = 2
+    return weights, means, covariances, prec_chol, half_log_det, loglik, status

@@ -105,6 +105,7 @@ _AFFECTED_RTOL = 1e-7
 # A chart coordinate whose derivative is this small (relative to the
 # covariances it moves) is degenerate: tied eigenvalues.
 _DEGENERATE_RTOL = 1e-9
+_EPS = float(np.finfo(float).eps)
 
 
 # --------------------------------------------------------------------------- #
@@ -1032,12 +1033,48 @@ def _trial(
 ) -> tuple[GaussianParams, float] | None:
     """The parameters at chart coordinates ``step`` and their log-likelihood; None where
     the covariances there are not valid."""
+    if diagonal and not chart.has_orientation:
+        compiled = _diagonal_trial(x, chart, step, case_weights)
+        if compiled is not False:
+            return compiled
     weights, means, covs = _chart_point(chart, step)
     try:
         params = gaussian.gaussian_params(weights, means, covs, diagonal=diagonal)
     except (EmstatError, np.linalg.LinAlgError):
         return None
     return params, _weighted_loglik(x, params, case_weights)
+
+
+def _diagonal_trial(
+    x: Array, chart: _Chart, step: Array, case_weights: Array | None
+) -> tuple[GaussianParams, float] | bool | None:
+    """:func:`_trial` of a diagonal model in one compiled call (the chart's point,
+    :func:`gaussian.gaussian_params`' singularity rules and the log-likelihood); False
+    where a row's log-likelihood is not finite (numpy's route then)."""
+    from emstat.mixture import _information_kernels
+
+    weights, means, covs, prec_chol, half_log_det, loglik, status = (
+        _information_kernels.diagonal_trial(
+            x,
+            _case_weights(x.shape[0], case_weights),
+            chart.weights,
+            chart.means,
+            chart.covariances,
+            chart.diagonals,
+            step,
+            chart.cov_index,
+            chart.d - 1 if chart.has_shape else 0,
+            _sum_zero_basis(chart.d),
+            gaussian.ROUNDING_FACTOR,
+            _EPS,
+        )
+    )
+    if status == 1:
+        return None
+    if status == 2:
+        return False
+    params = GaussianParams(weights, means, covs, prec_chol, half_log_det, True)
+    return params, float(loglik)
 
 
 #: Levenberg-Marquardt dampings tried in turn (in units of the information scaled by each
@@ -1145,23 +1182,43 @@ _FAR = "the fit stopped far from a maximum of the likelihood"
 POLISH_REACH_SE = 3.0
 
 
-def _polish_move(
-    start: GaussianParams, theta: GaussianParams, derivatives: Derivatives
-) -> tuple[float, int, Array, Array]:
-    """How far ``theta`` lies from ``start`` in ``theta``'s standard errors (the most any
-    reported parameter moves; inf where they are not all finite), the row that moves most,
-    and both points' reported parameters."""
+@dataclass(frozen=True)
+class _Move:
+    """How far a polish moved the fit, and the delta method at the polished point.
+
+    ``distance`` is in the polished point's standard errors (the most any
+    reported parameter moves; inf where they are not all finite), ``row``
+    the reported parameter that moves most, ``before`` and ``after`` both
+    points' reported parameters; ``jac``, ``se`` and ``singular`` are
+    :func:`_jacobian` and :func:`_delta_method` at the polished point (read
+    only: what :func:`stationary_std_errors` would compute again).
+    """
+
+    distance: float
+    row: int
+    before: Array
+    after: Array
+    jac: Array
+    se: Array
+    singular: str | None
+
+
+def _polish_move(start: GaussianParams, theta: GaussianParams, derivatives: Derivatives) -> _Move:
+    """How far ``theta`` lies from ``start`` in ``theta``'s standard errors (see
+    :class:`_Move`)."""
     chart, hess, size, _ = derivatives
-    se, _ = _delta_method(-hess, _jacobian(chart), size)
+    jac = _jacobian(chart)
+    se, singular = _delta_method(-hess, jac, size)
+    se.flags.writeable = False
     before = reported_vector(start.weights, start.means, start.covariances)
     after = reported_vector(theta.weights, theta.means, theta.covariances)
     moved = np.abs(after - before)
     free = se != 0  # NaN counts: an unidentified direction is not within reach
     if not np.all(np.isfinite(se[free])):
-        return math.inf, int(np.argmax(moved)), before, after
+        return _Move(math.inf, int(np.argmax(moved)), before, after, jac, se, singular)
     ratio = np.where(free, moved / np.where(free, se, 1.0), 0.0)
     row = int(np.argmax(ratio))
-    return float(ratio[row]), row, before, after
+    return _Move(float(ratio[row]), row, before, after, jac, se, singular)
 
 
 def _polish(
@@ -1170,7 +1227,7 @@ def _polish(
     model: str,
     case_weights: Array | None,
     known: Derivatives | None = None,
-) -> tuple[GaussianParams, str | None, Derivatives | None]:
+) -> tuple[GaussianParams, str | None, Derivatives | None, _Move | None]:
     """Newton steps in the chart from ``params``; where they cannot start (the information
     is not positive definite) or do not reach a stationary point, EM steps at a tight
     tolerance from ``params`` and Newton steps from there.
@@ -1180,21 +1237,24 @@ def _polish(
     ``params`` when the caller has them.  Returns the polished parameters
     (``params`` if EM from them degenerates), then the reason, and the chart
     and :func:`_loglik_derivatives` at the parameters returned when the last
-    Newton step computed them there (None otherwise): they are what the
-    caller would compute again.
+    Newton step computed them there (None otherwise), and the
+    :func:`_polish_move` from ``params`` when it was taken there (None
+    otherwise): they are what the caller would compute again.
     """
     newton, derivatives, stationary = _newton_polish(x, params, model, case_weights, known)
-    # a maximum damped steps found beyond the fit's reach may not be EM's: try EM's
-    if stationary and _polish_move(params, newton, derivatives)[0] <= POLISH_REACH_SE:
-        return newton, None, derivatives
+    if stationary:
+        move = _polish_move(params, newton, derivatives)
+        # a maximum damped steps found beyond the fit's reach may not be EM's: try EM's
+        if move.distance <= POLISH_REACH_SE:
+            return newton, None, derivatives, move
     n = float(x.shape[0] if case_weights is None else case_weights.sum())
     theta, reason = _polish_em(x, params, model, case_weights, n)
     if reason is not None:
-        return theta, reason, None
+        return theta, reason, None, None
     # undamped from EM's point: where its information is not positive definite, damped
     # steps would climb on, away from EM's answer
     theta, derivatives, _ = _newton_polish(x, theta, model, case_weights, damped=False)
-    return theta, None, derivatives
+    return theta, None, derivatives, None
 
 
 def _labels_or_default(labels: list[str] | None, k: int, d: int) -> list[str]:
@@ -1244,13 +1304,14 @@ def _out_of_reach(
     x: Array,
     fitted: GaussianParams,
     polished: GaussianParams,
-    derivatives: Derivatives,
+    move: _Move,
     case_weights: Array | None,
     names: list[str],
 ) -> str | None:
     """Why the polished point's information is not the fit's (it lies more than
-    :data:`POLISH_REACH_SE` standard errors away), or None."""
-    moved, row, before, after = _polish_move(fitted, polished, derivatives)
+    :data:`POLISH_REACH_SE` standard errors away: ``move`` is its :func:`_polish_move`
+    from ``fitted``), or None."""
+    moved, row, before, after = move.distance, move.row, move.before, move.after
     if moved <= POLISH_REACH_SE or not math.isfinite(moved):
         return None  # within reach, or not positive definite there: that is the reason
     gain = _weighted_loglik(x, polished, case_weights) - _weighted_loglik(x, fitted, case_weights)
@@ -1300,6 +1361,7 @@ def stationary_std_errors(
     """
     names = _labels_or_default(labels, params.k, params.d)
     polish_reason = None
+    move: _Move | None = None
     if isinstance(x, ChunkedData):
         # in the chunks' frame; polished by EM steps only (each one a pass over the data)
         chart = _build_chart(params, model)
@@ -1317,7 +1379,7 @@ def stationary_std_errors(
         hess, size, grad = _loglik_derivatives(data, centred, chart, case_weights)
         _, distance = _newton_step(-hess, grad, size)
         if distance > STATIONARY_SE:
-            centred, polish_reason, known = _polish(
+            centred, polish_reason, known, move = _polish(
                 data, centred, model, case_weights, (chart, hess, size, grad)
             )
             if known is None:
@@ -1326,13 +1388,16 @@ def stationary_std_errors(
             else:  # the last Newton step's, at the same parameters
                 chart, hess, size, grad = known
             if polish_reason is None:
-                polish_reason = _out_of_reach(
-                    data, fitted, centred, (chart, hess, size, grad), case_weights, names
-                )
+                if move is None:
+                    move = _polish_move(fitted, centred, (chart, hess, size, grad))
+                polish_reason = _out_of_reach(data, fitted, centred, move, case_weights, names)
                 if polish_reason is not None:
                     return _nan_std_errors(params, polish_reason)
-    jac = _jacobian(chart)
-    se, singular = _delta_method(-hess, jac, size)
+    if move is not None:  # the delta method at these derivatives, taken for the reach
+        jac, se, singular = move.jac, move.se.copy(), move.singular
+    else:
+        jac = _jacobian(chart)
+        se, singular = _delta_method(-hess, jac, size)
     reason: str | None = None
     if singular is not None:
         reason = polish_reason or _why_not_positive_definite(-hess, size, jac, centred, n, names)
