@@ -25,7 +25,14 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["diagonal_trial", "log_likelihood", "loglik_derivatives", "newton_step", "row_scores"]
+__all__ = [
+    "diagonal_newton_polish",
+    "diagonal_trial",
+    "log_likelihood",
+    "loglik_derivatives",
+    "newton_step",
+    "row_scores",
+]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -566,3 +573,204 @@ def diagonal_trial(
     if not np.isfinite(loglik):
         status = 2
     return weights, means, covariances, prec_chol, half_log_det, loglik, status
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _diagonal_derivatives(
+    x: np.ndarray,
+    case_weights: np.ndarray,
+    weights: np.ndarray,
+    means: np.ndarray,
+    covariances: np.ndarray,
+    prec_chol: np.ndarray,
+    half_log_det: np.ndarray,
+    cov_index: np.ndarray,
+    n_free: int,
+    first_basis: np.ndarray,
+    second_basis: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """:func:`loglik_derivatives` in the chart of a diagonal model at these parameters
+    (identity orientations; the jets are combinations of the basis jets)."""
+    k, d = means.shape
+    q = first_basis.shape[1]
+    orientations = np.zeros((k, d, d))
+    d_m = np.zeros((k, q, d, d))
+    d2_m = np.zeros((k, q, q, d, d))
+    log_weights = np.empty(k)
+    for j in range(k):
+        log_weights[j] = math.log(weights[j]) + half_log_det[j]
+        for i in range(d):
+            orientations[j, i, i] = 1.0
+            lam = covariances[j, i, i]
+            d_m[j] += lam * first_basis[i]
+            d2_m[j] += lam * second_basis[i]
+    return loglik_derivatives(
+        x,
+        case_weights,
+        weights,
+        means,
+        prec_chol,
+        log_weights,
+        orientations,
+        d_m,
+        d2_m,
+        cov_index,
+        n_free,
+    )
+
+
+@numba.njit(cache=True, error_model="numpy")
+def covariances_diagonals(covariances: np.ndarray) -> np.ndarray:
+    """The diagonals ``(k, d)`` of ``(k, d, d)`` covariances."""
+    k, d, _ = covariances.shape
+    out = np.empty((k, d))
+    for j in range(k):
+        for i in range(d):
+            out[j, i] = covariances[j, i, i]
+    return out
+
+
+@numba.njit(cache=True, error_model="numpy")
+def diagonal_newton_polish(
+    x: np.ndarray,
+    case_weights: np.ndarray,
+    weights: np.ndarray,
+    means: np.ndarray,
+    covariances: np.ndarray,
+    prec_chol: np.ndarray,
+    half_log_det: np.ndarray,
+    hess: np.ndarray,
+    size: np.ndarray,
+    grad: np.ndarray,
+    cov_index: np.ndarray,
+    n_h: int,
+    shape_basis: np.ndarray,
+    first_basis: np.ndarray,
+    second_basis: np.ndarray,
+    damped: bool,
+    settings: np.ndarray,
+    dampings: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool, int, int]:
+    """:func:`emstat.mixture.stderr._newton_polish` of a diagonal model, in one call.
+
+    From the parameters (and ``hess``, ``size``, ``grad``: the derivatives
+    in their chart), Newton steps halved until the log-likelihood does not
+    decrease, or where the information is not positive definite and
+    ``damped``, Levenberg-Marquardt steps (``dampings``) uphill; every
+    point is :func:`diagonal_trial`'s.  ``settings`` are the polish's
+    constants: steps, the null tolerance, the stationarity tolerance, the
+    Newton tolerance, the rounding slack, the halvings, gaussian_params'
+    rounding factor and machine epsilon.  Returns the parameters reached
+    (weights, means, covariances, prec_chol, -1/2 log|Sigma|), whether they
+    are stationary, a status (0, or 2 where a row's log-likelihood was not
+    finite on the way: the caller then takes numpy's route) and the number of
+    steps taken.
+    """
+    max_steps = int(settings[0])
+    null_rtol, stationary_se, newton_tol = settings[1], settings[2], settings[3]
+    rounding_slack, halvings = settings[4], int(settings[5])
+    floor_factor, eps = settings[6], settings[7]
+    k = means.shape[0]
+    n_free = grad.shape[0]
+    close_tol = stationary_se * 1e-3
+    log_weights = np.empty(k)
+    for j in range(k):
+        log_weights[j] = math.log(weights[j]) + half_log_det[j]
+    current = log_likelihood(x, case_weights, log_weights, means, prec_chol)
+    if not np.isfinite(current):
+        return weights, means, covariances, prec_chol, half_log_det, False, 2, 0
+    close = False
+    damping = 0
+    moves = 0
+    for _ in range(max_steps):
+        info = -hess
+        step, distance, ok = newton_step(info, grad, size, null_rtol)
+        found = False
+        if not ok:  # not positive definite: a damped step, uphill
+            if not damped:
+                return weights, means, covariances, prec_chol, half_log_det, False, 0, moves
+            finite = True
+            for a in range(n_free):
+                if not (np.isfinite(grad[a]) and size[a] > 0):
+                    finite = False
+                for b in range(n_free):
+                    if not np.isfinite(info[a, b]):
+                        finite = False
+            if finite:
+                scale = 1.0 / np.sqrt(size)
+                scaled = info * np.outer(scale, scale)
+                values, vectors = np.linalg.eigh(scaled)
+                shift = max(0.0, -values[0])
+                projected = vectors.T @ (grad * scale)
+                for index in range(damping, dampings.shape[0]):
+                    trial_step = scale * (
+                        vectors @ (projected / (values + shift + dampings[index]))
+                    )
+                    w, m, c, p, h, value, status = diagonal_trial(
+                        x,
+                        case_weights,
+                        weights,
+                        means,
+                        covariances,
+                        covariances_diagonals(covariances),
+                        trial_step,
+                        cov_index,
+                        n_h,
+                        shape_basis,
+                        floor_factor,
+                        eps,
+                    )
+                    if status == 2:
+                        return weights, means, covariances, prec_chol, half_log_det, False, 2, moves
+                    if status == 0 and value > current:
+                        found = True
+                        damping = max(index - 1, 0)
+                        break
+            if not found:
+                return weights, means, covariances, prec_chol, half_log_det, False, 0, moves
+        else:
+            close = distance <= close_tol
+            if distance <= newton_tol:
+                return weights, means, covariances, prec_chol, half_log_det, True, 0, moves
+            slack = rounding_slack * (1.0 + abs(current)) if close else 0.0
+            for halving in range(halvings):
+                w, m, c, p, h, value, status = diagonal_trial(
+                    x,
+                    case_weights,
+                    weights,
+                    means,
+                    covariances,
+                    covariances_diagonals(covariances),
+                    step * 0.5**halving,
+                    cov_index,
+                    n_h,
+                    shape_basis,
+                    floor_factor,
+                    eps,
+                )
+                if status == 2:
+                    return weights, means, covariances, prec_chol, half_log_det, False, 2, moves
+                if status == 0 and value >= current - slack:
+                    found = True
+                    break
+            if not found:
+                return weights, means, covariances, prec_chol, half_log_det, close, 0, moves
+        weights, means, covariances, prec_chol, half_log_det, current = w, m, c, p, h, value
+        moves += 1
+        hess, size, grad, value = _diagonal_derivatives(
+            x,
+            case_weights,
+            weights,
+            means,
+            covariances,
+            prec_chol,
+            half_log_det,
+            cov_index,
+            n_free,
+            first_basis,
+            second_basis,
+        )
+        if not np.isfinite(value):
+            return weights, means, covariances, prec_chol, half_log_det, False, 2, moves
+    _, distance, _ = newton_step(-hess, grad, size, null_rtol)
+    return weights, means, covariances, prec_chol, half_log_det, distance <= close_tol, 0, moves

@@ -61,7 +61,7 @@ import math
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
@@ -191,7 +191,7 @@ def _decompose(covariances: Array, letters: str, model: str) -> tuple[Array, Arr
     k, d, _ = covariances.shape
     volume, shape, orientation = letters[0], letters[1], letters[2]
     if orientation == "I":
-        orientations = np.tile(np.eye(d), (k, 1, 1))
+        orientations = _identities(k, d)
         rotated = covariances  # the identity rotates nothing
     else:
         if orientation == "V":
@@ -204,7 +204,7 @@ def _decompose(covariances: Array, letters: str, model: str) -> tuple[Array, Arr
             orientations = np.broadcast_to(vectors[:, ::-1], (k, d, d)).copy()
         rotated = np.einsum("kji,kjl,klm->kim", orientations, covariances, orientations)
     diagonals = np.diagonal(rotated, axis1=1, axis2=2).copy()
-    if not np.all((diagonals > 0) & (diagonals < np.inf)):
+    if not ((diagonals > 0) & (diagonals < np.inf)).all():
         raise InputError(f"covariance model {model}: the covariances are not positive definite")
     problems = []
     if d > 1:  # a 1 x 1 covariance has no off-diagonal entries
@@ -213,7 +213,7 @@ def _decompose(covariances: Array, letters: str, model: str) -> tuple[Array, Arr
         if np.any(off > _CONSTRAINT_RTOL):
             problems.append("orientation")
     logs = np.log(diagonals)
-    log_volumes = np.mean(logs, axis=1)
+    log_volumes = logs[:, 0] if d == 1 else np.mean(logs, axis=1)
     log_shapes = logs - log_volumes[:, None]
     if volume == "E" and np.ptp(log_volumes) > _CONSTRAINT_RTOL:
         problems.append("volume")
@@ -227,6 +227,14 @@ def _decompose(covariances: Array, letters: str, model: str) -> tuple[Array, Arr
             f"{' and '.join(problems)}; pass the parameters fitted with that model"
         )
     return orientations, diagonals
+
+
+@cache
+def _identities(k: int, d: int) -> Array:
+    """``k`` stacked ``d x d`` identities (read-only: shared by every chart)."""
+    eyes = np.ascontiguousarray(np.broadcast_to(np.eye(d), (k, d, d)))
+    eyes.flags.writeable = False
+    return eyes
 
 
 Jet = tuple[Array, Array, Array]  # value (d, d), first (q, d, d), second (q, q, d, d)
@@ -440,8 +448,16 @@ def _loglik_hessian(
 
 def _case_weights(n: int, case_weights: Array | None) -> Array:
     if case_weights is None:
-        return np.ones(n)
+        return _ones(n)
     return np.ascontiguousarray(case_weights, dtype=float)
+
+
+@lru_cache(maxsize=16)
+def _ones(n: int) -> Array:
+    """The unit case weights of ``n`` rows (read-only: shared by every call)."""
+    ones = np.ones(n)
+    ones.flags.writeable = False
+    return ones
 
 
 def _compiled_derivatives(
@@ -1116,6 +1132,93 @@ def _damped_ascent(
 
 
 def _newton_polish(
+    x: Array,
+    params: GaussianParams,
+    model: str,
+    case_weights: Array | None,
+    known: Derivatives | None = None,
+    *,
+    damped: bool = True,
+) -> tuple[GaussianParams, Derivatives, bool]:
+    """:func:`_python_newton_polish`, for a diagonal model in one compiled call
+    (:func:`_information_kernels.diagonal_newton_polish`; the Python loop where a row's
+    log-likelihood is not finite on the way)."""
+    if known is None:
+        chart = _build_chart(params, model)
+        known = (chart, *_loglik_derivatives(x, params, chart, case_weights))
+    chart = known[0]
+    diagonal = get_covariance_model(model, params.d).scatter == "diag"
+    if diagonal and not chart.has_orientation:
+        compiled = _compiled_newton_polish(x, params, model, case_weights, known, damped)
+        if compiled is not None:
+            return compiled
+    return _python_newton_polish(x, params, model, case_weights, known, damped=damped)
+
+
+def _polish_settings() -> Array:
+    """The Newton polish's constants, in the order the compiled polish reads them."""
+    return np.array(
+        [
+            _NEWTON_STEPS,
+            _NULL_RTOL,
+            STATIONARY_SE,
+            _NEWTON_TOL,
+            _ROUNDING_SLACK,
+            _HALVINGS,
+            gaussian.ROUNDING_FACTOR,
+            _EPS,
+        ],
+        dtype=float,
+    )
+
+
+def _compiled_newton_polish(
+    x: Array,
+    params: GaussianParams,
+    model: str,
+    case_weights: Array | None,
+    known: Derivatives,
+    damped: bool,
+) -> tuple[GaussianParams, Derivatives, bool] | None:
+    """:func:`_python_newton_polish` of a diagonal model in one compiled call; None where a
+    row's log-likelihood is not finite on the way."""
+    from emstat.mixture import _information_kernels
+
+    chart, hess, size, grad = known
+    d = chart.d
+    first, second = _jet_basis(d, chart.has_shape, False)
+    weights, means, covs, prec_chol, half_log_det, stationary, status, moves = (
+        _information_kernels.diagonal_newton_polish(
+            np.ascontiguousarray(x, dtype=float),
+            _case_weights(x.shape[0], case_weights),
+            np.array(params.weights, dtype=float),
+            np.array(params.means, dtype=float),
+            np.array(params.covariances, dtype=float),
+            np.array(params.prec_chol, dtype=float),
+            np.array(params.half_log_det_prec, dtype=float),
+            np.array(hess, dtype=float),
+            np.array(size, dtype=float),
+            np.array(grad, dtype=float),
+            chart.cov_index,
+            d - 1 if chart.has_shape else 0,
+            _sum_zero_basis(d),
+            first,
+            second,
+            damped,
+            _polish_settings(),
+            _DAMPINGS,
+        )
+    )
+    if status != 0:
+        return None
+    if moves == 0:
+        return params, known, bool(stationary)
+    theta = GaussianParams(weights, means, covs, prec_chol, half_log_det, True)
+    chart = _build_chart(theta, model)
+    return theta, (chart, *_loglik_derivatives(x, theta, chart, case_weights)), bool(stationary)
+
+
+def _python_newton_polish(
     x: Array,
     params: GaussianParams,
     model: str,
