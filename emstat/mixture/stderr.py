@@ -420,17 +420,42 @@ def _jacobian(chart: _Chart) -> Array:
     jac = np.zeros((k, m, chart.n_free))
     w = chart.weights
     if k > 1:
-        jac[:, 0, : k - 1] = w[:, None] * (np.eye(k)[:, : k - 1] - w[None, : k - 1])
+        jac[:, 0, : k - 1] = w[:, None] * (_eye(k)[:, : k - 1] - w[None, : k - 1])
+    rows, mean_rows, mean_cols, iu, tri_rows = _jacobian_layout(k, d)
+    jac[rows, mean_rows, mean_cols] = 1.0
+    # d Sigma_k = D_hat_k dM_k D_hat_k^T, each coordinate's upper triangle
+    if chart.has_orientation:
+        d_sigma = np.einsum("kil,kalm,kjm->kaij", chart.orientations, chart.d_m, chart.orientations)
+    else:  # identity orientations
+        d_sigma = chart.d_m
+    jac[rows[:, :, None], tri_rows, chart.cov_index[:, None, :]] = d_sigma[
+        :, :, iu[0], iu[1]
+    ].transpose(0, 2, 1)
+    return jac.reshape(k * m, chart.n_free)
+
+
+@cache
+def _eye(k: int) -> Array:
+    """The ``k x k`` identity (read-only: shared)."""
+    eye = np.eye(k)
+    eye.flags.writeable = False
+    return eye
+
+
+@cache
+def _jacobian_layout(
+    k: int, d: int
+) -> tuple[IntArray, IntArray, IntArray, tuple[IntArray, IntArray], IntArray]:
+    """Index arrays of :func:`_jacobian` for ``k`` components in ``d`` dimensions: the
+    components, the means' rows and chart columns, the upper triangle and its rows."""
     rows = np.arange(k)[:, None]
     means = np.arange(d)
-    jac[rows, 1 + means, k - 1 + rows * d + means] = 1.0
     iu = np.triu_indices(d)
-    # d Sigma_k = D_hat_k dM_k D_hat_k^T, each coordinate's upper triangle
-    d_sigma = np.einsum("kil,kalm,kjm->kaij", chart.orientations, chart.d_m, chart.orientations)
-    jac[
-        rows[:, :, None], 1 + d + np.arange(len(iu[0]))[None, :, None], chart.cov_index[:, None, :]
-    ] = d_sigma[:, :, iu[0], iu[1]].transpose(0, 2, 1)
-    return jac.reshape(k * m, chart.n_free)
+    tri_rows = 1 + d + np.arange(len(iu[0]))[None, :, None]
+    layout = (rows, 1 + means, k - 1 + rows * d + means, iu, tri_rows)
+    for array in (*layout[:3], *iu, tri_rows):
+        array.flags.writeable = False
+    return layout
 
 
 # --------------------------------------------------------------------------- #

@@ -195,6 +195,8 @@ def test_newton_from_a_loose_fit_reaches_the_em_routes_stationary_point(
 
     monkeypatch.setattr(stderr, "_newton_step", recorded)
     monkeypatch.setattr(stderr, "_polish_em", lambda *a: em_calls.append(1) or (a[1], None))
+    # the Python loop, whose steps are seen (the compiled one is checked against it elsewhere)
+    monkeypatch.setattr(stderr, "_compiled_newton_polish", lambda *a: None)
     polished, reason, known, _ = stderr._polish(x, loose, model, None, (chart, hess, size, grad))
     assert reason is None and known is not None and not em_calls
     # quadratic convergence: each distance (in standard errors) below 0.1 squares, down to
