@@ -26,6 +26,7 @@ import numba
 import numpy as np
 
 __all__ = [
+    "delta_method",
     "diagonal_newton_polish",
     "diagonal_trial",
     "log_likelihood",
@@ -774,3 +775,74 @@ def diagonal_newton_polish(
             return weights, means, covariances, prec_chol, half_log_det, False, 2, moves
     _, distance, _ = newton_step(-hess, grad, size, null_rtol)
     return weights, means, covariances, prec_chol, half_log_det, distance <= close_tol, 0, moves
+
+
+@numba.njit(cache=True, error_model="numpy")
+def delta_method(
+    info: np.ndarray, jac: np.ndarray, size: np.ndarray, null_rtol: float, affected_rtol: float
+) -> tuple[np.ndarray, bool, bool]:
+    """:func:`emstat.mixture.stderr._numpy_delta_method`'s standard errors, whether some are
+    NaN, and whether the information has a negative direction (its reason)."""
+    p = info.shape[0]
+    m = jac.shape[0]
+    live = np.empty(p, dtype=np.bool_)
+    negative = False
+    count = 0
+    for a in range(p):
+        live[a] = info[a, a] > null_rtol * size[a]
+        count += live[a]
+        if info[a, a] < -null_rtol * size[a]:
+            negative = True
+    idx = np.empty(count, dtype=np.intp)
+    scale = np.empty(count)
+    c = 0
+    for a in range(p):
+        if live[a]:
+            idx[c] = a
+            scale[c] = 1.0 / math.sqrt(info[a, a])
+            c += 1
+    se = np.zeros(m)
+    affected = np.zeros(m, dtype=np.bool_)
+    if count:
+        scaled = np.empty((count, count))
+        for a in range(count):
+            for b in range(count):
+                scaled[a, b] = info[idx[a], idx[b]] * scale[a] * scale[b]
+        values, vectors = np.linalg.eigh(scaled)
+        big = 0.0
+        for a in range(count):
+            big = max(big, abs(values[a]))
+        floor = null_rtol * max(big, 1.0)
+        for a in range(count):
+            if values[a] < -floor:
+                negative = True
+        for r in range(m):
+            variance = 0.0
+            null_norm = 0.0
+            total_norm = 0.0
+            for a in range(count):
+                proj = 0.0
+                for b in range(count):
+                    proj += jac[r, idx[b]] * scale[b] * vectors[b, a]
+                total_norm += proj * proj
+                if values[a] <= floor:
+                    null_norm += proj * proj
+                else:
+                    variance += proj * proj / values[a]
+            se[r] = math.sqrt(variance)
+            affected[r] = math.sqrt(null_norm) > affected_rtol * math.sqrt(total_norm)
+    for r in range(m):
+        row_norm = 0.0
+        dead_norm = 0.0
+        for a in range(p):
+            row_norm += jac[r, a] * jac[r, a]
+            if not live[a]:
+                dead_norm += jac[r, a] * jac[r, a]
+        if math.sqrt(dead_norm) > affected_rtol * math.sqrt(row_norm):
+            affected[r] = True
+    some = False
+    for r in range(m):
+        if affected[r]:
+            se[r] = math.nan
+            some = True
+    return se, some, negative

@@ -692,7 +692,33 @@ def _degenerate_rows(chart: _Chart, jac: Array) -> Array:
     return bad
 
 
+_NOT_A_MAXIMUM = (
+    "the observed information is not positive definite: the parameters are not a "
+    "local maximum of the likelihood (EM may have stopped early on a flat stretch: "
+    "refit with a smaller tol, e.g. 1e-8)"
+)
+_SINGULAR = "the observed information is singular: some parameters are not identified"
+
+
 def _delta_method(info: Array, jac: Array, size: Array) -> tuple[Array, str | None]:
+    """:func:`_numpy_delta_method` in one compiled call (its oracle in the tests)."""
+    from emstat.mixture import _information_kernels
+
+    if not (np.all(np.isfinite(info)) and np.all(np.isfinite(jac))):
+        return _numpy_delta_method(info, jac, size)  # LAPACK's answer on NaN is numpy's to give
+    se, some, negative = _information_kernels.delta_method(
+        np.ascontiguousarray(info, dtype=float),
+        np.ascontiguousarray(jac, dtype=float),
+        np.ascontiguousarray(size, dtype=float),
+        _NULL_RTOL,
+        _AFFECTED_RTOL,
+    )
+    if not some:
+        return se, None
+    return se, _NOT_A_MAXIMUM if negative else _SINGULAR
+
+
+def _numpy_delta_method(info: Array, jac: Array, size: Array) -> tuple[Array, str | None]:
     """Standard errors ``sqrt(diag(J I^{-1} J^T))``; NaN where ``I`` is not positive definite.
 
     ``size`` is the magnitude of the terms of each diagonal entry of
@@ -719,13 +745,9 @@ def _delta_method(info: Array, jac: Array, size: Array) -> tuple[Array, str | No
     reason = None
     if np.any(affected):
         if np.any(values < -_NULL_RTOL * max(big, 1.0)) or np.any(diag < -_NULL_RTOL * size):
-            reason = (
-                "the observed information is not positive definite: the parameters are not a "
-                "local maximum of the likelihood (EM may have stopped early on a flat stretch: "
-                "refit with a smaller tol, e.g. 1e-8)"
-            )
+            reason = _NOT_A_MAXIMUM
         else:
-            reason = "the observed information is singular: some parameters are not identified"
+            reason = _SINGULAR
     return se, reason
 
 

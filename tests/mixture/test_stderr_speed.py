@@ -169,3 +169,30 @@ def test_compiled_polish_falls_back_where_a_row_overflows(
         assert stderr._compiled_newton_polish(x, params, "V", None, known, True) is None
         stderr._newton_polish(x, params, "V", None, known)
     assert calls == [1]
+
+
+def test_compiled_delta_method_matches_numpy() -> None:
+    """Positive definite, indefinite and singular informations, and dead coordinates."""
+    rng = np.random.default_rng(0)
+    reasons: dict[str | None, int] = {}
+    for trial in range(600):
+        p, m = int(rng.integers(1, 9)), int(rng.integers(1, 12))
+        a = rng.normal(size=(p, p))
+        info = a @ a.T
+        kind = trial % 4
+        if kind == 1:  # indefinite
+            info -= 0.5 * np.trace(info) / p * np.eye(p)
+        elif kind == 2:  # singular: a direction removed
+            v = np.linalg.qr(rng.normal(size=(p, p)))[0][:, :1]
+            info -= (v.T @ info @ v) * (v @ v.T)
+        elif kind == 3:  # a coordinate the data do not move
+            info[0, :] = info[:, 0] = 0.0
+        size = np.abs(np.diag(info)) + rng.uniform(0.1, 1.0, p)
+        jac = rng.normal(size=(m, p)) * (rng.uniform(size=(m, p)) > 0.3)
+        want, want_reason = stderr._numpy_delta_method(info, jac, size)
+        got, reason = stderr._delta_method(info, jac, size)
+        assert reason == want_reason
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        np.testing.assert_allclose(got, want, rtol=1e-10)
+        reasons[reason] = reasons.get(reason, 0) + 1
+    assert len(reasons) == 3  # all three verdicts seen
