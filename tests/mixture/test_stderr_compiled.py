@@ -284,6 +284,7 @@ def test_em_route_reason_when_em_from_the_fit_degenerates(
     message = "EM from the estimate runs into a degenerate solution (test)"
     monkeypatch.setattr(stderr, "_polish_em", lambda *a: (a[1], message))
     monkeypatch.setattr(stderr, "_damped_ascent", lambda *a: None)  # the EM route, then
+    monkeypatch.setattr(stderr, "_compiled_newton_polish", lambda *a: None)  # (in Python)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         se, reason = stderr.stationary_std_errors(x, params, "V")
