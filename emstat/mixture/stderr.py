@@ -61,7 +61,7 @@ import math
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -191,7 +191,8 @@ def _decompose(covariances: Array, letters: str, model: str) -> tuple[Array, Arr
     k, d, _ = covariances.shape
     volume, shape, orientation = letters[0], letters[1], letters[2]
     if orientation == "I":
-        orientations = _identities(k, d)
+        # a writable copy: the kernels see the same array type as for the other models
+        orientations = _identities(k, d).copy()
         rotated = covariances  # the identity rotates nothing
     else:
         if orientation == "V":
@@ -473,16 +474,8 @@ def _loglik_hessian(
 
 def _case_weights(n: int, case_weights: Array | None) -> Array:
     if case_weights is None:
-        return _ones(n)
+        return np.ones(n)
     return np.ascontiguousarray(case_weights, dtype=float)
-
-
-@lru_cache(maxsize=16)
-def _ones(n: int) -> Array:
-    """The unit case weights of ``n`` rows (read-only: shared by every call)."""
-    ones = np.ones(n)
-    ones.flags.writeable = False
-    return ones
 
 
 def _compiled_derivatives(
