@@ -12,11 +12,12 @@ Python loop (``emstat.mixture._em_kernels.enabled``): one small fit's EM
 and ``select_mixture`` on faithful and iris; ``--before DIR`` also times the
 whole command (``emstat simulate ... --workers``) with the package in DIR
 (an older checkout) against this one, alternating.  ``--stderr`` times the
-information standard errors of the study's fits (``stationary_std_errors``
-on 200 fits of its replicates, ms per fit, CPU time: the Newton polish, the
-EM route where the information is not positive definite), with ``--before
-DIR`` also with the package in DIR, alternating.  Every time is the best of
-``--rounds`` (the machine is shared).
+information standard errors of the study's fits (``fit.params_arrays`` on
+the fits of its 1,000 replicates, ms per fit, CPU time: the Newton polish,
+the EM route where it does not reach a maximum within reach, the empirical
+information and the Wald table), with ``--before DIR`` also with the
+package in DIR, alternating.  Every time is the best of ``--rounds`` (the
+machine is shared).
 """
 
 from __future__ import annotations
@@ -165,32 +166,49 @@ def whole_command(before: str, reps: int, workers: int, rounds: int) -> None:
     )
 
 
-def stderr_fits(count: int = 200) -> list[tuple[np.ndarray, object]]:
-    """``count`` replicates of the study and their fits (the ones that are not degenerate)."""
-    rng = np.random.default_rng(1)
-    fits = []
-    for _ in range(count):
-        x = np.concatenate([rng.normal(-0.8, 1, 50), rng.normal(0.8, 1, 50)])[:, None]
-        fit = fit_mixture(x, 2, "V")
-        if fit.ok:
-            fits.append((x, fit.params_))
-    return fits
+def stderr_replicates(reps: int = 1000) -> list[tuple[np.ndarray, dict]]:
+    """The study's first ``reps`` replicates (seed 1): data and ``fit_mixture`` arguments,
+    as ``emstat simulate`` draws and fits them."""
+    from emstat.simulation.design import make_design, mixture_from_formula
+    from emstat.simulation.replicate import replicate_rng, scenario_setup
+
+    design = make_design(mixture_from_formula(FORMULA), n=100, reps=reps, k=2, model="V", seed=1)
+    scenario = design.scenarios()[0]
+    setup = scenario_setup(design, scenario)
+    replicates = []
+    for replicate in range(reps):
+        rng, fit_seed = replicate_rng(design.seed, replicate)
+        x, _ = setup.truth.draw(scenario.n, rng)
+        arguments = {
+            **setup.truth.fit_arguments(scenario.model),
+            "init": design.fit.init,
+            "seed": fit_seed,
+            "control": setup.control,
+            **setup.options,
+        }
+        replicates.append((x, arguments))
+    return replicates
 
 
 def stderr_time(rounds: int) -> float:
-    """The best of ``rounds`` CPU times of ``stationary_std_errors`` per fit, in ms."""
-    from emstat.mixture.stderr import stationary_std_errors
-
+    """The best of ``rounds`` CPU times of ``fit.params_arrays`` (the information standard
+    errors and the Wald table) per fit of the study's 1,000 replicates, in ms; the fits
+    themselves are not timed."""
+    replicates = stderr_replicates()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fits = stderr_fits()
-        stationary_std_errors(*fits[0], "V")  # warm up
+        _ = fit_mixture(replicates[0][0], 2, **replicates[0][1]).params_arrays  # warm up
         times = []
         for _ in range(rounds):
-            started = time.process_time()
-            for x, params in fits:
-                stationary_std_errors(x, params, "V")
-            times.append((time.process_time() - started) / len(fits))
+            cpu, count = 0.0, 0
+            for x, arguments in replicates:
+                fit = fit_mixture(x, 2, **arguments)
+                if fit.ok:
+                    started = time.process_time()
+                    _ = fit.params_arrays
+                    cpu += time.process_time() - started
+                    count += 1
+            times.append(cpu / count)
     return min(times) * 1e3
 
 
@@ -207,7 +225,7 @@ def stderr_compare(before: str | None, rounds: int) -> None:
             out = subprocess.run(command, env=env, check=True, capture_output=True, text=True)
             times[tree].append(float(out.stdout.split()[-1]))
     now = min(times[here])
-    line = f"stationary_std_errors, ms per fit (CPU, best of {rounds}): now {now:.3f}"
+    line = f"fit.params_arrays, ms per fit (CPU, best of {rounds}): now {now:.3f}"
     if before is not None:
         old = min(times[before])
         line += f", before {old:.3f}, {old / now:.2f}x"

@@ -25,7 +25,15 @@ import math
 import numba
 import numpy as np
 
-__all__ = ["log_likelihood", "loglik_derivatives", "newton_step", "row_scores"]
+__all__ = [
+    "delta_method",
+    "diagonal_newton_polish",
+    "diagonal_trial",
+    "log_likelihood",
+    "loglik_derivatives",
+    "newton_step",
+    "row_scores",
+]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -477,3 +485,364 @@ def newton_step(
     for a in range(p):
         step[a] *= scale[a]
     return step, math.sqrt(distance), True
+
+
+@numba.njit(cache=True, error_model="numpy")
+def diagonal_trial(
+    x: np.ndarray,
+    case_weights: np.ndarray,
+    weights_hat: np.ndarray,
+    means_hat: np.ndarray,
+    covariances_hat: np.ndarray,
+    diagonals: np.ndarray,
+    theta: np.ndarray,
+    cov_index: np.ndarray,
+    n_h: int,
+    shape_basis: np.ndarray,
+    floor_factor: float,
+    eps: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float, int]:
+    """The point of a diagonal model's chart at ``theta``, factorised, and its log-likelihood.
+
+    Weights, means, covariances, the diagonal ``prec_chol`` and
+    ``-1/2 log|Sigma_k|`` as :func:`emstat.mixture.stderr._chart_point` and
+    :func:`emstat.mixture.gaussian.gaussian_params` give them (a chart
+    without orientation: ``Sigma_k`` is ``Sigma_hat_k`` with its diagonal
+    moved to ``diag Lambda_hat_k e^{v + B h}``), then the case-weighted
+    log-likelihood there.  The status is 0, or 1 where a variance is at
+    machine zero by ``gaussian_params``' rules (``floor_factor`` is its
+    rounding factor), or 2 where a row's log-likelihood is not finite (the
+    caller then takes numpy's route).
+    """
+    k, d = means_hat.shape
+    weights = np.empty(k)
+    top = -np.inf
+    for j in range(k):
+        a = theta[j] if j < k - 1 else 0.0
+        weights[j] = math.log(weights_hat[j]) + a
+        top = max(top, weights[j])
+    total = 0.0
+    for j in range(k):
+        weights[j] = math.exp(weights[j] - top)
+        total += weights[j]
+    for j in range(k):
+        weights[j] /= total
+    means = np.empty((k, d))
+    for j in range(k):
+        for c in range(d):
+            means[j, c] = means_hat[j, c] + theta[k - 1 + j * d + c]
+    covariances = covariances_hat.copy()
+    for j in range(k):
+        v = theta[cov_index[j, 0]]
+        for c in range(d):
+            log_scale = v
+            for m in range(n_h):
+                log_scale += theta[cov_index[j, 1 + m]] * shape_basis[c, m]
+            lam = diagonals[j, c] * math.exp(log_scale)
+            covariances[j, c, c] += lam - diagonals[j, c]
+    prec_chol = np.zeros((k, d, d))
+    half_log_det = np.zeros(k)
+    status = 0
+    centre = np.zeros(d)
+    for j in range(k):
+        for c in range(d):
+            centre[c] += weights[j] * means[j, c]
+    for c in range(d):
+        unit2 = 0.0
+        for j in range(k):
+            offset = means[j, c] - centre[c]
+            unit2 += weights[j] * (covariances[j, c, c] + offset * offset)
+        unit2 = math.sqrt(unit2) ** 2  # as gaussian.column_scales squared
+        for j in range(k):
+            var = covariances[j, c, c]
+            offset = means[j, c] - centre[c]
+            floor = floor_factor * eps * (offset * offset + abs(var))
+            if not (var > eps * unit2 and var > floor and var < np.inf):
+                status = 1
+    if status:
+        return weights, means, covariances, prec_chol, half_log_det, math.nan, status
+    log_weights = np.empty(k)
+    for j in range(k):
+        acc = 0.0
+        for c in range(d):
+            var = covariances[j, c, c]
+            prec_chol[j, c, c] = 1.0 / math.sqrt(var)
+            acc += math.log(var)
+        half_log_det[j] = -0.5 * acc
+        log_weights[j] = math.log(weights[j]) + half_log_det[j]
+    loglik = log_likelihood(x, case_weights, log_weights, means, prec_chol)
+    if not np.isfinite(loglik):
+        status = 2
+    return weights, means, covariances, prec_chol, half_log_det, loglik, status
+
+
+@numba.njit(cache=True, error_model="numpy")
+def _diagonal_derivatives(
+    x: np.ndarray,
+    case_weights: np.ndarray,
+    weights: np.ndarray,
+    means: np.ndarray,
+    covariances: np.ndarray,
+    prec_chol: np.ndarray,
+    half_log_det: np.ndarray,
+    cov_index: np.ndarray,
+    n_free: int,
+    first_basis: np.ndarray,
+    second_basis: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """:func:`loglik_derivatives` in the chart of a diagonal model at these parameters
+    (identity orientations; the jets are combinations of the basis jets)."""
+    k, d = means.shape
+    q = first_basis.shape[1]
+    orientations = np.zeros((k, d, d))
+    d_m = np.zeros((k, q, d, d))
+    d2_m = np.zeros((k, q, q, d, d))
+    log_weights = np.empty(k)
+    for j in range(k):
+        log_weights[j] = math.log(weights[j]) + half_log_det[j]
+        for i in range(d):
+            orientations[j, i, i] = 1.0
+            lam = covariances[j, i, i]
+            d_m[j] += lam * first_basis[i]
+            d2_m[j] += lam * second_basis[i]
+    return loglik_derivatives(
+        x,
+        case_weights,
+        weights,
+        means,
+        prec_chol,
+        log_weights,
+        orientations,
+        d_m,
+        d2_m,
+        cov_index,
+        n_free,
+    )
+
+
+@numba.njit(cache=True, error_model="numpy")
+def covariances_diagonals(covariances: np.ndarray) -> np.ndarray:
+    """The diagonals ``(k, d)`` of ``(k, d, d)`` covariances."""
+    k, d, _ = covariances.shape
+    out = np.empty((k, d))
+    for j in range(k):
+        for i in range(d):
+            out[j, i] = covariances[j, i, i]
+    return out
+
+
+@numba.njit(cache=True, error_model="numpy")
+def diagonal_newton_polish(
+    x: np.ndarray,
+    case_weights: np.ndarray,
+    weights: np.ndarray,
+    means: np.ndarray,
+    covariances: np.ndarray,
+    prec_chol: np.ndarray,
+    half_log_det: np.ndarray,
+    hess: np.ndarray,
+    size: np.ndarray,
+    grad: np.ndarray,
+    cov_index: np.ndarray,
+    n_h: int,
+    shape_basis: np.ndarray,
+    first_basis: np.ndarray,
+    second_basis: np.ndarray,
+    damped: bool,
+    settings: np.ndarray,
+    dampings: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool, int, int]:
+    """:func:`emstat.mixture.stderr._newton_polish` of a diagonal model, in one call.
+
+    From the parameters (and ``hess``, ``size``, ``grad``: the derivatives
+    in their chart), Newton steps halved until the log-likelihood does not
+    decrease, or where the information is not positive definite and
+    ``damped``, Levenberg-Marquardt steps (``dampings``) uphill; every
+    point is :func:`diagonal_trial`'s.  ``settings`` are the polish's
+    constants: steps, the null tolerance, the stationarity tolerance, the
+    Newton tolerance, the rounding slack, the halvings, gaussian_params'
+    rounding factor and machine epsilon.  Returns the parameters reached
+    (weights, means, covariances, prec_chol, -1/2 log|Sigma|), whether they
+    are stationary, a status (0, or 2 where a row's log-likelihood was not
+    finite on the way: the caller then takes numpy's route) and the number of
+    steps taken.
+    """
+    max_steps = int(settings[0])
+    null_rtol, stationary_se, newton_tol = settings[1], settings[2], settings[3]
+    rounding_slack, halvings = settings[4], int(settings[5])
+    floor_factor, eps = settings[6], settings[7]
+    k = means.shape[0]
+    n_free = grad.shape[0]
+    close_tol = stationary_se * 1e-3
+    log_weights = np.empty(k)
+    for j in range(k):
+        log_weights[j] = math.log(weights[j]) + half_log_det[j]
+    current = log_likelihood(x, case_weights, log_weights, means, prec_chol)
+    if not np.isfinite(current):
+        return weights, means, covariances, prec_chol, half_log_det, False, 2, 0
+    close = False
+    damping = 0
+    moves = 0
+    for _ in range(max_steps):
+        info = -hess
+        step, distance, ok = newton_step(info, grad, size, null_rtol)
+        found = False
+        if not ok:  # not positive definite: a damped step, uphill
+            if not damped:
+                return weights, means, covariances, prec_chol, half_log_det, False, 0, moves
+            finite = True
+            for a in range(n_free):
+                if not (np.isfinite(grad[a]) and size[a] > 0):
+                    finite = False
+                for b in range(n_free):
+                    if not np.isfinite(info[a, b]):
+                        finite = False
+            if finite:
+                scale = 1.0 / np.sqrt(size)
+                scaled = info * np.outer(scale, scale)
+                values, vectors = np.linalg.eigh(scaled)
+                shift = max(0.0, -values[0])
+                projected = vectors.T @ (grad * scale)
+                for index in range(damping, dampings.shape[0]):
+                    trial_step = scale * (
+                        vectors @ (projected / (values + shift + dampings[index]))
+                    )
+                    w, m, c, p, h, value, status = diagonal_trial(
+                        x,
+                        case_weights,
+                        weights,
+                        means,
+                        covariances,
+                        covariances_diagonals(covariances),
+                        trial_step,
+                        cov_index,
+                        n_h,
+                        shape_basis,
+                        floor_factor,
+                        eps,
+                    )
+                    if status == 2:
+                        return weights, means, covariances, prec_chol, half_log_det, False, 2, moves
+                    if status == 0 and value > current:
+                        found = True
+                        damping = max(index - 1, 0)
+                        break
+            if not found:
+                return weights, means, covariances, prec_chol, half_log_det, False, 0, moves
+        else:
+            close = distance <= close_tol
+            if distance <= newton_tol:
+                return weights, means, covariances, prec_chol, half_log_det, True, 0, moves
+            slack = rounding_slack * (1.0 + abs(current)) if close else 0.0
+            for halving in range(halvings):
+                w, m, c, p, h, value, status = diagonal_trial(
+                    x,
+                    case_weights,
+                    weights,
+                    means,
+                    covariances,
+                    covariances_diagonals(covariances),
+                    step * 0.5**halving,
+                    cov_index,
+                    n_h,
+                    shape_basis,
+                    floor_factor,
+                    eps,
+                )
+                if status == 2:
+                    return weights, means, covariances, prec_chol, half_log_det, False, 2, moves
+                if status == 0 and value >= current - slack:
+                    found = True
+                    break
+            if not found:
+                return weights, means, covariances, prec_chol, half_log_det, close, 0, moves
+        weights, means, covariances, prec_chol, half_log_det, current = w, m, c, p, h, value
+        moves += 1
+        hess, size, grad, value = _diagonal_derivatives(
+            x,
+            case_weights,
+            weights,
+            means,
+            covariances,
+            prec_chol,
+            half_log_det,
+            cov_index,
+            n_free,
+            first_basis,
+            second_basis,
+        )
+        if not np.isfinite(value):
+            return weights, means, covariances, prec_chol, half_log_det, False, 2, moves
+    _, distance, _ = newton_step(-hess, grad, size, null_rtol)
+    return weights, means, covariances, prec_chol, half_log_det, distance <= close_tol, 0, moves
+
+
+@numba.njit(cache=True, error_model="numpy")
+def delta_method(
+    info: np.ndarray, jac: np.ndarray, size: np.ndarray, null_rtol: float, affected_rtol: float
+) -> tuple[np.ndarray, bool, bool]:
+    """:func:`emstat.mixture.stderr._numpy_delta_method`'s standard errors, whether some are
+    NaN, and whether the information has a negative direction (its reason)."""
+    p = info.shape[0]
+    m = jac.shape[0]
+    live = np.empty(p, dtype=np.bool_)
+    negative = False
+    count = 0
+    for a in range(p):
+        live[a] = info[a, a] > null_rtol * size[a]
+        count += live[a]
+        if info[a, a] < -null_rtol * size[a]:
+            negative = True
+    idx = np.empty(count, dtype=np.intp)
+    scale = np.empty(count)
+    c = 0
+    for a in range(p):
+        if live[a]:
+            idx[c] = a
+            scale[c] = 1.0 / math.sqrt(info[a, a])
+            c += 1
+    se = np.zeros(m)
+    affected = np.zeros(m, dtype=np.bool_)
+    if count:
+        scaled = np.empty((count, count))
+        for a in range(count):
+            for b in range(count):
+                scaled[a, b] = info[idx[a], idx[b]] * scale[a] * scale[b]
+        values, vectors = np.linalg.eigh(scaled)
+        big = 0.0
+        for a in range(count):
+            big = max(big, abs(values[a]))
+        floor = null_rtol * max(big, 1.0)
+        for a in range(count):
+            if values[a] < -floor:
+                negative = True
+        for r in range(m):
+            variance = 0.0
+            null_norm = 0.0
+            total_norm = 0.0
+            for a in range(count):
+                proj = 0.0
+                for b in range(count):
+                    proj += jac[r, idx[b]] * scale[b] * vectors[b, a]
+                total_norm += proj * proj
+                if values[a] <= floor:
+                    null_norm += proj * proj
+                else:
+                    variance += proj * proj / values[a]
+            se[r] = math.sqrt(variance)
+            affected[r] = math.sqrt(null_norm) > affected_rtol * math.sqrt(total_norm)
+    for r in range(m):
+        row_norm = 0.0
+        dead_norm = 0.0
+        for a in range(p):
+            row_norm += jac[r, a] * jac[r, a]
+            if not live[a]:
+                dead_norm += jac[r, a] * jac[r, a]
+        if math.sqrt(dead_norm) > affected_rtol * math.sqrt(row_norm):
+            affected[r] = True
+    some = False
+    for r in range(m):
+        if affected[r]:
+            se[r] = math.nan
+            some = True
+    return se, some, negative

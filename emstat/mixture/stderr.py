@@ -105,6 +105,7 @@ _AFFECTED_RTOL = 1e-7
 # A chart coordinate whose derivative is this small (relative to the
 # covariances it moves) is degenerate: tied eigenvalues.
 _DEGENERATE_RTOL = 1e-9
+_EPS = float(np.finfo(float).eps)
 
 
 # --------------------------------------------------------------------------- #
@@ -190,7 +191,8 @@ def _decompose(covariances: Array, letters: str, model: str) -> tuple[Array, Arr
     k, d, _ = covariances.shape
     volume, shape, orientation = letters[0], letters[1], letters[2]
     if orientation == "I":
-        orientations = np.tile(np.eye(d), (k, 1, 1))
+        # a writable copy: the kernels see the same array type as for the other models
+        orientations = _identities(k, d).copy()
         rotated = covariances  # the identity rotates nothing
     else:
         if orientation == "V":
@@ -203,7 +205,7 @@ def _decompose(covariances: Array, letters: str, model: str) -> tuple[Array, Arr
             orientations = np.broadcast_to(vectors[:, ::-1], (k, d, d)).copy()
         rotated = np.einsum("kji,kjl,klm->kim", orientations, covariances, orientations)
     diagonals = np.diagonal(rotated, axis1=1, axis2=2).copy()
-    if not np.all((diagonals > 0) & (diagonals < np.inf)):
+    if not ((diagonals > 0) & (diagonals < np.inf)).all():
         raise InputError(f"covariance model {model}: the covariances are not positive definite")
     problems = []
     if d > 1:  # a 1 x 1 covariance has no off-diagonal entries
@@ -212,7 +214,7 @@ def _decompose(covariances: Array, letters: str, model: str) -> tuple[Array, Arr
         if np.any(off > _CONSTRAINT_RTOL):
             problems.append("orientation")
     logs = np.log(diagonals)
-    log_volumes = np.mean(logs, axis=1)
+    log_volumes = logs[:, 0] if d == 1 else np.mean(logs, axis=1)
     log_shapes = logs - log_volumes[:, None]
     if volume == "E" and np.ptp(log_volumes) > _CONSTRAINT_RTOL:
         problems.append("volume")
@@ -226,6 +228,14 @@ def _decompose(covariances: Array, letters: str, model: str) -> tuple[Array, Arr
             f"{' and '.join(problems)}; pass the parameters fitted with that model"
         )
     return orientations, diagonals
+
+
+@cache
+def _identities(k: int, d: int) -> Array:
+    """``k`` stacked ``d x d`` identities (read-only: shared by every chart)."""
+    eyes = np.ascontiguousarray(np.broadcast_to(np.eye(d), (k, d, d)))
+    eyes.flags.writeable = False
+    return eyes
 
 
 Jet = tuple[Array, Array, Array]  # value (d, d), first (q, d, d), second (q, q, d, d)
@@ -411,17 +421,42 @@ def _jacobian(chart: _Chart) -> Array:
     jac = np.zeros((k, m, chart.n_free))
     w = chart.weights
     if k > 1:
-        jac[:, 0, : k - 1] = w[:, None] * (np.eye(k)[:, : k - 1] - w[None, : k - 1])
+        jac[:, 0, : k - 1] = w[:, None] * (_eye(k)[:, : k - 1] - w[None, : k - 1])
+    rows, mean_rows, mean_cols, iu, tri_rows = _jacobian_layout(k, d)
+    jac[rows, mean_rows, mean_cols] = 1.0
+    # d Sigma_k = D_hat_k dM_k D_hat_k^T, each coordinate's upper triangle
+    if chart.has_orientation:
+        d_sigma = np.einsum("kil,kalm,kjm->kaij", chart.orientations, chart.d_m, chart.orientations)
+    else:  # identity orientations
+        d_sigma = chart.d_m
+    jac[rows[:, :, None], tri_rows, chart.cov_index[:, None, :]] = d_sigma[
+        :, :, iu[0], iu[1]
+    ].transpose(0, 2, 1)
+    return jac.reshape(k * m, chart.n_free)
+
+
+@cache
+def _eye(k: int) -> Array:
+    """The ``k x k`` identity (read-only: shared)."""
+    eye = np.eye(k)
+    eye.flags.writeable = False
+    return eye
+
+
+@cache
+def _jacobian_layout(
+    k: int, d: int
+) -> tuple[IntArray, IntArray, IntArray, tuple[IntArray, IntArray], IntArray]:
+    """Index arrays of :func:`_jacobian` for ``k`` components in ``d`` dimensions: the
+    components, the means' rows and chart columns, the upper triangle and its rows."""
     rows = np.arange(k)[:, None]
     means = np.arange(d)
-    jac[rows, 1 + means, k - 1 + rows * d + means] = 1.0
     iu = np.triu_indices(d)
-    # d Sigma_k = D_hat_k dM_k D_hat_k^T, each coordinate's upper triangle
-    d_sigma = np.einsum("kil,kalm,kjm->kaij", chart.orientations, chart.d_m, chart.orientations)
-    jac[
-        rows[:, :, None], 1 + d + np.arange(len(iu[0]))[None, :, None], chart.cov_index[:, None, :]
-    ] = d_sigma[:, :, iu[0], iu[1]].transpose(0, 2, 1)
-    return jac.reshape(k * m, chart.n_free)
+    tri_rows = 1 + d + np.arange(len(iu[0]))[None, :, None]
+    layout = (rows, 1 + means, k - 1 + rows * d + means, iu, tri_rows)
+    for array in (*layout[:3], *iu, tri_rows):
+        array.flags.writeable = False
+    return layout
 
 
 # --------------------------------------------------------------------------- #
@@ -589,6 +624,12 @@ def _chunked_derivatives(
     )
 
 
+def _chunked(x: Any) -> bool:
+    """Whether ``x`` is a :class:`ChunkedData` source (an array is not: checked first, as
+    a protocol's ``isinstance`` costs tens of microseconds)."""
+    return not isinstance(x, np.ndarray) and isinstance(x, ChunkedData)
+
+
 def _prepare(x: Any, params: GaussianParams, model: str) -> tuple[Array, GaussianParams, _Chart]:
     data = np.asarray(x, dtype=float)
     if data.ndim == 1:
@@ -650,7 +691,33 @@ def _degenerate_rows(chart: _Chart, jac: Array) -> Array:
     return bad
 
 
+_NOT_A_MAXIMUM = (
+    "the observed information is not positive definite: the parameters are not a "
+    "local maximum of the likelihood (EM may have stopped early on a flat stretch: "
+    "refit with a smaller tol, e.g. 1e-8)"
+)
+_SINGULAR = "the observed information is singular: some parameters are not identified"
+
+
 def _delta_method(info: Array, jac: Array, size: Array) -> tuple[Array, str | None]:
+    """:func:`_numpy_delta_method` in one compiled call (its oracle in the tests)."""
+    from emstat.mixture import _information_kernels
+
+    if not (np.all(np.isfinite(info)) and np.all(np.isfinite(jac))):
+        return _numpy_delta_method(info, jac, size)  # LAPACK's answer on NaN is numpy's to give
+    se, some, negative = _information_kernels.delta_method(
+        np.ascontiguousarray(info, dtype=float),
+        np.ascontiguousarray(jac, dtype=float),
+        np.ascontiguousarray(size, dtype=float),
+        _NULL_RTOL,
+        _AFFECTED_RTOL,
+    )
+    if not some:
+        return se, None
+    return se, _NOT_A_MAXIMUM if negative else _SINGULAR
+
+
+def _numpy_delta_method(info: Array, jac: Array, size: Array) -> tuple[Array, str | None]:
     """Standard errors ``sqrt(diag(J I^{-1} J^T))``; NaN where ``I`` is not positive definite.
 
     ``size`` is the magnitude of the terms of each diagonal entry of
@@ -677,13 +744,9 @@ def _delta_method(info: Array, jac: Array, size: Array) -> tuple[Array, str | No
     reason = None
     if np.any(affected):
         if np.any(values < -_NULL_RTOL * max(big, 1.0)) or np.any(diag < -_NULL_RTOL * size):
-            reason = (
-                "the observed information is not positive definite: the parameters are not a "
-                "local maximum of the likelihood (EM may have stopped early on a flat stretch: "
-                "refit with a smaller tol, e.g. 1e-8)"
-            )
+            reason = _NOT_A_MAXIMUM
         else:
-            reason = "the observed information is singular: some parameters are not identified"
+            reason = _SINGULAR
     return se, reason
 
 
@@ -739,7 +802,7 @@ def information_std_errors(
     >>> bool(np.allclose(se[1:], [np.std(x) / 20, np.var(x) * np.sqrt(2 / 400)]))
     True
     """
-    if isinstance(x, ChunkedData):
+    if _chunked(x):
         chart = _build_chart(params, model)
         hess, size = _chunked_loglik_hessian(x, params, chart)
     else:
@@ -1032,12 +1095,46 @@ def _trial(
 ) -> tuple[GaussianParams, float] | None:
     """The parameters at chart coordinates ``step`` and their log-likelihood; None where
     the covariances there are not valid."""
+    if diagonal and not chart.has_orientation:
+        compiled, finite = _diagonal_trial(x, chart, step, case_weights)
+        if finite:
+            return compiled
     weights, means, covs = _chart_point(chart, step)
     try:
         params = gaussian.gaussian_params(weights, means, covs, diagonal=diagonal)
     except (EmstatError, np.linalg.LinAlgError):
         return None
     return params, _weighted_loglik(x, params, case_weights)
+
+
+def _diagonal_trial(
+    x: Array, chart: _Chart, step: Array, case_weights: Array | None
+) -> tuple[tuple[GaussianParams, float] | None, bool]:
+    """:func:`_trial` of a diagonal model in one compiled call (the chart's point,
+    :func:`gaussian.gaussian_params`' singularity rules and the log-likelihood), and
+    whether every row's log-likelihood was finite (if not, numpy's route answers)."""
+    from emstat.mixture import _information_kernels
+
+    weights, means, covs, prec_chol, half_log_det, loglik, status = (
+        _information_kernels.diagonal_trial(
+            x,
+            _case_weights(x.shape[0], case_weights),
+            chart.weights,
+            chart.means,
+            chart.covariances,
+            chart.diagonals,
+            step,
+            chart.cov_index,
+            chart.d - 1 if chart.has_shape else 0,
+            _sum_zero_basis(chart.d),
+            gaussian.ROUNDING_FACTOR,
+            _EPS,
+        )
+    )
+    if status != 0:
+        return None, status != 2
+    params = GaussianParams(weights, means, covs, prec_chol, half_log_det, True)
+    return (params, float(loglik)), True
 
 
 #: Levenberg-Marquardt dampings tried in turn (in units of the information scaled by each
@@ -1079,6 +1176,93 @@ def _damped_ascent(
 
 
 def _newton_polish(
+    x: Array,
+    params: GaussianParams,
+    model: str,
+    case_weights: Array | None,
+    known: Derivatives | None = None,
+    *,
+    damped: bool = True,
+) -> tuple[GaussianParams, Derivatives, bool]:
+    """:func:`_python_newton_polish`, for a diagonal model in one compiled call
+    (:func:`_information_kernels.diagonal_newton_polish`; the Python loop where a row's
+    log-likelihood is not finite on the way)."""
+    if known is None:
+        chart = _build_chart(params, model)
+        known = (chart, *_loglik_derivatives(x, params, chart, case_weights))
+    chart = known[0]
+    diagonal = get_covariance_model(model, params.d).scatter == "diag"
+    if diagonal and not chart.has_orientation:
+        compiled = _compiled_newton_polish(x, params, model, case_weights, known, damped)
+        if compiled is not None:
+            return compiled
+    return _python_newton_polish(x, params, model, case_weights, known, damped=damped)
+
+
+def _polish_settings() -> Array:
+    """The Newton polish's constants, in the order the compiled polish reads them."""
+    return np.array(
+        [
+            _NEWTON_STEPS,
+            _NULL_RTOL,
+            STATIONARY_SE,
+            _NEWTON_TOL,
+            _ROUNDING_SLACK,
+            _HALVINGS,
+            gaussian.ROUNDING_FACTOR,
+            _EPS,
+        ],
+        dtype=float,
+    )
+
+
+def _compiled_newton_polish(
+    x: Array,
+    params: GaussianParams,
+    model: str,
+    case_weights: Array | None,
+    known: Derivatives,
+    damped: bool,
+) -> tuple[GaussianParams, Derivatives, bool] | None:
+    """:func:`_python_newton_polish` of a diagonal model in one compiled call; None where a
+    row's log-likelihood is not finite on the way."""
+    from emstat.mixture import _information_kernels
+
+    chart, hess, size, grad = known
+    d = chart.d
+    first, second = _jet_basis(d, chart.has_shape, False)
+    weights, means, covs, prec_chol, half_log_det, stationary, status, moves = (
+        _information_kernels.diagonal_newton_polish(
+            np.ascontiguousarray(x, dtype=float),
+            _case_weights(x.shape[0], case_weights),
+            np.array(params.weights, dtype=float),
+            np.array(params.means, dtype=float),
+            np.array(params.covariances, dtype=float),
+            np.array(params.prec_chol, dtype=float),
+            np.array(params.half_log_det_prec, dtype=float),
+            np.array(hess, dtype=float),
+            np.array(size, dtype=float),
+            np.array(grad, dtype=float),
+            chart.cov_index,
+            d - 1 if chart.has_shape else 0,
+            _sum_zero_basis(d),
+            first,
+            second,
+            damped,
+            _polish_settings(),
+            _DAMPINGS,
+        )
+    )
+    if status != 0:
+        return None
+    if moves == 0:
+        return params, known, bool(stationary)
+    theta = GaussianParams(weights, means, covs, prec_chol, half_log_det, True)
+    chart = _build_chart(theta, model)
+    return theta, (chart, *_loglik_derivatives(x, theta, chart, case_weights)), bool(stationary)
+
+
+def _python_newton_polish(
     x: Array,
     params: GaussianParams,
     model: str,
@@ -1145,23 +1329,43 @@ _FAR = "the fit stopped far from a maximum of the likelihood"
 POLISH_REACH_SE = 3.0
 
 
-def _polish_move(
-    start: GaussianParams, theta: GaussianParams, derivatives: Derivatives
-) -> tuple[float, int, Array, Array]:
-    """How far ``theta`` lies from ``start`` in ``theta``'s standard errors (the most any
-    reported parameter moves; inf where they are not all finite), the row that moves most,
-    and both points' reported parameters."""
+@dataclass(frozen=True)
+class _Move:
+    """How far a polish moved the fit, and the delta method at the polished point.
+
+    ``distance`` is in the polished point's standard errors (the most any
+    reported parameter moves; inf where they are not all finite), ``row``
+    the reported parameter that moves most, ``before`` and ``after`` both
+    points' reported parameters; ``jac``, ``se`` and ``singular`` are
+    :func:`_jacobian` and :func:`_delta_method` at the polished point (read
+    only: what :func:`stationary_std_errors` would compute again).
+    """
+
+    distance: float
+    row: int
+    before: Array
+    after: Array
+    jac: Array
+    se: Array
+    singular: str | None
+
+
+def _polish_move(start: GaussianParams, theta: GaussianParams, derivatives: Derivatives) -> _Move:
+    """How far ``theta`` lies from ``start`` in ``theta``'s standard errors (see
+    :class:`_Move`)."""
     chart, hess, size, _ = derivatives
-    se, _ = _delta_method(-hess, _jacobian(chart), size)
+    jac = _jacobian(chart)
+    se, singular = _delta_method(-hess, jac, size)
+    se.flags.writeable = False
     before = reported_vector(start.weights, start.means, start.covariances)
     after = reported_vector(theta.weights, theta.means, theta.covariances)
     moved = np.abs(after - before)
     free = se != 0  # NaN counts: an unidentified direction is not within reach
     if not np.all(np.isfinite(se[free])):
-        return math.inf, int(np.argmax(moved)), before, after
+        return _Move(math.inf, int(np.argmax(moved)), before, after, jac, se, singular)
     ratio = np.where(free, moved / np.where(free, se, 1.0), 0.0)
     row = int(np.argmax(ratio))
-    return float(ratio[row]), row, before, after
+    return _Move(float(ratio[row]), row, before, after, jac, se, singular)
 
 
 def _polish(
@@ -1170,7 +1374,7 @@ def _polish(
     model: str,
     case_weights: Array | None,
     known: Derivatives | None = None,
-) -> tuple[GaussianParams, str | None, Derivatives | None]:
+) -> tuple[GaussianParams, str | None, Derivatives | None, _Move | None]:
     """Newton steps in the chart from ``params``; where they cannot start (the information
     is not positive definite) or do not reach a stationary point, EM steps at a tight
     tolerance from ``params`` and Newton steps from there.
@@ -1180,21 +1384,24 @@ def _polish(
     ``params`` when the caller has them.  Returns the polished parameters
     (``params`` if EM from them degenerates), then the reason, and the chart
     and :func:`_loglik_derivatives` at the parameters returned when the last
-    Newton step computed them there (None otherwise): they are what the
-    caller would compute again.
+    Newton step computed them there (None otherwise), and the
+    :func:`_polish_move` from ``params`` when it was taken there (None
+    otherwise): they are what the caller would compute again.
     """
     newton, derivatives, stationary = _newton_polish(x, params, model, case_weights, known)
-    # a maximum damped steps found beyond the fit's reach may not be EM's: try EM's
-    if stationary and _polish_move(params, newton, derivatives)[0] <= POLISH_REACH_SE:
-        return newton, None, derivatives
+    if stationary:
+        move = _polish_move(params, newton, derivatives)
+        # a maximum damped steps found beyond the fit's reach may not be EM's: try EM's
+        if move.distance <= POLISH_REACH_SE:
+            return newton, None, derivatives, move
     n = float(x.shape[0] if case_weights is None else case_weights.sum())
     theta, reason = _polish_em(x, params, model, case_weights, n)
     if reason is not None:
-        return theta, reason, None
+        return theta, reason, None, None
     # undamped from EM's point: where its information is not positive definite, damped
     # steps would climb on, away from EM's answer
     theta, derivatives, _ = _newton_polish(x, theta, model, case_weights, damped=False)
-    return theta, None, derivatives
+    return theta, None, derivatives, None
 
 
 def _labels_or_default(labels: list[str] | None, k: int, d: int) -> list[str]:
@@ -1244,13 +1451,14 @@ def _out_of_reach(
     x: Array,
     fitted: GaussianParams,
     polished: GaussianParams,
-    derivatives: Derivatives,
+    move: _Move,
     case_weights: Array | None,
     names: list[str],
 ) -> str | None:
     """Why the polished point's information is not the fit's (it lies more than
-    :data:`POLISH_REACH_SE` standard errors away), or None."""
-    moved, row, before, after = _polish_move(fitted, polished, derivatives)
+    :data:`POLISH_REACH_SE` standard errors away: ``move`` is its :func:`_polish_move`
+    from ``fitted``), or None."""
+    moved, row, before, after = move.distance, move.row, move.before, move.after
     if moved <= POLISH_REACH_SE or not math.isfinite(moved):
         return None  # within reach, or not positive definite there: that is the reason
     gain = _weighted_loglik(x, polished, case_weights) - _weighted_loglik(x, fitted, case_weights)
@@ -1300,7 +1508,8 @@ def stationary_std_errors(
     """
     names = _labels_or_default(labels, params.k, params.d)
     polish_reason = None
-    if isinstance(x, ChunkedData):
+    move: _Move | None = None
+    if _chunked(x):
         # in the chunks' frame; polished by EM steps only (each one a pass over the data)
         chart = _build_chart(params, model)
         hess, size, grad, n = _chunked_derivatives(x, params, chart)
@@ -1317,7 +1526,7 @@ def stationary_std_errors(
         hess, size, grad = _loglik_derivatives(data, centred, chart, case_weights)
         _, distance = _newton_step(-hess, grad, size)
         if distance > STATIONARY_SE:
-            centred, polish_reason, known = _polish(
+            centred, polish_reason, known, move = _polish(
                 data, centred, model, case_weights, (chart, hess, size, grad)
             )
             if known is None:
@@ -1326,13 +1535,16 @@ def stationary_std_errors(
             else:  # the last Newton step's, at the same parameters
                 chart, hess, size, grad = known
             if polish_reason is None:
-                polish_reason = _out_of_reach(
-                    data, fitted, centred, (chart, hess, size, grad), case_weights, names
-                )
+                if move is None:
+                    move = _polish_move(fitted, centred, (chart, hess, size, grad))
+                polish_reason = _out_of_reach(data, fitted, centred, move, case_weights, names)
                 if polish_reason is not None:
                     return _nan_std_errors(params, polish_reason)
-    jac = _jacobian(chart)
-    se, singular = _delta_method(-hess, jac, size)
+    if move is not None:  # the delta method at these derivatives, taken for the reach
+        jac, se, singular = move.jac, move.se.copy(), move.singular
+    else:
+        jac = _jacobian(chart)
+        se, singular = _delta_method(-hess, jac, size)
     reason: str | None = None
     if singular is not None:
         reason = polish_reason or _why_not_positive_definite(-hess, size, jac, centred, n, names)
@@ -1462,7 +1674,7 @@ def wald_std_errors(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", StdErrorWarning)
         se, reason = stationary_std_errors(x, params, model, case_weights, labels)
-    if reason is None or isinstance(x, ChunkedData):
+    if reason is None or _chunked(x):
         if reason is not None:
             warnings.warn(f"standard errors are NaN: {reason}", StdErrorWarning, stacklevel=2)
         return se, reason, OBSERVED_INFORMATION

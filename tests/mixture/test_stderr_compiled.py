@@ -195,7 +195,9 @@ def test_newton_from_a_loose_fit_reaches_the_em_routes_stationary_point(
 
     monkeypatch.setattr(stderr, "_newton_step", recorded)
     monkeypatch.setattr(stderr, "_polish_em", lambda *a: em_calls.append(1) or (a[1], None))
-    polished, reason, known = stderr._polish(x, loose, model, None, (chart, hess, size, grad))
+    # the Python loop, whose steps are seen (the compiled one is checked against it elsewhere)
+    monkeypatch.setattr(stderr, "_compiled_newton_polish", lambda *a: None)
+    polished, reason, known, _ = stderr._polish(x, loose, model, None, (chart, hess, size, grad))
     assert reason is None and known is not None and not em_calls
     # quadratic convergence: each distance (in standard errors) below 0.1 squares, down to
     # the rounding floor of the score
@@ -232,7 +234,7 @@ def test_newton_that_loses_positive_definiteness_on_the_way_takes_damped_steps(
     em_calls: list[int] = []
     polish_em = stderr._polish_em
     monkeypatch.setattr(stderr, "_polish_em", lambda *a: em_calls.append(1) or polish_em(*a))
-    polished, reason, _ = stderr._polish(x, loose, "VVV", None)
+    polished, reason, _, _ = stderr._polish(x, loose, "VVV", None)
     assert em_calls == [1] and reason is None
     np.testing.assert_array_equal(polished.vector(), reference.vector())
 
@@ -259,14 +261,18 @@ def test_a_fit_whose_information_is_not_positive_definite_climbs_by_damped_steps
     em_calls: list[int] = []
     polish_em = stderr._polish_em
     monkeypatch.setattr(stderr, "_polish_em", lambda *a: em_calls.append(1) or polish_em(*a))
-    polished, reason, known = stderr._polish(data, centred, "V", None, (chart, hess, size, grad))
+    polished, reason, known, move = stderr._polish(
+        data, centred, "V", None, (chart, hess, size, grad)
+    )
     assert em_calls == [] and reason is None and known is not None
     # the maximum EM at a tight tolerance reaches, without EM's thousand steps
     reference = em_then_newton(data, centred, "V")
     np.testing.assert_allclose(polished.vector(), reference.vector(), atol=1e-8)
     assert abs(polished.weights[0] - centred.weights[0]) > 0.1  # far in the weights...
-    moved, _, _, _ = stderr._polish_move(centred, polished, known)
+    moved = stderr._polish_move(centred, polished, known).distance
     assert 1 < moved <= stderr.POLISH_REACH_SE  # ...but within 3 of their standard errors
+    # the verdict is handed to the caller, not taken again there
+    assert move is not None and move.distance == moved
 
 
 def test_em_route_reason_when_em_from_the_fit_degenerates(
@@ -278,6 +284,7 @@ def test_em_route_reason_when_em_from_the_fit_degenerates(
     message = "EM from the estimate runs into a degenerate solution (test)"
     monkeypatch.setattr(stderr, "_polish_em", lambda *a: (a[1], message))
     monkeypatch.setattr(stderr, "_damped_ascent", lambda *a: None)  # the EM route, then
+    monkeypatch.setattr(stderr, "_compiled_newton_polish", lambda *a: None)  # (in Python)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         se, reason = stderr.stationary_std_errors(x, params, "V")

@@ -36,7 +36,7 @@ def test_the_polished_information_is_the_one_computed_again(
         reused, reason = stderr.stationary_std_errors(x, fit.params_, "V")
         reused_calls = len(calls)
         polish = stderr._polish
-        monkeypatch.setattr(stderr, "_polish", lambda *a: (*polish(*a)[:2], None))
+        monkeypatch.setattr(stderr, "_polish", lambda *a: (*polish(*a)[:2], None, None))
         calls.clear()
         again, reason_again = stderr.stationary_std_errors(x, fit.params_, "V")
     assert reused_calls == len(calls) - 1  # one Hessian fewer: the Newton step's own
