@@ -70,6 +70,16 @@ def _column_scales2(weights: np.ndarray, offsets: np.ndarray, variances: np.ndar
 
 
 @numba.njit(cache=True, error_model="numpy")
+def _doubt(
+    weights: np.ndarray, means: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """What a diagonal kernel returns when the numpy M-step must decide (the caller
+    reads only the status; the factors are allocated on this path alone)."""
+    k, d = means.shape
+    return weights, means, np.zeros((k, d, d)), np.zeros((k, d, d)), np.zeros(k), DOUBT
+
+
+@numba.njit(cache=True, error_model="numpy")
 def diagonal_m_step(
     nk: np.ndarray,
     sums: np.ndarray,
@@ -89,11 +99,8 @@ def diagonal_m_step(
     equal_volume, shape, min_weight, rounding = options
     k, d = sums.shape
     weights, means, offsets, n, valid = _weights_and_means(nk, sums, min_weight)
-    covariances = np.zeros((k, d, d))
-    prec_chol = np.zeros((k, d, d))
-    half_log_det = np.zeros(k)
     if not valid:
-        return weights, means, covariances, prec_chol, half_log_det, DOUBT
+        return _doubt(weights, means)
     scatter = np.empty((k, d))
     for j in range(k):
         for c in range(d):
@@ -133,7 +140,7 @@ def diagonal_m_step(
             log_sum = 0.0
             for c in range(d):
                 if not scatter[j, c] > _EPS * largest[c]:
-                    return weights, means, covariances, prec_chol, half_log_det, DOUBT
+                    return _doubt(weights, means)
                 log_sum += math.log(scatter[j, c])
             scales[j] = math.exp(log_sum / d)
             common += scales[j]
