@@ -12,7 +12,7 @@ import os
 import signal
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ from emstat.simulation.design import (
     whole_number,
 )
 from emstat.simulation.errors import StudyFailedError, StudyInterrupted
-from emstat.simulation.executors import check_scheduler, run_tasks
+from emstat.simulation.executors import check_scheduler, prime, primes_workers, run_tasks
 from emstat.simulation.family_truth import FamilyTruth
 from emstat.simulation.hmm_truth import HMMTruth
 from emstat.simulation.lock import study_lock
@@ -160,6 +160,18 @@ def _check_options(
     )
 
 
+@contextmanager
+def _progress(total: int, done: int, show: bool) -> Iterator[Callable[[int], None]]:
+    """``advance(count)`` of the progress bar, or of none (rich is loaded only for a bar)."""
+    if not show:
+        yield lambda count: None
+        return
+    from emstat.cli.progress import progress_bar
+
+    with progress_bar(total, done, show=True) as advance:
+        yield advance
+
+
 def _run_locked(
     design: Design,
     study: StudyDir,
@@ -207,12 +219,15 @@ def _run_locked(
     done = study.done(selecting)
     tasks = plan_batches(design, done, workers=workers, batch_size=batch_size)
     total = design.reps * len(scenarios)
+    primed = 0
+    if primes_workers(tasks, workers=workers, scheduler=scheduler, batch_size=batch_size):
+        tasks, result = prime(tasks)
+        study.write_part(result)
+        primed = len(result.replicates)
     if tasks:
         results = run_tasks(tasks, workers=workers, scheduler=scheduler)
         try:
-            from emstat.cli.progress import progress_bar  # rich: loaded when used
-
-            with progress_bar(total, len(done), show=progress) as advance:
+            with _progress(total, len(done) + primed, progress) as advance:
                 for result in results:
                     study.write_part(result)
                     advance(len(result.replicates))

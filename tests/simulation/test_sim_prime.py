@@ -1,0 +1,77 @@
+"""Forked workers start primed: the parent runs a study's first replicate before the pool
+forks, so the workers inherit its compiled kernels and modules; when this is done, and
+that it changes no number."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from emstat import execution
+from emstat.simulation import executors, simulate
+from emstat.simulation.design import make_design, mixture_from_formula
+from emstat.simulation.executors import prime, primes_workers
+from emstat.simulation.replicate import BatchTask, run_batch
+from emstat.simulation.runner import plan_batches
+
+from .conftest import EXAMPLE, comparable
+
+forks = pytest.mark.skipif(not execution.can_fork(), reason="workers start by fork")
+
+
+def _tasks(n: int = 100, reps: int = 40, **options: object) -> list[BatchTask]:
+    design = make_design(mixture_from_formula(EXAMPLE), n=[n], reps=reps, seed=1, **options)
+    return plan_batches(design, set(), workers=2)
+
+
+@forks
+def test_primes_local_forked_workers_of_small_studies_only() -> None:
+    tasks = _tasks()
+    assert primes_workers(tasks, workers=2, scheduler=None)
+    assert not primes_workers(tasks, workers=1, scheduler=None)  # all in this process
+    assert not primes_workers(tasks, workers=2, scheduler="tcp://host:8786")  # remote
+    assert not primes_workers(tasks, workers=2, scheduler=None, batch_size=5)  # kept as asked
+    assert not primes_workers([], workers=2, scheduler=None)
+    assert not primes_workers(_tasks(reps=15), workers=2, scheduler=None)  # < 8 per worker
+    assert not primes_workers(_tasks(n=20_000, reps=16), workers=2, scheduler=None)  # big data
+
+
+def test_prime_runs_the_first_replicate_and_leaves_the_rest() -> None:
+    tasks = _tasks()
+    first = tasks[0]
+    left, result = prime(tasks)
+    assert result.replicates == (0,)
+    assert left[0].replicates == first.replicates[1:]
+    assert left[1:] == tasks[1:]
+    whole = run_batch(first).rows
+    pd.testing.assert_frame_equal(
+        comparable(result.rows), comparable(whole[whole["replicate"] == 0])
+    )
+    one = _tasks(reps=1)  # a batch of one replicate leaves no empty batch behind
+    assert prime(one)[0] == []
+
+
+@forks
+def test_the_parent_runs_the_first_replicate_before_the_workers_fork(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    primed: list[tuple[int, ...]] = []
+    real = executors.prime
+
+    def watched(tasks: list[BatchTask]) -> object:
+        left, result = real(tasks)
+        primed.append(result.replicates)
+        assert "emstat.mixture._em_kernels" in sys.modules  # loaded here, before the fork
+        return left, result
+
+    monkeypatch.setattr("emstat.simulation.runner.prime", watched)
+    summary = simulate(EXAMPLE, n=100, reps=40, seed=1, out_dir=tmp_path / "s", workers=2)
+    assert primed == [(0,)]  # once, with the first replicate
+    rows = pd.read_parquet(tmp_path / "s" / "replicates.parquet")
+    assert sorted(rows["replicate"].unique()) == list(range(40))
+    assert not rows.duplicated(["replicate", "component", "parameter"]).any()
+    assert summary["reps"].eq(40).all()
+    assert not list((tmp_path / "s" / "parts").glob("*.parquet"))  # parts gathered
