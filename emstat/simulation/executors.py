@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
-from emstat.execution import CONNECT_TIMEOUT, can_fork, check_scheduler, iter_tasks
+from emstat.execution import CONNECT_TIMEOUT, check_scheduler, forks_workers, iter_tasks
 from emstat.simulation.replicate import BatchResult, BatchTask, run_batch
 
 __all__ = [
@@ -31,6 +31,8 @@ __all__ = [
 TaskT = TypeVar("TaskT")
 ResultT = TypeVar("ResultT")
 
+#: Workers are forked only while this process runs no other thread (else spawned).
+_FORK_WITH_THREADS = False
 #: Prime forked workers only for data sets this small: every kernel then runs serially
 #: (the compiled kernels go parallel from 20,000 rows), as in the workers.
 PRIME_MAX_ROWS = 10_000
@@ -66,7 +68,9 @@ def map_processes(
     progress bar); workers are forked only while this process runs no other
     thread.  Closing the iterator early ends the workers at once.
     """
-    pairs = iter_tasks(function, tasks, workers=workers, chunk=1, fork_with_threads=False)
+    pairs = iter_tasks(
+        function, tasks, workers=workers, chunk=1, fork_with_threads=_FORK_WITH_THREADS
+    )
     return _results(pairs)
 
 
@@ -106,9 +110,12 @@ def primes_workers(
     they need once for all the workers instead of once in each, while they
     contend for the CPUs.  Only for local forked workers, small data sets,
     enough replicates, and batches of the default size (a ``batch_size``
-    given is kept for every batch).
+    given is kept for every batch); not while this process runs other
+    threads (the workers are then spawned).
     """
-    if scheduler or workers <= 1 or not tasks or batch_size is not None or not can_fork():
+    if scheduler or workers <= 1 or not tasks or batch_size is not None:
+        return False
+    if not forks_workers(_FORK_WITH_THREADS):  # spawned workers would inherit nothing
         return False
     pending = sum(len(task.replicates) for task in tasks)
     return pending >= PRIME_MIN_REPLICATES * workers and _rows(tasks[0]) <= PRIME_MAX_ROWS

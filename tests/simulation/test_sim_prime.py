@@ -5,6 +5,7 @@ that it changes no number."""
 from __future__ import annotations
 
 import sys
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -37,6 +38,20 @@ def test_primes_local_forked_workers_of_small_studies_only() -> None:
     assert not primes_workers([], workers=2, scheduler=None)
     assert not primes_workers(_tasks(reps=15), workers=2, scheduler=None)  # < 8 per worker
     assert not primes_workers(_tasks(n=20_000, reps=16), workers=2, scheduler=None)  # big data
+
+
+@forks
+def test_no_priming_while_another_thread_runs() -> None:
+    """Workers are then spawned: they would inherit nothing."""
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        assert not primes_workers(_tasks(), workers=2, scheduler=None)
+    finally:
+        release.set()
+        other.join()
+    assert primes_workers(_tasks(), workers=2, scheduler=None)
 
 
 def test_prime_runs_the_first_replicate_and_leaves_the_rest() -> None:
