@@ -10,8 +10,11 @@ recorded in ``replicates.parquet``, and where one fit's time goes (cProfile of
 Python loop (``emstat.mixture._em_kernels.enabled``): one small fit's EM
 (n = 100, d = 1, k = 2, model V), one replicate of the study at the margin,
 and ``select_mixture`` on faithful and iris; ``--before DIR`` also times the
-whole command (``emstat simulate ... --workers``) with the package in DIR
-(an older checkout) against this one, alternating.  ``--stderr`` times the
+whole command (``emstat simulate ... --workers 2 -q``, start-up, pool, fits,
+storage, summary and exit) with the package in DIR (an older checkout, or a
+git revision, unpacked for the run) against this one, alternating, with 20
+replicates (about the start-up alone) and with ``--reps``; a first run of
+each writes numba's cache of its kernels.  ``--stderr`` times the
 information standard errors of the study's fits (``stationary_std_errors``
 on 200 fits of its replicates, ms per fit, CPU time: the Newton polish, the
 EM route where the information is not positive definite), with ``--before
@@ -157,6 +160,18 @@ def whole_command(before: str, reps: int, workers: int, rounds: int) -> None:
         )
 
 
+def _tree(before: str, folder: Path) -> str:
+    """A directory holding the package ``before`` names: itself, or that git revision's."""
+    if Path(before).is_dir():
+        return before
+    root = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(
+        ["git", "-C", str(root), "archive", before, "emstat"], capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return str(folder)
+
+
 def _run_command(tree: str, reps: int, workers: int) -> float:
     """The wall time of the seed's study as a command (quiet) with the package in ``tree``."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -225,7 +240,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--profile", action="store_true", help="also profile single fits")
     parser.add_argument("--compare", action="store_true", help="compiled loop against Python's")
-    parser.add_argument("--before", help="an older checkout: time the whole command against it")
+    parser.add_argument(
+        "--before", help="an older checkout or git revision: time the whole command against it"
+    )
     parser.add_argument("--stderr", action="store_true", help="time the standard errors")
     parser.add_argument("--stderr-here", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--rounds", type=int, default=5)
@@ -240,7 +257,8 @@ def main() -> None:
     if args.compare:
         compare(args.rounds)
     if args.before:
-        whole_command(args.before, args.reps, args.workers, args.rounds)
+        with tempfile.TemporaryDirectory() as tmp:
+            whole_command(_tree(args.before, Path(tmp)), args.reps, args.workers, args.rounds)
     if args.compare or args.before:
         return
     for workers in sorted({1, args.workers}):

@@ -47,6 +47,7 @@ __all__ = ["MAX_FAILED", "check_failures", "plan_batches", "run_study", "simulat
 MAX_FAILED = 0.5
 _MAX_BATCH = 50
 _BATCHES_PER_WORKER = 4
+_TAIL_PIECES = 4
 
 
 def default_workers() -> int:
@@ -68,13 +69,16 @@ def plan_batches(
 
     Without ``batch_size``, batches hold about a quarter of a worker's share
     (at most 50 replicates): few enough tasks to amortise overhead, enough to
-    balance the workers and to lose little when a run is interrupted.
+    balance the workers and to lose little when a run is interrupted; the
+    last ``workers`` batches are cut in quarters, so that the workers finish
+    within a small batch of each other.
     """
     missing = {
         s.scenario: [r for r in range(design.reps) if (s.scenario, r) not in done]
         for s in design.scenarios()
     }
     total = sum(len(v) for v in missing.values())
+    given = batch_size is not None
     if batch_size is None:
         batch_size = min(_MAX_BATCH, max(1, math.ceil(total / (_BATCHES_PER_WORKER * workers))))
     whole_number("batch_size", batch_size, 1)
@@ -83,7 +87,19 @@ def plan_batches(
         todo = missing[scenario.scenario]
         for start in range(0, len(todo), batch_size):
             tasks.append(BatchTask(design, scenario, tuple(todo[start : start + batch_size])))
-    return tasks
+    if given or workers <= 1:
+        return tasks
+    head = tasks[: max(0, len(tasks) - workers)]
+    return head + [piece for task in tasks[len(head) :] for piece in _quarters(task)]
+
+
+def _quarters(task: BatchTask) -> list[BatchTask]:
+    """``task`` cut in up to four batches of consecutive replicates."""
+    size = max(1, math.ceil(len(task.replicates) / _TAIL_PIECES))
+    return [
+        BatchTask(task.design, task.scenario, task.replicates[start : start + size])
+        for start in range(0, len(task.replicates), size)
+    ]
 
 
 def _finish(study: StudyDir, design: Design) -> tuple[pd.DataFrame, pd.DataFrame]:
