@@ -4,15 +4,14 @@ that it changes no number."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from emstat import execution
-from emstat.simulation import executors, simulate
 from emstat.simulation.design import make_design, mixture_from_formula
 from emstat.simulation.executors import prime, primes_workers
 from emstat.simulation.replicate import BatchTask, run_batch
@@ -28,8 +27,14 @@ def _tasks(n: int = 100, reps: int = 40, **options: object) -> list[BatchTask]:
     return plan_batches(design, set(), workers=2)
 
 
+@pytest.fixture
+def one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process as the command's: no other thread (a test before may have left one)."""
+    monkeypatch.setattr(execution.threading, "active_count", lambda: 1)
+
+
 @forks
-def test_primes_local_forked_workers_of_small_studies_only() -> None:
+def test_primes_local_forked_workers_of_small_studies_only(one_thread: None) -> None:
     tasks = _tasks()
     assert primes_workers(tasks, workers=2, scheduler=None)
     assert not primes_workers(tasks, workers=1, scheduler=None)  # all in this process
@@ -41,17 +46,10 @@ def test_primes_local_forked_workers_of_small_studies_only() -> None:
 
 
 @forks
-def test_no_priming_while_another_thread_runs() -> None:
+def test_no_priming_while_another_thread_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     """Workers are then spawned: they would inherit nothing."""
-    release = threading.Event()
-    other = threading.Thread(target=release.wait)
-    other.start()
-    try:
-        assert not primes_workers(_tasks(), workers=2, scheduler=None)
-    finally:
-        release.set()
-        other.join()
-    assert primes_workers(_tasks(), workers=2, scheduler=None)
+    monkeypatch.setattr(execution.threading, "active_count", lambda: 2)
+    assert not primes_workers(_tasks(), workers=2, scheduler=None)
 
 
 def test_prime_runs_the_first_replicate_and_leaves_the_rest() -> None:
@@ -69,24 +67,37 @@ def test_prime_runs_the_first_replicate_and_leaves_the_rest() -> None:
     assert prime(one)[0] == []
 
 
+# In a fresh process (as the command runs): forked workers, no thread left by other tests.
+_STUDY = """
+import sys
+from pathlib import Path
+import pandas as pd
+from emstat.simulation import executors, runner, simulate
+
+primed = []
+
+def watched(tasks):
+    left, result = executors.prime(tasks)
+    primed.append(result.replicates)
+    assert "emstat.mixture._em_kernels" in sys.modules  # loaded here, before the fork
+    return left, result
+
+runner.prime = watched
+out = Path(sys.argv[1])
+summary = simulate("0.5*N(-0.8,1) + 0.5*N(0.8,1)", n=100, reps=40, seed=1, out_dir=out, workers=2)
+rows = pd.read_parquet(out / "replicates.parquet")
+assert sorted(rows["replicate"].unique()) == list(range(40))
+assert not rows.duplicated(["replicate", "component", "parameter"]).any()
+assert summary["reps"].eq(40).all()
+assert not list((out / "parts").glob("*.parquet"))  # the parts are gathered
+print(primed)
+"""
+
+
 @forks
-def test_the_parent_runs_the_first_replicate_before_the_workers_fork(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    primed: list[tuple[int, ...]] = []
-    real = executors.prime
-
-    def watched(tasks: list[BatchTask]) -> object:
-        left, result = real(tasks)
-        primed.append(result.replicates)
-        assert "emstat.mixture._em_kernels" in sys.modules  # loaded here, before the fork
-        return left, result
-
-    monkeypatch.setattr("emstat.simulation.runner.prime", watched)
-    summary = simulate(EXAMPLE, n=100, reps=40, seed=1, out_dir=tmp_path / "s", workers=2)
-    assert primed == [(0,)]  # once, with the first replicate
-    rows = pd.read_parquet(tmp_path / "s" / "replicates.parquet")
-    assert sorted(rows["replicate"].unique()) == list(range(40))
-    assert not rows.duplicated(["replicate", "component", "parameter"]).any()
-    assert summary["reps"].eq(40).all()
-    assert not list((tmp_path / "s" / "parts").glob("*.parquet"))  # parts gathered
+def test_the_parent_runs_the_first_replicate_before_the_workers_fork(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _STUDY, str(tmp_path / "s")], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[(0,)]"  # once, with the first replicate
