@@ -111,9 +111,12 @@ def primes_workers(
     contend for the CPUs.  Only for local forked workers, small data sets,
     enough replicates, and batches of the default size (a ``batch_size``
     given is kept for every batch); not while this process runs other
-    threads (the workers are then spawned).
+    threads (the workers are then spawned), nor for data with missing cells
+    (their compiled E-step starts threads, after which workers are spawned).
     """
     if scheduler or workers <= 1 or not tasks or batch_size is not None:
+        return False
+    if tasks[0].design.missing.active:  # the E-step with missing cells is always parallel
         return False
     if not forks_workers(_FORK_WITH_THREADS):  # spawned workers would inherit nothing
         return False

@@ -43,6 +43,8 @@ def test_primes_local_forked_workers_of_small_studies_only(one_thread: None) -> 
     assert not primes_workers([], workers=2, scheduler=None)
     assert not primes_workers(_tasks(reps=15), workers=2, scheduler=None)  # < 8 per worker
     assert not primes_workers(_tasks(n=20_000, reps=16), workers=2, scheduler=None)  # big data
+    missing = _tasks(missing={"rate": 0.1})  # its E-step is parallel: threads before the fork
+    assert not primes_workers(missing, workers=2, scheduler=None)
 
 
 @forks
@@ -50,6 +52,19 @@ def test_no_priming_while_another_thread_runs(monkeypatch: pytest.MonkeyPatch) -
     """Workers are then spawned: they would inherit nothing."""
     monkeypatch.setattr(execution.threading, "active_count", lambda: 2)
     assert not primes_workers(_tasks(), workers=2, scheduler=None)
+
+
+@forks
+def test_workers_are_spawned_once_a_parallel_kernel_has_run(one_thread: None) -> None:
+    """numba's threads are no Python threads, and no safer to fork."""
+    import numba.np.ufunc.parallel as parallel
+
+    assert execution.forks_workers(fork_with_threads=False) is not parallel._is_initialized
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(parallel, "_is_initialized", True)
+        assert not execution.forks_workers(fork_with_threads=False)
+        assert execution.forks_workers(fork_with_threads=True)  # as the caller asks
+        assert not primes_workers(_tasks(), workers=2, scheduler=None)
 
 
 def test_prime_runs_the_first_replicate_and_leaves_the_rest() -> None:
