@@ -187,18 +187,10 @@ def forks_workers(fork_with_threads: bool = True) -> bool:
 
     Fork starts workers at once (no re-import of numpy/scipy/pandas) and lets
     them inherit the shared object and the loaded kernels; it is unsafe when
-    this process already runs other threads (Python's, or the threads of
-    numba's parallel kernels), where spawn is used unless ``fork_with_threads``.
+    this process already runs other threads, where spawn is used unless
+    ``fork_with_threads``.
     """
-    if not can_fork():
-        return False
-    return fork_with_threads or (threading.active_count() == 1 and not _kernel_threads_started())
-
-
-def _kernel_threads_started() -> bool:
-    """Whether this process has run a parallel compiled kernel (numba's threads then exist)."""
-    parallel = sys.modules.get("numba.np.ufunc.parallel")
-    return bool(getattr(parallel, "_is_initialized", False))
+    return can_fork() and (fork_with_threads or threading.active_count() == 1)
 
 
 def _context(fork_with_threads: bool) -> multiprocessing.context.BaseContext:

@@ -112,7 +112,7 @@ def primes_workers(
     enough replicates, and batches of the default size (a ``batch_size``
     given is kept for every batch); not while this process runs other
     threads (the workers are then spawned), nor for data with missing cells
-    (their compiled E-step starts threads, after which workers are spawned).
+    (their compiled E-step is parallel: its threads must not be forked).
     """
     if scheduler or workers <= 1 or not tasks or batch_size is not None:
         return False

@@ -29,10 +29,8 @@ def _tasks(n: int = 100, reps: int = 40, **options: object) -> list[BatchTask]:
 
 @pytest.fixture
 def one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
-    """This process as the command's: no other thread, Python's or numba's (a test before
-    may have left one)."""
+    """This process as the command's: no other thread (a test before may have left one)."""
     monkeypatch.setattr(execution.threading, "active_count", lambda: 1)
-    monkeypatch.setattr(execution, "_kernel_threads_started", lambda: False)
 
 
 @forks
@@ -53,21 +51,6 @@ def test_primes_local_forked_workers_of_small_studies_only(one_thread: None) -> 
 def test_no_priming_while_another_thread_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     """Workers are then spawned: they would inherit nothing."""
     monkeypatch.setattr(execution.threading, "active_count", lambda: 2)
-    assert not primes_workers(_tasks(), workers=2, scheduler=None)
-
-
-@forks
-def test_workers_are_spawned_once_a_parallel_kernel_has_run(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """numba's threads are no Python threads, and no safer to fork."""
-    import numba.np.ufunc.parallel as parallel
-
-    monkeypatch.setattr(execution.threading, "active_count", lambda: 1)
-    assert execution.forks_workers(fork_with_threads=False) is not parallel._is_initialized
-    monkeypatch.setattr(parallel, "_is_initialized", True)
-    assert not execution.forks_workers(fork_with_threads=False)
-    assert execution.forks_workers(fork_with_threads=True)  # as the caller asks
     assert not primes_workers(_tasks(), workers=2, scheduler=None)
 
 
