@@ -179,8 +179,12 @@ def _run_command(tree: str, reps: int, workers: int) -> float:
         command += ["--n", "100", "--reps", str(reps), "--k", "2", "--model", "V"]
         command += ["--seed", "1", "--workers", str(workers), "-o", tmp + "/x", "-q"]
         started = time.perf_counter()
-        subprocess.run(
-            command, env={**os.environ, "PYTHONPATH": tree}, check=True, capture_output=True
+        subprocess.run(  # run elsewhere: ``-m`` puts the working directory first on the path
+            command,
+            env={**os.environ, "PYTHONPATH": tree},
+            cwd=tmp,
+            check=True,
+            capture_output=True,
         )
         return time.perf_counter() - started
 
