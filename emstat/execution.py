@@ -44,6 +44,7 @@ __all__ = [
     "check_scheduler_argument",
     "chunk_size",
     "dask_client",
+    "forks_workers",
     "iter_tasks",
     "map_tasks",
 ]
@@ -181,13 +182,19 @@ def _chunks(tasks: Sequence[Any], size: int) -> list[list[tuple[int, Any]]]:
 # --------------------------------------------------------------------------- #
 
 
+def forks_workers(fork_with_threads: bool = True) -> bool:
+    """Whether local workers started now would be forked (and inherit this process's state).
+
+    Fork starts workers at once (no re-import of numpy/scipy/pandas) and lets
+    them inherit the shared object and the loaded kernels; it is unsafe when
+    this process already runs other threads, where spawn is used unless
+    ``fork_with_threads``.
+    """
+    return can_fork() and (fork_with_threads or threading.active_count() == 1)
+
+
 def _context(fork_with_threads: bool) -> multiprocessing.context.BaseContext:
-    # fork starts workers at once (no re-import of numpy/scipy/pandas) and lets
-    # them inherit the shared object; it is unsafe when this process already
-    # runs other threads, where spawn is safe.
-    if can_fork() and (fork_with_threads or threading.active_count() == 1):
-        return multiprocessing.get_context("fork")
-    return multiprocessing.get_context("spawn")
+    return multiprocessing.get_context("fork" if forks_workers(fork_with_threads) else "spawn")
 
 
 def _watch_parent(parent: int) -> None:

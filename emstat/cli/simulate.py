@@ -314,8 +314,12 @@ def simulate(
 
 def standalone() -> None:
     """``python -m emstat.simulation``: ``emstat simulate`` as a one-command app."""
+    from emstat.cli import exit_soon
     from emstat.cli.errors import friendly_errors
 
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     app.command()(friendly_errors(simulate))
-    app(prog_name="python -m emstat.simulation")
+    try:
+        app(prog_name="python -m emstat.simulation")
+    finally:
+        exit_soon()

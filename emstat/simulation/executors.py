@@ -13,13 +13,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
-from emstat.execution import CONNECT_TIMEOUT, check_scheduler, iter_tasks
+from emstat.execution import CONNECT_TIMEOUT, check_scheduler, forks_workers, iter_tasks
 from emstat.simulation.replicate import BatchResult, BatchTask, run_batch
 
 __all__ = [
     "CONNECT_TIMEOUT",
     "check_scheduler",
     "map_processes",
+    "prime",
+    "primes_workers",
     "run_dask",
     "run_local",
     "run_processes",
@@ -28,6 +30,15 @@ __all__ = [
 
 TaskT = TypeVar("TaskT")
 ResultT = TypeVar("ResultT")
+
+#: Workers are forked only while this process runs no other thread (else spawned).
+_FORK_WITH_THREADS = False
+#: Prime forked workers only for data sets this small: every kernel then runs serially
+#: (the compiled kernels go parallel from 20,000 rows), as in the workers.
+PRIME_MAX_ROWS = 10_000
+#: ... and only when the workers have this many replicates each to share (one replicate
+#: run before the pool starts delays no worker by much).
+PRIME_MIN_REPLICATES = 8
 
 
 def _results(pairs: Iterator[tuple[int, ResultT]]) -> Iterator[ResultT]:
@@ -57,7 +68,9 @@ def map_processes(
     progress bar); workers are forked only while this process runs no other
     thread.  Closing the iterator early ends the workers at once.
     """
-    pairs = iter_tasks(function, tasks, workers=workers, chunk=1, fork_with_threads=False)
+    pairs = iter_tasks(
+        function, tasks, workers=workers, chunk=1, fork_with_threads=_FORK_WITH_THREADS
+    )
     return _results(pairs)
 
 
@@ -74,6 +87,53 @@ def run_dask(tasks: Sequence[BatchTask], scheduler: str) -> Iterator[BatchResult
     """
     pairs = iter_tasks(run_batch, tasks, scheduler=scheduler, chunk=1, timeout=CONNECT_TIMEOUT)
     return _results(pairs)
+
+
+def _rows(task: BatchTask) -> int:
+    """The rows of one replicate's data set (every sequence of an HMM's, with outliers)."""
+    n = task.scenario.n + task.design.noise.rows(task.scenario.n)
+    return n * int(getattr(task.design.mixture, "sequences", 1))
+
+
+def primes_workers(
+    tasks: Sequence[BatchTask],
+    *,
+    workers: int,
+    scheduler: str | None,
+    batch_size: int | None = None,
+) -> bool:
+    """Whether to run the first replicate here before forking the workers (:func:`prime`).
+
+    A forked worker inherits what this process has loaded: run here, the
+    first replicate loads the study's compiled kernels (numba's set-up and
+    each kernel's cached code, most of a worker's start) and the modules
+    they need once for all the workers instead of once in each, while they
+    contend for the CPUs.  Only for local forked workers, small data sets,
+    enough replicates, and batches of the default size (a ``batch_size``
+    given is kept for every batch); not while this process runs other
+    threads (the workers are then spawned), nor for data with missing cells
+    (their compiled E-step is parallel: its threads must not be forked).
+    """
+    if scheduler or workers <= 1 or not tasks or batch_size is not None:
+        return False
+    if tasks[0].design.missing.active:  # the E-step with missing cells is always parallel
+        return False
+    if not forks_workers(_FORK_WITH_THREADS):  # spawned workers would inherit nothing
+        return False
+    pending = sum(len(task.replicates) for task in tasks)
+    return pending >= PRIME_MIN_REPLICATES * workers and _rows(tasks[0]) <= PRIME_MAX_ROWS
+
+
+def prime(tasks: Sequence[BatchTask]) -> tuple[list[BatchTask], BatchResult]:
+    """Run the first replicate of ``tasks`` in this process: the tasks left, and its rows.
+
+    Its rows are the same as a worker's (a replicate's numbers depend only on
+    its own stream, and data this small never reach the parallel kernels).
+    """
+    first, rest = tasks[0], list(tasks[1:])
+    head = BatchTask(first.design, first.scenario, first.replicates[:1])
+    tail = BatchTask(first.design, first.scenario, first.replicates[1:])
+    return ([tail] if tail.replicates else []) + rest, run_batch(head)
 
 
 def run_tasks(

@@ -134,7 +134,7 @@ class FamilyTruth:
 
     def match(self, fit: Any) -> np.ndarray:
         """For each fitted component, its true component, or -1 (Hungarian, link scale)."""
-        from emstat.mixture.align import match_components
+        from emstat.simulation.align import match_means
 
         fitted = fit.theta.components
         truth = np.concatenate(
@@ -143,7 +143,7 @@ class FamilyTruth:
         other = np.concatenate(
             [_link(p, v) for p, v in zip(self.family.parts, fitted, strict=True)], axis=1
         )
-        return match_components(truth, other)
+        return match_means(truth, other)
 
     def to_dict(self) -> dict[str, Any]:
         return {

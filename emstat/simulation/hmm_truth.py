@@ -30,7 +30,7 @@ import pandas as pd
 
 from emstat.errors import InputError
 from emstat.families import ProductFamily, family_from_spec
-from emstat.mixture.align import match_components
+from emstat.simulation.align import match_means
 from emstat.simulation.family_truth import FamilyTruth, _link
 
 __all__ = ["SEQUENCE_COLUMN", "STEP_COLUMN", "HMMTruth", "hmm_truth_from_mapping"]
@@ -283,7 +283,7 @@ class HMMTruth:
 
     def _match(self, estimates: np.ndarray, truths: np.ndarray) -> np.ndarray:
         k = estimates.shape[0]
-        return match_components(
+        return match_means(
             self.match_features(truths[:, 1 + self.k :]),
             self.match_features(estimates[:, 1 + k :]),
         )

@@ -12,7 +12,7 @@ import os
 import signal
 import tempfile
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ from emstat.simulation.design import (
     whole_number,
 )
 from emstat.simulation.errors import StudyFailedError, StudyInterrupted
-from emstat.simulation.executors import check_scheduler, run_tasks
+from emstat.simulation.executors import check_scheduler, prime, primes_workers, run_tasks
 from emstat.simulation.family_truth import FamilyTruth
 from emstat.simulation.hmm_truth import HMMTruth
 from emstat.simulation.lock import study_lock
@@ -47,6 +47,7 @@ __all__ = ["MAX_FAILED", "check_failures", "plan_batches", "run_study", "simulat
 MAX_FAILED = 0.5
 _MAX_BATCH = 50
 _BATCHES_PER_WORKER = 4
+_TAIL_PIECES = 4
 
 
 def default_workers() -> int:
@@ -68,13 +69,16 @@ def plan_batches(
 
     Without ``batch_size``, batches hold about a quarter of a worker's share
     (at most 50 replicates): few enough tasks to amortise overhead, enough to
-    balance the workers and to lose little when a run is interrupted.
+    balance the workers and to lose little when a run is interrupted; the
+    last ``workers`` batches are cut in quarters, so that the workers finish
+    within a small batch of each other.
     """
     missing = {
         s.scenario: [r for r in range(design.reps) if (s.scenario, r) not in done]
         for s in design.scenarios()
     }
     total = sum(len(v) for v in missing.values())
+    given = batch_size is not None
     if batch_size is None:
         batch_size = min(_MAX_BATCH, max(1, math.ceil(total / (_BATCHES_PER_WORKER * workers))))
     whole_number("batch_size", batch_size, 1)
@@ -83,7 +87,19 @@ def plan_batches(
         todo = missing[scenario.scenario]
         for start in range(0, len(todo), batch_size):
             tasks.append(BatchTask(design, scenario, tuple(todo[start : start + batch_size])))
-    return tasks
+    if given or workers <= 1:
+        return tasks
+    head = tasks[: max(0, len(tasks) - workers)]
+    return head + [piece for task in tasks[len(head) :] for piece in _quarters(task)]
+
+
+def _quarters(task: BatchTask) -> list[BatchTask]:
+    """``task`` cut in up to four batches of consecutive replicates."""
+    size = max(1, math.ceil(len(task.replicates) / _TAIL_PIECES))
+    return [
+        BatchTask(task.design, task.scenario, task.replicates[start : start + size])
+        for start in range(0, len(task.replicates), size)
+    ]
 
 
 def _finish(study: StudyDir, design: Design) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -160,6 +176,18 @@ def _check_options(
     )
 
 
+@contextmanager
+def _progress(total: int, done: int, show: bool) -> Iterator[Callable[[int], None]]:
+    """``advance(count)`` of the progress bar, or of none (rich is loaded only for a bar)."""
+    if not show:
+        yield lambda count: None
+        return
+    from emstat.cli.progress import progress_bar
+
+    with progress_bar(total, done, show=True) as advance:
+        yield advance
+
+
 def _run_locked(
     design: Design,
     study: StudyDir,
@@ -207,12 +235,15 @@ def _run_locked(
     done = study.done(selecting)
     tasks = plan_batches(design, done, workers=workers, batch_size=batch_size)
     total = design.reps * len(scenarios)
+    primed = 0
+    if primes_workers(tasks, workers=workers, scheduler=scheduler, batch_size=batch_size):
+        tasks, result = prime(tasks)
+        study.write_part(result)
+        primed = len(result.replicates)
     if tasks:
         results = run_tasks(tasks, workers=workers, scheduler=scheduler)
         try:
-            from emstat.cli.progress import progress_bar  # rich: loaded when used
-
-            with progress_bar(total, len(done), show=progress) as advance:
+            with _progress(total, len(done) + primed, progress) as advance:
                 for result in results:
                     study.write_part(result)
                     advance(len(result.replicates))
