@@ -162,15 +162,35 @@ def whole_command(before: str, reps: int, workers: int, rounds: int) -> None:
 
 
 def _tree(before: str, folder: Path) -> str:
-    """A directory holding the package ``before`` names: itself, or that git revision's."""
+    """A directory holding the package ``before`` names (itself, absolute, or that git
+    revision's, unpacked in ``folder``), checked to be the one a child process imports."""
     if Path(before).is_dir():
-        return before
-    root = Path(__file__).resolve().parent.parent
-    archive = subprocess.run(
-        ["git", "-C", str(root), "archive", before, "emstat"], capture_output=True, check=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
-    return str(folder)
+        tree = str(Path(before).resolve())
+    else:
+        root = Path(__file__).resolve().parent.parent
+        archive = subprocess.run(
+            ["git", "-C", str(root), "archive", before, "emstat"], capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+        tree = str(folder.resolve())
+    _check_imported_from(tree)
+    return tree
+
+
+def _check_imported_from(tree: str) -> None:
+    """Stop unless a child process with ``PYTHONPATH=tree`` imports emstat from ``tree``
+    (an editable install or a relative path would time this tree against itself)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        found = subprocess.run(
+            [sys.executable, "-c", "import emstat; print(emstat.__file__)"],
+            env={**os.environ, "PYTHONPATH": tree},
+            cwd=tmp,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    if not Path(found).resolve().is_relative_to(Path(tree)):
+        raise SystemExit(f"--before {tree}: a child process imports emstat from {found}")
 
 
 def _run_command(tree: str, reps: int, workers: int) -> float:
@@ -274,7 +294,9 @@ def main() -> None:
         return
     print(f"cpus: {os.cpu_count()}, load average {os.getloadavg()[0]:.1f}")
     if args.stderr:
-        stderr_compare(args.before, args.rounds)
+        with tempfile.TemporaryDirectory() as tmp:
+            before = None if args.before is None else _tree(args.before, Path(tmp))
+            stderr_compare(before, args.rounds)
         return
     if args.compare:
         compare(args.rounds)

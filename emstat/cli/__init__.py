@@ -76,8 +76,8 @@ __all__ = [
     "console",
     "emit_table",
     "err_console",
-    "exit_soon",
     "family_options",
+    "freeze_heap_for_exit",
     "friendly_errors",
     "main",
     "number_or_column",
@@ -148,17 +148,19 @@ def __dir__() -> list[str]:
 
 
 def main() -> None:
-    """Entry point of the ``emstat`` script."""
+    """Entry point of the ``emstat`` script; the process is to end after it (its heap is
+    frozen: :func:`freeze_heap_for_exit`)."""
     from emstat.cli._app import app
 
     try:
         app(prog_name="emstat")
     finally:
-        exit_soon()
+        freeze_heap_for_exit()
 
 
-def exit_soon() -> None:
-    """Spare the process that ends next the collector's passes over every object it holds.
+def freeze_heap_for_exit() -> None:
+    """Spare a process about to end the collector's passes over every object it holds
+    (what it holds now is never collected: call it only on the way out).
 
     At exit the interpreter collects garbage while it clears the modules; once
     numba's compiled kernels are loaded that is half a second of walking

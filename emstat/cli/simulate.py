@@ -314,7 +314,7 @@ def simulate(
 
 def standalone() -> None:
     """``python -m emstat.simulation``: ``emstat simulate`` as a one-command app."""
-    from emstat.cli import exit_soon
+    from emstat.cli import freeze_heap_for_exit
     from emstat.cli.errors import friendly_errors
 
     app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
@@ -322,4 +322,4 @@ def standalone() -> None:
     try:
         app(prog_name="python -m emstat.simulation")
     finally:
-        exit_soon()
+        freeze_heap_for_exit()

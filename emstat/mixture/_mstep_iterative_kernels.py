@@ -44,6 +44,7 @@ from emstat.mixture._mstep_kernels import (
     OK,
     _weights_and_means,
     diagonal_result,
+    doubt_result,
     factorise_full,
 )
 
@@ -69,15 +70,6 @@ _GUARD = 1e-6
 #: Absolute error, in units of eps times the largest eigenvalue and the
 #: dimension, allowed between two LAPACK eigensolvers on one matrix.
 _EIGEN_SLACK = 1e3
-
-
-@numba.njit(cache=True, error_model="numpy")
-def _empty_result(
-    weights: np.ndarray, means: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    k, d = means.shape
-    zeros = np.zeros((k, d, d))
-    return weights, means, zeros, zeros, np.zeros(k), DOUBT
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -188,7 +180,7 @@ def vei_m_step(
     k, d = sums.shape
     weights, means, offsets, _, valid = _weights_and_means(nk, sums, min_weight)
     if not valid:
-        return _empty_result(weights, means)
+        return doubt_result(weights, means)
     scatter = np.empty((k, d))
     for j in range(k):
         for c in range(d):
@@ -204,7 +196,7 @@ def vei_m_step(
         nk, scatter, volumes, tol, max_iter, _GUARD
     )
     if status != loops.CONVERGED:
-        return _empty_result(weights, means)
+        return doubt_result(weights, means)
     # gaussian_params' diagonal tests, each threshold raised by the margin
     return diagonal_result(weights, means, offsets, var, rounding, _GUARD)
 
@@ -223,7 +215,7 @@ def _vee_m_step(
     k, d = sums.shape
     weights, means, offsets, _, valid = _weights_and_means(nk, sums, min_weight)
     if not valid:
-        return _empty_result(weights, means)
+        return doubt_result(weights, means)
     scatter = _full_scatter(nk, means, second)
     if mclust:  # its covariances come out symmetric
         covariances, status, _ = loops.guarded_mclust_vee(nk, scatter, tol, max_iter, _GUARD)
@@ -244,7 +236,7 @@ def _vee_m_step(
                 for b in range(d):
                     covariances[j, a, b] = 0.5 * (sigma[j, a, b] + sigma[j, b, a])
     if status != loops.CONVERGED or _fitted_doubtful(covariances, True):
-        return _empty_result(weights, means)
+        return doubt_result(weights, means)
     return _full_result(weights, means, offsets, covariances, rounding)
 
 
@@ -290,10 +282,10 @@ def _common_orientation_m_step(
     min_weight, rounding, tol, max_iter = options
     weights, means, offsets, _, valid = _weights_and_means(nk, sums, min_weight)
     if not valid:
-        return _empty_result(weights, means)
+        return doubt_result(weights, means)
     scatter = _full_scatter(nk, means, second)
     if _scatters_doubtful(scatter):
-        return _empty_result(weights, means)
+        return doubt_result(weights, means)
     d = scatter.shape[1]
     has_previous = previous.shape[0] > 0 and previous.shape[1] == d and previous.shape[2] == d
     start = previous if has_previous else scatter
@@ -306,7 +298,7 @@ def _common_orientation_m_step(
             nk, scatter, start, has_previous, equal_volume, tol, max_iter, _GUARD
         )
     if status != loops.CONVERGED or _fitted_doubtful(covariances, not equal_volume):
-        return _empty_result(weights, means)
+        return doubt_result(weights, means)
     return _full_result(weights, means, offsets, covariances, rounding)
 
 

@@ -70,11 +70,11 @@ def _column_scales2(weights: np.ndarray, offsets: np.ndarray, variances: np.ndar
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _doubt(
+def doubt_result(
     weights: np.ndarray, means: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """What a diagonal kernel returns when the numpy M-step must decide (the caller
-    reads only the status; the factors are allocated on this path alone)."""
+    """What a kernel returns when the numpy M-step must decide (the caller reads
+    only the status; the factors are allocated on this path alone)."""
     k, d = means.shape
     return weights, means, np.zeros((k, d, d)), np.zeros((k, d, d)), np.zeros(k), DOUBT
 
@@ -100,7 +100,7 @@ def diagonal_m_step(
     k, d = sums.shape
     weights, means, offsets, n, valid = _weights_and_means(nk, sums, min_weight)
     if not valid:
-        return _doubt(weights, means)
+        return doubt_result(weights, means)
     scatter = np.empty((k, d))
     for j in range(k):
         for c in range(d):
@@ -140,7 +140,7 @@ def diagonal_m_step(
             log_sum = 0.0
             for c in range(d):
                 if not scatter[j, c] > _EPS * largest[c]:
-                    return _doubt(weights, means)
+                    return doubt_result(weights, means)
                 log_sum += math.log(scatter[j, c])
             scales[j] = math.exp(log_sum / d)
             common += scales[j]

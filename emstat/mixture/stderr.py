@@ -191,8 +191,8 @@ def _decompose(covariances: Array, letters: str, model: str) -> tuple[Array, Arr
     k, d, _ = covariances.shape
     volume, shape, orientation = letters[0], letters[1], letters[2]
     if orientation == "I":
-        # a writable copy: the kernels see the same array type as for the other models
-        orientations = _identities(k, d).copy()
+        # writable: the kernels see the same array type as for the other models
+        orientations = np.tile(np.eye(d), (k, 1, 1))
         rotated = covariances  # the identity rotates nothing
     else:
         if orientation == "V":
@@ -228,14 +228,6 @@ def _decompose(covariances: Array, letters: str, model: str) -> tuple[Array, Arr
             f"{' and '.join(problems)}; pass the parameters fitted with that model"
         )
     return orientations, diagonals
-
-
-@cache
-def _identities(k: int, d: int) -> Array:
-    """``k`` stacked ``d x d`` identities (read-only: shared by every chart)."""
-    eyes = np.ascontiguousarray(np.broadcast_to(np.eye(d), (k, d, d)))
-    eyes.flags.writeable = False
-    return eyes
 
 
 Jet = tuple[Array, Array, Array]  # value (d, d), first (q, d, d), second (q, q, d, d)
@@ -1117,7 +1109,7 @@ def _diagonal_trial(
 
     weights, means, covs, prec_chol, half_log_det, loglik, status = (
         _information_kernels.diagonal_trial(
-            x,
+            np.ascontiguousarray(x, dtype=float),  # one compiled variant for every layout
             _case_weights(x.shape[0], case_weights),
             chart.weights,
             chart.means,

@@ -40,7 +40,10 @@ def match_means(reference_means: np.ndarray, means: np.ndarray) -> np.ndarray:
     if ref.shape[1] != other.shape[1] or max(k_ref, k) > _ENUMERATE_MAX_K or min(k_ref, k) < 1:
         return match_components(reference_means, means)  # its errors and its general case
     diff = other[:, None, :] - ref[None, :, :]
-    cost = np.einsum("ijd,ijd->ij", diff, diff).tolist()
+    squared = np.einsum("ijd,ijd->ij", diff, diff)
+    if not np.isfinite(squared).all():  # the Hungarian algorithm's error names the value
+        return match_components(reference_means, means)
+    cost = squared.tolist()
     best, second = np.inf, np.inf
     chosen: tuple[int, ...] = ()
     if k <= k_ref:  # every fitted component gets a true one

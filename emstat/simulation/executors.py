@@ -112,9 +112,12 @@ def primes_workers(
     enough replicates, and batches of the default size (a ``batch_size``
     given is kept for every batch); not while this process runs other
     threads (the workers are then spawned), nor for data with missing cells
-    (their compiled E-step is parallel: its threads must not be forked).
+    (their compiled E-step is parallel: its threads must not be forked), nor
+    for selection (a replicate fits a whole grid while the workers wait).
     """
     if scheduler or workers <= 1 or not tasks or batch_size is not None:
+        return False
+    if tasks[0].scenario.select:
         return False
     if tasks[0].design.missing.active:  # the E-step with missing cells is always parallel
         return False

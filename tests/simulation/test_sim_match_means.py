@@ -54,3 +54,18 @@ def test_a_study_of_two_components_does_not_load_scipy_optimize() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split("\n")[:2] == ["[1, 0]", "False"]
+
+
+@pytest.mark.parametrize(
+    "means",
+    [np.array([[0.0], [np.nan], [1.0]]), np.array([[np.inf], [1.0]])],
+    ids=["nan-of-three", "inf-of-two"],
+)
+def test_means_that_are_not_finite_are_refused_as_before(means: np.ndarray) -> None:
+    # the Hungarian algorithm's error is what records such a replicate as failed
+    with pytest.raises(ValueError) as hungarian:
+        match_components(np.array([[0.0], [1.0]]), means)
+    with pytest.raises(ValueError) as raised:
+        match_means(np.array([[0.0], [1.0]]), means)
+    assert str(raised.value) == str(hungarian.value)
+    assert "invalid numeric entries" in str(raised.value) or "infeasible" in str(raised.value)

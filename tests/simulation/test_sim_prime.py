@@ -45,6 +45,9 @@ def test_primes_local_forked_workers_of_small_studies_only(one_thread: None) -> 
     assert not primes_workers(_tasks(n=20_000, reps=16), workers=2, scheduler=None)  # big data
     missing = _tasks(missing={"rate": 0.1})  # its E-step is parallel: threads before the fork
     assert not primes_workers(missing, workers=2, scheduler=None)
+    selecting = _tasks(select_k=[1, 2, 3])  # a replicate is a grid: the workers would wait
+    assert selecting[0].scenario.select
+    assert not primes_workers(selecting, workers=2, scheduler=None)
 
 
 @forks
