@@ -164,6 +164,15 @@ def _columns(k: int, d: int, j: int, cov_index: np.ndarray) -> np.ndarray:
     return cols
 
 
+@numba.njit(cache=True, error_model="numpy")
+def _column_table(k: int, d: int, cov_index: np.ndarray) -> np.ndarray:
+    """(k, width) table of :func:`_columns`: every component's global coordinates."""
+    cols = np.empty((k, k - 1 + d + cov_index.shape[1]), dtype=np.intp)
+    for j in range(k):
+        cols[j] = _columns(k, d, j, cov_index)
+    return cols
+
+
 @numba.njit(cache=True, error_model="numpy", inline="always")
 def _row_gradient(
     x: np.ndarray,
@@ -320,9 +329,7 @@ def loglik_derivatives(
     p = n_free
     prec, prec_r, y, trace = _frames(prec_chol, orientations, d_m)
     shift = _whitened_means(means, prec_chol)
-    cols = np.empty((k, width), dtype=np.intp)
-    for j in range(k):
-        cols[j] = _columns(k, d, j, cov_index)
+    cols = _column_table(k, d, cov_index)
     hess = np.zeros((p, p))
     size = np.zeros(p)
     score = np.zeros(p)
@@ -410,9 +417,7 @@ def row_scores(
     width = k - 1 + d + q
     _, prec_r, _, trace = _frames(prec_chol, orientations, d_m)
     shift = _whitened_means(means, prec_chol)
-    cols = np.empty((k, width), dtype=np.intp)
-    for j in range(k):
-        cols[j] = _columns(k, d, j, cov_index)
+    cols = _column_table(k, d, cov_index)
     scores = np.zeros((n, n_free))
     dens = np.empty(k)
     resid = np.empty(d)

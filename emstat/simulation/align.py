@@ -43,25 +43,18 @@ def match_means(reference_means: np.ndarray, means: np.ndarray) -> np.ndarray:
     squared = np.einsum("ijd,ijd->ij", diff, diff)
     if not np.isfinite(squared).all():  # the Hungarian algorithm's error names the value
         return match_components(reference_means, means)
-    cost = squared.tolist()
+    # Each component of the smaller side gets one of the larger side; the others stay unmatched.
+    flipped = k > k_ref
+    cost = (squared.T if flipped else squared).tolist()
     best, second = np.inf, np.inf
     chosen: tuple[int, ...] = ()
-    if k <= k_ref:  # every fitted component gets a true one
-        for columns in itertools.permutations(range(k_ref), k):
-            total = sum(cost[i][j] for i, j in enumerate(columns))
-            if total < best:
-                best, second, chosen = total, best, columns
-            elif total < second:
-                second = total
-        pairs = list(enumerate(chosen))
-    else:  # every true component gets a fitted one; the others stay unmatched
-        for rows in itertools.permutations(range(k), k_ref):
-            total = sum(cost[i][j] for j, i in enumerate(rows))
-            if total < best:
-                best, second, chosen = total, best, rows
-            elif total < second:
-                second = total
-        pairs = [(i, j) for j, i in enumerate(chosen)]
+    for assigned in itertools.permutations(range(max(k, k_ref)), min(k, k_ref)):
+        total = sum(cost[i][j] for i, j in enumerate(assigned))
+        if total < best:
+            best, second, chosen = total, best, assigned
+        elif total < second:
+            second = total
+    pairs = [(j, i) if flipped else (i, j) for i, j in enumerate(chosen)]
     if not np.isfinite(best) or second - best <= _TIE * max(abs(best), 1.0):
         return match_components(reference_means, means)
     match = np.full(k, -1, dtype=np.intp)
