@@ -19,7 +19,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, logit, ndtri
 
 from emstat._html import fit_html
 from emstat.errors import InputError
@@ -131,12 +130,46 @@ class MixtureCriteria(FitCriteria):
         return pd.Series(self._require_ok().weights, index=self._labels, name="weight")
 
 
+def _logit_scalar(p: float) -> float:
+    # scipy.special.logit's own formula and libm calls (numpy's vector log differs in the
+    # last bit now and then): the same numbers without importing scipy.special
+    if not 0.0 < p < 1.0:
+        return -math.inf if p == 0.0 else math.inf if p == 1.0 else math.nan
+    if p < 0.3 or p > 0.65:
+        return math.log(p / (1.0 - p))
+    s = 2.0 * (p - 0.5)  # near 1/2 the quotient loses digits that log1p keeps
+    return math.log1p(s) - math.log1p(-s)
+
+
+def _expit_scalar(x: float) -> float:
+    # scipy.special.expit's formula, with libm's exp (see _logit_scalar)
+    try:
+        return 1.0 / (1.0 + math.exp(-x))
+    except OverflowError:  # exp(-x) beyond the float range: scipy's 1 / inf
+        return 0.0
+
+
+def _elementwise(scalar: Any) -> Any:
+    """``scalar`` applied to each element of a float array (any shape)."""
+    ufunc = np.frompyfunc(scalar, 1, 1)
+
+    def apply(values: Any) -> np.ndarray:
+        # an exp that overflows (caught in the scalar) leaves the flag numpy would warn of
+        with np.errstate(over="ignore"):
+            return np.asarray(ufunc(np.asarray(values, dtype=float)), dtype=float)
+
+    return apply
+
+
+_logit = _elementwise(_logit_scalar)
+_expit = _elementwise(_expit_scalar)
+
 _TRANSFORMS: dict[str, tuple[Any, Any, Any]] = {
     # scale: (forward, inverse, derivative of forward)
     "identity": (lambda v: v, lambda v: v, lambda v: np.ones_like(v)),
     "log": (np.log, np.exp, lambda v: 1.0 / v),
     # a weight's logit is its multinomial logit against the other components pooled
-    "logit": (logit, expit, lambda v: 1.0 / (v * (1.0 - v))),
+    "logit": (_logit, _expit, lambda v: 1.0 / (v * (1.0 - v))),
     # Fisher's z of a correlation in (-1, 1)
     "fisher_z": (np.arctanh, np.tanh, lambda v: 1.0 / (1.0 - v * v)),
 }
@@ -193,10 +226,25 @@ def wald_z(level: float) -> float:
     return _normal_quantile(float(level))
 
 
+#: ``scipy.special.ndtri(0.5 + level / 2)`` of the usual levels, to the bit (a test checks
+#: them): a study's Wald intervals then need no scipy.special, whose import takes 0.15 s.
+#: (statistics.NormalDist().inv_cdf differs from ndtri by 2 ulp at 0.95.)
+_NORMAL_QUANTILES = {
+    0.8: 1.2815515655446004,
+    0.9: 1.6448536269514722,
+    0.95: 1.959963984540054,
+    0.99: 2.5758293035489004,
+}
+
+
 @lru_cache(maxsize=64)
 def _normal_quantile(level: float) -> float:
     # scipy.stats.norm.ppf's own function (ndtri; scipy.stats itself takes long to import),
     # once per level: a study asks for the same one thousands of times
+    if level in _NORMAL_QUANTILES:
+        return _NORMAL_QUANTILES[level]
+    from scipy.special import ndtri
+
     return float(ndtri(0.5 + level / 2.0))
 
 

@@ -59,6 +59,37 @@ def test_help_loads_typer_but_no_numerical_stack() -> None:
     assert not loaded & {"numpy", "pandas", "scipy", "numba", "matplotlib"}
 
 
+def _loaded_submodules(code: str) -> set[str]:
+    """The modules (full dotted names) a fresh ``python -c CODE`` has loaded when it exits."""
+    probe = (
+        "import atexit, sys\n"
+        "atexit.register(lambda: print(*sorted(sys.modules), file=sys.stderr))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe + code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return set(done.stderr.split())
+
+
+def test_the_seeds_study_loads_no_scipy_special() -> None:
+    # The seed's study: its Wald intervals (the weights' on the logit scale) need no
+    # scipy.special (0.15 s to import); scipy.linalg comes only with numba's BLAS.
+    imported = _loaded_submodules("import emstat.simulation")
+    assert not imported & {"scipy.special", "scipy.linalg", "scipy.stats"}
+    code = (
+        "from emstat.simulation.design import make_design, mixture_from_formula\n"
+        "from emstat.simulation.executors import prime\n"
+        "from emstat.simulation.runner import plan_batches\n"
+        "truth = mixture_from_formula('0.5*N(-0.8,1) + 0.5*N(0.8,1)')\n"
+        "design = make_design(truth, n=[100], reps=1000, seed=1, k=[2], model=['V'])\n"
+        "_, result = prime(plan_batches(design, set(), workers=2))\n"
+        "assert result.rows['ci_low'].notna().all(), result.rows\n"
+    )
+    ran = _loaded_submodules(code)
+    assert "emstat.mixture.fit" in ran
+    assert not ran & {"scipy.special", "scipy.stats"}
+
+
 def test_the_library_progress_bar_loads_rich_but_not_typer() -> None:
     # simulate(progress=True) draws with emstat.cli.progress; it needs no typer app.
     loaded = loaded_modules("import emstat.cli.progress")

@@ -33,7 +33,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from emstat._html import text_html
 from emstat.categorical import kernels
@@ -917,6 +916,8 @@ class CategoricalResult(FitCriteria):
             raise InputError(f"conf_level must be in (0, 1), got {conf_level!r}")
         p = self.theta.reshape(-1)
         se = self.std_errors
+        from scipy import special  # slow to import: when needed
+
         z = special.ndtri(0.5 + conf_level / 2)
         with np.errstate(divide="ignore", invalid="ignore"):
             logit = np.log(p / (1 - p))
@@ -958,6 +959,8 @@ class CategoricalResult(FitCriteria):
             )
         df = big.n_params - small.n_params
         stat = max(2.0 * (big.loglik - small.loglik), 0.0)
+        from scipy import special  # slow to import: when needed
+
         p_value = float(special.chdtrc(df, stat)) if df > 0 else 1.0
         return LRTResult(
             statistic=stat,

@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import gammaln, xlog1py, xlogy
 
 from emstat.errors import DegenerateFitError, InputError
 from emstat.families.base import (
@@ -77,6 +76,8 @@ class BinomialColumn(OneParameterColumn):
         p = theta[:, 0][None, :]
         x = np.nan_to_num(data.values)[:, None]
         n = data.extra[:, None] if data.extra is not None else np.ones_like(x)
+        from scipy.special import gammaln, xlog1py, xlogy  # slow to import: when needed
+
         coefficient = gammaln(n + 1.0) - gammaln(x + 1.0) - gammaln(n - x + 1.0)
         out = coefficient + xlogy(x, p) + xlog1py(n - x, -p)
         return np.where(data.observed[:, None], out, 0.0)
@@ -146,6 +147,8 @@ def row_constant(data: ColumnData) -> tuple[np.ndarray, float]:
     seen = data.observed
     x = np.where(seen, data.values, 0.0)
     n = data.extra if data.extra is not None else np.ones_like(x)
+    from scipy.special import gammaln  # slow to import: when needed
+
     constant = gammaln(n + 1.0) - gammaln(x + 1.0) - gammaln(n - x + 1.0)
     constant = np.where(seen, constant, 0.0)
     return constant, float(constant.sum())

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import gammaln
 
 from emstat.errors import DegenerateFitError, InputError
 from emstat.families.base import ColumnData, ColumnFamily, Scale, SimplexColumns, numeric_column
@@ -70,6 +69,8 @@ class MultinomialColumns(SimplexColumns):
         out = counts @ safe.T
         impossible = (counts > 0) @ (~np.isfinite(log_p)).T.astype(float) > 0
         out = np.where(impossible, _LOG_ZERO, out)
+        from scipy.special import gammaln  # slow to import: when needed
+
         totals = counts.sum(axis=1)
         coefficient = gammaln(totals + 1.0) - gammaln(counts + 1.0).sum(axis=1)
         return np.where(seen[:, None], out + coefficient[:, None], 0.0)

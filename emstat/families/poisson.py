@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import gammaln
 
 from emstat.errors import DegenerateFitError, InputError
 from emstat.families.base import (
@@ -64,6 +63,8 @@ class PoissonColumn(OneParameterColumn):
         rate = theta[:, 0]
         x = np.nan_to_num(data.values)[:, None]
         mean = rate[None, :] if data.extra is None else data.extra[:, None] * rate[None, :]
+        from scipy.special import gammaln  # slow to import: when needed
+
         with np.errstate(divide="ignore", invalid="ignore"):
             out = np.where(x > 0, x * np.log(mean), 0.0) - mean - gammaln(x + 1.0)
         return np.where(data.observed[:, None], out, 0.0)
@@ -132,6 +133,8 @@ def row_constant(data: ColumnData) -> tuple[np.ndarray, float]:
     """``x log(exposure) - log x!`` per row (0 where missing), and its sum."""
     seen = data.observed
     x = np.where(seen, data.values, 0.0)
+    from scipy.special import gammaln  # slow to import: when needed
+
     constant = -gammaln(x + 1.0)
     if data.extra is not None:
         constant += x * np.log(data.extra)

@@ -37,7 +37,6 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-import scipy.linalg
 
 from emstat.mixture import gaussian
 from emstat.mixture.covariance import _degenerate, _sorted_eigh
@@ -125,6 +124,8 @@ def mclust_eigen(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     True
     """
     factor = _givens_factor(np.asarray(rows, dtype=float))
+    import scipy.linalg  # import when needed: it takes 0.04 s to import
+
     _, singular, vt = scipy.linalg.svd(factor, lapack_driver="gesvd")
     return singular**2, np.ascontiguousarray(vt.T)
 

@@ -66,7 +66,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.linalg import expm
 
 from emstat.engine import ChunkedData, EMControl, fit_em
 from emstat.errors import EmstatError, InputError, StdErrorWarning
@@ -366,6 +365,8 @@ def _rotation(generator: Array) -> Array:
     """
     d = generator.shape[0]
     if d > 3:
+        from scipy.linalg import expm  # import when needed: it takes 0.04 s to import
+
         return np.asarray(expm(generator))
     angle = math.sqrt(0.5 * float(np.sum(generator * generator)))
     if angle < 1e-8:  # the series to second order, exact to rounding here

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, logit
 
 from emstat.errors import InputError
 from emstat.families import ProductFamily, family_from_spec
@@ -33,6 +32,8 @@ def _link(part: ColumnFamily, values: np.ndarray) -> np.ndarray:
         if scale == "log":
             out[:, j] = np.log(out[:, j])
         elif scale == "logit":
+            from scipy.special import logit  # slow to import: when needed
+
             out[:, j] = logit(np.clip(out[:, j], 1e-12, 1 - 1e-12))
     return out
 
@@ -43,6 +44,8 @@ def _unlink(part: ColumnFamily, values: np.ndarray) -> np.ndarray:
         if scale == "log":
             out[:, j] = np.exp(out[:, j])
         elif scale == "logit":
+            from scipy.special import expit
+
             out[:, j] = expit(out[:, j])
     return out
 
