@@ -90,6 +90,21 @@ def test_the_seeds_study_loads_no_scipy_special() -> None:
     assert not ran & {"scipy.special", "scipy.stats"}
 
 
+_TYPER = tuple(int(part) for part in typer.__version__.split(".")[:2])
+
+
+@pytest.mark.skipif(_TYPER >= (0, 29), reason="typer 0.29 (above pyproject's bound) uses pydantic")
+def test_a_command_parses_its_options_without_pydantic() -> None:
+    # typer 0.29 builds a pydantic TypeAdapter per option: 0.1 s before the command runs
+    code = (
+        "import sys; sys.argv[0] = 'emstat'; from emstat.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+    )
+    loaded = loaded_modules(code, "fit", "--k", "2", "--model", "VVV", "no-such-file.csv")
+    assert "typer" in loaded
+    assert "pydantic" not in loaded
+
+
 def test_the_library_progress_bar_loads_rich_but_not_typer() -> None:
     # simulate(progress=True) draws with emstat.cli.progress; it needs no typer app.
     loaded = loaded_modules("import emstat.cli.progress")
