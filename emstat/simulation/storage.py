@@ -32,7 +32,7 @@ import platform
 import re
 import warnings
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -174,6 +174,11 @@ class StudyDir:
     """An output directory of one simulation study."""
 
     path: Path
+    #: The parts this run wrote, by path: consolidation takes them from here rather than
+    #: reading back what was just written (parts of an earlier run are read).
+    _written: dict[Path, pd.DataFrame] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def manifest_path(self) -> Path:
@@ -253,6 +258,7 @@ class StudyDir:
 
     def _remove_parts(self) -> None:
         """Remove the part files emstat names (and their temporary and set-aside copies)."""
+        self._written.clear()
         for folder in (self.selection_parts, self.parts):
             if not folder.is_dir():
                 continue
@@ -331,7 +337,9 @@ class StudyDir:
         name = self._part_name(result)
         if result.selection is not None:
             write_parquet(self.selection_parts / name, result.selection)
+            self._written[self.selection_parts / name] = result.selection
         write_parquet(self.parts / name, result.rows)
+        self._written[self.parts / name] = result.rows
 
     def _set_aside(self, path: Path, exc: Exception, then: str) -> None:
         """Rename a damaged file ``*.corrupt``, and say so and what follows.
@@ -386,9 +394,13 @@ class StudyDir:
         return pairs
 
     # --- consolidation -------------------------------------------------------------
-    @staticmethod
-    def _concat(files: Iterable[Path]) -> pd.DataFrame | None:
-        frames = [pd.read_parquet(f) for f in sorted(files) if _PART.fullmatch(f.name)]
+    def _part_frame(self, path: Path) -> pd.DataFrame:
+        """A part's rows: as this run wrote them, else read from the file."""
+        written = self._written.get(path)
+        return pd.read_parquet(path) if written is None else written
+
+    def _concat(self, files: Iterable[Path]) -> pd.DataFrame | None:
+        frames = [self._part_frame(f) for f in sorted(files) if _PART.fullmatch(f.name)]
         if not frames:
             return None
         frame = pd.concat(frames, ignore_index=True)
