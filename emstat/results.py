@@ -243,9 +243,14 @@ def _normal_quantile(level: float) -> float:
     # once per level: a study asks for the same one thousands of times
     if level in _NORMAL_QUANTILES:
         return _NORMAL_QUANTILES[level]
+    return _ndtri(0.5 + level / 2.0)
+
+
+def _ndtri(p: float) -> float:
+    """``scipy.special.ndtri``, imported on first use."""
     from scipy.special import ndtri
 
-    return float(ndtri(0.5 + level / 2.0))
+    return float(ndtri(p))
 
 
 def wald_intervals(

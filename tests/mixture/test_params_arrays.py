@@ -187,22 +187,24 @@ def test_params_frame_with_fixed_rows_matches_its_definition():
 
 def test_the_normal_quantile_is_computed_once_per_level(monkeypatch):
     calls = []
-    real = results.ndtri
+    real = results._ndtri
 
     def counting(q):
         calls.append(q)
         return real(q)
 
     results._normal_quantile.cache_clear()
-    monkeypatch.setattr(results, "ndtri", counting)
+    monkeypatch.setattr(results, "_ndtri", counting)
     try:
-        values = {results.wald_z(0.95) for _ in range(50)}
-        results.wald_z(0.9)
-        results.wald_z(0.9)
+        values = {results.wald_z(0.97) for _ in range(50)}
+        results.wald_z(0.85)
+        results.wald_z(0.85)
+        stored = results.wald_z(0.95)  # a usual level: stored, scipy is not asked
     finally:
         results._normal_quantile.cache_clear()
-    assert values == {float(norm.ppf(0.975))}  # scipy's normal quantile, bit for bit
-    assert calls == [0.975, 0.95]
+    assert values == {float(norm.ppf(0.985))}  # scipy's normal quantile, bit for bit
+    assert stored == float(norm.ppf(0.975))
+    assert calls == [0.985, 0.925]
 
 
 def test_the_normal_quantile_is_scipys_at_every_level():
