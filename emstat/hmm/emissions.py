@@ -39,7 +39,7 @@ from emstat.families.base import (
 )
 from emstat.mixture import gaussian
 from emstat.mixture.covariance import CovarianceModel, get_covariance_model
-from emstat.mixture.gaussian import GaussianParams, GaussianStats
+from emstat.mixture.gaussian import GaussianParams, GaussianStats, upper_triangle
 from emstat.mixture.model import GaussianMixtureModel
 
 __all__ = ["Emission", "FamilyEmission", "GaussianEmission", "GaussianRows"]
@@ -630,7 +630,7 @@ class GaussianEmission(Emission):
         """Fixed means about the centre (k, d) and fixed covariances (k, d, d), NaN where
         free (the rows lay out the covariance's upper triangle)."""
         d = self.d
-        upper = np.triu_indices(d)
+        upper = upper_triangle(d)
         covariances = np.full((fixed.shape[0], d, d), np.nan)
         covariances[:, upper[0], upper[1]] = fixed[:, d:]
         covariances[:, upper[1], upper[0]] = fixed[:, d:]

@@ -37,6 +37,7 @@ __all__ = [
     "parameter_names",
     "reported_vector",
     "stats_from_responsibilities",
+    "upper_triangle",
     "weighted_e_step",
 ]
 
@@ -96,7 +97,7 @@ class GaussianParams:
 
     def vector(self) -> np.ndarray:
         """Weights, means and the covariances' upper triangles as one vector."""
-        iu = np.triu_indices(self.d)
+        iu = upper_triangle(self.d)
         return np.concatenate(
             [self.weights, self.means.ravel(), self.covariances[:, iu[0], iu[1]].ravel()]
         )
@@ -550,6 +551,16 @@ def parameter_names(columns: list[str]) -> list[tuple[str, tuple[int, ...]]]:
     return names
 
 
+@cache
+def upper_triangle(d: int) -> tuple[np.ndarray, np.ndarray]:
+    """``np.triu_indices(d)``, read-only and made once per ``d`` (it costs more than the
+    small arrays it indexes)."""
+    rows, cols = np.triu_indices(d)
+    rows.flags.writeable = False
+    cols.flags.writeable = False
+    return rows, cols
+
+
 def reported_vector(weights: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> np.ndarray:
     """Parameters in the row order of ``MixtureResult.params``.
 
@@ -561,7 +572,6 @@ def reported_vector(weights: np.ndarray, means: np.ndarray, covariances: np.ndar
     >>> reported_vector(np.array([1.0]), np.array([[0.0, 1.0]]), np.eye(2)[None])
     array([1., 0., 1., 1., 0., 1.])
     """
-    d = means.shape[1]
-    iu = np.triu_indices(d)
+    iu = upper_triangle(means.shape[1])
     blocks = np.concatenate([weights[:, None], means, covariances[:, iu[0], iu[1]]], axis=1)
     return np.asarray(blocks.reshape(-1), dtype=float)

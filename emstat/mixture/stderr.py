@@ -191,7 +191,7 @@ def _decompose(covariances: Array, letters: str, model: str) -> tuple[Array, Arr
     volume, shape, orientation = letters[0], letters[1], letters[2]
     if orientation == "I":
         # writable: the kernels see the same array type as for the other models
-        orientations = np.tile(np.eye(d), (k, 1, 1))
+        orientations = np.repeat(_eye(d)[None], k, axis=0)
         rotated = covariances  # the identity rotates nothing
     else:
         if orientation == "V":
@@ -444,7 +444,7 @@ def _jacobian_layout(
     components, the means' rows and chart columns, the upper triangle and its rows."""
     rows = np.arange(k)[:, None]
     means = np.arange(d)
-    iu = np.triu_indices(d)
+    iu = gaussian.upper_triangle(d)
     tri_rows = 1 + d + np.arange(len(iu[0]))[None, :, None]
     layout = (rows, 1 + means, k - 1 + rows * d + means, iu, tri_rows)
     for array in (*layout[:3], *iu, tri_rows):
