@@ -48,7 +48,11 @@ _CRITERIA = {"rel": 0, "abs": 1, "per_sample": 2, "aitken": 3}
 # The loop's trace is allocated for every iteration the cap allows: a larger
 # cap keeps the Python loop, whose trace grows as it goes.
 _MAX_TRACE = 1_000_000
-_FIRST_STEP, _STEP_FACTOR = 1.0, 4.0
+# SQUAREM's bound on |alpha|: first 1 (two EM steps), times 4 where it binds and the
+# jump is taken, over 4 where not (the SQUAREM package's step.max0 and mstep), at most
+# 64: longer jumps leave EM's basin for another maximum (a component collapsing on a few
+# rows) on fits of the seed's study.
+_FIRST_STEP, _STEP_FACTOR, _STEP_MAX = 1.0, 4.0, 64.0
 # The singularity tests' rounding factor (``gaussian_params``'), for extrapolated points.
 _ROUNDING = gaussian.ROUNDING_FACTOR * float(np.finfo(np.float64).eps)
 
@@ -168,7 +172,9 @@ def _from_coordinates(
 
 
 @numba.njit(cache=True, error_model="numpy")
-def _extrapolate(theta: np.ndarray, first: np.ndarray, second: np.ndarray, alpha: float) -> np.ndarray:
+def _extrapolate(
+    theta: np.ndarray, first: np.ndarray, second: np.ndarray, alpha: float
+) -> np.ndarray:
     """SQUAREM's point ``theta - 2 alpha r + alpha^2 v`` of one parameter array."""
     return (
         (1.0 + alpha) * (1.0 + alpha) * theta
@@ -191,7 +197,7 @@ def _factorised(
     k, d = means.shape
     empty = (np.zeros((k, d, d)), np.zeros(k), False)
     for j in range(k):
-        if not (0.0 < weights[j] < 1.0 or k == 1 and weights[j] == 1.0):
+        if not (0.0 < weights[j] < 1.0 or (k == 1 and weights[j] == 1.0)):
             return empty
     if not (np.all(np.isfinite(means)) and np.all(np.isfinite(covariances))):
         return empty
@@ -257,8 +263,16 @@ def _em_loop(
 
     def e_step(point: Any) -> Any:
         return e_step_serial(
-            x, point[0], point[1], point[3], point[4], point[5], diag_second, block_rows,
-            rows_per_log, scratch,
+            x,
+            point[0],
+            point[1],
+            point[3],
+            point[4],
+            point[5],
+            diag_second,
+            block_rows,
+            rows_per_log,
+            scratch,
         )
 
     def em_map(stats: Any, previous_covariances: np.ndarray) -> Any:
@@ -321,7 +335,8 @@ def _em_loop(
                 p, h, valid = _factorised(w, m, c, diag_model, rounding)
                 if valid:
                     jump_stats = e_step((w, m, c, p, h, diag_model))
-                    if math.isfinite(jump_stats[4]):
+                    # a jump below F(F(theta)) may have left its basin: not taken
+                    if jump_stats[4] >= second_stats[4]:
                         # one EM step back onto the model; its previous covariances are
                         # F(F(theta))'s, which obey the model's constraints
                         stable, m_status = em_map(jump_stats, second[2])
@@ -331,8 +346,11 @@ def _em_loop(
                             if stable_stats[4] >= second_stats[4]:  # NaN: not taken
                                 following, following_stats = stable, stable_stats
                                 taken = True
-                if alpha == -largest:  # SQUAREM's adaptive bound (Du & Varadhan 2020)
-                    largest = largest * _STEP_FACTOR if taken else max(1.0, largest / _STEP_FACTOR)
+                if alpha == -largest:  # the bound grows where it binds and holds
+                    if taken:
+                        largest = min(largest * _STEP_FACTOR, _STEP_MAX)
+                    else:
+                        largest = max(1.0, largest / _STEP_FACTOR)
             point, stats = following, following_stats
             trace[length] = stats[4]
             length += 1
@@ -518,26 +536,29 @@ def run_squarem(
 
     Each iteration from ``theta`` takes two EM steps, ``F(theta)`` and
     ``F(F(theta))``, with ``r = F(theta) - theta`` and ``v = F(F(theta)) -
-    2 F(theta) + theta`` over the weights, means and covariances, the step
-    ``alpha = -|r| / |v|`` (at most -1) and the point ``theta - 2 alpha r +
-    alpha^2 v``, and one EM step from there back onto the model's constraints.
-    That point replaces ``F(F(theta))`` only where it is a mixture (weights in
-    (0, 1), covariances non-singular by the M-steps' tests) and its
-    log-likelihood is at least ``F(F(theta))``'s: the log-likelihood never falls,
-    and ``alpha = -1`` is two plain EM steps.  Where EM creeps (a rate of
-    convergence near 1) a few dozen iterations go as far as thousands of EM steps.
+    2 F(theta) + theta``, the step ``alpha = -|r| / |v|`` (at most -1, at least
+    an adaptive bound, :data:`_STEP_MAX` at most) and the point ``theta - 2
+    alpha r + alpha^2 v``, then one EM step from there back onto the model's
+    constraints.  The coordinates are the log weights, the means and the
+    covariances (a diagonal model's log variances), in which a jump cannot make
+    a weight or a variance negative.  The jump replaces ``F(F(theta))`` only
+    where it is a mixture (covariances non-singular by the M-steps' tests) and
+    both it and the point after its EM step have a log-likelihood at least
+    ``F(F(theta))``'s: the log-likelihood never falls, and ``alpha = -1`` is two
+    plain EM steps.  Where EM creeps a few dozen iterations go as far as
+    thousands of EM steps.
 
     The stopping rule is ``control``'s, applied as the engine applies it, to the
-    EM step from each iterate: the run stops at ``F(theta)`` where
-    plain EM would stop there (for ``"rel"`` at 1e-13, the EM step changes the
+    EM step from each iterate: the run stops at ``F(theta)`` where plain EM
+    would stop there (for ``"rel"`` at 1e-13, one more EM step changes the
     log-likelihood by at most 1e-13 relative).  ``control.max_iter`` bounds the
     M-steps (all of them, two or three per iteration).
 
     None where the loop cannot run (as :func:`run_em`, and for the ``"aitken"``
-    rule, a ridge or a prior), or where an EM step from an iterate doubts (an
-    empty or singular component, a log-likelihood that is not finite): plain
-    EM then decides, with its messages.  The result's trace holds the
-    iterates' log-likelihoods, then the last EM step's.
+    rule or a ridge), or where an EM step from an iterate doubts (an empty or
+    singular component, a log-likelihood that is not finite): plain EM then
+    decides, with its messages.  The result's trace holds the iterates'
+    log-likelihoods, then the last EM step's.
     """
     if control.criterion == "aitken" or model.reg_covar != 0.0:
         return None
