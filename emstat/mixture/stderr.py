@@ -1045,12 +1045,26 @@ def _weighted_loglik(x: Array, params: GaussianParams, case_weights: Array | Non
 def _polish_em(
     data: Any, params: GaussianParams, model: str, case_weights: Array | None, n: float
 ) -> tuple[GaussianParams, str | None]:
-    """EM steps at :data:`POLISH_CONTROL` from ``params`` (fewer on large data); the
-    parameters reached, or ``params`` and the reason when EM from them degenerates."""
+    """EM at :data:`POLISH_CONTROL` from ``params`` (fewer M-steps on large data); the
+    parameters reached, or ``params`` and the reason when EM from them degenerates.
+
+    Where EM goes is found by SQUAREM in one compiled call
+    (:func:`emstat.mixture._em_kernels.run_squarem`: the same stopping rule on
+    its EM steps, far fewer of them where EM creeps); plain EM runs where that
+    cannot (case weights, data out of core, a model without a compiled M-step)
+    or where an EM step from one of its iterates doubts, so that a degenerate
+    run is plain EM's, with its reason.
+    """
+    from emstat.mixture import _em_kernels
+
     covariance = get_covariance_model(model, params.d)
     em_model = GaussianMixtureModel(covariance, params.k)
     steps = int(min(POLISH_CONTROL.max_iter, max(50, _POLISH_ROW_STEPS // max(int(n), 1))))
     control = replace(POLISH_CONTROL, max_iter=steps)
+    if case_weights is None:
+        accelerated = _em_kernels.run_squarem(em_model, data, params, control, n)
+        if accelerated is not None:
+            return accelerated.theta, None
     rows: Any = data if case_weights is None else gaussian.WeightedRows(data, case_weights)
     em = fit_em(em_model, rows, theta0=params, control=control, n_obs=n, warn=False)
     if not em.ok or em.theta is None:
