@@ -147,7 +147,8 @@ def compare(rounds: int) -> None:
 def whole_command(before: str, reps: int, workers: int, rounds: int) -> None:
     """``emstat simulate`` as a command with the package in ``before`` and in this tree."""
     here = str(Path(__file__).resolve().parent.parent)
-    for tree in (before, here):  # numba's cache of each tree's kernels, written if missing
+    for tree in (before, here):  # bytecode and numba's cache of each tree, as installed
+        subprocess.run([sys.executable, "-m", "compileall", "-q", tree + "/emstat"], check=True)
         _run_command(tree, 20, workers)
     for count in dict.fromkeys((20, reps)):  # 20 replicates: the start-up alone, about
         times: dict[str, list[float]] = {before: [], here: []}
