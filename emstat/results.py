@@ -150,7 +150,9 @@ def _expit_scalar(x: float) -> float:
 
 
 def _elementwise(scalar: Any) -> Any:
-    """``scalar`` applied to each element of a float array (any shape)."""
+    """``scalar`` applied to each element of a float array (any shape), as float64: the
+    bits are scipy's for float64 input (a Python call per element: for the few values
+    of a table's weights, not for long columns)."""
     ufunc = np.frompyfunc(scalar, 1, 1)
 
     def apply(values: Any) -> np.ndarray:

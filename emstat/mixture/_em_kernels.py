@@ -48,7 +48,7 @@ _CRITERIA = {"rel": 0, "abs": 1, "per_sample": 2, "aitken": 3}
 # The loop's trace is allocated for every iteration the cap allows: a larger
 # cap keeps the Python loop, whose trace grows as it goes.
 _MAX_TRACE = 1_000_000
-# SQUAREM's bound on |alpha|: first 1 (two EM steps), times 4 where it binds and the
+# SQUAREM's bound on |alpha|: first 1 (the point F(F(theta))), times 4 where it binds and the
 # jump is taken, over 4 where not (the SQUAREM package's step.max0 and mstep), at most
 # 64: longer jumps leave EM's basin for another maximum (a component collapsing on a few
 # rows) on fits of the seed's study.
@@ -544,9 +544,9 @@ def run_squarem(
     a weight or a variance negative.  The jump replaces ``F(F(theta))`` only
     where it is a mixture (covariances non-singular by the M-steps' tests) and
     both it and the point after its EM step have a log-likelihood at least
-    ``F(F(theta))``'s: the log-likelihood never falls, and ``alpha = -1`` is two
-    plain EM steps.  Where EM creeps a few dozen iterations go as far as
-    thousands of EM steps.
+    ``F(F(theta))``'s: the log-likelihood never falls.  (At ``alpha = -1`` the
+    point is ``F(F(theta))`` itself, and its EM step a third plain one.)  Where EM
+    creeps a few dozen iterations go as far as thousands of EM steps.
 
     The stopping rule is ``control``'s, applied as the engine applies it, to the
     EM step from each iterate: the run stops at ``F(theta)`` where plain EM

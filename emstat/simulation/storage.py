@@ -175,7 +175,8 @@ class StudyDir:
 
     path: Path
     #: The parts this run wrote, by path: consolidation takes them from here rather than
-    #: reading back what was just written (parts of an earlier run are read).
+    #: reading back what was just written (parts of an earlier run are read).  They stay
+    #: in memory for the run: the consolidated table holds them all at the end anyway.
     _written: dict[Path, pd.DataFrame] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )

@@ -23,7 +23,8 @@ SEED_DESIGN = "0.5*N(-0.8,1) + 0.5*N(0.8,1)"
 #: Seed-study replicates (``emstat simulate --mixture SEED_DESIGN --seed 1``) whose fit is
 #: not a local maximum: the observed information has a direction of negative curvature.
 #: (Replicate 10 was one only while the polish's EM stopped at its cap near a saddle;
-#: EM run to convergence goes far from it.)
+#: EM run to convergence goes far from it.  171 is one for the polish's plain EM, which
+#: stops at its cap there: run to convergence, EM degenerates.)
 SADDLE_REPLICATE = 171
 
 

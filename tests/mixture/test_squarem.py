@@ -132,11 +132,11 @@ def test_squarem_log_coordinates_round_trip() -> None:
     np.testing.assert_allclose(c, point[2], rtol=1e-15)
 
 
-def test_polish_em_keeps_plain_em_where_an_iterate_doubts(
+def test_polish_em_is_plain_em_where_squarem_hands_back(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Where SQUAREM cannot decide (here: it declines), the polish is plain EM's, so a
-    degenerate run keeps its reason."""
+    """Where SQUAREM hands back (None: it cannot run, or an iterate's EM step doubts),
+    the polish is plain EM's from the fit, to the bit."""
     x = _data(1, seed=5)
     model = GaussianMixtureModel(get_covariance_model("V", 1), 2)
     start = _start(x, model)

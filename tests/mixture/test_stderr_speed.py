@@ -2,7 +2,9 @@
 
 ``stderr_seed_study.json`` holds the standard errors, reasons and information of
 60 fits of the seed's simulation study as emstat computed them before the
-polish was compiled (see ``tests/reference/make_stderr_seed_study.py``): fits
+polish was compiled, nine of them rewritten when its tight-tolerance EM became
+SQUAREM (see ``tests/reference/README_stderr.md`` and
+``make_stderr_seed_study.py``): fits
 within reach, far from their maximum along each kind of parameter, saddles and
 fits from which EM degenerates.
 """

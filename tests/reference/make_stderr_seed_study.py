@@ -32,7 +32,8 @@ CHOSEN = {
     "observed": [0, 1, 2, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14, 15],
     # 10, 252, 373, 404, 493, 548, 549, 559 and 565 were saddles while the polish's EM
     # stopped at its 5,000-iteration cap there; EM run to convergence (and SQUAREM) goes
-    # far from them, along the parameter named: 171 is the study's one saddle left
+    # far from them, along the parameter named: 171 is the study's one saddle left (for
+    # the polish's plain EM, capped there; EM run to convergence degenerates)
     "far_variance": [3, 17, 18, 23, 30, 39, 48, 49, 50, 56, 252, 373, 404, 548, 565],
     "far_weight": [19, 27, 35, 54, 65, 72, 75, 78, 80, 90, 10, 493, 549, 559],
     "far_mean": [99, 170, 243, 380, 554, 900],
