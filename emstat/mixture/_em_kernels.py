@@ -365,18 +365,8 @@ def _em_loop(
             stats,
         )
     while True:
-        nk, sums, second, diagonals, loglik, icl_term = e_step_serial(
-            x,
-            weights,
-            means,
-            prec_chol,
-            half_log_det,
-            diag_prec,
-            diag_second,
-            block_rows,
-            rows_per_log,
-            scratch,
-        )
+        stats = e_step((weights, means, covariances, prec_chol, half_log_det, diag_prec))
+        loglik = stats[4]
         if not math.isfinite(loglik):  # the Python loop raises its error
             status = RESUME
             break
@@ -395,18 +385,13 @@ def _em_loop(
             n_decreases += decreased
             status = MAX_ITER
             break
-        moments = SECOND_OF(second, diagonals, nk, reg_covar)
-        new_weights, new_means, new_cov, new_prec, new_half, m_status = M_STEP(
-            nk, sums, moments, covariances, options
-        )
+        following, m_status = em_map(stats, covariances)
         if m_status != ok:  # the Python loop redoes this E-step and its numpy M-step decides
             length -= 1
             status = RESUME
             break
         n_decreases += decreased
-        weights, means, covariances = new_weights, new_means, new_cov
-        prec_chol, half_log_det = new_prec, new_half
-        diag_prec = diag_model
+        weights, means, covariances, prec_chol, half_log_det, diag_prec = following
         n_iter += 1
     return (
         status,
@@ -414,7 +399,7 @@ def _em_loop(
         trace[n_prev:length],
         decreases[:n_decreases],
         (weights, means, covariances, prec_chol, half_log_det, diag_prec),
-        (nk, sums, second, diagonals, loglik, icl_term),
+        stats,
     )
 
 
@@ -563,4 +548,4 @@ def run_squarem(
     if control.criterion == "aitken" or model.reg_covar != 0.0:
         return None
     done = _run_loop(model, data, theta, control, 0, [], n_obs, accelerate=True)
-    return None if done is None or not done.stop_reason else done
+    return None if done is None or not done.stop_reason else done  # "": it resumed
