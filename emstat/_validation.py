@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -29,6 +30,9 @@ __all__ = [
 ]
 
 
+_FLOAT_MAX = float(np.finfo(float).max)
+
+
 @dataclass(frozen=True)
 class NumericData:
     """A float matrix with the labels it came with."""
@@ -36,6 +40,7 @@ class NumericData:
     values: np.ndarray  # (n, d) float64
     columns: list[str]
     index: pd.Index
+    complete: bool = False  # every value was checked finite (no NaN to look for)
 
     @property
     def n(self) -> int:
@@ -135,7 +140,7 @@ def _plain_array(
         return None
     d = values.shape[1]
     names = [f"x{j + 1}" for j in range(d)] if d > 1 else ["x"]
-    return NumericData(values, names, pd.RangeIndex(values.shape[0]))
+    return NumericData(values, names, pd.RangeIndex(values.shape[0]), complete=True)
 
 
 def _plain_frame(
@@ -157,14 +162,33 @@ def _plain_frame(
         if not all(isinstance(c, str) and c in data.columns for c in wanted):
             return None
         frame = data[wanted]
-    if frame.shape[0] == 0 or frame.shape[1] == 0:
+    if 0 in frame.shape:
         return None
     if not all(_plain_number(dtype) for dtype in _column_dtypes(frame)):
         return None
     values = frame.to_numpy(dtype=float, copy=True)
     if not np.isfinite(values).all():
         return None
-    return NumericData(values, [str(c) for c in frame.columns], frame.index)
+    return NumericData(values, _column_names(frame.columns), frame.index, complete=True)
+
+
+#: The last Index whose labels :func:`_column_names` listed, and their strings.
+_LAST_NAMES: list[tuple[pd.Index, tuple[str, ...]]] = []
+
+
+def _column_names(columns: pd.Index) -> list[str]:
+    """The columns' labels as strings.
+
+    Listing a string Index costs more than validating a small frame, and an
+    Index is immutable: the last one's strings are kept, so the frames of a
+    simulation, which share one Index, list it once.
+    """
+    last = _LAST_NAMES[0] if _LAST_NAMES else None
+    if last is not None and last[0] is columns:
+        return list(last[1])
+    names = tuple(str(c) for c in columns)
+    _LAST_NAMES[:] = [(columns, names)]
+    return list(names)
 
 
 def _plain_number(dtype: Any) -> bool:
@@ -242,7 +266,7 @@ def as_numeric_data(
             f"at row {describe_labels(list(dict.fromkeys(frame.index[rows])))}; "
             "drop or impute them first"
         )
-    return NumericData(values, [str(c) for c in frame.columns], frame.index)
+    return NumericData(values, _column_names(frame.columns), frame.index, not allow_missing)
 
 
 def count_distinct_sorted(values: np.ndarray) -> int:
@@ -330,17 +354,23 @@ def check_bool(value: Any, name: str) -> bool:
     return bool(value)
 
 
-def check_squares_finite(centred: np.ndarray, columns: Sequence[str]) -> None:
+def check_squares_finite(
+    centred: np.ndarray, columns: Sequence[str], spread: np.ndarray | None = None
+) -> None:
     """Refuse values so large that EM's sums of squares overflow to infinity.
 
     Squared distances between rows, summed over every row and column, must be
     finite: beyond that, variances and k-means++ distances are inf or NaN.
+    ``spread``: each column's largest absolute centred value, when the caller has it.
     """
     n, d = centred.shape
     if n == 0 or d == 0:
         return
-    spread = np.abs(centred).max(axis=0)
-    limit = np.sqrt(np.finfo(float).max / (4.0 * n * d))
+    if spread is None:
+        spread = np.abs(centred).max(axis=0)
+    limit = math.sqrt(_FLOAT_MAX / (4.0 * n * d))
+    if float(spread.max()) <= limit:
+        return
     large = [c for c, s in zip(columns, spread, strict=True) if s > limit]
     if large:
         raise InputError(
@@ -349,9 +379,13 @@ def check_squares_finite(centred: np.ndarray, columns: Sequence[str]) -> None:
         )
 
 
-def check_not_constant(data: NumericData) -> None:
-    """Refuse columns with one value: every covariance would be singular."""
-    ranges = np.ptp(data.values, axis=0)
+def check_not_constant(data: NumericData, ranges: np.ndarray | None = None) -> None:
+    """Refuse columns with one value: every covariance would be singular.
+
+    ``ranges``: each column's ``max - min``, when the caller has it.
+    """
+    if ranges is None:
+        ranges = np.ptp(data.values, axis=0)
     constant = [c for c, spread in zip(data.columns, ranges, strict=True) if spread == 0]
     if constant:
         raise InputError(

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from emstat._validation import (
+    NumericData,
     as_numeric_data,
     check_bool,
     check_k,
@@ -151,18 +152,14 @@ def prepare_data(
             frame, row_weights = frame[row_weights > 0], row_weights[row_weights > 0]
         data = frame
     numeric = as_numeric_data(data, columns, allow_missing=missing == "em")
-    if missing == "em" and np.isnan(numeric.values).any():
+    if missing == "em" and not numeric.complete and np.isnan(numeric.values).any():
         if row_weights is not None:
             raise InputError(
                 "case weights with missing values are not supported; drop the incomplete rows "
                 "or fit without weights"
             )
         return _prepare_incomplete(numeric)
-    check_not_constant(numeric)
-    center = numeric.values.mean(axis=0)
-    # C order: the compiled E-step reads rows; F-ordered rows were copied every iteration
-    centred = np.ascontiguousarray(numeric.values - center)
-    check_squares_finite(centred, numeric.columns)
+    center, centred = _centre_complete(numeric)
     return FitData(
         numeric.columns,
         numeric.n,
@@ -173,6 +170,24 @@ def prepare_data(
         numeric.index,
         row_weights,
     )
+
+
+def _centre_complete(numeric: NumericData) -> tuple[np.ndarray, np.ndarray]:
+    """The column means and the centred rows (C order) of finite data, checked usable.
+
+    One pass of column minima and maxima serves both checks: a column is
+    constant where they are equal, and ``max(high - center, center - low)``
+    is exactly the largest absolute centred value (rounding is monotone).
+    """
+    values = numeric.values
+    low, high = values.min(axis=0), values.max(axis=0)
+    check_not_constant(numeric, high - low)
+    # the bits of values.mean(axis=0), which divides the same sum by n, without its overhead
+    center = values.sum(axis=0) / values.shape[0]
+    # C order: the compiled E-step reads rows; F-ordered rows were copied every iteration
+    centred = np.ascontiguousarray(values - center)
+    check_squares_finite(centred, numeric.columns, np.maximum(high - center, center - low))
+    return center, centred
 
 
 def _prepare_incomplete(numeric: Any) -> FitData:

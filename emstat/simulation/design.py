@@ -136,10 +136,16 @@ class TrueMixture:
         """mclust's names of the covariance models ``names`` (aliases resolved)."""
         return [get_covariance_model(m, self.d).name for m in names]
 
+    @functools.cached_property
+    def sampler(self) -> gaussian.MixtureSampler:
+        """The Cholesky factors and cumulative weights every draw uses, computed once."""
+        return gaussian.MixtureSampler.of(self.weights, self.means, self.covariances)
+
     def draw(self, n: int, rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
         """``n`` rows and each row's component (0-based)."""
-        x, labels = gaussian.draw_mixture(self.weights, self.means, self.covariances, n, rng)
-        return pd.DataFrame(x, columns=column_index(self.columns)), labels
+        x, labels = self.sampler.draw(n, rng)
+        # x is this frame's own: copy=False spares pandas a second copy
+        return pd.DataFrame(x, columns=column_index(self.columns), copy=False), labels
 
     def truth_table(self) -> tuple[list[str], np.ndarray]:
         """Parameter names of one component (``params`` order) and the truths (k, p)."""

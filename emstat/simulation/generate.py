@@ -17,7 +17,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from emstat.mixture import gaussian
 from emstat.simulation.design import TrueMixture
 
 __all__ = [
@@ -100,6 +99,6 @@ def draw_mixture(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draw ``n`` rows from ``mixture``; return the (n, d) data and each row's component (0-based).
 
-    See :func:`emstat.mixture.gaussian.draw_mixture`.
+    See :func:`emstat.mixture.gaussian.draw_mixture` (the mixture's sampler, made once).
     """
-    return gaussian.draw_mixture(mixture.weights, mixture.means, mixture.covariances, n, rng)
+    return mixture.sampler.draw(n, rng)
