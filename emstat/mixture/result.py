@@ -668,9 +668,8 @@ def _table_names(
     row's label ``"component:parameter"`` (made once per layout: a study asks for the same
     one at every replicate)."""
     names = ("weight", *(name for name, _ in parameter_names(list(columns))))
-    scales = ("identity" if k == 1 else "logit",) + tuple(
-        "log" if name.startswith("var[") else "identity" for name in names[1:]
-    )
+    weight_scale = "identity" if k == 1 else "logit"
+    scales = (weight_scale, *("log" if n.startswith("var[") else "identity" for n in names[1:]))
     labels = tuple(f"{j + 1}:{name}" for j in range(k) for name in names)
     return names, scales, labels
 
