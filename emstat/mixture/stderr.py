@@ -107,6 +107,15 @@ _DEGENERATE_RTOL = 1e-9
 _EPS = float(np.finfo(float).eps)
 
 
+@cache
+def _kernels() -> Any:
+    """:mod:`emstat.mixture._information_kernels`, imported on first use (its compiled
+    kernels load with it), then found without an import statement per call."""
+    from emstat.mixture import _information_kernels
+
+    return _information_kernels
+
+
 # --------------------------------------------------------------------------- #
 # reported parameters
 # --------------------------------------------------------------------------- #
@@ -551,7 +560,7 @@ def _compiled_derivatives(
 ) -> tuple[Array, Array, Array, float] | None:
     """:func:`_loglik_derivatives` and the log-likelihood by the compiled kernel; None when
     a row's log-likelihood is not finite (numpy then treats that row on its own)."""
-    from emstat.mixture import _information_kernels
+    _information_kernels = _kernels()
 
     hess, size, grad, loglik = _information_kernels.loglik_derivatives(
         np.ascontiguousarray(x, dtype=float),
@@ -769,7 +778,7 @@ _SINGULAR = "the observed information is singular: some parameters are not ident
 
 def _delta_method(info: Array, jac: Array, size: Array) -> tuple[Array, str | None]:
     """:func:`_numpy_delta_method` in one compiled call (its oracle in the tests)."""
-    from emstat.mixture import _information_kernels
+    _information_kernels = _kernels()
 
     if not (np.isfinite(info).all() and np.isfinite(jac).all()):
         return _numpy_delta_method(info, jac, size)  # LAPACK's answer on NaN is numpy's to give
@@ -1070,7 +1079,7 @@ _HALVINGS = 30
 def _newton_step(info: Array, grad: Array, size: Array) -> tuple[Array | None, float]:
     """The Newton step ``I^{-1} g`` and its length in standard errors; None when ``I`` is
     not positive definite (compiled: :func:`_numpy_newton_step` is the oracle)."""
-    from emstat.mixture import _information_kernels
+    _information_kernels = _kernels()
 
     step, distance, ok = _information_kernels.newton_step(
         np.ascontiguousarray(info, dtype=float),
@@ -1102,7 +1111,7 @@ def _numpy_newton_step(info: Array, grad: Array, size: Array) -> tuple[Array | N
 def _weighted_loglik(x: Array, params: GaussianParams, case_weights: Array | None) -> float:
     """The (case-weighted) log-likelihood, compiled (numpy's where a row lies too far from
     every mean)."""
-    from emstat.mixture import _information_kernels
+    _information_kernels = _kernels()
 
     value = _information_kernels.log_likelihood(
         np.ascontiguousarray(x, dtype=float),
@@ -1195,7 +1204,7 @@ def _diagonal_trial(
     """:func:`_trial` of a diagonal model in one compiled call (the chart's point,
     :func:`gaussian.gaussian_params`' singularity rules and the log-likelihood), and
     whether every row's log-likelihood was finite (if not, numpy's route answers)."""
-    from emstat.mixture import _information_kernels
+    _information_kernels = _kernels()
 
     weights, means, covs, prec_chol, half_log_det, loglik, status = (
         _information_kernels.diagonal_trial(
@@ -1308,7 +1317,7 @@ def _compiled_newton_polish(
 ) -> tuple[GaussianParams, Derivatives, bool] | None:
     """:func:`_python_newton_polish` of a diagonal model in one compiled call; None where a
     row's log-likelihood is not finite on the way."""
-    from emstat.mixture import _information_kernels
+    _information_kernels = _kernels()
 
     chart, hess, size, grad = known
     d = chart.d
@@ -1679,7 +1688,7 @@ def _row_scores(x: Array, params: GaussianParams, chart: _Chart) -> Array:
     :func:`_loglik_derivatives` (their column sums are its score).  Compiled;
     :func:`_numpy_row_scores` where a row lies too far from every mean.
     """
-    from emstat.mixture import _information_kernels
+    _information_kernels = _kernels()
 
     scores, finite = _information_kernels.row_scores(
         np.ascontiguousarray(x, dtype=float),
