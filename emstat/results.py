@@ -153,12 +153,13 @@ def _elementwise(scalar: Any) -> Any:
     """``scalar`` applied to each element of a float array (any shape), as float64: the
     bits are scipy's for float64 input (a Python call per element: for the few values
     of a table's weights, not for long columns)."""
-    ufunc = np.frompyfunc(scalar, 1, 1)
 
     def apply(values: Any) -> np.ndarray:
-        # an exp that overflows (caught in the scalar) leaves the flag numpy would warn of
-        with np.errstate(over="ignore"):
-            return np.asarray(ufunc(np.asarray(values, dtype=float)), dtype=float)
+        array = np.asarray(values, dtype=float)
+        # Python floats through the scalar, as np.frompyfunc would pass them, without its
+        # loop (whose set-up costs more than a table's few values)
+        out = np.array([scalar(v) for v in array.ravel().tolist()], dtype=float)
+        return out.reshape(array.shape)
 
     return apply
 
@@ -262,18 +263,45 @@ def wald_intervals(
 
     On the log scale a positive parameter's interval stays positive; on the
     logit scale a probability's stays in (0, 1).  The standard error on the
-    transformed scale is the delta method's ``se * |g'(estimate)|``.
+    transformed scale is the delta method's ``se * |g'(estimate)|``.  A row
+    whose scale is none of these gets NaN.
     """
     z = wald_z(level)
+    return _grouped_intervals(estimate, std_err, _scale_groups(tuple(scales)), z)
+
+
+ScaleGroups = tuple[tuple[str, np.ndarray], ...]
+
+
+@lru_cache(maxsize=256)
+def _scale_groups(scales: tuple[str, ...]) -> ScaleGroups:
+    """The rows of each known scale (read-only index arrays), in :data:`_TRANSFORMS`' order:
+    a table's layout repeats fit after fit, so it is sorted out once."""
+    column = np.asarray(scales, dtype=object)
+    groups = []
+    for scale in _TRANSFORMS:
+        rows = np.flatnonzero(column == scale)
+        if rows.size:
+            rows.flags.writeable = False
+            groups.append((scale, rows))
+    return tuple(groups)
+
+
+def _grouped_intervals(
+    estimate: np.ndarray, std_err: np.ndarray, groups: ScaleGroups, z: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`wald_intervals` of the rows ``groups`` lays out, with quantile ``z``."""
     low = np.full(estimate.shape, np.nan)
     high = np.full(estimate.shape, np.nan)
-    scales = np.asarray(scales)
     with np.errstate(divide="ignore", invalid="ignore"):
-        for scale, (forward, inverse, slope) in _TRANSFORMS.items():
-            rows = scales == scale
-            if not rows.any():
-                continue
+        for scale, rows in groups:
             est, se = estimate[rows], std_err[rows]
+            if scale == "identity":  # the transforms are the identity and a slope of 1
+                half = z * se
+                low[rows] = est - half
+                high[rows] = est + half
+                continue
+            forward, inverse, slope = _TRANSFORMS[scale]
             centre = forward(est)
             half = z * se * np.abs(slope(est))
             low[rows] = inverse(centre - half)
@@ -357,18 +385,33 @@ def params_arrays(
     >>> [round(float(v), 3) for v in (a.ci_low[0], a.ci_high[0])]
     [0.02, 1.98]
     """
-    per_component = len(names)
-    all_scales = np.asarray(scales * k, dtype=object)
-    low, high = wald_intervals(estimate, std_err, all_scales, level)
+    z = wald_z(level)
+    component, parameter, all_scales, groups = _table_layout(k, tuple(names), tuple(scales))
+    low, high = _grouped_intervals(estimate, std_err, groups, z)
     return ParamsArrays(  # copies of the caller's arrays: these become read-only
-        component=np.repeat(np.arange(1, k + 1, dtype=np.int64), per_component),
-        parameter=np.asarray(names * k, dtype=object),
+        component=component,
+        parameter=parameter,
         estimate=np.array(estimate, dtype=float),
         std_err=np.array(std_err, dtype=float),
         ci_low=low,
         ci_high=high,
         scale=all_scales,
     )
+
+
+@lru_cache(maxsize=256)
+def _table_layout(
+    k: int, names: tuple[str, ...], scales: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, ScaleGroups]:
+    """The component, parameter and scale columns of a table of ``k`` components of these
+    ``names`` and ``scales``, and its :func:`_scale_groups` (made once per layout; the
+    columns are read-only, shared by every table of that layout)."""
+    component = np.repeat(np.arange(1, k + 1, dtype=np.int64), len(names))
+    parameter = np.asarray(list(names) * k, dtype=object)
+    all_scales = np.asarray(list(scales) * k, dtype=object)
+    for column in (component, parameter, all_scales):
+        column.flags.writeable = False
+    return component, parameter, all_scales, _scale_groups(tuple(all_scales))
 
 
 def params_frame(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field, replace
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -168,13 +168,10 @@ class MixtureResult(MixtureCriteria):
 
     def _wald_arrays(self, level: float) -> ParamsArrays:
         theta = self._require_ok()
-        names = [name for name, _ in parameter_names(self.columns)]
         estimate = reported_vector(theta.weights, theta.means, theta.covariances)
         std_err, _ = self._std_errors_and_reason
-        scales = ["identity" if self.k == 1 else "logit"] + [
-            "log" if name.startswith("var[") else "identity" for name in names
-        ]
-        arrays = params_arrays(self.k, ["weight", *names], estimate, std_err, scales, level)
+        names, scales, _ = _table_names(tuple(self.columns), self.k)
+        arrays = params_arrays(self.k, list(names), estimate, std_err, list(scales), level)
         if self.has_noise:
             from emstat.mixture.noise import noise_rows_frame
 
@@ -209,7 +206,8 @@ class MixtureResult(MixtureCriteria):
         """The standard errors, why any are NaN (or why they are not the observed
         information's), and the information they come from (None: not computed)."""
         theta = self._require_ok()
-        size = self.k * (1 + len(parameter_names(self.columns)))
+        names, _, labels = _table_names(tuple(self.columns), self.k)
+        size = self.k * len(names)
         whole_fit = self._no_std_errors_reason()
         if whole_fit is not None:
             return np.full(size, np.nan), whole_fit, None
@@ -219,20 +217,15 @@ class MixtureResult(MixtureCriteria):
             return np.full(size, np.nan), "no data kept (a fit loaded from a file)", None
         from emstat.mixture.stderr import wald_std_errors
 
-        labels = [
-            f"{j + 1}:{name}"
-            for j in range(self.k)
-            for name in ["weight", *(n for n, _ in parameter_names(self.columns))]
-        ]
         if isinstance(self.data_, np.ndarray):
-            return wald_std_errors(self.data_, theta, self.model, labels=labels)
+            return wald_std_errors(self.data_, theta, self.model, labels=list(labels))
         if isinstance(self.data_, gaussian.WeightedRows):
             return wald_std_errors(
                 self.data_.x,
                 theta,
                 self.model,
                 case_weights=self.data_.weights,
-                labels=labels,
+                labels=list(labels),
             )
         # an out-of-core source streams chunks centred on its own centre
         return wald_std_errors(self.data_, theta.shifted(-self.data_.center), self.model)
@@ -665,6 +658,20 @@ def load_fit(path: str | Path) -> MixtureResult:
 
         return fit_from_dict(payload)  # type: ignore[return-value]
     return MixtureResult.from_dict(payload)
+
+
+@lru_cache(maxsize=64)
+def _table_names(
+    columns: tuple[str, ...], k: int
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """One component's parameter names and scales in ``params``' row order, and every
+    row's label ``"component:parameter"`` (made once per layout: a study asks for the same
+    one at every replicate)."""
+    names = ("weight", *(name for name, _ in parameter_names(list(columns))))
+    weight_scale = "identity" if k == 1 else "logit"
+    scales = (weight_scale, *("log" if n.startswith("var[") else "identity" for n in names[1:]))
+    labels = tuple(f"{j + 1}:{name}" for j in range(k) for name in names)
+    return names, scales, labels
 
 
 def _sample_size(fields: SavedFields) -> float:

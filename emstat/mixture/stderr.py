@@ -107,6 +107,15 @@ _DEGENERATE_RTOL = 1e-9
 _EPS = float(np.finfo(float).eps)
 
 
+@cache
+def _kernels() -> Any:
+    """:mod:`emstat.mixture._information_kernels`, imported on first use (its compiled
+    kernels load with it), then found without an import statement per call."""
+    from emstat.mixture import _information_kernels
+
+    return _information_kernels
+
+
 # --------------------------------------------------------------------------- #
 # reported parameters
 # --------------------------------------------------------------------------- #
@@ -143,6 +152,7 @@ class _Chart:
     has_shape: bool
     has_orientation: bool
     n_free: int
+    layout: _Layout  # what every chart of the model, k and d shares
 
     @property
     def k(self) -> int:
@@ -191,7 +201,7 @@ def _decompose(covariances: Array, letters: str, model: str) -> tuple[Array, Arr
     volume, shape, orientation = letters[0], letters[1], letters[2]
     if orientation == "I":
         # writable: the kernels see the same array type as for the other models
-        orientations = np.repeat(_eye(d)[None], k, axis=0)
+        orientations = _identities(k, d).copy()
         rotated = covariances  # the identity rotates nothing
     else:
         if orientation == "V":
@@ -204,7 +214,8 @@ def _decompose(covariances: Array, letters: str, model: str) -> tuple[Array, Arr
             orientations = np.broadcast_to(vectors[:, ::-1], (k, d, d)).copy()
         rotated = np.einsum("kji,kjl,klm->kim", orientations, covariances, orientations)
     diagonals = np.diagonal(rotated, axis1=1, axis2=2).copy()
-    if not ((diagonals > 0) & (diagonals < np.inf)).all():
+    # the k d values in Python: fewer calls than numpy's comparisons (NaN fails too)
+    if not all(0.0 < value < math.inf for value in diagonals.ravel().tolist()):
         raise InputError(f"covariance model {model}: the covariances are not positive definite")
     problems = []
     if d > 1:  # a 1 x 1 covariance has no off-diagonal entries
@@ -212,7 +223,21 @@ def _decompose(covariances: Array, letters: str, model: str) -> tuple[Array, Arr
         off = np.max(np.abs(rotated - diagonals[:, :, None] * np.eye(d)), axis=(1, 2)) / scale
         if np.any(off > _CONSTRAINT_RTOL):
             problems.append("orientation")
-    logs = np.log(diagonals)
+    # in one dimension the shapes are 1: only an equal volume constrains the logs
+    if volume == "E" or (d > 1 and shape != "V"):
+        problems.extend(_volume_shape_problems(np.log(diagonals), volume, shape))
+    if problems:
+        raise InputError(
+            f"the covariances do not satisfy model {model}'s constraints on "
+            f"{' and '.join(problems)}; pass the parameters fitted with that model"
+        )
+    return orientations, diagonals
+
+
+def _volume_shape_problems(logs: Array, volume: str, shape: str) -> list[str]:
+    """Which of the volume and shape constraints the log-diagonals ``(k, d)`` break."""
+    d = logs.shape[1]
+    problems = []
     log_volumes = logs[:, 0] if d == 1 else np.mean(logs, axis=1)
     log_shapes = logs - log_volumes[:, None]
     if volume == "E" and np.ptp(log_volumes) > _CONSTRAINT_RTOL:
@@ -221,12 +246,7 @@ def _decompose(covariances: Array, letters: str, model: str) -> tuple[Array, Arr
         problems.append("shape")
     if shape == "E" and np.max(np.ptp(log_shapes, axis=0)) > _CONSTRAINT_RTOL:
         problems.append("shape")
-    if problems:
-        raise InputError(
-            f"the covariances do not satisfy model {model}'s constraints on "
-            f"{' and '.join(problems)}; pass the parameters fitted with that model"
-        )
-    return orientations, diagonals
+    return problems
 
 
 Jet = tuple[Array, Array, Array]  # value (d, d), first (q, d, d), second (q, q, d, d)
@@ -333,26 +353,92 @@ def _chart_layout(name: str, k: int, d: int) -> tuple[str, IntArray, int]:
     return letters, cov_index, start
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """What every chart of a covariance model with ``k`` components in ``d`` dimensions
+    shares (made once: :func:`_layout`; the arrays are read-only).
+
+    ``first_jets`` and ``second_jets`` are :func:`_jet_basis` with one row per unit
+    diagonal (``M``'s jets are ``diag Lambda_hat`` times them).  In the ``(k, m, p)``
+    Jacobian of :func:`_jacobian` (raveled), the means' derivatives (ones) sit at
+    ``mean_positions`` and the covariances' at ``cov_positions``, taken from the
+    raveled ``(k, q, d, d)`` derivatives of the covariances at ``cov_gather``.
+    """
+
+    name: str
+    letters: str
+    cov_index: IntArray  # (k, q)
+    n_free: int
+    has_shape: bool
+    has_orientation: bool
+    first_jets: Array  # (d, q d d)
+    second_jets: Array  # (d, q q d d)
+    mean_positions: IntArray
+    cov_positions: IntArray
+    cov_gather: IntArray
+
+    @property
+    def q(self) -> int:
+        return int(self.cov_index.shape[1])
+
+
+@cache
+def _layout(name: str, k: int, d: int) -> _Layout:
+    """The :class:`_Layout` of model ``name`` (its mclust name) for ``k`` components in
+    ``d`` dimensions."""
+    letters, cov_index, n_free = _chart_layout(name, k, d)
+    has_shape, has_orientation = letters[1] != "I", letters[2] != "I"
+    first, second = _jet_basis(d, has_shape, has_orientation)
+    q, m = cov_index.shape[1], _block_size(d)
+    rows, mean_rows, mean_cols, iu, tri_rows = _jacobian_layout(k, d)
+    mean_positions = (rows * m + mean_rows) * n_free + mean_cols  # (k, d)
+    components = np.arange(k)[:, None, None]
+    cov_positions = (components * m + tri_rows) * n_free + cov_index[:, None, :]  # (k, t, q)
+    coords = np.arange(q)[None, None, :]
+    tri = np.arange(len(iu[0]))[None, :, None]
+    cov_gather = ((components * q + coords) * d + iu[0][tri]) * d + iu[1][tri]
+    arrays = [
+        first.reshape(d, -1).copy(),
+        second.reshape(d, -1).copy(),
+        mean_positions.reshape(-1),
+        cov_positions.reshape(-1),
+        cov_gather.reshape(-1),
+    ]
+    for array in arrays:
+        array.flags.writeable = False
+    return _Layout(name, letters, cov_index, n_free, has_shape, has_orientation, *arrays)
+
+
+@cache
+def _identities(k: int, d: int) -> Array:
+    """``k`` stacked ``d x d`` identities (read-only: copy to use)."""
+    identities = np.repeat(_eye(d)[None], k, axis=0)
+    identities.flags.writeable = False
+    return identities
+
+
 def _build_chart(params: GaussianParams, model: str) -> _Chart:
     k, d = params.k, params.d
-    name = get_covariance_model(model, d).name
-    letters, cov_index, n_free = _chart_layout(name, k, d)
+    layout = _layout(get_covariance_model(model, d).name, k, d)
     covariances = np.asarray(params.covariances, dtype=float)
-    orientations, diagonals = _decompose(covariances, letters, name)
-    has_shape, has_orientation = letters[1] != "I", letters[2] != "I"
-    d_m, d2_m = _jet_combinations(diagonals, has_shape, has_orientation)
+    orientations, diagonals = _decompose(covariances, layout.letters, layout.name)
+    q = layout.q
+    # _jet_combinations with the basis already laid out as a matrix
+    d_m = (diagonals @ layout.first_jets).reshape(k, q, d, d)
+    d2_m = (diagonals @ layout.second_jets).reshape(k, q, q, d, d)
     return _Chart(
         weights=np.asarray(params.weights, dtype=float),
         means=np.asarray(params.means, dtype=float),
         covariances=covariances,
         orientations=orientations,
         diagonals=diagonals,
-        cov_index=cov_index,
+        cov_index=layout.cov_index,
         d_m=d_m,
         d2_m=d2_m,
-        has_shape=has_shape,
-        has_orientation=has_orientation,
-        n_free=n_free,
+        has_shape=layout.has_shape,
+        has_orientation=layout.has_orientation,
+        n_free=layout.n_free,
+        layout=layout,
     )
 
 
@@ -409,23 +495,21 @@ def _chart_point(chart: _Chart, theta: Array) -> tuple[Array, Array, Array]:
 
 def _jacobian(chart: _Chart) -> Array:
     """Derivatives of the reported parameters with respect to the chart at 0."""
-    k, d = chart.k, chart.d
+    k, d, p = chart.k, chart.d, chart.n_free
+    layout = chart.layout
     m = _block_size(d)
-    jac = np.zeros((k, m, chart.n_free))
+    jac = np.zeros(k * m * p)
     w = chart.weights
     if k > 1:
-        jac[:, 0, : k - 1] = w[:, None] * (_eye(k)[:, : k - 1] - w[None, : k - 1])
-    rows, mean_rows, mean_cols, iu, tri_rows = _jacobian_layout(k, d)
-    jac[rows, mean_rows, mean_cols] = 1.0
+        jac.reshape(k, m, p)[:, 0, : k - 1] = w[:, None] * (_eye(k)[:, : k - 1] - w[None, : k - 1])
+    jac[layout.mean_positions] = 1.0
     # d Sigma_k = D_hat_k dM_k D_hat_k^T, each coordinate's upper triangle
     if chart.has_orientation:
         d_sigma = np.einsum("kil,kalm,kjm->kaij", chart.orientations, chart.d_m, chart.orientations)
     else:  # identity orientations
         d_sigma = chart.d_m
-    jac[rows[:, :, None], tri_rows, chart.cov_index[:, None, :]] = d_sigma[
-        :, :, iu[0], iu[1]
-    ].transpose(0, 2, 1)
-    return jac.reshape(k * m, chart.n_free)
+    jac[layout.cov_positions] = d_sigma.reshape(-1)[layout.cov_gather]
+    return jac.reshape(k * m, p)
 
 
 @cache
@@ -476,7 +560,7 @@ def _compiled_derivatives(
 ) -> tuple[Array, Array, Array, float] | None:
     """:func:`_loglik_derivatives` and the log-likelihood by the compiled kernel; None when
     a row's log-likelihood is not finite (numpy then treats that row on its own)."""
-    from emstat.mixture import _information_kernels
+    _information_kernels = _kernels()
 
     hess, size, grad, loglik = _information_kernels.loglik_derivatives(
         np.ascontiguousarray(x, dtype=float),
@@ -631,7 +715,7 @@ def _prepare(x: Any, params: GaussianParams, model: str) -> tuple[Array, Gaussia
         raise InputError(
             f"x must be an (n, {params.d}) array matching the parameters, got {data.shape}"
         )
-    if not np.all(np.isfinite(data)):
+    if not np.isfinite(data).all():
         raise InputError("x has missing or infinite values")
     centre = data.mean(axis=0)
     centred = params.shifted(-centre)
@@ -694,9 +778,9 @@ _SINGULAR = "the observed information is singular: some parameters are not ident
 
 def _delta_method(info: Array, jac: Array, size: Array) -> tuple[Array, str | None]:
     """:func:`_numpy_delta_method` in one compiled call (its oracle in the tests)."""
-    from emstat.mixture import _information_kernels
+    _information_kernels = _kernels()
 
-    if not (np.all(np.isfinite(info)) and np.all(np.isfinite(jac))):
+    if not (np.isfinite(info).all() and np.isfinite(jac).all()):
         return _numpy_delta_method(info, jac, size)  # LAPACK's answer on NaN is numpy's to give
     se, some, negative = _information_kernels.delta_method(
         np.ascontiguousarray(info, dtype=float),
@@ -995,7 +1079,7 @@ _HALVINGS = 30
 def _newton_step(info: Array, grad: Array, size: Array) -> tuple[Array | None, float]:
     """The Newton step ``I^{-1} g`` and its length in standard errors; None when ``I`` is
     not positive definite (compiled: :func:`_numpy_newton_step` is the oracle)."""
-    from emstat.mixture import _information_kernels
+    _information_kernels = _kernels()
 
     step, distance, ok = _information_kernels.newton_step(
         np.ascontiguousarray(info, dtype=float),
@@ -1027,7 +1111,7 @@ def _numpy_newton_step(info: Array, grad: Array, size: Array) -> tuple[Array | N
 def _weighted_loglik(x: Array, params: GaussianParams, case_weights: Array | None) -> float:
     """The (case-weighted) log-likelihood, compiled (numpy's where a row lies too far from
     every mean)."""
-    from emstat.mixture import _information_kernels
+    _information_kernels = _kernels()
 
     value = _information_kernels.log_likelihood(
         np.ascontiguousarray(x, dtype=float),
@@ -1120,7 +1204,7 @@ def _diagonal_trial(
     """:func:`_trial` of a diagonal model in one compiled call (the chart's point,
     :func:`gaussian.gaussian_params`' singularity rules and the log-likelihood), and
     whether every row's log-likelihood was finite (if not, numpy's route answers)."""
-    from emstat.mixture import _information_kernels
+    _information_kernels = _kernels()
 
     weights, means, covs, prec_chol, half_log_det, loglik, status = (
         _information_kernels.diagonal_trial(
@@ -1233,7 +1317,7 @@ def _compiled_newton_polish(
 ) -> tuple[GaussianParams, Derivatives, bool] | None:
     """:func:`_python_newton_polish` of a diagonal model in one compiled call; None where a
     row's log-likelihood is not finite on the way."""
-    from emstat.mixture import _information_kernels
+    _information_kernels = _kernels()
 
     chart, hess, size, grad = known
     d = chart.d
@@ -1368,9 +1452,9 @@ def _polish_move(start: GaussianParams, theta: GaussianParams, derivatives: Deri
     after = reported_vector(theta.weights, theta.means, theta.covariances)
     moved = np.abs(after - before)
     free = se != 0  # NaN counts: an unidentified direction is not within reach
-    if not np.all(np.isfinite(se[free])):
+    if not np.isfinite(se[free]).all():
         return _Move(math.inf, int(np.argmax(moved)), before, after, jac, se, singular)
-    ratio = np.where(free, moved / np.where(free, se, 1.0), 0.0)
+    ratio = np.divide(moved, se, out=np.zeros_like(moved), where=free)
     row = int(np.argmax(ratio))
     return _Move(float(ratio[row]), row, before, after, jac, se, singular)
 
@@ -1478,10 +1562,13 @@ def _out_of_reach(
 
 
 def _nan_std_errors(params: GaussianParams, reason: str) -> tuple[Array, str]:
-    """Every standard error NaN, with the reason (warned)."""
-    se = np.full(params.k * _block_size(params.d), np.nan)
-    warnings.warn(f"{se.size} standard errors are NaN: {reason}", StdErrorWarning, stacklevel=3)
-    return se, reason
+    """Every standard error NaN, with the reason."""
+    return np.full(params.k * _block_size(params.d), np.nan), reason
+
+
+#: Data in memory as :func:`_prepare` gives them: centred, the parameters about the same
+#: centre and the chart there.
+Prepared = tuple[Array, GaussianParams, _Chart]
 
 
 def stationary_std_errors(
@@ -1513,6 +1600,26 @@ def stationary_std_errors(
     Data out of core (:class:`emstat.engine.ChunkedData`) are polished by EM
     steps only.  A :class:`StdErrorWarning` gives the reason of NaN.
     """
+    se, reason = _stationary_std_errors(x, params, model, case_weights, labels)
+    if reason is not None:
+        warnings.warn(
+            f"{int(np.sum(np.isnan(se)))} standard errors are NaN: {reason}",
+            StdErrorWarning,
+            stacklevel=2,
+        )
+    return se, reason
+
+
+def _stationary_std_errors(
+    x: Any,
+    params: GaussianParams,
+    model: str,
+    case_weights: Array | None = None,
+    labels: list[str] | None = None,
+    prepared: Prepared | None = None,
+) -> tuple[Array, str | None]:
+    """:func:`stationary_std_errors` without its warning; ``prepared``: :func:`_prepare`'s
+    answer for these data and parameters when the caller has it."""
     names = _labels_or_default(labels, params.k, params.d)
     polish_reason = None
     move: _Move | None = None
@@ -1527,7 +1634,7 @@ def stationary_std_errors(
             chart = _build_chart(centred, model)
             hess, size, grad, n = _chunked_derivatives(x, centred, chart)
     else:
-        data, centred, chart = _prepare(x, params, model)
+        data, centred, chart = _prepare(x, params, model) if prepared is None else prepared
         fitted = centred
         n = float(data.shape[0] if case_weights is None else case_weights.sum())
         hess, size, grad = _loglik_derivatives(data, centred, chart, case_weights)
@@ -1562,12 +1669,6 @@ def stationary_std_errors(
         reason = reason or (
             f"tied eigenvalues of a covariance leave its orientation unidentified ({rows})"
         )
-    if reason is not None:
-        warnings.warn(
-            f"{int(np.sum(np.isnan(se)))} standard errors are NaN: {reason}",
-            StdErrorWarning,
-            stacklevel=2,
-        )
     return se, reason
 
 
@@ -1587,7 +1688,7 @@ def _row_scores(x: Array, params: GaussianParams, chart: _Chart) -> Array:
     :func:`_loglik_derivatives` (their column sums are its score).  Compiled;
     :func:`_numpy_row_scores` where a row lies too far from every mean.
     """
-    from emstat.mixture import _information_kernels
+    _information_kernels = _kernels()
 
     scores, finite = _information_kernels.row_scores(
         np.ascontiguousarray(x, dtype=float),
@@ -1635,7 +1736,14 @@ def empirical_information(
     not exactly stationary (hence centred).  Returns the information, the
     reported parameters' Jacobian and the chart (for :func:`_degenerate_rows`).
     """
-    data, centred, chart = _prepare(x, params, model)
+    return _empirical_information(_prepare(x, params, model), case_weights)
+
+
+def _empirical_information(
+    prepared: Prepared, case_weights: Array | None
+) -> tuple[Array, Array, _Chart]:
+    """:func:`empirical_information` of data :func:`_prepare` has prepared."""
+    data, centred, chart = prepared
     scores = _row_scores(data, centred, chart)
     rows = np.ones(data.shape[0]) if case_weights is None else np.asarray(case_weights, float)
     scores -= (rows @ scores) / rows.sum()
@@ -1648,7 +1756,14 @@ def empirical_std_errors(
 ) -> tuple[Array, str | None]:
     """Standard errors from :func:`empirical_information` and the delta method, and why any
     are NaN (a direction no row's score moves, or an unidentified orientation)."""
-    info, jac, chart = empirical_information(x, params, model, case_weights)
+    return _empirical_std_errors(_prepare(x, params, model), case_weights)
+
+
+def _empirical_std_errors(
+    prepared: Prepared, case_weights: Array | None
+) -> tuple[Array, str | None]:
+    """:func:`empirical_std_errors` of data :func:`_prepare` has prepared."""
+    info, jac, chart = _empirical_information(prepared, case_weights)
     se, reason = _delta_method(info, jac, np.diag(info))
     degenerate = _degenerate_rows(chart, jac)
     if np.any(degenerate):
@@ -1678,14 +1793,14 @@ def wald_std_errors(
     Returns ``(std_errors, reason, information)``, ``information`` one of
     :data:`OBSERVED_INFORMATION` and :data:`EMPIRICAL_INFORMATION`.
     """
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", StdErrorWarning)
-        se, reason = stationary_std_errors(x, params, model, case_weights, labels)
-    if reason is None or _chunked(x):
+    # prepared once: the empirical information is taken at the same centred fit
+    prepared = None if _chunked(x) else _prepare(x, params, model)
+    se, reason = _stationary_std_errors(x, params, model, case_weights, labels, prepared)
+    if reason is None or prepared is None:
         if reason is not None:
             warnings.warn(f"standard errors are NaN: {reason}", StdErrorWarning, stacklevel=2)
         return se, reason, OBSERVED_INFORMATION
-    empirical, why_not = empirical_std_errors(x, params, model, case_weights)
+    empirical, why_not = _empirical_std_errors(prepared, case_weights)
     if int(np.isnan(empirical).sum()) >= int(np.isnan(se).sum()):
         reason = f"{reason}; nor does the empirical information identify them ({why_not})"
         warnings.warn(f"standard errors are NaN: {reason}", StdErrorWarning, stacklevel=2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 
@@ -41,26 +42,27 @@ def match_means(reference_means: np.ndarray, means: np.ndarray) -> np.ndarray:
         return match_components(reference_means, means)  # its errors and its general case
     diff = other[:, None, :] - ref[None, :, :]
     squared = np.einsum("ijd,ijd->ij", diff, diff)
-    if not np.isfinite(squared).all():  # the Hungarian algorithm's error names the value
-        return match_components(reference_means, means)
     # Each component of the smaller side gets one of the larger side; the others stay unmatched.
     flipped = k > k_ref
-    cost = (squared.T if flipped else squared).tolist()
-    best, second = np.inf, np.inf
+    cost = (squared.T if flipped else squared).tolist()  # a few values: Python is quicker
+    if not all(math.isfinite(value) for row in cost for value in row):
+        return match_components(reference_means, means)  # its error names the value
+    best, second = math.inf, math.inf
     chosen: tuple[int, ...] = ()
     for assigned in itertools.permutations(range(max(k, k_ref)), min(k, k_ref)):
-        total = sum(cost[i][j] for i, j in enumerate(assigned))
+        total = 0.0
+        for i, j in enumerate(assigned):
+            total += cost[i][j]
         if total < best:
             best, second, chosen = total, best, assigned
         elif total < second:
             second = total
-    pairs = [(j, i) if flipped else (i, j) for i, j in enumerate(chosen)]
-    if not np.isfinite(best) or second - best <= _TIE * max(abs(best), 1.0):
+    if not math.isfinite(best) or second - best <= _TIE * max(abs(best), 1.0):
         return match_components(reference_means, means)
-    match = np.full(k, -1, dtype=np.intp)
-    for i, j in pairs:
-        match[i] = j
-    return match
+    match = [-1] * k
+    for i, j in enumerate(chosen):
+        match[j if flipped else i] = i if flipped else j
+    return np.array(match, dtype=np.intp)
 
 
 def _as_rows(means: np.ndarray) -> np.ndarray:

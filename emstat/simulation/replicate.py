@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -157,15 +158,21 @@ def _aligned_rows(
     p = len(names)
     match = truth.match(fit)
     unmatched = np.flatnonzero(match < 0)
-    labels = match.copy()
-    labels[unmatched] = truth.k + np.arange(unmatched.size)
+    labels = match
+    if unmatched.size:  # the unmatched fitted components come after the true ones
+        labels = match.copy()
+        labels[unmatched] = truth.k + np.arange(unmatched.size)
     order = np.argsort(labels, kind="stable")
+    ordered = labels[order]
     rows = (order[:, None] * p + np.arange(p)[None, :]).reshape(-1)
-    truth_rows = np.full((fit.k, p), np.nan)
-    matched = labels[order] < truth.k
-    truth_rows[matched] = truths[labels[order][matched]]
-    component = np.repeat(labels[order] + 1, p)
-    parameter = np.tile(np.asarray(names, dtype=object), fit.k)
+    if unmatched.size:
+        truth_rows = np.full((fit.k, p), np.nan)
+        matched = ordered < truth.k
+        truth_rows[matched] = truths[ordered[matched]]
+    else:  # every fitted component has its true one
+        truth_rows = truths[ordered]
+    component = np.repeat(ordered + 1, p)
+    parameter = _parameter_column(tuple(names), fit.k).copy()
     truth_values = truth_rows.reshape(-1)
     noise = np.flatnonzero(params.component == NOISE_COMPONENT)
     if noise.size:  # a noise fit's own rows: its weight and its density Vinv
@@ -188,6 +195,14 @@ def _aligned_rows(
     if intervals is not None:
         columns.update({name: values[rows] for name, values in intervals(params).items()})
     return columns
+
+
+@lru_cache(maxsize=64)
+def _parameter_column(names: tuple[str, ...], k: int) -> np.ndarray:
+    """``names`` repeated for ``k`` components, as an object column (read-only: copy it)."""
+    column = np.tile(np.asarray(names, dtype=object), k)
+    column.flags.writeable = False
+    return column
 
 
 def _failed_rows(
