@@ -178,6 +178,14 @@ class ChunkedData(Protocol):
         ...
 
 
+
+def _finite(value: float) -> bool:
+    """Whether ``value`` is a finite float (an int beyond float's range is not)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
 @dataclass(frozen=True)
 class EMControl:
     """How EM stops.
@@ -211,7 +219,7 @@ class EMControl:
                 f"unknown convergence criterion {self.criterion!r}; "
                 f"choose one of {', '.join(CRITERIA)}"
             )
-        if not (isinstance(self.tol, (int, float)) and self.tol >= 0 and math.isfinite(self.tol)):
+        if not (isinstance(self.tol, (int, float)) and self.tol >= 0 and _finite(self.tol)):
             raise InputError(f"tol must be a finite number >= 0, got {self.tol!r}")
         if not (isinstance(self.max_iter, (int, np.integer)) and self.max_iter >= 1):
             raise InputError(f"max_iter must be a whole number >= 1, got {self.max_iter!r}")
