@@ -195,7 +195,7 @@ def _factorised(
     are no mixture an E-step may take: a weight outside (0, 1), a value that is not
     finite, or a covariance singular by ``gaussian_params``' tests (the M-steps' own)."""
     k, d = means.shape
-    valid = np.all(np.isfinite(means)) and np.all(np.isfinite(covariances))
+    valid = bool(np.all(np.isfinite(means))) and bool(np.all(np.isfinite(covariances)))
     for j in range(k):
         if not (0.0 < weights[j] < 1.0 or (k == 1 and weights[j] == 1.0)):
             valid = False

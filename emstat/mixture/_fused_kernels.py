@@ -55,6 +55,11 @@ _CHUNKS = 64
 # ...and at least this many rows each: a chunk costs a few microseconds to
 # hand out, which dominated at n = 1e5 when chunks held 1,500 rows.
 _MIN_CHUNK_ROWS = 8192
+# numba's flag for a kernel compiled without its runtime: no atomic reference
+# counts on the arrays it is handed (on the small data of a simulation study
+# they were a third of an E-step).  Such a kernel may not allocate or return an
+# array; :func:`_chunk` and the helpers it inlines only write into its scratch.
+_NO_RUNTIME: dict[str, Any] = {"_nrt": False}
 
 
 @intrinsic
@@ -118,7 +123,7 @@ def _transpose(x: np.ndarray, lo: int, m: int, xt: np.ndarray) -> None:
                 xt[c, i] = x[lo + i, c]
 
 
-@numba.njit(fastmath=_FAST, cache=True)
+@numba.njit(fastmath=_FAST, inline="always", cache=True)
 def _log_density(
     xt: np.ndarray,
     m: int,
@@ -133,8 +138,7 @@ def _log_density(
     """logp[j, :m] = log weight + log density of component j: one pass for d <= 3.
 
     The rows of ``logp`` and of the statistics are indexed here rather than
-    handed over as views: a view costs two atomic reference counts, which on
-    the small data of a simulation study are a third of an E-step.
+    handed over as views (see :data:`_NO_RUNTIME`); inlined into :func:`_chunk`.
     """
     d = xt.shape[0]
     lc = log_const[j]
@@ -255,7 +259,7 @@ def _log_density(
             logp[j, i] = lc - 0.5 * logp[j, i]
 
 
-@numba.njit(fastmath=_FAST, cache=True)
+@numba.njit(fastmath=_FAST, inline="always", cache=True)
 def _moments(
     xt: np.ndarray,
     m: int,
@@ -465,7 +469,7 @@ def _flush_lanes(lanes: np.ndarray) -> float:
     return out
 
 
-@numba.njit(fastmath=_FAST, error_model="numpy", cache=True)
+@numba.njit(fastmath=_FAST, error_model="numpy", cache=True, **_NO_RUNTIME)
 def _chunk(
     x: np.ndarray,
     first: int,
