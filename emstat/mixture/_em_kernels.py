@@ -34,7 +34,7 @@ from emstat.engine import _DECREASE_TOLERANCE, CompiledRun, EMControl
 from emstat.mixture import fused, gaussian
 from emstat.mixture._fused_kernels import e_step_serial, e_step_workspace
 from emstat.mixture._mstep_kernels import OK as FACTORED
-from emstat.mixture._mstep_kernels import diagonal_result, factorise_full
+from emstat.mixture._mstep_kernels import diagonal_result, factorise_full, offsets_from_centre
 from emstat.mixture.gaussian import GaussianParams, GaussianStats
 
 __all__ = ["enabled", "loop_for", "run_em", "run_squarem"]
@@ -195,17 +195,13 @@ def _factorised(
     are no mixture an E-step may take: a weight outside (0, 1), a value that is not
     finite, or a covariance singular by ``gaussian_params``' tests (the M-steps' own)."""
     k, d = means.shape
-    empty = (np.zeros((k, d, d)), np.zeros(k), False)
+    valid = bool(np.all(np.isfinite(means))) and bool(np.all(np.isfinite(covariances)))
     for j in range(k):
         if not (0.0 < weights[j] < 1.0 or (k == 1 and weights[j] == 1.0)):
-            return empty
-    if not (np.all(np.isfinite(means)) and np.all(np.isfinite(covariances))):
-        return empty
-    centre = np.zeros(d)
-    for j in range(k):
-        for c in range(d):
-            centre[c] += weights[j] * means[j, c]
-    offsets = means - centre
+            valid = False
+    if not valid:  # the factors are allocated on this path alone (no caller reads them)
+        return np.zeros((k, d, d)), np.zeros(k), False
+    offsets = offsets_from_centre(weights, means)
     if not diagonal:
         return factorise_full(weights, offsets, covariances, rounding)
     var = np.empty((k, d))

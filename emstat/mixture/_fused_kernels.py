@@ -55,6 +55,11 @@ _CHUNKS = 64
 # ...and at least this many rows each: a chunk costs a few microseconds to
 # hand out, which dominated at n = 1e5 when chunks held 1,500 rows.
 _MIN_CHUNK_ROWS = 8192
+# numba's flag for a kernel compiled without its runtime: no atomic reference
+# counts on the arrays it is handed (on the small data of a simulation study
+# they were a third of an E-step).  Such a kernel may not allocate or return an
+# array; :func:`_chunk` and the helpers it inlines only write into its scratch.
+_NO_RUNTIME: dict[str, Any] = {"_nrt": False}
 
 
 @intrinsic
@@ -118,7 +123,7 @@ def _transpose(x: np.ndarray, lo: int, m: int, xt: np.ndarray) -> None:
                 xt[c, i] = x[lo + i, c]
 
 
-@numba.njit(fastmath=_FAST, cache=True)
+@numba.njit(fastmath=_FAST, inline="always", cache=True)
 def _log_density(
     xt: np.ndarray,
     m: int,
@@ -127,10 +132,14 @@ def _log_density(
     prec_chol: np.ndarray,
     log_const: np.ndarray,
     diag_prec: bool,
-    out: np.ndarray,
+    logp: np.ndarray,
     y: np.ndarray,
 ) -> None:
-    """out[:m] = log weight + log density of component j: one pass for d <= 3."""
+    """logp[j, :m] = log weight + log density of component j: one pass for d <= 3.
+
+    The rows of ``logp`` and of the statistics are indexed here rather than
+    handed over as views (see :data:`_NO_RUNTIME`); inlined into :func:`_chunk`.
+    """
     d = xt.shape[0]
     lc = log_const[j]
     if d == 1:
@@ -138,7 +147,7 @@ def _log_density(
         s0 = shift[j, 0]
         for i in range(m):
             y0 = xt[0, i] * u00 - s0
-            out[i] = lc - 0.5 * (y0 * y0)
+            logp[j, i] = lc - 0.5 * (y0 * y0)
     elif d == 2:
         u00 = prec_chol[j, 0, 0]
         u11 = prec_chol[j, 1, 1]
@@ -148,7 +157,7 @@ def _log_density(
             for i in range(m):
                 y0 = xt[0, i] * u00 - s0
                 y1 = xt[1, i] * u11 - s1
-                out[i] = lc - 0.5 * (y0 * y0 + y1 * y1)
+                logp[j, i] = lc - 0.5 * (y0 * y0 + y1 * y1)
         else:
             u01 = prec_chol[j, 0, 1]
             for i in range(m):
@@ -156,7 +165,7 @@ def _log_density(
                 b = xt[1, i]
                 y0 = a * u00 - s0
                 y1 = a * u01 + b * u11 - s1
-                out[i] = lc - 0.5 * (y0 * y0 + y1 * y1)
+                logp[j, i] = lc - 0.5 * (y0 * y0 + y1 * y1)
     elif d == 3:
         u00 = prec_chol[j, 0, 0]
         u11 = prec_chol[j, 1, 1]
@@ -169,7 +178,7 @@ def _log_density(
                 y0 = xt[0, i] * u00 - s0
                 y1 = xt[1, i] * u11 - s1
                 y2 = xt[2, i] * u22 - s2
-                out[i] = lc - 0.5 * (y0 * y0 + y1 * y1 + y2 * y2)
+                logp[j, i] = lc - 0.5 * (y0 * y0 + y1 * y1 + y2 * y2)
         else:
             u01 = prec_chol[j, 0, 1]
             u02 = prec_chol[j, 0, 2]
@@ -181,11 +190,11 @@ def _log_density(
                 y0 = a * u00 - s0
                 y1 = a * u01 + b * u11 - s1
                 y2 = a * u02 + b * u12 + c * u22 - s2
-                out[i] = lc - 0.5 * (y0 * y0 + y1 * y1 + y2 * y2)
+                logp[j, i] = lc - 0.5 * (y0 * y0 + y1 * y1 + y2 * y2)
     elif diag_prec:
         # t = x u - shift, maha += t * t; four columns a pass, so out is stored a quarter as often.
         for i in range(m):
-            out[i] = 0.0
+            logp[j, i] = 0.0
         c = 0
         while c + 4 <= d:
             u0 = prec_chol[j, c, c]
@@ -201,28 +210,28 @@ def _log_density(
                 t1 = xt[c + 1, i] * u1 - s1
                 t2 = xt[c + 2, i] * u2 - s2
                 t3 = xt[c + 3, i] * u3 - s3
-                out[i] += t0 * t0 + t1 * t1 + t2 * t2 + t3 * t3
+                logp[j, i] += t0 * t0 + t1 * t1 + t2 * t2 + t3 * t3
             c += 4
         while c < d:
             u = prec_chol[j, c, c]
             s = shift[j, c]
             for i in range(m):
                 t = xt[c, i] * u - s
-                out[i] += t * t
+                logp[j, i] += t * t
             c += 1
         for i in range(m):
-            out[i] = lc - 0.5 * out[i]
+            logp[j, i] = lc - 0.5 * logp[j, i]
     else:
         # Whitened coordinate c of y = x U - shift, accumulated over rows r <= c.
         for i in range(m):
-            out[i] = 0.0
+            logp[j, i] = 0.0
         for c in range(d):
             u = prec_chol[j, 0, c]
             s = shift[j, c]
             if c == 0:
                 for i in range(m):
                     t = xt[0, i] * u - s
-                    out[i] += t * t
+                    logp[j, i] += t * t
                 continue
             for i in range(m):
                 y[i] = xt[0, i] * u - s
@@ -245,16 +254,17 @@ def _log_density(
             u = prec_chol[j, c, c]
             for i in range(m):
                 t = y[i] + xt[c, i] * u
-                out[i] += t * t
+                logp[j, i] += t * t
         for i in range(m):
-            out[i] = lc - 0.5 * out[i]
+            logp[j, i] = lc - 0.5 * logp[j, i]
 
 
-@numba.njit(fastmath=_FAST, cache=True)
+@numba.njit(fastmath=_FAST, inline="always", cache=True)
 def _moments(
     xt: np.ndarray,
     m: int,
     resp: np.ndarray,
+    j: int,
     inv_total: np.ndarray,
     diag_second: bool,
     nk: np.ndarray,
@@ -262,21 +272,22 @@ def _moments(
     second: np.ndarray,
     y: np.ndarray,
 ) -> None:
-    """Add the statistics of one component, whose responsibilities are resp * inv_total."""
+    """Add the statistics of component j, whose responsibilities are resp[j] * inv_total,
+    to nk[j], sums[j] and second[j] (rows indexed, as in :func:`_log_density`)."""
     d = xt.shape[0]
     if d == 1:
         n0 = 0.0
         a0 = 0.0
         q00 = 0.0
         for i in range(m):
-            r = resp[i] * inv_total[i]
+            r = resp[j, i] * inv_total[i]
             ra = r * xt[0, i]
             n0 += r
             a0 += ra
             q00 += ra * xt[0, i]
-        nk[0] += n0
-        sums[0] += a0
-        second[0, 0] += q00
+        nk[j, 0] += n0
+        sums[j, 0] += a0
+        second[j, 0, 0] += q00
     elif d == 2:
         n0 = 0.0
         a0 = 0.0
@@ -286,7 +297,7 @@ def _moments(
         q11 = 0.0
         if diag_second:
             for i in range(m):
-                r = resp[i] * inv_total[i]
+                r = resp[j, i] * inv_total[i]
                 a = xt[0, i]
                 b = xt[1, i]
                 ra = r * a
@@ -298,7 +309,7 @@ def _moments(
                 q11 += rb * b
         else:
             for i in range(m):
-                r = resp[i] * inv_total[i]
+                r = resp[j, i] * inv_total[i]
                 a = xt[0, i]
                 b = xt[1, i]
                 ra = r * a
@@ -309,12 +320,12 @@ def _moments(
                 q00 += ra * a
                 q01 += ra * b
                 q11 += rb * b
-            second[0, 1] += q01
-        nk[0] += n0
-        sums[0] += a0
-        sums[1] += a1
-        second[0, 0] += q00
-        second[1, 1] += q11
+            second[j, 0, 1] += q01
+        nk[j, 0] += n0
+        sums[j, 0] += a0
+        sums[j, 1] += a1
+        second[j, 0, 0] += q00
+        second[j, 1, 1] += q11
     elif d == 3:
         n0 = 0.0
         a0 = 0.0
@@ -328,7 +339,7 @@ def _moments(
         q22 = 0.0
         if diag_second:
             for i in range(m):
-                r = resp[i] * inv_total[i]
+                r = resp[j, i] * inv_total[i]
                 a = xt[0, i]
                 b = xt[1, i]
                 c = xt[2, i]
@@ -344,7 +355,7 @@ def _moments(
                 q22 += rc * c
         else:
             for i in range(m):
-                r = resp[i] * inv_total[i]
+                r = resp[j, i] * inv_total[i]
                 a = xt[0, i]
                 b = xt[1, i]
                 c = xt[2, i]
@@ -361,40 +372,40 @@ def _moments(
                 q11 += rb * b
                 q12 += rb * c
                 q22 += rc * c
-            second[0, 1] += q01
-            second[0, 2] += q02
-            second[1, 2] += q12
-        nk[0] += n0
-        sums[0] += a0
-        sums[1] += a1
-        sums[2] += a2
-        second[0, 0] += q00
-        second[1, 1] += q11
-        second[2, 2] += q22
+            second[j, 0, 1] += q01
+            second[j, 0, 2] += q02
+            second[j, 1, 2] += q12
+        nk[j, 0] += n0
+        sums[j, 0] += a0
+        sums[j, 1] += a1
+        sums[j, 2] += a2
+        second[j, 0, 0] += q00
+        second[j, 1, 1] += q11
+        second[j, 2, 2] += q22
     else:
         acc = 0.0
         for i in range(m):
-            r = resp[i] * inv_total[i]
-            resp[i] = r
+            r = resp[j, i] * inv_total[i]
+            resp[j, i] = r
             acc += r
-        nk[0] += acc
+        nk[j, 0] += acc
         for c in range(d):
             if diag_second:
                 s0 = 0.0
                 q0 = 0.0
                 for i in range(m):
-                    t = resp[i] * xt[c, i]
+                    t = resp[j, i] * xt[c, i]
                     s0 += t
                     q0 += t * xt[c, i]
-                sums[c] += s0
-                second[c, c] += q0
+                sums[j, c] += s0
+                second[j, c, c] += q0
                 continue
             acc = 0.0
             for i in range(m):
-                t = resp[i] * xt[c, i]
+                t = resp[j, i] * xt[c, i]
                 y[i] = t
                 acc += t
-            sums[c] += acc
+            sums[j, c] += acc
             e2 = c
             while e2 + 4 <= d:  # four entries a pass: y is loaded a quarter as often
                 a0 = 0.0
@@ -407,16 +418,16 @@ def _moments(
                     a1 += t * xt[e2 + 1, i]
                     a2 += t * xt[e2 + 2, i]
                     a3 += t * xt[e2 + 3, i]
-                second[c, e2] += a0
-                second[c, e2 + 1] += a1
-                second[c, e2 + 2] += a2
-                second[c, e2 + 3] += a3
+                second[j, c, e2] += a0
+                second[j, c, e2 + 1] += a1
+                second[j, c, e2 + 2] += a2
+                second[j, c, e2 + 3] += a3
                 e2 += 4
             while e2 < d:
                 acc = 0.0
                 for i in range(m):
                     acc += y[i] * xt[e2, i]
-                second[c, e2] += acc
+                second[j, c, e2] += acc
                 e2 += 1
 
 
@@ -458,7 +469,7 @@ def _flush_lanes(lanes: np.ndarray) -> float:
     return out
 
 
-@numba.njit(fastmath=_FAST, error_model="numpy", cache=True)
+@numba.njit(fastmath=_FAST, error_model="numpy", cache=True, **_NO_RUNTIME)
 def _chunk(
     x: np.ndarray,
     first: int,
@@ -499,7 +510,7 @@ def _chunk(
         m = min(n, lo + block_rows) - lo
         _transpose(x, lo, m, xt)
         for j in range(k):
-            _log_density(xt, m, j, shift, prec_chol, log_const, diag_prec, logp[j], y)
+            _log_density(xt, m, j, shift, prec_chol, log_const, diag_prec, logp, y)
         # Log-sum-exp over components; comparisons rather than max(), whose
         # NaN handling keeps the loop from vectorising.
         for i in range(m):
@@ -537,7 +548,7 @@ def _chunk(
         for i in range(m):
             total[i] = 1.0 / total[i]
         for j in range(k):
-            _moments(xt, m, logp[j], total, diag_second, nk[j], sums[j], second[j], y)
+            _moments(xt, m, logp, j, total, diag_second, nk, sums, second, y)
     spread += _flush_lanes(lanes)
     return top_sum + spread, spread
 
@@ -636,9 +647,12 @@ def _e_step_body(
     loglik = 0.0
     spread = 0.0
     for b in range(n_chunks):  # in chunk order: the same sums on any number of threads
-        nk += nk_b[b, :, 0]
-        sums += sums_b[b]
-        second += second_b[b]
+        for j in range(k):  # entries indexed, not views (see _log_density)
+            nk[j] += nk_b[b, j, 0]
+            for c in range(d):
+                sums[j, c] += sums_b[b, j, c]
+                for e2 in range(d):
+                    second[j, c, e2] += second_b[b, j, c, e2]
         loglik += ll_b[b]
         spread += spread_b[b]
     diagonals = np.empty((k, d))

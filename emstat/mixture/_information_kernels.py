@@ -690,6 +690,7 @@ def diagonal_newton_polish(
     moves = 0
     for _ in range(max_steps):
         info = -hess
+        diagonals = covariances_diagonals(covariances)  # every trial of this step starts here
         step, distance, ok = newton_step(info, grad, size, null_rtol)
         found = False
         if not ok:  # not positive definite: a damped step, uphill
@@ -718,7 +719,7 @@ def diagonal_newton_polish(
                         weights,
                         means,
                         covariances,
-                        covariances_diagonals(covariances),
+                        diagonals,
                         trial_step,
                         cov_index,
                         n_h,
@@ -746,7 +747,7 @@ def diagonal_newton_polish(
                     weights,
                     means,
                     covariances,
-                    covariances_diagonals(covariances),
+                    diagonals,
                     step * 0.5**halving,
                     cov_index,
                     n_h,

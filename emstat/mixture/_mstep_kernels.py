@@ -43,7 +43,6 @@ def _weights_and_means(
         n += nk[j]
     weights = np.empty(k)
     means = np.empty((k, d))
-    centre = np.zeros(d)
     valid = True
     for j in range(k):
         if not nk[j] > min_weight:
@@ -51,11 +50,22 @@ def _weights_and_means(
         weights[j] = nk[j] / n
         for c in range(d):
             means[j, c] = sums[j, c] / nk[j]
-    for j in range(k):
-        for c in range(d):
-            centre[c] += weights[j] * means[j, c]
-    offsets = means - centre
-    return weights, means, offsets, n, valid
+    return weights, means, offsets_from_centre(weights, means), n, valid
+
+
+@numba.njit(cache=True, error_model="numpy")
+def offsets_from_centre(weights: np.ndarray, means: np.ndarray) -> np.ndarray:
+    """The means' offsets from their weighted centre (the centre is not kept: one
+    allocation an M-step saves)."""
+    k, d = means.shape
+    offsets = np.empty((k, d))
+    for c in range(d):
+        centre = 0.0
+        for j in range(k):  # the order of the sum over components, as ever
+            centre += weights[j] * means[j, c]
+        for j in range(k):
+            offsets[j, c] = means[j, c] - centre
+    return offsets
 
 
 @numba.njit(cache=True, error_model="numpy")
@@ -105,7 +115,8 @@ def diagonal_m_step(
     for j in range(k):
         for c in range(d):
             scatter[j, c] = second[j, c] - nk[j] * (means[j, c] * means[j, c])
-    var = np.empty((k, d))
+    # The variances overwrite the scatter: each entry is read before it is written.
+    var = scatter
     if shape == SHAPE_I:
         if equal_volume:
             total = 0.0
