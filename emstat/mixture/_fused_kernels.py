@@ -16,6 +16,7 @@ from typing import Any
 import numba
 import numpy as np
 from numba import types as nbtypes
+from numba.core.options import DefaultOptions
 from numba.extending import intrinsic
 
 # Reassociation lets LLVM vectorise the reductions over rows; it changes only
@@ -59,7 +60,9 @@ _MIN_CHUNK_ROWS = 8192
 # counts on the arrays it is handed (on the small data of a simulation study
 # they were a third of an E-step).  Such a kernel may not allocate or return an
 # array; :func:`_chunk` and the helpers it inlines only write into its scratch.
-_NO_RUNTIME: dict[str, Any] = {"_nrt": False}
+# The flag is numba's own (not public): a numba without it compiles the kernel
+# with the runtime, the same numbers at the old cost.
+_NO_RUNTIME: dict[str, Any] = {"_nrt": False} if hasattr(DefaultOptions, "_nrt") else {}
 
 
 @intrinsic
