@@ -178,13 +178,13 @@ class ChunkedData(Protocol):
         ...
 
 
-
 def _finite(value: float) -> bool:
     """Whether ``value`` is a finite float (an int beyond float's range is not)."""
     try:
         return math.isfinite(value)
     except OverflowError:
         return False
+
 
 @dataclass(frozen=True)
 class EMControl:
