@@ -15,7 +15,7 @@ from emstat._validation import (
 from emstat.errors import InputError
 from emstat.mixture import fit_mixture, gaussian
 from emstat.mixture.fit import prepare_data
-from emstat.simulation.design import mixture_from_formula
+from emstat.simulation.design import mixture_from_formula, mixture_from_mapping
 from emstat.simulation.generate import draw_mixture
 
 
@@ -68,6 +68,27 @@ def test_a_truth_factors_its_covariances_once_and_draws_as_before():
     wider = truth.separated(2.0)
     assert wider.sampler is not truth.sampler
     assert np.array_equal(wider.sampler.means, wider.means)
+
+
+def test_a_drawn_frame_of_several_columns_fits_as_the_spelled_out_frame():
+    truth = mixture_from_mapping(
+        {
+            "weights": [0.4, 0.6],
+            "means": [[0.0, 0.0, 0.0], [2.0, 1.0, -1.0]],
+            "covariances": [np.eye(3), [[1.0, 0.3, 0.1], [0.3, 2.0, 0.2], [0.1, 0.2, 0.5]]],
+        }
+    )
+    frame, _ = truth.draw(200, np.random.default_rng(5))
+    want, _ = _spelled_out_draw(
+        truth.weights, truth.means, truth.covariances, 200, np.random.default_rng(5)
+    )
+    spelled = pd.DataFrame(want, columns=list(truth.columns))
+    # the same layout as the frame the draw built before, hence the same column sums
+    assert frame.to_numpy().flags.f_contiguous == spelled.to_numpy().flags.f_contiguous
+    for model in ("VVV", "EII"):
+        got = fit_mixture(frame, 1, model=model).params
+        ref = fit_mixture(spelled, 1, model=model).params
+        assert got["estimate"].to_numpy().tobytes() == ref["estimate"].to_numpy().tobytes()
 
 
 def test_column_names_follow_each_index():

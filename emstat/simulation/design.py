@@ -144,8 +144,9 @@ class TrueMixture:
     def draw(self, n: int, rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray]:
         """``n`` rows and each row's component (0-based)."""
         x, labels = self.sampler.draw(n, rng)
-        # x is this frame's own: copy=False spares pandas a second copy
-        return pd.DataFrame(x, columns=column_index(self.columns), copy=False), labels
+        # pandas' own copy, column by column: the fit then sums the columns of that
+        # layout (a C-ordered frame's column sums round differently in the last bit)
+        return pd.DataFrame(x, columns=column_index(self.columns)), labels
 
     def truth_table(self) -> tuple[list[str], np.ndarray]:
         """Parameter names of one component (``params`` order) and the truths (k, p)."""
