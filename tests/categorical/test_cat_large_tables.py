@@ -162,8 +162,11 @@ def test_fit_of_a_6561_cell_table_is_quick() -> None:
 
 _INTERRUPTED_SCRIPT = textwrap.dedent(
     """
-    import sys, warnings
+    import signal, sys, warnings
     import numpy as np, pandas as pd
+    # Ctrl-C as in a terminal, even where the runner started this with SIGINT ignored
+    # (a background job of a shell without job control)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from emstat.categorical import fit_categorical
     from emstat.engine import EMControl
     warnings.simplefilter("ignore")
